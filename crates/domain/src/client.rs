@@ -1,0 +1,465 @@
+//! Applications (OAuth clients) and their refresh-token settings.
+//!
+//! The validation of `refresh_token` settings lives here so that the Management
+//! API and the dashboard reject exactly the same values.
+
+use crate::{Timestamp, ValidationError};
+
+/// Grant types the token endpoint implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+    DeviceCode,
+    Password,
+}
+
+impl GrantType {
+    pub const DEVICE_CODE_URN: &'static str = "urn:ietf:params:oauth:grant-type:device_code";
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "authorization_code" => Self::AuthorizationCode,
+            "refresh_token" => Self::RefreshToken,
+            "client_credentials" => Self::ClientCredentials,
+            Self::DEVICE_CODE_URN => Self::DeviceCode,
+            "password" => Self::Password,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+            Self::DeviceCode => Self::DEVICE_CODE_URN,
+            Self::Password => "password",
+        }
+    }
+}
+
+/// Every value Auth0 accepts in a client's `grant_types`; grantor stores any of
+/// them but only issues tokens for the ones in [`GrantType`].
+pub const KNOWN_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "implicit",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    "http://auth0.com/oauth/grant-type/password-realm",
+    "http://auth0.com/oauth/grant-type/mfa-oob",
+    "http://auth0.com/oauth/grant-type/mfa-otp",
+    "http://auth0.com/oauth/grant-type/mfa-recovery-code",
+    "urn:openid:params:grant-type:ciba",
+    GrantType::DEVICE_CODE_URN,
+];
+
+/// Auth0's default `grant_types` for a client created through the Management API.
+pub const DEFAULT_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "implicit",
+    "refresh_token",
+    "client_credentials",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenEndpointAuthMethod {
+    None,
+    ClientSecretPost,
+    ClientSecretBasic,
+}
+
+impl TokenEndpointAuthMethod {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        match raw {
+            "none" => Ok(Self::None),
+            "client_secret_post" => Ok(Self::ClientSecretPost),
+            "client_secret_basic" => Ok(Self::ClientSecretBasic),
+            other => Err(ValidationError::new(format!(
+                "token_endpoint_auth_method must be one of none, client_secret_post, client_secret_basic (got '{other}')"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretBasic => "client_secret_basic",
+        }
+    }
+
+    /// Public clients authenticate with their `client_id` alone.
+    pub fn is_public(self) -> bool {
+        self == Self::None
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationType {
+    Rotating,
+    NonRotating,
+}
+
+impl RotationType {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        match raw {
+            "rotating" => Ok(Self::Rotating),
+            "non-rotating" => Ok(Self::NonRotating),
+            _ => Err(ValidationError::new(
+                "refresh_token.rotation_type must be 'rotating' or 'non-rotating'",
+            )),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rotating => "rotating",
+            Self::NonRotating => "non-rotating",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpirationType {
+    Expiring,
+    NonExpiring,
+}
+
+impl ExpirationType {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        match raw {
+            "expiring" => Ok(Self::Expiring),
+            "non-expiring" => Ok(Self::NonExpiring),
+            _ => Err(ValidationError::new(
+                "refresh_token.expiration_type must be 'expiring' or 'non-expiring'",
+            )),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Expiring => "expiring",
+            Self::NonExpiring => "non-expiring",
+        }
+    }
+}
+
+/// A client's `refresh_token` object (Auth0 `ClientRefreshTokenConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenSettings {
+    pub rotation_type: RotationType,
+    pub expiration_type: ExpirationType,
+    /// Seconds during which the immediately previous token may be exchanged again.
+    pub leeway: i64,
+    pub token_lifetime: i64,
+    pub infinite_token_lifetime: bool,
+    pub idle_token_lifetime: i64,
+    pub infinite_idle_token_lifetime: bool,
+}
+
+/// Partial `refresh_token` input; absent members take the current (or default) values.
+#[derive(Debug, Clone, Default)]
+pub struct RefreshTokenSettingsPatch {
+    pub rotation_type: Option<RotationType>,
+    pub expiration_type: Option<ExpirationType>,
+    pub leeway: Option<i64>,
+    pub token_lifetime: Option<i64>,
+    pub infinite_token_lifetime: Option<bool>,
+    pub idle_token_lifetime: Option<i64>,
+    pub infinite_idle_token_lifetime: Option<bool>,
+}
+
+impl RefreshTokenSettings {
+    /// 30 days, Auth0's default absolute lifetime.
+    pub const DEFAULT_TOKEN_LIFETIME: i64 = 2_592_000;
+    /// 15 days, Auth0's default idle lifetime.
+    pub const DEFAULT_IDLE_TOKEN_LIFETIME: i64 = 1_296_000;
+    /// Auth0's OpenAPI maximum for `token_lifetime` (5 years).
+    pub const MAX_LIFETIME: i64 = 157_788_000;
+    /// Our ceiling for the rotation overlap period: one day. Auth0 documents none;
+    /// a longer overlap would defeat reuse detection.
+    pub const MAX_LEEWAY: i64 = 86_400;
+
+    /// Applies `patch` to `self`, then validates the result.
+    ///
+    /// The `infinite_*` flags default to "true" for non-expiring and "false" for
+    /// expiring tokens when the patch changes `expiration_type` without naming
+    /// them, which is what Auth0 answers for a client created either way.
+    pub fn apply(&self, patch: &RefreshTokenSettingsPatch) -> Result<Self, ValidationError> {
+        let expiration_type = patch.expiration_type.unwrap_or(self.expiration_type);
+        let expiration_changed = expiration_type != self.expiration_type;
+        let infinite_default = |current: bool| {
+            if expiration_changed {
+                expiration_type == ExpirationType::NonExpiring
+            } else {
+                current
+            }
+        };
+        let next = Self {
+            rotation_type: patch.rotation_type.unwrap_or(self.rotation_type),
+            expiration_type,
+            leeway: patch.leeway.unwrap_or(self.leeway),
+            token_lifetime: patch.token_lifetime.unwrap_or(self.token_lifetime),
+            infinite_token_lifetime: patch
+                .infinite_token_lifetime
+                .unwrap_or_else(|| infinite_default(self.infinite_token_lifetime)),
+            idle_token_lifetime: patch
+                .idle_token_lifetime
+                .unwrap_or(self.idle_token_lifetime),
+            infinite_idle_token_lifetime: patch
+                .infinite_idle_token_lifetime
+                .unwrap_or_else(|| infinite_default(self.infinite_idle_token_lifetime)),
+        };
+        next.validate()?;
+        Ok(next)
+    }
+
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if !(0..=Self::MAX_LEEWAY).contains(&self.leeway) {
+            return Err(ValidationError::new(format!(
+                "refresh_token.leeway must be between 0 and {}",
+                Self::MAX_LEEWAY
+            )));
+        }
+        if !(1..=Self::MAX_LIFETIME).contains(&self.token_lifetime) {
+            return Err(ValidationError::new(format!(
+                "refresh_token.token_lifetime must be between 1 and {}",
+                Self::MAX_LIFETIME
+            )));
+        }
+        if !(1..=Self::MAX_LIFETIME).contains(&self.idle_token_lifetime) {
+            return Err(ValidationError::new(format!(
+                "refresh_token.idle_token_lifetime must be between 1 and {}",
+                Self::MAX_LIFETIME
+            )));
+        }
+        let both_finite = self.expiration_type == ExpirationType::Expiring
+            && !self.infinite_token_lifetime
+            && !self.infinite_idle_token_lifetime;
+        if both_finite && self.idle_token_lifetime > self.token_lifetime {
+            return Err(ValidationError::new(
+                "refresh_token.idle_token_lifetime must not exceed refresh_token.token_lifetime",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Absolute lifetime in seconds, or `None` when tokens never expire by age.
+    pub fn absolute_lifetime(&self) -> Option<i64> {
+        (self.expiration_type == ExpirationType::Expiring && !self.infinite_token_lifetime)
+            .then_some(self.token_lifetime)
+    }
+
+    /// Inactivity lifetime in seconds, or `None` when tokens never expire by idleness.
+    pub fn idle_lifetime(&self) -> Option<i64> {
+        (self.expiration_type == ExpirationType::Expiring && !self.infinite_idle_token_lifetime)
+            .then_some(self.idle_token_lifetime)
+    }
+}
+
+impl Default for RefreshTokenSettings {
+    /// What Auth0 answers for a fresh client.
+    fn default() -> Self {
+        Self {
+            rotation_type: RotationType::NonRotating,
+            expiration_type: ExpirationType::NonExpiring,
+            leeway: 0,
+            token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
+            infinite_token_lifetime: true,
+            idle_token_lifetime: Self::DEFAULT_IDLE_TOKEN_LIFETIME,
+            infinite_idle_token_lifetime: true,
+        }
+    }
+}
+
+/// An application registered with the tenant.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub description: String,
+    pub app_type: Option<String>,
+    pub is_first_party: bool,
+    pub oidc_conformant: bool,
+    pub callbacks: Vec<String>,
+    pub allowed_logout_urls: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub web_origins: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// SHA-256 of the client secret; the secret itself is shown once.
+    pub secret_hash: crate::TokenHash,
+    /// ID token lifetime (`jwt_configuration.lifetime_in_seconds`).
+    pub id_token_lifetime: i64,
+    pub refresh_token: RefreshTokenSettings,
+    /// The bootstrap Management client; cannot be deleted.
+    pub is_system: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Client {
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.iter().any(|g| g == grant.as_str())
+    }
+}
+
+/// Known `app_type` values.
+pub const APP_TYPES: &[&str] = &[
+    "native",
+    "spa",
+    "regular_web",
+    "non_interactive",
+    "rms",
+    "box",
+    "cloudbees",
+    "concur",
+    "dropbox",
+    "mscrm",
+    "echosign",
+    "egnyte",
+    "newrelic",
+    "office365",
+    "salesforce",
+    "sentry",
+    "sharepoint",
+    "slack",
+    "springcm",
+    "zendesk",
+    "zoom",
+    "sso_integration",
+    "oag",
+];
+
+/// Checks a list of grant types against Auth0's known values.
+pub fn validate_grant_types(grant_types: &[String]) -> Result<(), ValidationError> {
+    for g in grant_types {
+        if !KNOWN_GRANT_TYPES.contains(&g.as_str()) {
+            return Err(ValidationError::new(format!("unknown grant type '{g}'")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks an `app_type` value.
+pub fn validate_app_type(app_type: &str) -> Result<(), ValidationError> {
+    if APP_TYPES.contains(&app_type) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(format!(
+            "unknown app_type '{app_type}'"
+        )))
+    }
+}
+
+/// Checks a callback or logout URL: absolute http(s), no fragment.
+pub fn validate_url(field: &str, url: &str) -> Result<(), ValidationError> {
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    let has_host = url
+        .split_once("://")
+        .map(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'))
+        .unwrap_or(false);
+    // Custom schemes (com.example.app://callback) are allowed for native apps.
+    let custom_scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| {
+            !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        })
+        .unwrap_or(false);
+    if url.contains('#') || url.chars().any(char::is_whitespace) || url.len() > 2048 {
+        return Err(ValidationError::new(format!(
+            "{field}: '{url}' is not a valid URL"
+        )));
+    }
+    if (scheme_ok && has_host) || (!scheme_ok && custom_scheme) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(format!(
+            "{field}: '{url}' is not a valid URL"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_auth0() {
+        let d = RefreshTokenSettings::default();
+        assert_eq!(d.rotation_type, RotationType::NonRotating);
+        assert_eq!(d.token_lifetime, 2_592_000);
+        assert_eq!(d.idle_token_lifetime, 1_296_000);
+        assert!(d.infinite_token_lifetime && d.infinite_idle_token_lifetime);
+        assert_eq!(d.absolute_lifetime(), None);
+        assert_eq!(d.idle_lifetime(), None);
+    }
+
+    #[test]
+    fn switching_to_expiring_turns_infinite_flags_off() {
+        let patch = RefreshTokenSettingsPatch {
+            rotation_type: Some(RotationType::Rotating),
+            expiration_type: Some(ExpirationType::Expiring),
+            ..Default::default()
+        };
+        let s = RefreshTokenSettings::default().apply(&patch).unwrap();
+        assert!(!s.infinite_token_lifetime && !s.infinite_idle_token_lifetime);
+        assert_eq!(s.absolute_lifetime(), Some(2_592_000));
+        assert_eq!(s.idle_lifetime(), Some(1_296_000));
+    }
+
+    #[test]
+    fn rejects_out_of_range_values() {
+        let base = RefreshTokenSettings::default();
+        for patch in [
+            RefreshTokenSettingsPatch {
+                leeway: Some(-1),
+                ..Default::default()
+            },
+            RefreshTokenSettingsPatch {
+                token_lifetime: Some(0),
+                ..Default::default()
+            },
+            RefreshTokenSettingsPatch {
+                idle_token_lifetime: Some(157_788_001),
+                ..Default::default()
+            },
+            RefreshTokenSettingsPatch {
+                expiration_type: Some(ExpirationType::Expiring),
+                token_lifetime: Some(60),
+                idle_token_lifetime: Some(120),
+                ..Default::default()
+            },
+        ] {
+            assert!(base.apply(&patch).is_err(), "{patch:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn url_validation() {
+        assert!(validate_url("callbacks", "https://app.example/cb").is_ok());
+        assert!(validate_url("callbacks", "http://127.0.0.1:3000/cb").is_ok());
+        assert!(validate_url("callbacks", "com.example.app://callback").is_ok());
+        assert!(validate_url("callbacks", "https://app.example/cb#frag").is_err());
+        assert!(validate_url("callbacks", "not a url").is_err());
+        assert!(validate_url("callbacks", "https:///nohost").is_err());
+    }
+
+    #[test]
+    fn grant_type_round_trip() {
+        for g in [
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+            GrantType::DeviceCode,
+            GrantType::Password,
+        ] {
+            assert_eq!(GrantType::parse(g.as_str()), Some(g));
+        }
+        assert_eq!(GrantType::parse("implicit"), None);
+    }
+}

@@ -1,0 +1,95 @@
+//! OAuth 2.0 protocol errors (RFC 6749 §5.2, RFC 8628 §3.5, RFC 7009 §2.2.1).
+//!
+//! The `description` is what the client sees; the HTTP layer picks the status
+//! code from the kind, following Auth0's choices (e.g. `invalid_grant` is 403).
+
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthErrorKind {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    AccessDenied,
+    /// Auth0 answers bad client credentials at `/oauth/token` with 401 `access_denied`.
+    ClientAuthenticationFailed,
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
+    UnsupportedTokenType,
+    ServerError,
+}
+
+impl OAuthErrorKind {
+    /// The `error` member on the wire.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied | Self::ClientAuthenticationFailed => "access_denied",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::ServerError => "server_error",
+        }
+    }
+
+    /// Auth0's HTTP status for this error (reference §2.2).
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidRequest | Self::UnsupportedGrantType | Self::UnsupportedTokenType => 400,
+            Self::InvalidClient | Self::ClientAuthenticationFailed => 401,
+            Self::InvalidGrant
+            | Self::UnauthorizedClient
+            | Self::InvalidScope
+            | Self::AccessDenied
+            | Self::AuthorizationPending
+            | Self::ExpiredToken => 403,
+            Self::SlowDown => 429,
+            Self::ServerError => 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {description}", kind.code())]
+pub struct OAuthError {
+    pub kind: OAuthErrorKind,
+    pub description: Cow<'static, str>,
+}
+
+impl OAuthError {
+    pub fn new(kind: OAuthErrorKind, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            description: description.into(),
+        }
+    }
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(OAuthErrorKind::InvalidRequest, description)
+    }
+    pub fn access_denied(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(OAuthErrorKind::AccessDenied, description)
+    }
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(OAuthErrorKind::InvalidGrant, description)
+    }
+    /// Bad or missing client credentials at the token endpoint.
+    pub fn client_authentication_failed() -> Self {
+        Self::new(OAuthErrorKind::ClientAuthenticationFailed, "Unauthorized")
+    }
+    pub fn unauthorized_client(grant_type: &str) -> Self {
+        Self::new(
+            OAuthErrorKind::UnauthorizedClient,
+            format!("Grant type '{grant_type}' not allowed for the client."),
+        )
+    }
+}

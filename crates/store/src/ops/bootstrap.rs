@@ -1,0 +1,103 @@
+use grantor_domain::Timestamp;
+use sqlx::FromRow;
+
+use super::client_grants::insert_client_grant_in;
+use super::clients::insert_client_in;
+use super::resource_servers::insert_resource_server_in;
+use super::{begin_write, Backend};
+use crate::{BootstrapPlan, SigningKeyRecord, StoreResult};
+
+#[derive(FromRow)]
+struct KeyRow {
+    kid: String,
+    alg: String,
+    private_pkcs8: Vec<u8>,
+    created_at: i64,
+}
+
+impl Backend {
+    /// The tenant row is the latch: the first transaction to insert it writes
+    /// the rest; a concurrent one waits on the primary key, then does nothing.
+    pub async fn bootstrap(&self, plan: &BootstrapPlan) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let t = &plan.tenant;
+        let inserted = sqlx::query(
+            "INSERT INTO tenant (id, friendly_name, revoke_refresh_token_grant, default_audience, session_lifetime, idle_session_lifetime, created_at) VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&t.friendly_name)
+        .bind(t.revoke_refresh_token_grant)
+        .bind(&t.default_audience)
+        .bind(t.session_lifetime)
+        .bind(t.idle_session_lifetime)
+        .bind(plan.now.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_resource_server_in(&mut tx, &plan.management_api).await?;
+        insert_client_in(&mut tx, &plan.management_client).await?;
+        insert_client_grant_in(&mut tx, &plan.management_grant).await?;
+        sqlx::query("INSERT INTO admins (email, password_hash, created_at) VALUES ($1, $2, $3)")
+            .bind(&plan.admin_email)
+            .bind(&plan.admin_password_hash)
+            .bind(plan.now.0)
+            .execute(&mut *tx)
+            .await?;
+        for key in &plan.signing_keys {
+            sqlx::query("INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&key.kid)
+                .bind(&key.alg)
+                .bind(&key.private_pkcs8)
+                .bind(key.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn sync_management_api_identifier(
+        &self,
+        identifier: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query("UPDATE resource_servers SET identifier = $1, updated_at = $2 WHERE is_system = TRUE AND identifier <> $1")
+            .bind(identifier)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        let rows: Vec<KeyRow> = sqlx::query_as(
+            "SELECT kid, alg, private_pkcs8, created_at FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SigningKeyRecord {
+                kid: r.kid,
+                alg: r.alg,
+                private_pkcs8: r.private_pkcs8,
+                created_at: Timestamp(r.created_at),
+            })
+            .collect())
+    }
+
+    pub async fn admin_password_hash(&self, email: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT password_hash FROM admins WHERE email = $1")
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,132 @@
+use grantor_domain::{ClientGrant, ScopeSet, Timestamp};
+use sqlx::FromRow;
+
+use super::{begin_write, from_json, to_json, Backend, Conn};
+use crate::{ClientGrantFilter, Page, PageRequest, StoreError, StoreResult};
+
+#[derive(FromRow)]
+struct ClientGrantRow {
+    id: String,
+    client_id: String,
+    audience: String,
+    scope: String,
+    created_at: i64,
+}
+
+impl From<ClientGrantRow> for ClientGrant {
+    fn from(r: ClientGrantRow) -> Self {
+        ClientGrant {
+            id: r.id,
+            client_id: r.client_id,
+            audience: r.audience,
+            scope: from_json(&r.scope).into_iter().collect(),
+            created_at: Timestamp(r.created_at),
+        }
+    }
+}
+
+fn scope_json(scope: &ScopeSet) -> String {
+    to_json(&scope.to_vec())
+}
+
+/// Inserts one client grant inside the caller's transaction.
+pub(super) async fn insert_client_grant_in(conn: &mut Conn, g: &ClientGrant) -> StoreResult<()> {
+    sqlx::query("INSERT INTO client_grants (id, client_id, audience, scope, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&g.id)
+        .bind(&g.client_id)
+        .bind(&g.audience)
+        .bind(scope_json(&g.scope))
+        .bind(g.created_at.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+const FILTER: &str =
+    "($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR audience = $2) AND ($3 IS NULL OR id > $3)";
+
+impl Backend {
+    pub async fn insert_client_grant(&self, g: &ClientGrant) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        insert_client_grant_in(&mut tx, g).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn client_grant(&self, id: &str) -> StoreResult<Option<ClientGrant>> {
+        let row: Option<ClientGrantRow> = sqlx::query_as(
+            "SELECT id, client_id, audience, scope, created_at FROM client_grants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Into::into))
+    }
+
+    pub async fn client_grant_for(
+        &self,
+        client_id: &str,
+        audience: &str,
+    ) -> StoreResult<Option<ClientGrant>> {
+        let row: Option<ClientGrantRow> = sqlx::query_as(
+            "SELECT id, client_id, audience, scope, created_at FROM client_grants WHERE client_id = $1 AND audience = $2",
+        )
+        .bind(client_id)
+        .bind(audience)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Into::into))
+    }
+
+    pub async fn list_client_grants(
+        &self,
+        filter: &ClientGrantFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<ClientGrant>> {
+        let rows: Vec<ClientGrantRow> = sqlx::query_as(&format!(
+            "SELECT id, client_id, audience, scope, created_at FROM client_grants WHERE {FILTER} ORDER BY id LIMIT $4 OFFSET $5"
+        ))
+        .bind(&filter.client_id)
+        .bind(&filter.audience)
+        .bind(&filter.after_id)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM client_grants WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR audience = $2)",
+        )
+        .bind(&filter.client_id)
+        .bind(&filter.audience)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Page {
+            items: rows.into_iter().map(Into::into).collect(),
+            total,
+        })
+    }
+
+    pub async fn update_client_grant(&self, g: &ClientGrant) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query("UPDATE client_grants SET scope = $2 WHERE id = $1")
+            .bind(&g.id)
+            .bind(scope_json(&g.scope))
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_client_grant(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM client_grants WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

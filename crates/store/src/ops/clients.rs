@@ -1,0 +1,197 @@
+use grantor_domain::{
+    Client, ExpirationType, RefreshTokenSettings, RotationType, Timestamp, TokenEndpointAuthMethod,
+    TokenHash,
+};
+use sqlx::FromRow;
+
+use super::{begin_write, from_json, to_json, Backend, Conn};
+use crate::{Page, PageRequest, StoreError, StoreResult};
+
+const COLUMNS: &str = "client_id, name, description, app_type, is_first_party, oidc_conformant, callbacks, allowed_logout_urls, allowed_origins, web_origins, grant_types, token_endpoint_auth_method, secret_hash, id_token_lifetime, rt_rotation_type, rt_expiration_type, rt_leeway, rt_token_lifetime, rt_infinite_token_lifetime, rt_idle_token_lifetime, rt_infinite_idle_token_lifetime, is_system, created_at, updated_at";
+
+#[derive(FromRow)]
+struct ClientRow {
+    client_id: String,
+    name: String,
+    description: String,
+    app_type: Option<String>,
+    is_first_party: bool,
+    oidc_conformant: bool,
+    callbacks: String,
+    allowed_logout_urls: String,
+    allowed_origins: String,
+    web_origins: String,
+    grant_types: String,
+    token_endpoint_auth_method: String,
+    secret_hash: String,
+    id_token_lifetime: i64,
+    rt_rotation_type: String,
+    rt_expiration_type: String,
+    rt_leeway: i64,
+    rt_token_lifetime: i64,
+    rt_infinite_token_lifetime: bool,
+    rt_idle_token_lifetime: i64,
+    rt_infinite_idle_token_lifetime: bool,
+    is_system: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ClientRow {
+    fn into_domain(self) -> StoreResult<Client> {
+        let corrupt = |what: &str| {
+            StoreError::Unavailable(anyhow::anyhow!("stored client has an invalid {what}"))
+        };
+        Ok(Client {
+            client_id: self.client_id,
+            name: self.name,
+            description: self.description,
+            app_type: self.app_type,
+            is_first_party: self.is_first_party,
+            oidc_conformant: self.oidc_conformant,
+            callbacks: from_json(&self.callbacks),
+            allowed_logout_urls: from_json(&self.allowed_logout_urls),
+            allowed_origins: from_json(&self.allowed_origins),
+            web_origins: from_json(&self.web_origins),
+            grant_types: from_json(&self.grant_types),
+            token_endpoint_auth_method: TokenEndpointAuthMethod::parse(
+                &self.token_endpoint_auth_method,
+            )
+            .map_err(|_| corrupt("token_endpoint_auth_method"))?,
+            secret_hash: TokenHash::from_stored(self.secret_hash),
+            id_token_lifetime: self.id_token_lifetime,
+            refresh_token: RefreshTokenSettings {
+                rotation_type: RotationType::parse(&self.rt_rotation_type)
+                    .map_err(|_| corrupt("rotation_type"))?,
+                expiration_type: ExpirationType::parse(&self.rt_expiration_type)
+                    .map_err(|_| corrupt("expiration_type"))?,
+                leeway: self.rt_leeway,
+                token_lifetime: self.rt_token_lifetime,
+                infinite_token_lifetime: self.rt_infinite_token_lifetime,
+                idle_token_lifetime: self.rt_idle_token_lifetime,
+                infinite_idle_token_lifetime: self.rt_infinite_idle_token_lifetime,
+            },
+            is_system: self.is_system,
+            created_at: Timestamp(self.created_at),
+            updated_at: Timestamp(self.updated_at),
+        })
+    }
+}
+
+/// Inserts one client inside the caller's transaction.
+pub(super) async fn insert_client_in(conn: &mut Conn, c: &Client) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+    ))
+    .bind(&c.client_id)
+    .bind(&c.name)
+    .bind(&c.description)
+    .bind(&c.app_type)
+    .bind(c.is_first_party)
+    .bind(c.oidc_conformant)
+    .bind(to_json(&c.callbacks))
+    .bind(to_json(&c.allowed_logout_urls))
+    .bind(to_json(&c.allowed_origins))
+    .bind(to_json(&c.web_origins))
+    .bind(to_json(&c.grant_types))
+    .bind(c.token_endpoint_auth_method.as_str())
+    .bind(c.secret_hash.as_str())
+    .bind(c.id_token_lifetime)
+    .bind(c.refresh_token.rotation_type.as_str())
+    .bind(c.refresh_token.expiration_type.as_str())
+    .bind(c.refresh_token.leeway)
+    .bind(c.refresh_token.token_lifetime)
+    .bind(c.refresh_token.infinite_token_lifetime)
+    .bind(c.refresh_token.idle_token_lifetime)
+    .bind(c.refresh_token.infinite_idle_token_lifetime)
+    .bind(c.is_system)
+    .bind(c.created_at.0)
+    .bind(c.updated_at.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Backend {
+    pub async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        insert_client_in(&mut tx, client).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        let row: Option<ClientRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM clients WHERE client_id = $1"
+        ))
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(ClientRow::into_domain).transpose()
+    }
+
+    pub async fn list_clients(&self, page: PageRequest) -> StoreResult<Page<Client>> {
+        let rows: Vec<ClientRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM clients ORDER BY created_at, client_id LIMIT $1 OFFSET $2"
+        ))
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients")
+            .fetch_one(&self.pool)
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(ClientRow::into_domain)
+            .collect::<StoreResult<_>>()?;
+        Ok(Page { items, total })
+    }
+
+    pub async fn update_client(&self, c: &Client) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query(
+            "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, secret_hash = $13, id_token_lifetime = $14, rt_rotation_type = $15, rt_expiration_type = $16, rt_leeway = $17, rt_token_lifetime = $18, rt_infinite_token_lifetime = $19, rt_idle_token_lifetime = $20, rt_infinite_idle_token_lifetime = $21, updated_at = $22 WHERE client_id = $1",
+        )
+        .bind(&c.client_id)
+        .bind(&c.name)
+        .bind(&c.description)
+        .bind(&c.app_type)
+        .bind(c.is_first_party)
+        .bind(c.oidc_conformant)
+        .bind(to_json(&c.callbacks))
+        .bind(to_json(&c.allowed_logout_urls))
+        .bind(to_json(&c.allowed_origins))
+        .bind(to_json(&c.web_origins))
+        .bind(to_json(&c.grant_types))
+        .bind(c.token_endpoint_auth_method.as_str())
+        .bind(c.secret_hash.as_str())
+        .bind(c.id_token_lifetime)
+        .bind(c.refresh_token.rotation_type.as_str())
+        .bind(c.refresh_token.expiration_type.as_str())
+        .bind(c.refresh_token.leeway)
+        .bind(c.refresh_token.token_lifetime)
+        .bind(c.refresh_token.infinite_token_lifetime)
+        .bind(c.refresh_token.idle_token_lifetime)
+        .bind(c.refresh_token.infinite_idle_token_lifetime)
+        .bind(c.updated_at.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a client and, through foreign keys, its client grants.
+    pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1 AND is_system = FALSE")
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

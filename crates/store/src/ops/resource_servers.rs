@@ -1,0 +1,161 @@
+use grantor_domain::{ResourceServer, ScopeDefinition, SigningAlg, Timestamp};
+use sqlx::FromRow;
+
+use super::{begin_write, Backend, Conn};
+use crate::{Page, PageRequest, StoreError, StoreResult};
+
+const COLUMNS: &str = "id, name, identifier, scopes, signing_alg, allow_offline_access, skip_consent_for_verifiable_first_party_clients, token_lifetime, token_lifetime_for_web, is_system, created_at, updated_at";
+
+#[derive(FromRow)]
+struct ResourceServerRow {
+    id: String,
+    name: String,
+    identifier: String,
+    scopes: String,
+    signing_alg: String,
+    allow_offline_access: bool,
+    skip_consent_for_verifiable_first_party_clients: bool,
+    token_lifetime: i64,
+    token_lifetime_for_web: i64,
+    is_system: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ResourceServerRow {
+    fn into_domain(self) -> StoreResult<ResourceServer> {
+        let pairs: Vec<(String, String)> = serde_json::from_str(&self.scopes).map_err(|e| {
+            StoreError::Unavailable(anyhow::anyhow!(e).context("stored API scopes"))
+        })?;
+        Ok(ResourceServer {
+            id: self.id,
+            name: self.name,
+            identifier: self.identifier,
+            scopes: pairs
+                .into_iter()
+                .map(|(value, description)| ScopeDefinition { value, description })
+                .collect(),
+            signing_alg: SigningAlg::parse(&self.signing_alg)
+                .map_err(|e| StoreError::Unavailable(anyhow::anyhow!(e.0)))?,
+            allow_offline_access: self.allow_offline_access,
+            skip_consent_for_verifiable_first_party_clients: self
+                .skip_consent_for_verifiable_first_party_clients,
+            token_lifetime: self.token_lifetime,
+            token_lifetime_for_web: self.token_lifetime_for_web,
+            is_system: self.is_system,
+            created_at: Timestamp(self.created_at),
+            updated_at: Timestamp(self.updated_at),
+        })
+    }
+}
+
+fn scopes_json(rs: &ResourceServer) -> String {
+    let pairs: Vec<(&str, &str)> = rs
+        .scopes
+        .iter()
+        .map(|s| (s.value.as_str(), s.description.as_str()))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Inserts one API inside the caller's transaction.
+pub(super) async fn insert_resource_server_in(
+    conn: &mut Conn,
+    rs: &ResourceServer,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO resource_servers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(&rs.id)
+    .bind(&rs.name)
+    .bind(&rs.identifier)
+    .bind(scopes_json(rs))
+    .bind(rs.signing_alg.as_str())
+    .bind(rs.allow_offline_access)
+    .bind(rs.skip_consent_for_verifiable_first_party_clients)
+    .bind(rs.token_lifetime)
+    .bind(rs.token_lifetime_for_web)
+    .bind(rs.is_system)
+    .bind(rs.created_at.0)
+    .bind(rs.updated_at.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Backend {
+    pub async fn insert_resource_server(&self, rs: &ResourceServer) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        insert_resource_server_in(&mut tx, rs).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn resource_server(
+        &self,
+        id_or_identifier: &str,
+    ) -> StoreResult<Option<ResourceServer>> {
+        let row: Option<ResourceServerRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM resource_servers WHERE id = $1 OR identifier = $1"
+        ))
+        .bind(id_or_identifier)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(ResourceServerRow::into_domain).transpose()
+    }
+
+    pub async fn list_resource_servers(
+        &self,
+        page: PageRequest,
+    ) -> StoreResult<Page<ResourceServer>> {
+        let rows: Vec<ResourceServerRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM resource_servers ORDER BY created_at, id LIMIT $1 OFFSET $2"
+        ))
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resource_servers")
+            .fetch_one(&self.pool)
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(ResourceServerRow::into_domain)
+            .collect::<StoreResult<_>>()?;
+        Ok(Page { items, total })
+    }
+
+    pub async fn update_resource_server(&self, rs: &ResourceServer) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query(
+            "UPDATE resource_servers SET name = $2, scopes = $3, signing_alg = $4, allow_offline_access = $5, skip_consent_for_verifiable_first_party_clients = $6, token_lifetime = $7, token_lifetime_for_web = $8, updated_at = $9 WHERE id = $1",
+        )
+        .bind(&rs.id)
+        .bind(&rs.name)
+        .bind(scopes_json(rs))
+        .bind(rs.signing_alg.as_str())
+        .bind(rs.allow_offline_access)
+        .bind(rs.skip_consent_for_verifiable_first_party_clients)
+        .bind(rs.token_lifetime)
+        .bind(rs.token_lifetime_for_web)
+        .bind(rs.updated_at.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes an API and, through foreign keys, the client grants for it.
+    pub async fn delete_resource_server(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM resource_servers WHERE id = $1 AND is_system = FALSE")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

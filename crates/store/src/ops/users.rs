@@ -1,0 +1,183 @@
+use grantor_domain::{Timestamp, User};
+use sqlx::FromRow;
+
+use super::{begin_write, Backend};
+use crate::{Page, PageRequest, StoreError, StoreResult, UserFilter};
+
+const COLUMNS: &str = "user_id, connection, email, email_verified, username, name, nickname, picture, given_name, family_name, blocked, app_metadata, user_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count";
+
+#[derive(FromRow)]
+struct UserRow {
+    user_id: String,
+    connection: String,
+    email: String,
+    email_verified: bool,
+    username: Option<String>,
+    name: String,
+    nickname: String,
+    picture: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    blocked: bool,
+    app_metadata: String,
+    user_metadata: String,
+    password_hash: String,
+    created_at: i64,
+    updated_at: i64,
+    last_login: Option<i64>,
+    last_ip: Option<String>,
+    logins_count: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            user_id: r.user_id,
+            connection: r.connection,
+            email: r.email,
+            email_verified: r.email_verified,
+            username: r.username,
+            name: r.name,
+            nickname: r.nickname,
+            picture: r.picture,
+            given_name: r.given_name,
+            family_name: r.family_name,
+            blocked: r.blocked,
+            app_metadata: r.app_metadata,
+            user_metadata: r.user_metadata,
+            password_hash: r.password_hash,
+            created_at: Timestamp(r.created_at),
+            updated_at: Timestamp(r.updated_at),
+            last_login: r.last_login.map(Timestamp),
+            last_ip: r.last_ip,
+            logins_count: r.logins_count,
+        }
+    }
+}
+
+/// `LIKE` pattern for a substring, with the wildcard characters escaped.
+fn contains_pattern(needle: &str) -> String {
+    let escaped = needle
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+const FILTER: &str = "($1 IS NULL OR email = $1) AND ($2 IS NULL OR email LIKE $2 ESCAPE '\\')";
+
+impl Backend {
+    pub async fn insert_user(&self, u: &User) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query(&format!(
+            "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        ))
+        .bind(&u.user_id)
+        .bind(&u.connection)
+        .bind(&u.email)
+        .bind(u.email_verified)
+        .bind(&u.username)
+        .bind(&u.name)
+        .bind(&u.nickname)
+        .bind(&u.picture)
+        .bind(&u.given_name)
+        .bind(&u.family_name)
+        .bind(u.blocked)
+        .bind(&u.app_metadata)
+        .bind(&u.user_metadata)
+        .bind(&u.password_hash)
+        .bind(u.created_at.0)
+        .bind(u.updated_at.0)
+        .bind(u.last_login.map(|t| t.0))
+        .bind(&u.last_ip)
+        .bind(u.logins_count)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE user_id = $1"))
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(Into::into))
+    }
+
+    pub async fn user_by_email(&self, connection: &str, email: &str) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM users WHERE connection = $1 AND email = $2"
+        ))
+        .bind(connection)
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Into::into))
+    }
+
+    pub async fn list_users(
+        &self,
+        filter: &UserFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<User>> {
+        let pattern = filter.email_contains.as_deref().map(contains_pattern);
+        let rows: Vec<UserRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM users WHERE {FILTER} ORDER BY created_at, user_id LIMIT $3 OFFSET $4"
+        ))
+        .bind(&filter.email)
+        .bind(&pattern)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {FILTER}"))
+            .bind(&filter.email)
+            .bind(&pattern)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Page {
+            items: rows.into_iter().map(Into::into).collect(),
+            total,
+        })
+    }
+
+    pub async fn update_user(&self, u: &User) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query(
+            "UPDATE users SET email = $2, email_verified = $3, username = $4, name = $5, nickname = $6, picture = $7, given_name = $8, family_name = $9, blocked = $10, app_metadata = $11, user_metadata = $12, password_hash = $13, updated_at = $14 WHERE user_id = $1",
+        )
+        .bind(&u.user_id)
+        .bind(&u.email)
+        .bind(u.email_verified)
+        .bind(&u.username)
+        .bind(&u.name)
+        .bind(&u.nickname)
+        .bind(&u.picture)
+        .bind(&u.given_name)
+        .bind(&u.family_name)
+        .bind(u.blocked)
+        .bind(&u.app_metadata)
+        .bind(&u.user_metadata)
+        .bind(&u.password_hash)
+        .bind(u.updated_at.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,36 @@
+//! PostgreSQL backend: several grantor processes may share one database.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::StoreResult;
+
+pub type Db = sqlx::Postgres;
+
+#[path = "../ops/mod.rs"]
+pub mod ops;
+
+pub(crate) async fn connect(url: &str) -> StoreResult<ops::Backend> {
+    let options = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options)
+        .await?;
+    // sqlx takes an advisory lock, so processes starting together migrate once.
+    sqlx::migrate!("../../migrations/postgres")
+        .run(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!(e).context("running PostgreSQL migrations"))?;
+    Ok(ops::Backend { pool })
+}
+
+/// Read committed; correctness comes from conditional updates (compare-and-set)
+/// and unique constraints inside the transaction, not from the isolation level.
+pub(crate) async fn begin_write(
+    pool: &sqlx::Pool<Db>,
+) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+    pool.begin().await
+}

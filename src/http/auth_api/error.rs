@@ -1,0 +1,86 @@
+//! Authentication API errors: RFC 6749 JSON with Auth0's status codes.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use grantor_domain::{OAuthError, OAuthErrorKind};
+use serde_json::json;
+
+#[derive(Debug)]
+pub enum AuthApiError {
+    OAuth(OAuthError),
+    /// Body too large, wrong media type and the like.
+    Status(StatusCode, &'static str, String),
+    /// Something we did not expect; logged, shown as `server_error`.
+    Internal(anyhow::Error),
+}
+
+impl AuthApiError {
+    pub fn not_found() -> Self {
+        Self::Status(StatusCode::NOT_FOUND, "not_found", "Not Found".to_owned())
+    }
+}
+
+impl From<OAuthError> for AuthApiError {
+    fn from(e: OAuthError) -> Self {
+        Self::OAuth(e)
+    }
+}
+
+impl From<crate::flows::FlowError> for AuthApiError {
+    fn from(e: crate::flows::FlowError) -> Self {
+        match e {
+            crate::flows::FlowError::OAuth(e) => Self::OAuth(e),
+            crate::flows::FlowError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<grantor_store::StoreError> for AuthApiError {
+    fn from(e: grantor_store::StoreError) -> Self {
+        Self::Internal(anyhow::Error::new(e))
+    }
+}
+
+impl From<anyhow::Error> for AuthApiError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+impl IntoResponse for AuthApiError {
+    fn into_response(self) -> Response {
+        let (status, code, description) = match self {
+            Self::OAuth(e) => (
+                StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                e.kind.code(),
+                e.description.into_owned(),
+            ),
+            Self::Status(status, code, description) => (status, code, description),
+            Self::Internal(e) => {
+                tracing::error!("authentication API internal error: {e:#}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    OAuthErrorKind::ServerError.code(),
+                    "The server could not complete the request".to_owned(),
+                )
+            }
+        };
+        let mut response = (
+            status,
+            Json(json!({ "error": code, "error_description": description })),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED && code == "invalid_client" {
+            // RFC 6749 §5.2: 401 invalid_client carries a challenge.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"grantor\""),
+            );
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}

@@ -1,0 +1,34 @@
+//! The Authentication API (Auth0-compatible paths at the root): one file per
+//! endpoint, errors rendered by `error.rs` as `{error, error_description}`.
+
+mod body;
+mod discovery;
+mod error;
+mod token;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use body::FormOrJson;
+pub use error::AuthApiError;
+
+use super::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::get_discovery),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::get_discovery),
+        )
+        .route("/.well-known/jwks.json", get(discovery::get_jwks))
+        .route("/oauth/token", post(token::post_token))
+}
+
+/// Unknown paths outside the Management API.
+pub async fn not_found() -> AuthApiError {
+    AuthApiError::not_found()
+}

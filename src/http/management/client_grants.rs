@@ -1,0 +1,190 @@
+//! `/api/v2/client-grants`: which client may get machine tokens for which API,
+//! with which scopes. Lists page by offset or, with `from`/`take`, by checkpoint.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use grantor_domain::{ClientGrant, ScopeSet};
+use grantor_store::{ClientGrantFilter, PageRequest, StoreError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::http::AppState;
+use crate::secrets;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateClientGrantBody {
+    client_id: String,
+    audience: String,
+    scope: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClientGrantBody {
+    scope: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ClientGrantQuery {
+    client_id: Option<String>,
+    audience: Option<String>,
+}
+
+pub fn render(g: &ClientGrant) -> Value {
+    json!({
+        "id": g.id,
+        "client_id": g.client_id,
+        "audience": g.audience,
+        "scope": g.scope.to_vec(),
+        "subject_type": "client",
+    })
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("The grant does not exist.", "inexistent_client_grant")
+}
+
+/// Scopes must be defined on the API.
+async fn checked_scopes(
+    state: &AppState,
+    audience: &str,
+    scope: Vec<String>,
+) -> Result<ScopeSet, ApiError> {
+    let api = state
+        .store
+        .resource_server(audience)
+        .await?
+        .filter(|api| api.identifier == audience)
+        .ok_or_else(|| {
+            ApiError::not_found("Resource server not found", "inexistent_resource_server")
+        })?;
+    let defined = api.scope_set();
+    if let Some(unknown) = scope.iter().find(|s| !defined.contains(s)) {
+        return Err(ApiError::invalid_body(format!(
+            "Payload validation error: scope '{unknown}' is not defined on the API"
+        )));
+    }
+    Ok(scope.into_iter().collect())
+}
+
+pub async fn list_client_grants(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(query): ApiQuery<ClientGrantQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["read:client_grants"])?;
+    let checkpoint = params.from.is_some() || params.take.is_some();
+    let mut filter = ClientGrantFilter {
+        client_id: query.client_id,
+        audience: query.audience,
+        after_id: None,
+    };
+    if !checkpoint {
+        let page = state
+            .store
+            .list_client_grants(&filter, params.page_request()?)
+            .await?;
+        return Ok(Json(params.offset_envelope(
+            "client_grants",
+            page,
+            render,
+        )?));
+    }
+    let take = params.take()?;
+    filter.after_id = params.from.clone().filter(|f| !f.is_empty());
+    let page = state
+        .store
+        .list_client_grants(
+            &filter,
+            PageRequest {
+                offset: 0,
+                limit: take + 1,
+            },
+        )
+        .await?;
+    let has_more = page.items.len() as i64 > take;
+    let items: Vec<&ClientGrant> = page.items.iter().take(take as usize).collect();
+    let next = has_more
+        .then(|| items.last().map(|g| g.id.clone()))
+        .flatten();
+    let rendered = items.into_iter().map(render).collect();
+    Ok(Json(params.checkpoint_envelope(
+        "client_grants",
+        rendered,
+        next,
+        Some(page.total),
+    )))
+}
+
+pub async fn get_client_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(fields): ApiQuery<FieldParams>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["read:client_grants"])?;
+    let grant = state.store.client_grant(&id).await?.ok_or_else(not_found)?;
+    Ok(Json(fields.apply(render(&grant))))
+}
+
+pub async fn create_client_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateClientGrantBody>,
+) -> Result<Response, ApiError> {
+    caller.require(&["create:client_grants"])?;
+    if state.store.client(&body.client_id).await?.is_none() {
+        return Err(ApiError::not_found("Client not found", "inexistent_client"));
+    }
+    let scope = checked_scopes(&state, &body.audience, body.scope).await?;
+    let grant = ClientGrant {
+        id: format!("cgr_{}", secrets::alphanumeric(16)),
+        client_id: body.client_id,
+        audience: body.audience,
+        scope,
+        created_at: state.clock.now(),
+    };
+    match state.store.insert_client_grant(&grant).await {
+        Ok(()) => Ok((StatusCode::CREATED, Json(render(&grant))).into_response()),
+        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
+            "A client grant for this client and audience already exists",
+            "client_grant_conflict",
+        )),
+        Err(StoreError::MissingReference(_)) => {
+            Err(ApiError::not_found("Client not found", "inexistent_client"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn update_client_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateClientGrantBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["update:client_grants"])?;
+    let mut grant = state.store.client_grant(&id).await?.ok_or_else(not_found)?;
+    if let Some(scope) = body.scope {
+        grant.scope = checked_scopes(&state, &grant.audience, scope).await?;
+    }
+    state.store.update_client_grant(&grant).await?;
+    Ok(Json(render(&grant)))
+}
+
+pub async fn delete_client_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(&["delete:client_grants"])?;
+    if !state.store.delete_client_grant(&id).await? {
+        return Err(not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

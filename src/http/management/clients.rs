@@ -1,0 +1,342 @@
+//! `/api/v2/clients`: applications, their refresh-token settings, and secret
+//! rotation. A secret is returned only by create and rotate-secret, since only
+//! its hash is stored (a deliberate difference from Auth0, CONTRACT §3).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use grantor_domain::client::{
+    validate_app_type, validate_grant_types, validate_url, RefreshTokenSettingsPatch,
+    DEFAULT_GRANT_TYPES,
+};
+use grantor_domain::{
+    Client, ExpirationType, RefreshTokenSettings, RotationType, TokenEndpointAuthMethod, TokenHash,
+    ValidationError,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::http::AppState;
+use crate::secrets;
+
+const READ: &[&str] = &["read:clients", "read:client_keys"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshTokenBody {
+    rotation_type: Option<String>,
+    expiration_type: Option<String>,
+    leeway: Option<i64>,
+    token_lifetime: Option<i64>,
+    infinite_token_lifetime: Option<bool>,
+    idle_token_lifetime: Option<i64>,
+    infinite_idle_token_lifetime: Option<bool>,
+}
+
+impl RefreshTokenBody {
+    /// Parses the wire members into a patch; validation happens on apply.
+    pub fn to_patch(&self) -> Result<RefreshTokenSettingsPatch, ValidationError> {
+        Ok(RefreshTokenSettingsPatch {
+            rotation_type: self
+                .rotation_type
+                .as_deref()
+                .map(RotationType::parse)
+                .transpose()?,
+            expiration_type: self
+                .expiration_type
+                .as_deref()
+                .map(ExpirationType::parse)
+                .transpose()?,
+            leeway: self.leeway,
+            token_lifetime: self.token_lifetime,
+            infinite_token_lifetime: self.infinite_token_lifetime,
+            idle_token_lifetime: self.idle_token_lifetime,
+            infinite_idle_token_lifetime: self.infinite_idle_token_lifetime,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfigurationBody {
+    lifetime_in_seconds: Option<i64>,
+    alg: Option<String>,
+    secret_encoded: Option<bool>,
+}
+
+/// Members accepted by both POST and PATCH.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientBody {
+    name: Option<String>,
+    description: Option<String>,
+    app_type: Option<String>,
+    is_first_party: Option<bool>,
+    oidc_conformant: Option<bool>,
+    callbacks: Option<Vec<String>>,
+    allowed_logout_urls: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
+    web_origins: Option<Vec<String>>,
+    grant_types: Option<Vec<String>>,
+    token_endpoint_auth_method: Option<String>,
+    jwt_configuration: Option<JwtConfigurationBody>,
+    refresh_token: Option<RefreshTokenBody>,
+}
+
+impl ClientBody {
+    /// Applies every present member to `client`, validating each.
+    fn apply_to(self, client: &mut Client) -> Result<(), ValidationError> {
+        if let Some(name) = self.name {
+            if name.trim().is_empty() || name.len() > 256 {
+                return Err(ValidationError::new("name must be 1 to 256 characters"));
+            }
+            client.name = name;
+        }
+        if let Some(d) = self.description {
+            if d.len() > 140 {
+                return Err(ValidationError::new(
+                    "description is limited to 140 characters",
+                ));
+            }
+            client.description = d;
+        }
+        if let Some(t) = self.app_type {
+            validate_app_type(&t)?;
+            client.app_type = Some(t);
+        }
+        if let Some(v) = self.is_first_party {
+            client.is_first_party = v;
+        }
+        if let Some(v) = self.oidc_conformant {
+            client.oidc_conformant = v;
+        }
+        for (field, value, target) in [
+            ("callbacks", self.callbacks, &mut client.callbacks),
+            (
+                "allowed_logout_urls",
+                self.allowed_logout_urls,
+                &mut client.allowed_logout_urls,
+            ),
+            (
+                "allowed_origins",
+                self.allowed_origins,
+                &mut client.allowed_origins,
+            ),
+            ("web_origins", self.web_origins, &mut client.web_origins),
+        ] {
+            if let Some(urls) = value {
+                for url in &urls {
+                    validate_url(field, url)?;
+                }
+                *target = urls;
+            }
+        }
+        if let Some(g) = self.grant_types {
+            validate_grant_types(&g)?;
+            client.grant_types = g;
+        }
+        if let Some(m) = self.token_endpoint_auth_method {
+            client.token_endpoint_auth_method = TokenEndpointAuthMethod::parse(&m)?;
+        }
+        if let Some(jwt) = self.jwt_configuration {
+            if let Some(lifetime) = jwt.lifetime_in_seconds {
+                if !(1..=2_592_000).contains(&lifetime) {
+                    return Err(ValidationError::new(
+                        "jwt_configuration.lifetime_in_seconds must be between 1 and 2592000",
+                    ));
+                }
+                client.id_token_lifetime = lifetime;
+            }
+            if jwt.alg.as_deref().is_some_and(|a| a != "RS256") {
+                return Err(ValidationError::new(
+                    "jwt_configuration.alg: only RS256 is supported",
+                ));
+            }
+            if jwt.secret_encoded == Some(true) {
+                return Err(ValidationError::new(
+                    "jwt_configuration.secret_encoded is not supported",
+                ));
+            }
+        }
+        if let Some(rt) = self.refresh_token {
+            client.refresh_token = client.refresh_token.apply(&rt.to_patch()?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The client as Auth0 shows it; `secret` only right after it was made.
+pub fn render(client: &Client, secret: Option<&str>) -> Value {
+    let rt = &client.refresh_token;
+    let mut body = json!({
+        "client_id": client.client_id,
+        "tenant": "grantor",
+        "name": client.name,
+        "description": client.description,
+        "global": false,
+        "is_first_party": client.is_first_party,
+        "is_token_endpoint_ip_header_trusted": false,
+        "oidc_conformant": client.oidc_conformant,
+        "sso_disabled": false,
+        "cross_origin_authentication": false,
+        "custom_login_page_on": true,
+        "callbacks": client.callbacks,
+        "allowed_logout_urls": client.allowed_logout_urls,
+        "allowed_origins": client.allowed_origins,
+        "web_origins": client.web_origins,
+        "grant_types": client.grant_types,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method.as_str(),
+        "jwt_configuration": {
+            "lifetime_in_seconds": client.id_token_lifetime,
+            "secret_encoded": false,
+            "alg": "RS256",
+        },
+        "refresh_token": {
+            "rotation_type": rt.rotation_type.as_str(),
+            "expiration_type": rt.expiration_type.as_str(),
+            "leeway": rt.leeway,
+            "token_lifetime": rt.token_lifetime,
+            "infinite_token_lifetime": rt.infinite_token_lifetime,
+            "idle_token_lifetime": rt.idle_token_lifetime,
+            "infinite_idle_token_lifetime": rt.infinite_idle_token_lifetime,
+        },
+    });
+    if let Some(app_type) = &client.app_type {
+        body["app_type"] = json!(app_type);
+    }
+    if let Some(secret) = secret {
+        body["client_secret"] = json!(secret);
+    }
+    body
+}
+
+fn client_not_found() -> ApiError {
+    ApiError::not_found("Client not found.", "inexistent_client")
+}
+
+pub async fn list_clients(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(READ)?;
+    let page = state.store.list_clients(params.page_request()?).await?;
+    Ok(Json(
+        params.offset_envelope("clients", page, |c| render(c, None))?,
+    ))
+}
+
+pub async fn get_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(fields): ApiQuery<FieldParams>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(READ)?;
+    let client = state
+        .store
+        .client(&id)
+        .await?
+        .ok_or_else(client_not_found)?;
+    Ok(Json(fields.apply(render(&client, None))))
+}
+
+pub async fn create_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ClientBody>,
+) -> Result<Response, ApiError> {
+    caller.require(&["create:clients"])?;
+    if body.name.is_none() {
+        return Err(ApiError::invalid_body(
+            "Payload validation error: Missing required property: name",
+        ));
+    }
+    let now = state.clock.now();
+    let secret = secrets::client_secret();
+    let mut client = Client {
+        client_id: secrets::client_id(),
+        name: String::new(),
+        description: String::new(),
+        app_type: None,
+        is_first_party: true,
+        oidc_conformant: false,
+        callbacks: vec![],
+        allowed_logout_urls: vec![],
+        allowed_origins: vec![],
+        web_origins: vec![],
+        grant_types: DEFAULT_GRANT_TYPES
+            .iter()
+            .map(|g| (*g).to_owned())
+            .collect(),
+        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretPost,
+        secret_hash: TokenHash::of(&secret),
+        id_token_lifetime: 36_000,
+        refresh_token: RefreshTokenSettings::default(),
+        is_system: false,
+        created_at: now,
+        updated_at: now,
+    };
+    body.apply_to(&mut client)?;
+    state.store.insert_client(&client).await?;
+    Ok((StatusCode::CREATED, Json(render(&client, Some(&secret)))).into_response())
+}
+
+pub async fn update_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ClientBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["update:clients"])?;
+    let mut client = state
+        .store
+        .client(&id)
+        .await?
+        .ok_or_else(client_not_found)?;
+    body.apply_to(&mut client)?;
+    client.updated_at = state.clock.now();
+    state.store.update_client(&client).await?;
+    Ok(Json(render(&client, None)))
+}
+
+pub async fn delete_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(&["delete:clients"])?;
+    let client = state
+        .store
+        .client(&id)
+        .await?
+        .ok_or_else(client_not_found)?;
+    if client.is_system {
+        return Err(ApiError::bad_request(
+            "The Management API client made at first start cannot be deleted.",
+            "operation_not_supported",
+        ));
+    }
+    state.store.delete_client(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["update:client_keys"])?;
+    let mut client = state
+        .store
+        .client(&id)
+        .await?
+        .ok_or_else(client_not_found)?;
+    let secret = secrets::client_secret();
+    client.secret_hash = TokenHash::of(&secret);
+    client.updated_at = state.clock.now();
+    state.store.update_client(&client).await?;
+    Ok(Json(render(&client, Some(&secret))))
+}

@@ -1,0 +1,119 @@
+//! Management API errors: `{statusCode, error, message, errorCode}` (reference §1.3).
+
+use std::borrow::Cow;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use grantor_store::StoreError;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: Cow<'static, str>,
+    error_code: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        message: impl Into<Cow<'static, str>>,
+        error_code: Option<&'static str>,
+    ) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            error_code,
+        }
+    }
+
+    /// A body or query that fails validation.
+    pub fn invalid_body(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message, Some("invalid_body"))
+    }
+
+    pub fn invalid_query(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            message,
+            Some("invalid_query_string"),
+        )
+    }
+
+    pub fn bad_request(message: impl Into<Cow<'static, str>>, error_code: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message, Some(error_code))
+    }
+
+    pub fn not_found(message: impl Into<Cow<'static, str>>, error_code: &'static str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message, Some(error_code))
+    }
+
+    pub fn conflict(message: impl Into<Cow<'static, str>>, error_code: &'static str) -> Self {
+        Self::new(StatusCode::CONFLICT, message, Some(error_code))
+    }
+
+    pub fn forbidden(message: impl Into<Cow<'static, str>>, error_code: &'static str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message, Some(error_code))
+    }
+
+    pub fn unauthorized(message: &'static str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message, None)
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        let e = e.into();
+        tracing::error!("management API internal error: {e:#}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+            None,
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::new(StatusCode::NOT_FOUND, "Not Found", None),
+            StoreError::Conflict(_) => Self::conflict("The resource already exists.", "conflict"),
+            StoreError::MissingReference(_) => Self::not_found(
+                "A referenced resource does not exist.",
+                "inexistent_reference",
+            ),
+            StoreError::Unavailable(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<grantor_domain::ValidationError> for ApiError {
+    fn from(e: grantor_domain::ValidationError) -> Self {
+        Self::invalid_body(format!("Payload validation error: {}", e.0))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "statusCode": self.status.as_u16(),
+            "error": self.status.canonical_reason().unwrap_or("Error"),
+            "message": self.message,
+        });
+        if let Some(code) = self.error_code {
+            body["errorCode"] = json!(code);
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            let challenge = if self.message == "Missing authentication" {
+                "Bearer"
+            } else {
+                "Token error=\"Invalid token\""
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}

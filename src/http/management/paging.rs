@@ -1,0 +1,199 @@
+//! Auth0's list envelopes: offset paging (`page`, `per_page`, `include_totals`)
+//! and checkpoint paging (`from`, `take`), plus `fields` / `include_fields`.
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use grantor_store::{Page, PageRequest};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::ApiError;
+
+/// Query parameters with rejections in Auth0's error format.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| {
+                ApiError::invalid_query(format!("Query validation error: {}", e.body_text()))
+            })
+    }
+}
+
+const DEFAULT_PER_PAGE: i64 = 50;
+const MAX_PER_PAGE: i64 = 100;
+
+/// `page`, `per_page`, `include_totals`, `from`, `take`, `fields`, `include_fields`.
+/// Resource filters are a second `ApiQuery` on the same request (serde's
+/// `flatten` cannot parse numbers out of a query string).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+    pub include_totals: Option<bool>,
+    pub from: Option<String>,
+    pub take: Option<i64>,
+    pub fields: Option<String>,
+    pub include_fields: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FieldParams {
+    pub fields: Option<String>,
+    pub include_fields: Option<bool>,
+}
+
+impl FieldParams {
+    /// Keeps (or, with `include_fields=false`, drops) the listed members.
+    pub fn apply(&self, mut object: Value) -> Value {
+        let Some(fields) = self.fields.as_deref().filter(|f| !f.is_empty()) else {
+            return object;
+        };
+        let listed: Vec<&str> = fields.split(',').map(str::trim).collect();
+        let include = self.include_fields.unwrap_or(true);
+        if let Value::Object(map) = &mut object {
+            map.retain(|k, _| listed.contains(&k.as_str()) == include);
+        }
+        object
+    }
+}
+
+impl ListParams {
+    fn field_params(&self) -> FieldParams {
+        FieldParams {
+            fields: self.fields.clone(),
+            include_fields: self.include_fields,
+        }
+    }
+
+    pub fn page_request(&self) -> Result<PageRequest, ApiError> {
+        let page = self.page.unwrap_or(0);
+        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
+        if page < 0 {
+            return Err(ApiError::invalid_query(
+                "Query validation error: 'page' must be 0 or more",
+            ));
+        }
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            return Err(ApiError::invalid_query(format!(
+                "Query validation error: 'per_page' must be between 1 and {MAX_PER_PAGE}"
+            )));
+        }
+        Ok(PageRequest {
+            offset: page.saturating_mul(per_page),
+            limit: per_page,
+        })
+    }
+
+    pub fn take(&self) -> Result<i64, ApiError> {
+        let take = self.take.unwrap_or(DEFAULT_PER_PAGE);
+        if (1..=MAX_PER_PAGE).contains(&take) {
+            Ok(take)
+        } else {
+            Err(ApiError::invalid_query(format!(
+                "Query validation error: 'take' must be between 1 and {MAX_PER_PAGE}"
+            )))
+        }
+    }
+
+    /// Bare array, or `{start, limit, total, <key>: [...]}` with `include_totals`.
+    pub fn offset_envelope<T>(
+        &self,
+        key: &str,
+        page: Page<T>,
+        render: impl Fn(&T) -> Value,
+    ) -> Result<Value, ApiError> {
+        let request = self.page_request()?;
+        let fields = self.field_params();
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .map(|item| fields.apply(render(item)))
+            .collect();
+        if !self.include_totals.unwrap_or(false) {
+            return Ok(Value::Array(items));
+        }
+        let mut envelope = Map::new();
+        envelope.insert("start".into(), json!(request.offset));
+        envelope.insert("limit".into(), json!(request.limit));
+        envelope.insert("length".into(), json!(items.len()));
+        envelope.insert("total".into(), json!(page.total));
+        envelope.insert(key.into(), Value::Array(items));
+        Ok(Value::Object(envelope))
+    }
+
+    /// `{<key>: [...], "next": cursor}`; `next` is omitted on the last page,
+    /// since the Node SDK pages until it is absent (reference §10).
+    pub fn checkpoint_envelope(
+        &self,
+        key: &str,
+        items: Vec<Value>,
+        next: Option<String>,
+        total: Option<i64>,
+    ) -> Value {
+        let fields = self.field_params();
+        let mut envelope = Map::new();
+        envelope.insert(
+            key.into(),
+            Value::Array(items.into_iter().map(|i| fields.apply(i)).collect()),
+        );
+        if let Some(next) = next {
+            envelope.insert("next".into(), json!(next));
+        }
+        if let (Some(total), true) = (total, self.include_totals.unwrap_or(false)) {
+            envelope.insert("total".into(), json!(total));
+        }
+        Value::Object(envelope)
+    }
+}
+
+/// ISO 8601 with milliseconds and `Z`, as Auth0 writes dates.
+pub fn iso8601(t: grantor_domain::Timestamp) -> String {
+    let nanos = i128::from(t.0) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|dt| {
+            dt.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_iso_with_millis_and_z() {
+        assert_eq!(
+            iso8601(grantor_domain::Timestamp(1_714_568_430_038)),
+            "2024-05-01T13:00:30.038Z"
+        );
+        assert_eq!(
+            iso8601(grantor_domain::Timestamp(0)),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn field_filter() {
+        let p = FieldParams {
+            fields: Some("a,c".into()),
+            include_fields: None,
+        };
+        assert_eq!(p.apply(json!({"a":1,"b":2,"c":3})), json!({"a":1,"c":3}));
+        let p = FieldParams {
+            fields: Some("a".into()),
+            include_fields: Some(false),
+        };
+        assert_eq!(p.apply(json!({"a":1,"b":2})), json!({"b":2}));
+    }
+}

@@ -1,0 +1,222 @@
+//! `/api/v2/resource-servers`: APIs, the audiences tokens are issued for.
+//! The Management API itself (`is_system`) can be read but not changed.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use grantor_domain::resource_server::{
+    validate_identifier, validate_scope_definitions, validate_token_lifetime,
+};
+use grantor_domain::{ResourceServer, ScopeDefinition, SigningAlg, ValidationError};
+use grantor_store::StoreError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::http::AppState;
+use crate::secrets;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeBody {
+    value: String,
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceServerBody {
+    identifier: Option<String>,
+    name: Option<String>,
+    scopes: Option<Vec<ScopeBody>>,
+    signing_alg: Option<String>,
+    allow_offline_access: Option<bool>,
+    skip_consent_for_verifiable_first_party_clients: Option<bool>,
+    token_lifetime: Option<i64>,
+    token_lifetime_for_web: Option<i64>,
+}
+
+impl ResourceServerBody {
+    /// Applies the members PATCH and POST share.
+    fn apply_to(self, rs: &mut ResourceServer) -> Result<(), ValidationError> {
+        if let Some(name) = self.name {
+            if name.trim().is_empty() || name.len() > 200 {
+                return Err(ValidationError::new("name must be 1 to 200 characters"));
+            }
+            rs.name = name;
+        }
+        if let Some(scopes) = self.scopes {
+            let scopes: Vec<ScopeDefinition> = scopes
+                .into_iter()
+                .map(|s| ScopeDefinition {
+                    value: s.value,
+                    description: s.description.unwrap_or_default(),
+                })
+                .collect();
+            validate_scope_definitions(&scopes)?;
+            rs.scopes = scopes;
+        }
+        if let Some(alg) = self.signing_alg {
+            rs.signing_alg = SigningAlg::parse(&alg)?;
+        }
+        if let Some(v) = self.allow_offline_access {
+            rs.allow_offline_access = v;
+        }
+        if let Some(v) = self.skip_consent_for_verifiable_first_party_clients {
+            rs.skip_consent_for_verifiable_first_party_clients = v;
+        }
+        if let Some(v) = self.token_lifetime {
+            validate_token_lifetime("token_lifetime", v)?;
+            rs.token_lifetime = v;
+        }
+        if let Some(v) = self.token_lifetime_for_web {
+            validate_token_lifetime("token_lifetime_for_web", v)?;
+            rs.token_lifetime_for_web = v;
+        }
+        Ok(())
+    }
+}
+
+pub fn render(rs: &ResourceServer) -> Value {
+    json!({
+        "id": rs.id,
+        "name": rs.name,
+        "identifier": rs.identifier,
+        "scopes": rs.scopes.iter().map(|s| json!({"value": s.value, "description": s.description})).collect::<Vec<_>>(),
+        "signing_alg": rs.signing_alg.as_str(),
+        "allow_offline_access": rs.allow_offline_access,
+        "skip_consent_for_verifiable_first_party_clients": rs.skip_consent_for_verifiable_first_party_clients,
+        "token_lifetime": rs.token_lifetime,
+        "token_lifetime_for_web": rs.token_lifetime_for_web,
+        "is_system": rs.is_system,
+    })
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("Resource server not found.", "inexistent_resource_server")
+}
+
+fn system_api() -> ApiError {
+    ApiError::forbidden(
+        "The Management API cannot be modified or deleted.",
+        "operation_not_supported",
+    )
+}
+
+pub async fn list_resource_servers(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["read:resource_servers"])?;
+    let page = state
+        .store
+        .list_resource_servers(params.page_request()?)
+        .await?;
+    Ok(Json(params.offset_envelope(
+        "resource_servers",
+        page,
+        render,
+    )?))
+}
+
+/// Accepts the API's id or its identifier (audience), as Auth0 does.
+pub async fn get_resource_server(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(fields): ApiQuery<FieldParams>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["read:resource_servers"])?;
+    let rs = state
+        .store
+        .resource_server(&id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(fields.apply(render(&rs))))
+}
+
+pub async fn create_resource_server(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(mut body): ApiJson<ResourceServerBody>,
+) -> Result<Response, ApiError> {
+    caller.require(&["create:resource_servers"])?;
+    let identifier = body.identifier.take().ok_or_else(|| {
+        ApiError::invalid_body("Payload validation error: Missing required property: identifier")
+    })?;
+    validate_identifier(&identifier)?;
+    let now = state.clock.now();
+    let mut rs = ResourceServer {
+        id: secrets::hex_id(12),
+        name: identifier.clone(),
+        identifier,
+        scopes: vec![],
+        signing_alg: SigningAlg::Rs256,
+        allow_offline_access: false,
+        skip_consent_for_verifiable_first_party_clients: false,
+        token_lifetime: ResourceServer::DEFAULT_TOKEN_LIFETIME,
+        token_lifetime_for_web: ResourceServer::DEFAULT_TOKEN_LIFETIME_FOR_WEB,
+        is_system: false,
+        created_at: now,
+        updated_at: now,
+    };
+    body.apply_to(&mut rs)?;
+    match state.store.insert_resource_server(&rs).await {
+        Ok(()) => Ok((StatusCode::CREATED, Json(render(&rs))).into_response()),
+        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
+            "A resource server with the same identifier already exists",
+            "resource_server_conflict",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn update_resource_server(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResourceServerBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["update:resource_servers"])?;
+    let mut rs = state
+        .store
+        .resource_server(&id)
+        .await?
+        .ok_or_else(not_found)?;
+    if rs.is_system {
+        return Err(system_api());
+    }
+    if body
+        .identifier
+        .as_ref()
+        .is_some_and(|i| *i != rs.identifier)
+    {
+        return Err(ApiError::invalid_body(
+            "Payload validation error: identifier cannot be changed",
+        ));
+    }
+    body.apply_to(&mut rs)?;
+    rs.updated_at = state.clock.now();
+    state.store.update_resource_server(&rs).await?;
+    Ok(Json(render(&rs)))
+}
+
+pub async fn delete_resource_server(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(&["delete:resource_servers"])?;
+    let rs = state
+        .store
+        .resource_server(&id)
+        .await?
+        .ok_or_else(not_found)?;
+    if rs.is_system {
+        return Err(system_api());
+    }
+    state.store.delete_resource_server(&rs.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

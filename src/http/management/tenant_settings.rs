@@ -1,0 +1,106 @@
+//! `/api/v2/tenants/settings`: tenant-wide settings, among them
+//! `flags.revoke_refresh_token_grant` and `default_audience`.
+
+use axum::extract::State;
+use axum::Json;
+use grantor_domain::TenantSettings;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams};
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagsBody {
+    revoke_refresh_token_grant: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    friendly_name: Option<String>,
+    flags: Option<FlagsBody>,
+    default_audience: Option<String>,
+    session_lifetime: Option<i64>,
+    idle_session_lifetime: Option<i64>,
+}
+
+pub fn render(s: &TenantSettings) -> Value {
+    json!({
+        "friendly_name": s.friendly_name,
+        "flags": { "revoke_refresh_token_grant": s.revoke_refresh_token_grant },
+        "default_audience": s.default_audience,
+        "session_lifetime": s.session_lifetime,
+        "idle_session_lifetime": s.idle_session_lifetime,
+    })
+}
+
+pub async fn get_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(fields): ApiQuery<FieldParams>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["read:tenant_settings"])?;
+    Ok(Json(
+        fields.apply(render(&state.store.tenant_settings().await?)),
+    ))
+}
+
+pub async fn update_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<SettingsBody>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&["update:tenant_settings"])?;
+    let mut settings = state.store.tenant_settings().await?;
+    if let Some(name) = body.friendly_name {
+        if name.len() > 255 {
+            return Err(ApiError::invalid_body(
+                "Payload validation error: friendly_name is limited to 255 characters",
+            ));
+        }
+        settings.friendly_name = name;
+    }
+    if let Some(v) = body.flags.and_then(|f| f.revoke_refresh_token_grant) {
+        settings.revoke_refresh_token_grant = v;
+    }
+    if let Some(audience) = body.default_audience {
+        if !audience.is_empty() {
+            let known = state
+                .store
+                .resource_server(&audience)
+                .await?
+                .is_some_and(|api| api.identifier == audience);
+            if !known {
+                return Err(ApiError::invalid_body(
+                    "Payload validation error: default_audience must be the identifier of an existing API",
+                ));
+            }
+        }
+        settings.default_audience = audience;
+    }
+    for (field, value, target) in [
+        (
+            "session_lifetime",
+            body.session_lifetime,
+            &mut settings.session_lifetime,
+        ),
+        (
+            "idle_session_lifetime",
+            body.idle_session_lifetime,
+            &mut settings.idle_session_lifetime,
+        ),
+    ] {
+        if let Some(hours) = value {
+            if !(1..=8760).contains(&hours) {
+                return Err(ApiError::invalid_body(format!(
+                    "Payload validation error: {field} must be between 1 and 8760 hours"
+                )));
+            }
+            *target = hours;
+        }
+    }
+    state.store.update_tenant_settings(&settings).await?;
+    Ok(Json(render(&settings)))
+}

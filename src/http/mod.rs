@@ -1,0 +1,36 @@
+//! HTTP surfaces: the Authentication API at the root, the Management API under
+//! `/api/v2`, and `/healthz`. Handlers parse, call one flow or store
+//! operation, and render; no business rule lives here.
+
+pub mod auth_api;
+pub mod extract;
+pub mod management;
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use crate::state::AppState;
+
+/// Largest request body accepted anywhere (1 MiB); larger ones get a 413 in
+/// the surface's own error format.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(auth_api::routes())
+        .nest("/api/v2", management::routes())
+        .fallback(auth_api::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

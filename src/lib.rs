@@ -1,0 +1,17 @@
+//! grantor: a self-hosted OAuth 2.0 / OpenID Connect authorization server that
+//! speaks Auth0's wire format. See ARCHITECTURE.md for the code map.
+
+pub mod app;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod flows;
+pub mod http;
+pub mod keys;
+pub mod secrets;
+pub mod state;
+pub mod telemetry;
+
+pub use app::Application;
+pub use clock::Clock;
+pub use config::Config;

@@ -1,0 +1,33 @@
+use clap::Parser;
+use grantor::config::{Cli, Command};
+use grantor::{telemetry, Application, Config};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    telemetry::init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = match Config::from_args(args) {
+                Ok(c) => c,
+                Err(message) => {
+                    eprintln!("grantor: {message}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            let result = async {
+                let app = Application::build(config).await?;
+                tracing::info!(issuer = %app.issuer().as_str(), "listening on {}", app.local_addr());
+                app.run_until_stopped(grantor::app::shutdown_signal()).await
+            }
+            .await;
+            match result {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("grantor stopped: {e:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Shared handles every flow and handler uses: store, keys, issuer, clock.
+
+use std::sync::Arc;
+
+use grantor_store::Store;
+
+use crate::config::Issuer;
+use crate::keys::Keys;
+use crate::Clock;
+
+/// What every handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub keys: Arc<Keys>,
+    pub issuer: Arc<Issuer>,
+    pub clock: Clock,
+}
