@@ -6,6 +6,9 @@
 //! few places where the engines differ live in `sqlite/mod.rs` and
 //! `postgres/mod.rs`. Every public operation is one transaction.
 
+// Mounting `ops/` once per backend is the design (see above), not an accident.
+#![allow(clippy::duplicate_mod)]
+
 mod postgres;
 mod sqlite;
 

@@ -24,10 +24,7 @@ pub(crate) async fn connect(url: &str) -> StoreResult<ops::Backend> {
         .max_connections(8)
         .connect_with(options)
         .await?;
-    sqlx::migrate!("../../migrations/sqlite")
-        .run(&pool)
-        .await
-        .map_err(|e| anyhow::anyhow!(e).context("running SQLite migrations"))?;
+    migrate(&pool).await?;
     Ok(ops::Backend { pool })
 }
 
@@ -37,4 +34,26 @@ pub(crate) async fn begin_write(
     pool: &sqlx::Pool<Db>,
 ) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// sqlx takes no lock for SQLite migrations, so two processes starting on one
+/// new file can both try migration 1; the loser's transaction fails ("table
+/// already exists") and rolls back. Trying again then finds it applied.
+async fn migrate(pool: &sqlx::Pool<Db>) -> StoreResult<()> {
+    let migrator = sqlx::migrate!("../../migrations/sqlite");
+    let mut attempt = 0;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(_) if attempt < 5 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(e)
+                    .context("running SQLite migrations")
+                    .into())
+            }
+        }
+    }
 }

@@ -1,0 +1,13 @@
+//! The black-box suite: every test starts the real server on port 0 and talks
+//! HTTP to it, on SQLite and (with GRANTOR_TEST_POSTGRES_URL) on PostgreSQL.
+
+#[allow(dead_code)] // each helper is used by some tests, not all
+mod support;
+
+mod bad_input; // malformed bodies, media types, oversize bodies, on both surfaces
+mod bootstrap; // first start, restarts, concurrent starts
+mod client_credentials; // machine tokens: authentication, audiences, scopes, claims
+mod discovery; // discovery document, JWKS, healthz
+mod management_auth; // bearer checks (401) and scopes (403)
+mod management_clients; // /api/v2/clients
+mod process; // the binary itself: default SQLite file, SIGTERM

@@ -1,0 +1,403 @@
+//! `spawn_app()` and `TestApp`: the real server on port 0, on a fresh SQLite
+//! file or a fresh PostgreSQL schema, with typed helpers for the APIs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use grantor::config::BootstrapCredentials;
+use grantor::{Application, Clock, Config};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub const MGMT_CLIENT_ID: &str = "test-management-client";
+pub const MGMT_CLIENT_SECRET: &str = "test-management-secret-0123456789abcdef0123456789abcdef";
+pub const ADMIN_EMAIL: &str = "admin@example.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares a black-box test once and runs it on both databases: it expands to
+/// a module with a `sqlite` and a `postgres` test. Without
+/// `GRANTOR_TEST_POSTGRES_URL` the PostgreSQL one prints that it skipped.
+#[macro_export]
+macro_rules! both_databases {
+    ($(#[$meta:meta])* async fn $name:ident($db:ident: Backend) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[$meta])*
+            async fn run($db: $crate::support::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::support::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::support::postgres_url().is_none() {
+                    eprintln!("PostgreSQL skipped: GRANTOR_TEST_POSTGRES_URL is not set");
+                    return;
+                }
+                run($crate::support::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("GRANTOR_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A database for one test: a temporary SQLite file, or a fresh schema.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("grantor.db").display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    schema: None,
+                }
+            }
+            Backend::Postgres => {
+                static COUNTER: AtomicU64 = AtomicU64::new(0);
+                let base = postgres_url().expect("GRANTOR_TEST_POSTGRES_URL");
+                let schema = format!(
+                    "t_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst),
+                    rand_suffix()
+                );
+                let pool = sqlx::PgPool::connect(&base)
+                    .await
+                    .expect("connect to PostgreSQL");
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&pool)
+                    .await
+                    .expect("create schema");
+                pool.close().await;
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+                Self {
+                    url,
+                    _dir: None,
+                    schema: Some((base, schema)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.schema.take() {
+            // Drop the schema from a thread of its own: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    if let Ok(pool) = sqlx::PgPool::connect(&base).await {
+                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                            .execute(&pool)
+                            .await;
+                        pool.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    grantor::secrets::alphanumeric(6).to_lowercase()
+}
+
+/// Settings for `spawn_app_with`.
+pub struct AppOptions {
+    pub clock: Clock,
+    pub bootstrap: BootstrapCredentials,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            clock: Clock::System,
+            bootstrap: BootstrapCredentials {
+                client_id: Some(MGMT_CLIENT_ID.to_owned()),
+                client_secret: Some(MGMT_CLIENT_SECRET.to_owned()),
+                admin_email: Some(ADMIN_EMAIL.to_owned()),
+                admin_password: Some(ADMIN_PASSWORD.to_owned()),
+            },
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base_url: String,
+    pub issuer: String,
+    pub http: reqwest::Client,
+    pub clock: Clock,
+    pub db: std::sync::Arc<TestDatabase>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    mgmt_token: tokio::sync::OnceCell<String>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let db = std::sync::Arc::new(TestDatabase::new(backend).await);
+    spawn_app_on(db, AppOptions::default()).await
+}
+
+/// Starts a server on an existing test database (restarts, several processes).
+pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions) -> TestApp {
+    let config = Config {
+        listen: "127.0.0.1:0".to_owned(),
+        issuer: None,
+        database_url: db.url.clone(),
+        bootstrap: options.bootstrap,
+        clock: options.clock.clone(),
+    };
+    let app = Application::build(config)
+        .await
+        .expect("application starts");
+    let base_url = format!("http://{}", app.local_addr());
+    let issuer = app.issuer().as_str().to_owned();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("http client");
+    TestApp {
+        base_url,
+        issuer,
+        http,
+        clock: options.clock,
+        db,
+        shutdown: Some(tx),
+        server: Some(server),
+        mgmt_token: tokio::sync::OnceCell::new(),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub fn management_audience(&self) -> String {
+        format!("{}api/v2/", self.issuer)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+
+    /// `POST /oauth/token` with a form body.
+    pub async fn token_form(&self, form: &[(&str, &str)]) -> Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .form(form)
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// `POST /oauth/token` with a JSON body.
+    pub async fn token_json(&self, body: &Value) -> Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .json(body)
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// A client_credentials token; panics unless the server issues one.
+    pub async fn client_credentials(
+        &self,
+        client_id: &str,
+        secret: &str,
+        audience: &str,
+    ) -> String {
+        let response = self
+            .token_form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("audience", audience),
+            ])
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("token json");
+        assert_eq!(status, StatusCode::OK, "token request failed: {body}");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// A Management API token with every scope (the bootstrap client's).
+    pub async fn mgmt_token(&self) -> String {
+        self.mgmt_token
+            .get_or_init(|| async {
+                self.client_credentials(
+                    MGMT_CLIENT_ID,
+                    MGMT_CLIENT_SECRET,
+                    &self.management_audience(),
+                )
+                .await
+            })
+            .await
+            .clone()
+    }
+
+    /// A Management API request with the full-scope bearer token.
+    pub async fn mgmt(&self, method: Method, path: &str) -> RequestBuilder {
+        let token = self.mgmt_token().await;
+        self.http
+            .request(method, self.url(&format!("/api/v2{path}")))
+            .bearer_auth(token)
+    }
+
+    /// Sends a Management request with an optional JSON body; returns status and JSON (Null when empty).
+    pub async fn mgmt_call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.mgmt(method, path).await;
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("management request")).await
+    }
+
+    /// Creates a confidential client and returns (client_id, client_secret, body).
+    pub async fn create_client(&self, body: Value) -> (String, String, Value) {
+        let (status, created) = self.mgmt_call(Method::POST, "/clients", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        (
+            created["client_id"].as_str().expect("client_id").to_owned(),
+            created["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
+            created,
+        )
+    }
+
+    /// Creates an API with the given identifier and scopes.
+    pub async fn create_api(&self, identifier: &str, scopes: &[&str]) -> Value {
+        let scopes: Vec<Value> = scopes
+            .iter()
+            .map(|s| json!({"value": s, "description": s}))
+            .collect();
+        let (status, body) = self
+            .mgmt_call(
+                Method::POST,
+                "/resource-servers",
+                Some(json!({"identifier": identifier, "name": identifier, "scopes": scopes})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    pub async fn create_client_grant(
+        &self,
+        client_id: &str,
+        audience: &str,
+        scope: &[&str],
+    ) -> Value {
+        let (status, body) = self
+            .mgmt_call(
+                Method::POST,
+                "/client-grants",
+                Some(json!({"client_id": client_id, "audience": audience, "scope": scope})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Status and JSON body (`Value::Null` for an empty body).
+pub async fn read(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
+    (status, body)
+}
+
+/// Decodes a JWT's claims without checking it (for asserting contents).
+pub fn claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("JWT payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("claims JSON")
+}
+
+/// Asserts an Auth0 Management error body.
+pub fn assert_mgmt_error(status: StatusCode, body: &Value, expected: StatusCode) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["statusCode"], expected.as_u16(), "{body}");
+    assert!(
+        body["error"].is_string() && body["message"].is_string(),
+        "{body}"
+    );
+}
+
+/// Asserts an RFC 6749 error body.
+pub fn assert_oauth_error(status: StatusCode, body: &Value, expected: StatusCode, error: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["error"], error, "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+}
