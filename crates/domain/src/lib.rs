@@ -7,6 +7,8 @@
 pub mod client;
 pub mod client_grant;
 pub mod oauth_error;
+pub mod pkce;
+pub mod refresh_token;
 pub mod resource_server;
 pub mod scope;
 pub mod secret;

@@ -12,7 +12,9 @@
 mod postgres;
 mod sqlite;
 
-use grantor_domain::{Client, ClientGrant, ResourceServer, TenantSettings, Timestamp, User};
+use grantor_domain::{
+    Client, ClientGrant, ResourceServer, ScopeSet, TenantSettings, Timestamp, User,
+};
 
 pub use records::*;
 
@@ -149,4 +151,43 @@ operations! {
     fn delete_user(&self, user_id: &str) -> bool;
 
     fn admin_password_hash(&self, email: &str) -> Option<String>;
+
+    fn create_session(&self, session: &SessionRecord) -> ();
+    /// The session a cookie names, if neither ended, revoked nor expired.
+    fn active_session_by_cookie(&self, cookie_hash: &str, now: Timestamp) -> Option<SessionRecord>;
+    fn session(&self, id: &str) -> Option<SessionRecord>;
+    fn touch_session(&self, id: &str, client_id: Option<&str>, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> ();
+    /// Browser logout; refresh tokens bound to the session stay valid.
+    fn end_session(&self, id: &str, now: Timestamp) -> ();
+    fn record_login(&self, user_id: &str, ip: &str, now: Timestamp) -> ();
+    fn save_authorization_request(&self, id: &str, params: &str, now: Timestamp, expires_at: Timestamp) -> ();
+    fn authorization_request(&self, id: &str, now: Timestamp) -> Option<String>;
+    fn delete_authorization_request(&self, id: &str) -> ();
+
+    fn grant(&self, id: &str) -> Option<UserGrant>;
+    fn grant_for(&self, user_id: &str, client_id: &str, audience: &str) -> Option<UserGrant>;
+    /// Creates the user's grant for (client, audience) or widens its scopes.
+    fn upsert_grant(&self, new_id: &str, user_id: &str, client_id: &str, audience: &str, scope: &ScopeSet, now: Timestamp) -> UserGrant;
+
+    fn insert_authorization_code(&self, code: &AuthorizationCodeRecord) -> ();
+    /// Spends a code once; a second presentation reports what the first issued.
+    fn redeem_authorization_code(&self, code_hash: &str, now: Timestamp) -> CodeRedemption;
+
+    /// Writes a token response's family, access-token record and code link.
+    fn issue_tokens(&self, batch: &IssueBatch, now: Timestamp) -> ();
+    fn load_refresh_token(&self, token_hash: &str) -> Option<PresentedRefreshToken>;
+    /// Compare-and-set on the family's generation; false if it moved or was revoked.
+    fn apply_exchange(&self, write: &ExchangeWrite) -> bool;
+    fn revoke_family(&self, family_id: &str, reason: &str, now: Timestamp) -> bool;
+    fn revoke_access_token(&self, jti: &str, now: Timestamp) -> ();
+    fn refresh_token_family(&self, id: &str) -> Option<FamilyRecord>;
+
+    fn insert_device_code(&self, code: &DeviceCodeRecord) -> ();
+    fn pending_device_code(&self, user_code_hash: &str, now: Timestamp) -> Option<DeviceCodeRecord>;
+    fn approve_device_code(&self, user_code_hash: &str, user_id: &str, session_id: &str, grant_id: &str, auth_time: Timestamp, now: Timestamp) -> bool;
+    fn deny_device_code(&self, user_code_hash: &str, now: Timestamp) -> bool;
+    /// Records a poll and moves the code on; an approved code is consumed once.
+    fn poll_device_code(&self, device_code_hash: &str, now: Timestamp) -> DevicePoll;
+    fn note_activation_failure(&self, ip: &str, window_seconds: i64, now: Timestamp) -> i64;
+    fn activation_failures(&self, ip: &str, window_seconds: i64, now: Timestamp) -> i64;
 }

@@ -7,7 +7,12 @@ use super::{begin_write, Db};
 mod bootstrap;
 mod client_grants;
 mod clients;
+mod codes;
+mod device_codes;
+mod grants;
+mod refresh_tokens;
 mod resource_servers;
+mod sessions;
 mod tenant;
 mod users;
 

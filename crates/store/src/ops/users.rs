@@ -56,8 +56,12 @@ impl From<UserRow> for User {
 }
 
 /// `LIKE` pattern for a substring, with the wildcard characters escaped.
+/// E-mails are stored lower-cased, so the needle is lower-cased too: SQLite's
+/// `LIKE` ignores ASCII case and PostgreSQL's does not, and this makes both
+/// engines find the same rows.
 fn contains_pattern(needle: &str) -> String {
     let escaped = needle
+        .to_lowercase()
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");

@@ -1,0 +1,241 @@
+use grantor_domain::Timestamp;
+use sqlx::FromRow;
+
+use super::{begin_write, Backend};
+use crate::{DeviceCodeRecord, DevicePoll, StoreResult};
+
+const COLUMNS: &str = "device_code_hash, user_code_hash, client_id, audience, scope, created_at, expires_at, interval_seconds, last_polled_at, status, user_id, session_id, grant_id, auth_time, device_ip, device_user_agent";
+
+#[derive(FromRow)]
+struct DeviceRow {
+    device_code_hash: String,
+    user_code_hash: String,
+    client_id: String,
+    audience: String,
+    scope: String,
+    created_at: i64,
+    expires_at: i64,
+    interval_seconds: i64,
+    last_polled_at: Option<i64>,
+    status: String,
+    user_id: Option<String>,
+    session_id: Option<String>,
+    grant_id: Option<String>,
+    auth_time: Option<i64>,
+    device_ip: String,
+    device_user_agent: String,
+}
+
+impl From<DeviceRow> for DeviceCodeRecord {
+    fn from(r: DeviceRow) -> Self {
+        DeviceCodeRecord {
+            device_code_hash: r.device_code_hash,
+            user_code_hash: r.user_code_hash,
+            client_id: r.client_id,
+            audience: r.audience,
+            scope: r.scope,
+            created_at: Timestamp(r.created_at),
+            expires_at: Timestamp(r.expires_at),
+            interval_seconds: r.interval_seconds,
+            last_polled_at: r.last_polled_at.map(Timestamp),
+            status: r.status,
+            user_id: r.user_id,
+            session_id: r.session_id,
+            grant_id: r.grant_id,
+            auth_time: r.auth_time.map(Timestamp),
+            device_ip: r.device_ip,
+            device_user_agent: r.device_user_agent,
+        }
+    }
+}
+
+impl Backend {
+    pub async fn insert_device_code(&self, d: &DeviceCodeRecord) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query(&format!(
+            "INSERT INTO device_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        ))
+        .bind(&d.device_code_hash)
+        .bind(&d.user_code_hash)
+        .bind(&d.client_id)
+        .bind(&d.audience)
+        .bind(&d.scope)
+        .bind(d.created_at.0)
+        .bind(d.expires_at.0)
+        .bind(d.interval_seconds)
+        .bind(d.last_polled_at.map(|t| t.0))
+        .bind(&d.status)
+        .bind(&d.user_id)
+        .bind(&d.session_id)
+        .bind(&d.grant_id)
+        .bind(d.auth_time.map(|t| t.0))
+        .bind(&d.device_ip)
+        .bind(&d.device_user_agent)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A pending, unexpired device code by the hash of its user code.
+    pub async fn pending_device_code(
+        &self,
+        user_code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<DeviceCodeRecord>> {
+        let row: Option<DeviceRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM device_codes WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $2"
+        ))
+        .bind(user_code_hash)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Approves a pending code for a user; false if it is no longer pending.
+    pub async fn approve_device_code(
+        &self,
+        user_code_hash: &str,
+        user_id: &str,
+        session_id: &str,
+        grant_id: &str,
+        auth_time: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query(
+            "UPDATE device_codes SET status = 'approved', user_id = $2, session_id = $3, grant_id = $4, auth_time = $5 WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $6",
+        )
+        .bind(user_code_hash)
+        .bind(user_id)
+        .bind(session_id)
+        .bind(grant_id)
+        .bind(auth_time.0)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn deny_device_code(
+        &self,
+        user_code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query(
+            "UPDATE device_codes SET status = 'denied' WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $2",
+        )
+        .bind(user_code_hash)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One poll of the token endpoint: records the poll time and moves the
+    /// code to its next state in the same transaction, so an approved code is
+    /// consumed exactly once however many polls race.
+    pub async fn poll_device_code(
+        &self,
+        device_code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<DevicePoll> {
+        let mut tx = begin_write(&self.pool).await?;
+        let row: Option<DeviceRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM device_codes WHERE device_code_hash = $1"
+        ))
+        .bind(device_code_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(DevicePoll::Unknown);
+        };
+        let record: DeviceCodeRecord = row.into();
+        let (next_status, poll) = match record.status.as_str() {
+            "consumed" | "expired" => (None, DevicePoll::Unknown),
+            _ if now >= record.expires_at => (Some("expired"), DevicePoll::Expired),
+            "denied" => (Some("consumed"), DevicePoll::Denied),
+            "approved" => (
+                Some("consumed"),
+                DevicePoll::Approved(Box::new(record.clone())),
+            ),
+            _ => {
+                let too_fast = record
+                    .last_polled_at
+                    .is_some_and(|last| now < last.plus_seconds(record.interval_seconds));
+                (
+                    None,
+                    DevicePoll::Pending {
+                        too_fast,
+                        interval_seconds: record.interval_seconds,
+                    },
+                )
+            }
+        };
+        let updated = sqlx::query(
+            "UPDATE device_codes SET last_polled_at = $2, status = COALESCE($3, status) WHERE device_code_hash = $1 AND status = $4",
+        )
+        .bind(device_code_hash)
+        .bind(now.0)
+        .bind(next_status)
+        .bind(&record.status)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        if updated == 0 && next_status.is_some() {
+            // Another poll moved the code first; it got the outcome.
+            return Ok(DevicePoll::Unknown);
+        }
+        Ok(poll)
+    }
+
+    /// Counts a failed user-code entry from `ip` in a window of `window_seconds`;
+    /// returns the failures in the current window.
+    pub async fn note_activation_failure(
+        &self,
+        ip: &str,
+        window_seconds: i64,
+        now: Timestamp,
+    ) -> StoreResult<i64> {
+        let mut tx = begin_write(&self.pool).await?;
+        let window_floor = now.plus_seconds(-window_seconds).0;
+        sqlx::query(
+            "INSERT INTO activation_failures (ip, window_start, failures) VALUES ($1, $2, 1) ON CONFLICT (ip) DO UPDATE SET failures = CASE WHEN activation_failures.window_start > $3 THEN activation_failures.failures + 1 ELSE 1 END, window_start = CASE WHEN activation_failures.window_start > $3 THEN activation_failures.window_start ELSE $2 END",
+        )
+        .bind(ip)
+        .bind(now.0)
+        .bind(window_floor)
+        .execute(&mut *tx)
+        .await?;
+        let failures: i64 =
+            sqlx::query_scalar("SELECT failures FROM activation_failures WHERE ip = $1")
+                .bind(ip)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(failures)
+    }
+
+    pub async fn activation_failures(
+        &self,
+        ip: &str,
+        window_seconds: i64,
+        now: Timestamp,
+    ) -> StoreResult<i64> {
+        let window_floor = now.plus_seconds(-window_seconds).0;
+        let failures: Option<i64> = sqlx::query_scalar(
+            "SELECT failures FROM activation_failures WHERE ip = $1 AND window_start > $2",
+        )
+        .bind(ip)
+        .bind(window_floor)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(failures.unwrap_or(0))
+    }
+}

@@ -1,0 +1,109 @@
+use grantor_domain::{ScopeSet, Timestamp};
+use sqlx::FromRow;
+
+use super::{begin_write, from_json, to_json, Backend};
+use crate::{StoreResult, UserGrant};
+
+const COLUMNS: &str =
+    "id, user_id, client_id, audience, scope, token_epoch, created_at, updated_at";
+
+#[derive(FromRow)]
+struct GrantRow {
+    id: String,
+    user_id: String,
+    client_id: String,
+    audience: String,
+    scope: String,
+    token_epoch: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<GrantRow> for UserGrant {
+    fn from(r: GrantRow) -> Self {
+        UserGrant {
+            id: r.id,
+            user_id: r.user_id,
+            client_id: r.client_id,
+            audience: r.audience,
+            scope: from_json(&r.scope).into_iter().collect(),
+            token_epoch: r.token_epoch,
+            created_at: Timestamp(r.created_at),
+            updated_at: Timestamp(r.updated_at),
+        }
+    }
+}
+
+impl Backend {
+    pub async fn grant(&self, id: &str) -> StoreResult<Option<UserGrant>> {
+        let row: Option<GrantRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM grants WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(Into::into))
+    }
+
+    pub async fn grant_for(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        audience: &str,
+    ) -> StoreResult<Option<UserGrant>> {
+        let row: Option<GrantRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE user_id = $1 AND client_id = $2 AND audience = $3"
+        ))
+        .bind(user_id)
+        .bind(client_id)
+        .bind(audience)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Creates the grant for (user, client, audience), or widens the existing
+    /// one to the union of its scopes and `scope`; one grant per triple.
+    pub async fn upsert_grant(
+        &self,
+        new_id: &str,
+        user_id: &str,
+        client_id: &str,
+        audience: &str,
+        scope: &ScopeSet,
+        now: Timestamp,
+    ) -> StoreResult<UserGrant> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO grants (id, user_id, client_id, audience, scope, token_epoch, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (user_id, client_id, audience) DO NOTHING",
+        )
+        .bind(new_id)
+        .bind(user_id)
+        .bind(client_id)
+        .bind(audience)
+        .bind(to_json(&scope.to_vec()))
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        let row: GrantRow = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE user_id = $1 AND client_id = $2 AND audience = $3"
+        ))
+        .bind(user_id)
+        .bind(client_id)
+        .bind(audience)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut grant: UserGrant = row.into();
+        if !scope.is_subset_of(&grant.scope) {
+            grant.scope = grant.scope.union(scope);
+            grant.updated_at = now;
+            sqlx::query("UPDATE grants SET scope = $2, updated_at = $3 WHERE id = $1")
+                .bind(&grant.id)
+                .bind(to_json(&grant.scope.to_vec()))
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(grant)
+    }
+}

@@ -1,0 +1,303 @@
+use grantor_domain::refresh_token::{FamilySnapshot, MAX_ACTIVE_PER_USER_AND_CLIENT};
+use grantor_domain::Timestamp;
+use sqlx::FromRow;
+
+use super::{begin_write, Backend, Conn};
+use crate::{
+    AccessTokenRecord, ExchangeWrite, FamilyRecord, IssueBatch, NewFamily, PresentedRefreshToken,
+    StoreResult,
+};
+
+const FAMILY_COLUMNS: &str = "f.id, f.user_id, f.client_id, f.grant_id, f.grant_epoch, f.user_epoch, f.session_id, f.audience, f.scope, f.rotating, f.device_name, f.initial_ip, f.initial_user_agent, f.last_ip, f.last_user_agent, f.auth_time, f.created_at, f.expires_at, f.idle_expires_at, f.last_exchanged_at, f.current_generation, f.last_rotated_at, f.revoked_at";
+
+#[derive(FromRow)]
+pub(super) struct FamilyRow {
+    id: String,
+    user_id: String,
+    client_id: String,
+    grant_id: String,
+    grant_epoch: i64,
+    user_epoch: i64,
+    session_id: Option<String>,
+    audience: String,
+    scope: String,
+    rotating: bool,
+    device_name: Option<String>,
+    initial_ip: String,
+    initial_user_agent: String,
+    last_ip: String,
+    last_user_agent: String,
+    auth_time: i64,
+    created_at: i64,
+    expires_at: Option<i64>,
+    idle_expires_at: Option<i64>,
+    last_exchanged_at: Option<i64>,
+    current_generation: i64,
+    last_rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl From<FamilyRow> for FamilyRecord {
+    fn from(r: FamilyRow) -> Self {
+        FamilyRecord {
+            id: r.id,
+            user_id: r.user_id,
+            client_id: r.client_id,
+            grant_id: r.grant_id,
+            grant_epoch: r.grant_epoch,
+            user_epoch: r.user_epoch,
+            session_id: r.session_id,
+            audience: r.audience,
+            scope: r.scope,
+            rotating: r.rotating,
+            device_name: r.device_name,
+            initial_ip: r.initial_ip,
+            initial_user_agent: r.initial_user_agent,
+            last_ip: r.last_ip,
+            last_user_agent: r.last_user_agent,
+            auth_time: Timestamp(r.auth_time),
+            created_at: Timestamp(r.created_at),
+            expires_at: r.expires_at.map(Timestamp),
+            idle_expires_at: r.idle_expires_at.map(Timestamp),
+            last_exchanged_at: r.last_exchanged_at.map(Timestamp),
+            current_generation: r.current_generation,
+            last_rotated_at: r.last_rotated_at.map(Timestamp),
+            revoked_at: r.revoked_at.map(Timestamp),
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct PresentedRow {
+    #[sqlx(flatten)]
+    family: FamilyRow,
+    generation: i64,
+    grant_epoch_now: Option<i64>,
+    user_epoch_now: Option<i64>,
+    session_found: Option<String>,
+    session_revoked_at: Option<i64>,
+}
+
+async fn insert_family_in(conn: &mut Conn, f: &NewFamily) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refresh_token_families (id, user_id, client_id, grant_id, grant_epoch, user_epoch, session_id, audience, scope, rotating, device_name, initial_ip, initial_user_agent, last_ip, last_user_agent, auth_time, created_at, expires_at, idle_expires_at, current_generation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, $13, $14, $15, $16, $17, 0)",
+    )
+    .bind(&f.id)
+    .bind(&f.user_id)
+    .bind(&f.client_id)
+    .bind(&f.grant_id)
+    .bind(f.grant_epoch)
+    .bind(f.user_epoch)
+    .bind(&f.session_id)
+    .bind(&f.audience)
+    .bind(&f.scope)
+    .bind(f.rotating)
+    .bind(&f.device_name)
+    .bind(&f.ip)
+    .bind(&f.user_agent)
+    .bind(f.auth_time.0)
+    .bind(f.created_at.0)
+    .bind(f.expires_at.map(|t| t.0))
+    .bind(f.idle_expires_at.map(|t| t.0))
+    .execute(&mut *conn)
+    .await?;
+    insert_secret_in(conn, &f.secret_hash, &f.id, 0, f.created_at).await
+}
+
+async fn insert_secret_in(
+    conn: &mut Conn,
+    hash: &str,
+    family_id: &str,
+    generation: i64,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO refresh_token_secrets (token_hash, family_id, generation, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(hash)
+        .bind(family_id)
+        .bind(generation)
+        .bind(now.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_access_token_in(conn: &mut Conn, a: &AccessTokenRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO access_tokens (jti, client_id, user_id, grant_id, grant_epoch, user_epoch, family_id, session_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&a.jti)
+    .bind(&a.client_id)
+    .bind(&a.user_id)
+    .bind(&a.grant_id)
+    .bind(a.grant_epoch)
+    .bind(a.user_epoch)
+    .bind(&a.family_id)
+    .bind(&a.session_id)
+    .bind(a.expires_at.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Backend {
+    /// Writes one token response: the new family (if a refresh token is
+    /// issued), the access-token record, what a redeemed code issued, and the
+    /// per-user-and-client cap (the oldest active family beyond 200 is revoked).
+    pub async fn issue_tokens(&self, batch: &IssueBatch, now: Timestamp) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        if let Some(f) = &batch.family {
+            insert_family_in(&mut tx, f).await?;
+            // Families beyond the cap, oldest first; expired ones do not count.
+            let over: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM refresh_token_families WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3) AND (idle_expires_at IS NULL OR idle_expires_at > $3) ORDER BY created_at DESC, id DESC LIMIT 100 OFFSET $4",
+            )
+            .bind(&f.user_id)
+            .bind(&f.client_id)
+            .bind(now.0)
+            .bind(MAX_ACTIVE_PER_USER_AND_CLIENT)
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in over {
+                sqlx::query("UPDATE refresh_token_families SET revoked_at = $2, revoked_reason = 'limit' WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(&id)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        insert_access_token_in(&mut tx, &batch.access_token).await?;
+        if let Some(code_hash) = &batch.code_hash {
+            sqlx::query("UPDATE authorization_codes SET issued_family_id = $2, issued_jti = $3 WHERE code_hash = $1")
+                .bind(code_hash)
+                .bind(batch.family.as_ref().map(|f| &f.id))
+                .bind(&batch.access_token.jti)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Finds a presented refresh token by hash with everything its validity
+    /// depends on (family, grant epoch, user epoch, session), in one query.
+    pub async fn load_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<PresentedRefreshToken>> {
+        let row: Option<PresentedRow> = sqlx::query_as(&format!(
+            "SELECT {FAMILY_COLUMNS}, s.generation, g.token_epoch AS grant_epoch_now, u.refresh_token_epoch AS user_epoch_now, se.id AS session_found, se.revoked_at AS session_revoked_at \
+             FROM refresh_token_secrets s \
+             JOIN refresh_token_families f ON f.id = s.family_id \
+             LEFT JOIN grants g ON g.id = f.grant_id \
+             LEFT JOIN users u ON u.user_id = f.user_id \
+             LEFT JOIN sessions se ON se.id = f.session_id \
+             WHERE s.token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| {
+            let family: FamilyRecord = r.family.into();
+            let snapshot = FamilySnapshot {
+                revoked: family.revoked_at.is_some(),
+                grant_current: r.grant_epoch_now == Some(family.grant_epoch),
+                user_current: r.user_epoch_now == Some(family.user_epoch),
+                session_current: family.session_id.is_none()
+                    || (r.session_found.is_some() && r.session_revoked_at.is_none()),
+                rotating: family.rotating,
+                expires_at: family.expires_at,
+                idle_expires_at: family.idle_expires_at,
+                current_generation: family.current_generation,
+                last_rotated_at: family.last_rotated_at,
+            };
+            PresentedRefreshToken {
+                family,
+                generation: r.generation,
+                snapshot,
+            }
+        }))
+    }
+
+    /// Applies one refresh exchange if the family is still where the caller
+    /// saw it (compare-and-set on `current_generation`); returns whether it did.
+    pub async fn apply_exchange(&self, w: &ExchangeWrite) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let applied = sqlx::query(
+            "UPDATE refresh_token_families SET current_generation = $3, last_rotated_at = CASE WHEN $4 THEN $5 ELSE last_rotated_at END, last_exchanged_at = $5, expires_at = $6, idle_expires_at = $7, last_ip = $8, last_user_agent = $9, rotating = $10 WHERE id = $1 AND current_generation = $2 AND revoked_at IS NULL",
+        )
+        .bind(&w.family_id)
+        .bind(w.expected_generation)
+        .bind(w.new_generation)
+        .bind(w.rotated)
+        .bind(w.now.0)
+        .bind(w.expires_at.map(|t| t.0))
+        .bind(w.idle_expires_at.map(|t| t.0))
+        .bind(&w.ip)
+        .bind(&w.user_agent)
+        .bind(w.rotating)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !applied {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(hash) = &w.new_secret_hash {
+            insert_secret_in(&mut tx, hash, &w.family_id, w.secret_generation, w.now).await?;
+        }
+        if w.revoke_other_non_rotating {
+            sqlx::query(
+                "UPDATE refresh_token_families SET revoked_at = $2, revoked_reason = 'rotation-enabled' WHERE id IN (SELECT o.id FROM refresh_token_families o JOIN refresh_token_families f ON f.id = $1 WHERE o.user_id = f.user_id AND o.client_id = f.client_id AND o.audience = f.audience AND o.rotating = FALSE AND o.id <> f.id AND o.revoked_at IS NULL)",
+            )
+            .bind(&w.family_id)
+            .bind(w.now.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_access_token_in(&mut tx, &w.access_token).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Revokes one family (one write); returns whether it was live.
+    pub async fn revoke_family(
+        &self,
+        family_id: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query("UPDATE refresh_token_families SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(family_id)
+            .bind(now.0)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn revoke_access_token(&self, jti: &str, now: Timestamp) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $2 WHERE jti = $1 AND revoked_at IS NULL",
+        )
+        .bind(jti)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn refresh_token_family(&self, id: &str) -> StoreResult<Option<FamilyRecord>> {
+        let row: Option<FamilyRow> = sqlx::query_as(&format!(
+            "SELECT {FAMILY_COLUMNS} FROM refresh_token_families f WHERE f.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Into::into))
+    }
+}

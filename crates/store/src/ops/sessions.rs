@@ -1,0 +1,203 @@
+use grantor_domain::Timestamp;
+use sqlx::FromRow;
+
+use super::{begin_write, Backend};
+use crate::{SessionRecord, StoreResult};
+
+const COLUMNS: &str = "id, user_id, cookie_hash, created_at, updated_at, authenticated_at, last_interacted_at, idle_expires_at, expires_at, initial_ip, initial_user_agent, last_ip, last_user_agent, ended_at, revoked_at";
+
+#[derive(FromRow)]
+pub(super) struct SessionRow {
+    id: String,
+    user_id: String,
+    cookie_hash: String,
+    created_at: i64,
+    updated_at: i64,
+    authenticated_at: i64,
+    last_interacted_at: i64,
+    idle_expires_at: i64,
+    expires_at: i64,
+    initial_ip: String,
+    initial_user_agent: String,
+    last_ip: String,
+    last_user_agent: String,
+    ended_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl From<SessionRow> for SessionRecord {
+    fn from(r: SessionRow) -> Self {
+        SessionRecord {
+            id: r.id,
+            user_id: r.user_id,
+            cookie_hash: r.cookie_hash,
+            created_at: Timestamp(r.created_at),
+            updated_at: Timestamp(r.updated_at),
+            authenticated_at: Timestamp(r.authenticated_at),
+            last_interacted_at: Timestamp(r.last_interacted_at),
+            idle_expires_at: Timestamp(r.idle_expires_at),
+            expires_at: Timestamp(r.expires_at),
+            initial_ip: r.initial_ip,
+            initial_user_agent: r.initial_user_agent,
+            last_ip: r.last_ip,
+            last_user_agent: r.last_user_agent,
+            ended_at: r.ended_at.map(Timestamp),
+            revoked_at: r.revoked_at.map(Timestamp),
+        }
+    }
+}
+
+impl Backend {
+    pub async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query(&format!(
+            "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ))
+        .bind(&s.id)
+        .bind(&s.user_id)
+        .bind(&s.cookie_hash)
+        .bind(s.created_at.0)
+        .bind(s.updated_at.0)
+        .bind(s.authenticated_at.0)
+        .bind(s.last_interacted_at.0)
+        .bind(s.idle_expires_at.0)
+        .bind(s.expires_at.0)
+        .bind(&s.initial_ip)
+        .bind(&s.initial_user_agent)
+        .bind(&s.last_ip)
+        .bind(&s.last_user_agent)
+        .bind(s.ended_at.map(|t| t.0))
+        .bind(s.revoked_at.map(|t| t.0))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The session a browser cookie names, if it is neither ended, revoked nor expired.
+    pub async fn active_session_by_cookie(
+        &self,
+        cookie_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let row: Option<SessionRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE cookie_hash = $1 AND ended_at IS NULL AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2"
+        ))
+        .bind(cookie_hash)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Into::into))
+    }
+
+    pub async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        let row: Option<SessionRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Records activity on a session and the client it was used for.
+    pub async fn touch_session(
+        &self,
+        id: &str,
+        client_id: Option<&str>,
+        ip: &str,
+        user_agent: &str,
+        idle_expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query(
+            "UPDATE sessions SET last_interacted_at = $2, updated_at = $2, last_ip = $3, last_user_agent = $4, idle_expires_at = CASE WHEN idle_expires_at < $5 THEN $5 ELSE idle_expires_at END WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now.0)
+        .bind(ip)
+        .bind(user_agent)
+        .bind(idle_expires_at.0)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(client_id) = client_id {
+            sqlx::query("INSERT INTO session_clients (session_id, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Browser logout: the cookie stops working; refresh tokens are kept.
+    pub async fn end_session(&self, id: &str, now: Timestamp) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query(
+            "UPDATE sessions SET ended_at = $2, updated_at = $2 WHERE id = $1 AND ended_at IS NULL",
+        )
+        .bind(id)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Updates `last_login`, `last_ip` and `logins_count` after a sign-in.
+    pub async fn record_login(&self, user_id: &str, ip: &str, now: Timestamp) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query("UPDATE users SET last_login = $2, last_ip = $3, logins_count = logins_count + 1 WHERE user_id = $1")
+            .bind(user_id)
+            .bind(now.0)
+            .bind(ip)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn save_authorization_request(
+        &self,
+        id: &str,
+        params: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query("INSERT INTO authorization_requests (id, params, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(params)
+            .bind(now.0)
+            .bind(expires_at.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn authorization_request(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT params FROM authorization_requests WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn delete_authorization_request(&self, id: &str) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query("DELETE FROM authorization_requests WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,1707 @@
+//! Storage conformance suite: every test is written once against `&Store` and
+//! instantiated per backend by `conformance_tests!`.
+//!
+//! * `sqlite::*` always runs, on a fresh database file in a temporary directory
+//!   (not `sqlite::memory:`: the pool holds several connections).
+//! * `postgres::*` runs when `GRANTOR_TEST_POSTGRES_URL` is set; each test gets
+//!   a fresh schema, dropped when the test ends (also when it fails).
+//!
+//! `migration_files_match` checks that both engines ship the same migrations.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use grantor_domain::user::DATABASE_CONNECTION;
+use grantor_domain::{
+    Client, ClientGrant, ExpirationType, RefreshTokenSettings, ResourceServer, RotationType,
+    ScopeDefinition, ScopeSet, SigningAlg, TenantSettings, Timestamp, TokenEndpointAuthMethod,
+    TokenHash, User,
+};
+use grantor_store::{
+    BootstrapPlan, ClientGrantFilter, PageRequest, SigningKeyRecord, Store, StoreError, UserFilter,
+};
+
+// ---------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------
+
+const POSTGRES_URL_VAR: &str = "GRANTOR_TEST_POSTGRES_URL";
+
+/// Asserts that a store call failed with the given `StoreError` pattern.
+macro_rules! assert_store_err {
+    ($result:expr, $pat:pat $(,)?) => {
+        match $result {
+            Err($pat) => {}
+            Err(other) => panic!("expected {}, got {other:?}", stringify!($pat)),
+            Ok(_) => panic!("expected {}, got Ok", stringify!($pat)),
+        }
+    };
+}
+
+/// Instantiates each named `async fn(&Store)` once per backend.
+macro_rules! conformance_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::TestDb::sqlite().await;
+                    db.run(|store| async move { super::$name(&store).await }).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = super::TestDb::postgres().await else {
+                        return;
+                    };
+                    db.run(|store| async move { super::$name(&store).await }).await;
+                }
+            )+
+        }
+    };
+}
+
+/// A store on a database that exists for one test only.
+struct TestDb {
+    store: Store,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    /// The directory holding the SQLite file; removed on drop.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres {
+        admin: sqlx::PgPool,
+        schema: String,
+    },
+}
+
+impl TestDb {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let store = Store::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+        assert_eq!(store.backend_name(), "sqlite");
+        TestDb {
+            store,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    /// `None` (after saying so) when no PostgreSQL server is configured.
+    async fn postgres() -> Option<Self> {
+        let base = match std::env::var(POSTGRES_URL_VAR) {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => {
+                println!("PostgreSQL skipped: {POSTGRES_URL_VAR} is not set");
+                return None;
+            }
+        };
+        let admin = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&base)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {POSTGRES_URL_VAR}: {e}"));
+        let schema = unique_schema_name();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("creating schema {schema}: {e}"));
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        let store = match Store::connect(&url).await {
+            Ok(store) => store,
+            Err(e) => {
+                drop_schema(&admin, &schema).await;
+                panic!("connecting the store to schema {schema}: {e}");
+            }
+        };
+        assert_eq!(store.backend_name(), "postgres");
+        Some(TestDb {
+            store,
+            cleanup: Cleanup::Postgres { admin, schema },
+        })
+    }
+
+    /// Runs the test body on its own task so that a failing assertion still
+    /// lets the database be cleaned up; the failure is re-raised afterwards.
+    async fn run<F, Fut>(self, body: F)
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let outcome = tokio::spawn(body(self.store.clone())).await;
+        self.store.close().await;
+        match self.cleanup {
+            Cleanup::Sqlite(dir) => drop(dir),
+            Cleanup::Postgres { admin, schema } => {
+                drop_schema(&admin, &schema).await;
+                admin.close().await;
+            }
+        }
+        if let Err(e) = outcome {
+            match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("test task failed: {e}"),
+            }
+        }
+    }
+}
+
+fn unique_schema_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "t_{}_{}_{:08x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    )
+}
+
+async fn drop_schema(admin: &sqlx::PgPool, schema: &str) {
+    if let Err(e) = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(admin)
+        .await
+    {
+        eprintln!("warning: could not drop test schema {schema}: {e}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------
+
+const T0: i64 = 1_700_000_000_000;
+
+fn ts(offset_ms: i64) -> Timestamp {
+    Timestamp(T0 + offset_ms)
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn all() -> PageRequest {
+    PageRequest {
+        offset: 0,
+        limit: 100,
+    }
+}
+
+fn page(offset: i64, limit: i64) -> PageRequest {
+    PageRequest { offset, limit }
+}
+
+/// A client with every field set to a non-default value, so that a column
+/// that is dropped or swapped on the way to the database shows up.
+fn client(id: &str) -> Client {
+    Client {
+        client_id: id.to_owned(),
+        name: format!("App {id}"),
+        description: format!("Description of {id}, with \"quotes\" and ünïcödé"),
+        app_type: Some("regular_web".to_owned()),
+        is_first_party: true,
+        oidc_conformant: false,
+        callbacks: strings(&[
+            "https://app.example.com/callback?x=\"1\"&y=2",
+            "com.example.app://callback",
+        ]),
+        allowed_logout_urls: strings(&["https://app.example.com/bye"]),
+        allowed_origins: strings(&["https://origin.example.com", "https://o2.example.com"]),
+        web_origins: strings(&[
+            "https://web.example.com",
+            "https://w2.example.com",
+            "https://w3.example.com",
+        ]),
+        grant_types: strings(&["authorization_code", "refresh_token", "client_credentials"]),
+        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretPost,
+        secret_hash: TokenHash::of("secret"),
+        id_token_lifetime: 36_000,
+        refresh_token: RefreshTokenSettings {
+            rotation_type: RotationType::Rotating,
+            expiration_type: ExpirationType::Expiring,
+            leeway: 7,
+            token_lifetime: 31_557_600,
+            infinite_token_lifetime: false,
+            idle_token_lifetime: 2_592_000,
+            infinite_idle_token_lifetime: true,
+        },
+        is_system: false,
+        created_at: ts(0),
+        updated_at: ts(1),
+    }
+}
+
+/// A client whose every field differs from [`client`]'s: the other enum
+/// variants, the other booleans, empty lists and an absent `app_type`.
+fn other_client(id: &str) -> Client {
+    Client {
+        client_id: id.to_owned(),
+        name: format!("Other {id}"),
+        description: String::new(),
+        app_type: None,
+        is_first_party: false,
+        oidc_conformant: true,
+        callbacks: Vec::new(),
+        allowed_logout_urls: Vec::new(),
+        allowed_origins: Vec::new(),
+        web_origins: Vec::new(),
+        grant_types: strings(&["urn:ietf:params:oauth:grant-type:device_code"]),
+        token_endpoint_auth_method: TokenEndpointAuthMethod::None,
+        secret_hash: TokenHash::of("another secret"),
+        id_token_lifetime: 600,
+        refresh_token: RefreshTokenSettings {
+            rotation_type: RotationType::NonRotating,
+            expiration_type: ExpirationType::NonExpiring,
+            leeway: 0,
+            token_lifetime: 86_400,
+            infinite_token_lifetime: true,
+            idle_token_lifetime: 3_600,
+            infinite_idle_token_lifetime: false,
+        },
+        is_system: false,
+        created_at: ts(10),
+        updated_at: ts(20),
+    }
+}
+
+fn api(id: &str, identifier: &str) -> ResourceServer {
+    ResourceServer {
+        id: id.to_owned(),
+        name: format!("API {id}"),
+        identifier: identifier.to_owned(),
+        scopes: vec![
+            ScopeDefinition {
+                value: "read:things".to_owned(),
+                description: "Read \"things\" — all of them".to_owned(),
+            },
+            ScopeDefinition {
+                value: "write:things".to_owned(),
+                description: String::new(),
+            },
+        ],
+        signing_alg: SigningAlg::Ps256,
+        allow_offline_access: true,
+        skip_consent_for_verifiable_first_party_clients: false,
+        token_lifetime: 43_200,
+        token_lifetime_for_web: 3_600,
+        is_system: false,
+        created_at: ts(0),
+        updated_at: ts(2),
+    }
+}
+
+fn grant(id: &str, client_id: &str, audience: &str) -> ClientGrant {
+    ClientGrant {
+        id: id.to_owned(),
+        client_id: client_id.to_owned(),
+        audience: audience.to_owned(),
+        scope: ScopeSet::parse("write:things read:things"),
+        created_at: ts(5),
+    }
+}
+
+fn user(id: &str, email: &str) -> User {
+    User {
+        user_id: format!("auth0|{id}"),
+        connection: DATABASE_CONNECTION.to_owned(),
+        email: email.to_owned(),
+        email_verified: true,
+        username: Some(format!("user_{id}")),
+        name: format!("Name {id}"),
+        nickname: format!("nick{id}"),
+        picture: Some("https://cdn.example.com/p.png".to_owned()),
+        given_name: Some("Ann".to_owned()),
+        family_name: Some("Example".to_owned()),
+        blocked: false,
+        app_metadata: r#"{"plan":"gold"}"#.to_owned(),
+        user_metadata: r#"{"theme":"dark"}"#.to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        created_at: ts(0),
+        updated_at: ts(1),
+        last_login: Some(ts(500)),
+        last_ip: Some("203.0.113.7".to_owned()),
+        logins_count: 3,
+    }
+}
+
+const MGMT_CLIENT: &str = "mgmt-client";
+const MGMT_API: &str = "mgmt-api";
+const MGMT_GRANT: &str = "cgr_mgmt";
+const MGMT_AUDIENCE: &str = "https://old.example.com/api/v2/";
+const ADMIN_EMAIL: &str = "admin@example.com";
+
+/// A first-start plan. Plans with different tags use the same ids and admin
+/// e-mail but different secrets, names and keys, so that a second bootstrap
+/// that wrote anything would be visible.
+fn plan(tag: &str) -> BootstrapPlan {
+    let mut management_api = api(MGMT_API, MGMT_AUDIENCE);
+    management_api.name = format!("Management API {tag}");
+    management_api.is_system = true;
+    let mut management_client = client(MGMT_CLIENT);
+    management_client.name = format!("Management client {tag}");
+    management_client.secret_hash = TokenHash::of(&format!("secret-{tag}"));
+    management_client.is_system = true;
+    let mut management_grant = grant(MGMT_GRANT, MGMT_CLIENT, MGMT_AUDIENCE);
+    management_grant.scope = ScopeSet::parse(&format!("read:clients create:clients {tag}:x"));
+    BootstrapPlan {
+        tenant: TenantSettings {
+            friendly_name: format!("tenant {tag}"),
+            revoke_refresh_token_grant: tag.len() % 2 == 0,
+            default_audience: format!("https://{tag}.example.com"),
+            session_lifetime: 100 + tag.len() as i64,
+            idle_session_lifetime: 10 + tag.len() as i64,
+        },
+        management_api,
+        management_client,
+        management_grant,
+        admin_email: ADMIN_EMAIL.to_owned(),
+        admin_password_hash: format!("$argon2id$admin-{tag}"),
+        signing_keys: vec![
+            SigningKeyRecord {
+                kid: format!("{tag}-key-1"),
+                alg: "RS256".to_owned(),
+                private_pkcs8: format!("pkcs8 bytes of {tag} 1\0\u{ff}").into_bytes(),
+                created_at: ts(0),
+            },
+            SigningKeyRecord {
+                kid: format!("{tag}-key-2"),
+                alg: "ES256".to_owned(),
+                private_pkcs8: vec![0, 1, 2, 254, 255, tag.len() as u8],
+                created_at: ts(1),
+            },
+        ],
+        now: ts(0),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Field-by-field comparisons (exhaustive destructuring: a new field is a
+// compile error here until the suite checks it)
+// ---------------------------------------------------------------------------
+
+#[track_caller]
+fn assert_refresh_eq(actual: &RefreshTokenSettings, expected: &RefreshTokenSettings) {
+    let RefreshTokenSettings {
+        rotation_type,
+        expiration_type,
+        leeway,
+        token_lifetime,
+        infinite_token_lifetime,
+        idle_token_lifetime,
+        infinite_idle_token_lifetime,
+    } = expected;
+    assert_eq!(&actual.rotation_type, rotation_type, "rt.rotation_type");
+    assert_eq!(
+        &actual.expiration_type, expiration_type,
+        "rt.expiration_type"
+    );
+    assert_eq!(&actual.leeway, leeway, "rt.leeway");
+    assert_eq!(&actual.token_lifetime, token_lifetime, "rt.token_lifetime");
+    assert_eq!(
+        &actual.infinite_token_lifetime, infinite_token_lifetime,
+        "rt.infinite_token_lifetime"
+    );
+    assert_eq!(
+        &actual.idle_token_lifetime, idle_token_lifetime,
+        "rt.idle_token_lifetime"
+    );
+    assert_eq!(
+        &actual.infinite_idle_token_lifetime, infinite_idle_token_lifetime,
+        "rt.infinite_idle_token_lifetime"
+    );
+}
+
+#[track_caller]
+fn assert_client_eq(actual: &Client, expected: &Client) {
+    let Client {
+        client_id,
+        name,
+        description,
+        app_type,
+        is_first_party,
+        oidc_conformant,
+        callbacks,
+        allowed_logout_urls,
+        allowed_origins,
+        web_origins,
+        grant_types,
+        token_endpoint_auth_method,
+        secret_hash,
+        id_token_lifetime,
+        refresh_token,
+        is_system,
+        created_at,
+        updated_at,
+    } = expected;
+    assert_eq!(&actual.client_id, client_id, "client_id");
+    assert_eq!(&actual.name, name, "name");
+    assert_eq!(&actual.description, description, "description");
+    assert_eq!(&actual.app_type, app_type, "app_type");
+    assert_eq!(&actual.is_first_party, is_first_party, "is_first_party");
+    assert_eq!(&actual.oidc_conformant, oidc_conformant, "oidc_conformant");
+    assert_eq!(&actual.callbacks, callbacks, "callbacks");
+    assert_eq!(
+        &actual.allowed_logout_urls, allowed_logout_urls,
+        "allowed_logout_urls"
+    );
+    assert_eq!(&actual.allowed_origins, allowed_origins, "allowed_origins");
+    assert_eq!(&actual.web_origins, web_origins, "web_origins");
+    assert_eq!(&actual.grant_types, grant_types, "grant_types");
+    assert_eq!(
+        &actual.token_endpoint_auth_method, token_endpoint_auth_method,
+        "token_endpoint_auth_method"
+    );
+    assert_eq!(
+        actual.secret_hash.as_str(),
+        secret_hash.as_str(),
+        "secret_hash"
+    );
+    assert_eq!(
+        &actual.id_token_lifetime, id_token_lifetime,
+        "id_token_lifetime"
+    );
+    assert_refresh_eq(&actual.refresh_token, refresh_token);
+    assert_eq!(&actual.is_system, is_system, "is_system");
+    assert_eq!(&actual.created_at, created_at, "created_at");
+    assert_eq!(&actual.updated_at, updated_at, "updated_at");
+}
+
+#[track_caller]
+fn assert_api_eq(actual: &ResourceServer, expected: &ResourceServer) {
+    let ResourceServer {
+        id,
+        name,
+        identifier,
+        scopes,
+        signing_alg,
+        allow_offline_access,
+        skip_consent_for_verifiable_first_party_clients,
+        token_lifetime,
+        token_lifetime_for_web,
+        is_system,
+        created_at,
+        updated_at,
+    } = expected;
+    assert_eq!(&actual.id, id, "id");
+    assert_eq!(&actual.name, name, "name");
+    assert_eq!(&actual.identifier, identifier, "identifier");
+    assert_eq!(&actual.scopes, scopes, "scopes");
+    assert_eq!(&actual.signing_alg, signing_alg, "signing_alg");
+    assert_eq!(
+        &actual.allow_offline_access, allow_offline_access,
+        "allow_offline_access"
+    );
+    assert_eq!(
+        &actual.skip_consent_for_verifiable_first_party_clients,
+        skip_consent_for_verifiable_first_party_clients,
+        "skip_consent_for_verifiable_first_party_clients"
+    );
+    assert_eq!(&actual.token_lifetime, token_lifetime, "token_lifetime");
+    assert_eq!(
+        &actual.token_lifetime_for_web, token_lifetime_for_web,
+        "token_lifetime_for_web"
+    );
+    assert_eq!(&actual.is_system, is_system, "is_system");
+    assert_eq!(&actual.created_at, created_at, "created_at");
+    assert_eq!(&actual.updated_at, updated_at, "updated_at");
+}
+
+#[track_caller]
+fn assert_grant_eq(actual: &ClientGrant, expected: &ClientGrant) {
+    let ClientGrant {
+        id,
+        client_id,
+        audience,
+        scope,
+        created_at,
+    } = expected;
+    assert_eq!(&actual.id, id, "id");
+    assert_eq!(&actual.client_id, client_id, "client_id");
+    assert_eq!(&actual.audience, audience, "audience");
+    assert_eq!(actual.scope.to_wire(), scope.to_wire(), "scope (in order)");
+    assert_eq!(&actual.created_at, created_at, "created_at");
+}
+
+#[track_caller]
+fn assert_user_eq(actual: &User, expected: &User) {
+    let User {
+        user_id,
+        connection,
+        email,
+        email_verified,
+        username,
+        name,
+        nickname,
+        picture,
+        given_name,
+        family_name,
+        blocked,
+        app_metadata,
+        user_metadata,
+        password_hash,
+        created_at,
+        updated_at,
+        last_login,
+        last_ip,
+        logins_count,
+    } = expected;
+    assert_eq!(&actual.user_id, user_id, "user_id");
+    assert_eq!(&actual.connection, connection, "connection");
+    assert_eq!(&actual.email, email, "email");
+    assert_eq!(&actual.email_verified, email_verified, "email_verified");
+    assert_eq!(&actual.username, username, "username");
+    assert_eq!(&actual.name, name, "name");
+    assert_eq!(&actual.nickname, nickname, "nickname");
+    assert_eq!(&actual.picture, picture, "picture");
+    assert_eq!(&actual.given_name, given_name, "given_name");
+    assert_eq!(&actual.family_name, family_name, "family_name");
+    assert_eq!(&actual.blocked, blocked, "blocked");
+    assert_eq!(&actual.app_metadata, app_metadata, "app_metadata");
+    assert_eq!(&actual.user_metadata, user_metadata, "user_metadata");
+    assert_eq!(&actual.password_hash, password_hash, "password_hash");
+    assert_eq!(&actual.created_at, created_at, "created_at");
+    assert_eq!(&actual.updated_at, updated_at, "updated_at");
+    assert_eq!(&actual.last_login, last_login, "last_login");
+    assert_eq!(&actual.last_ip, last_ip, "last_ip");
+    assert_eq!(&actual.logins_count, logins_count, "logins_count");
+}
+
+#[track_caller]
+fn assert_keys_eq(actual: &[SigningKeyRecord], expected: &[SigningKeyRecord]) {
+    let summary = |keys: &[SigningKeyRecord]| -> Vec<(String, String, Vec<u8>, Timestamp)> {
+        keys.iter()
+            .map(|k| {
+                (
+                    k.kid.clone(),
+                    k.alg.clone(),
+                    k.private_pkcs8.clone(),
+                    k.created_at,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(summary(actual), summary(expected), "signing keys");
+}
+
+async fn client_ids(store: &Store, request: PageRequest) -> (Vec<String>, i64) {
+    let page = store.list_clients(request).await.unwrap();
+    (
+        page.items.into_iter().map(|c| c.client_id).collect(),
+        page.total,
+    )
+}
+
+async fn grant_ids(
+    store: &Store,
+    filter: &ClientGrantFilter,
+    request: PageRequest,
+) -> (Vec<String>, i64) {
+    let page = store.list_client_grants(filter, request).await.unwrap();
+    (page.items.into_iter().map(|g| g.id).collect(), page.total)
+}
+
+async fn user_ids(store: &Store, filter: &UserFilter, request: PageRequest) -> (Vec<String>, i64) {
+    let page = store.list_users(filter, request).await.unwrap();
+    (
+        page.items.into_iter().map(|u| u.user_id).collect(),
+        page.total,
+    )
+}
+
+fn owned(ids: &[&str]) -> Vec<String> {
+    strings(ids)
+}
+
+/// Inserts clients c1, c2 and APIs one, two (identifiers `https://one…`, `https://two…`).
+async fn seed_clients_and_apis(store: &Store) {
+    store.insert_client(&client("c1")).await.unwrap();
+    store.insert_client(&other_client("c2")).await.unwrap();
+    store
+        .insert_resource_server(&api("api1", "https://one.example.com"))
+        .await
+        .unwrap();
+    store
+        .insert_resource_server(&api("api2", "https://two.example.com"))
+        .await
+        .unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// The suite
+// ---------------------------------------------------------------------------
+
+conformance_tests! {
+    bootstrap_runs_once,
+    concurrent_bootstraps_have_one_winner,
+    tenant_settings_round_trip,
+    client_round_trip,
+    update_missing_client_is_not_found,
+    duplicate_client_id_is_conflict,
+    list_clients_pages,
+    resource_server_lookup_and_round_trip,
+    duplicate_resource_server_is_conflict,
+    client_grant_round_trip,
+    client_grant_with_unknown_reference_is_missing_reference,
+    duplicate_client_grant_is_conflict,
+    deleting_client_deletes_its_grants,
+    deleting_resource_server_deletes_its_grants,
+    management_api_identifier_sync_cascades_to_grants,
+    list_client_grants_filters_and_checkpoints,
+    user_crud,
+    duplicate_email_in_connection_is_conflict,
+    list_users_filters,
+    system_rows_are_never_deleted,
+}
+
+async fn bootstrap_runs_once(store: &Store) {
+    assert_store_err!(store.tenant_settings().await, StoreError::NotFound);
+    assert!(store.signing_keys().await.unwrap().is_empty());
+
+    let first = plan("first");
+    assert!(store.bootstrap(&first).await.unwrap(), "first bootstrap");
+
+    let second = plan("second");
+    assert!(
+        !store.bootstrap(&second).await.unwrap(),
+        "a second bootstrap must report that it did nothing"
+    );
+
+    // Everything is still the first plan's.
+    assert_eq!(store.tenant_settings().await.unwrap(), first.tenant);
+    let mgmt = store
+        .client(MGMT_CLIENT)
+        .await
+        .unwrap()
+        .expect("mgmt client");
+    assert_client_eq(&mgmt, &first.management_client);
+    assert!(mgmt.secret_hash.matches("secret-first"));
+    assert!(!mgmt.secret_hash.matches("secret-second"));
+    assert_eq!(
+        store.admin_password_hash(ADMIN_EMAIL).await.unwrap(),
+        Some(first.admin_password_hash.clone())
+    );
+    assert_eq!(
+        store
+            .admin_password_hash("nobody@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_keys_eq(&store.signing_keys().await.unwrap(), &first.signing_keys);
+    let api = store.resource_server(MGMT_API).await.unwrap().expect("api");
+    assert_api_eq(&api, &first.management_api);
+    let g = store
+        .client_grant(MGMT_GRANT)
+        .await
+        .unwrap()
+        .expect("grant");
+    assert_grant_eq(&g, &first.management_grant);
+
+    // And nothing of the second plan was added alongside.
+    assert_eq!(store.list_clients(all()).await.unwrap().total, 1);
+    assert_eq!(store.list_resource_servers(all()).await.unwrap().total, 1);
+    let grants = store
+        .list_client_grants(&ClientGrantFilter::default(), all())
+        .await
+        .unwrap();
+    assert_eq!(grants.total, 1);
+}
+
+async fn concurrent_bootstraps_have_one_winner(store: &Store) {
+    let (a, b) = (plan("alpha"), plan("beta"));
+    let (sa, sb) = (store.clone(), store.clone());
+    let (pa, pb) = (a.clone(), b.clone());
+    let ta = tokio::spawn(async move { sa.bootstrap(&pa).await });
+    let tb = tokio::spawn(async move { sb.bootstrap(&pb).await });
+    let ra = ta.await.unwrap().unwrap();
+    let rb = tb.await.unwrap().unwrap();
+    assert!(
+        ra ^ rb,
+        "exactly one bootstrap wins (alpha: {ra}, beta: {rb})"
+    );
+    let winner = if ra { &a } else { &b };
+    assert_eq!(store.tenant_settings().await.unwrap(), winner.tenant);
+    assert_keys_eq(&store.signing_keys().await.unwrap(), &winner.signing_keys);
+    assert_eq!(
+        store.admin_password_hash(ADMIN_EMAIL).await.unwrap(),
+        Some(winner.admin_password_hash.clone())
+    );
+    let mgmt = store.client(MGMT_CLIENT).await.unwrap().unwrap();
+    assert_client_eq(&mgmt, &winner.management_client);
+}
+
+async fn tenant_settings_round_trip(store: &Store) {
+    let p = plan("t");
+    assert!(store.bootstrap(&p).await.unwrap());
+    assert_eq!(store.tenant_settings().await.unwrap(), p.tenant);
+
+    let changed = TenantSettings {
+        friendly_name: "Renamed — tenant \"x\"".to_owned(),
+        revoke_refresh_token_grant: !p.tenant.revoke_refresh_token_grant,
+        default_audience: "https://aud.example.com/".to_owned(),
+        session_lifetime: 720,
+        idle_session_lifetime: 1,
+    };
+    store.update_tenant_settings(&changed).await.unwrap();
+    assert_eq!(store.tenant_settings().await.unwrap(), changed);
+
+    let cleared = TenantSettings {
+        default_audience: String::new(),
+        ..changed.clone()
+    };
+    store.update_tenant_settings(&cleared).await.unwrap();
+    let read = store.tenant_settings().await.unwrap();
+    assert_eq!(read, cleared);
+    assert_eq!(read.default_audience(), None);
+}
+
+async fn client_round_trip(store: &Store) {
+    let a = client("app-a");
+    let b = other_client("app-b");
+    store.insert_client(&a).await.unwrap();
+    store.insert_client(&b).await.unwrap();
+    assert_client_eq(&store.client("app-a").await.unwrap().unwrap(), &a);
+    assert_client_eq(&store.client("app-b").await.unwrap().unwrap(), &b);
+    assert!(store.client("app-c").await.unwrap().is_none());
+
+    // The other auth method round-trips too.
+    let mut c = client("app-c");
+    c.token_endpoint_auth_method = TokenEndpointAuthMethod::ClientSecretBasic;
+    store.insert_client(&c).await.unwrap();
+    assert_client_eq(&store.client("app-c").await.unwrap().unwrap(), &c);
+
+    // Update every updatable field of `a` to `b`'s values; `created_at` and
+    // `is_system` are not updatable and keep their stored values.
+    let mut updated = other_client("app-a");
+    updated.updated_at = ts(99);
+    updated.created_at = ts(12_345);
+    updated.is_system = true;
+    store.update_client(&updated).await.unwrap();
+    let read = store.client("app-a").await.unwrap().unwrap();
+    let expected = Client {
+        created_at: a.created_at,
+        is_system: false,
+        ..updated.clone()
+    };
+    assert_client_eq(&read, &expected);
+    // The update did not touch the other clients.
+    assert_client_eq(&store.client("app-b").await.unwrap().unwrap(), &b);
+    assert_client_eq(&store.client("app-c").await.unwrap().unwrap(), &c);
+
+    // …and back, to check the other direction of every value.
+    let mut back = client("app-a");
+    back.updated_at = ts(100);
+    store.update_client(&back).await.unwrap();
+    assert_client_eq(&store.client("app-a").await.unwrap().unwrap(), &back);
+
+    // The deleted client is gone; deleting again reports nothing deleted.
+    assert!(store.delete_client("app-c").await.unwrap());
+    assert!(store.client("app-c").await.unwrap().is_none());
+    assert!(!store.delete_client("app-c").await.unwrap());
+}
+
+async fn update_missing_client_is_not_found(store: &Store) {
+    store.insert_client(&client("present")).await.unwrap();
+    assert_store_err!(
+        store.update_client(&client("absent")).await,
+        StoreError::NotFound
+    );
+    assert!(store.client("absent").await.unwrap().is_none());
+    assert_eq!(store.list_clients(all()).await.unwrap().total, 1);
+}
+
+async fn duplicate_client_id_is_conflict(store: &Store) {
+    let original = client("dup");
+    store.insert_client(&original).await.unwrap();
+    let mut again = other_client("dup");
+    again.name = "Impostor".to_owned();
+    assert_store_err!(store.insert_client(&again).await, StoreError::Conflict(_));
+    assert_client_eq(&store.client("dup").await.unwrap().unwrap(), &original);
+    assert_eq!(store.list_clients(all()).await.unwrap().total, 1);
+}
+
+async fn list_clients_pages(store: &Store) {
+    // Inserted out of order; c3 and c2 share a creation instant, so the
+    // client_id breaks the tie.
+    for (id, at) in [("c4", 40), ("c1", 10), ("c3", 20), ("c5", 50), ("c2", 20)] {
+        let mut c = client(id);
+        c.created_at = ts(at);
+        store.insert_client(&c).await.unwrap();
+    }
+    assert_eq!(
+        client_ids(store, all()).await,
+        (owned(&["c1", "c2", "c3", "c4", "c5"]), 5)
+    );
+    assert_eq!(
+        client_ids(store, page(0, 2)).await,
+        (owned(&["c1", "c2"]), 5)
+    );
+    assert_eq!(
+        client_ids(store, page(2, 2)).await,
+        (owned(&["c3", "c4"]), 5)
+    );
+    assert_eq!(client_ids(store, page(4, 2)).await, (owned(&["c5"]), 5));
+    assert_eq!(client_ids(store, page(5, 2)).await, (owned(&[]), 5));
+    assert_eq!(client_ids(store, page(1, 0)).await, (owned(&[]), 5));
+
+    // A full page carries whole clients, not just ids.
+    let first = store.list_clients(page(0, 1)).await.unwrap();
+    let mut expected = client("c1");
+    expected.created_at = ts(10);
+    assert_client_eq(&first.items[0], &expected);
+}
+
+async fn resource_server_lookup_and_round_trip(store: &Store) {
+    let one = api("rs_1", "https://one.example.com/api");
+    let mut two = api("rs_2", "urn:two");
+    two.scopes = Vec::new();
+    two.signing_alg = SigningAlg::EdDsa;
+    two.allow_offline_access = false;
+    two.skip_consent_for_verifiable_first_party_clients = true;
+    two.token_lifetime = 60;
+    two.token_lifetime_for_web = 30;
+    two.created_at = ts(10);
+    store.insert_resource_server(&one).await.unwrap();
+    store.insert_resource_server(&two).await.unwrap();
+
+    assert_api_eq(&store.resource_server("rs_1").await.unwrap().unwrap(), &one);
+    assert_api_eq(
+        &store
+            .resource_server("https://one.example.com/api")
+            .await
+            .unwrap()
+            .unwrap(),
+        &one,
+    );
+    assert_api_eq(
+        &store.resource_server("urn:two").await.unwrap().unwrap(),
+        &two,
+    );
+    assert_api_eq(&store.resource_server("rs_2").await.unwrap().unwrap(), &two);
+    assert!(store.resource_server("rs_3").await.unwrap().is_none());
+    assert!(store
+        .resource_server("https://one.example.com")
+        .await
+        .unwrap()
+        .is_none());
+
+    for alg in SigningAlg::ALL {
+        let mut r = api(
+            &format!("rs_{}", alg.as_str()),
+            &format!("urn:{}", alg.as_str()),
+        );
+        r.signing_alg = alg;
+        store.insert_resource_server(&r).await.unwrap();
+        assert_api_eq(&store.resource_server(&r.id).await.unwrap().unwrap(), &r);
+    }
+
+    let listed = store.list_resource_servers(page(0, 2)).await.unwrap();
+    assert_eq!(listed.total, 6);
+    assert_eq!(listed.items.len(), 2);
+    assert_api_eq(&listed.items[0], &one);
+
+    // Update: every mutable field changes; the identifier (audience),
+    // `is_system` and `created_at` stay.
+    let mut updated = two.clone();
+    updated.name = "Renamed".to_owned();
+    updated.identifier = "urn:changed".to_owned();
+    updated.scopes = vec![ScopeDefinition {
+        value: "admin".to_owned(),
+        description: "Everything".to_owned(),
+    }];
+    updated.signing_alg = SigningAlg::Es256;
+    updated.allow_offline_access = true;
+    updated.skip_consent_for_verifiable_first_party_clients = false;
+    updated.token_lifetime = 7_200;
+    updated.token_lifetime_for_web = 900;
+    updated.is_system = true;
+    updated.created_at = ts(777);
+    updated.updated_at = ts(888);
+    store.update_resource_server(&updated).await.unwrap();
+    let expected = ResourceServer {
+        identifier: two.identifier.clone(),
+        is_system: false,
+        created_at: two.created_at,
+        ..updated.clone()
+    };
+    assert_api_eq(
+        &store.resource_server("rs_2").await.unwrap().unwrap(),
+        &expected,
+    );
+    assert!(store
+        .resource_server("urn:changed")
+        .await
+        .unwrap()
+        .is_none());
+
+    assert_store_err!(
+        store
+            .update_resource_server(&api("rs_missing", "urn:missing"))
+            .await,
+        StoreError::NotFound
+    );
+}
+
+async fn duplicate_resource_server_is_conflict(store: &Store) {
+    let original = api("rs_1", "https://api.example.com");
+    store.insert_resource_server(&original).await.unwrap();
+
+    let mut same_identifier = api("rs_2", "https://api.example.com");
+    same_identifier.name = "Impostor".to_owned();
+    assert_store_err!(
+        store.insert_resource_server(&same_identifier).await,
+        StoreError::Conflict(_)
+    );
+    assert_store_err!(
+        store
+            .insert_resource_server(&api("rs_1", "https://other.example.com"))
+            .await,
+        StoreError::Conflict(_)
+    );
+
+    assert!(store.resource_server("rs_2").await.unwrap().is_none());
+    assert!(store
+        .resource_server("https://other.example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert_api_eq(
+        &store
+            .resource_server("https://api.example.com")
+            .await
+            .unwrap()
+            .unwrap(),
+        &original,
+    );
+    assert_eq!(store.list_resource_servers(all()).await.unwrap().total, 1);
+}
+
+async fn client_grant_round_trip(store: &Store) {
+    seed_clients_and_apis(store).await;
+    let g = grant("cgr_1", "c1", "https://one.example.com");
+    store.insert_client_grant(&g).await.unwrap();
+    assert_grant_eq(&store.client_grant("cgr_1").await.unwrap().unwrap(), &g);
+    assert_grant_eq(
+        &store
+            .client_grant_for("c1", "https://one.example.com")
+            .await
+            .unwrap()
+            .unwrap(),
+        &g,
+    );
+    assert!(store
+        .client_grant_for("c1", "https://two.example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .client_grant_for("c2", "https://one.example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.client_grant("cgr_2").await.unwrap().is_none());
+
+    // An empty scope round-trips as empty.
+    let mut empty = grant("cgr_2", "c2", "https://two.example.com");
+    empty.scope = ScopeSet::default();
+    store.insert_client_grant(&empty).await.unwrap();
+    assert_grant_eq(&store.client_grant("cgr_2").await.unwrap().unwrap(), &empty);
+
+    // Update changes the scope only.
+    let mut updated = g.clone();
+    updated.scope = ScopeSet::parse("c b a");
+    updated.created_at = ts(999);
+    store.update_client_grant(&updated).await.unwrap();
+    let expected = ClientGrant {
+        created_at: g.created_at,
+        ..updated.clone()
+    };
+    assert_grant_eq(
+        &store.client_grant("cgr_1").await.unwrap().unwrap(),
+        &expected,
+    );
+    assert_store_err!(
+        store
+            .update_client_grant(&grant("cgr_missing", "c1", "https://one.example.com"))
+            .await,
+        StoreError::NotFound
+    );
+
+    assert!(store.delete_client_grant("cgr_1").await.unwrap());
+    assert!(store.client_grant("cgr_1").await.unwrap().is_none());
+    assert!(!store.delete_client_grant("cgr_1").await.unwrap());
+    // The client and the API are untouched.
+    assert!(store.client("c1").await.unwrap().is_some());
+    assert!(store
+        .resource_server("https://one.example.com")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn client_grant_with_unknown_reference_is_missing_reference(store: &Store) {
+    seed_clients_and_apis(store).await;
+    assert_store_err!(
+        store
+            .insert_client_grant(&grant("cgr_1", "no-such-client", "https://one.example.com"))
+            .await,
+        StoreError::MissingReference(_)
+    );
+    assert_store_err!(
+        store
+            .insert_client_grant(&grant("cgr_2", "c1", "https://no-such-api.example.com"))
+            .await,
+        StoreError::MissingReference(_)
+    );
+    // The audience is the API's identifier, not its id.
+    assert_store_err!(
+        store
+            .insert_client_grant(&grant("cgr_3", "c1", "api1"))
+            .await,
+        StoreError::MissingReference(_)
+    );
+    let all_grants = store
+        .list_client_grants(&ClientGrantFilter::default(), all())
+        .await
+        .unwrap();
+    assert_eq!(all_grants.total, 0);
+    assert!(all_grants.items.is_empty());
+}
+
+async fn duplicate_client_grant_is_conflict(store: &Store) {
+    seed_clients_and_apis(store).await;
+    let original = grant("cgr_1", "c1", "https://one.example.com");
+    store.insert_client_grant(&original).await.unwrap();
+
+    let mut again = grant("cgr_2", "c1", "https://one.example.com");
+    again.scope = ScopeSet::parse("read:things");
+    assert_store_err!(
+        store.insert_client_grant(&again).await,
+        StoreError::Conflict(_)
+    );
+    // Same id, other pair: also a conflict.
+    assert_store_err!(
+        store
+            .insert_client_grant(&grant("cgr_1", "c2", "https://two.example.com"))
+            .await,
+        StoreError::Conflict(_)
+    );
+
+    assert!(store.client_grant("cgr_2").await.unwrap().is_none());
+    assert_grant_eq(
+        &store
+            .client_grant_for("c1", "https://one.example.com")
+            .await
+            .unwrap()
+            .unwrap(),
+        &original,
+    );
+    // The same client with another API, and another client with the same API, are fine.
+    store
+        .insert_client_grant(&grant("cgr_3", "c1", "https://two.example.com"))
+        .await
+        .unwrap();
+    store
+        .insert_client_grant(&grant("cgr_4", "c2", "https://one.example.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        grant_ids(store, &ClientGrantFilter::default(), all()).await,
+        (owned(&["cgr_1", "cgr_3", "cgr_4"]), 3)
+    );
+}
+
+async fn deleting_client_deletes_its_grants(store: &Store) {
+    seed_clients_and_apis(store).await;
+    for (id, c, aud) in [
+        ("g1", "c1", "https://one.example.com"),
+        ("g2", "c1", "https://two.example.com"),
+        ("g3", "c2", "https://one.example.com"),
+    ] {
+        store.insert_client_grant(&grant(id, c, aud)).await.unwrap();
+    }
+    assert!(store.delete_client("c1").await.unwrap());
+    assert!(store.client("c1").await.unwrap().is_none());
+    assert!(store.client_grant("g1").await.unwrap().is_none());
+    assert!(store.client_grant("g2").await.unwrap().is_none());
+    assert_eq!(
+        grant_ids(store, &ClientGrantFilter::default(), all()).await,
+        (owned(&["g3"]), 1)
+    );
+    // The APIs stay.
+    assert_eq!(store.list_resource_servers(all()).await.unwrap().total, 2);
+    // A new client reusing the id starts without grants.
+    store.insert_client(&client("c1")).await.unwrap();
+    assert!(store
+        .client_grant_for("c1", "https://one.example.com")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn deleting_resource_server_deletes_its_grants(store: &Store) {
+    seed_clients_and_apis(store).await;
+    for (id, c, aud) in [
+        ("g1", "c1", "https://one.example.com"),
+        ("g2", "c1", "https://two.example.com"),
+        ("g3", "c2", "https://one.example.com"),
+    ] {
+        store.insert_client_grant(&grant(id, c, aud)).await.unwrap();
+    }
+    assert!(store.delete_resource_server("api1").await.unwrap());
+    assert!(store.resource_server("api1").await.unwrap().is_none());
+    assert!(store
+        .resource_server("https://one.example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        grant_ids(store, &ClientGrantFilter::default(), all()).await,
+        (owned(&["g2"]), 1)
+    );
+    // Deleting by identifier is not supported: the id is required.
+    assert!(!store
+        .delete_resource_server("https://two.example.com")
+        .await
+        .unwrap());
+    assert!(!store.delete_resource_server("api1").await.unwrap());
+    // The clients stay.
+    assert_eq!(store.list_clients(all()).await.unwrap().total, 2);
+}
+
+async fn management_api_identifier_sync_cascades_to_grants(store: &Store) {
+    let p = plan("sync");
+    assert!(store.bootstrap(&p).await.unwrap());
+    // An ordinary API and a grant for it must not be touched.
+    store
+        .insert_resource_server(&api("other", "https://other.example.com"))
+        .await
+        .unwrap();
+    store
+        .insert_client_grant(&grant(
+            "cgr_other",
+            MGMT_CLIENT,
+            "https://other.example.com",
+        ))
+        .await
+        .unwrap();
+
+    const NEW: &str = "https://new.example.com/api/v2/";
+    store
+        .sync_management_api_identifier(NEW, ts(5_000))
+        .await
+        .unwrap();
+
+    let api = store
+        .resource_server(NEW)
+        .await
+        .unwrap()
+        .expect("renamed API");
+    assert_eq!(api.id, MGMT_API);
+    assert!(api.is_system);
+    assert_eq!(api.updated_at, ts(5_000));
+    assert!(store
+        .resource_server(MGMT_AUDIENCE)
+        .await
+        .unwrap()
+        .is_none());
+
+    // ON UPDATE CASCADE: the grant follows the identifier.
+    let g = store.client_grant(MGMT_GRANT).await.unwrap().unwrap();
+    assert_eq!(g.audience, NEW);
+    assert_eq!(g.scope.to_wire(), p.management_grant.scope.to_wire());
+    assert!(store
+        .client_grant_for(MGMT_CLIENT, NEW)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .client_grant_for(MGMT_CLIENT, MGMT_AUDIENCE)
+        .await
+        .unwrap()
+        .is_none());
+    let by_audience = ClientGrantFilter {
+        audience: Some(NEW.to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(
+        grant_ids(store, &by_audience, all()).await,
+        (owned(&[MGMT_GRANT]), 1)
+    );
+
+    // The ordinary API and its grant are unchanged.
+    let other = store.resource_server("other").await.unwrap().unwrap();
+    assert_eq!(other.identifier, "https://other.example.com");
+    assert_eq!(other.updated_at, api_updated_at_fixture());
+    assert_eq!(
+        store
+            .client_grant("cgr_other")
+            .await
+            .unwrap()
+            .unwrap()
+            .audience,
+        "https://other.example.com"
+    );
+
+    // Syncing to the current identifier changes nothing (not even updated_at).
+    store
+        .sync_management_api_identifier(NEW, ts(9_000))
+        .await
+        .unwrap();
+    let again = store.resource_server(MGMT_API).await.unwrap().unwrap();
+    assert_eq!(again.identifier, NEW);
+    assert_eq!(again.updated_at, ts(5_000));
+}
+
+fn api_updated_at_fixture() -> Timestamp {
+    api("x", "y").updated_at
+}
+
+async fn list_client_grants_filters_and_checkpoints(store: &Store) {
+    seed_clients_and_apis(store).await;
+    const ONE: &str = "https://one.example.com";
+    const TWO: &str = "https://two.example.com";
+    // Inserted out of id order; lists are ordered by id.
+    for (id, c, aud) in [
+        ("g3", "c2", ONE),
+        ("g1", "c1", ONE),
+        ("g4", "c2", TWO),
+        ("g2", "c1", TWO),
+    ] {
+        store.insert_client_grant(&grant(id, c, aud)).await.unwrap();
+    }
+    let filter =
+        |client: Option<&str>, audience: Option<&str>, after: Option<&str>| ClientGrantFilter {
+            client_id: client.map(str::to_owned),
+            audience: audience.map(str::to_owned),
+            after_id: after.map(str::to_owned),
+        };
+
+    assert_eq!(
+        grant_ids(store, &filter(None, None, None), all()).await,
+        (owned(&["g1", "g2", "g3", "g4"]), 4)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(Some("c1"), None, None), all()).await,
+        (owned(&["g1", "g2"]), 2)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(None, Some(ONE), None), all()).await,
+        (owned(&["g1", "g3"]), 2)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(Some("c2"), Some(TWO), None), all()).await,
+        (owned(&["g4"]), 1)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(Some("nobody"), None, None), all()).await,
+        (owned(&[]), 0)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(None, Some("urn:nothing"), None), all()).await,
+        (owned(&[]), 0)
+    );
+
+    // Offset paging.
+    assert_eq!(
+        grant_ids(store, &filter(None, None, None), page(1, 2)).await,
+        (owned(&["g2", "g3"]), 4)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(None, None, None), page(4, 2)).await,
+        (owned(&[]), 4)
+    );
+
+    // Checkpoint paging: only ids after the checkpoint. The total counts the
+    // whole filtered set (the checkpoint is not part of it): the Management
+    // API reports it as the collection's size.
+    assert_eq!(
+        grant_ids(store, &filter(None, None, Some("g2")), all()).await,
+        (owned(&["g3", "g4"]), 4)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(None, None, Some("g4")), all()).await,
+        (owned(&[]), 4)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(None, None, Some("g0")), page(0, 3)).await,
+        (owned(&["g1", "g2", "g3"]), 4)
+    );
+    // A checkpoint that is not itself an id still works (ids compare as text).
+    assert_eq!(
+        grant_ids(store, &filter(None, None, Some("g25")), all()).await,
+        (owned(&["g3", "g4"]), 4)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(Some("c2"), None, Some("g1")), all()).await,
+        (owned(&["g3", "g4"]), 2)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(None, Some(TWO), Some("g1")), page(0, 1)).await,
+        (owned(&["g2"]), 2)
+    );
+    assert_eq!(
+        grant_ids(store, &filter(None, Some(TWO), Some("g2")), page(0, 1)).await,
+        (owned(&["g4"]), 2)
+    );
+
+    // Whole grants come back, not just ids.
+    let page = store
+        .list_client_grants(&filter(Some("c1"), Some(ONE), None), all())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_grant_eq(&page.items[0], &grant("g1", "c1", ONE));
+}
+
+async fn user_crud(store: &Store) {
+    let ann = user("0001", "ann@example.com");
+    let mut bob = user("0002", "bob@example.com");
+    bob.email_verified = false;
+    bob.username = None;
+    bob.picture = None;
+    bob.given_name = None;
+    bob.family_name = None;
+    bob.blocked = true;
+    bob.app_metadata = "{}".to_owned();
+    bob.user_metadata = "{}".to_owned();
+    bob.last_login = None;
+    bob.last_ip = None;
+    bob.logins_count = 0;
+    store.insert_user(&ann).await.unwrap();
+    store.insert_user(&bob).await.unwrap();
+
+    assert_user_eq(&store.user("auth0|0001").await.unwrap().unwrap(), &ann);
+    assert_user_eq(&store.user("auth0|0002").await.unwrap().unwrap(), &bob);
+    assert!(store.user("auth0|0003").await.unwrap().is_none());
+    assert_user_eq(
+        &store
+            .user_by_email(DATABASE_CONNECTION, "ann@example.com")
+            .await
+            .unwrap()
+            .unwrap(),
+        &ann,
+    );
+    assert!(store
+        .user_by_email("other-connection", "ann@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .user_by_email(DATABASE_CONNECTION, "nobody@example.com")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Update every updatable field; connection, created_at and the login
+    // bookkeeping (last_login, last_ip, logins_count) are not updatable.
+    let updated = User {
+        user_id: ann.user_id.clone(),
+        connection: "ignored".to_owned(),
+        email: "ann.new@example.com".to_owned(),
+        email_verified: false,
+        username: None,
+        name: "Ann New".to_owned(),
+        nickname: "annie".to_owned(),
+        picture: None,
+        given_name: Some("Anne".to_owned()),
+        family_name: None,
+        blocked: true,
+        app_metadata: r#"{"plan":"free","n":[1,2]}"#.to_owned(),
+        user_metadata: "{}".to_owned(),
+        password_hash: "$argon2id$new".to_owned(),
+        created_at: ts(7_777),
+        updated_at: ts(8_888),
+        last_login: None,
+        last_ip: None,
+        logins_count: 99,
+    };
+    store.update_user(&updated).await.unwrap();
+    let expected = User {
+        connection: ann.connection.clone(),
+        created_at: ann.created_at,
+        last_login: ann.last_login,
+        last_ip: ann.last_ip.clone(),
+        logins_count: ann.logins_count,
+        ..updated.clone()
+    };
+    assert_user_eq(&store.user("auth0|0001").await.unwrap().unwrap(), &expected);
+    assert!(store
+        .user_by_email(DATABASE_CONNECTION, "ann@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert_user_eq(
+        &store
+            .user_by_email(DATABASE_CONNECTION, "ann.new@example.com")
+            .await
+            .unwrap()
+            .unwrap(),
+        &expected,
+    );
+    assert_user_eq(&store.user("auth0|0002").await.unwrap().unwrap(), &bob);
+
+    // Changing the e-mail to one another user has is a conflict, and changes nothing.
+    let mut clash = expected.clone();
+    clash.email = "bob@example.com".to_owned();
+    clash.name = "Clash".to_owned();
+    assert_store_err!(store.update_user(&clash).await, StoreError::Conflict(_));
+    assert_user_eq(&store.user("auth0|0001").await.unwrap().unwrap(), &expected);
+
+    assert_store_err!(
+        store.update_user(&user("9999", "ghost@example.com")).await,
+        StoreError::NotFound
+    );
+    assert!(store.user("auth0|9999").await.unwrap().is_none());
+
+    assert!(store.delete_user("auth0|0001").await.unwrap());
+    assert!(store.user("auth0|0001").await.unwrap().is_none());
+    assert!(store
+        .user_by_email(DATABASE_CONNECTION, "ann.new@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!store.delete_user("auth0|0001").await.unwrap());
+    assert_eq!(
+        user_ids(store, &UserFilter::default(), all()).await,
+        (owned(&["auth0|0002"]), 1)
+    );
+    // The e-mail is free again.
+    store
+        .insert_user(&user("0003", "ann.new@example.com"))
+        .await
+        .unwrap();
+}
+
+async fn duplicate_email_in_connection_is_conflict(store: &Store) {
+    let original = user("0001", "same@example.com");
+    store.insert_user(&original).await.unwrap();
+
+    let mut twin = user("0002", "same@example.com");
+    twin.name = "Twin".to_owned();
+    assert_store_err!(store.insert_user(&twin).await, StoreError::Conflict(_));
+    assert!(store.user("auth0|0002").await.unwrap().is_none());
+
+    // Same user_id, other e-mail: also a conflict.
+    assert_store_err!(
+        store.insert_user(&user("0001", "other@example.com")).await,
+        StoreError::Conflict(_)
+    );
+    assert_user_eq(
+        &store
+            .user_by_email(DATABASE_CONNECTION, "same@example.com")
+            .await
+            .unwrap()
+            .unwrap(),
+        &original,
+    );
+
+    // The same e-mail in another connection is another user.
+    let mut elsewhere = user("0003", "same@example.com");
+    elsewhere.connection = "other-connection".to_owned();
+    store.insert_user(&elsewhere).await.unwrap();
+    assert_user_eq(
+        &store
+            .user_by_email("other-connection", "same@example.com")
+            .await
+            .unwrap()
+            .unwrap(),
+        &elsewhere,
+    );
+    assert_eq!(
+        user_ids(store, &UserFilter::default(), all()).await.1,
+        2,
+        "two users in all"
+    );
+}
+
+async fn list_users_filters(store: &Store) {
+    // Emails chosen so that `%`, `_` and `\` would match more as LIKE wildcards.
+    let emails = [
+        ("u1", "a_b@example.com"),
+        ("u2", "axb@example.com"),
+        ("u3", "a%b@example.com"),
+        ("u4", "aqqb@example.com"),
+        ("u5", "back\\slash@example.com"),
+        ("u6", "backxslash@example.com"),
+        ("u7", "carol@test.org"),
+    ];
+    for (i, (id, email)) in emails.iter().enumerate() {
+        let mut u = user(id, email);
+        u.created_at = ts(i as i64 * 10);
+        store.insert_user(&u).await.unwrap();
+    }
+    let by = |email: Option<&str>, contains: Option<&str>| UserFilter {
+        email: email.map(str::to_owned),
+        email_contains: contains.map(str::to_owned),
+    };
+    let ids =
+        |list: &[&str]| -> Vec<String> { list.iter().map(|i| format!("auth0|{i}")).collect() };
+
+    // No filter: everyone, oldest first, with offset paging.
+    assert_eq!(
+        user_ids(store, &by(None, None), all()).await,
+        (ids(&["u1", "u2", "u3", "u4", "u5", "u6", "u7"]), 7)
+    );
+    assert_eq!(
+        user_ids(store, &by(None, None), page(2, 3)).await,
+        (ids(&["u3", "u4", "u5"]), 7)
+    );
+    assert_eq!(
+        user_ids(store, &by(None, None), page(7, 3)).await,
+        (ids(&[]), 7)
+    );
+
+    // Exact e-mail.
+    assert_eq!(
+        user_ids(store, &by(Some("a_b@example.com"), None), all()).await,
+        (ids(&["u1"]), 1)
+    );
+    assert_eq!(
+        user_ids(store, &by(Some("a%b@example.com"), None), all()).await,
+        (ids(&["u3"]), 1)
+    );
+    assert_eq!(
+        user_ids(store, &by(Some("example.com"), None), all()).await,
+        (ids(&[]), 0)
+    );
+
+    // Substring.
+    assert_eq!(
+        user_ids(store, &by(None, Some("@test.")), all()).await,
+        (ids(&["u7"]), 1)
+    );
+    assert_eq!(
+        user_ids(store, &by(None, Some("example.com")), page(0, 2)).await,
+        (ids(&["u1", "u2"]), 6)
+    );
+    // Wildcard characters in the needle are literal.
+    assert_eq!(
+        user_ids(store, &by(None, Some("_")), all()).await,
+        (ids(&["u1"]), 1)
+    );
+    assert_eq!(
+        user_ids(store, &by(None, Some("a_b")), all()).await,
+        (ids(&["u1"]), 1)
+    );
+    assert_eq!(
+        user_ids(store, &by(None, Some("%")), all()).await,
+        (ids(&["u3"]), 1)
+    );
+    assert_eq!(
+        user_ids(store, &by(None, Some("a%b")), all()).await,
+        (ids(&["u3"]), 1)
+    );
+    assert_eq!(
+        user_ids(store, &by(None, Some("\\")), all()).await,
+        (ids(&["u5"]), 1)
+    );
+    assert_eq!(
+        user_ids(store, &by(None, Some("k\\s")), all()).await,
+        (ids(&["u5"]), 1)
+    );
+    assert_eq!(
+        user_ids(store, &by(None, Some("nobody")), all()).await,
+        (ids(&[]), 0)
+    );
+    // Case: e-mails are stored lower-cased; the search ignores the needle's
+    // case, the same way on both engines.
+    assert_eq!(
+        user_ids(store, &by(None, Some("CAROL@")), all()).await,
+        (ids(&["u7"]), 1)
+    );
+
+    // Both filters together must both hold.
+    assert_eq!(
+        user_ids(store, &by(Some("axb@example.com"), Some("x")), all()).await,
+        (ids(&["u2"]), 1)
+    );
+    assert_eq!(
+        user_ids(store, &by(Some("axb@example.com"), Some("_")), all()).await,
+        (ids(&[]), 0)
+    );
+
+    // Whole users come back.
+    let page = store
+        .list_users(&by(Some("carol@test.org"), None), all())
+        .await
+        .unwrap();
+    let mut expected = user("u7", "carol@test.org");
+    expected.created_at = ts(60);
+    assert_eq!(page.items.len(), 1);
+    assert_user_eq(&page.items[0], &expected);
+}
+
+async fn system_rows_are_never_deleted(store: &Store) {
+    let p = plan("sys");
+    assert!(store.bootstrap(&p).await.unwrap());
+
+    assert!(!store.delete_client(MGMT_CLIENT).await.unwrap());
+    assert!(!store.delete_resource_server(MGMT_API).await.unwrap());
+
+    assert_client_eq(
+        &store.client(MGMT_CLIENT).await.unwrap().unwrap(),
+        &p.management_client,
+    );
+    assert_api_eq(
+        &store.resource_server(MGMT_API).await.unwrap().unwrap(),
+        &p.management_api,
+    );
+    // Nothing cascaded either.
+    assert_grant_eq(
+        &store.client_grant(MGMT_GRANT).await.unwrap().unwrap(),
+        &p.management_grant,
+    );
+
+    // Ordinary rows next to them are deletable.
+    store.insert_client(&client("plain")).await.unwrap();
+    store
+        .insert_resource_server(&api("plain-api", "urn:plain"))
+        .await
+        .unwrap();
+    assert!(store.delete_client("plain").await.unwrap());
+    assert!(store.delete_resource_server("plain-api").await.unwrap());
+    assert_eq!(client_ids(store, all()).await, (owned(&[MGMT_CLIENT]), 1));
+    assert_eq!(store.list_resource_servers(all()).await.unwrap().total, 1);
+}
+
+// ---------------------------------------------------------------------------
+// Migrations
+// ---------------------------------------------------------------------------
+
+fn migration_files(engine: &str) -> Vec<String> {
+    let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(engine);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| {
+            entry
+                .expect("directory entry")
+                .file_name()
+                .into_string()
+                .expect("UTF-8 file name")
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn migration_files_match() {
+    let sqlite = migration_files("sqlite");
+    let postgres = migration_files("postgres");
+    assert!(!sqlite.is_empty(), "no SQLite migrations found");
+    assert_eq!(
+        sqlite, postgres,
+        "migrations/sqlite and migrations/postgres must hold the same file names"
+    );
+}
