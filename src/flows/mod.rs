@@ -1,6 +1,7 @@
 //! Application layer: load, decide (domain), write (store), mint (keys).
 //! Flows take `RequestMeta` and `now`, never framework request types.
 
+pub mod audience;
 pub mod client_auth;
 pub mod token;
 

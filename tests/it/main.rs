@@ -9,5 +9,9 @@ mod bootstrap; // first start, restarts, concurrent starts
 mod client_credentials; // machine tokens: authentication, audiences, scopes, claims
 mod discovery; // discovery document, JWKS, healthz
 mod management_auth; // bearer checks (401) and scopes (403)
+mod management_client_grants; // /api/v2/client-grants: CRUD, offset and checkpoint paging, effect on tokens
 mod management_clients; // /api/v2/clients
+mod management_resource_servers; // /api/v2/resource-servers: defaults, validation, system API, token lifetime
+mod management_users; // /api/v2/users and /users-by-email: CRUD, paging, search, metadata merge
 mod process; // the binary itself: default SQLite file, SIGTERM
+mod tenant_settings; // /api/v2/tenants/settings: flags, default_audience, unknown members

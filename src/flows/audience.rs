@@ -1,0 +1,66 @@
+//! Which API a user-facing request is for, and which scopes it may carry.
+//!
+//! A request names its `audience`, or falls back to the tenant's
+//! `default_audience`, or to the userinfo endpoint (`<issuer>userinfo`), which
+//! is what tokens for "just sign the user in" are for. The scopes a user can
+//! grant are the OIDC scopes plus the scopes the API defines; others are
+//! dropped, as Auth0 does.
+
+use grantor_domain::{OAuthError, ResourceServer, ScopeSet};
+
+use crate::state::AppState;
+
+/// OIDC scopes every audience accepts.
+pub const OIDC_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// The resolved audience of a user request.
+#[derive(Debug, Clone)]
+pub struct UserAudience {
+    pub audience: String,
+    /// `None` for the userinfo audience.
+    pub api: Option<ResourceServer>,
+}
+
+impl UserAudience {
+    /// The scopes of `requested` that may be granted for this audience.
+    pub fn grantable(&self, requested: &ScopeSet) -> ScopeSet {
+        let defined = self.api.as_ref().map(ResourceServer::scope_set).unwrap_or_default();
+        requested.iter().filter(|s| OIDC_SCOPES.contains(s) || defined.contains(s)).collect()
+    }
+
+    /// Refresh tokens are allowed for the userinfo audience and for APIs with
+    /// `allow_offline_access` (CONTRACT §2).
+    pub fn allows_offline_access(&self) -> bool {
+        self.api.as_ref().is_none_or(|api| api.allow_offline_access)
+    }
+
+    /// Access-token lifetime in seconds.
+    pub fn token_lifetime(&self) -> i64 {
+        self.api.as_ref().map_or(ResourceServer::DEFAULT_TOKEN_LIFETIME, |api| api.token_lifetime)
+    }
+}
+
+/// Resolves `requested` (or the tenant default, or userinfo) to an audience.
+pub async fn resolve(state: &AppState, requested: Option<&str>) -> Result<UserAudience, super::FlowError> {
+    let userinfo = state.issuer.url("userinfo");
+    let audience = match requested {
+        Some(a) => a.to_owned(),
+        None => state
+            .store
+            .tenant_settings()
+            .await?
+            .default_audience()
+            .map(str::to_owned)
+            .unwrap_or_else(|| userinfo.clone()),
+    };
+    if audience == userinfo {
+        return Ok(UserAudience { audience, api: None });
+    }
+    let api = state
+        .store
+        .resource_server(&audience)
+        .await?
+        .filter(|api| api.identifier == audience)
+        .ok_or_else(|| OAuthError::access_denied(format!("Service not enabled within domain: {audience}")))?;
+    Ok(UserAudience { audience, api: Some(api) })
+}
