@@ -3,6 +3,8 @@
 
 pub mod audience;
 pub mod client_auth;
+pub mod issue;
+pub mod revocation;
 pub mod token;
 
 use grantor_domain::OAuthError;

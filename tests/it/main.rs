@@ -14,4 +14,5 @@ mod management_clients; // /api/v2/clients
 mod management_resource_servers; // /api/v2/resource-servers: defaults, validation, system API, token lifetime
 mod management_users; // /api/v2/users and /users-by-email: CRUD, paging, search, metadata merge
 mod process; // the binary itself: default SQLite file, SIGTERM
+mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges
 mod tenant_settings; // /api/v2/tenants/settings: flags, default_audience, unknown members

@@ -130,7 +130,8 @@ pub enum CodeRedemption {
     Invalid,
 }
 
-/// A new refresh-token family with its first secret.
+/// A new refresh-token family with its first secret. Its user epoch is read
+/// from the user row inside the issuing transaction.
 #[derive(Debug, Clone)]
 pub struct NewFamily {
     pub id: String,
@@ -138,7 +139,6 @@ pub struct NewFamily {
     pub client_id: String,
     pub grant_id: String,
     pub grant_epoch: i64,
-    pub user_epoch: i64,
     pub session_id: Option<String>,
     pub audience: String,
     pub scope: String,
@@ -161,7 +161,8 @@ pub struct AccessTokenRecord {
     pub user_id: String,
     pub grant_id: String,
     pub grant_epoch: i64,
-    pub user_epoch: i64,
+    /// `None`: the user's current epoch, read inside the writing transaction.
+    pub user_epoch: Option<i64>,
     pub family_id: Option<String>,
     pub session_id: Option<String>,
     pub expires_at: Timestamp,

@@ -1,6 +1,10 @@
 //! The token endpoint's grant types: authenticate once, then `match`.
 
+mod authorization_code;
 mod client_credentials;
+mod device_code;
+mod password;
+mod refresh_token;
 
 use grantor_domain::{GrantType, OAuthError, Timestamp};
 use serde_json::{json, Value};
@@ -14,6 +18,18 @@ use crate::state::AppState;
 pub struct TokenRequest {
     pub audience: Option<String>,
     pub scope: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub device_code: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// A required parameter, or `invalid_request` naming it.
+pub fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, OAuthError> {
+    value.as_deref().ok_or_else(|| OAuthError::invalid_request(format!("Missing required parameter: {name}")))
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -49,7 +65,7 @@ pub async fn exchange(
     grant_type: GrantType,
     presented: PresentedClient,
     request: TokenRequest,
-    _meta: &RequestMeta,
+    meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<IssuedTokens, crate::flows::FlowError> {
     let client = match client_auth::authenticate(&state.store, &presented).await {
@@ -62,19 +78,10 @@ pub async fn exchange(
         return Err(OAuthError::unauthorized_client(grant_type.as_str()).into());
     }
     match grant_type {
-        GrantType::ClientCredentials => {
-            client_credentials::exchange(state, &client, request, now).await
-        }
-        GrantType::AuthorizationCode
-        | GrantType::RefreshToken
-        | GrantType::DeviceCode
-        | GrantType::Password => Err(OAuthError::new(
-            grantor_domain::OAuthErrorKind::UnsupportedGrantType,
-            format!(
-                "Grant type '{}' is not implemented yet",
-                grant_type.as_str()
-            ),
-        )
-        .into()),
+        GrantType::ClientCredentials => client_credentials::exchange(state, &client, request, now).await,
+        GrantType::AuthorizationCode => authorization_code::exchange(state, &client, request, meta, now).await,
+        GrantType::RefreshToken => refresh_token::exchange(state, &client, request, meta, now).await,
+        GrantType::DeviceCode => device_code::exchange(state, &client, request, meta, now).await,
+        GrantType::Password => password::exchange(state, &client, request, meta, now).await,
     }
 }

@@ -5,6 +5,7 @@ mod body;
 mod discovery;
 mod error;
 mod token;
+mod userinfo;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/.well-known/jwks.json", get(discovery::get_jwks))
         .route("/oauth/token", post(token::post_token))
+        .route("/userinfo", get(userinfo::get_userinfo).post(userinfo::get_userinfo))
 }
 
 /// Unknown paths outside the Management API.

@@ -22,6 +22,13 @@ pub struct TokenForm {
     client_secret: Option<String>,
     audience: Option<String>,
     scope: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    device_code: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
 }
 
 pub async fn post_token(
@@ -44,6 +51,13 @@ pub async fn post_token(
     let request = TokenRequest {
         audience: form.audience,
         scope: form.scope,
+        code: form.code,
+        redirect_uri: form.redirect_uri,
+        code_verifier: form.code_verifier,
+        refresh_token: form.refresh_token,
+        device_code: form.device_code,
+        username: form.username,
+        password: form.password,
     };
     let now = state.clock.now();
     let issued = token::exchange(&state, grant_type, presented, request, &meta, now).await?;

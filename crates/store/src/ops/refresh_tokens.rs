@@ -80,14 +80,13 @@ struct PresentedRow {
 
 async fn insert_family_in(conn: &mut Conn, f: &NewFamily) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_token_families (id, user_id, client_id, grant_id, grant_epoch, user_epoch, session_id, audience, scope, rotating, device_name, initial_ip, initial_user_agent, last_ip, last_user_agent, auth_time, created_at, expires_at, idle_expires_at, current_generation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, $13, $14, $15, $16, $17, 0)",
+        "INSERT INTO refresh_token_families (id, user_id, client_id, grant_id, grant_epoch, user_epoch, session_id, audience, scope, rotating, device_name, initial_ip, initial_user_agent, last_ip, last_user_agent, auth_time, created_at, expires_at, idle_expires_at, current_generation) VALUES ($1, $2, $3, $4, $5, COALESCE((SELECT refresh_token_epoch FROM users WHERE user_id = $2), -1), $6, $7, $8, $9, $10, $11, $12, $11, $12, $13, $14, $15, $16, 0)",
     )
     .bind(&f.id)
     .bind(&f.user_id)
     .bind(&f.client_id)
     .bind(&f.grant_id)
     .bind(f.grant_epoch)
-    .bind(f.user_epoch)
     .bind(&f.session_id)
     .bind(&f.audience)
     .bind(&f.scope)
@@ -123,7 +122,7 @@ async fn insert_secret_in(
 
 async fn insert_access_token_in(conn: &mut Conn, a: &AccessTokenRecord) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO access_tokens (jti, client_id, user_id, grant_id, grant_epoch, user_epoch, family_id, session_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO access_tokens (jti, client_id, user_id, grant_id, grant_epoch, user_epoch, family_id, session_id, expires_at) VALUES ($1, $2, $3, $4, $5, COALESCE($6, (SELECT refresh_token_epoch FROM users WHERE user_id = $3), -1), $7, $8, $9)",
     )
     .bind(&a.jti)
     .bind(&a.client_id)

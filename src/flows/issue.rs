@@ -1,0 +1,258 @@
+//! Minting the tokens of a user flow: the access token (JWT), the ID token
+//! when `openid` was granted, and a refresh-token family when the contract
+//! allows one; then one store transaction records them.
+//!
+//! A refresh token is issued only when `offline_access` is granted, the
+//! audience allows offline access (the API's `allow_offline_access`, or the
+//! userinfo audience), and the client has the `refresh_token` grant type.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use grantor_domain::refresh_token::lifetimes_at_issue;
+use grantor_domain::{Client, GrantType, RotationType, ScopeSet, SigningAlg, Timestamp, TokenHash, User};
+use grantor_store::{AccessTokenRecord, IssueBatch, NewFamily, UserGrant};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::audience::UserAudience;
+use super::token::IssuedTokens;
+use super::{FlowError, RequestMeta};
+use crate::secrets;
+use crate::state::AppState;
+
+/// What a user flow hands over to be turned into tokens.
+pub struct IssueContext<'a> {
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub grant: &'a UserGrant,
+    pub audience: &'a UserAudience,
+    /// The scopes of this response (already within the grant).
+    pub scope: ScopeSet,
+    pub session_id: Option<String>,
+    pub auth_time: Timestamp,
+    pub nonce: Option<String>,
+    pub device_name: Option<String>,
+    /// The authorization code redeemed, if any.
+    pub code_hash: Option<String>,
+}
+
+/// Signed tokens plus the records to store for them.
+pub struct MintedAccess {
+    pub access_token: String,
+    pub id_token: Option<String>,
+    pub record: AccessTokenRecord,
+    pub expires_in: i64,
+    pub scope: ScopeSet,
+}
+
+/// Whether this response may carry a refresh token.
+pub fn offline_allowed(client: &Client, audience: &UserAudience, scope: &ScopeSet) -> bool {
+    scope.contains("offline_access") && audience.allows_offline_access() && client.allows_grant(GrantType::RefreshToken)
+}
+
+/// Signs the access token and, with `openid`, the ID token.
+#[allow(clippy::too_many_arguments)]
+pub fn mint_access(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    grant: &UserGrant,
+    audience: &UserAudience,
+    scope: ScopeSet,
+    session_id: Option<&str>,
+    auth_time: Timestamp,
+    nonce: Option<&str>,
+    family_id: Option<&str>,
+    now: Timestamp,
+) -> Result<MintedAccess, FlowError> {
+    let iat = now.unix_seconds();
+    let expires_in = audience.token_lifetime();
+    let jti = secrets::hex_id(16);
+    let userinfo = state.issuer.url("userinfo");
+    let aud = if scope.contains("openid") && audience.audience != userinfo {
+        json!([audience.audience, userinfo])
+    } else {
+        json!(audience.audience)
+    };
+    let mut claims = json!({
+        "iss": state.issuer.as_str(),
+        "sub": user.user_id,
+        "aud": aud,
+        "iat": iat,
+        "exp": iat + expires_in,
+        "scope": scope.to_wire(),
+        "azp": client.client_id,
+        "jti": jti,
+    });
+    if let Some(sid) = session_id {
+        claims["sid"] = json!(sid);
+    }
+    let alg = audience.api.as_ref().map_or(SigningAlg::Rs256, |api| api.signing_alg);
+    let access_token = state.keys.sign(alg, &claims)?;
+    let id_token = if scope.contains("openid") {
+        Some(sign_id_token(state, client, user, &scope, session_id, auth_time, nonce, &access_token, now)?)
+    } else {
+        None
+    };
+    let record = AccessTokenRecord {
+        jti,
+        client_id: client.client_id.clone(),
+        user_id: user.user_id.clone(),
+        grant_id: grant.id.clone(),
+        grant_epoch: grant.token_epoch,
+        user_epoch: None,
+        family_id: family_id.map(str::to_owned),
+        session_id: session_id.map(str::to_owned),
+        expires_at: now.plus_seconds(expires_in),
+    };
+    Ok(MintedAccess { access_token, id_token, record, expires_in, scope })
+}
+
+/// OIDC Core §2 ID token, RS256, with `at_hash` (§3.1.3.6) and profile/email claims by scope.
+#[allow(clippy::too_many_arguments)]
+fn sign_id_token(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    scope: &ScopeSet,
+    session_id: Option<&str>,
+    auth_time: Timestamp,
+    nonce: Option<&str>,
+    access_token: &str,
+    now: Timestamp,
+) -> Result<String, FlowError> {
+    let iat = now.unix_seconds();
+    let digest = Sha256::digest(access_token.as_bytes());
+    let mut claims = json!({
+        "iss": state.issuer.as_str(),
+        "sub": user.user_id,
+        "aud": client.client_id,
+        "iat": iat,
+        "exp": iat + client.id_token_lifetime,
+        "auth_time": auth_time.unix_seconds(),
+        "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]),
+    });
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    if let Some(sid) = session_id {
+        claims["sid"] = json!(sid);
+    }
+    add_profile_claims(&mut claims, user, scope);
+    Ok(state.keys.sign(SigningAlg::Rs256, &claims)?)
+}
+
+/// Standard claims released by `profile` and `email` (ID token and /userinfo).
+pub fn add_profile_claims(claims: &mut Value, user: &User, scope: &ScopeSet) {
+    if scope.contains("profile") {
+        claims["name"] = json!(user.name);
+        claims["nickname"] = json!(user.nickname);
+        if let Some(p) = &user.picture {
+            claims["picture"] = json!(p);
+        }
+        if let Some(g) = &user.given_name {
+            claims["given_name"] = json!(g);
+        }
+        if let Some(f) = &user.family_name {
+            claims["family_name"] = json!(f);
+        }
+        claims["updated_at"] = json!(crate::http::management::iso8601(user.updated_at));
+    }
+    if scope.contains("email") {
+        claims["email"] = json!(user.email);
+        claims["email_verified"] = json!(user.email_verified);
+    }
+}
+
+/// Builds a new refresh-token family (not yet stored) and its secret.
+#[allow(clippy::too_many_arguments)]
+pub fn new_family(
+    client: &Client,
+    user: &User,
+    grant: &UserGrant,
+    audience: &UserAudience,
+    scope: &ScopeSet,
+    session_id: Option<String>,
+    auth_time: Timestamp,
+    device_name: Option<String>,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> (NewFamily, String) {
+    let secret = secrets::bearer_token();
+    let (expires_at, idle_expires_at) = lifetimes_at_issue(&client.refresh_token, now);
+    let family = NewFamily {
+        id: secrets::hex_id(16),
+        user_id: user.user_id.clone(),
+        client_id: client.client_id.clone(),
+        grant_id: grant.id.clone(),
+        grant_epoch: grant.token_epoch,
+        session_id,
+        audience: audience.audience.clone(),
+        scope: scope.to_wire(),
+        rotating: client.refresh_token.rotation_type == RotationType::Rotating,
+        device_name,
+        ip: meta.ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        auth_time,
+        created_at: now,
+        expires_at,
+        idle_expires_at,
+        secret_hash: TokenHash::of(&secret).as_str().to_owned(),
+    };
+    (family, secret)
+}
+
+/// Mints and records the tokens of a user flow (code, device, password).
+pub async fn issue_for_user(
+    state: &AppState,
+    ctx: IssueContext<'_>,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<IssuedTokens, FlowError> {
+    let offline = offline_allowed(ctx.client, ctx.audience, &ctx.scope);
+    let scope: ScopeSet = if offline {
+        ctx.scope.clone()
+    } else {
+        ctx.scope.iter().filter(|s| *s != "offline_access").collect()
+    };
+    let family = offline.then(|| {
+        new_family(
+            ctx.client,
+            ctx.user,
+            ctx.grant,
+            ctx.audience,
+            &scope,
+            ctx.session_id.clone(),
+            ctx.auth_time,
+            ctx.device_name.clone(),
+            meta,
+            now,
+        )
+    });
+    let minted = mint_access(
+        state,
+        ctx.client,
+        ctx.user,
+        ctx.grant,
+        ctx.audience,
+        scope,
+        ctx.session_id.as_deref(),
+        ctx.auth_time,
+        ctx.nonce.as_deref(),
+        family.as_ref().map(|(f, _)| f.id.as_str()),
+        now,
+    )?;
+    let (family, refresh_token) = match family {
+        Some((f, secret)) => (Some(f), Some(secret)),
+        None => (None, None),
+    };
+    let batch = IssueBatch { family, access_token: minted.record, code_hash: ctx.code_hash };
+    state.store.issue_tokens(&batch, now).await?;
+    Ok(IssuedTokens {
+        access_token: minted.access_token,
+        expires_in: minted.expires_in,
+        scope: minted.scope.to_wire(),
+        refresh_token,
+        id_token: minted.id_token,
+    })
+}
