@@ -181,6 +181,10 @@ operations! {
     fn revoke_family(&self, family_id: &str, reason: &str, now: Timestamp) -> bool;
     fn revoke_access_token(&self, jti: &str, now: Timestamp) -> ();
     fn refresh_token_family(&self, id: &str) -> Option<FamilyRecord>;
+    /// Whether a recorded user access token is live (itself, grant, user, family, session).
+    fn access_token_state(&self, jti: &str, now: Timestamp) -> Option<AccessTokenState>;
+    /// Every refresh token of the grant stops working (epoch bump, or the grant is deleted).
+    fn revoke_grant_tokens(&self, grant_id: &str, delete_grant: bool, now: Timestamp) -> bool;
 
     fn insert_device_code(&self, code: &DeviceCodeRecord) -> ();
     fn pending_device_code(&self, user_code_hash: &str, now: Timestamp) -> Option<DeviceCodeRecord>;

@@ -272,3 +272,11 @@ pub enum DevicePoll {
     /// First poll after expiry; later polls answer `Unknown`.
     Expired,
 }
+
+/// The live state of a recorded user access token.
+#[derive(Debug, Clone)]
+pub struct AccessTokenState {
+    pub client_id: String,
+    pub user_id: String,
+    pub active: bool,
+}

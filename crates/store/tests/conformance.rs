@@ -659,6 +659,8 @@ conformance_tests! {
     duplicate_email_in_connection_is_conflict,
     list_users_filters,
     system_rows_are_never_deleted,
+    refresh_token_families_are_capped_per_user_and_client,
+    exchange_is_a_compare_and_set_and_revocations_are_seen_on_load,
 }
 
 async fn bootstrap_runs_once(store: &Store) {
@@ -1703,5 +1705,226 @@ fn migration_files_match() {
     assert_eq!(
         sqlite, postgres,
         "migrations/sqlite and migrations/postgres must hold the same file names"
+    );
+}
+
+fn new_family(
+    id: &str,
+    user_id: &str,
+    client_id: &str,
+    grant_id: &str,
+    created_ms: i64,
+) -> grantor_store::NewFamily {
+    grantor_store::NewFamily {
+        id: id.to_owned(),
+        user_id: user_id.to_owned(),
+        client_id: client_id.to_owned(),
+        grant_id: grant_id.to_owned(),
+        grant_epoch: 0,
+        session_id: None,
+        audience: "https://api.example.com/".to_owned(),
+        scope: "offline_access".to_owned(),
+        rotating: true,
+        device_name: None,
+        ip: "127.0.0.1".to_owned(),
+        user_agent: "test".to_owned(),
+        auth_time: ts(created_ms),
+        created_at: ts(created_ms),
+        expires_at: None,
+        idle_expires_at: None,
+        secret_hash: format!("hash-{id}"),
+    }
+}
+
+fn access_record(
+    jti: &str,
+    user_id: &str,
+    client_id: &str,
+    grant_id: &str,
+    family: Option<&str>,
+) -> grantor_store::AccessTokenRecord {
+    grantor_store::AccessTokenRecord {
+        jti: jti.to_owned(),
+        client_id: client_id.to_owned(),
+        user_id: user_id.to_owned(),
+        grant_id: grant_id.to_owned(),
+        grant_epoch: 0,
+        user_epoch: None,
+        family_id: family.map(str::to_owned),
+        session_id: None,
+        expires_at: ts(10_000_000),
+    }
+}
+
+/// Auth0 keeps at most 200 active refresh tokens per user and client; the
+/// 201st revokes the oldest, and other clients are not affected.
+async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
+    store
+        .insert_user(&user("cap", "cap@example.com"))
+        .await
+        .unwrap();
+    let g = store
+        .upsert_grant(
+            "g-cap",
+            "auth0|cap",
+            "client-a",
+            "https://api.example.com/",
+            &ScopeSet::parse("offline_access"),
+            ts(0),
+        )
+        .await
+        .unwrap();
+    for i in 0..201 {
+        let family = new_family(&format!("f{i:03}"), "auth0|cap", "client-a", &g.id, i);
+        let batch = grantor_store::IssueBatch {
+            family: Some(family),
+            access_token: access_record(&format!("j{i:03}"), "auth0|cap", "client-a", &g.id, None),
+            code_hash: None,
+        };
+        store.issue_tokens(&batch, ts(i)).await.unwrap();
+    }
+    let other = new_family("other-client", "auth0|cap", "client-b", &g.id, 500);
+    let batch = grantor_store::IssueBatch {
+        family: Some(other),
+        access_token: access_record("j-other", "auth0|cap", "client-b", &g.id, None),
+        code_hash: None,
+    };
+    store.issue_tokens(&batch, ts(500)).await.unwrap();
+    let oldest = store
+        .load_refresh_token("hash-f000")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(oldest.snapshot.revoked, "the oldest of 201 is revoked");
+    let second = store
+        .load_refresh_token("hash-f001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!second.snapshot.revoked, "200 stay active");
+    let newest = store
+        .load_refresh_token("hash-f200")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!newest.snapshot.revoked);
+    assert!(
+        newest.snapshot.grant_current
+            && newest.snapshot.user_current
+            && newest.snapshot.session_current
+    );
+    let other = store
+        .load_refresh_token("hash-other-client")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!other.snapshot.revoked, "the cap is per client");
+}
+
+async fn exchange_is_a_compare_and_set_and_revocations_are_seen_on_load(store: &Store) {
+    store
+        .insert_user(&user("cas", "cas@example.com"))
+        .await
+        .unwrap();
+    let g = store
+        .upsert_grant(
+            "g-cas",
+            "auth0|cas",
+            "client-a",
+            "https://api.example.com/",
+            &ScopeSet::parse("offline_access"),
+            ts(0),
+        )
+        .await
+        .unwrap();
+    let batch = grantor_store::IssueBatch {
+        family: Some(new_family("fam", "auth0|cas", "client-a", &g.id, 0)),
+        access_token: access_record("j0", "auth0|cas", "client-a", &g.id, Some("fam")),
+        code_hash: None,
+    };
+    store.issue_tokens(&batch, ts(0)).await.unwrap();
+    let write = |expected: i64, jti: &str, hash: &str| grantor_store::ExchangeWrite {
+        family_id: "fam".to_owned(),
+        expected_generation: expected,
+        new_generation: expected + 1,
+        rotated: true,
+        rotating: true,
+        new_secret_hash: Some(hash.to_owned()),
+        secret_generation: expected + 1,
+        expires_at: None,
+        idle_expires_at: None,
+        ip: "127.0.0.2".to_owned(),
+        user_agent: "ua".to_owned(),
+        now: ts(10),
+        access_token: access_record(jti, "auth0|cas", "client-a", &g.id, Some("fam")),
+        revoke_other_non_rotating: false,
+    };
+    assert!(store
+        .apply_exchange(&write(0, "j1", "hash-gen1"))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .apply_exchange(&write(0, "j2", "hash-gen1b"))
+            .await
+            .unwrap(),
+        "a stale generation loses"
+    );
+    assert!(
+        store
+            .load_refresh_token("hash-gen1b")
+            .await
+            .unwrap()
+            .is_none(),
+        "the loser wrote nothing"
+    );
+    let current = store
+        .load_refresh_token("hash-gen1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (current.generation, current.snapshot.current_generation),
+        (1, 1)
+    );
+    assert_eq!(current.family.last_ip, "127.0.0.2");
+    assert!(
+        store
+            .access_token_state("j1", ts(20))
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
+    // One write revokes every token of the grant, and the access tokens with it.
+    assert!(store
+        .revoke_grant_tokens(&g.id, false, ts(30))
+        .await
+        .unwrap());
+    let after = store
+        .load_refresh_token("hash-gen1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!after.snapshot.grant_current);
+    assert!(
+        !store
+            .access_token_state("j1", ts(40))
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
+    assert!(
+        store.grant(&g.id).await.unwrap().is_some(),
+        "the grant is kept"
+    );
+    assert!(store
+        .revoke_grant_tokens(&g.id, true, ts(50))
+        .await
+        .unwrap());
+    assert!(
+        store.grant(&g.id).await.unwrap().is_none(),
+        "and deleted when asked"
     );
 }

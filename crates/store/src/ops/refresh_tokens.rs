@@ -300,3 +300,88 @@ impl Backend {
         Ok(row.map(Into::into))
     }
 }
+
+#[derive(FromRow)]
+struct AccessStateRow {
+    client_id: String,
+    user_id: String,
+    grant_epoch: i64,
+    user_epoch: i64,
+    family_id: Option<String>,
+    session_id: Option<String>,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+    grant_epoch_now: Option<i64>,
+    user_epoch_now: Option<i64>,
+    family_revoked_at: Option<i64>,
+    family_found: Option<String>,
+    session_found: Option<String>,
+    session_revoked_at: Option<i64>,
+}
+
+impl Backend {
+    /// Whether a recorded user access token is still live: not revoked itself,
+    /// and its grant, user, family and session all still current. One query.
+    pub async fn access_token_state(
+        &self,
+        jti: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<crate::AccessTokenState>> {
+        let row: Option<AccessStateRow> = sqlx::query_as(
+            "SELECT a.client_id, a.user_id, a.grant_epoch, a.user_epoch, a.family_id, a.session_id, a.expires_at, a.revoked_at, \
+             g.token_epoch AS grant_epoch_now, u.refresh_token_epoch AS user_epoch_now, \
+             f.revoked_at AS family_revoked_at, f.id AS family_found, se.id AS session_found, se.revoked_at AS session_revoked_at \
+             FROM access_tokens a \
+             LEFT JOIN grants g ON g.id = a.grant_id \
+             LEFT JOIN users u ON u.user_id = a.user_id \
+             LEFT JOIN refresh_token_families f ON f.id = a.family_id \
+             LEFT JOIN sessions se ON se.id = a.session_id \
+             WHERE a.jti = $1",
+        )
+        .bind(jti)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| {
+            let active = r.revoked_at.is_none()
+                && r.expires_at > now.0
+                && r.grant_epoch_now == Some(r.grant_epoch)
+                && r.user_epoch_now == Some(r.user_epoch)
+                && (r.family_id.is_none()
+                    || (r.family_found.is_some() && r.family_revoked_at.is_none()))
+                && (r.session_id.is_none()
+                    || (r.session_found.is_some() && r.session_revoked_at.is_none()));
+            crate::AccessTokenState {
+                client_id: r.client_id,
+                user_id: r.user_id,
+                active,
+            }
+        }))
+    }
+
+    /// Invalidates every refresh token of a grant in one write: bumps its
+    /// token epoch, or deletes it (the user must consent again).
+    pub async fn revoke_grant_tokens(
+        &self,
+        grant_id: &str,
+        delete_grant: bool,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = if delete_grant {
+            sqlx::query("DELETE FROM grants WHERE id = $1")
+                .bind(grant_id)
+                .execute(&mut *tx)
+                .await?
+        } else {
+            sqlx::query(
+                "UPDATE grants SET token_epoch = token_epoch + 1, updated_at = $2 WHERE id = $1",
+            )
+            .bind(grant_id)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?
+        };
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
