@@ -6,6 +6,8 @@ use grantor::{telemetry, Application, Config};
 async fn main() -> std::process::ExitCode {
     telemetry::init();
     let cli = Cli::parse();
+    // Installed before anything else, so an early SIGTERM still exits cleanly.
+    let shutdown = grantor::app::shutdown_signal();
     match cli.command {
         Command::Serve(args) => {
             let config = match Config::from_args(args) {
@@ -18,7 +20,7 @@ async fn main() -> std::process::ExitCode {
             let result = async {
                 let app = Application::build(config).await?;
                 tracing::info!(issuer = %app.issuer().as_str(), "listening on {}", app.local_addr());
-                app.run_until_stopped(grantor::app::shutdown_signal()).await
+                app.run_until_stopped(shutdown).await
             }
             .await;
             match result {

@@ -111,6 +111,9 @@ mod tests {
         assert!(verify_password(&h, "correct horse"));
         assert!(!verify_password(&h, "wrong horse"));
         assert!(!verify_password("not a hash", "x"));
-        assert!(argon2::password_hash::PasswordHash::new(DUMMY_PASSWORD_HASH).is_ok(), "dummy hash is a real one");
+        assert!(
+            argon2::password_hash::PasswordHash::new(DUMMY_PASSWORD_HASH).is_ok(),
+            "dummy hash is a real one"
+        );
     }
 }

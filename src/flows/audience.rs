@@ -24,8 +24,15 @@ pub struct UserAudience {
 impl UserAudience {
     /// The scopes of `requested` that may be granted for this audience.
     pub fn grantable(&self, requested: &ScopeSet) -> ScopeSet {
-        let defined = self.api.as_ref().map(ResourceServer::scope_set).unwrap_or_default();
-        requested.iter().filter(|s| OIDC_SCOPES.contains(s) || defined.contains(s)).collect()
+        let defined = self
+            .api
+            .as_ref()
+            .map(ResourceServer::scope_set)
+            .unwrap_or_default();
+        requested
+            .iter()
+            .filter(|s| OIDC_SCOPES.contains(s) || defined.contains(s))
+            .collect()
     }
 
     /// Refresh tokens are allowed for the userinfo audience and for APIs with
@@ -36,12 +43,19 @@ impl UserAudience {
 
     /// Access-token lifetime in seconds.
     pub fn token_lifetime(&self) -> i64 {
-        self.api.as_ref().map_or(ResourceServer::DEFAULT_TOKEN_LIFETIME, |api| api.token_lifetime)
+        self.api
+            .as_ref()
+            .map_or(ResourceServer::DEFAULT_TOKEN_LIFETIME, |api| {
+                api.token_lifetime
+            })
     }
 }
 
 /// Resolves `requested` (or the tenant default, or userinfo) to an audience.
-pub async fn resolve(state: &AppState, requested: Option<&str>) -> Result<UserAudience, super::FlowError> {
+pub async fn resolve(
+    state: &AppState,
+    requested: Option<&str>,
+) -> Result<UserAudience, super::FlowError> {
     let userinfo = state.issuer.url("userinfo");
     let audience = match requested {
         Some(a) => a.to_owned(),
@@ -54,13 +68,21 @@ pub async fn resolve(state: &AppState, requested: Option<&str>) -> Result<UserAu
             .unwrap_or_else(|| userinfo.clone()),
     };
     if audience == userinfo {
-        return Ok(UserAudience { audience, api: None });
+        return Ok(UserAudience {
+            audience,
+            api: None,
+        });
     }
     let api = state
         .store
         .resource_server(&audience)
         .await?
         .filter(|api| api.identifier == audience)
-        .ok_or_else(|| OAuthError::access_denied(format!("Service not enabled within domain: {audience}")))?;
-    Ok(UserAudience { audience, api: Some(api) })
+        .ok_or_else(|| {
+            OAuthError::access_denied(format!("Service not enabled within domain: {audience}"))
+        })?;
+    Ok(UserAudience {
+        audience,
+        api: Some(api),
+    })
 }

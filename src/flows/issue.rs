@@ -9,7 +9,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use grantor_domain::refresh_token::lifetimes_at_issue;
-use grantor_domain::{Client, GrantType, RotationType, ScopeSet, SigningAlg, Timestamp, TokenHash, User};
+use grantor_domain::{
+    Client, GrantType, RotationType, ScopeSet, SigningAlg, Timestamp, TokenHash, User,
+};
 use grantor_store::{AccessTokenRecord, IssueBatch, NewFamily, UserGrant};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -47,7 +49,9 @@ pub struct MintedAccess {
 
 /// Whether this response may carry a refresh token.
 pub fn offline_allowed(client: &Client, audience: &UserAudience, scope: &ScopeSet) -> bool {
-    scope.contains("offline_access") && audience.allows_offline_access() && client.allows_grant(GrantType::RefreshToken)
+    scope.contains("offline_access")
+        && audience.allows_offline_access()
+        && client.allows_grant(GrantType::RefreshToken)
 }
 
 /// Signs the access token and, with `openid`, the ID token.
@@ -87,10 +91,23 @@ pub fn mint_access(
     if let Some(sid) = session_id {
         claims["sid"] = json!(sid);
     }
-    let alg = audience.api.as_ref().map_or(SigningAlg::Rs256, |api| api.signing_alg);
+    let alg = audience
+        .api
+        .as_ref()
+        .map_or(SigningAlg::Rs256, |api| api.signing_alg);
     let access_token = state.keys.sign(alg, &claims)?;
     let id_token = if scope.contains("openid") {
-        Some(sign_id_token(state, client, user, &scope, session_id, auth_time, nonce, &access_token, now)?)
+        Some(sign_id_token(
+            state,
+            client,
+            user,
+            &scope,
+            session_id,
+            auth_time,
+            nonce,
+            &access_token,
+            now,
+        )?)
     } else {
         None
     };
@@ -105,7 +122,13 @@ pub fn mint_access(
         session_id: session_id.map(str::to_owned),
         expires_at: now.plus_seconds(expires_in),
     };
-    Ok(MintedAccess { access_token, id_token, record, expires_in, scope })
+    Ok(MintedAccess {
+        access_token,
+        id_token,
+        record,
+        expires_in,
+        scope,
+    })
 }
 
 /// OIDC Core §2 ID token, RS256, with `at_hash` (§3.1.3.6) and profile/email claims by scope.
@@ -213,7 +236,10 @@ pub async fn issue_for_user(
     let scope: ScopeSet = if offline {
         ctx.scope.clone()
     } else {
-        ctx.scope.iter().filter(|s| *s != "offline_access").collect()
+        ctx.scope
+            .iter()
+            .filter(|s| *s != "offline_access")
+            .collect()
     };
     let family = offline.then(|| {
         new_family(
@@ -246,7 +272,11 @@ pub async fn issue_for_user(
         Some((f, secret)) => (Some(f), Some(secret)),
         None => (None, None),
     };
-    let batch = IssueBatch { family, access_token: minted.record, code_hash: ctx.code_hash };
+    let batch = IssueBatch {
+        family,
+        access_token: minted.record,
+        code_hash: ctx.code_hash,
+    };
     state.store.issue_tokens(&batch, now).await?;
     Ok(IssuedTokens {
         access_token: minted.access_token,

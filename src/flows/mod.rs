@@ -2,8 +2,13 @@
 //! Flows take `RequestMeta` and `now`, never framework request types.
 
 pub mod audience;
+pub mod authorize;
 pub mod client_auth;
+pub mod device_authorization;
+pub mod introspect;
 pub mod issue;
+pub mod login;
+pub mod logout;
 pub mod revocation;
 pub mod token;
 

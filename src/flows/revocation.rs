@@ -18,6 +18,52 @@ pub enum Reason {
     RotationDisabled,
 }
 
+/// What `/oauth/revoke` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    /// Unknown (or already dead) token: nothing to do; RFC 7009 answers 200.
+    Unknown,
+    /// The token belongs to another client: refused, and it stays valid.
+    NotYours,
+    /// Every refresh token of the grant was revoked (and the grant deleted
+    /// when the tenant flag is on).
+    Revoked { grant_deleted: bool },
+}
+
+/// `POST /oauth/revoke` (CONTRACT §4 rule 3): revoking a refresh token
+/// revokes every refresh token issued for the same grant, in one write; the
+/// grant itself goes too when `flags.revoke_refresh_token_grant` is on.
+pub async fn revoke_refresh_token(
+    state: &AppState,
+    client: &grantor_domain::Client,
+    token: &str,
+    now: Timestamp,
+) -> Result<RevokeOutcome, FlowError> {
+    let hash = grantor_domain::TokenHash::of(token);
+    let Some(presented) = state.store.load_refresh_token(hash.as_str()).await? else {
+        return Ok(RevokeOutcome::Unknown);
+    };
+    if presented.family.client_id != client.client_id {
+        return Ok(RevokeOutcome::NotYours);
+    }
+    let delete_grant = state
+        .store
+        .tenant_settings()
+        .await?
+        .revoke_refresh_token_grant;
+    let done = state
+        .store
+        .revoke_grant_tokens(&presented.family.grant_id, delete_grant, now)
+        .await?;
+    if !done {
+        return Ok(RevokeOutcome::Unknown);
+    }
+    tracing::info!(grant_id = %presented.family.grant_id, grant_deleted = delete_grant, "grant's refresh tokens revoked via /oauth/revoke");
+    Ok(RevokeOutcome::Revoked {
+        grant_deleted: delete_grant,
+    })
+}
+
 impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,10 +75,22 @@ impl Reason {
 }
 
 /// Revokes one refresh-token family: every token of it stops working at once.
-pub async fn revoke_family(state: &AppState, family_id: &str, reason: Reason, now: Timestamp) -> Result<bool, FlowError> {
-    let revoked = state.store.revoke_family(family_id, reason.as_str(), now).await?;
+pub async fn revoke_family(
+    state: &AppState,
+    family_id: &str,
+    reason: Reason,
+    now: Timestamp,
+) -> Result<bool, FlowError> {
+    let revoked = state
+        .store
+        .revoke_family(family_id, reason.as_str(), now)
+        .await?;
     if revoked {
-        tracing::info!(family_id, reason = reason.as_str(), "refresh-token family revoked");
+        tracing::info!(
+            family_id,
+            reason = reason.as_str(),
+            "refresh-token family revoked"
+        );
     }
     Ok(revoked)
 }

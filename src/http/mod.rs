@@ -5,6 +5,7 @@
 pub mod auth_api;
 pub mod extract;
 pub mod management;
+pub mod pages;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(auth_api::routes())
+        .merge(pages::routes())
         .nest("/api/v2", management::routes())
         .fallback(auth_api::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

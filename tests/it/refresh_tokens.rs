@@ -9,7 +9,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_databases;
-use crate::support::{assert_oauth_error, claims, read, spawn_app, spawn_app_on, AppOptions, TestApp, TestDatabase};
+use crate::support::{
+    assert_oauth_error, claims, read, spawn_app, spawn_app_on, AppOptions, TestApp, TestDatabase,
+};
 
 pub const API: &str = "https://orders.example.test/";
 pub const EMAIL: &str = "ann@example.test";
@@ -19,10 +21,14 @@ pub const PASSWORD: &str = "correct horse battery";
 /// password and refresh_token grants and the given `refresh_token` settings.
 pub async fn setup(app: &TestApp, refresh_token: Value) -> (String, String) {
     let (status, body) = app
-        .mgmt_call(Method::POST, "/resource-servers", Some(json!({
-            "identifier": API, "name": "Orders", "allow_offline_access": true,
-            "scopes": [{"value": "read:orders"}, {"value": "write:orders"}],
-        })))
+        .mgmt_call(
+            Method::POST,
+            "/resource-servers",
+            Some(json!({
+                "identifier": API, "name": "Orders", "allow_offline_access": true,
+                "scopes": [{"value": "read:orders"}, {"value": "write:orders"}],
+            })),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = app
@@ -45,28 +51,50 @@ pub fn rotating(leeway: i64) -> Value {
 
 /// Password grant; returns the JSON body, asserting 200.
 pub async fn password_grant(app: &TestApp, id: &str, secret: &str, scope: &str) -> Value {
-    let (status, body) = read(app.token_form(&[
-        ("grant_type", "password"), ("client_id", id), ("client_secret", secret),
-        ("username", EMAIL), ("password", PASSWORD), ("audience", API), ("scope", scope),
-    ]).await).await;
+    let (status, body) = read(
+        app.token_form(&[
+            ("grant_type", "password"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("username", EMAIL),
+            ("password", PASSWORD),
+            ("audience", API),
+            ("scope", scope),
+        ])
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
 
 pub async fn refresh(app: &TestApp, id: &str, secret: &str, rt: &str) -> (StatusCode, Value) {
-    read(app.token_form(&[
-        ("grant_type", "refresh_token"), ("client_id", id), ("client_secret", secret), ("refresh_token", rt),
-    ]).await).await
+    read(
+        app.token_form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("refresh_token", rt),
+        ])
+        .await,
+    )
+    .await
 }
 
 fn rt(body: &Value) -> String {
-    body["refresh_token"].as_str().unwrap_or_else(|| panic!("no refresh_token in {body}")).to_owned()
+    body["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no refresh_token in {body}"))
+        .to_owned()
 }
 
 #[track_caller]
 fn assert_invalid_refresh(status: StatusCode, body: &Value) {
     assert_oauth_error(status, body, StatusCode::FORBIDDEN, "invalid_grant");
-    assert_eq!(body["error_description"], "Unknown or invalid refresh token.");
+    assert_eq!(
+        body["error_description"],
+        "Unknown or invalid refresh token."
+    );
 }
 
 both_databases! {

@@ -22,10 +22,23 @@ pub async fn exchange(
 ) -> Result<IssuedTokens, FlowError> {
     let code = required(&request.code, "code")?;
     let code_hash = TokenHash::of(code).as_str().to_owned();
-    let record = match state.store.redeem_authorization_code(&code_hash, now).await? {
+    let record = match state
+        .store
+        .redeem_authorization_code(&code_hash, now)
+        .await?
+    {
         CodeRedemption::Redeemed(record) => record,
-        CodeRedemption::Replayed { issued_family_id, issued_jti } => {
-            revocation::revoke_code_issue(state, issued_family_id.as_deref(), issued_jti.as_deref(), now).await?;
+        CodeRedemption::Replayed {
+            issued_family_id,
+            issued_jti,
+        } => {
+            revocation::revoke_code_issue(
+                state,
+                issued_family_id.as_deref(),
+                issued_jti.as_deref(),
+                now,
+            )
+            .await?;
             return Err(invalid_code().into());
         }
         CodeRedemption::Invalid => return Err(invalid_code().into()),
@@ -34,16 +47,32 @@ pub async fn exchange(
         return Err(invalid_code().into());
     }
     // RFC 6749 §4.1.3: the redirect_uri, when sent, must be the one the code was issued to.
-    if request.redirect_uri.as_deref().is_some_and(|uri| uri != record.redirect_uri) {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request").into());
+    if request
+        .redirect_uri
+        .as_deref()
+        .is_some_and(|uri| uri != record.redirect_uri)
+    {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        )
+        .into());
     }
     match (&record.code_challenge, request.code_verifier.as_deref()) {
         (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
         (None, None) => {}
         _ => return Err(OAuthError::invalid_grant("Failed to verify code verifier").into()),
     }
-    let user = state.store.user(&record.user_id).await?.filter(|u| !u.blocked).ok_or_else(invalid_code)?;
-    let grant = state.store.grant(&record.grant_id).await?.ok_or_else(invalid_code)?;
+    let user = state
+        .store
+        .user(&record.user_id)
+        .await?
+        .filter(|u| !u.blocked)
+        .ok_or_else(invalid_code)?;
+    let grant = state
+        .store
+        .grant(&record.grant_id)
+        .await?
+        .ok_or_else(invalid_code)?;
     let audience = audience::resolve(state, Some(&record.audience)).await?;
     let scope = ScopeSet::parse(&record.scope);
     issue_for_user(

@@ -25,18 +25,37 @@ pub async fn exchange(
     let hash = TokenHash::of(device_code).as_str().to_owned();
     let record = match state.store.poll_device_code(&hash, now).await? {
         DevicePoll::Unknown => return Err(invalid_device_code().into()),
-        DevicePoll::Pending { too_fast: true, interval_seconds } => {
+        DevicePoll::Pending {
+            too_fast: true,
+            interval_seconds,
+        } => {
             return Err(OAuthError::new(
                 OAuthErrorKind::SlowDown,
-                format!("You are polling faster than the specified interval of {interval_seconds} seconds."),
+                format!(
+                "You are polling faster than the specified interval of {interval_seconds} seconds."
+            ),
             )
             .into())
         }
-        DevicePoll::Pending { too_fast: false, .. } => {
-            return Err(OAuthError::new(OAuthErrorKind::AuthorizationPending, "User has yet to authorize device code.").into())
+        DevicePoll::Pending {
+            too_fast: false, ..
+        } => {
+            return Err(OAuthError::new(
+                OAuthErrorKind::AuthorizationPending,
+                "User has yet to authorize device code.",
+            )
+            .into())
         }
-        DevicePoll::Denied => return Err(OAuthError::access_denied("User cancelled the confirmation prompt.").into()),
-        DevicePoll::Expired => return Err(OAuthError::new(OAuthErrorKind::ExpiredToken, "The device code has expired.").into()),
+        DevicePoll::Denied => {
+            return Err(OAuthError::access_denied("User cancelled the confirmation prompt.").into())
+        }
+        DevicePoll::Expired => {
+            return Err(OAuthError::new(
+                OAuthErrorKind::ExpiredToken,
+                "The device code has expired.",
+            )
+            .into())
+        }
         DevicePoll::Approved(record) => record,
     };
     if record.client_id != client.client_id {
@@ -45,8 +64,17 @@ pub async fn exchange(
     let (Some(user_id), Some(grant_id)) = (&record.user_id, &record.grant_id) else {
         return Err(invalid_device_code().into());
     };
-    let user = state.store.user(user_id).await?.filter(|u| !u.blocked).ok_or_else(invalid_device_code)?;
-    let grant = state.store.grant(grant_id).await?.ok_or_else(invalid_device_code)?;
+    let user = state
+        .store
+        .user(user_id)
+        .await?
+        .filter(|u| !u.blocked)
+        .ok_or_else(invalid_device_code)?;
+    let grant = state
+        .store
+        .grant(grant_id)
+        .await?
+        .ok_or_else(invalid_device_code)?;
     let audience = audience::resolve(state, Some(&record.audience)).await?;
     issue_for_user(
         state,

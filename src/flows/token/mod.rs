@@ -29,7 +29,9 @@ pub struct TokenRequest {
 
 /// A required parameter, or `invalid_request` naming it.
 pub fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, OAuthError> {
-    value.as_deref().ok_or_else(|| OAuthError::invalid_request(format!("Missing required parameter: {name}")))
+    value
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request(format!("Missing required parameter: {name}")))
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -78,9 +80,15 @@ pub async fn exchange(
         return Err(OAuthError::unauthorized_client(grant_type.as_str()).into());
     }
     match grant_type {
-        GrantType::ClientCredentials => client_credentials::exchange(state, &client, request, now).await,
-        GrantType::AuthorizationCode => authorization_code::exchange(state, &client, request, meta, now).await,
-        GrantType::RefreshToken => refresh_token::exchange(state, &client, request, meta, now).await,
+        GrantType::ClientCredentials => {
+            client_credentials::exchange(state, &client, request, now).await
+        }
+        GrantType::AuthorizationCode => {
+            authorization_code::exchange(state, &client, request, meta, now).await
+        }
+        GrantType::RefreshToken => {
+            refresh_token::exchange(state, &client, request, meta, now).await
+        }
         GrantType::DeviceCode => device_code::exchange(state, &client, request, meta, now).await,
         GrantType::Password => password::exchange(state, &client, request, meta, now).await,
     }

@@ -25,19 +25,41 @@ pub async fn exchange(
     let username = required(&request.username, "username")?;
     let password = required(&request.password, "password")?.to_owned();
     let email = normalize_email(username).map_err(|_| wrong_credentials())?;
-    let user = state.store.user_by_email(DATABASE_CONNECTION, &email).await?;
-    let hash = user.as_ref().map_or_else(|| secrets::DUMMY_PASSWORD_HASH.to_owned(), |u| u.password_hash.clone());
+    let user = state
+        .store
+        .user_by_email(DATABASE_CONNECTION, &email)
+        .await?;
+    let hash = user.as_ref().map_or_else(
+        || secrets::DUMMY_PASSWORD_HASH.to_owned(),
+        |u| u.password_hash.clone(),
+    );
     // Verify even for unknown users, so timing does not tell which exist.
     let verified = secrets::verify_password_blocking(hash, password).await;
-    let user = user.filter(|u| verified && !u.blocked).ok_or_else(wrong_credentials)?;
+    let user = user
+        .filter(|u| verified && !u.blocked)
+        .ok_or_else(wrong_credentials)?;
     let audience = audience::resolve(state, request.audience.as_deref()).await?;
-    let requested = request.scope.as_deref().map(ScopeSet::parse).unwrap_or_default();
+    let requested = request
+        .scope
+        .as_deref()
+        .map(ScopeSet::parse)
+        .unwrap_or_default();
     let scope = audience.grantable(&requested);
     let grant = state
         .store
-        .upsert_grant(&secrets::hex_id(12), &user.user_id, &client.client_id, &audience.audience, &scope, now)
+        .upsert_grant(
+            &secrets::hex_id(12),
+            &user.user_id,
+            &client.client_id,
+            &audience.audience,
+            &scope,
+            now,
+        )
         .await?;
-    state.store.record_login(&user.user_id, &meta.ip, now).await?;
+    state
+        .store
+        .record_login(&user.user_id, &meta.ip, now)
+        .await?;
     issue_for_user(
         state,
         IssueContext {

@@ -8,8 +8,12 @@
 //! leeway it gets a sibling, outside it trips reuse detection. So parallel
 //! exchanges never leave two live successors when the leeway is 0.
 
-use grantor_domain::refresh_token::{decide_exchange, lifetimes_on_exchange, rotation_switch, ExchangeDecision};
-use grantor_domain::{Client, OAuthError, OAuthErrorKind, RotationType, ScopeSet, Timestamp, TokenHash};
+use grantor_domain::refresh_token::{
+    decide_exchange, lifetimes_on_exchange, rotation_switch, ExchangeDecision,
+};
+use grantor_domain::{
+    Client, OAuthError, OAuthErrorKind, RotationType, ScopeSet, Timestamp, TokenHash,
+};
 use grantor_store::{ExchangeWrite, IssueBatch, PresentedRefreshToken, UserGrant};
 
 use super::{required, IssuedTokens, TokenRequest};
@@ -37,18 +41,30 @@ pub async fn exchange(
     let presented = required(&request.refresh_token, "refresh_token")?;
     let hash = TokenHash::of(presented).as_str().to_owned();
     for _ in 0..MAX_ATTEMPTS {
-        let token = state.store.load_refresh_token(&hash).await?.ok_or_else(invalid_refresh_token)?;
+        let token = state
+            .store
+            .load_refresh_token(&hash)
+            .await?
+            .ok_or_else(invalid_refresh_token)?;
         if token.family.client_id != client.client_id {
             return Err(invalid_refresh_token().into());
         }
-        let decision = decide_exchange(&token.snapshot, token.generation, client.refresh_token.leeway, now);
+        let decision = decide_exchange(
+            &token.snapshot,
+            token.generation,
+            client.refresh_token.leeway,
+            now,
+        );
         let step = match decision {
             ExchangeDecision::Reject(_) => return Err(invalid_refresh_token().into()),
             ExchangeDecision::ReuseDetected => {
-                revocation::revoke_family(state, &token.family.id, Reason::ReuseDetected, now).await?;
+                revocation::revoke_family(state, &token.family.id, Reason::ReuseDetected, now)
+                    .await?;
                 return Err(invalid_refresh_token().into());
             }
-            ExchangeDecision::Reuse | ExchangeDecision::Rotate | ExchangeDecision::RotateWithinLeeway => {
+            ExchangeDecision::Reuse
+            | ExchangeDecision::Rotate
+            | ExchangeDecision::RotateWithinLeeway => {
                 exchange_once(state, client, &request, meta, now, &token, decision).await?
             }
         };
@@ -56,7 +72,11 @@ pub async fn exchange(
             return Ok(issued);
         }
     }
-    Err(OAuthError::new(OAuthErrorKind::ServerError, "Too many concurrent exchanges of this refresh token").into())
+    Err(OAuthError::new(
+        OAuthErrorKind::ServerError,
+        "Too many concurrent exchanges of this refresh token",
+    )
+    .into())
 }
 
 /// One attempt; `Ok(None)` when the compare-and-set lost a race.
@@ -71,7 +91,12 @@ async fn exchange_once(
 ) -> Result<Option<IssuedTokens>, FlowError> {
     let family = &token.family;
     let granted = ScopeSet::parse(&family.scope);
-    let scope = match request.scope.as_deref().map(ScopeSet::parse).filter(|s| !s.is_empty()) {
+    let scope = match request
+        .scope
+        .as_deref()
+        .map(ScopeSet::parse)
+        .filter(|s| !s.is_empty())
+    {
         Some(asked) if !asked.is_subset_of(&granted) => {
             return Err(OAuthError::new(
                 OAuthErrorKind::InvalidScope,
@@ -82,8 +107,15 @@ async fn exchange_once(
         Some(asked) => asked,
         None => granted.clone(),
     };
-    let user = state.store.user(&family.user_id).await?.filter(|u| !u.blocked).ok_or_else(invalid_refresh_token)?;
-    let audience = audience::resolve(state, Some(&family.audience)).await.map_err(|_| invalid_refresh_token())?;
+    let user = state
+        .store
+        .user(&family.user_id)
+        .await?
+        .filter(|u| !u.blocked)
+        .ok_or_else(invalid_refresh_token)?;
+    let audience = audience::resolve(state, Some(&family.audience))
+        .await
+        .map_err(|_| invalid_refresh_token())?;
     // The grant was current when loaded; carry its epoch into the new access token.
     let grant = UserGrant {
         id: family.grant_id.clone(),
@@ -96,10 +128,16 @@ async fn exchange_once(
         updated_at: family.created_at,
     };
     let switch = rotation_switch(family.rotating, &client.refresh_token);
-    if decision != ExchangeDecision::RotateWithinLeeway && switch == Some(RotationType::NonRotating) {
-        return replace_with_non_rotating(state, client, &user, &grant, &audience, scope, meta, now, token).await.map(Some);
+    if decision != ExchangeDecision::RotateWithinLeeway && switch == Some(RotationType::NonRotating)
+    {
+        return replace_with_non_rotating(
+            state, client, &user, &grant, &audience, scope, meta, now, token,
+        )
+        .await
+        .map(Some);
     }
-    let (expires_at, idle_expires_at) = lifetimes_on_exchange(&client.refresh_token, family.expires_at, now);
+    let (expires_at, idle_expires_at) =
+        lifetimes_on_exchange(&client.refresh_token, family.expires_at, now);
     let current = family.current_generation;
     let (new_generation, rotated, secret_generation, issue_secret, rotating) = match decision {
         ExchangeDecision::Rotate => (current + 1, true, current + 1, true, true),
@@ -128,7 +166,9 @@ async fn exchange_once(
         new_generation,
         rotated,
         rotating,
-        new_secret_hash: secret.as_deref().map(|s| TokenHash::of(s).as_str().to_owned()),
+        new_secret_hash: secret
+            .as_deref()
+            .map(|s| TokenHash::of(s).as_str().to_owned()),
         secret_generation,
         expires_at,
         idle_expires_at,
@@ -194,7 +234,17 @@ async fn replace_with_non_rotating(
         Some(&new.id),
         now,
     )?;
-    state.store.issue_tokens(&IssueBatch { family: Some(new), access_token: minted.record, code_hash: None }, now).await?;
+    state
+        .store
+        .issue_tokens(
+            &IssueBatch {
+                family: Some(new),
+                access_token: minted.record,
+                code_hash: None,
+            },
+            now,
+        )
+        .await?;
     Ok(IssuedTokens {
         access_token: minted.access_token,
         expires_in: minted.expires_in,

@@ -2,8 +2,11 @@
 //! endpoint, errors rendered by `error.rs` as `{error, error_description}`.
 
 mod body;
+mod device_code;
 mod discovery;
 mod error;
+mod introspect;
+mod revoke;
 mod token;
 mod userinfo;
 
@@ -27,7 +30,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/.well-known/jwks.json", get(discovery::get_jwks))
         .route("/oauth/token", post(token::post_token))
-        .route("/userinfo", get(userinfo::get_userinfo).post(userinfo::get_userinfo))
+        .route("/oauth/device/code", post(device_code::post_device_code))
+        .route(
+            "/userinfo",
+            get(userinfo::get_userinfo).post(userinfo::get_userinfo),
+        )
+        .route("/oauth/revoke", post(revoke::post_revoke))
+        .route("/oauth/introspect", post(introspect::post_introspect))
 }
 
 /// Unknown paths outside the Management API.

@@ -42,7 +42,11 @@ pub async fn get_userinfo(State(state): State<AppState>, headers: HeaderMap) -> 
     let now = state.clock.now().unix_seconds();
     let fresh = claims["exp"].as_i64().is_some_and(|exp| exp > now);
     let scope = ScopeSet::parse(claims["scope"].as_str().unwrap_or_default());
-    if claims["iss"].as_str() != Some(state.issuer.as_str()) || !aud_ok || !fresh || !scope.contains("openid") {
+    if claims["iss"].as_str() != Some(state.issuer.as_str())
+        || !aud_ok
+        || !fresh
+        || !scope.contains("openid")
+    {
         return invalid_token("Invalid access token");
     }
     let Some(user_id) = claims["sub"].as_str() else {

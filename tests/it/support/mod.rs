@@ -1,6 +1,8 @@
 //! `spawn_app()` and `TestApp`: the real server on port 0, on a fresh SQLite
 //! file or a fresh PostgreSQL schema, with typed helpers for the APIs.
 
+pub mod browser;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use grantor::config::BootstrapCredentials;

@@ -13,6 +13,25 @@ pub type Db = sqlx::Sqlite;
 pub mod ops;
 
 pub(crate) async fn connect(url: &str) -> StoreResult<ops::Backend> {
+    // Two processes opening one new file at once can collide while one creates
+    // the file, switches it to WAL or runs a migration (sqlx takes no lock for
+    // SQLite migrations): the loser fails fast ("database is locked", "table
+    // already exists") and its transaction rolls back. Trying again then finds
+    // the work done, so retry with a growing pause before giving up.
+    let mut attempt: u64 = 0;
+    loop {
+        match open_and_migrate(url).await {
+            Ok(backend) => return Ok(backend),
+            Err(_) if attempt < 10 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn open_and_migrate(url: &str) -> StoreResult<ops::Backend> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -24,7 +43,12 @@ pub(crate) async fn connect(url: &str) -> StoreResult<ops::Backend> {
         .max_connections(8)
         .connect_with(options)
         .await?;
-    migrate(&pool).await?;
+    if let Err(e) = sqlx::migrate!("../../migrations/sqlite").run(&pool).await {
+        pool.close().await;
+        return Err(anyhow::anyhow!(e)
+            .context("running SQLite migrations")
+            .into());
+    }
     Ok(ops::Backend { pool })
 }
 
@@ -34,26 +58,4 @@ pub(crate) async fn begin_write(
     pool: &sqlx::Pool<Db>,
 ) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
-}
-
-/// sqlx takes no lock for SQLite migrations, so two processes starting on one
-/// new file can both try migration 1; the loser's transaction fails ("table
-/// already exists") and rolls back. Trying again then finds it applied.
-async fn migrate(pool: &sqlx::Pool<Db>) -> StoreResult<()> {
-    let migrator = sqlx::migrate!("../../migrations/sqlite");
-    let mut attempt = 0;
-    loop {
-        match migrator.run(pool).await {
-            Ok(()) => return Ok(()),
-            Err(_) if attempt < 5 => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-            }
-            Err(e) => {
-                return Err(anyhow::anyhow!(e)
-                    .context("running SQLite migrations")
-                    .into())
-            }
-        }
-    }
 }

@@ -1,0 +1,99 @@
+//! Whether a request needs the user's consent, and what the consent page
+//! shows.
+
+use grantor_domain::Timestamp;
+use grantor_store::UserGrant;
+
+use super::{ConsentView, Loaded, ScopeLine};
+use crate::flows::login::ActiveSession;
+use crate::flows::FlowError;
+use crate::secrets;
+use crate::state::AppState;
+
+pub(super) enum Consent {
+    Ask,
+    Granted(UserGrant),
+}
+
+/// Consent is not asked when the user's grant already covers the requested
+/// scopes, nor for a first-party client when the API skips consent for
+/// verifiable first-party clients (the grant is then recorded). `prompt=consent`
+/// always asks.
+pub(super) async fn decide_consent(
+    state: &AppState,
+    loaded: &Loaded,
+    session: &ActiveSession,
+    now: Timestamp,
+) -> Result<Consent, FlowError> {
+    if loaded.pending.force_consent {
+        return Ok(Consent::Ask);
+    }
+    let requested = loaded.requested();
+    let existing = state
+        .store
+        .grant_for(
+            &session.user.user_id,
+            &loaded.client.client_id,
+            &loaded.audience.audience,
+        )
+        .await?;
+    if let Some(grant) = existing.filter(|g| requested.is_subset_of(&g.scope)) {
+        return Ok(Consent::Granted(grant));
+    }
+    let skip = loaded.client.is_first_party
+        && loaded
+            .audience
+            .api
+            .as_ref()
+            .is_some_and(|api| api.skip_consent_for_verifiable_first_party_clients);
+    if skip {
+        let grant = state
+            .store
+            .upsert_grant(
+                &secrets::hex_id(12),
+                &session.user.user_id,
+                &loaded.client.client_id,
+                &loaded.audience.audience,
+                &requested,
+                now,
+            )
+            .await?;
+        return Ok(Consent::Granted(grant));
+    }
+    Ok(Consent::Ask)
+}
+
+pub(super) fn consent_view(loaded: &Loaded, session: &ActiveSession) -> ConsentView {
+    let api = loaded.audience.api.as_ref();
+    let scopes = loaded
+        .requested()
+        .iter()
+        .map(|value| {
+            let defined = api
+                .and_then(|api| api.scopes.iter().find(|s| s.value == value))
+                .map(|s| s.description.clone());
+            ScopeLine {
+                value: value.to_owned(),
+                description: defined.unwrap_or_else(|| oidc_scope_description(value).to_owned()),
+            }
+        })
+        .collect();
+    ConsentView {
+        request_id: loaded.request_id.clone().unwrap_or_default(),
+        app_name: loaded.client.name.clone(),
+        api_name: api.map_or_else(|| "your profile".to_owned(), |api| api.name.clone()),
+        audience: loaded.audience.audience.clone(),
+        user_email: session.user.email.clone(),
+        scopes,
+    }
+}
+
+fn oidc_scope_description(scope: &str) -> &'static str {
+    match scope {
+        "openid" => "Sign you in",
+        "profile" => "Your name and profile details",
+        "email" => "Your email address",
+        "offline_access" => "Keep access when you are not using the application",
+        _ => "",
+    }
+}

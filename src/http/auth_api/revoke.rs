@@ -1,0 +1,59 @@
+//! `POST /oauth/revoke` (RFC 7009, Auth0 §2.3): authenticate the client
+//! first, then revoke through `flows::revocation`. 200 with an empty body on
+//! success and for unknown tokens; 400 `invalid_request` for a token of another
+//! client (which stays valid); 401 `invalid_client` for bad credentials.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use grantor_domain::{OAuthError, OAuthErrorKind};
+use serde::Deserialize;
+
+use super::token::presented_client;
+use super::{AuthApiError, FormOrJson};
+use crate::flows::client_auth::{self, ClientAuthError};
+use crate::flows::revocation::{self, RevokeOutcome};
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct RevokeForm {
+    token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// Authenticates the client of a revoke or introspect call; failures are 401 `invalid_client`.
+pub async fn authenticate_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+) -> Result<grantor_domain::Client, AuthApiError> {
+    let presented = presented_client(headers, client_id, client_secret)?;
+    match client_auth::authenticate(&state.store, &presented).await {
+        Ok(client) => Ok(client),
+        Err(ClientAuthError::Store(e)) => Err(e.into()),
+        Err(_) => Err(OAuthError::new(
+            OAuthErrorKind::InvalidClient,
+            "Client authentication failed",
+        )
+        .into()),
+    }
+}
+
+pub async fn post_revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    FormOrJson(form): FormOrJson<RevokeForm>,
+) -> Result<StatusCode, AuthApiError> {
+    let client = authenticate_client(&state, &headers, form.client_id, form.client_secret).await?;
+    let token = form
+        .token
+        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: token"))?;
+    let now = state.clock.now();
+    match revocation::revoke_refresh_token(&state, &client, &token, now).await? {
+        RevokeOutcome::NotYours => {
+            Err(OAuthError::invalid_request("The token was not issued to this client").into())
+        }
+        RevokeOutcome::Unknown | RevokeOutcome::Revoked { .. } => Ok(StatusCode::OK),
+    }
+}

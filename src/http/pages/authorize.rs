@@ -1,0 +1,115 @@
+//! `GET /authorize`, and the login (`POST /u/login`) and consent
+//! (`POST /u/consent`) forms of a pending request.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::cookies::{cookie, set_cookie, SESSION_COOKIE};
+use super::{render_step, views, CheckedForm, CsrfToken, Page, PageError};
+use crate::flows::authorize::{self, AuthorizeParams, LoginResult};
+use crate::flows::login;
+use crate::http::extract::RequestMeta;
+use crate::http::AppState;
+
+pub async fn get_authorize(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Page, PageError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+            .map_err(|_| PageError::bad_request("The request's query string is malformed."))?;
+    let params = AuthorizeParams::from_pairs(pairs);
+    let now = state.clock.now();
+    let session = login::active_session(&state, cookie(&headers, SESSION_COOKIE), now).await?;
+    let step = authorize::start(&state, params, session, &meta, now).await?;
+    render_step(step, CsrfToken::for_page(&headers), state.issuer.is_https())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    request: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn post_login(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    CheckedForm(form): CheckedForm<LoginForm>,
+) -> Result<Page, PageError> {
+    let request_id = form
+        .request
+        .ok_or_else(|| PageError::bad_request("The form names no sign-in request."))?;
+    let username = form.username.unwrap_or_default();
+    let password = form.password.unwrap_or_default();
+    let now = state.clock.now();
+    let secure = state.issuer.is_https();
+    let previous = login::active_session(&state, cookie(&headers, SESSION_COOKIE), now).await?;
+    let csrf = CsrfToken::for_page(&headers);
+    match authorize::login(
+        &state,
+        &request_id,
+        &username,
+        &password,
+        previous,
+        &meta,
+        now,
+    )
+    .await?
+    {
+        LoginResult::Refused { view, message } => {
+            let page = Page::html(
+                StatusCode::OK,
+                &views::LoginPage {
+                    csrf: csrf.value(),
+                    request_id: &view.request_id,
+                    app_name: &view.app_name,
+                    username: &username,
+                    error: Some(message),
+                },
+            )?;
+            Ok(csrf.attach(page, secure))
+        }
+        LoginResult::SignedIn { session, step } => {
+            let max_age = (session.active.session.expires_at.millis() - now.millis()) / 1000;
+            let page = render_step(step, csrf, secure)?;
+            Ok(page.with_cookie(set_cookie(
+                SESSION_COOKIE,
+                &session.cookie_secret,
+                secure,
+                Some(max_age),
+            )))
+        }
+        LoginResult::Stopped(step) => render_step(step, csrf, secure),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    request: Option<String>,
+    decision: Option<String>,
+}
+
+pub async fn post_consent(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    CheckedForm(form): CheckedForm<ConsentForm>,
+) -> Result<Page, PageError> {
+    let request_id = form
+        .request
+        .ok_or_else(|| PageError::bad_request("The form names no sign-in request."))?;
+    let accept = match form.decision.as_deref() {
+        Some("accept") => true,
+        Some("decline") => false,
+        _ => return Err(PageError::bad_request("Choose Accept or Decline.")),
+    };
+    let now = state.clock.now();
+    let session = login::active_session(&state, cookie(&headers, SESSION_COOKIE), now).await?;
+    let step = authorize::consent(&state, &request_id, accept, session, &meta, now).await?;
+    render_step(step, CsrfToken::for_page(&headers), state.issuer.is_https())
+}
