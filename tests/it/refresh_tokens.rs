@@ -364,3 +364,46 @@ both_databases! {
         }
     }
 }
+
+both_databases! {
+    async fn refresh_tokens_record_session_device_and_lifetimes(db: Backend) {
+        let app = spawn_app(db).await;
+        let (_, _) = setup(&app, rotating(0)).await;
+        let callback = "https://app.example.test/cb";
+        let (id, secret, _) = app.create_client(json!({
+            "name": "recorder", "callbacks": [callback], "grant_types": ["authorization_code", "refresh_token"],
+            "refresh_token": {"rotation_type": "rotating", "expiration_type": "expiring", "token_lifetime": 3600, "idle_token_lifetime": 600},
+        })).await;
+        let code = crate::support::browser::authorize_code(&app, &id, callback,
+            &[("audience", API), ("scope", "read:orders offline_access"), ("device", "Ann's phone")], EMAIL, PASSWORD).await;
+        let (status, body) = crate::support::browser::exchange_code(&app, &id, Some(&secret), &code, callback, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let token = rt(&body);
+        let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+        let hash = grantor_domain::TokenHash::of(&token);
+        let family = store.load_refresh_token(hash.as_str()).await.unwrap().unwrap().family;
+        assert_eq!(family.device_name.as_deref(), Some("Ann's phone"));
+        assert!(family.session_id.is_some(), "tokens from a browser login carry its session");
+        assert_eq!(family.initial_ip, "127.0.0.1");
+        assert!(family.rotating);
+        assert_eq!(family.audience, API);
+        assert_eq!(family.scope, "read:orders offline_access");
+        let created = family.created_at.millis();
+        assert_eq!(family.expires_at.map(|t| t.millis() - created), Some(3_600_000));
+        assert_eq!(family.idle_expires_at.map(|t| t.millis() - created), Some(600_000));
+        assert!(family.last_exchanged_at.is_none());
+        assert_ne!(family.id, token, "the public id is not the secret");
+        // An exchange records when and from where.
+        let response = app.http.post(app.url("/oauth/token")).header("user-agent", "RecorderApp/2.0")
+            .form(&[("grant_type", "refresh_token"), ("client_id", id.as_str()), ("client_secret", secret.as_str()), ("refresh_token", token.as_str())])
+            .send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let after = store.refresh_token_family(&family.id).await.unwrap().unwrap();
+        assert!(after.last_exchanged_at.is_some());
+        assert_eq!(after.last_user_agent, "RecorderApp/2.0");
+        assert_eq!(after.initial_user_agent, family.initial_user_agent, "initial device data is kept");
+        assert_eq!(after.expires_at, family.expires_at, "absolute expiry is fixed at issue");
+        assert_eq!(after.current_generation, 1);
+        store.close().await;
+    }
+}
