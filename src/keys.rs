@@ -63,6 +63,18 @@ pub enum JwtError {
     UnknownKey,
     #[error("invalid signature")]
     BadSignature,
+    /// Well signed, but the issuer, expiry or audience is not the one expected.
+    #[error("claims rejected")]
+    Rejected,
+}
+
+/// The `aud` claim as a list: Auth0 writes one string or an array of them.
+pub fn audiences(claims: &Value) -> Vec<&str> {
+    match &claims["aud"] {
+        Value::String(a) => vec![a.as_str()],
+        Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    }
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -222,6 +234,26 @@ impl Keys {
         token.push('.');
         token.push_str(&b64(&signature));
         Ok(token)
+    }
+
+    /// [`Keys::verify`], then the checks every bearer token gets: `iss` is
+    /// `issuer`, `exp` is after `now_seconds`, and, when given, `aud` names
+    /// `audience`.
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: Option<&str>,
+        now_seconds: i64,
+    ) -> Result<Value, JwtError> {
+        let claims = self.verify(token)?;
+        let fresh = claims["exp"].as_i64().is_some_and(|exp| exp > now_seconds);
+        let for_audience = audience.is_none_or(|a| audiences(&claims).contains(&a));
+        if claims["iss"].as_str() == Some(issuer) && fresh && for_audience {
+            Ok(claims)
+        } else {
+            Err(JwtError::Rejected)
+        }
     }
 
     /// Checks the signature of a compact JWS made by one of our keys and

@@ -73,16 +73,23 @@ pub async fn resolve(
             api: None,
         });
     }
-    let api = state
-        .store
-        .resource_server(&audience)
-        .await?
-        .filter(|api| api.identifier == audience)
-        .ok_or_else(|| {
-            OAuthError::access_denied(format!("Service not enabled within domain: {audience}"))
-        })?;
+    let api = find_api(state, &audience).await?;
     Ok(UserAudience {
         audience,
         api: Some(api),
     })
+}
+
+/// The API a token request names, or Auth0's `access_denied` for an unknown one.
+pub async fn find_api(
+    state: &AppState,
+    audience: &str,
+) -> Result<ResourceServer, super::FlowError> {
+    Ok(state
+        .store
+        .resource_server_by_identifier(audience)
+        .await?
+        .ok_or_else(|| {
+            OAuthError::access_denied(format!("Service not enabled within domain: {audience}"))
+        })?)
 }

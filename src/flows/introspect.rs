@@ -15,6 +15,7 @@ use grantor_domain::{Client, Timestamp, TokenHash};
 use serde_json::{json, Value};
 
 use super::FlowError;
+use crate::keys::audiences;
 use crate::state::AppState;
 
 pub fn inactive() -> Value {
@@ -27,12 +28,16 @@ pub async fn introspect(
     token: &str,
     now: Timestamp,
 ) -> Result<Value, FlowError> {
-    if token.split('.').count() == 3 {
-        if let Ok(claims) = state.keys.verify(token) {
-            return introspect_access_token(state, caller, claims, now).await;
-        }
+    // A JWT that is ours, unexpired and from our issuer is an access token; an
+    // expired or foreign one is unknown here, as is any refresh token string.
+    let verified =
+        state
+            .keys
+            .verify_access_token(token, state.issuer.as_str(), None, now.unix_seconds());
+    match verified {
+        Ok(claims) => introspect_access_token(state, caller, claims, now).await,
+        Err(_) => introspect_refresh_token(state, caller, token, now).await,
     }
-    introspect_refresh_token(state, caller, token, now).await
 }
 
 async fn introspect_access_token(
@@ -41,23 +46,9 @@ async fn introspect_access_token(
     claims: Value,
     now: Timestamp,
 ) -> Result<Value, FlowError> {
-    let fresh = claims["exp"]
-        .as_i64()
-        .is_some_and(|exp| exp > now.unix_seconds());
-    if claims["iss"].as_str() != Some(state.issuer.as_str()) || !fresh {
-        return Ok(inactive());
-    }
-    let audiences: Vec<String> = match &claims["aud"] {
-        Value::String(a) => vec![a.clone()],
-        Value::Array(list) => list
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect(),
-        _ => vec![],
-    };
     let issued_to_caller = claims["azp"].as_str() == Some(caller.client_id.as_str());
     let mut visible = issued_to_caller;
-    for audience in &audiences {
+    for audience in audiences(&claims) {
         if visible {
             break;
         }

@@ -38,13 +38,11 @@ pub struct IssueContext<'a> {
     pub code_hash: Option<String>,
 }
 
-/// Signed tokens plus the records to store for them.
+/// Signed tokens (the response, still without a refresh token) plus the
+/// access-token record to store with them.
 pub struct MintedAccess {
-    pub access_token: String,
-    pub id_token: Option<String>,
+    pub tokens: IssuedTokens,
     pub record: AccessTokenRecord,
-    pub expires_in: i64,
-    pub scope: ScopeSet,
 }
 
 /// Whether this response may carry a refresh token.
@@ -123,11 +121,14 @@ pub fn mint_access(
         expires_at: now.plus_seconds(expires_in),
     };
     Ok(MintedAccess {
-        access_token,
-        id_token,
+        tokens: IssuedTokens {
+            access_token,
+            expires_in,
+            scope: scope.to_wire(),
+            refresh_token: None,
+            id_token,
+        },
         record,
-        expires_in,
-        scope,
     })
 }
 
@@ -279,10 +280,7 @@ pub async fn issue_for_user(
     };
     state.store.issue_tokens(&batch, now).await?;
     Ok(IssuedTokens {
-        access_token: minted.access_token,
-        expires_in: minted.expires_in,
-        scope: minted.scope.to_wire(),
         refresh_token,
-        id_token: minted.id_token,
+        ..minted.tokens
     })
 }

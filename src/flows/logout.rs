@@ -97,12 +97,10 @@ fn client_of_id_token(state: &AppState, token: &str) -> Result<String, BrowserEr
     if claims.get("iss").and_then(Value::as_str) != Some(state.issuer.as_str()) {
         return Err(invalid());
     }
-    let aud = match claims.get("aud") {
-        Some(Value::String(aud)) => Some(aud.clone()),
-        Some(Value::Array(auds)) => auds.first().and_then(Value::as_str).map(str::to_owned),
-        _ => None,
-    };
-    aud.ok_or_else(invalid)
+    crate::keys::audiences(&claims)
+        .first()
+        .map(|aud| (*aud).to_owned())
+        .ok_or_else(invalid)
 }
 
 fn with_state(url: &str, state: Option<&str>) -> String {

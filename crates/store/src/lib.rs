@@ -132,6 +132,8 @@ operations! {
     fn insert_resource_server(&self, rs: &ResourceServer) -> ();
     /// Looks an API up by id or by identifier (audience).
     fn resource_server(&self, id_or_identifier: &str) -> Option<ResourceServer>;
+    /// Looks an API up by identifier (audience) only.
+    fn resource_server_by_identifier(&self, identifier: &str) -> Option<ResourceServer>;
     fn list_resource_servers(&self, page: PageRequest) -> Page<ResourceServer>;
     fn update_resource_server(&self, rs: &ResourceServer) -> ();
     fn delete_resource_server(&self, id: &str) -> bool;

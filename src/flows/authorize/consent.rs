@@ -47,20 +47,32 @@ pub(super) async fn decide_consent(
             .as_ref()
             .is_some_and(|api| api.skip_consent_for_verifiable_first_party_clients);
     if skip {
-        let grant = state
-            .store
-            .upsert_grant(
-                &secrets::hex_id(12),
-                &session.user.user_id,
-                &loaded.client.client_id,
-                &loaded.audience.audience,
-                &requested,
-                now,
-            )
-            .await?;
-        return Ok(Consent::Granted(grant));
+        return Ok(Consent::Granted(
+            record_grant(state, loaded, session, now).await?,
+        ));
     }
     Ok(Consent::Ask)
+}
+
+/// Creates the user's grant for the request's client and API, or widens it
+/// to the requested scopes (consent given, or skipped for a first-party client).
+pub(super) async fn record_grant(
+    state: &AppState,
+    loaded: &Loaded,
+    session: &ActiveSession,
+    now: Timestamp,
+) -> Result<UserGrant, FlowError> {
+    Ok(state
+        .store
+        .upsert_grant(
+            &secrets::hex_id(12),
+            &session.user.user_id,
+            &loaded.client.client_id,
+            &loaded.audience.audience,
+            &loaded.requested(),
+            now,
+        )
+        .await?)
 }
 
 pub(super) fn consent_view(loaded: &Loaded, session: &ActiveSession) -> ConsentView {

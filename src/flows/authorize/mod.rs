@@ -431,17 +431,7 @@ pub async fn consent(
             }
         };
     }
-    let grant = state
-        .store
-        .upsert_grant(
-            &secrets::hex_id(12),
-            &session.user.user_id,
-            &loaded.client.client_id,
-            &loaded.audience.audience,
-            &loaded.requested(),
-            now,
-        )
-        .await?;
+    let grant = consent::record_grant(state, &loaded, &session, now).await?;
     complete(state, &loaded, &session, &grant, meta, now).await
 }
 

@@ -23,14 +23,7 @@ pub async fn exchange(
             OAuthError::access_denied("No audience parameter was provided, and no default audience has been configured")
         })?,
     };
-    let api = state
-        .store
-        .resource_server(&audience)
-        .await?
-        .filter(|api| api.identifier == audience)
-        .ok_or_else(|| {
-            OAuthError::access_denied(format!("Service not enabled within domain: {audience}"))
-        })?;
+    let api = crate::flows::audience::find_api(state, &audience).await?;
     let grant = state.store.client_grant_for(&client.client_id, &audience).await?.ok_or_else(|| {
         OAuthError::access_denied(format!(
             "Client is not authorized to access \"{audience}\". You might probably want to create a \"client-grant\" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants"

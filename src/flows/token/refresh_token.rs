@@ -182,11 +182,8 @@ async fn exchange_once(
         return Ok(None);
     }
     Ok(Some(IssuedTokens {
-        access_token: minted.access_token,
-        expires_in: minted.expires_in,
-        scope: minted.scope.to_wire(),
         refresh_token: secret,
-        id_token: minted.id_token,
+        ..minted.tokens
     }))
 }
 
@@ -246,10 +243,7 @@ async fn replace_with_non_rotating(
         )
         .await?;
     Ok(IssuedTokens {
-        access_token: minted.access_token,
-        expires_in: minted.expires_in,
-        scope: minted.scope.to_wire(),
         refresh_token: Some(secret),
-        id_token: minted.id_token,
+        ..minted.tokens
     })
 }

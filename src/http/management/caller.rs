@@ -5,7 +5,6 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use grantor_domain::ScopeSet;
-use serde_json::Value;
 
 use super::ApiError;
 use crate::http::extract::bearer_token;
@@ -42,19 +41,12 @@ impl FromRequestParts<AppState> for Caller {
         let token =
             bearer_token(&parts.headers).ok_or(ApiError::unauthorized("Missing authentication"))?;
         let invalid = || ApiError::unauthorized("Invalid token");
-        let claims = state.keys.verify(token).map_err(|_| invalid())?;
         let now = state.clock.now().unix_seconds();
         let audience = state.issuer.management_audience();
-        let aud_ok = match &claims["aud"] {
-            Value::String(a) => *a == audience,
-            Value::Array(list) => list.iter().any(|a| a.as_str() == Some(audience.as_str())),
-            _ => false,
-        };
-        let iss_ok = claims["iss"].as_str() == Some(state.issuer.as_str());
-        let exp_ok = claims["exp"].as_i64().is_some_and(|exp| exp > now);
-        if !(aud_ok && iss_ok && exp_ok) {
-            return Err(invalid());
-        }
+        let claims = state
+            .keys
+            .verify_access_token(token, state.issuer.as_str(), Some(&audience), now)
+            .map_err(|_| invalid())?;
         Ok(Caller {
             client_id: claims["azp"].as_str().unwrap_or_default().to_owned(),
             scopes: ScopeSet::parse(claims["scope"].as_str().unwrap_or_default()),

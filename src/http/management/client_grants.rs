@@ -56,9 +56,8 @@ async fn checked_scopes(
 ) -> Result<ScopeSet, ApiError> {
     let api = state
         .store
-        .resource_server(audience)
+        .resource_server_by_identifier(audience)
         .await?
-        .filter(|api| api.identifier == audience)
         .ok_or_else(|| {
             ApiError::not_found("Resource server not found", "inexistent_resource_server")
         })?;

@@ -69,9 +69,9 @@ pub async fn update_settings(
         if !audience.is_empty() {
             let known = state
                 .store
-                .resource_server(&audience)
+                .resource_server_by_identifier(&audience)
                 .await?
-                .is_some_and(|api| api.identifier == audience);
+                .is_some();
             if !known {
                 return Err(ApiError::invalid_body(
                     "Payload validation error: default_audience must be the identifier of an existing API",

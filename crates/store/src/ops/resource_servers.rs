@@ -104,6 +104,20 @@ impl Backend {
         row.map(ResourceServerRow::into_domain).transpose()
     }
 
+    /// Looks an API up by its identifier (audience) only, as token requests name it.
+    pub async fn resource_server_by_identifier(
+        &self,
+        identifier: &str,
+    ) -> StoreResult<Option<ResourceServer>> {
+        let row: Option<ResourceServerRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM resource_servers WHERE identifier = $1"
+        ))
+        .bind(identifier)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(ResourceServerRow::into_domain).transpose()
+    }
+
     pub async fn list_resource_servers(
         &self,
         page: PageRequest,
