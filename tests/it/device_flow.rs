@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 
 use crate::both_databases;
 use crate::support::browser::{
-    create_user, get, input_value, is_consent_page, is_login_page, native_client, new_browser,
-    post_form, set_cookie_named, sign_in_and_accept, submit_consent, submit_login, web_client,
+    create_user, enter_user_code, get, input_value, is_consent_page, is_login_page, native_client,
+    new_browser, post_form, set_cookie_named, sign_in_and_accept, submit_consent, submit_login,
+    web_client,
 };
 use crate::support::{assert_oauth_error, read, spawn_app, TestApp};
 
@@ -57,18 +58,6 @@ async fn is_pending(app: &TestApp, shown_user_code: &str) -> bool {
         .is_some();
     store.close().await;
     pending
-}
-
-async fn enter_code(app: &TestApp, http: &reqwest::Client, code: &str) -> reqwest::Response {
-    let html = get(app, http, "/activate").await.text().await.unwrap();
-    let csrf = input_value(&html, "csrf").expect("csrf");
-    post_form(
-        app,
-        http,
-        "/activate",
-        &[("csrf", &csrf), ("user_code", code)],
-    )
-    .await
 }
 
 both_databases! {
@@ -150,14 +139,14 @@ both_databases! {
         let wrong = if real == "BBBB-BBBB" { "CCCC-CCCC" } else { "BBBB-BBBB" };
         for attempt in 0..10 {
             let guess = if attempt % 2 == 0 { wrong } else { "not a code" };
-            let response = enter_code(&app, &app.http, guess).await;
+            let response = enter_user_code(&app, &app.http, guess).await;
             assert_eq!(response.status(), StatusCode::OK, "attempt {attempt}");
             let html = response.text().await.unwrap();
             assert!(html.contains("not valid"), "{html}");
             assert!(!is_login_page(&html));
         }
         // The eleventh attempt is refused even with the right code.
-        let response = enter_code(&app, &app.http, &real).await;
+        let response = enter_user_code(&app, &app.http, &real).await;
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         let html = response.text().await.unwrap();
         assert!(html.contains("Too many"), "{html}");
@@ -177,7 +166,7 @@ both_databases! {
         assert_oauth_error(status, &pending, StatusCode::FORBIDDEN, "authorization_pending");
         // Typed in lower case without the dash.
         let typed = user_code.replace('-', "").to_lowercase();
-        let response = enter_code(&app, &app.http, &typed).await;
+        let response = enter_user_code(&app, &app.http, &typed).await;
         assert_eq!(response.status(), StatusCode::OK);
         let html = response.text().await.unwrap();
         assert!(is_login_page(&html), "{html}");
@@ -199,7 +188,7 @@ both_databases! {
         assert_eq!(status, StatusCode::OK, "{tokens}");
         assert!(tokens["access_token"].is_string(), "{tokens}");
         // The code cannot be entered again.
-        let html = enter_code(&app, &app.http, user_code).await.text().await.unwrap();
+        let html = enter_user_code(&app, &app.http, user_code).await.text().await.unwrap();
         assert!(html.contains("not valid"), "{html}");
     }
 }
@@ -209,7 +198,7 @@ both_databases! {
         let (app, client_id) = setup(db).await;
         let body = device_code(&app, &client_id, "read:a").await;
         let user_code = body["user_code"].as_str().unwrap();
-        let response = enter_code(&app, &app.http, user_code).await;
+        let response = enter_user_code(&app, &app.http, user_code).await;
         let html = response.text().await.unwrap();
         let html = submit_login(&app, &app.http, &html, EMAIL, PASSWORD).await.text().await.unwrap();
         let response = submit_consent(&app, &app.http, &html, false).await;
@@ -227,12 +216,12 @@ both_databases! {
         let (app, client_id) = setup(db).await;
         let browser = new_browser();
         let first = device_code(&app, &client_id, "read:a").await;
-        let response = enter_code(&app, &browser, first["user_code"].as_str().unwrap()).await;
+        let response = enter_user_code(&app, &browser, first["user_code"].as_str().unwrap()).await;
         let landing = sign_in_and_accept(&app, &browser, response, EMAIL, PASSWORD).await;
         assert!(landing.html.contains("Your device is now connected."), "{landing:?}");
         // A second device of the same app: session and grant exist.
         let second = device_code(&app, &client_id, "read:a").await;
-        let response = enter_code(&app, &browser, second["user_code"].as_str().unwrap()).await;
+        let response = enter_user_code(&app, &browser, second["user_code"].as_str().unwrap()).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert!(response.text().await.unwrap().contains("Your device is now connected."));
         assert!(!is_pending(&app, second["user_code"].as_str().unwrap()).await);

@@ -1,7 +1,7 @@
 //! The code flow with PKCE, refresh and the device flow driven by a
 //! third-party OAuth 2.0 client (the `oauth2` crate), so the server is not only
 //! tested against its own understanding of the protocol. The browser steps
-//! (login, consent, activation) are plain HTTP form posts.
+//! (login, consent, activation) use the helpers in `support::browser`.
 
 use oauth2::basic::BasicClient;
 use oauth2::{
@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::both_databases;
 use crate::refresh_tokens::{API, EMAIL, PASSWORD};
-use crate::support::{claims, TestApp};
+use crate::support::{browser, claims, TestApp};
 
 const CALLBACK: &str = "https://app.example.test/callback";
 
@@ -25,136 +25,25 @@ fn oauth_http() -> reqwest::Client {
         .unwrap()
 }
 
-/// The value of the hidden input `name` in an HTML page.
-fn hidden(html: &str, name: &str) -> Option<String> {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(html[start..end].replace("&amp;", "&"))
-}
-
-/// Plays the user in a browser: opens `url`, signs in, accepts consent, and
-/// returns where the server finally redirects.
+/// Plays the user in a new browser: opens `url`, signs in, accepts consent,
+/// and returns where the server finally redirects.
 async fn browse_authorize(app: &TestApp, url: &str) -> String {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut response = browser.get(url).send().await.unwrap();
-    for _ in 0..4 {
-        if response.status().is_redirection() {
-            let location = response.headers()["location"].to_str().unwrap().to_owned();
-            if !location.starts_with('/') && !location.starts_with(&app.base_url) {
-                return location;
-            }
-            let next = if location.starts_with('/') {
-                app.url(&location)
-            } else {
-                location
-            };
-            response = browser.get(next).send().await.unwrap();
-            continue;
-        }
-        let html = response.text().await.unwrap();
-        let csrf = hidden(&html, "csrf").expect("csrf field");
-        let request = hidden(&html, "request").expect("request field");
-        response = if html.contains("name=\"password\"") {
-            browser
-                .post(app.url("/u/login"))
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("request", &request),
-                    ("username", EMAIL),
-                    ("password", PASSWORD),
-                ])
-                .send()
-                .await
-                .unwrap()
-        } else if html.contains("value=\"accept\"") {
-            browser
-                .post(app.url("/u/consent"))
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("request", &request),
-                    ("decision", "accept"),
-                ])
-                .send()
-                .await
-                .unwrap()
-        } else if html.contains("name=\"user_code\"") {
-            panic!("unexpected activation page");
-        } else {
-            panic!("unexpected page: {html}");
-        };
-    }
-    panic!("too many steps");
+    let browser = browser::new_browser();
+    let response = browser.get(url).send().await.unwrap();
+    let landing = browser::sign_in_and_accept(app, &browser, response, EMAIL, PASSWORD).await;
+    landing
+        .location
+        .unwrap_or_else(|| panic!("no redirect ({}): {}", landing.status, landing.html))
 }
 
-/// Signs in on /activate with `user_code` and accepts; returns the final page.
+/// Enters `user_code` on /activate in a new browser, signs in and accepts;
+/// returns the final page.
 async fn browse_activate(app: &TestApp, user_code: &str) -> String {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut response = browser
-        .get(app.url(&format!("/activate?user_code={user_code}")))
-        .send()
+    let browser = browser::new_browser();
+    let response = browser::enter_user_code(app, &browser, user_code).await;
+    browser::sign_in_and_accept(app, &browser, response, EMAIL, PASSWORD)
         .await
-        .unwrap();
-    for _ in 0..6 {
-        if response.status().is_redirection() {
-            let location = response.headers()["location"].to_str().unwrap().to_owned();
-            let next = if location.starts_with('/') {
-                app.url(&location)
-            } else {
-                location
-            };
-            response = browser.get(next).send().await.unwrap();
-            continue;
-        }
-        let html = response.text().await.unwrap();
-        if html.contains("connected") {
-            return html;
-        }
-        let csrf = hidden(&html, "csrf").expect("csrf field");
-        let request = hidden(&html, "request");
-        response = if html.contains("name=\"password\"") {
-            browser
-                .post(app.url("/u/login"))
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("request", request.as_deref().unwrap()),
-                    ("username", EMAIL),
-                    ("password", PASSWORD),
-                ])
-                .send()
-                .await
-                .unwrap()
-        } else if html.contains("value=\"accept\"") {
-            browser
-                .post(app.url("/u/consent"))
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("request", request.as_deref().unwrap()),
-                    ("decision", "accept"),
-                ])
-                .send()
-                .await
-                .unwrap()
-        } else if html.contains("name=\"user_code\"") {
-            browser
-                .post(app.url("/activate"))
-                .form(&[("csrf", csrf.as_str()), ("user_code", user_code)])
-                .send()
-                .await
-                .unwrap()
-        } else {
-            panic!("unexpected page: {html}");
-        };
-    }
-    panic!("too many steps");
+        .html
 }
 
 async fn setup_user_and_api(app: &TestApp) {

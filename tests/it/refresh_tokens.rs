@@ -81,7 +81,8 @@ pub async fn refresh(app: &TestApp, id: &str, secret: &str, rt: &str) -> (Status
     .await
 }
 
-fn rt(body: &Value) -> String {
+/// The `refresh_token` of a token response; panics when there is none.
+pub fn rt(body: &Value) -> String {
     body["refresh_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no refresh_token in {body}"))

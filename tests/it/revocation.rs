@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_databases;
-use crate::refresh_tokens::{password_grant, refresh, rotating, setup, API};
+use crate::refresh_tokens::{password_grant, refresh, rotating, rt, setup, API};
 use crate::support::{assert_oauth_error, claims, read, spawn_app, TestApp};
 
 async fn revoke(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, String) {
@@ -36,10 +36,6 @@ async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> Value
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
-}
-
-fn rt(body: &Value) -> String {
-    body["refresh_token"].as_str().unwrap().to_owned()
 }
 
 async fn grant_exists(app: &TestApp, user_id: &str, client_id: &str) -> bool {

@@ -189,6 +189,23 @@ pub async fn get(app: &TestApp, http: &reqwest::Client, path: &str) -> Response 
     http.get(app.url(path)).send().await.expect("GET")
 }
 
+/// Types `code` into the `/activate` form (with its CSRF token) and submits it.
+pub async fn enter_user_code(app: &TestApp, http: &reqwest::Client, code: &str) -> Response {
+    let html = get(app, http, "/activate")
+        .await
+        .text()
+        .await
+        .expect("activate page");
+    let csrf = input_value(&html, "csrf").expect("csrf");
+    post_form(
+        app,
+        http,
+        "/activate",
+        &[("csrf", &csrf), ("user_code", code)],
+    )
+    .await
+}
+
 /// Posts the login form found in `html`.
 pub async fn submit_login(
     app: &TestApp,
