@@ -17,6 +17,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: AppState,
+    purge: crate::purge::PurgeConfig,
 }
 
 impl Application {
@@ -45,6 +46,7 @@ impl Application {
             listener,
             local_addr,
             state,
+            purge: config.purge,
         })
     }
 
@@ -62,16 +64,20 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
+        let purge = crate::purge::spawn(store.clone(), self.state.clock.clone(), self.purge);
         let router = http::router(self.state);
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving HTTP")?;
+        .context("serving HTTP");
+        if let Some(purge) = purge {
+            purge.abort();
+        }
         store.close().await;
-        Ok(())
+        served
     }
 }
 

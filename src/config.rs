@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::purge::PurgeConfig;
 use crate::Clock;
 
 #[derive(Debug, Parser)]
@@ -50,6 +51,17 @@ pub struct ServeArgs {
     /// Its password (generated when unset).
     #[arg(long, env = "GRANTOR_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    /// Seconds between background purge passes over dead rows; 0 turns it off.
+    #[arg(long, env = "GRANTOR_PURGE_INTERVAL_SECONDS", default_value_t = 10)]
+    pub purge_interval_seconds: u64,
+    /// Rows one purge pass looks at per table (1 to 100000).
+    #[arg(long, env = "GRANTOR_PURGE_BATCH_SIZE", default_value_t = 500,
+          value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub purge_batch_size: i64,
+    /// Days audit events are kept (1 to 3650).
+    #[arg(long, env = "GRANTOR_LOG_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub log_retention_days: i64,
 }
 
 /// Credentials for the first start; `None` members are generated.
@@ -124,6 +136,7 @@ pub struct Config {
     pub database_url: String,
     pub bootstrap: BootstrapCredentials,
     pub clock: Clock,
+    pub purge: PurgeConfig,
 }
 
 impl Config {
@@ -140,6 +153,12 @@ impl Config {
                 admin_password: args.admin_password,
             },
             clock: Clock::System,
+            purge: PurgeConfig {
+                interval: (args.purge_interval_seconds > 0)
+                    .then(|| std::time::Duration::from_secs(args.purge_interval_seconds)),
+                batch_size: args.purge_batch_size,
+                log_retention_days: args.log_retention_days,
+            },
         })
     }
 }

@@ -25,6 +25,11 @@ pub const USER_CODE_LENGTH: usize = 8;
 pub const MAX_ACTIVATION_FAILURES: i64 = 10;
 pub const ACTIVATION_WINDOW_SECONDS: i64 = 600;
 
+/// The failure counter of user-code guesses from one IP.
+fn activation_key(ip: &str) -> String {
+    format!("activate:{ip}")
+}
+
 /// The device authorization response (RFC 8628 §3.2).
 pub struct DeviceAuthorization {
     pub device_code: String,
@@ -165,7 +170,7 @@ pub async fn activate(
 ) -> Result<Activation, BrowserError> {
     let failures = state
         .store
-        .activation_failures(&meta.ip, ACTIVATION_WINDOW_SECONDS, now)
+        .recent_failures(&activation_key(&meta.ip), ACTIVATION_WINDOW_SECONDS, now)
         .await?;
     if failures >= MAX_ACTIVATION_FAILURES {
         tracing::warn!(ip = %meta.ip, "device activation refused: too many wrong codes");
@@ -185,7 +190,7 @@ pub async fn activate(
     let Some(record) = record else {
         state
             .store
-            .note_activation_failure(&meta.ip, ACTIVATION_WINDOW_SECONDS, now)
+            .note_failure(&activation_key(&meta.ip), ACTIVATION_WINDOW_SECONDS, now)
             .await?;
         return Ok(Activation::WrongCode);
     };

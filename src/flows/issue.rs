@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::audience::UserAudience;
+use super::audit::EventExt;
 use super::token::IssuedTokens;
 use super::{FlowError, RequestMeta};
 use crate::secrets;
@@ -36,6 +37,8 @@ pub struct IssueContext<'a> {
     pub device_name: Option<String>,
     /// The authorization code redeemed, if any.
     pub code_hash: Option<String>,
+    /// Which exchange this is, for its audit event.
+    pub grant_type: grantor_domain::GrantType,
 }
 
 /// Signed tokens (the response, still without a refresh token) plus the
@@ -273,10 +276,22 @@ pub async fn issue_for_user(
         Some((f, secret)) => (Some(f), Some(secret)),
         None => (None, None),
     };
+    let (success, _) = super::audit::exchange_codes(ctx.grant_type);
+    let event = super::audit::event(success, "Tokens issued", now)
+        .client(&ctx.client.client_id)
+        .user(&ctx.user.user_id)
+        .meta(meta)
+        .detail("audience", ctx.audience.audience.clone().into())
+        .detail("scope", minted.tokens.scope.clone().into())
+        .detail(
+            "refresh_token_id",
+            family.as_ref().map(|f| f.id.clone()).into(),
+        );
     let batch = IssueBatch {
         family,
         access_token: minted.record,
         code_hash: ctx.code_hash,
+        event: Some(event),
     };
     state.store.issue_tokens(&batch, now).await?;
     Ok(IssuedTokens {

@@ -38,6 +38,19 @@ impl std::fmt::Debug for NewSession {
 pub enum LoginRefusal {
     WrongCredentials,
     Blocked,
+    /// Brute-force protection: too many wrong passwords for this e-mail from
+    /// this IP; nothing was checked.
+    TooManyAttempts,
+}
+
+/// Wrong passwords allowed per e-mail and IP in [`LOGIN_WINDOW_SECONDS`]
+/// before sign-ins for that pair are refused (Auth0's brute-force default is 10).
+pub const MAX_LOGIN_FAILURES: i64 = 10;
+pub const LOGIN_WINDOW_SECONDS: i64 = 15 * 60;
+
+/// Per e-mail and IP, so one attacker cannot lock a user out everywhere.
+fn login_key(ip: &str, email: &str) -> String {
+    format!("login:{ip}:{email}")
 }
 
 impl LoginRefusal {
@@ -45,6 +58,7 @@ impl LoginRefusal {
         match self {
             Self::WrongCredentials => "Wrong email or password.",
             Self::Blocked => "This account is blocked.",
+            Self::TooManyAttempts => "Too many failed sign-ins. Try again in a few minutes.",
         }
     }
 }
@@ -59,15 +73,27 @@ pub async fn check_credentials(
     state: &AppState,
     username: &str,
     password: &str,
+    meta: &RequestMeta,
+    now: Timestamp,
 ) -> Result<Result<User, LoginRefusal>, FlowError> {
-    let user = match normalize_email(username) {
-        Ok(email) => {
+    let email = normalize_email(username).ok();
+    let key = login_key(&meta.ip, email.as_deref().unwrap_or(username));
+    let failures = state
+        .store
+        .recent_failures(&key, LOGIN_WINDOW_SECONDS, now)
+        .await?;
+    if failures >= MAX_LOGIN_FAILURES {
+        tracing::warn!(ip = %meta.ip, "sign-in refused: too many failed attempts");
+        return Ok(Err(LoginRefusal::TooManyAttempts));
+    }
+    let user = match &email {
+        Some(email) => {
             state
                 .store
-                .user_by_email(DATABASE_CONNECTION, &email)
+                .user_by_email(DATABASE_CONNECTION, email)
                 .await?
         }
-        Err(_) => None,
+        None => None,
     };
     let hash = user.as_ref().map_or_else(
         || secrets::DUMMY_PASSWORD_HASH.to_owned(),
@@ -77,7 +103,13 @@ pub async fn check_credentials(
     Ok(match user {
         Some(user) if verified && user.blocked => Err(LoginRefusal::Blocked),
         Some(user) if verified => Ok(user),
-        _ => Err(LoginRefusal::WrongCredentials),
+        _ => {
+            state
+                .store
+                .note_failure(&key, LOGIN_WINDOW_SECONDS, now)
+                .await?;
+            Err(LoginRefusal::WrongCredentials)
+        }
     })
 }
 

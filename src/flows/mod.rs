@@ -1,7 +1,9 @@
 //! Application layer: load, decide (domain), write (store), mint (keys).
 //! Flows take `RequestMeta` and `now`, never framework request types.
 
+pub mod admin;
 pub mod audience;
+pub mod audit;
 pub mod authorize;
 pub mod client_auth;
 pub mod device_authorization;

@@ -1,13 +1,19 @@
-//! The one place that invalidates tokens. Every revoking path calls in here;
-//! each revocation is a constant number of writes against durable state
-//! (family, grant epoch, user epoch, session), checked on every use.
+//! The one place that invalidates tokens. Every revoking path calls
+//! [`revoke`]: reuse detection and replayed codes at the token endpoint,
+//! `/oauth/revoke`, the Management API and the dashboard. Each revocation is
+//! one store transaction of a constant number of row writes against durable
+//! state (family, grant epoch, user epoch, session), checked on every use, so
+//! it takes effect for every process before the call returns; its audit event
+//! and receipt are written in the same transaction.
 
 use grantor_domain::Timestamp;
+pub use grantor_store::{RevocationReceipt, RevocationTarget};
 
-use super::FlowError;
+use super::audit::{self, codes, Actor, EventExt};
+use super::{FlowError, RequestMeta};
 use crate::state::AppState;
 
-/// Why a family was revoked; stored with it and (later) audited.
+/// Why tokens were revoked; stored with revoked families and in the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     /// A rotated-out refresh token was presented again (CONTRACT §4 rule 6).
@@ -16,6 +22,107 @@ pub enum Reason {
     CodeReplayed,
     /// The client switched off rotation; the rotating family is replaced.
     RotationDisabled,
+    /// A client called `/oauth/revoke` (CONTRACT §4 rule 3).
+    RevokeEndpoint,
+    /// A Management API call (CONTRACT §4 rule 5).
+    ManagementApi,
+    /// A dashboard administrator's action (CONTRACT §5).
+    Dashboard,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReuseDetected => "reuse-detected",
+            Self::CodeReplayed => "code-replayed",
+            Self::RotationDisabled => "rotation-disabled",
+            Self::RevokeEndpoint => "revoke-endpoint",
+            Self::ManagementApi => "management-api",
+            Self::Dashboard => "dashboard",
+        }
+    }
+
+    fn type_code(self) -> &'static str {
+        match self {
+            Self::ReuseDetected => codes::REUSE_DETECTED,
+            Self::CodeReplayed => "feacft",
+            _ => codes::REVOKED,
+        }
+    }
+}
+
+fn describe(target: &RevocationTarget, reason: Reason) -> String {
+    use RevocationTarget as T;
+    let what = match target {
+        T::Family { .. } => "a refresh token",
+        T::Families { .. } => "refresh tokens by id",
+        T::Grant {
+            delete_grant: true, ..
+        } => "a grant and its refresh tokens",
+        T::Grant { .. } => "the refresh tokens of a grant",
+        T::UserGrants { .. } => "every grant of a user and their refresh tokens",
+        T::User {
+            client_id: None, ..
+        } => "every refresh token of a user",
+        T::User { .. } => "a user's refresh tokens for one application",
+        T::Session { tokens: true, .. } => "a session and its refresh tokens",
+        T::Session { .. } => "a session",
+        T::UserSessions { tokens: true, .. } => "a user's sessions and their refresh tokens",
+        T::UserSessions { .. } => "a user's sessions",
+        T::UserAccess { .. } => "a user's access (sessions and refresh tokens)",
+        T::CodeIssue { .. } => "what a replayed authorization code issued",
+    };
+    match reason {
+        Reason::ReuseDetected => {
+            "Refresh token reuse detected: the token's family was revoked".to_owned()
+        }
+        Reason::CodeReplayed => format!("Authorization code presented twice: revoked {what}"),
+        Reason::RotationDisabled => {
+            "Rotation switched off: the rotating token was replaced".to_owned()
+        }
+        Reason::RevokeEndpoint => format!("Revoked {what} (/oauth/revoke)"),
+        Reason::ManagementApi => format!("Revoked {what} (Management API)"),
+        Reason::Dashboard => format!("Revoked {what} (dashboard)"),
+    }
+}
+
+/// Revokes what `target` covers, at once and durably, and records who did it
+/// and what it covered. An unknown target writes nothing (`receipt.found`).
+pub async fn revoke(
+    state: &AppState,
+    target: RevocationTarget,
+    reason: Reason,
+    actor: &Actor,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<RevocationReceipt, FlowError> {
+    let event = audit::event(reason.type_code(), describe(&target, reason), now)
+        .meta(meta)
+        .detail("actor", actor.to_json())
+        .detail("reason", reason.as_str().into());
+    let receipt = state
+        .store
+        .revoke(&target, reason.as_str(), &event, now)
+        .await?;
+    if receipt.found {
+        tracing::info!(
+            reason = reason.as_str(),
+            refresh_tokens = receipt.refresh_tokens,
+            sessions = receipt.sessions,
+            ?target,
+            "revoked"
+        );
+    }
+    Ok(receipt)
+}
+
+/// What [`revoke`] would cover now (the dashboard's confirmation); writes nothing.
+pub async fn preview(
+    state: &AppState,
+    target: &RevocationTarget,
+    now: Timestamp,
+) -> Result<RevocationReceipt, FlowError> {
+    Ok(state.store.revocation_preview(target, now).await?)
 }
 
 /// What `/oauth/revoke` did.
@@ -31,12 +138,13 @@ pub enum RevokeOutcome {
 }
 
 /// `POST /oauth/revoke` (CONTRACT §4 rule 3): revoking a refresh token
-/// revokes every refresh token issued for the same grant, in one write; the
-/// grant itself goes too when `flags.revoke_refresh_token_grant` is on.
+/// revokes every refresh token issued for the same grant; the grant itself
+/// goes too when `flags.revoke_refresh_token_grant` is on.
 pub async fn revoke_refresh_token(
     state: &AppState,
     client: &grantor_domain::Client,
     token: &str,
+    meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<RevokeOutcome, FlowError> {
     let hash = grantor_domain::TokenHash::of(token);
@@ -51,48 +159,34 @@ pub async fn revoke_refresh_token(
         .tenant_settings()
         .await?
         .revoke_refresh_token_grant;
-    let done = state
-        .store
-        .revoke_grant_tokens(&presented.family.grant_id, delete_grant, now)
-        .await?;
-    if !done {
+    let target = RevocationTarget::Grant {
+        grant_id: presented.family.grant_id.clone(),
+        delete_grant,
+    };
+    let actor = Actor::Client(client.client_id.clone());
+    let receipt = revoke(state, target, Reason::RevokeEndpoint, &actor, meta, now).await?;
+    if !receipt.found {
         return Ok(RevokeOutcome::Unknown);
     }
-    tracing::info!(grant_id = %presented.family.grant_id, grant_deleted = delete_grant, "grant's refresh tokens revoked via /oauth/revoke");
     Ok(RevokeOutcome::Revoked {
         grant_deleted: delete_grant,
     })
 }
 
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ReuseDetected => "reuse-detected",
-            Self::CodeReplayed => "code-replayed",
-            Self::RotationDisabled => "rotation-disabled",
-        }
-    }
-}
-
-/// Revokes one refresh-token family: every token of it stops working at once.
+/// Revokes one refresh-token family on grantor's own initiative (reuse
+/// detection, rotation switched off); returns whether it was live.
 pub async fn revoke_family(
     state: &AppState,
     family_id: &str,
     reason: Reason,
+    meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<bool, FlowError> {
-    let revoked = state
-        .store
-        .revoke_family(family_id, reason.as_str(), now)
-        .await?;
-    if revoked {
-        tracing::info!(
-            family_id,
-            reason = reason.as_str(),
-            "refresh-token family revoked"
-        );
-    }
-    Ok(revoked)
+    let target = RevocationTarget::Family {
+        family_id: family_id.to_owned(),
+    };
+    let receipt = revoke(state, target, reason, &Actor::System, meta, now).await?;
+    Ok(receipt.refresh_tokens > 0)
 }
 
 /// Revokes what the first redemption of a replayed code issued.
@@ -100,13 +194,21 @@ pub async fn revoke_code_issue(
     state: &AppState,
     family_id: Option<&str>,
     jti: Option<&str>,
+    meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<(), FlowError> {
-    if let Some(family_id) = family_id {
-        revoke_family(state, family_id, Reason::CodeReplayed, now).await?;
-    }
-    if let Some(jti) = jti {
-        state.store.revoke_access_token(jti, now).await?;
-    }
+    let target = RevocationTarget::CodeIssue {
+        family_id: family_id.map(str::to_owned),
+        jti: jti.map(str::to_owned),
+    };
+    revoke(
+        state,
+        target,
+        Reason::CodeReplayed,
+        &Actor::System,
+        meta,
+        now,
+    )
+    .await?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! HTTP surfaces: the Authentication API at the root, the Management API under
-//! `/api/v2`, and `/healthz`. Handlers parse, call one flow or store
+//! `/api/v2`, the dashboard under `/dashboard`, and `/healthz`. Handlers parse, call one flow or store
 //! operation, and render; no business rule lives here.
 
 pub mod auth_api;
+pub mod dashboard;
 pub mod extract;
 pub mod management;
 pub mod pages;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(auth_api::routes())
         .merge(pages::routes())
+        .merge(dashboard::routes())
         .nest("/api/v2", management::routes())
         .fallback(auth_api::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

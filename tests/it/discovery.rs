@@ -1,6 +1,6 @@
 use jsonwebtoken::jwk::JwkSet;
-use reqwest::StatusCode;
-use serde_json::Value;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
 
 use crate::both_databases;
 use crate::support::{claims, spawn_app};
@@ -40,5 +40,38 @@ both_databases! {
         validation.set_issuer(std::slice::from_ref(&app.issuer));
         let data = jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("token verifies against JWKS");
         assert_eq!(data.claims, claims(&token));
+    }
+}
+
+both_databases! {
+    /// Auth0 publishes RSA keys only, and auth0-python's verifier fails on a
+    /// set holding other key types; so EC and OKP keys are published only
+    /// while some API signs with them, and tokens they sign still verify.
+    async fn jwks_lists_non_rsa_keys_only_while_an_api_uses_them(db: Backend) {
+        let app = spawn_app(db).await;
+        let key_types = |set: &JwkSet| {
+            let mut algs: Vec<String> = set.keys.iter().map(|k| format!("{:?}", k.common.key_algorithm.unwrap())).collect();
+            algs.sort();
+            algs
+        };
+        let fetch = || async { app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json::<JwkSet>().await.unwrap() };
+        assert_eq!(key_types(&fetch().await), vec!["PS256", "RS256"]);
+
+        let api = "https://ec.example.test/";
+        app.create_api(api, &[]).await;
+        let (status, body) = app.mgmt_call(Method::PATCH, &format!("/resource-servers/{}", crate::client_credentials::urlencode(api)), Some(json!({"signing_alg": "ES256"}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let jwks = fetch().await;
+        assert_eq!(key_types(&jwks), vec!["ES256", "PS256", "RS256"]);
+
+        let (id, secret, _) = app.create_client(json!({"name": "machine", "app_type": "non_interactive", "grant_types": ["client_credentials"]})).await;
+        app.create_client_grant(&id, api, &[]).await;
+        let token = app.client_credentials(&id, &secret, api).await;
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwks.find(header.kid.as_deref().unwrap()).unwrap()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_audience(&[api]);
+        jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("the ES256 token verifies against the published key");
     }
 }

@@ -7,16 +7,26 @@ mod support;
 mod authorize; // /authorize, login and consent pages, sessions, CSRF, prompt, form_post, /v2/logout
 mod bad_input; // malformed bodies, media types, oversize bodies, on both surfaces
 mod bootstrap; // first start, restarts, concurrent starts
+mod brute_force; // ten wrong passwords block an e-mail from an IP, on the login page and the password grant
 mod client_credentials; // machine tokens: authentication, audiences, scopes, claims
+mod dashboard; // /dashboard: sign-in, CSRF, users and their tabs, revocations, applications, tenant settings
 mod device_flow; // /oauth/device/code and /activate: codes, guessing protection, login, consent, approval
 mod discovery; // discovery document, JWKS, healthz
 mod interop; // code flow with PKCE, refresh and device flow driven by the oauth2 crate
+mod logs; // /api/v2/logs: events with Auth0 codes, receipts, filters, paging, scopes
 mod management_auth; // bearer checks (401) and scopes (403)
 mod management_client_grants; // /api/v2/client-grants: CRUD, offset and checkpoint paging, effect on tokens
 mod management_clients; // /api/v2/clients
+mod management_device_credentials; // /api/v2/device-credentials: live refresh tokens as devices, unlink revokes
+mod management_grants; // /api/v2/grants: clientID, filters, paging; delete revokes tokens and consent
+mod management_refresh_tokens; // /api/v2/refresh-tokens and users/{id}/refresh-tokens: shape, checkpoints, revocation effects
 mod management_resource_servers; // /api/v2/resource-servers: defaults, validation, system API, token lifetime
+mod management_sessions; // /api/v2/sessions, users/{id}/sessions, revoke-access: shape, paging, revocation effects
 mod management_users; // /api/v2/users and /users-by-email: CRUD, paging, search, metadata merge
-mod process; // the binary itself: default SQLite file, SIGTERM
+mod openapi; // /api/v2/openapi.json: every Management route described, every description served
+mod process; // the binary itself: default SQLite file, SIGTERM, kill -9 durability
+mod purge; // the background purge deletes revoked rows while the server runs
 mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges
 mod revocation; // /oauth/revoke and /oauth/introspect: grant-wide, flag, ownership, immediate effect
+mod revocation_scale; // one call revokes a user holding 100,000 refresh tokens, on each database
 mod tenant_settings; // /api/v2/tenants/settings: flags, default_audience, unknown members

@@ -433,3 +433,186 @@ both_databases! {
         assert_ne!(again["user_id"], created["user_id"]);
     }
 }
+
+both_databases! {
+    async fn a_user_created_with_its_own_id_is_auth0_prefixed_and_a_taken_id_is_a_409(db: Backend) {
+        let app = spawn_app(db).await;
+        let (status, created) = app
+            .mgmt_call(
+                Method::POST,
+                "/users",
+                Some(json!({
+                    "connection": CONNECTION, "user_id": "legacy-42.a_b@corp",
+                    "email": "legacy@example.test", "password": PASSWORD,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["user_id"], "auth0|legacy-42.a_b@corp");
+        assert_eq!(created["identities"][0]["user_id"], "legacy-42.a_b@corp");
+        let (status, fetched) = app
+            .mgmt_call(Method::GET, &user_path("auth0|legacy-42.a_b@corp"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{fetched}");
+        assert_eq!(fetched, created);
+
+        // The same id again, with another e-mail: 409, and nothing written.
+        let before = all_users(&app).await;
+        let (status, body) = app
+            .mgmt_call(
+                Method::POST,
+                "/users",
+                Some(json!({
+                    "connection": CONNECTION, "user_id": "legacy-42.a_b@corp",
+                    "email": "someone.else@example.test", "password": PASSWORD,
+                })),
+            )
+            .await;
+        assert_mgmt_error(status, &body, StatusCode::CONFLICT);
+        assert_eq!(body["errorCode"], "auth0_idp_error", "{body}");
+        assert_eq!(body["message"], "The user already exists.", "{body}");
+        assert!(users_by_email(&app, "someone.else@example.test").await.is_empty());
+
+        // Ids that are empty, too long, carry the prefix or other characters: 400.
+        let too_long = "a".repeat(129);
+        for (n, id) in ["", "auth0|abc", "has space", "a/b", "a%7Cb", "ünï", "a\"b", too_long.as_str()]
+            .into_iter()
+            .enumerate()
+        {
+            let email = format!("bad-id-{n}@example.test");
+            let (status, body) = app
+                .mgmt_call(
+                    Method::POST,
+                    "/users",
+                    Some(json!({"connection": CONNECTION, "user_id": id, "email": email, "password": PASSWORD})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "user_id {id:?}: {body}");
+            assert_mgmt_error(status, &body, StatusCode::BAD_REQUEST);
+            assert!(users_by_email(&app, &email).await.is_empty(), "{id:?}: a user was written");
+        }
+        // 128 characters is the limit.
+        let longest = "b".repeat(128);
+        let (status, body) = app
+            .mgmt_call(
+                Method::POST,
+                "/users",
+                Some(json!({"connection": CONNECTION, "user_id": longest, "email": "longest@example.test", "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["user_id"], format!("auth0|{longest}"));
+        let after = all_users(&app).await;
+        assert_eq!(after["total"], before["total"].as_i64().unwrap() + 1);
+
+        // PATCH cannot change the id.
+        let (status, body) = app
+            .mgmt_call(
+                Method::PATCH,
+                &user_path("auth0|legacy-42.a_b@corp"),
+                Some(json!({"user_id": "other"})),
+            )
+            .await;
+        assert_mgmt_error(status, &body, StatusCode::BAD_REQUEST);
+    }
+}
+
+both_databases! {
+    async fn a_user_recreated_under_its_id_does_not_get_its_old_refresh_tokens_back(db: Backend) {
+        use crate::refresh_tokens::{password_grant, refresh, rt, API, EMAIL, PASSWORD as RT_PASSWORD};
+        let app = spawn_app(db).await;
+        let (status, api) = app
+            .mgmt_call(
+                Method::POST,
+                "/resource-servers",
+                Some(json!({"identifier": API, "name": "Orders", "allow_offline_access": true})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{api}");
+        let body = json!({
+            "connection": CONNECTION, "user_id": "returning", "email": EMAIL, "password": RT_PASSWORD,
+        });
+        let (status, created) = app.mgmt_call(Method::POST, "/users", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let (id, secret, _) = app
+            .create_client(json!({"name": "mobile", "grant_types": ["password", "refresh_token"]}))
+            .await;
+        let old = rt(&password_grant(&app, &id, &secret, "offline_access").await);
+        let (status, answer) = refresh(&app, &id, &secret, &old).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+
+        let response = app.mgmt(Method::DELETE, &user_path("auth0|returning")).await.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let (status, again) = app.mgmt_call(Method::POST, "/users", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{again}");
+        assert_eq!(again["user_id"], "auth0|returning");
+
+        let (status, answer) = refresh(&app, &id, &secret, &old).await;
+        crate::support::assert_oauth_error(status, &answer, StatusCode::FORBIDDEN, "invalid_grant");
+        // The new user signs in and gets tokens of its own.
+        let fresh = rt(&password_grant(&app, &id, &secret, "offline_access").await);
+        let (status, answer) = refresh(&app, &id, &secret, &fresh).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+}
+
+both_databases! {
+    async fn phone_number_and_phone_verified_are_stored_and_returned(db: Backend) {
+        let app = spawn_app(db).await;
+        let (status, created) = app
+            .mgmt_call(
+                Method::POST,
+                "/users",
+                Some(json!({
+                    "connection": CONNECTION, "email": "phone@example.test", "password": PASSWORD,
+                    "phone_number": "+1 (415) 555-0123", "phone_verified": true,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["phone_number"], "+14155550123", "stored in E.164");
+        assert_eq!(created["phone_verified"], true);
+        let path = user_path(created["user_id"].as_str().unwrap());
+        let (_, fetched) = app.mgmt_call(Method::GET, &path, None).await;
+        assert_eq!(fetched, created);
+        let listed = users_by_email(&app, "phone@example.test").await;
+        assert_eq!(listed, vec![created.clone()]);
+
+        // PATCH changes either; a refused one changes nothing.
+        let (status, patched) = app
+            .mgmt_call(Method::PATCH, &path, Some(json!({"phone_number": "+442079460000", "phone_verified": false})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        assert_eq!((&patched["phone_number"], &patched["phone_verified"]), (&json!("+442079460000"), &json!(false)));
+        let (_, stored) = app.mgmt_call(Method::GET, &path, None).await;
+        assert_eq!(stored, patched);
+        for bad in [json!({"phone_number": "4155550123"}), json!({"phone_number": "+1-call-me"}), json!({"phone_number": ""})] {
+            let (status, body) = app.mgmt_call(Method::PATCH, &path, Some(bad.clone())).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        }
+        let (_, after) = app.mgmt_call(Method::GET, &path, None).await;
+        assert_eq!(after, stored);
+
+        // A user without a phone has neither member; phone_verified alone is refused.
+        let plain = create_user(&app, "nophone@example.test").await;
+        assert!(plain.get("phone_number").is_none() && plain.get("phone_verified").is_none(), "{plain}");
+        for (n, body) in [
+            json!({"phone_verified": true}),
+            json!({"phone_number": "+1 415 555 0123 45678"}),
+            json!({"phone_number": 4155550123_i64}),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let email = format!("bad-phone-{n}@example.test");
+            let mut full = json!({"connection": CONNECTION, "email": email, "password": PASSWORD});
+            full.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+            let (status, answer) = app.mgmt_call(Method::POST, "/users", Some(full)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+            assert!(users_by_email(&app, &email).await.is_empty(), "{body}: a user was written");
+        }
+        let plain_path = user_path(plain["user_id"].as_str().unwrap());
+        let (status, body) = app.mgmt_call(Method::PATCH, &plain_path, Some(json!({"phone_verified": true}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+}

@@ -118,3 +118,104 @@ async fn invalid_configuration_exits_with_a_message() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("issuer"));
 }
+
+mod durability {
+    //! CONTRACT §4 rule 11: what the server answered survives `kill -9`.
+    use std::sync::Arc;
+
+    use reqwest::StatusCode;
+    use serde_json::Value;
+
+    use super::start;
+    use crate::both_databases;
+    use crate::refresh_tokens::{rotating, setup, API, EMAIL, PASSWORD};
+    use crate::support::{read, spawn_app_on, AppOptions, TestDatabase};
+
+    async fn token(base: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let client = reqwest::Client::new();
+        read(
+            client
+                .post(format!("{base}/oauth/token"))
+                .form(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Starts the binary on `url`, waits for it to listen.
+    fn serve(dir: &std::path::Path, url: &str) -> (std::process::Child, String) {
+        let (child, addr) = start(
+            dir,
+            &[
+                ("GRANTOR_DATABASE_URL", url),
+                ("GRANTOR_PURGE_INTERVAL_SECONDS", "0"),
+            ],
+        );
+        (child, format!("http://{addr}"))
+    }
+
+    fn kill_9(mut child: std::process::Child) {
+        child.kill().expect("SIGKILL"); // std sends SIGKILL on Unix
+        child.wait().unwrap();
+    }
+
+    both_databases! {
+        async fn answered_rotations_and_revocations_survive_sigkill(db: Backend) {
+            let database = Arc::new(TestDatabase::new(db).await);
+            let app = spawn_app_on(database.clone(), AppOptions::default()).await;
+            let (id, secret) = setup(&app, rotating(0)).await;
+            app.stop().await;
+            let dir = tempfile::tempdir().unwrap();
+            let refresh = |rt: String| {
+                let (id, secret) = (id.clone(), secret.clone());
+                move |base: String| async move {
+                    token(&base, &[("grant_type", "refresh_token"), ("client_id", &id), ("client_secret", &secret), ("refresh_token", &rt)]).await
+                }
+            };
+
+            // A rotation that answered is durable: its new token works after a crash.
+            let (server, base) = serve(dir.path(), &database.url);
+            let (status, first) = token(&base, &[
+                ("grant_type", "password"), ("client_id", &id), ("client_secret", &secret),
+                ("username", EMAIL), ("password", PASSWORD), ("audience", API), ("scope", "offline_access read:orders"),
+            ]).await;
+            assert_eq!(status, StatusCode::OK, "{first}");
+            let (status, second) = refresh(first["refresh_token"].as_str().unwrap().to_owned())(base.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{second}");
+            kill_9(server);
+
+            let (server, base) = serve(dir.path(), &database.url);
+            let (status, third) = refresh(second["refresh_token"].as_str().unwrap().to_owned())(base.clone()).await;
+            assert_eq!(status, StatusCode::OK, "the rotated token survived the crash: {third}");
+            let live = third["refresh_token"].as_str().unwrap().to_owned();
+
+            // A revocation that answered is durable: the token fails after a crash.
+            let response = reqwest::Client::new()
+                .post(format!("{base}/oauth/revoke"))
+                .form(&[("client_id", id.as_str()), ("client_secret", secret.as_str()), ("token", live.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            kill_9(server);
+
+            let (server, base) = serve(dir.path(), &database.url);
+            let (status, body) = refresh(live.clone())(base.clone()).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "the revoked token still fails: {body}");
+            assert_eq!(body["error"], "invalid_grant");
+            let (status, body) = read(
+                reqwest::Client::new()
+                    .post(format!("{base}/oauth/introspect"))
+                    .form(&[("client_id", id.as_str()), ("client_secret", secret.as_str()), ("token", live.as_str())])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!((status, body["active"].clone()), (StatusCode::OK, Value::Bool(false)));
+            kill_9(server);
+        }
+    }
+}

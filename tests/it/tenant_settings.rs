@@ -139,3 +139,17 @@ both_databases! {
         assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "access_denied");
     }
 }
+
+both_databases! {
+    /// Deleting the API that is the default audience clears the setting with it.
+    async fn deleting_the_default_audience_api_clears_the_setting(db: Backend) {
+        let app = spawn_app(db).await;
+        let identifier = "https://doomed.example.test/";
+        let api = app.create_api(identifier, &[]).await;
+        let (status, body) = patch(&app, json!({"default_audience": identifier})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, _) = app.mgmt_call(Method::DELETE, &format!("/resource-servers/{}", api["id"].as_str().unwrap()), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(settings(&app).await["default_audience"], "");
+    }
+}

@@ -20,6 +20,8 @@ pub enum OAuthErrorKind {
     SlowDown,
     ExpiredToken,
     UnsupportedTokenType,
+    /// Brute-force protection: too many failed sign-ins (Auth0: 429).
+    TooManyAttempts,
     ServerError,
 }
 
@@ -38,6 +40,7 @@ impl OAuthErrorKind {
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::TooManyAttempts => "too_many_attempts",
             Self::ServerError => "server_error",
         }
     }
@@ -53,7 +56,7 @@ impl OAuthErrorKind {
             | Self::AccessDenied
             | Self::AuthorizationPending
             | Self::ExpiredToken => 403,
-            Self::SlowDown => 429,
+            Self::SlowDown | Self::TooManyAttempts => 429,
             Self::ServerError => 500,
         }
     }

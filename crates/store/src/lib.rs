@@ -121,12 +121,14 @@ operations! {
     fn signing_keys(&self) -> Vec<SigningKeyRecord>;
 
     fn tenant_settings(&self) -> TenantSettings;
-    fn update_tenant_settings(&self, settings: &TenantSettings) -> ();
+    /// With `event`, the change is audited in its transaction.
+    fn update_tenant_settings(&self, settings: &TenantSettings, event: Option<&LogEvent>) -> ();
 
     fn insert_client(&self, client: &Client) -> ();
     fn client(&self, client_id: &str) -> Option<Client>;
     fn list_clients(&self, page: PageRequest) -> Page<Client>;
-    fn update_client(&self, client: &Client) -> ();
+    /// With `event`, the change is audited in its transaction.
+    fn update_client(&self, client: &Client, event: Option<&LogEvent>) -> ();
     fn delete_client(&self, client_id: &str) -> bool;
 
     fn insert_resource_server(&self, rs: &ResourceServer) -> ();
@@ -135,6 +137,8 @@ operations! {
     /// Looks an API up by identifier (audience) only.
     fn resource_server_by_identifier(&self, identifier: &str) -> Option<ResourceServer>;
     fn list_resource_servers(&self, page: PageRequest) -> Page<ResourceServer>;
+    /// The signing algorithms some API uses (for the JWKS).
+    fn signing_algs_in_use(&self) -> Vec<String>;
     fn update_resource_server(&self, rs: &ResourceServer) -> ();
     fn delete_resource_server(&self, id: &str) -> bool;
 
@@ -153,6 +157,17 @@ operations! {
     fn delete_user(&self, user_id: &str) -> bool;
 
     fn admin_password_hash(&self, email: &str) -> Option<String>;
+
+    // Dashboard administrator sessions
+    /// Stores a new session with its sign-in event; deletes the
+    /// administrator's expired sessions.
+    fn create_admin_session(&self, session: &AdminSessionRecord, event: &LogEvent) -> ();
+    /// The live session a cookie hash names (neither expiry passed).
+    fn admin_session(&self, token_hash: &str, now: Timestamp) -> Option<AdminSessionRecord>;
+    /// Moves a live session's idle expiry forward; false when it is gone.
+    fn touch_admin_session(&self, token_hash: &str, idle_expires_at: Timestamp, now: Timestamp) -> bool;
+    /// Signs a session out, with its event when given; false when unknown.
+    fn delete_admin_session(&self, token_hash: &str, event: Option<&LogEvent>) -> bool;
 
     fn create_session(&self, session: &SessionRecord) -> ();
     /// The session a cookie names, if neither ended, revoked nor expired.
@@ -178,15 +193,26 @@ operations! {
     /// Writes a token response's family, access-token record and code link.
     fn issue_tokens(&self, batch: &IssueBatch, now: Timestamp) -> ();
     fn load_refresh_token(&self, token_hash: &str) -> Option<PresentedRefreshToken>;
+    /// Imports existing refresh tokens in one transaction (no cap applied).
+    fn import_refresh_tokens(&self, families: &[NewFamily]) -> ();
     /// Compare-and-set on the family's generation; false if it moved or was revoked.
     fn apply_exchange(&self, write: &ExchangeWrite) -> bool;
-    fn revoke_family(&self, family_id: &str, reason: &str, now: Timestamp) -> bool;
-    fn revoke_access_token(&self, jti: &str, now: Timestamp) -> ();
     fn refresh_token_family(&self, id: &str) -> Option<FamilyRecord>;
     /// Whether a recorded user access token is live (itself, grant, user, family, session).
     fn access_token_state(&self, jti: &str, now: Timestamp) -> Option<AccessTokenState>;
-    /// Every refresh token of the grant stops working (epoch bump, or the grant is deleted).
-    fn revoke_grant_tokens(&self, grant_id: &str, delete_grant: bool, now: Timestamp) -> bool;
+    /// The one write path that invalidates tokens, with its audit event, in one
+    /// transaction; a constant number of row writes whatever it covers.
+    fn revoke(&self, target: &RevocationTarget, reason: &str, event: &LogEvent, now: Timestamp) -> RevocationReceipt;
+    /// What `revoke` would cover now; writes nothing.
+    fn revocation_preview(&self, target: &RevocationTarget, now: Timestamp) -> RevocationReceipt;
+
+    /// Writes an audit event that goes with no other change.
+    fn record_event(&self, event: &LogEvent) -> ();
+    fn log_event(&self, log_id: &str) -> Option<LogEvent>;
+    fn list_logs(&self, filter: &LogFilter, page: PageRequest) -> Page<LogEvent>;
+
+    /// One bounded purge pass over dead rows (see `ops/purge.rs`).
+    fn purge(&self, plan: &PurgePlan, now: Timestamp) -> PurgeReport;
 
     fn insert_device_code(&self, code: &DeviceCodeRecord) -> ();
     fn pending_device_code(&self, user_code_hash: &str, now: Timestamp) -> Option<DeviceCodeRecord>;
@@ -194,6 +220,37 @@ operations! {
     fn deny_device_code(&self, user_code_hash: &str, now: Timestamp) -> bool;
     /// Records a poll and moves the code on; an approved code is consumed once.
     fn poll_device_code(&self, device_code_hash: &str, now: Timestamp) -> DevicePoll;
-    fn note_activation_failure(&self, ip: &str, window_seconds: i64, now: Timestamp) -> i64;
-    fn activation_failures(&self, ip: &str, window_seconds: i64, now: Timestamp) -> i64;
+    /// Counts a failed attempt under `key` (guessing and brute-force protection:
+    /// device user codes per IP, sign-ins per IP and e-mail); returns the count
+    /// in the current window.
+    fn note_failure(&self, key: &str, window_seconds: i64, now: Timestamp) -> i64;
+    /// Failed attempts under `key` in the current window.
+    fn recent_failures(&self, key: &str, window_seconds: i64, now: Timestamp) -> i64;
+
+    // Management API and dashboard reads
+    /// One live refresh token (family) by id, or `None` when it is unknown,
+    /// revoked, expired (absolute or idle), or dead through its grant, user or
+    /// session: the same condition `revoke` counts with, so a revoked or
+    /// rotated-out token never shows. (A rotated-out *secret* is not a token
+    /// here: the family keeps its id across rotations.)
+    fn live_refresh_token(&self, id: &str, now: Timestamp) -> Option<FamilyRecord>;
+    /// Live refresh tokens matching `filter` (user, client), ordered by id,
+    /// `page.limit` at most after `page.offset` rows. Checkpoint paging sets
+    /// `filter.after_id` and offset 0 (ask for `limit + 1` to learn whether a
+    /// next page exists). `total` counts every live match, ignoring
+    /// `after_id`. This is also the device-credential listing: in grantor a
+    /// device credential of type `refresh_token` is a live family.
+    fn list_live_refresh_tokens(&self, filter: &RefreshTokenFilter, page: PageRequest, now: Timestamp) -> Page<FamilyRecord>;
+    /// User grants (consents) matching `filter` (user, client, audience),
+    /// oldest first (`created_at`, then id), offset paging; `total` counts
+    /// every match.
+    fn list_grants(&self, filter: &GrantFilter, page: PageRequest) -> Page<UserGrant>;
+    /// One session by id with its clients, or `None` when it is unknown,
+    /// ended (browser logout), revoked or expired (absolute or idle).
+    fn live_session(&self, id: &str, now: Timestamp) -> Option<SessionDetails>;
+    /// Live sessions (neither ended, revoked nor expired) matching `filter`,
+    /// with their clients, ordered by id; paging as in
+    /// `list_live_refresh_tokens` (`filter.after_id` for checkpoints); `total`
+    /// counts every live match, ignoring `after_id`.
+    fn list_live_sessions(&self, filter: &SessionFilter, page: PageRequest, now: Timestamp) -> Page<SessionDetails>;
 }

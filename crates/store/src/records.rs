@@ -175,6 +175,8 @@ pub struct IssueBatch {
     pub access_token: AccessTokenRecord,
     /// The code this response redeemed, to remember what it issued.
     pub code_hash: Option<String>,
+    /// The audit event of this issue.
+    pub event: Option<LogEvent>,
 }
 
 /// A stored refresh-token family (the Management API's "refresh token").
@@ -236,6 +238,8 @@ pub struct ExchangeWrite {
     /// Enabling rotation revokes the user's other non-rotating tokens for the
     /// same client and API (reference §3.2).
     pub revoke_other_non_rotating: bool,
+    /// The audit event of this exchange (`sertft`).
+    pub event: LogEvent,
 }
 
 #[derive(Debug, Clone)]
@@ -279,4 +283,194 @@ pub struct AccessTokenState {
     pub client_id: String,
     pub user_id: String,
     pub active: bool,
+}
+
+/// What one revocation covers (CONTRACT §4). Every variant is a constant
+/// number of row writes, whatever the number of tokens it covers: tokens are
+/// checked against their family, grant, user and session on every use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationTarget {
+    /// One refresh token (a family: the token and its rotations).
+    Family { family_id: String },
+    /// Several refresh tokens by id (`POST /refresh-tokens/revoke {ids}`).
+    Families { family_ids: Vec<String> },
+    /// Every refresh token issued for a grant; `delete_grant` removes the
+    /// consent too, so the next `/authorize` asks again.
+    Grant {
+        grant_id: String,
+        delete_grant: bool,
+    },
+    /// Every grant of a user, deleted, with their refresh tokens
+    /// (`DELETE /grants?user_id=`): one statement.
+    UserGrants { user_id: String },
+    /// Every refresh token of a user, or only those for one client (and API).
+    User {
+        user_id: String,
+        client_id: Option<String>,
+        audience: Option<String>,
+    },
+    /// A browser session; with `tokens`, the refresh tokens bound to it too
+    /// (without, the session only ends and its refresh tokens keep working).
+    Session { session_id: String, tokens: bool },
+    /// Every session of a user, with or without their bound refresh tokens.
+    UserSessions { user_id: String, tokens: bool },
+    /// `POST /users/{id}/revoke-access`: every session of the user (or one)
+    /// and, unless kept, every refresh token of the user.
+    UserAccess {
+        user_id: String,
+        session_id: Option<String>,
+        keep_refresh_tokens: bool,
+    },
+    /// What the first redemption of a replayed authorization code issued.
+    CodeIssue {
+        family_id: Option<String>,
+        jti: Option<String>,
+    },
+}
+
+/// What a revocation covered (or, as a preview, would cover). Counts are of
+/// refresh tokens that were live just before it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RevocationReceipt {
+    /// Whether the target existed at all (an unknown id is `false`).
+    pub found: bool,
+    /// Live refresh tokens (families) it revoked.
+    pub refresh_tokens: i64,
+    /// Distinct devices (device name, else user agent) those tokens were on.
+    pub devices: i64,
+    /// Up to [`RECEIPT_ID_LIMIT`] of their ids.
+    pub refresh_token_ids: Vec<String>,
+    /// Grants whose tokens it revoked (epoch bumped or grant deleted).
+    pub grant_ids: Vec<String>,
+    pub grants_deleted: bool,
+    /// Sessions it revoked or ended.
+    pub sessions: i64,
+}
+
+/// How many token ids a receipt lists; the count is always exact.
+pub const RECEIPT_ID_LIMIT: i64 = 100;
+
+/// One audit event (`GET /api/v2/logs`), written in the transaction of the
+/// change it records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEvent {
+    pub log_id: String,
+    pub date: Timestamp,
+    /// Auth0's event type code where one exists (`srrt`, `ferrt`, `sertft`, …).
+    pub type_code: String,
+    pub description: String,
+    pub client_id: Option<String>,
+    /// Filled from the client and user rows when the event is written.
+    pub client_name: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub type_code: Option<String>,
+    /// Checkpoint paging: only events after this id, oldest first.
+    pub after_id: Option<String>,
+    /// Offset paging oldest first (`sort=date:1`) instead of newest first.
+    pub oldest_first: bool,
+}
+
+/// One purge pass: how many rows it may look at per table, and where the
+/// keyset walks over families and sessions resume (empty: from the start).
+#[derive(Debug, Clone)]
+pub struct PurgePlan {
+    pub batch_size: i64,
+    /// Audit events older than this are deleted.
+    pub logs_before: Timestamp,
+    pub families_after: String,
+    pub sessions_after: String,
+}
+
+/// What one purge pass deleted, per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub refresh_token_families: u64,
+    pub refresh_token_secrets: u64,
+    pub access_tokens: u64,
+    pub sessions: u64,
+    pub authorization_codes: u64,
+    pub authorization_requests: u64,
+    pub device_codes: u64,
+    pub activation_failures: u64,
+    pub logs: u64,
+    /// Where the next pass resumes its walks (empty: back to the start).
+    pub families_after: String,
+    pub sessions_after: String,
+}
+
+impl PurgeReport {
+    pub fn total(&self) -> u64 {
+        self.refresh_token_families
+            + self.refresh_token_secrets
+            + self.access_tokens
+            + self.sessions
+            + self.authorization_codes
+            + self.authorization_requests
+            + self.device_codes
+            + self.activation_failures
+            + self.logs
+    }
+}
+
+// Management API and dashboard reads.
+
+/// Which live refresh tokens (families) to list: `GET /users/{id}/refresh-tokens`,
+/// `GET /refresh-tokens`, `GET /device-credentials` and the dashboard's
+/// Devices tab. Every field narrows the list; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct RefreshTokenFilter {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    /// Checkpoint paging: only ids greater than this one (ordering is by id).
+    pub after_id: Option<String>,
+}
+
+/// Which user grants to list (`GET /grants`, the dashboard's Authorized
+/// Applications tab). Every field narrows the list; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct GrantFilter {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// Which live sessions to list (`GET /users/{id}/sessions`, the dashboard's
+/// Sessions tab). Every field narrows the list; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub user_id: Option<String>,
+    /// Checkpoint paging: only ids greater than this one (ordering is by id).
+    pub after_id: Option<String>,
+}
+
+/// A session with the clients it was used for (Auth0's session object).
+#[derive(Debug, Clone)]
+pub struct SessionDetails {
+    pub session: SessionRecord,
+    /// Ids of the clients the session signed in to, sorted.
+    pub client_ids: Vec<String>,
+}
+
+/// A dashboard administrator's session (the `grantor_admin` cookie).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSessionRecord {
+    /// SHA-256 of the cookie secret; the secret itself is never stored.
+    pub token_hash: String,
+    pub email: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub idle_expires_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub ip: String,
+    pub user_agent: String,
 }

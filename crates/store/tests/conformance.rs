@@ -320,6 +320,8 @@ fn user(id: &str, email: &str) -> User {
         picture: Some("https://cdn.example.com/p.png".to_owned()),
         given_name: Some("Ann".to_owned()),
         family_name: Some("Example".to_owned()),
+        phone_number: Some("+14155550123".to_owned()),
+        phone_verified: true,
         blocked: false,
         app_metadata: r#"{"plan":"gold"}"#.to_owned(),
         user_metadata: r#"{"theme":"dark"}"#.to_owned(),
@@ -543,6 +545,8 @@ fn assert_user_eq(actual: &User, expected: &User) {
         picture,
         given_name,
         family_name,
+        phone_number,
+        phone_verified,
         blocked,
         app_metadata,
         user_metadata,
@@ -563,6 +567,8 @@ fn assert_user_eq(actual: &User, expected: &User) {
     assert_eq!(&actual.picture, picture, "picture");
     assert_eq!(&actual.given_name, given_name, "given_name");
     assert_eq!(&actual.family_name, family_name, "family_name");
+    assert_eq!(&actual.phone_number, phone_number, "phone_number");
+    assert_eq!(&actual.phone_verified, phone_verified, "phone_verified");
     assert_eq!(&actual.blocked, blocked, "blocked");
     assert_eq!(&actual.app_metadata, app_metadata, "app_metadata");
     assert_eq!(&actual.user_metadata, user_metadata, "user_metadata");
@@ -661,6 +667,18 @@ conformance_tests! {
     system_rows_are_never_deleted,
     refresh_token_families_are_capped_per_user_and_client,
     exchange_is_a_compare_and_set_and_revocations_are_seen_on_load,
+    admin_sessions_expire_by_idleness_and_age,
+    admin_sign_out_and_sign_in_housekeeping,
+    admin_sessions_belong_to_known_administrators,
+    live_refresh_tokens_leave_out_dead_ones,
+    list_grants_filters_and_pages,
+    live_sessions_leave_out_ended_revoked_and_expired,
+    revocations_cover_exactly_their_target_with_a_receipt,
+    user_wide_revocation_is_one_epoch_and_later_tokens_work,
+    recreated_user_does_not_revive_old_tokens,
+    logs_filter_and_page_both_ways,
+    purge_deletes_dead_rows_in_bounded_batches,
+    deleting_every_grant_of_a_user_is_one_revocation,
 }
 
 async fn bootstrap_runs_once(store: &Store) {
@@ -752,14 +770,14 @@ async fn tenant_settings_round_trip(store: &Store) {
         session_lifetime: 720,
         idle_session_lifetime: 1,
     };
-    store.update_tenant_settings(&changed).await.unwrap();
+    store.update_tenant_settings(&changed, None).await.unwrap();
     assert_eq!(store.tenant_settings().await.unwrap(), changed);
 
     let cleared = TenantSettings {
         default_audience: String::new(),
         ..changed.clone()
     };
-    store.update_tenant_settings(&cleared).await.unwrap();
+    store.update_tenant_settings(&cleared, None).await.unwrap();
     let read = store.tenant_settings().await.unwrap();
     assert_eq!(read, cleared);
     assert_eq!(read.default_audience(), None);
@@ -786,7 +804,7 @@ async fn client_round_trip(store: &Store) {
     updated.updated_at = ts(99);
     updated.created_at = ts(12_345);
     updated.is_system = true;
-    store.update_client(&updated).await.unwrap();
+    store.update_client(&updated, None).await.unwrap();
     let read = store.client("app-a").await.unwrap().unwrap();
     let expected = Client {
         created_at: a.created_at,
@@ -801,7 +819,7 @@ async fn client_round_trip(store: &Store) {
     // …and back, to check the other direction of every value.
     let mut back = client("app-a");
     back.updated_at = ts(100);
-    store.update_client(&back).await.unwrap();
+    store.update_client(&back, None).await.unwrap();
     assert_client_eq(&store.client("app-a").await.unwrap().unwrap(), &back);
 
     // The deleted client is gone; deleting again reports nothing deleted.
@@ -813,7 +831,7 @@ async fn client_round_trip(store: &Store) {
 async fn update_missing_client_is_not_found(store: &Store) {
     store.insert_client(&client("present")).await.unwrap();
     assert_store_err!(
-        store.update_client(&client("absent")).await,
+        store.update_client(&client("absent"), None).await,
         StoreError::NotFound
     );
     assert!(store.client("absent").await.unwrap().is_none());
@@ -1372,6 +1390,8 @@ async fn user_crud(store: &Store) {
     bob.picture = None;
     bob.given_name = None;
     bob.family_name = None;
+    bob.phone_number = None;
+    bob.phone_verified = false;
     bob.blocked = true;
     bob.app_metadata = "{}".to_owned();
     bob.user_metadata = "{}".to_owned();
@@ -1416,6 +1436,8 @@ async fn user_crud(store: &Store) {
         picture: None,
         given_name: Some("Anne".to_owned()),
         family_name: None,
+        phone_number: Some("+442079460000".to_owned()),
+        phone_verified: false,
         blocked: true,
         app_metadata: r#"{"plan":"free","n":[1,2]}"#.to_owned(),
         user_metadata: "{}".to_owned(),
@@ -1780,6 +1802,7 @@ async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
             family: Some(family),
             access_token: access_record(&format!("j{i:03}"), "auth0|cap", "client-a", &g.id, None),
             code_hash: None,
+            event: None,
         };
         store.issue_tokens(&batch, ts(i)).await.unwrap();
     }
@@ -1788,6 +1811,7 @@ async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
         family: Some(other),
         access_token: access_record("j-other", "auth0|cap", "client-b", &g.id, None),
         code_hash: None,
+        event: None,
     };
     store.issue_tokens(&batch, ts(500)).await.unwrap();
     let oldest = store
@@ -1841,6 +1865,7 @@ async fn exchange_is_a_compare_and_set_and_revocations_are_seen_on_load(store: &
         family: Some(new_family("fam", "auth0|cas", "client-a", &g.id, 0)),
         access_token: access_record("j0", "auth0|cas", "client-a", &g.id, Some("fam")),
         code_hash: None,
+        event: None,
     };
     store.issue_tokens(&batch, ts(0)).await.unwrap();
     let write = |expected: i64, jti: &str, hash: &str| grantor_store::ExchangeWrite {
@@ -1858,6 +1883,7 @@ async fn exchange_is_a_compare_and_set_and_revocations_are_seen_on_load(store: &
         now: ts(10),
         access_token: access_record(jti, "auth0|cas", "client-a", &g.id, Some("fam")),
         revoke_other_non_rotating: false,
+        event: log_event(&format!("x-{jti}"), "sertft", 10),
     };
     assert!(store
         .apply_exchange(&write(0, "j1", "hash-gen1"))
@@ -1897,10 +1923,18 @@ async fn exchange_is_a_compare_and_set_and_revocations_are_seen_on_load(store: &
             .active
     );
     // One write revokes every token of the grant, and the access tokens with it.
-    assert!(store
-        .revoke_grant_tokens(&g.id, false, ts(30))
-        .await
-        .unwrap());
+    assert!(
+        store
+            .revoke(
+                &grant_target(&g.id, false),
+                "test",
+                &log_event("r1", "srrt", 30),
+                ts(30)
+            )
+            .await
+            .unwrap()
+            .found
+    );
     let after = store
         .load_refresh_token("hash-gen1")
         .await
@@ -1919,12 +1953,1218 @@ async fn exchange_is_a_compare_and_set_and_revocations_are_seen_on_load(store: &
         store.grant(&g.id).await.unwrap().is_some(),
         "the grant is kept"
     );
-    assert!(store
-        .revoke_grant_tokens(&g.id, true, ts(50))
-        .await
-        .unwrap());
+    assert!(
+        store
+            .revoke(
+                &grant_target(&g.id, true),
+                "test",
+                &log_event("r2", "srrt", 50),
+                ts(50)
+            )
+            .await
+            .unwrap()
+            .found
+    );
     assert!(
         store.grant(&g.id).await.unwrap().is_none(),
         "and deleted when asked"
     );
+}
+
+/// An audit event with a fixed id, for operations that take one.
+fn log_event(id: &str, type_code: &str, at: i64) -> grantor_store::LogEvent {
+    grantor_store::LogEvent {
+        log_id: format!("{at:020}{id}"),
+        date: ts(at),
+        type_code: type_code.to_owned(),
+        description: "test".to_owned(),
+        client_id: None,
+        client_name: None,
+        user_id: None,
+        user_name: None,
+        ip: None,
+        user_agent: None,
+        details: serde_json::json!({}),
+    }
+}
+
+fn grant_target(grant_id: &str, delete_grant: bool) -> grantor_store::RevocationTarget {
+    grantor_store::RevocationTarget::Grant {
+        grant_id: grant_id.to_owned(),
+        delete_grant,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Dashboard administrator sessions
+// ---------------------------------------------------------------------------
+
+fn admin_event(id: &str, type_code: &str, at: i64) -> grantor_store::LogEvent {
+    grantor_store::LogEvent {
+        log_id: format!("{at:020}{id}"),
+        date: ts(at),
+        type_code: type_code.to_owned(),
+        description: "dashboard administrator".to_owned(),
+        client_id: None,
+        client_name: None,
+        user_id: None,
+        user_name: None,
+        ip: Some("192.0.2.7".to_owned()),
+        user_agent: None,
+        details: serde_json::json!({"actor": {"type": "admin", "email": ADMIN_EMAIL}}),
+    }
+}
+
+/// A session created at `at` (ms after `ts(0)`), idle for a minute, for an hour.
+fn admin_session(hash: &str, at: i64) -> grantor_store::AdminSessionRecord {
+    grantor_store::AdminSessionRecord {
+        token_hash: TokenHash::of(hash).as_str().to_owned(),
+        email: ADMIN_EMAIL.to_owned(),
+        created_at: ts(at),
+        last_seen_at: ts(at),
+        idle_expires_at: ts(at + 60_000),
+        expires_at: ts(at + 3_600_000),
+        ip: "192.0.2.7".to_owned(),
+        user_agent: "test agent".to_owned(),
+    }
+}
+
+async fn admin_sessions_expire_by_idleness_and_age(store: &Store) {
+    store.bootstrap(&plan("admin")).await.unwrap();
+    let s = admin_session("one", 1_000);
+    let event = admin_event("signin", "s", 1_000);
+    store.create_admin_session(&s, &event).await.unwrap();
+    assert_eq!(
+        store
+            .log_event(&event.log_id)
+            .await
+            .unwrap()
+            .map(|e| e.type_code),
+        Some("s".to_owned()),
+        "the sign-in event is written with the session"
+    );
+    assert_eq!(
+        store.admin_session(&s.token_hash, ts(2_000)).await.unwrap(),
+        Some(s.clone())
+    );
+    assert!(store
+        .admin_session("unknown", ts(2_000))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        store
+            .admin_session(&s.token_hash, ts(61_000))
+            .await
+            .unwrap()
+            .is_none(),
+        "idle for a minute: gone"
+    );
+
+    // Activity moves the idle expiry forward, never back.
+    assert!(store
+        .touch_admin_session(&s.token_hash, ts(90_000), ts(30_000))
+        .await
+        .unwrap());
+    assert!(store
+        .touch_admin_session(&s.token_hash, ts(40_000), ts(31_000))
+        .await
+        .unwrap());
+    let live = store
+        .admin_session(&s.token_hash, ts(61_000))
+        .await
+        .unwrap()
+        .expect("touched");
+    assert_eq!(live.idle_expires_at, ts(90_000));
+    assert_eq!(live.last_seen_at, ts(31_000));
+    assert!(store
+        .admin_session(&s.token_hash, ts(90_000))
+        .await
+        .unwrap()
+        .is_none());
+
+    // The idle expiry never passes the absolute one.
+    assert!(store
+        .touch_admin_session(&s.token_hash, ts(99_000_000), ts(80_000))
+        .await
+        .unwrap());
+    let live = store
+        .admin_session(&s.token_hash, ts(80_001))
+        .await
+        .unwrap()
+        .expect("live");
+    assert_eq!(live.idle_expires_at, s.expires_at);
+    assert!(store
+        .admin_session(&s.token_hash, s.expires_at)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        !store
+            .touch_admin_session(&s.token_hash, ts(99_000_000), s.expires_at)
+            .await
+            .unwrap(),
+        "a dead session is not revived"
+    );
+}
+
+async fn admin_sign_out_and_sign_in_housekeeping(store: &Store) {
+    store.bootstrap(&plan("admin")).await.unwrap();
+    let first = admin_session("first", 0);
+    let second = admin_session("second", 10);
+    store
+        .create_admin_session(&first, &admin_event("a", "s", 0))
+        .await
+        .unwrap();
+    store
+        .create_admin_session(&second, &admin_event("b", "s", 10))
+        .await
+        .unwrap();
+
+    let signed_out = admin_event("c", "slo", 20);
+    assert!(store
+        .delete_admin_session(&first.token_hash, Some(&signed_out))
+        .await
+        .unwrap());
+    assert!(store.log_event(&signed_out.log_id).await.unwrap().is_some());
+    assert!(store
+        .admin_session(&first.token_hash, ts(30))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        store
+            .admin_session(&second.token_hash, ts(30))
+            .await
+            .unwrap()
+            .is_some(),
+        "the other session lives"
+    );
+    let again = admin_event("d", "slo", 40);
+    assert!(!store
+        .delete_admin_session(&first.token_hash, Some(&again))
+        .await
+        .unwrap());
+    assert!(
+        store.log_event(&again.log_id).await.unwrap().is_none(),
+        "no event for a session that was not there"
+    );
+
+    // Signing in after `second` idled out deletes its row.
+    let third = admin_session("third", 100_000);
+    store
+        .create_admin_session(&third, &admin_event("e", "s", 100_000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .admin_session(&second.token_hash, ts(30))
+            .await
+            .unwrap()
+            .is_none(),
+        "the expired row is gone, not only expired"
+    );
+    assert!(store
+        .admin_session(&third.token_hash, ts(100_001))
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn admin_sessions_belong_to_known_administrators(store: &Store) {
+    store.bootstrap(&plan("admin")).await.unwrap();
+    let mut s = admin_session("stranger", 0);
+    s.email = "nobody@example.com".to_owned();
+    assert_store_err!(
+        store
+            .create_admin_session(&s, &admin_event("x", "s", 0))
+            .await,
+        StoreError::MissingReference(_)
+    );
+    assert!(store
+        .admin_session(&s.token_hash, ts(1))
+        .await
+        .unwrap()
+        .is_none());
+    let dup = admin_session("dup", 0);
+    store
+        .create_admin_session(&dup, &admin_event("y", "s", 0))
+        .await
+        .unwrap();
+    assert_store_err!(
+        store
+            .create_admin_session(&dup, &admin_event("z", "s", 1))
+            .await,
+        StoreError::Conflict(_)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Management API and dashboard reads
+// ---------------------------------------------------------------------------
+
+fn session_record(id: &str, user_id: &str, created_ms: i64) -> grantor_store::SessionRecord {
+    grantor_store::SessionRecord {
+        id: id.to_owned(),
+        user_id: user_id.to_owned(),
+        cookie_hash: format!("cookie-{id}"),
+        created_at: ts(created_ms),
+        updated_at: ts(created_ms),
+        authenticated_at: ts(created_ms),
+        last_interacted_at: ts(created_ms),
+        idle_expires_at: ts(1_000_000),
+        expires_at: ts(2_000_000),
+        initial_ip: "192.0.2.1".to_owned(),
+        initial_user_agent: "agent/1".to_owned(),
+        last_ip: "192.0.2.2".to_owned(),
+        last_user_agent: "agent/2".to_owned(),
+        ended_at: None,
+        revoked_at: None,
+    }
+}
+
+async fn issue_family(store: &Store, family: grantor_store::NewFamily) {
+    let jti = format!("j-{}", family.id);
+    let batch = grantor_store::IssueBatch {
+        access_token: access_record(
+            &jti,
+            &family.user_id,
+            &family.client_id,
+            &family.grant_id,
+            Some(&family.id),
+        ),
+        family: Some(family),
+        code_hash: None,
+        event: None,
+    };
+    store.issue_tokens(&batch, ts(0)).await.unwrap();
+}
+
+async fn live_token_ids(
+    store: &Store,
+    filter: &grantor_store::RefreshTokenFilter,
+    request: PageRequest,
+    now: i64,
+) -> (Vec<String>, i64) {
+    let page = store
+        .list_live_refresh_tokens(filter, request, ts(now))
+        .await
+        .unwrap();
+    (page.items.into_iter().map(|f| f.id).collect(), page.total)
+}
+
+/// Revoked, expired (absolute or idle) tokens, and tokens whose grant, user
+/// or session went, are not live: `live_refresh_token` does not find them and
+/// the list leaves them out; filters and checkpoints narrow the rest.
+async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
+    use grantor_store::{RefreshTokenFilter, RevocationTarget};
+    store
+        .insert_user(&user("rt", "rt@example.com"))
+        .await
+        .unwrap();
+    store
+        .insert_user(&user("rt2", "rt2@example.com"))
+        .await
+        .unwrap();
+    let audience = "https://api.example.com/";
+    let scope = ScopeSet::parse("offline_access");
+    let ga = store
+        .upsert_grant("g-a", "auth0|rt", "client-a", audience, &scope, ts(0))
+        .await
+        .unwrap();
+    let gb = store
+        .upsert_grant("g-b", "auth0|rt", "client-b", audience, &scope, ts(0))
+        .await
+        .unwrap();
+    let g2 = store
+        .upsert_grant("g-2", "auth0|rt2", "client-a", audience, &scope, ts(0))
+        .await
+        .unwrap();
+    store
+        .create_session(&session_record("s-live", "auth0|rt", 0))
+        .await
+        .unwrap();
+    store
+        .create_session(&session_record("s-dead", "auth0|rt", 0))
+        .await
+        .unwrap();
+
+    issue_family(store, new_family("a1", "auth0|rt", "client-a", &ga.id, 1)).await;
+    issue_family(store, new_family("a2", "auth0|rt", "client-a", &ga.id, 2)).await;
+    let mut a3 = new_family("a3", "auth0|rt", "client-a", &ga.id, 3);
+    a3.session_id = Some("s-live".to_owned());
+    a3.device_name = Some("Pixel".to_owned());
+    issue_family(store, a3).await;
+    issue_family(store, new_family("b1", "auth0|rt", "client-b", &gb.id, 4)).await;
+    issue_family(store, new_family("u2", "auth0|rt2", "client-a", &g2.id, 5)).await;
+    // Dead ones: revoked, expired, idle-expired, session revoked.
+    issue_family(
+        store,
+        new_family("x-revoked", "auth0|rt", "client-a", &ga.id, 6),
+    )
+    .await;
+    let mut expired = new_family("x-expired", "auth0|rt", "client-a", &ga.id, 7);
+    expired.expires_at = Some(ts(100));
+    issue_family(store, expired).await;
+    let mut idle = new_family("x-idle", "auth0|rt", "client-a", &ga.id, 8);
+    idle.idle_expires_at = Some(ts(100));
+    issue_family(store, idle).await;
+    let mut in_dead_session = new_family("x-session", "auth0|rt", "client-a", &ga.id, 9);
+    in_dead_session.session_id = Some("s-dead".to_owned());
+    issue_family(store, in_dead_session).await;
+    let revoke = |target: RevocationTarget, id: &str| {
+        let event = log_event(id, "srrt", 50);
+        async move { store.revoke(&target, "test", &event, ts(50)).await.unwrap() }
+    };
+    revoke(
+        RevocationTarget::Family {
+            family_id: "x-revoked".to_owned(),
+        },
+        "r1",
+    )
+    .await;
+    revoke(
+        RevocationTarget::Session {
+            session_id: "s-dead".to_owned(),
+            tokens: true,
+        },
+        "r2",
+    )
+    .await;
+
+    let now = 200;
+    let one = store
+        .live_refresh_token("a3", ts(now))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.user_id, "auth0|rt");
+    assert_eq!(one.client_id, "client-a");
+    assert_eq!(one.session_id.as_deref(), Some("s-live"));
+    assert_eq!(one.device_name.as_deref(), Some("Pixel"));
+    assert_eq!(one.audience, audience);
+    assert_eq!(one.scope, "offline_access");
+    for dead in ["x-revoked", "x-expired", "x-idle", "x-session", "unknown"] {
+        assert!(
+            store
+                .live_refresh_token(dead, ts(now))
+                .await
+                .unwrap()
+                .is_none(),
+            "{dead} is not live"
+        );
+    }
+    assert!(
+        store
+            .live_refresh_token("x-expired", ts(50))
+            .await
+            .unwrap()
+            .is_some(),
+        "live before it expires"
+    );
+
+    let by_user = RefreshTokenFilter {
+        user_id: Some("auth0|rt".to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(
+        live_token_ids(store, &by_user, all(), now).await,
+        (owned(&["a1", "a2", "a3", "b1"]), 4)
+    );
+    let by_client = RefreshTokenFilter {
+        user_id: Some("auth0|rt".to_owned()),
+        client_id: Some("client-a".to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(
+        live_token_ids(store, &by_client, all(), now).await,
+        (owned(&["a1", "a2", "a3"]), 3)
+    );
+    let everyone = RefreshTokenFilter::default();
+    assert_eq!(
+        live_token_ids(store, &everyone, page(1, 2), now).await,
+        (owned(&["a2", "a3"]), 5)
+    );
+    let only_client_a = RefreshTokenFilter {
+        client_id: Some("client-a".to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(
+        live_token_ids(store, &only_client_a, all(), now).await,
+        (owned(&["a1", "a2", "a3", "u2"]), 4)
+    );
+    // Checkpoint: ids after the cursor; the total ignores it.
+    let after = RefreshTokenFilter {
+        after_id: Some("a2".to_owned()),
+        ..by_user.clone()
+    };
+    assert_eq!(
+        live_token_ids(store, &after, page(0, 1), now).await,
+        (owned(&["a3"]), 4)
+    );
+
+    // A grant epoch bump, and a user epoch bump, take their tokens out.
+    revoke(
+        RevocationTarget::Grant {
+            grant_id: gb.id.clone(),
+            delete_grant: false,
+        },
+        "r3",
+    )
+    .await;
+    assert_eq!(
+        live_token_ids(store, &by_user, all(), now).await,
+        (owned(&["a1", "a2", "a3"]), 3)
+    );
+    revoke(
+        RevocationTarget::User {
+            user_id: "auth0|rt".to_owned(),
+            client_id: None,
+            audience: None,
+        },
+        "r4",
+    )
+    .await;
+    assert_eq!(
+        live_token_ids(store, &by_user, all(), now).await,
+        (vec![], 0)
+    );
+    assert!(store
+        .live_refresh_token("a1", ts(now))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        live_token_ids(store, &everyone, all(), now).await,
+        (owned(&["u2"]), 1)
+    );
+}
+
+async fn list_grants_filters_and_pages(store: &Store) {
+    use grantor_store::GrantFilter;
+    let read = ScopeSet::parse("openid read");
+    let cases = [
+        ("g1", "auth0|u1", "client-a", "https://a/", 3),
+        ("g2", "auth0|u1", "client-b", "https://a/", 1),
+        ("g3", "auth0|u1", "client-a", "https://b/", 2),
+        ("g4", "auth0|u2", "client-a", "https://a/", 4),
+    ];
+    for (id, user_id, client_id, audience, at) in cases {
+        store
+            .upsert_grant(id, user_id, client_id, audience, &read, ts(at))
+            .await
+            .unwrap();
+    }
+    let ids = |filter: GrantFilter, request: PageRequest| async move {
+        let page = store.list_grants(&filter, request).await.unwrap();
+        (
+            page.items.into_iter().map(|g| g.id).collect::<Vec<_>>(),
+            page.total,
+        )
+    };
+    assert_eq!(
+        ids(GrantFilter::default(), all()).await,
+        (owned(&["g2", "g3", "g1", "g4"]), 4),
+        "oldest first"
+    );
+    assert_eq!(
+        ids(GrantFilter::default(), page(1, 2)).await,
+        (owned(&["g3", "g1"]), 4)
+    );
+    let by_user = GrantFilter {
+        user_id: Some("auth0|u1".to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(by_user.clone(), all()).await,
+        (owned(&["g2", "g3", "g1"]), 3)
+    );
+    assert_eq!(
+        ids(
+            GrantFilter {
+                client_id: Some("client-a".to_owned()),
+                ..by_user.clone()
+            },
+            all()
+        )
+        .await,
+        (owned(&["g3", "g1"]), 2)
+    );
+    assert_eq!(
+        ids(
+            GrantFilter {
+                audience: Some("https://a/".to_owned()),
+                ..Default::default()
+            },
+            all()
+        )
+        .await,
+        (owned(&["g2", "g1", "g4"]), 3)
+    );
+    assert_eq!(ids(by_user, page(3, 10)).await, (vec![], 3), "past the end");
+    let page = store
+        .list_grants(
+            &GrantFilter {
+                user_id: Some("auth0|u2".to_owned()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await
+        .unwrap();
+    let g4 = &page.items[0];
+    assert_eq!(
+        (
+            g4.client_id.as_str(),
+            g4.audience.as_str(),
+            g4.scope.to_wire()
+        ),
+        ("client-a", "https://a/", read.to_wire())
+    );
+}
+
+/// Ended (logout), revoked and expired sessions are not live; live ones come
+/// with the clients they were used for, ordered by id, with checkpoints.
+async fn live_sessions_leave_out_ended_revoked_and_expired(store: &Store) {
+    use grantor_store::{RevocationTarget, SessionFilter};
+    store
+        .insert_user(&user("se", "se@example.com"))
+        .await
+        .unwrap();
+    for id in ["s1", "s2", "s3", "x-ended", "x-revoked"] {
+        store
+            .create_session(&session_record(id, "auth0|se", 0))
+            .await
+            .unwrap();
+    }
+    let mut expired = session_record("x-expired", "auth0|se", 0);
+    expired.expires_at = ts(100);
+    store.create_session(&expired).await.unwrap();
+    let mut idle = session_record("x-idle", "auth0|se", 0);
+    idle.idle_expires_at = ts(100);
+    store.create_session(&idle).await.unwrap();
+    store
+        .create_session(&session_record("other", "auth0|other", 0))
+        .await
+        .unwrap();
+    for client in ["client-b", "client-a"] {
+        store
+            .touch_session(
+                "s2",
+                Some(client),
+                "192.0.2.9",
+                "agent/9",
+                ts(500_000),
+                ts(10),
+            )
+            .await
+            .unwrap();
+    }
+    store.end_session("x-ended", ts(20)).await.unwrap();
+    store
+        .revoke(
+            &RevocationTarget::Session {
+                session_id: "x-revoked".to_owned(),
+                tokens: true,
+            },
+            "test",
+            &log_event("rs", "srrt", 30),
+            ts(30),
+        )
+        .await
+        .unwrap();
+
+    let now = ts(200);
+    let s2 = store.live_session("s2", now).await.unwrap().unwrap();
+    assert_eq!(s2.client_ids, owned(&["client-a", "client-b"]));
+    assert_eq!(s2.session.user_id, "auth0|se");
+    assert_eq!(s2.session.last_ip, "192.0.2.9");
+    assert_eq!(s2.session.initial_ip, "192.0.2.1");
+    assert!(store
+        .live_session("s1", now)
+        .await
+        .unwrap()
+        .unwrap()
+        .client_ids
+        .is_empty());
+    for dead in ["x-ended", "x-revoked", "x-expired", "x-idle", "unknown"] {
+        assert!(
+            store.live_session(dead, now).await.unwrap().is_none(),
+            "{dead} is not live"
+        );
+    }
+
+    let ids = |filter: SessionFilter, request: PageRequest| async move {
+        let page = store
+            .list_live_sessions(&filter, request, now)
+            .await
+            .unwrap();
+        (
+            page.items
+                .into_iter()
+                .map(|d| d.session.id)
+                .collect::<Vec<_>>(),
+            page.total,
+        )
+    };
+    let by_user = SessionFilter {
+        user_id: Some("auth0|se".to_owned()),
+        after_id: None,
+    };
+    assert_eq!(
+        ids(by_user.clone(), all()).await,
+        (owned(&["s1", "s2", "s3"]), 3)
+    );
+    assert_eq!(
+        ids(
+            SessionFilter {
+                after_id: Some("s1".to_owned()),
+                ..by_user.clone()
+            },
+            page(0, 1)
+        )
+        .await,
+        (owned(&["s2"]), 3)
+    );
+    assert_eq!(
+        ids(SessionFilter::default(), all()).await,
+        (owned(&["other", "s1", "s2", "s3"]), 4)
+    );
+    let page_with_clients = store
+        .list_live_sessions(&by_user, all(), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        page_with_clients.items[1].client_ids,
+        owned(&["client-a", "client-b"])
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Revocation, audit log and purge
+// ---------------------------------------------------------------------------
+
+fn family_target(id: &str) -> grantor_store::RevocationTarget {
+    grantor_store::RevocationTarget::Family {
+        family_id: id.to_owned(),
+    }
+}
+
+/// One user with three refresh tokens: `fa1` (client-a, bound to session
+/// `sa`), `fa2` (client-a) and `fb1` (client-b).
+async fn revocation_fixture(store: &Store) -> (String, String) {
+    store
+        .insert_user(&user("rev", "rev@example.com"))
+        .await
+        .unwrap();
+    let scope = ScopeSet::parse("offline_access");
+    let ga = store
+        .upsert_grant(
+            "g-a",
+            "auth0|rev",
+            "client-a",
+            "https://api.example.com/",
+            &scope,
+            ts(0),
+        )
+        .await
+        .unwrap();
+    let gb = store
+        .upsert_grant(
+            "g-b",
+            "auth0|rev",
+            "client-b",
+            "https://api.example.com/",
+            &scope,
+            ts(0),
+        )
+        .await
+        .unwrap();
+    store
+        .create_session(&session_record("sa", "auth0|rev", 0))
+        .await
+        .unwrap();
+    let mut bound = new_family("fa1", "auth0|rev", "client-a", &ga.id, 1);
+    bound.session_id = Some("sa".to_owned());
+    bound.device_name = Some("phone".to_owned());
+    for family in [
+        bound,
+        new_family("fa2", "auth0|rev", "client-a", &ga.id, 2),
+        new_family("fb1", "auth0|rev", "client-b", &gb.id, 3),
+    ] {
+        let batch = grantor_store::IssueBatch {
+            access_token: access_record(
+                &format!("j-{}", family.id),
+                "auth0|rev",
+                &family.client_id,
+                &family.grant_id,
+                Some(&family.id),
+            ),
+            family: Some(family),
+            code_hash: None,
+            event: None,
+        };
+        store.issue_tokens(&batch, ts(3)).await.unwrap();
+    }
+    (ga.id, gb.id)
+}
+
+async fn live(store: &Store, family: &str) -> bool {
+    let t = store
+        .load_refresh_token(&format!("hash-{family}"))
+        .await
+        .unwrap()
+        .expect("the secret is still stored");
+    let s = t.snapshot;
+    !s.revoked && s.grant_current && s.user_current && s.session_current
+}
+
+/// Every target revokes exactly what it names, reports it in the receipt,
+/// and writes its audit event in the same transaction.
+async fn revocations_cover_exactly_their_target_with_a_receipt(store: &Store) {
+    use grantor_store::RevocationTarget as T;
+    revocation_fixture(store).await;
+
+    let user_wide = T::User {
+        user_id: "auth0|rev".into(),
+        client_id: None,
+        audience: None,
+    };
+    let preview = store.revocation_preview(&user_wide, ts(10)).await.unwrap();
+    assert!(preview.found);
+    assert_eq!(
+        (preview.refresh_tokens, preview.devices),
+        (3, 2),
+        "phone + test agent"
+    );
+
+    // One family.
+    let receipt = store
+        .revoke(
+            &family_target("fa2"),
+            "test",
+            &log_event("ev1", "srrt", 10),
+            ts(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!((receipt.found, receipt.refresh_tokens), (true, 1));
+    assert_eq!(receipt.refresh_token_ids, vec!["fa2".to_owned()]);
+    assert!(!live(store, "fa2").await);
+    assert!(live(store, "fa1").await && live(store, "fb1").await);
+    let event = store
+        .log_event(&format!("{:020}ev1", 10))
+        .await
+        .unwrap()
+        .expect("the event is written with the revocation");
+    assert_eq!(
+        event.user_id.as_deref(),
+        Some("auth0|rev"),
+        "filled from the family"
+    );
+    assert_eq!(event.client_id.as_deref(), Some("client-a"));
+    assert_eq!(event.user_name.as_deref(), Some("rev@example.com"));
+    assert_eq!(event.details["receipt"]["refresh_tokens"], 1);
+
+    // Revoking it again covers nothing.
+    let again = store
+        .revoke(
+            &family_target("fa2"),
+            "test",
+            &log_event("ev2", "srrt", 11),
+            ts(11),
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.found, again.refresh_tokens), (true, 0));
+
+    // One client's tokens of the user: the other client's stay.
+    let receipt = store
+        .revoke(
+            &T::User {
+                user_id: "auth0|rev".into(),
+                client_id: Some("client-b".into()),
+                audience: None,
+            },
+            "test",
+            &log_event("ev3", "srrt", 12),
+            ts(12),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.refresh_tokens, 1);
+    assert_eq!(receipt.grant_ids, vec!["g-b".to_owned()]);
+    assert!(!live(store, "fb1").await);
+    assert!(live(store, "fa1").await);
+    assert!(
+        !store
+            .access_token_state("j-fb1", ts(12))
+            .await
+            .unwrap()
+            .unwrap()
+            .active,
+        "the access token of a revoked grant introspects inactive"
+    );
+
+    // A session without its tokens only ends it; with them, they die too.
+    let preview = store
+        .revocation_preview(
+            &T::Session {
+                session_id: "sa".into(),
+                tokens: true,
+            },
+            ts(13),
+        )
+        .await
+        .unwrap();
+    assert_eq!((preview.sessions, preview.refresh_tokens), (1, 1));
+    let ended = store
+        .revoke(
+            &T::Session {
+                session_id: "sa".into(),
+                tokens: false,
+            },
+            "test",
+            &log_event("ev4", "srrt", 13),
+            ts(13),
+        )
+        .await
+        .unwrap();
+    assert_eq!((ended.sessions, ended.refresh_tokens), (1, 0));
+    assert!(
+        live(store, "fa1").await,
+        "an ended session keeps its refresh tokens"
+    );
+    let revoked = store
+        .revoke(
+            &T::Session {
+                session_id: "sa".into(),
+                tokens: true,
+            },
+            "test",
+            &log_event("ev5", "srrt", 14),
+            ts(14),
+        )
+        .await
+        .unwrap();
+    assert_eq!((revoked.sessions, revoked.refresh_tokens), (1, 1));
+    assert!(!live(store, "fa1").await);
+    assert!(store
+        .session("sa")
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+
+    // Unknown targets write nothing, not even an event.
+    let before = store
+        .list_logs(
+            &grantor_store::LogFilter::default(),
+            PageRequest {
+                offset: 0,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap()
+        .total;
+    for target in [
+        family_target("nope"),
+        grant_target("nope", true),
+        T::User {
+            user_id: "auth0|nobody".into(),
+            client_id: None,
+            audience: None,
+        },
+        T::Session {
+            session_id: "nope".into(),
+            tokens: true,
+        },
+    ] {
+        let r = store
+            .revoke(
+                &target,
+                "test",
+                &log_event(&format!("u{before}"), "srrt", 15),
+                ts(15),
+            )
+            .await
+            .unwrap();
+        assert!(!r.found, "{target:?}");
+    }
+    let after = store
+        .list_logs(
+            &grantor_store::LogFilter::default(),
+            PageRequest {
+                offset: 0,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap()
+        .total;
+    assert_eq!(before, after);
+}
+
+/// All of a user's tokens go with one write of the user's epoch; tokens
+/// issued afterwards work.
+async fn user_wide_revocation_is_one_epoch_and_later_tokens_work(store: &Store) {
+    let (ga, _) = revocation_fixture(store).await;
+    let receipt = store
+        .revoke(
+            &grantor_store::RevocationTarget::User {
+                user_id: "auth0|rev".into(),
+                client_id: None,
+                audience: None,
+            },
+            "test",
+            &log_event("all", "srrt", 20),
+            ts(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.refresh_tokens, 3);
+    for f in ["fa1", "fa2", "fb1"] {
+        assert!(!live(store, f).await, "{f}");
+    }
+    let batch = grantor_store::IssueBatch {
+        family: Some(new_family("later", "auth0|rev", "client-a", &ga, 30)),
+        access_token: access_record("j-later", "auth0|rev", "client-a", &ga, Some("later")),
+        code_hash: None,
+        event: None,
+    };
+    store.issue_tokens(&batch, ts(30)).await.unwrap();
+    assert!(live(store, "later").await);
+    assert!(
+        store
+            .access_token_state("j-later", ts(31))
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
+}
+
+/// A user deleted and created again under the same id does not inherit the
+/// old user's refresh tokens.
+async fn recreated_user_does_not_revive_old_tokens(store: &Store) {
+    revocation_fixture(store).await;
+    assert!(store.delete_user("auth0|rev").await.unwrap());
+    assert!(!live(store, "fa2").await);
+    let mut again = user("rev", "rev@example.com");
+    again.created_at = ts(50);
+    store.insert_user(&again).await.unwrap();
+    assert!(
+        !live(store, "fa2").await,
+        "the old epoch must not match the new user"
+    );
+}
+
+async fn logs_filter_and_page_both_ways(store: &Store) {
+    use grantor_store::LogFilter;
+    for (i, (user, kind)) in [
+        ("u1", "sertft"),
+        ("u2", "srrt"),
+        ("u1", "srrt"),
+        ("u1", "ferrt"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = log_event(&format!("e{i}"), kind, i as i64);
+        e.user_id = Some(user.to_owned());
+        e.details = serde_json::json!({ "n": i });
+        store.record_event(&e).await.unwrap();
+    }
+    let all = PageRequest {
+        offset: 0,
+        limit: 10,
+    };
+    let u1 = store
+        .list_logs(
+            &LogFilter {
+                user_id: Some("u1".into()),
+                ..Default::default()
+            },
+            all,
+        )
+        .await
+        .unwrap();
+    assert_eq!(u1.total, 3);
+    let newest_first: Vec<i64> = u1
+        .items
+        .iter()
+        .map(|e| e.details["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(newest_first, vec![3, 2, 0]);
+    let revocations = store
+        .list_logs(
+            &LogFilter {
+                type_code: Some("srrt".into()),
+                user_id: Some("u1".into()),
+                ..Default::default()
+            },
+            all,
+        )
+        .await
+        .unwrap();
+    assert_eq!(revocations.items.len(), 1);
+    assert_eq!(revocations.items[0].details["n"], 2);
+    // Checkpoint: oldest first, strictly after the given id.
+    let first = store
+        .list_logs(
+            &LogFilter::default(),
+            PageRequest {
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap()
+        .items
+        .last()
+        .unwrap()
+        .log_id
+        .clone();
+    let after = store
+        .list_logs(
+            &LogFilter {
+                after_id: Some(first),
+                ..Default::default()
+            },
+            PageRequest {
+                offset: 0,
+                limit: 2,
+            },
+        )
+        .await
+        .unwrap();
+    let ns: Vec<i64> = after
+        .items
+        .iter()
+        .map(|e| e.details["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ns, vec![1, 2]);
+}
+
+/// The purge deletes only dead rows, never more than a batch per table per
+/// pass, and walks the families table in id order across passes.
+async fn purge_deletes_dead_rows_in_bounded_batches(store: &Store) {
+    store
+        .insert_user(&user("pg", "pg@example.com"))
+        .await
+        .unwrap();
+    let g = store
+        .upsert_grant(
+            "g-pg",
+            "auth0|pg",
+            "client-a",
+            "https://api.example.com/",
+            &ScopeSet::parse("offline_access"),
+            ts(0),
+        )
+        .await
+        .unwrap();
+    // Ten families; the odd ones are revoked. One live family is bound to an
+    // ended session, which must therefore survive.
+    let mut ended = session_record("s-ended", "auth0|pg", 0);
+    ended.ended_at = Some(ts(1));
+    store.create_session(&ended).await.unwrap();
+    let mut revoked_session = session_record("s-revoked", "auth0|pg", 0);
+    revoked_session.revoked_at = Some(ts(1));
+    store.create_session(&revoked_session).await.unwrap();
+    for i in 0..10 {
+        let mut f = new_family(&format!("p{i}"), "auth0|pg", "client-a", &g.id, i);
+        if i == 0 {
+            f.session_id = Some("s-ended".to_owned());
+        }
+        let batch = grantor_store::IssueBatch {
+            family: Some(f),
+            access_token: access_record(&format!("jp{i}"), "auth0|pg", "client-a", &g.id, None),
+            code_hash: None,
+            event: None,
+        };
+        store.issue_tokens(&batch, ts(i)).await.unwrap();
+        if i % 2 == 1 {
+            store
+                .revoke(
+                    &family_target(&format!("p{i}")),
+                    "test",
+                    &log_event(&format!("pr{i}"), "srrt", i),
+                    ts(i),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    // Far in the future: access tokens expired, the ended session past its grace.
+    let later = ts(100_000_000);
+    let mut plan = grantor_store::PurgePlan {
+        batch_size: 4,
+        logs_before: ts(5),
+        families_after: String::new(),
+        sessions_after: String::new(),
+    };
+    let first = store.purge(&plan, later).await.unwrap();
+    assert_eq!(
+        first.refresh_token_families, 2,
+        "p1 and p3 of the first four (p0..p3)"
+    );
+    assert_eq!(first.refresh_token_secrets, 2);
+    assert_eq!(first.families_after, "p3");
+    assert_eq!(first.access_tokens, 4, "a batch of expired access tokens");
+    assert_eq!(
+        first.sessions, 1,
+        "the revoked session; the ended one is still referenced"
+    );
+    assert_eq!(
+        first.logs, 2,
+        "events before the retention cut-off: pr1 and pr3"
+    );
+    let mut total_families = first.refresh_token_families;
+    plan.families_after = first.families_after;
+    for _ in 0..3 {
+        let r = store.purge(&plan, later).await.unwrap();
+        total_families += r.refresh_token_families;
+        plan.families_after = r.families_after;
+    }
+    assert_eq!(
+        total_families, 5,
+        "all five revoked families, and only them"
+    );
+    for i in 0..10 {
+        let stored = store
+            .load_refresh_token(&format!("hash-p{i}"))
+            .await
+            .unwrap();
+        assert_eq!(stored.is_some(), i % 2 == 0, "p{i}");
+    }
+    assert!(store.session("s-ended").await.unwrap().is_some());
+    assert!(store.session("s-revoked").await.unwrap().is_none());
+}
+
+/// `DELETE /grants?user_id=` is one revocation: every grant of the user goes,
+/// with every refresh token issued for them.
+async fn deleting_every_grant_of_a_user_is_one_revocation(store: &Store) {
+    revocation_fixture(store).await;
+    let receipt = store
+        .revoke(
+            &grantor_store::RevocationTarget::UserGrants {
+                user_id: "auth0|rev".into(),
+            },
+            "test",
+            &log_event("ug", "srrt", 40),
+            ts(40),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.refresh_tokens, 3);
+    assert_eq!(receipt.grant_ids, vec!["g-a".to_owned(), "g-b".to_owned()]);
+    assert!(receipt.grants_deleted);
+    for f in ["fa1", "fa2", "fb1"] {
+        assert!(!live(store, f).await, "{f}");
+    }
+    assert!(store.grant("g-a").await.unwrap().is_none());
+    assert!(store.grant("g-b").await.unwrap().is_none());
 }

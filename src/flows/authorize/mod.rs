@@ -376,7 +376,7 @@ pub async fn login(
         Ok(loaded) => loaded,
         Err(rejected) => return settle(rejected).map(LoginResult::Stopped),
     };
-    let user = match login::check_credentials(state, username, password).await? {
+    let user = match login::check_credentials(state, username, password, meta, now).await? {
         Ok(user) => user,
         Err(refusal) => {
             if refusal == LoginRefusal::Blocked {

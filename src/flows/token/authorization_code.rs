@@ -36,6 +36,7 @@ pub async fn exchange(
                 state,
                 issued_family_id.as_deref(),
                 issued_jti.as_deref(),
+                meta,
                 now,
             )
             .await?;
@@ -88,6 +89,7 @@ pub async fn exchange(
             nonce: record.nonce.clone(),
             device_name: record.device_name.clone(),
             code_hash: Some(code_hash),
+            grant_type: grantor_domain::GrantType::AuthorizationCode,
         },
         meta,
         now,

@@ -89,6 +89,7 @@ pub async fn exchange(
             nonce: None,
             device_name: Some(record.device_user_agent.clone()).filter(|d| !d.is_empty()),
             code_hash: None,
+            grant_type: grantor_domain::GrantType::DeviceCode,
         },
         meta,
         now,

@@ -9,6 +9,7 @@ mod refresh_token;
 use grantor_domain::{GrantType, OAuthError, Timestamp};
 use serde_json::{json, Value};
 
+use crate::flows::audit::{self, EventExt};
 use crate::flows::client_auth::{self, ClientAuthError, PresentedClient};
 use crate::flows::RequestMeta;
 use crate::state::AppState;
@@ -79,7 +80,7 @@ pub async fn exchange(
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(grant_type.as_str()).into());
     }
-    match grant_type {
+    let result = match grant_type {
         GrantType::ClientCredentials => {
             client_credentials::exchange(state, &client, request, now).await
         }
@@ -91,5 +92,38 @@ pub async fn exchange(
         }
         GrantType::DeviceCode => device_code::exchange(state, &client, request, meta, now).await,
         GrantType::Password => password::exchange(state, &client, request, meta, now).await,
+    };
+    record_outcome(state, grant_type, &client.client_id, &result, meta, now).await;
+    result
+}
+
+/// The audit events the grant flows do not write with a change of their own:
+/// machine tokens (`seccft`) and every failed exchange (`fe…`). A failure to
+/// record one is logged and does not change the response.
+async fn record_outcome(
+    state: &AppState,
+    grant_type: GrantType,
+    client_id: &str,
+    result: &Result<IssuedTokens, crate::flows::FlowError>,
+    meta: &RequestMeta,
+    now: Timestamp,
+) {
+    let (success, failure) = audit::exchange_codes(grant_type);
+    let event = match result {
+        Ok(issued) if grant_type == GrantType::ClientCredentials => audit::event(
+            success,
+            "Client credentials exchanged for an access token",
+            now,
+        )
+        .detail("scope", issued.scope.clone().into()),
+        Err(crate::flows::FlowError::OAuth(e)) => {
+            audit::event(failure, e.description.to_string(), now)
+                .detail("error", e.kind.code().into())
+        }
+        _ => return,
+    };
+    let event = event.client(client_id).meta(meta);
+    if let Err(e) = state.store.record_event(&event).await {
+        tracing::warn!(error = %e, "could not record an audit event");
     }
 }

@@ -2,11 +2,11 @@
 //! `grant_types` (checked before dispatch). Using it records the user's grant,
 //! as there is no consent screen.
 
-use grantor_domain::user::{normalize_email, DATABASE_CONNECTION};
-use grantor_domain::{Client, OAuthError, ScopeSet, Timestamp};
+use grantor_domain::{Client, OAuthError, OAuthErrorKind, ScopeSet, Timestamp};
 
 use super::{required, IssuedTokens, TokenRequest};
 use crate::flows::issue::{issue_for_user, IssueContext};
+use crate::flows::login::{self, LoginRefusal};
 use crate::flows::{audience, FlowError, RequestMeta};
 use crate::secrets;
 use crate::state::AppState;
@@ -23,21 +23,19 @@ pub async fn exchange(
     now: Timestamp,
 ) -> Result<IssuedTokens, FlowError> {
     let username = required(&request.username, "username")?;
-    let password = required(&request.password, "password")?.to_owned();
-    let email = normalize_email(username).map_err(|_| wrong_credentials())?;
-    let user = state
-        .store
-        .user_by_email(DATABASE_CONNECTION, &email)
-        .await?;
-    let hash = user.as_ref().map_or_else(
-        || secrets::DUMMY_PASSWORD_HASH.to_owned(),
-        |u| u.password_hash.clone(),
-    );
-    // Verify even for unknown users, so timing does not tell which exist.
-    let verified = secrets::verify_password_blocking(hash, password).await;
-    let user = user
-        .filter(|u| verified && !u.blocked)
-        .ok_or_else(wrong_credentials)?;
+    let password = required(&request.password, "password")?;
+    // The same check as the login page: timing-safe, with brute-force protection.
+    let user = match login::check_credentials(state, username, password, meta, now).await? {
+        Ok(user) => user,
+        Err(LoginRefusal::TooManyAttempts) => {
+            return Err(OAuthError::new(
+                OAuthErrorKind::TooManyAttempts,
+                LoginRefusal::TooManyAttempts.message(),
+            )
+            .into())
+        }
+        Err(_) => return Err(wrong_credentials().into()),
+    };
     let audience = audience::resolve(state, request.audience.as_deref()).await?;
     let requested = request
         .scope
@@ -73,6 +71,7 @@ pub async fn exchange(
             nonce: None,
             device_name: None,
             code_hash: None,
+            grant_type: grantor_domain::GrantType::Password,
         },
         meta,
         now,

@@ -18,6 +18,7 @@ use grantor_store::{ExchangeWrite, IssueBatch, PresentedRefreshToken, UserGrant}
 
 use super::{required, IssuedTokens, TokenRequest};
 use crate::flows::audience::{self, UserAudience};
+use crate::flows::audit::{self, EventExt};
 use crate::flows::issue::{mint_access, new_family};
 use crate::flows::revocation::{self, Reason};
 use crate::flows::{FlowError, RequestMeta};
@@ -58,8 +59,14 @@ pub async fn exchange(
         let step = match decision {
             ExchangeDecision::Reject(_) => return Err(invalid_refresh_token().into()),
             ExchangeDecision::ReuseDetected => {
-                revocation::revoke_family(state, &token.family.id, Reason::ReuseDetected, now)
-                    .await?;
+                revocation::revoke_family(
+                    state,
+                    &token.family.id,
+                    Reason::ReuseDetected,
+                    meta,
+                    now,
+                )
+                .await?;
                 return Err(invalid_refresh_token().into());
             }
             ExchangeDecision::Reuse
@@ -177,6 +184,7 @@ async fn exchange_once(
         now,
         access_token: minted.record,
         revoke_other_non_rotating: !family.rotating && rotating,
+        event: exchange_event(client, family, meta, now).detail("rotated", rotated.into()),
     };
     if !state.store.apply_exchange(&write).await? {
         return Ok(None);
@@ -202,7 +210,7 @@ async fn replace_with_non_rotating(
     token: &PresentedRefreshToken,
 ) -> Result<IssuedTokens, FlowError> {
     let family = &token.family;
-    if !revocation::revoke_family(state, &family.id, Reason::RotationDisabled, now).await? {
+    if !revocation::revoke_family(state, &family.id, Reason::RotationDisabled, meta, now).await? {
         return Err(invalid_refresh_token().into());
     }
     let granted = ScopeSet::parse(&family.scope);
@@ -231,6 +239,7 @@ async fn replace_with_non_rotating(
         Some(&new.id),
         now,
     )?;
+    let new_id = new.id.clone();
     state
         .store
         .issue_tokens(
@@ -238,6 +247,10 @@ async fn replace_with_non_rotating(
                 family: Some(new),
                 access_token: minted.record,
                 code_hash: None,
+                event: Some(
+                    exchange_event(client, family, meta, now)
+                        .detail("replaced_by", new_id.clone().into()),
+                ),
             },
             now,
         )
@@ -246,4 +259,19 @@ async fn replace_with_non_rotating(
         refresh_token: Some(secret),
         ..minted.tokens
     })
+}
+
+/// The `sertft` event of a successful exchange of one of `family`'s tokens.
+fn exchange_event(
+    client: &Client,
+    family: &grantor_store::FamilyRecord,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> grantor_store::LogEvent {
+    let (success, _) = audit::exchange_codes(grantor_domain::GrantType::RefreshToken);
+    audit::event(success, "Refresh token exchanged", now)
+        .client(&client.client_id)
+        .user(&family.user_id)
+        .meta(meta)
+        .detail("refresh_token_id", family.id.clone().into())
 }

@@ -6,6 +6,8 @@ use axum::Json;
 use grantor_domain::SigningAlg;
 use serde_json::{json, Value};
 
+use super::AuthApiError;
+use crate::flows::FlowError;
 use crate::http::AppState;
 
 pub async fn get_discovery(State(state): State<AppState>) -> Json<Value> {
@@ -41,6 +43,26 @@ pub async fn get_discovery(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-pub async fn get_jwks(State(state): State<AppState>) -> Json<Value> {
-    Json(state.keys.jwks().clone())
+/// The RSA keys (RS256, PS256; ID tokens are RS256) always, and the EC and
+/// OKP keys only while some API signs with ES256 or EdDSA: Auth0 publishes
+/// RSA keys only, and auth0-python's token verifier fails on any other key
+/// type in the set, whatever key the token names.
+pub async fn get_jwks(State(state): State<AppState>) -> Result<Json<Value>, AuthApiError> {
+    let in_use = state
+        .store
+        .signing_algs_in_use()
+        .await
+        .map_err(FlowError::from)?;
+    let wanted =
+        |alg: &str| matches!(alg, "RS256" | "PS256") || in_use.iter().any(|used| used == alg);
+    let keys: Vec<Value> = state.keys.jwks()["keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter(|k| k["alg"].as_str().is_some_and(wanted))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(json!({ "keys": keys })))
 }

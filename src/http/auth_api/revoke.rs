@@ -12,6 +12,7 @@ use super::token::presented_client;
 use super::{AuthApiError, FormOrJson};
 use crate::flows::client_auth::{self, ClientAuthError};
 use crate::flows::revocation::{self, RevokeOutcome};
+use crate::flows::RequestMeta;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +43,7 @@ pub async fn authenticate_client(
 
 pub async fn post_revoke(
     State(state): State<AppState>,
+    meta: RequestMeta,
     headers: HeaderMap,
     FormOrJson(form): FormOrJson<RevokeForm>,
 ) -> Result<StatusCode, AuthApiError> {
@@ -50,7 +52,7 @@ pub async fn post_revoke(
         .token
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: token"))?;
     let now = state.clock.now();
-    match revocation::revoke_refresh_token(&state, &client, &token, now).await? {
+    match revocation::revoke_refresh_token(&state, &client, &token, &meta, now).await? {
         RevokeOutcome::NotYours => {
             Err(OAuthError::invalid_request("The token was not issued to this client").into())
         }

@@ -4,7 +4,11 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use grantor_domain::ScopeSet;
+use grantor_domain::{ScopeSet, Timestamp};
+use grantor_store::LogEvent;
+
+use crate::flows::audit::{self, Actor};
+use crate::flows::RequestMeta;
 
 use super::ApiError;
 use crate::http::extract::bearer_token;
@@ -18,6 +22,21 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Who this caller is, for revocation receipts and audit events.
+    pub fn actor(&self) -> Actor {
+        Actor::Client(self.client_id.clone())
+    }
+
+    /// The `sapi` audit event of a change this caller makes.
+    pub fn audit(
+        &self,
+        description: impl Into<String>,
+        meta: &RequestMeta,
+        now: Timestamp,
+    ) -> LogEvent {
+        audit::api_operation(description, &self.actor(), meta, now)
+    }
+
     /// Passes when the token has any of `scopes` (Auth0's "any of" rule).
     pub fn require(&self, scopes: &[&str]) -> Result<(), ApiError> {
         if scopes.iter().any(|s| self.scopes.contains(s)) {

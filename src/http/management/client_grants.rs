@@ -14,7 +14,7 @@ use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
 use crate::http::AppState;
 use crate::secrets;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClientGrantBody {
     client_id: String,
@@ -22,13 +22,14 @@ pub struct CreateClientGrantBody {
     scope: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClientGrantBody {
     scope: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ClientGrantQuery {
     client_id: Option<String>,
     audience: Option<String>,
@@ -70,6 +71,19 @@ async fn checked_scopes(
     Ok(scope.into_iter().collect())
 }
 
+#[utoipa::path(
+    get,
+    path = "/client-grants",
+    tag = "client-grants",
+    params(crate::http::management::ListParams, ClientGrantQuery),
+    responses(
+        (status = 200, description = "Offset paging: a bare array or `{start, limit, total, client_grants}`; with `from`/`take`: `{client_grants, next}`, `next` absent on the last page", body = Object),
+        (status = 400, description = "Bad query", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["read:client_grants"]))
+)]
 pub async fn list_client_grants(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,6 +134,19 @@ pub async fn list_client_grants(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/client-grants/{id}",
+    tag = "client-grants",
+    params(("id" = String, Path, description = "The client grant's id"), crate::http::management::FieldParams),
+    responses(
+        (status = 200, description = "The client grant", body = Object),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown client grant", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["read:client_grants"]))
+)]
 pub async fn get_client_grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,6 +158,21 @@ pub async fn get_client_grant(
     Ok(Json(fields.apply(render(&grant))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/client-grants",
+    tag = "client-grants",
+    request_body = CreateClientGrantBody,
+    responses(
+        (status = 201, description = "The client grant", body = Object),
+        (status = 400, description = "Bad body", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown client or API", body = crate::http::management::openapi::ErrorBody),
+        (status = 409, description = "The client already has a grant for the API", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["create:client_grants"]))
+)]
 pub async fn create_client_grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,6 +203,21 @@ pub async fn create_client_grant(
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/client-grants/{id}",
+    tag = "client-grants",
+    params(("id" = String, Path, description = "The client grant's id")),
+    request_body = UpdateClientGrantBody,
+    responses(
+        (status = 200, description = "The client grant", body = Object),
+        (status = 400, description = "Bad body", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown client grant", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["update:client_grants"]))
+)]
 pub async fn update_client_grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -176,6 +233,19 @@ pub async fn update_client_grant(
     Ok(Json(render(&grant)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/client-grants/{id}",
+    tag = "client-grants",
+    params(("id" = String, Path, description = "The client grant's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown client grant", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["delete:client_grants"]))
+)]
 pub async fn delete_client_grant(
     State(state): State<AppState>,
     caller: Caller,

@@ -18,12 +18,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::flows::RequestMeta;
 use crate::http::AppState;
 use crate::secrets;
 
 const READ: &[&str] = &["read:clients", "read:client_keys"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshTokenBody {
     rotation_type: Option<String>,
@@ -58,7 +59,7 @@ impl RefreshTokenBody {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JwtConfigurationBody {
     lifetime_in_seconds: Option<i64>,
@@ -67,7 +68,7 @@ pub struct JwtConfigurationBody {
 }
 
 /// Members accepted by both POST and PATCH.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientBody {
     name: Option<String>,
@@ -216,6 +217,19 @@ fn client_not_found() -> ApiError {
     ApiError::not_found("Client not found.", "inexistent_client")
 }
 
+#[utoipa::path(
+    get,
+    path = "/clients",
+    tag = "clients",
+    params(crate::http::management::ListParams),
+    responses(
+        (status = 200, description = "A bare array of clients, or `{start, limit, total, clients}` with `include_totals=true`", body = Object),
+        (status = 400, description = "Bad query", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["read:clients"]), ("bearer" = ["read:client_keys"]))
+)]
 pub async fn list_clients(
     State(state): State<AppState>,
     caller: Caller,
@@ -228,6 +242,19 @@ pub async fn list_clients(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/clients/{id}",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client's id"), crate::http::management::FieldParams),
+    responses(
+        (status = 200, description = "The client (never its secret)", body = Object),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown client", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["read:clients"]), ("bearer" = ["read:client_keys"]))
+)]
 pub async fn get_client(
     State(state): State<AppState>,
     caller: Caller,
@@ -243,6 +270,19 @@ pub async fn get_client(
     Ok(Json(fields.apply(render(&client, None))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/clients",
+    tag = "clients",
+    request_body = ClientBody,
+    responses(
+        (status = 201, description = "The client, with its secret (shown only here and by rotate-secret)", body = Object),
+        (status = 400, description = "Bad body", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["create:clients"]))
+)]
 pub async fn create_client(
     State(state): State<AppState>,
     caller: Caller,
@@ -284,9 +324,25 @@ pub async fn create_client(
     Ok((StatusCode::CREATED, Json(render(&client, Some(&secret)))).into_response())
 }
 
+#[utoipa::path(
+    patch,
+    path = "/clients/{id}",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client's id")),
+    request_body = ClientBody,
+    responses(
+        (status = 200, description = "The client", body = Object),
+        (status = 400, description = "Bad body", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown client", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["update:clients"]))
+)]
 pub async fn update_client(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ClientBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -297,11 +353,27 @@ pub async fn update_client(
         .await?
         .ok_or_else(client_not_found)?;
     body.apply_to(&mut client)?;
-    client.updated_at = state.clock.now();
-    state.store.update_client(&client).await?;
+    let now = state.clock.now();
+    client.updated_at = now;
+    let event = caller.audit(format!("Update client {id}"), &meta, now);
+    state.store.update_client(&client, Some(&event)).await?;
     Ok(Json(render(&client, None)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/clients/{id}",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The Management API's own client cannot be deleted", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown client", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["delete:clients"]))
+)]
 pub async fn delete_client(
     State(state): State<AppState>,
     caller: Caller,
@@ -323,9 +395,23 @@ pub async fn delete_client(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/clients/{id}/rotate-secret",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client's id")),
+    responses(
+        (status = 200, description = "The client with its new secret", body = Object),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown client", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["update:client_keys"]))
+)]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["update:client_keys"])?;
@@ -336,7 +422,9 @@ pub async fn rotate_secret(
         .ok_or_else(client_not_found)?;
     let secret = secrets::client_secret();
     client.secret_hash = TokenHash::of(&secret);
-    client.updated_at = state.clock.now();
-    state.store.update_client(&client).await?;
+    let now = state.clock.now();
+    client.updated_at = now;
+    let event = caller.audit(format!("Rotate the secret of client {id}"), &meta, now);
+    state.store.update_client(&client, Some(&event)).await?;
     Ok(Json(render(&client, Some(&secret))))
 }

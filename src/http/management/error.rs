@@ -86,6 +86,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Flows called from the Management API (revocation) have no protocol
+/// errors to show; anything they report is unexpected.
+impl From<crate::flows::FlowError> for ApiError {
+    fn from(e: crate::flows::FlowError) -> Self {
+        match e {
+            crate::flows::FlowError::OAuth(e) => Self::internal(anyhow::anyhow!("{e:?}")),
+            crate::flows::FlowError::Internal(e) => Self::internal(e),
+        }
+    }
+}
+
 impl From<grantor_domain::ValidationError> for ApiError {
     fn from(e: grantor_domain::ValidationError) -> Self {
         Self::invalid_body(format!("Payload validation error: {}", e.0))

@@ -7,6 +7,7 @@ use grantor_store::{Page, PageRequest};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use utoipa::IntoParams;
 
 use super::ApiError;
 
@@ -32,20 +33,31 @@ const MAX_PER_PAGE: i64 = 100;
 /// `page`, `per_page`, `include_totals`, `from`, `take`, `fields`, `include_fields`.
 /// Resource filters are a second `ApiQuery` on the same request (serde's
 /// `flatten` cannot parse numbers out of a query string).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Offset paging: page number, from 0.
     pub page: Option<i64>,
+    /// Offset paging: items per page, 1 to 100 (default 50).
     pub per_page: Option<i64>,
+    /// `true`: an object with `start`, `limit`, `total` and the items; `false` (default): a bare array.
     pub include_totals: Option<bool>,
+    /// Checkpoint paging: the `next` cursor of the previous page.
     pub from: Option<String>,
+    /// Checkpoint paging: items per page, 1 to 100 (default 50).
     pub take: Option<i64>,
+    /// Comma-separated members to include (or exclude, see `include_fields`).
     pub fields: Option<String>,
+    /// Whether `fields` lists the members to include (default) or to exclude.
     pub include_fields: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FieldParams {
+    /// Comma-separated members to include (or exclude, see `include_fields`).
     pub fields: Option<String>,
+    /// Whether `fields` lists the members to include (default) or to exclude.
     pub include_fields: Option<bool>,
 }
 
@@ -100,6 +112,34 @@ impl ListParams {
                 "Query validation error: 'take' must be between 1 and {MAX_PER_PAGE}"
             )))
         }
+    }
+
+    /// The cursor of a checkpoint request: `from`, an empty one meaning the start.
+    pub fn after_id(&self) -> Option<String> {
+        self.from.clone().filter(|f| !f.is_empty())
+    }
+
+    /// What a checkpoint request reads: `take + 1` rows, the extra one telling
+    /// whether a next page exists (see [`ListParams::checkpoint_page`]).
+    pub fn checkpoint_request(&self) -> Result<PageRequest, ApiError> {
+        Ok(PageRequest {
+            offset: 0,
+            limit: self.take()? + 1,
+        })
+    }
+
+    /// Cuts what [`ListParams::checkpoint_request`] read down to `take` items,
+    /// and gives the `next` cursor (the last item's id) only when more follow.
+    pub fn checkpoint_page<T>(
+        &self,
+        mut items: Vec<T>,
+        id: impl Fn(&T) -> String,
+    ) -> Result<(Vec<T>, Option<String>), ApiError> {
+        let take = usize::try_from(self.take()?).unwrap_or(usize::MAX);
+        let more = items.len() > take;
+        items.truncate(take);
+        let next = more.then(|| items.last().map(&id)).flatten();
+        Ok((items, next))
     }
 
     /// Bare array, or `{start, limit, total, <key>: [...]}` with `include_totals`.

@@ -17,14 +17,14 @@ use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
 use crate::http::AppState;
 use crate::secrets;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeBody {
     value: String,
     description: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceServerBody {
     identifier: Option<String>,
@@ -104,6 +104,19 @@ fn system_api() -> ApiError {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/resource-servers",
+    tag = "resource-servers",
+    params(crate::http::management::ListParams),
+    responses(
+        (status = 200, description = "A bare array of APIs, or `{start, limit, total, resource_servers}` with `include_totals=true`", body = Object),
+        (status = 400, description = "Bad query", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["read:resource_servers"]))
+)]
 pub async fn list_resource_servers(
     State(state): State<AppState>,
     caller: Caller,
@@ -122,6 +135,19 @@ pub async fn list_resource_servers(
 }
 
 /// Accepts the API's id or its identifier (audience), as Auth0 does.
+#[utoipa::path(
+    get,
+    path = "/resource-servers/{id}",
+    tag = "resource-servers",
+    params(("id" = String, Path, description = "The API's id or identifier"), crate::http::management::FieldParams),
+    responses(
+        (status = 200, description = "The API", body = Object),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown API", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["read:resource_servers"]))
+)]
 pub async fn get_resource_server(
     State(state): State<AppState>,
     caller: Caller,
@@ -137,6 +163,20 @@ pub async fn get_resource_server(
     Ok(Json(fields.apply(render(&rs))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/resource-servers",
+    tag = "resource-servers",
+    request_body = ResourceServerBody,
+    responses(
+        (status = 201, description = "The API", body = Object),
+        (status = 400, description = "Bad body", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 409, description = "The identifier is taken", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["create:resource_servers"]))
+)]
 pub async fn create_resource_server(
     State(state): State<AppState>,
     caller: Caller,
@@ -173,6 +213,21 @@ pub async fn create_resource_server(
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/resource-servers/{id}",
+    tag = "resource-servers",
+    params(("id" = String, Path, description = "The API's id or identifier")),
+    request_body = ResourceServerBody,
+    responses(
+        (status = 200, description = "The API", body = Object),
+        (status = 400, description = "Bad body", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown API", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["update:resource_servers"]))
+)]
 pub async fn update_resource_server(
     State(state): State<AppState>,
     caller: Caller,
@@ -203,6 +258,19 @@ pub async fn update_resource_server(
     Ok(Json(render(&rs)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/resource-servers/{id}",
+    tag = "resource-servers",
+    params(("id" = String, Path, description = "The API's id or identifier")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown API", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["delete:resource_servers"]))
+)]
 pub async fn delete_resource_server(
     State(state): State<AppState>,
     caller: Caller,

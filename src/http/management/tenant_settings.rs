@@ -8,15 +8,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams};
+use crate::flows::audit::EventExt;
+use crate::flows::RequestMeta;
 use crate::http::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlagsBody {
     revoke_refresh_token_grant: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsBody {
     friendly_name: Option<String>,
@@ -36,6 +38,18 @@ pub fn render(s: &TenantSettings) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/tenants/settings",
+    tag = "tenants",
+    params(crate::http::management::FieldParams),
+    responses(
+        (status = 200, description = "The settings: `friendly_name`, `flags.revoke_refresh_token_grant`, `default_audience`, `session_lifetime`, `idle_session_lifetime`", body = Object),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["read:tenant_settings"]))
+)]
 pub async fn get_settings(
     State(state): State<AppState>,
     caller: Caller,
@@ -47,9 +61,23 @@ pub async fn get_settings(
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/tenants/settings",
+    tag = "tenants",
+    request_body = SettingsBody,
+    responses(
+        (status = 200, description = "The settings", body = Object),
+        (status = 400, description = "Bad body", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["update:tenant_settings"]))
+)]
 pub async fn update_settings(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     ApiJson(body): ApiJson<SettingsBody>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["update:tenant_settings"])?;
@@ -101,6 +129,12 @@ pub async fn update_settings(
             *target = hours;
         }
     }
-    state.store.update_tenant_settings(&settings).await?;
+    let event = caller
+        .audit("Update tenant settings", &meta, state.clock.now())
+        .detail("flags", serde_json::json!({ "revoke_refresh_token_grant": settings.revoke_refresh_token_grant }));
+    state
+        .store
+        .update_tenant_settings(&settings, Some(&event))
+        .await?;
     Ok(Json(render(&settings)))
 }

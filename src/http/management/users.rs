@@ -5,7 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use grantor_domain::user::{normalize_email, validate_password, DATABASE_CONNECTION};
+use grantor_domain::user::{
+    database_user_id, normalize_email, normalize_phone_number, validate_password,
+    DATABASE_CONNECTION,
+};
 use grantor_domain::{User, ValidationError};
 use grantor_store::{StoreError, UserFilter};
 use serde::Deserialize;
@@ -15,12 +18,19 @@ use super::{iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParam
 use crate::http::AppState;
 use crate::secrets;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserBody {
     connection: String,
+    /// The id without the `auth0|` prefix (the user's id becomes
+    /// `auth0|<user_id>`): 1 to 128 letters, digits, `.`, `_`, `-` or `@`.
+    /// A random 24-hex id when absent; 409 when taken.
+    user_id: Option<String>,
     email: String,
     password: String,
+    /// E.164, e.g. `+14155550123`.
+    phone_number: Option<String>,
+    phone_verified: Option<bool>,
     email_verified: Option<bool>,
     verify_email: Option<bool>,
     username: Option<String>,
@@ -30,16 +40,21 @@ pub struct CreateUserBody {
     given_name: Option<String>,
     family_name: Option<String>,
     blocked: Option<bool>,
+    #[schema(value_type = Option<Object>)]
     app_metadata: Option<Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
     user_metadata: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserBody {
     connection: Option<String>,
     email: Option<String>,
     password: Option<String>,
+    /// E.164, e.g. `+14155550123`.
+    phone_number: Option<String>,
+    phone_verified: Option<bool>,
     email_verified: Option<bool>,
     verify_email: Option<bool>,
     username: Option<String>,
@@ -49,11 +64,14 @@ pub struct UpdateUserBody {
     given_name: Option<String>,
     family_name: Option<String>,
     blocked: Option<bool>,
+    #[schema(value_type = Option<Object>)]
     app_metadata: Option<Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
     user_metadata: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     q: Option<String>,
     email: Option<String>,
@@ -123,10 +141,14 @@ pub fn render(user: &User) -> Value {
         ("given_name", &user.given_name),
         ("family_name", &user.family_name),
         ("last_ip", &user.last_ip),
+        ("phone_number", &user.phone_number),
     ] {
         if let Some(v) = value {
             body[key] = json!(v);
         }
+    }
+    if user.phone_number.is_some() {
+        body["phone_verified"] = json!(user.phone_verified);
     }
     if let Some(t) = user.last_login {
         body["last_login"] = json!(iso8601(t));
@@ -143,6 +165,19 @@ fn email_from_q(q: &str) -> Result<String, ApiError> {
     normalize_email(value).map_err(|e| ApiError::invalid_query(e.0))
 }
 
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    params(crate::http::management::ListParams, UserQuery),
+    responses(
+        (status = 200, description = "A bare array of users, or `{start, limit, length, total, users}` with `include_totals=true`", body = Object),
+        (status = 400, description = "Bad query", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["read:users"]))
+)]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -169,11 +204,25 @@ pub async fn list_users(
     Ok(Json(params.offset_envelope("users", page, render)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ByEmailQuery {
     email: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/users-by-email",
+    tag = "users",
+    params(ByEmailQuery, crate::http::management::FieldParams),
+    responses(
+        (status = 200, description = "The users with that e-mail (an array)", body = Object),
+        (status = 400, description = "Missing `email`", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["read:users"]))
+)]
 pub async fn users_by_email(
     State(state): State<AppState>,
     caller: Caller,
@@ -194,6 +243,19 @@ pub async fn users_by_email(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's id"), crate::http::management::FieldParams),
+    responses(
+        (status = 200, description = "The user", body = Object),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown user", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["read:users"]))
+)]
 pub async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -205,6 +267,20 @@ pub async fn get_user(
     Ok(Json(fields.apply(render(&user))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    request_body = CreateUserBody,
+    responses(
+        (status = 201, description = "The user", body = Object),
+        (status = 400, description = "Bad body", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 409, description = "The user already exists", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["create:users"]))
+)]
 pub async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -225,10 +301,23 @@ pub async fn create_user(
     }
     check_text("picture", &body.picture, 2048)?;
     let _ = body.verify_email; // grantor sends no e-mail; accepted for SDK compatibility.
+    let user_id = match body.user_id.as_deref() {
+        Some(id) => database_user_id(id)?,
+        None => format!("auth0|{}", secrets::hex_id(12)),
+    };
+    let phone_number = body
+        .phone_number
+        .as_deref()
+        .map(normalize_phone_number)
+        .transpose()?;
+    let phone_verified = body.phone_verified.unwrap_or(false);
+    if phone_verified && phone_number.is_none() {
+        return Err(ValidationError::new("phone_verified needs a phone_number").into());
+    }
     let now = state.clock.now();
     let local_part = email.split('@').next().unwrap_or_default().to_owned();
     let user = User {
-        user_id: format!("auth0|{}", secrets::hex_id(12)),
+        user_id,
         connection: DATABASE_CONNECTION.to_owned(),
         name: body.name.unwrap_or_else(|| email.clone()),
         nickname: body.nickname.unwrap_or(local_part),
@@ -238,6 +327,8 @@ pub async fn create_user(
         picture: body.picture,
         given_name: body.given_name,
         family_name: body.family_name,
+        phone_number,
+        phone_verified,
         blocked: body.blocked.unwrap_or(false),
         app_metadata: Value::Object(body.app_metadata.unwrap_or_default()).to_string(),
         user_metadata: Value::Object(body.user_metadata.unwrap_or_default()).to_string(),
@@ -260,6 +351,22 @@ pub async fn create_user(
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's id")),
+    request_body = UpdateUserBody,
+    responses(
+        (status = 200, description = "The user", body = Object),
+        (status = 400, description = "Bad body", body = crate::http::management::openapi::ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+        (status = 404, description = "Unknown user", body = crate::http::management::openapi::ErrorBody),
+        (status = 409, description = "The e-mail is taken", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["update:users"]))
+)]
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -315,6 +422,15 @@ pub async fn update_user(
     if let Some(v) = body.family_name {
         user.family_name = Some(v);
     }
+    if let Some(v) = body.phone_number.as_deref() {
+        user.phone_number = Some(normalize_phone_number(v)?);
+    }
+    if let Some(v) = body.phone_verified {
+        user.phone_verified = v;
+    }
+    if user.phone_verified && user.phone_number.is_none() {
+        return Err(ValidationError::new("phone_verified needs a phone_number").into());
+    }
     if let Some(patch) = body.app_metadata {
         user.app_metadata = merge_metadata(&user.app_metadata, patch);
     }
@@ -332,6 +448,18 @@ pub async fn update_user(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted (also when there was no such user)"),
+        (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
+        (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["delete:users"]))
+)]
 pub async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,

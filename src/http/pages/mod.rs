@@ -10,7 +10,7 @@
 
 mod activate;
 mod authorize;
-mod cookies;
+pub(crate) mod cookies;
 mod error;
 mod logout;
 mod views;

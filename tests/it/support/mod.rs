@@ -138,6 +138,9 @@ fn rand_suffix() -> String {
 pub struct AppOptions {
     pub clock: Clock,
     pub bootstrap: BootstrapCredentials,
+    /// Off unless a test turns it on: its deletions would race the tests
+    /// that move a manual clock past expiries.
+    pub purge: grantor::purge::PurgeConfig,
 }
 
 impl Default for AppOptions {
@@ -149,6 +152,10 @@ impl Default for AppOptions {
                 client_secret: Some(MGMT_CLIENT_SECRET.to_owned()),
                 admin_email: Some(ADMIN_EMAIL.to_owned()),
                 admin_password: Some(ADMIN_PASSWORD.to_owned()),
+            },
+            purge: grantor::purge::PurgeConfig {
+                interval: None,
+                ..Default::default()
             },
         }
     }
@@ -178,6 +185,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         database_url: db.url.clone(),
         bootstrap: options.bootstrap,
         clock: options.clock.clone(),
+        purge: options.purge.clone(),
     };
     let app = Application::build(config)
         .await

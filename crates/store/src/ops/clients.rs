@@ -5,7 +5,7 @@ use grantor_domain::{
 use sqlx::FromRow;
 
 use super::{begin_write, from_json, to_json, Backend, Conn};
-use crate::{Page, PageRequest, StoreError, StoreResult};
+use crate::{LogEvent, Page, PageRequest, StoreError, StoreResult};
 
 const COLUMNS: &str = "client_id, name, description, app_type, is_first_party, oidc_conformant, callbacks, allowed_logout_urls, allowed_origins, web_origins, grant_types, token_endpoint_auth_method, secret_hash, id_token_lifetime, rt_rotation_type, rt_expiration_type, rt_leeway, rt_token_lifetime, rt_infinite_token_lifetime, rt_idle_token_lifetime, rt_infinite_idle_token_lifetime, is_system, created_at, updated_at";
 
@@ -148,7 +148,7 @@ impl Backend {
         Ok(Page { items, total })
     }
 
-    pub async fn update_client(&self, c: &Client) -> StoreResult<()> {
+    pub async fn update_client(&self, c: &Client, event: Option<&LogEvent>) -> StoreResult<()> {
         let mut tx = begin_write(&self.pool).await?;
         let done = sqlx::query(
             "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, secret_hash = $13, id_token_lifetime = $14, rt_rotation_type = $15, rt_expiration_type = $16, rt_leeway = $17, rt_token_lifetime = $18, rt_infinite_token_lifetime = $19, rt_idle_token_lifetime = $20, rt_infinite_idle_token_lifetime = $21, updated_at = $22 WHERE client_id = $1",
@@ -179,6 +179,9 @@ impl Backend {
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
+        }
+        if let Some(event) = event {
+            super::logs::insert_event_in(&mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(())

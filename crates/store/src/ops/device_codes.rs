@@ -195,11 +195,13 @@ impl Backend {
         Ok(poll)
     }
 
-    /// Counts a failed user-code entry from `ip` in a window of `window_seconds`;
-    /// returns the failures in the current window.
-    pub async fn note_activation_failure(
+    /// Counts a failed attempt under `key` (a user-code guess from an IP, a
+    /// sign-in for an e-mail from an IP) in a window of `window_seconds`;
+    /// returns the failures in the current window. The table's `ip` column
+    /// holds the key (it held only IPs when the table was made).
+    pub async fn note_failure(
         &self,
-        ip: &str,
+        key: &str,
         window_seconds: i64,
         now: Timestamp,
     ) -> StoreResult<i64> {
@@ -208,23 +210,23 @@ impl Backend {
         sqlx::query(
             "INSERT INTO activation_failures (ip, window_start, failures) VALUES ($1, $2, 1) ON CONFLICT (ip) DO UPDATE SET failures = CASE WHEN activation_failures.window_start > $3 THEN activation_failures.failures + 1 ELSE 1 END, window_start = CASE WHEN activation_failures.window_start > $3 THEN activation_failures.window_start ELSE $2 END",
         )
-        .bind(ip)
+        .bind(key)
         .bind(now.0)
         .bind(window_floor)
         .execute(&mut *tx)
         .await?;
         let failures: i64 =
             sqlx::query_scalar("SELECT failures FROM activation_failures WHERE ip = $1")
-                .bind(ip)
+                .bind(key)
                 .fetch_one(&mut *tx)
                 .await?;
         tx.commit().await?;
         Ok(failures)
     }
 
-    pub async fn activation_failures(
+    pub async fn recent_failures(
         &self,
-        ip: &str,
+        key: &str,
         window_seconds: i64,
         now: Timestamp,
     ) -> StoreResult<i64> {
@@ -232,7 +234,7 @@ impl Backend {
         let failures: Option<i64> = sqlx::query_scalar(
             "SELECT failures FROM activation_failures WHERE ip = $1 AND window_start > $2",
         )
-        .bind(ip)
+        .bind(key)
         .bind(window_floor)
         .fetch_optional(&self.pool)
         .await?;

@@ -2,7 +2,7 @@ use grantor_domain::{ScopeSet, Timestamp};
 use sqlx::FromRow;
 
 use super::{begin_write, from_json, to_json, Backend};
-use crate::{StoreResult, UserGrant};
+use crate::{GrantFilter, Page, PageRequest, StoreResult, UserGrant};
 
 const COLUMNS: &str =
     "id, user_id, client_id, audience, scope, token_epoch, created_at, updated_at";
@@ -105,5 +105,35 @@ impl Backend {
         }
         tx.commit().await?;
         Ok(grant)
+    }
+
+    pub async fn list_grants(
+        &self,
+        filter: &GrantFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<UserGrant>> {
+        const FILTER: &str =
+            "($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR client_id = $2) AND ($3 IS NULL OR audience = $3)";
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<GrantRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE {FILTER} ORDER BY created_at, id LIMIT $4 OFFSET $5"
+        ))
+        .bind(&filter.user_id)
+        .bind(&filter.client_id)
+        .bind(&filter.audience)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&mut *conn)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM grants WHERE {FILTER}"))
+            .bind(&filter.user_id)
+            .bind(&filter.client_id)
+            .bind(&filter.audience)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Page {
+            items: rows.into_iter().map(Into::into).collect(),
+            total,
+        })
     }
 }

@@ -4,16 +4,21 @@
 
 use super::{begin_write, Db};
 
+mod admin_sessions;
 mod bootstrap;
 mod client_grants;
 mod clients;
 mod codes;
 mod device_codes;
 mod grants;
+mod logs;
+mod purge;
 mod refresh_tokens;
 mod resource_servers;
+mod revocation;
 mod sessions;
 mod tenant;
+mod token_queries;
 mod users;
 
 /// One backend's connection pool; the operations are `impl` blocks in the

@@ -2,13 +2,14 @@ use grantor_domain::refresh_token::{FamilySnapshot, MAX_ACTIVE_PER_USER_AND_CLIE
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
+use super::logs::insert_event_in;
 use super::{begin_write, Backend, Conn};
 use crate::{
     AccessTokenRecord, ExchangeWrite, FamilyRecord, IssueBatch, NewFamily, PresentedRefreshToken,
     StoreResult,
 };
 
-const FAMILY_COLUMNS: &str = "f.id, f.user_id, f.client_id, f.grant_id, f.grant_epoch, f.user_epoch, f.session_id, f.audience, f.scope, f.rotating, f.device_name, f.initial_ip, f.initial_user_agent, f.last_ip, f.last_user_agent, f.auth_time, f.created_at, f.expires_at, f.idle_expires_at, f.last_exchanged_at, f.current_generation, f.last_rotated_at, f.revoked_at";
+pub(super) const FAMILY_COLUMNS: &str = "f.id, f.user_id, f.client_id, f.grant_id, f.grant_epoch, f.user_epoch, f.session_id, f.audience, f.scope, f.rotating, f.device_name, f.initial_ip, f.initial_user_agent, f.last_ip, f.last_user_agent, f.auth_time, f.created_at, f.expires_at, f.idle_expires_at, f.last_exchanged_at, f.current_generation, f.last_rotated_at, f.revoked_at";
 
 #[derive(FromRow)]
 pub(super) struct FamilyRow {
@@ -78,29 +79,62 @@ struct PresentedRow {
     session_revoked_at: Option<i64>,
 }
 
-async fn insert_family_in(conn: &mut Conn, f: &NewFamily) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO refresh_token_families (id, user_id, client_id, grant_id, grant_epoch, user_epoch, session_id, audience, scope, rotating, device_name, initial_ip, initial_user_agent, last_ip, last_user_agent, auth_time, created_at, expires_at, idle_expires_at, current_generation) VALUES ($1, $2, $3, $4, $5, COALESCE((SELECT refresh_token_epoch FROM users WHERE user_id = $2), -1), $6, $7, $8, $9, $10, $11, $12, $11, $12, $13, $14, $15, $16, 0)",
-    )
-    .bind(&f.id)
-    .bind(&f.user_id)
-    .bind(&f.client_id)
-    .bind(&f.grant_id)
-    .bind(f.grant_epoch)
-    .bind(&f.session_id)
-    .bind(&f.audience)
-    .bind(&f.scope)
-    .bind(f.rotating)
-    .bind(&f.device_name)
-    .bind(&f.ip)
-    .bind(&f.user_agent)
-    .bind(f.auth_time.0)
-    .bind(f.created_at.0)
-    .bind(f.expires_at.map(|t| t.0))
-    .bind(f.idle_expires_at.map(|t| t.0))
-    .execute(&mut *conn)
-    .await?;
-    insert_secret_in(conn, &f.secret_hash, &f.id, 0, f.created_at).await
+/// Rows per statement when inserting families (16 parameters a row stays
+/// well below both engines' parameter limits).
+const INSERT_CHUNK: usize = 500;
+
+/// Inserts new families with their first secrets, a few hundred rows per
+/// statement.
+async fn insert_families_in(conn: &mut Conn, families: &[NewFamily]) -> StoreResult<()> {
+    for chunk in families.chunks(INSERT_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=16).map(|k| format!("${}", i * 16 + k)).collect();
+                format!(
+                    "({}, {}, {}, {}, {}, COALESCE((SELECT refresh_token_epoch FROM users WHERE user_id = {}), -1), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0)",
+                    p[0], p[1], p[2], p[3], p[4], p[1], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[10], p[11], p[12], p[13], p[14], p[15]
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO refresh_token_families (id, user_id, client_id, grant_id, grant_epoch, user_epoch, session_id, audience, scope, rotating, device_name, initial_ip, initial_user_agent, last_ip, last_user_agent, auth_time, created_at, expires_at, idle_expires_at, current_generation) VALUES {}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for f in chunk {
+            q = q
+                .bind(&f.id)
+                .bind(&f.user_id)
+                .bind(&f.client_id)
+                .bind(&f.grant_id)
+                .bind(f.grant_epoch)
+                .bind(&f.session_id)
+                .bind(&f.audience)
+                .bind(&f.scope)
+                .bind(f.rotating)
+                .bind(&f.device_name)
+                .bind(&f.ip)
+                .bind(&f.user_agent)
+                .bind(f.auth_time.0)
+                .bind(f.created_at.0)
+                .bind(f.expires_at.map(|t| t.0))
+                .bind(f.idle_expires_at.map(|t| t.0));
+        }
+        q.execute(&mut *conn).await?;
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, 0, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO refresh_token_secrets (token_hash, family_id, generation, created_at) VALUES {}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for f in chunk {
+            q = q.bind(&f.secret_hash).bind(&f.id).bind(f.created_at.0);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 async fn insert_secret_in(
@@ -145,7 +179,7 @@ impl Backend {
     pub async fn issue_tokens(&self, batch: &IssueBatch, now: Timestamp) -> StoreResult<()> {
         let mut tx = begin_write(&self.pool).await?;
         if let Some(f) = &batch.family {
-            insert_family_in(&mut tx, f).await?;
+            insert_families_in(&mut tx, std::slice::from_ref(f)).await?;
             // Families beyond the cap, oldest first; expired ones do not count.
             let over: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM refresh_token_families WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3) AND (idle_expires_at IS NULL OR idle_expires_at > $3) ORDER BY created_at DESC, id DESC LIMIT 100 OFFSET $4",
@@ -172,6 +206,9 @@ impl Backend {
                 .bind(&batch.access_token.jti)
                 .execute(&mut *tx)
                 .await?;
+        }
+        if let Some(event) = &batch.event {
+            insert_event_in(&mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -255,39 +292,9 @@ impl Backend {
             .await?;
         }
         insert_access_token_in(&mut tx, &w.access_token).await?;
+        insert_event_in(&mut tx, &w.event).await?;
         tx.commit().await?;
         Ok(true)
-    }
-
-    /// Revokes one family (one write); returns whether it was live.
-    pub async fn revoke_family(
-        &self,
-        family_id: &str,
-        reason: &str,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
-        let done = sqlx::query("UPDATE refresh_token_families SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(family_id)
-            .bind(now.0)
-            .bind(reason)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn revoke_access_token(&self, jti: &str, now: Timestamp) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
-        sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $2 WHERE jti = $1 AND revoked_at IS NULL",
-        )
-        .bind(jti)
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     pub async fn refresh_token_family(&self, id: &str) -> StoreResult<Option<FamilyRecord>> {
@@ -357,31 +364,17 @@ impl Backend {
             }
         }))
     }
+}
 
-    /// Invalidates every refresh token of a grant in one write: bumps its
-    /// token epoch, or deletes it (the user must consent again).
-    pub async fn revoke_grant_tokens(
-        &self,
-        grant_id: &str,
-        delete_grant: bool,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
+impl Backend {
+    /// Imports refresh tokens made elsewhere (a migration from another
+    /// server, or a load test's fixture) in one transaction. The
+    /// 200-per-client cap is not applied: the tokens already exist. Their user
+    /// epoch is the user's current one.
+    pub async fn import_refresh_tokens(&self, families: &[NewFamily]) -> StoreResult<()> {
         let mut tx = begin_write(&self.pool).await?;
-        let done = if delete_grant {
-            sqlx::query("DELETE FROM grants WHERE id = $1")
-                .bind(grant_id)
-                .execute(&mut *tx)
-                .await?
-        } else {
-            sqlx::query(
-                "UPDATE grants SET token_epoch = token_epoch + 1, updated_at = $2 WHERE id = $1",
-            )
-            .bind(grant_id)
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await?
-        };
+        insert_families_in(&mut tx, families).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(())
     }
 }

@@ -84,6 +84,15 @@ pub(super) async fn insert_resource_server_in(
 }
 
 impl Backend {
+    /// The signing algorithms some API uses (for the JWKS).
+    pub async fn signing_algs_in_use(&self) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT signing_alg FROM resource_servers ORDER BY signing_alg",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn insert_resource_server(&self, rs: &ResourceServer) -> StoreResult<()> {
         let mut tx = begin_write(&self.pool).await?;
         insert_resource_server_in(&mut tx, rs).await?;
@@ -163,8 +172,15 @@ impl Backend {
     }
 
     /// Deletes an API and, through foreign keys, the client grants for it.
+    /// Deletes an API; a tenant `default_audience` naming it is cleared in the
+    /// same transaction, so token requests without an audience then get the
+    /// "no default audience" answer instead of a dangling one.
     pub async fn delete_resource_server(&self, id: &str) -> StoreResult<bool> {
         let mut tx = begin_write(&self.pool).await?;
+        sqlx::query("UPDATE tenant SET default_audience = '' WHERE default_audience IN (SELECT identifier FROM resource_servers WHERE id = $1 AND is_system = FALSE)")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM resource_servers WHERE id = $1 AND is_system = FALSE")
             .bind(id)
             .execute(&mut *tx)

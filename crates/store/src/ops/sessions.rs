@@ -1,8 +1,8 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{begin_write, Backend};
-use crate::{SessionRecord, StoreResult};
+use super::{begin_write, Backend, Conn};
+use crate::{Page, PageRequest, SessionDetails, SessionFilter, SessionRecord, StoreResult};
 
 const COLUMNS: &str = "id, user_id, cookie_hash, created_at, updated_at, authenticated_at, last_interacted_at, idle_expires_at, expires_at, initial_ip, initial_user_agent, last_ip, last_user_agent, ended_at, revoked_at";
 
@@ -23,6 +23,45 @@ pub(super) struct SessionRow {
     last_user_agent: String,
     ended_at: Option<i64>,
     revoked_at: Option<i64>,
+}
+
+/// A session that still counts (Management API, dashboard): neither ended
+/// (browser logout), revoked nor expired. `$1` is now.
+const LIVE: &str =
+    "ended_at IS NULL AND revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1";
+
+/// The sessions with their clients (`session_clients`), in the same order.
+async fn with_clients_in(
+    conn: &mut Conn,
+    sessions: Vec<SessionRecord>,
+) -> StoreResult<Vec<SessionDetails>> {
+    let mut details: Vec<SessionDetails> = sessions
+        .into_iter()
+        .map(|session| SessionDetails {
+            session,
+            client_ids: Vec::new(),
+        })
+        .collect();
+    if details.is_empty() {
+        return Ok(details);
+    }
+    let placeholders = (1..=details.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT session_id, client_id FROM session_clients WHERE session_id IN ({placeholders}) ORDER BY client_id"
+    );
+    let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+    for d in &details {
+        q = q.bind(&d.session.id);
+    }
+    for (session_id, client_id) in q.fetch_all(&mut *conn).await? {
+        if let Some(d) = details.iter_mut().find(|d| d.session.id == session_id) {
+            d.client_ids.push(client_id);
+        }
+    }
+    Ok(details)
 }
 
 impl From<SessionRow> for SessionRecord {
@@ -199,5 +238,53 @@ impl Backend {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub async fn live_session(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<SessionDetails>> {
+        let mut conn = self.pool.acquire().await?;
+        let row: Option<SessionRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE {LIVE} AND id = $2"
+        ))
+        .bind(now.0)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let sessions = row.into_iter().map(Into::into).collect();
+        Ok(with_clients_in(&mut conn, sessions).await?.pop())
+    }
+
+    pub async fn list_live_sessions(
+        &self,
+        filter: &SessionFilter,
+        page: PageRequest,
+        now: Timestamp,
+    ) -> StoreResult<Page<SessionDetails>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<SessionRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE {LIVE} AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4 OFFSET $5"
+        ))
+        .bind(now.0)
+        .bind(&filter.user_id)
+        .bind(&filter.after_id)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&mut *conn)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE {LIVE} AND ($2 IS NULL OR user_id = $2)"
+        ))
+        .bind(now.0)
+        .bind(&filter.user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        let sessions = rows.into_iter().map(Into::into).collect();
+        Ok(Page {
+            items: with_clients_in(&mut conn, sessions).await?,
+            total,
+        })
     }
 }

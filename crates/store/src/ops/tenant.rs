@@ -2,7 +2,7 @@ use grantor_domain::TenantSettings;
 use sqlx::FromRow;
 
 use super::{begin_write, Backend};
-use crate::StoreResult;
+use crate::{LogEvent, StoreResult};
 
 #[derive(FromRow)]
 struct TenantRow {
@@ -29,7 +29,11 @@ impl Backend {
         })
     }
 
-    pub async fn update_tenant_settings(&self, s: &TenantSettings) -> StoreResult<()> {
+    pub async fn update_tenant_settings(
+        &self,
+        s: &TenantSettings,
+        event: Option<&LogEvent>,
+    ) -> StoreResult<()> {
         let mut tx = begin_write(&self.pool).await?;
         sqlx::query(
             "UPDATE tenant SET friendly_name = $1, revoke_refresh_token_grant = $2, default_audience = $3, session_lifetime = $4, idle_session_lifetime = $5 WHERE id = 1",
@@ -41,6 +45,9 @@ impl Backend {
         .bind(s.idle_session_lifetime)
         .execute(&mut *tx)
         .await?;
+        if let Some(event) = event {
+            super::logs::insert_event_in(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

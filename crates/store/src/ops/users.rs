@@ -4,7 +4,7 @@ use sqlx::FromRow;
 use super::{begin_write, Backend};
 use crate::{Page, PageRequest, StoreError, StoreResult, UserFilter};
 
-const COLUMNS: &str = "user_id, connection, email, email_verified, username, name, nickname, picture, given_name, family_name, blocked, app_metadata, user_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count";
+const COLUMNS: &str = "user_id, connection, email, email_verified, username, name, nickname, picture, given_name, family_name, blocked, app_metadata, user_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count, phone_number, phone_verified";
 
 #[derive(FromRow)]
 struct UserRow {
@@ -27,6 +27,8 @@ struct UserRow {
     last_login: Option<i64>,
     last_ip: Option<String>,
     logins_count: i64,
+    phone_number: Option<String>,
+    phone_verified: bool,
 }
 
 impl From<UserRow> for User {
@@ -51,6 +53,8 @@ impl From<UserRow> for User {
             last_login: r.last_login.map(Timestamp),
             last_ip: r.last_ip,
             logins_count: r.logins_count,
+            phone_number: r.phone_number,
+            phone_verified: r.phone_verified,
         }
     }
 }
@@ -73,8 +77,11 @@ const FILTER: &str = "($1 IS NULL OR email = $1) AND ($2 IS NULL OR email LIKE $
 impl Backend {
     pub async fn insert_user(&self, u: &User) -> StoreResult<()> {
         let mut tx = begin_write(&self.pool).await?;
+        // The refresh-token epoch starts at the creation time, not 0: a user
+        // deleted and created again under the same id must not bring the old
+        // user's refresh tokens (which carry the old epoch) back to life.
         sqlx::query(&format!(
-            "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            "INSERT INTO users ({COLUMNS}, refresh_token_epoch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $15)"
         ))
         .bind(&u.user_id)
         .bind(&u.connection)
@@ -95,6 +102,8 @@ impl Backend {
         .bind(u.last_login.map(|t| t.0))
         .bind(&u.last_ip)
         .bind(u.logins_count)
+        .bind(&u.phone_number)
+        .bind(u.phone_verified)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -150,7 +159,7 @@ impl Backend {
     pub async fn update_user(&self, u: &User) -> StoreResult<()> {
         let mut tx = begin_write(&self.pool).await?;
         let done = sqlx::query(
-            "UPDATE users SET email = $2, email_verified = $3, username = $4, name = $5, nickname = $6, picture = $7, given_name = $8, family_name = $9, blocked = $10, app_metadata = $11, user_metadata = $12, password_hash = $13, updated_at = $14 WHERE user_id = $1",
+            "UPDATE users SET email = $2, email_verified = $3, username = $4, name = $5, nickname = $6, picture = $7, given_name = $8, family_name = $9, blocked = $10, app_metadata = $11, user_metadata = $12, password_hash = $13, updated_at = $14, phone_number = $15, phone_verified = $16 WHERE user_id = $1",
         )
         .bind(&u.user_id)
         .bind(&u.email)
@@ -166,6 +175,8 @@ impl Backend {
         .bind(&u.user_metadata)
         .bind(&u.password_hash)
         .bind(u.updated_at.0)
+        .bind(&u.phone_number)
+        .bind(u.phone_verified)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

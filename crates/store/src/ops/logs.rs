@@ -1,0 +1,147 @@
+//! The audit log (`GET /api/v2/logs`). Events are inserted by the operation
+//! whose change they record, inside its transaction.
+
+use grantor_domain::Timestamp;
+use sqlx::FromRow;
+
+use super::{begin_write, Backend, Conn};
+use crate::{LogEvent, LogFilter, Page, PageRequest, StoreResult};
+
+const COLUMNS: &str = "log_id, date, type, description, client_id, client_name, user_id, user_name, ip, user_agent, details";
+
+#[derive(FromRow)]
+struct LogRow {
+    log_id: String,
+    date: i64,
+    #[sqlx(rename = "type")]
+    type_code: String,
+    description: String,
+    client_id: Option<String>,
+    client_name: Option<String>,
+    user_id: Option<String>,
+    user_name: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    details: String,
+}
+
+impl From<LogRow> for LogEvent {
+    fn from(r: LogRow) -> Self {
+        LogEvent {
+            log_id: r.log_id,
+            date: Timestamp(r.date),
+            type_code: r.type_code,
+            description: r.description,
+            client_id: r.client_id,
+            client_name: r.client_name,
+            user_id: r.user_id,
+            user_name: r.user_name,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            details: serde_json::from_str(&r.details).unwrap_or_default(),
+        }
+    }
+}
+
+/// Writes one event; the client's and user's names are read from their rows
+/// now, so the event still names them after they are deleted.
+pub(super) async fn insert_event_in(conn: &mut Conn, e: &LogEvent) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO logs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, COALESCE($6, (SELECT name FROM clients WHERE client_id = $5)), $7, COALESCE($8, (SELECT email FROM users WHERE user_id = $7)), $9, $10, $11)"
+    ))
+    .bind(&e.log_id)
+    .bind(e.date.0)
+    .bind(&e.type_code)
+    .bind(&e.description)
+    .bind(&e.client_id)
+    .bind(&e.client_name)
+    .bind(&e.user_id)
+    .bind(&e.user_name)
+    .bind(&e.ip)
+    .bind(&e.user_agent)
+    .bind(e.details.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// `WHERE` clause and its parameters for a filter, parameters from `$1`.
+fn filter_sql(f: &LogFilter) -> (String, Vec<&str>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    for (column, value) in [
+        ("user_id", &f.user_id),
+        ("client_id", &f.client_id),
+        ("type", &f.type_code),
+    ] {
+        if let Some(v) = value {
+            params.push(v.as_str());
+            clauses.push(format!("{column} = ${}", params.len()));
+        }
+    }
+    if let Some(after) = &f.after_id {
+        params.push(after.as_str());
+        clauses.push(format!("log_id > ${}", params.len()));
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (sql, params)
+}
+
+impl Backend {
+    /// Writes an event that goes with no other change (a failed exchange, a
+    /// machine token).
+    pub async fn record_event(&self, event: &LogEvent) -> StoreResult<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn log_event(&self, log_id: &str) -> StoreResult<Option<LogEvent>> {
+        let row: Option<LogRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM logs WHERE log_id = $1"))
+                .bind(log_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Newest first with offset paging; with `after_id` (checkpoint paging),
+    /// oldest first from just after that event.
+    pub async fn list_logs(
+        &self,
+        filter: &LogFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<LogEvent>> {
+        let (where_sql, params) = filter_sql(filter);
+        let order = if filter.after_id.is_some() || filter.oldest_first {
+            "ASC"
+        } else {
+            "DESC"
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM logs {where_sql} ORDER BY log_id {order} LIMIT {} OFFSET {}",
+            page.limit.max(0),
+            page.offset.max(0)
+        );
+        let mut q = sqlx::query_as::<_, LogRow>(&sql);
+        for p in &params {
+            q = q.bind(*p);
+        }
+        let items = q.fetch_all(&self.pool).await?;
+        let count_sql = format!("SELECT COUNT(*) FROM logs {where_sql}");
+        let mut c = sqlx::query_scalar::<_, i64>(&count_sql);
+        for p in &params {
+            c = c.bind(*p);
+        }
+        let total = c.fetch_one(&self.pool).await?;
+        Ok(Page {
+            items: items.into_iter().map(Into::into).collect(),
+            total,
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! The background purge: removes rows that can no longer matter, in bounded
+//! batches. Revocation never waits for it; a row it has not reached yet is
+//! already refused on use. Every condition it deletes on is permanent
+//! (revoked, expired, an epoch moved on, a parent gone), so judging a row dead
+//! and deleting it later cannot race with it coming back to life.
+
+use grantor_domain::Timestamp;
+use sqlx::FromRow;
+
+use super::{begin_write, Backend, Conn};
+use crate::{PurgePlan, PurgeReport, StoreResult};
+
+/// Sessions, codes and device codes are kept this long after they end or
+/// expire: a code or device approval issued just before a session ended still
+/// finds it, a replayed code is still recognised (and what it issued revoked),
+/// and a late device poll still hears `expired_token`.
+const GRACE_MS: i64 = 60 * 60 * 1000;
+/// Guessing-protection counters are kept this long.
+const ACTIVATION_WINDOW_KEEP_MS: i64 = 24 * 60 * 60 * 1000;
+
+#[derive(FromRow)]
+struct Examined {
+    id: String,
+    dead: i64,
+}
+
+fn in_list(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn delete_ids_in(
+    conn: &mut Conn,
+    table: &str,
+    column: &str,
+    ids: &[String],
+) -> StoreResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "DELETE FROM {table} WHERE {column} IN ({})",
+        in_list(1, ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id);
+    }
+    Ok(q.execute(&mut *conn).await?.rows_affected())
+}
+
+/// Deletes up to `limit` rows of `table` whose `order_column` is before
+/// `cutoff`, oldest first; `key` identifies a row.
+async fn delete_before(
+    backend: &Backend,
+    table: &str,
+    key: &str,
+    order_column: &str,
+    cutoff: i64,
+    limit: i64,
+) -> StoreResult<u64> {
+    let mut tx = begin_write(&backend.pool).await?;
+    let sql = format!(
+        "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {order_column} < $1 ORDER BY {order_column} LIMIT $2)"
+    );
+    let n = sqlx::query(&sql)
+        .bind(cutoff)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}
+
+impl Backend {
+    /// One purge pass: looks at no more than `batch_size` rows per table.
+    pub async fn purge(&self, plan: &PurgePlan, now: Timestamp) -> StoreResult<PurgeReport> {
+        let limit = plan.batch_size.max(1);
+        let mut report = PurgeReport::default();
+
+        // Families: walk the table by id, a batch at a time, and delete the
+        // dead ones of the batch with their secrets.
+        let mut tx = begin_write(&self.pool).await?;
+        let examined: Vec<Examined> = sqlx::query_as(
+            "SELECT f.id, CASE WHEN f.revoked_at IS NOT NULL \
+               OR (f.expires_at IS NOT NULL AND f.expires_at <= $2) \
+               OR (f.idle_expires_at IS NOT NULL AND f.idle_expires_at <= $2) \
+               OR g.id IS NULL OR g.token_epoch <> f.grant_epoch \
+               OR u.user_id IS NULL OR u.refresh_token_epoch <> f.user_epoch \
+               OR (f.session_id IS NOT NULL AND (se.id IS NULL OR se.revoked_at IS NOT NULL)) \
+               THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS dead \
+             FROM refresh_token_families f \
+             LEFT JOIN grants g ON g.id = f.grant_id \
+             LEFT JOIN users u ON u.user_id = f.user_id \
+             LEFT JOIN sessions se ON se.id = f.session_id \
+             WHERE f.id > $1 ORDER BY f.id LIMIT $3",
+        )
+        .bind(&plan.families_after)
+        .bind(now.0)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        report.families_after = if (examined.len() as i64) < limit {
+            String::new()
+        } else {
+            examined.last().map(|e| e.id.clone()).unwrap_or_default()
+        };
+        let dead: Vec<String> = examined
+            .into_iter()
+            .filter(|e| e.dead == 1)
+            .map(|e| e.id)
+            .collect();
+        report.refresh_token_secrets =
+            delete_ids_in(&mut tx, "refresh_token_secrets", "family_id", &dead).await?;
+        report.refresh_token_families =
+            delete_ids_in(&mut tx, "refresh_token_families", "id", &dead).await?;
+        tx.commit().await?;
+
+        // Sessions: a revoked one goes at once (everything bound to it is
+        // refused already); an ended or expired one only once no refresh
+        // token or live access token still names it.
+        let mut tx = begin_write(&self.pool).await?;
+        let grace_cutoff = now.0 - GRACE_MS;
+        let examined: Vec<Examined> = sqlx::query_as(
+            "SELECT s.id, CASE WHEN s.revoked_at IS NOT NULL \
+               OR ((s.ended_at < $2 OR s.expires_at < $2 OR s.idle_expires_at < $2) \
+                   AND NOT EXISTS (SELECT 1 FROM refresh_token_families f WHERE f.session_id = s.id) \
+                   AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.session_id = s.id AND a.expires_at > $3)) \
+               THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS dead \
+             FROM sessions s WHERE s.id > $1 ORDER BY s.id LIMIT $4",
+        )
+        .bind(&plan.sessions_after)
+        .bind(grace_cutoff)
+        .bind(now.0)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        report.sessions_after = if (examined.len() as i64) < limit {
+            String::new()
+        } else {
+            examined.last().map(|e| e.id.clone()).unwrap_or_default()
+        };
+        let dead: Vec<String> = examined
+            .into_iter()
+            .filter(|e| e.dead == 1)
+            .map(|e| e.id)
+            .collect();
+        delete_ids_in(&mut tx, "session_clients", "session_id", &dead).await?;
+        report.sessions = delete_ids_in(&mut tx, "sessions", "id", &dead).await?;
+        tx.commit().await?;
+
+        report.access_tokens =
+            delete_before(self, "access_tokens", "jti", "expires_at", now.0, limit).await?;
+        report.authorization_codes = delete_before(
+            self,
+            "authorization_codes",
+            "code_hash",
+            "expires_at",
+            grace_cutoff,
+            limit,
+        )
+        .await?;
+        report.authorization_requests = delete_before(
+            self,
+            "authorization_requests",
+            "id",
+            "expires_at",
+            now.0,
+            limit,
+        )
+        .await?;
+        report.device_codes = delete_before(
+            self,
+            "device_codes",
+            "device_code_hash",
+            "expires_at",
+            grace_cutoff,
+            limit,
+        )
+        .await?;
+        report.activation_failures = delete_before(
+            self,
+            "activation_failures",
+            "ip",
+            "window_start",
+            now.0 - ACTIVATION_WINDOW_KEEP_MS,
+            limit,
+        )
+        .await?;
+        report.logs =
+            delete_before(self, "logs", "log_id", "date", plan.logs_before.0, limit).await?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,479 @@
+//! The one write path that invalidates tokens. Each target is a constant
+//! number of row writes (a family, a grant epoch, a user epoch, session rows);
+//! tokens are never updated one by one, because their validity is decided on
+//! use against those rows (`load_refresh_token`, `access_token_state`). The
+//! receipt is counted inside the same transaction, and the audit event is
+//! written there too, so what the log says is exactly what was revoked.
+
+use grantor_domain::Timestamp;
+use sqlx::FromRow;
+
+use super::logs::insert_event_in;
+use super::{begin_write, Backend, Conn};
+use crate::{LogEvent, RevocationReceipt, RevocationTarget, StoreResult, RECEIPT_ID_LIMIT};
+
+/// Families that still work: not revoked, not expired, and their grant, user
+/// and session still current. `$1` is now; target conditions follow.
+pub(super) const LIVE_FAMILIES: &str = "FROM refresh_token_families f \
+     JOIN grants g ON g.id = f.grant_id AND g.token_epoch = f.grant_epoch \
+     JOIN users u ON u.user_id = f.user_id AND u.refresh_token_epoch = f.user_epoch \
+     LEFT JOIN sessions se ON se.id = f.session_id \
+     WHERE f.revoked_at IS NULL \
+     AND (f.expires_at IS NULL OR f.expires_at > $1) \
+     AND (f.idle_expires_at IS NULL OR f.idle_expires_at > $1) \
+     AND (f.session_id IS NULL OR (se.id IS NOT NULL AND se.revoked_at IS NULL))";
+
+/// A target's live-family condition, with its string parameters from `$2` on.
+struct Scope {
+    condition: String,
+    params: Vec<String>,
+}
+
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which live families a target revokes; `None` when it revokes none.
+fn token_scope(target: &RevocationTarget) -> Option<Scope> {
+    use RevocationTarget as T;
+    let scope = |condition: &str, params: Vec<String>| {
+        Some(Scope {
+            condition: condition.to_owned(),
+            params,
+        })
+    };
+    match target {
+        T::Family { family_id } => scope("f.id = $2", vec![family_id.clone()]),
+        T::CodeIssue { family_id, .. } => scope("f.id = $2", vec![family_id.clone()?]),
+        T::Families { family_ids } if family_ids.is_empty() => None,
+        T::Families { family_ids } => scope(
+            &format!("f.id IN ({})", placeholders(2, family_ids.len())),
+            family_ids.clone(),
+        ),
+        T::Grant { grant_id, .. } => scope("f.grant_id = $2", vec![grant_id.clone()]),
+        T::UserGrants { user_id } => scope("f.user_id = $2", vec![user_id.clone()]),
+        T::User {
+            user_id,
+            client_id,
+            audience,
+        } => {
+            let mut condition = "f.user_id = $2".to_owned();
+            let mut params = vec![user_id.clone()];
+            if let Some(c) = client_id {
+                params.push(c.clone());
+                condition.push_str(&format!(" AND f.client_id = ${}", params.len() + 1));
+            }
+            if let Some(a) = audience {
+                params.push(a.clone());
+                condition.push_str(&format!(" AND f.audience = ${}", params.len() + 1));
+            }
+            scope(&condition, params)
+        }
+        T::Session { tokens: false, .. } | T::UserSessions { tokens: false, .. } => None,
+        T::Session { session_id, .. } => scope("f.session_id = $2", vec![session_id.clone()]),
+        T::UserSessions { user_id, .. } => scope(
+            "f.session_id IN (SELECT id FROM sessions WHERE user_id = $2)",
+            vec![user_id.clone()],
+        ),
+        T::UserAccess {
+            keep_refresh_tokens: true,
+            ..
+        } => None,
+        T::UserAccess {
+            session_id: Some(s),
+            ..
+        } => scope("f.session_id = $2", vec![s.clone()]),
+        T::UserAccess { user_id, .. } => scope("f.user_id = $2", vec![user_id.clone()]),
+    }
+}
+
+/// Which sessions a target revokes or ends (condition on `$2`).
+fn session_scope(target: &RevocationTarget) -> Option<(&'static str, &str)> {
+    use RevocationTarget as T;
+    match target {
+        T::Session { session_id, .. }
+        | T::UserAccess {
+            session_id: Some(session_id),
+            ..
+        } => Some(("id = $2", session_id)),
+        T::UserSessions { user_id, .. } | T::UserAccess { user_id, .. } => {
+            Some(("user_id = $2", user_id))
+        }
+        _ => None,
+    }
+}
+
+#[derive(FromRow)]
+struct Counts {
+    tokens: i64,
+    devices: i64,
+}
+
+/// Counts (and lists up to the limit) the live refresh tokens a target covers.
+async fn count_in(
+    conn: &mut Conn,
+    target: &RevocationTarget,
+    now: Timestamp,
+    receipt: &mut RevocationReceipt,
+) -> StoreResult<()> {
+    if let Some((condition, id)) = session_scope(target) {
+        receipt.sessions = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE {condition} AND revoked_at IS NULL AND ended_at IS NULL AND expires_at > $1 AND idle_expires_at > $1"
+        ))
+        .bind(now.0)
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    }
+    let Some(scope) = token_scope(target) else {
+        return Ok(());
+    };
+    let sql = format!(
+        "SELECT COUNT(*) AS tokens, COUNT(DISTINCT COALESCE(f.device_name, f.initial_user_agent)) AS devices {LIVE_FAMILIES} AND {}",
+        scope.condition
+    );
+    let mut q = sqlx::query_as::<_, Counts>(&sql).bind(now.0);
+    for p in &scope.params {
+        q = q.bind(p);
+    }
+    let counts = q.fetch_one(&mut *conn).await?;
+    receipt.refresh_tokens = counts.tokens;
+    receipt.devices = counts.devices;
+    if counts.tokens > 0 {
+        let sql = format!(
+            "SELECT f.id {LIVE_FAMILIES} AND {} ORDER BY f.id LIMIT {RECEIPT_ID_LIMIT}",
+            scope.condition
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(now.0);
+        for p in &scope.params {
+            q = q.bind(p);
+        }
+        receipt.refresh_token_ids = q.fetch_all(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The user and client a target belongs to, if it exists.
+#[derive(FromRow, Default)]
+struct Subject {
+    user_id: Option<String>,
+    client_id: Option<String>,
+}
+
+async fn subject_in(conn: &mut Conn, target: &RevocationTarget) -> StoreResult<Option<Subject>> {
+    use RevocationTarget as T;
+    let one = |sql: &'static str, id: &str| {
+        let id = id.to_owned();
+        (sql, id)
+    };
+    let (sql, id) = match target {
+        T::Family { family_id } => one(
+            "SELECT user_id, client_id FROM refresh_token_families WHERE id = $1",
+            family_id,
+        ),
+        T::Families { family_ids } => {
+            if family_ids.is_empty() {
+                return Ok(None);
+            }
+            let sql = format!(
+                "SELECT MIN(user_id) AS user_id, CASE WHEN COUNT(DISTINCT client_id) = 1 THEN MIN(client_id) END AS client_id FROM refresh_token_families WHERE id IN ({}) HAVING COUNT(*) > 0",
+                placeholders(1, family_ids.len())
+            );
+            let mut q = sqlx::query_as::<_, Subject>(&sql);
+            for id in family_ids {
+                q = q.bind(id);
+            }
+            return Ok(q.fetch_optional(&mut *conn).await?);
+        }
+        T::Grant { grant_id, .. } => one(
+            "SELECT user_id, client_id FROM grants WHERE id = $1",
+            grant_id,
+        ),
+        T::User {
+            user_id, client_id, ..
+        } => {
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT user_id FROM users WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            return Ok(found.map(|user_id| Subject {
+                user_id: Some(user_id),
+                client_id: client_id.clone(),
+            }));
+        }
+        T::UserSessions { user_id, .. }
+        | T::UserAccess { user_id, .. }
+        | T::UserGrants { user_id } => one(
+            "SELECT user_id, NULL AS client_id FROM users WHERE user_id = $1",
+            user_id,
+        ),
+        T::Session { session_id, .. } => one(
+            "SELECT user_id, NULL AS client_id FROM sessions WHERE id = $1",
+            session_id,
+        ),
+        T::CodeIssue { .. } => return Ok(Some(Subject::default())),
+    };
+    Ok(sqlx::query_as::<_, Subject>(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?)
+}
+
+/// Ends (`revoke` false) or revokes the sessions selected by `condition` on `$3`.
+async fn close_sessions_in(
+    conn: &mut Conn,
+    condition: &str,
+    id: &str,
+    revoke: bool,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let sql = if revoke {
+        format!("UPDATE sessions SET revoked_at = $1, ended_at = COALESCE(ended_at, $2) WHERE {condition} AND revoked_at IS NULL")
+    } else {
+        format!("UPDATE sessions SET ended_at = $1, updated_at = $2 WHERE {condition} AND ended_at IS NULL AND revoked_at IS NULL")
+    };
+    Ok(sqlx::query(&sql)
+        .bind(now.0)
+        .bind(now.0)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
+
+/// Bumps the user's refresh-token epoch; false if the user is gone.
+async fn bump_user_epoch_in(conn: &mut Conn, user_id: &str) -> StoreResult<bool> {
+    let changed = sqlx::query(
+        "UPDATE users SET refresh_token_epoch = refresh_token_epoch + 1 WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+async fn revoke_families_in(
+    conn: &mut Conn,
+    ids: &[String],
+    reason: &str,
+    now: Timestamp,
+) -> StoreResult<i64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "UPDATE refresh_token_families SET revoked_at = $1, revoked_reason = $2 WHERE revoked_at IS NULL AND id IN ({})",
+        placeholders(3, ids.len())
+    );
+    let mut q = sqlx::query(&sql).bind(now.0).bind(reason);
+    for id in ids {
+        q = q.bind(id);
+    }
+    Ok(q.execute(&mut *conn).await?.rows_affected() as i64)
+}
+
+/// The writes of one target: a constant number of rows (a family list is
+/// bounded by its caller; a user's sessions are one statement).
+async fn write_in(
+    conn: &mut Conn,
+    target: &RevocationTarget,
+    reason: &str,
+    now: Timestamp,
+    receipt: &mut RevocationReceipt,
+) -> StoreResult<()> {
+    use RevocationTarget as T;
+    match target {
+        // Under concurrent revocations (PostgreSQL reads committed state) the
+        // count may include a family another transaction revoked first; the
+        // rows this one changed are the truth.
+        T::Family { family_id } => {
+            let changed =
+                revoke_families_in(conn, std::slice::from_ref(family_id), reason, now).await?;
+            receipt.refresh_tokens = receipt.refresh_tokens.min(changed);
+        }
+        T::Families { family_ids } => {
+            let changed = revoke_families_in(conn, family_ids, reason, now).await?;
+            receipt.refresh_tokens = receipt.refresh_tokens.min(changed);
+        }
+        T::Grant {
+            grant_id,
+            delete_grant,
+        } => {
+            let changed = if *delete_grant {
+                sqlx::query("DELETE FROM grants WHERE id = $1")
+                    .bind(grant_id)
+                    .execute(&mut *conn)
+                    .await?
+            } else {
+                sqlx::query(
+                    "UPDATE grants SET token_epoch = token_epoch + 1, updated_at = $2 WHERE id = $1",
+                )
+                .bind(grant_id)
+                .bind(now.0)
+                .execute(&mut *conn)
+                .await?
+            }
+            .rows_affected();
+            if changed == 0 {
+                // Deleted since the receipt was counted: nothing left to revoke.
+                *receipt = RevocationReceipt {
+                    found: true,
+                    ..Default::default()
+                };
+            } else {
+                receipt.grant_ids = vec![grant_id.clone()];
+                receipt.grants_deleted = *delete_grant;
+            }
+        }
+        T::UserGrants { user_id } => {
+            receipt.grant_ids =
+                sqlx::query_scalar("SELECT id FROM grants WHERE user_id = $1 ORDER BY id")
+                    .bind(user_id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            sqlx::query("DELETE FROM grants WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
+            receipt.grants_deleted = !receipt.grant_ids.is_empty();
+        }
+        T::User {
+            user_id,
+            client_id: None,
+            ..
+        } => {
+            if !bump_user_epoch_in(conn, user_id).await? {
+                receipt.refresh_tokens = 0;
+                receipt.refresh_token_ids.clear();
+            }
+        }
+        T::User {
+            user_id,
+            client_id: Some(client_id),
+            audience,
+        } => {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM grants WHERE user_id = $1 AND client_id = $2 AND ($3 IS NULL OR audience = $3) ORDER BY id",
+            )
+            .bind(user_id)
+            .bind(client_id)
+            .bind(audience)
+            .fetch_all(&mut *conn)
+            .await?;
+            sqlx::query(
+                "UPDATE grants SET token_epoch = token_epoch + 1, updated_at = $4 WHERE user_id = $1 AND client_id = $2 AND ($3 IS NULL OR audience = $3)",
+            )
+            .bind(user_id)
+            .bind(client_id)
+            .bind(audience)
+            .bind(now.0)
+            .execute(&mut *conn)
+            .await?;
+            receipt.grant_ids = ids;
+        }
+        T::Session { session_id, tokens } => {
+            receipt.sessions =
+                close_sessions_in(conn, "id = $3", session_id, *tokens, now).await? as i64;
+        }
+        T::UserSessions { user_id, tokens } => {
+            receipt.sessions =
+                close_sessions_in(conn, "user_id = $3", user_id, *tokens, now).await? as i64;
+        }
+        T::UserAccess {
+            user_id,
+            session_id,
+            keep_refresh_tokens,
+        } => {
+            let revoke = !keep_refresh_tokens;
+            receipt.sessions = match session_id {
+                Some(s) => close_sessions_in(conn, "id = $3", s, revoke, now).await? as i64,
+                None => close_sessions_in(conn, "user_id = $3", user_id, revoke, now).await? as i64,
+            };
+            if revoke && session_id.is_none() {
+                bump_user_epoch_in(conn, user_id).await?;
+            }
+        }
+        T::CodeIssue { family_id, jti } => {
+            if let Some(id) = family_id {
+                let changed =
+                    revoke_families_in(conn, std::slice::from_ref(id), reason, now).await?;
+                receipt.refresh_tokens = receipt.refresh_tokens.min(changed);
+            }
+            if let Some(jti) = jti {
+                sqlx::query(
+                    "UPDATE access_tokens SET revoked_at = $2 WHERE jti = $1 AND revoked_at IS NULL",
+                )
+                .bind(jti)
+                .bind(now.0)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Backend {
+    /// Revokes what `target` covers in one transaction, with its audit event
+    /// (`event.details.receipt` is filled in, and its user and client when
+    /// the caller left them empty). Nothing is written for an unknown target.
+    pub async fn revoke(
+        &self,
+        target: &RevocationTarget,
+        reason: &str,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<RevocationReceipt> {
+        // The receipt is counted before the write transaction, so a large
+        // revocation never holds the write lock (SQLite's is database-wide)
+        // while it counts; the write itself stays a few rows.
+        let mut conn = self.pool.acquire().await?;
+        let Some(subject) = subject_in(&mut conn, target).await? else {
+            return Ok(RevocationReceipt::default());
+        };
+        let mut receipt = RevocationReceipt {
+            found: true,
+            ..Default::default()
+        };
+        count_in(&mut conn, target, now, &mut receipt).await?;
+        drop(conn);
+        let mut tx = begin_write(&self.pool).await?;
+        write_in(&mut tx, target, reason, now, &mut receipt).await?;
+        let mut event = event.clone();
+        event.user_id = event.user_id.or(subject.user_id);
+        event.client_id = event.client_id.or(subject.client_id);
+        if let serde_json::Value::Object(details) = &mut event.details {
+            details.insert(
+                "receipt".to_owned(),
+                serde_json::to_value(&receipt).unwrap_or_default(),
+            );
+        }
+        insert_event_in(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(receipt)
+    }
+
+    /// What `revoke` would cover now, without writing anything (for the
+    /// dashboard's confirmation).
+    pub async fn revocation_preview(
+        &self,
+        target: &RevocationTarget,
+        now: Timestamp,
+    ) -> StoreResult<RevocationReceipt> {
+        let mut conn = self.pool.acquire().await?;
+        if subject_in(&mut conn, target).await?.is_none() {
+            return Ok(RevocationReceipt::default());
+        }
+        let mut receipt = RevocationReceipt {
+            found: true,
+            ..Default::default()
+        };
+        count_in(&mut conn, target, now, &mut receipt).await?;
+        Ok(receipt)
+    }
+}

@@ -1,0 +1,288 @@
+// The dashboard in headless Chromium (Debian's chromium driven by
+// playwright-core), against a grantor that scripts/e2e-tests started on an
+// empty SQLite database. The steps run in order in one administrator's
+// browser; each finds controls by their accessible names (CONTRACT §5) and
+// checks the effect through the Management API and the token endpoint.
+// Screenshots of the main pages go to docs/screenshots/.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+import { API, CALLBACK, USER, callbackServer, env, exchangeCode, mgmt, refresh, seed } from './grantor.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const screenshots = process.env.SCREENSHOT_DIR ?? path.join(here, '..', 'docs', 'screenshots');
+const artifacts = path.join(here, 'artifacts');
+
+// Debian's Chromium with the flags this machine needs (no sandbox as root,
+// no background connections to a network that refuses them).
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+const WINDOWS_CHROME =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0.0.0 Safari/537.36';
+
+let browser;
+let callbacks;
+let page;
+let data;
+/** Ann's web-shop refresh tokens by device name. */
+const web = {};
+
+async function shot(name) {
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
+}
+
+/** A step; on failure the page is saved to e2e/artifacts/ before the error is rethrown. */
+function step(name, body) {
+  test(name, async () => {
+    try {
+      await body();
+    } catch (error) {
+      mkdirSync(artifacts, { recursive: true });
+      const file = path.join(artifacts, `${name.replace(/[^a-z0-9]+/gi, '-')}.png`);
+      await page?.screenshot({ path: file, fullPage: true }).catch(() => {});
+      console.error(`failed at ${page?.url()}; screenshot ${file}`);
+      throw error;
+    }
+  });
+}
+
+async function expectText(text) {
+  await page.getByText(text, { exact: false }).first().waitFor({ state: 'visible', timeout: 5_000 });
+}
+
+/** Ann signs in to the web shop in a browser of her own, once per device name. */
+async function annSignsInToTheWebShop() {
+  const context = await browser.newContext({ userAgent: WINDOWS_CHROME });
+  const annPage = await context.newPage();
+  for (const device of ['Kitchen tablet', 'Office laptop']) {
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: data.web.client_id,
+      redirect_uri: CALLBACK,
+      scope: 'openid profile offline_access read:orders',
+      audience: API,
+      state: 'e2e',
+      device,
+    });
+    await annPage.goto(`${env.url}/authorize?${query}`);
+    for (let i = 0; i < 3 && !annPage.url().startsWith(CALLBACK); i++) {
+      if (await annPage.getByLabel('Password').isVisible()) {
+        await annPage.getByLabel('Email address').fill(USER.email);
+        await annPage.getByLabel('Password').fill(USER.password);
+        await annPage.getByRole('button', { name: 'Continue' }).click();
+      } else if (await annPage.getByRole('button', { name: 'Accept' }).isVisible()) {
+        await annPage.getByRole('button', { name: 'Accept' }).click();
+      }
+      await annPage.waitForLoadState();
+    }
+    await annPage.waitForURL((url) => url.href.startsWith(CALLBACK));
+    const code = new URL(annPage.url()).searchParams.get('code');
+    assert.ok(code, `a code in ${annPage.url()}`);
+    web[device] = (await exchangeCode(data.web, code)).refresh_token;
+  }
+  await context.close();
+}
+
+async function assertRefreshFails(client, refreshToken) {
+  const { status, body } = await refresh(client, refreshToken);
+  assert.equal(status, 403, JSON.stringify(body));
+  assert.equal(body.error, 'invalid_grant');
+}
+
+async function assertRefreshWorks(client, refreshToken) {
+  const { status, body } = await refresh(client, refreshToken);
+  assert.equal(status, 200, JSON.stringify(body));
+}
+
+/** Opens Ann's page from the user list and one of its tabs. */
+async function openAnnTab(tab) {
+  await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Users', exact: true }).click();
+  await page.getByRole('link', { name: USER.email }).click();
+  await page.getByRole('link', { name: tab, exact: true }).click();
+  await page.getByRole('link', { name: tab, exact: true }).and(page.locator('[aria-current="page"]')).waitFor();
+}
+
+before(async () => {
+  callbacks = await callbackServer();
+  data = await seed();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_FLAGS,
+  });
+  await annSignsInToTheWebShop();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  callbacks?.close();
+});
+
+step('an administrator signs in', async () => {
+  await page.goto(`${env.url}/dashboard`);
+  await page.waitForURL(/\/dashboard\/login/);
+  await shot('sign-in');
+  await page.getByLabel('Email').fill(env.adminEmail);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expectText('Wrong email or password.');
+  await page.getByLabel('Password').fill(env.adminPassword);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/dashboard\/users$/);
+  await page.getByRole('heading', { name: 'Users' }).waitFor();
+  await page.getByRole('heading', { name: 'User Management' }).waitFor();
+  const cookies = await page.context().cookies();
+  const admin = cookies.find((c) => c.name === 'grantor_admin');
+  assert.ok(admin && admin.httpOnly && admin.sameSite === 'Strict' && admin.path === '/dashboard');
+});
+
+step('the administrator finds a user by email', async () => {
+  await expectText('Showing 1–6 of 6');
+  await shot('users');
+  await page.getByLabel('Search by email').fill('ANN.');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expectText('Showing 1–1 of 1');
+  assert.equal(await page.locator('tbody tr').count(), 1);
+  await page.getByRole('link', { name: USER.email }).click();
+  await page.getByRole('heading', { name: USER.email }).waitFor();
+  await page.locator('a[aria-current="page"]', { hasText: 'Details' }).waitFor();
+  await expectText(data.user.user_id);
+  await shot('user-details');
+
+  await page.getByRole('link', { name: 'Sessions', exact: true }).click();
+  await expectText('Chrome on Windows');
+  assert.equal(await page.locator('tbody tr').count(), 1);
+  await shot('user-sessions');
+
+  await page.getByRole('link', { name: 'Devices', exact: true }).click();
+  for (const device of ['Kitchen tablet', 'Office laptop', 'Chrome on Android', 'Safari on iOS']) {
+    await expectText(device);
+  }
+  assert.equal(await page.locator('tbody tr').count(), 4);
+  await shot('user-devices');
+});
+
+step('revoking an authorized application makes its refresh tokens fail at /oauth/token', async () => {
+  await openAnnTab('Authorized Applications');
+  await expectText('Orders mobile app');
+  await expectText('Orders web shop');
+  await shot('user-authorized-applications');
+  const row = page.locator('tbody tr', { hasText: 'Orders mobile app' });
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expectText('This will revoke the grant and 2 refresh tokens on 2 devices.');
+  await shot('revoke-confirmation');
+  await page.getByRole('button', { name: 'Revoke' }).click();
+  await expectText('Authorized application revoked: 2 refresh tokens on 2 devices.');
+  assert.equal(await page.locator('tbody tr', { hasText: 'Orders mobile app' }).count(), 0);
+  await expectText('Orders web shop');
+  for (const rt of data.phones) await assertRefreshFails(data.mobile, rt);
+  // The other application's grant is untouched.
+  await assertRefreshWorks(data.web, web['Kitchen tablet']);
+
+  const { body: logs } = await mgmt('GET', `/logs?q=${encodeURIComponent('type:"srrt"')}`);
+  assert.ok(
+    logs.some((e) => e.details?.actor?.type === 'admin' && e.details.actor.email === env.adminEmail),
+    'the revocation is in the audit log with the administrator as actor',
+  );
+});
+
+step('flipping the tenant toggle is seen by the Management API', async () => {
+  await page.getByRole('link', { name: 'Tenant Settings' }).click();
+  await page.locator('a[aria-current="page"]', { hasText: 'Advanced' }).waitFor();
+  const toggle = page.getByRole('switch', { name: 'Refresh Token Revocation Deletes Grant' });
+  assert.equal(await toggle.isChecked(), false);
+  assert.equal((await mgmt('GET', '/tenants/settings')).body.flags.revoke_refresh_token_grant, false);
+  await toggle.check();
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expectText('Tenant settings saved.');
+  assert.equal(await page.getByRole('switch', { name: 'Refresh Token Revocation Deletes Grant' }).isChecked(), true);
+  assert.equal((await mgmt('GET', '/tenants/settings')).body.flags.revoke_refresh_token_grant, true);
+  await shot('tenant-settings-advanced');
+});
+
+step('revoking a device makes that refresh token fail and no other', async () => {
+  await openAnnTab('Devices');
+  const row = page.locator('tbody tr', { hasText: 'Kitchen tablet' });
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expectText('This will revoke 1 refresh token on 1 device.');
+  await page.getByRole('button', { name: 'Revoke' }).click();
+  await expectText('Device revoked: 1 refresh token on 1 device.');
+  assert.equal(await page.locator('tbody tr', { hasText: 'Kitchen tablet' }).count(), 0);
+  await assertRefreshFails(data.web, web['Kitchen tablet']);
+  await assertRefreshWorks(data.web, web['Office laptop']);
+});
+
+step('revoking a session revokes the refresh tokens bound to it', async () => {
+  await openAnnTab('Sessions');
+  await page.locator('tbody tr').first().getByRole('button', { name: 'Revoke' }).click();
+  await expectText('This will revoke 1 session and 1 refresh token on 1 device.');
+  await page.getByRole('button', { name: 'Revoke' }).click();
+  await expectText('Session revoked: 1 session and 1 refresh token on 1 device.');
+  await expectText('This user has no active session.');
+  await assertRefreshFails(data.web, web['Office laptop']);
+});
+
+step('application refresh-token settings are changed and validated', async () => {
+  await page.getByRole('link', { name: 'Applications', exact: true }).click();
+  await page.getByRole('heading', { name: 'Applications' }).waitFor();
+  await shot('applications');
+  await page.getByRole('link', { name: 'Orders mobile app' }).click();
+  await page.getByLabel('Rotation Overlap Period (seconds)').fill('999999');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expectText('refresh_token.leeway must be between 0 and 86400');
+  await page.getByLabel('Rotation Overlap Period (seconds)').fill('30');
+  await page.getByLabel('Idle Lifetime (seconds)').fill('86400');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expectText('Refresh token settings saved.');
+  const { body: client } = await mgmt('GET', `/clients/${data.mobile.client_id}`);
+  assert.equal(client.refresh_token.leeway, 30);
+  assert.equal(client.refresh_token.idle_token_lifetime, 86400);
+  await shot('application');
+});
+
+step('a POST without the CSRF token is refused', async () => {
+  await page.getByRole('link', { name: 'Tenant Settings' }).click();
+  const toggle = page.getByRole('switch', { name: 'Refresh Token Revocation Deletes Grant' });
+  assert.equal(await toggle.isChecked(), true);
+  // The browser submits the real form, minus its hidden token.
+  await page.locator('form[action="/dashboard/tenant-settings/advanced"] input[name="csrf"]').evaluate((input) => input.remove());
+  await toggle.uncheck();
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST'),
+    page.getByRole('button', { name: 'Save' }).click(),
+  ]);
+  assert.equal(response.status(), 403);
+  await page.getByRole('heading', { name: 'Forbidden' }).waitFor();
+  assert.equal((await mgmt('GET', '/tenants/settings')).body.flags.revoke_refresh_token_grant, true);
+  // And a request with the administrator's cookies but no form token at all.
+  const direct = await page.request.post(`${env.url}/dashboard/tenant-settings/advanced`, {
+    form: { revoke_refresh_token_grant: 'true' },
+    maxRedirects: 0,
+  });
+  assert.equal(direct.status(), 403);
+  assert.equal((await mgmt('GET', '/tenants/settings')).body.flags.revoke_refresh_token_grant, true);
+});
+
+step('the administrator signs out', async () => {
+  await page.goto(`${env.url}/dashboard/users`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expectText('You have signed out.');
+  await page.goto(`${env.url}/dashboard/users`);
+  await page.waitForURL(/\/dashboard\/login/);
+});

@@ -1,0 +1,386 @@
+//! The askama templates of the dashboard (`templates/dashboard/`), one struct
+//! each, and the few formatting helpers they share. askama escapes every value.
+
+use askama::Template;
+use grantor_domain::Timestamp;
+use grantor_store::RevocationReceipt;
+
+/// What every page of the signed-in frame shows: who is signed in, the CSRF
+/// token of the sign-out form, and which navigation entry is current.
+pub struct Layout<'a> {
+    pub admin_email: &'a str,
+    pub csrf: &'a str,
+    pub nav: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/login.html")]
+pub struct LoginPage<'a> {
+    pub csrf: &'a str,
+    pub next: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+/// "Showing 1–25 of 130" and the links to the neighbouring pages.
+pub struct Pager {
+    pub from: i64,
+    pub to: i64,
+    pub total: i64,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    pub const PER_PAGE: i64 = 25;
+
+    /// The page number a `?page=` asks for (0-based); anything that is not
+    /// a number is the first page, rather than an error.
+    pub fn page_number(raw: Option<&str>) -> i64 {
+        count_param(raw).min(100_000)
+    }
+
+    /// `link(page)` is the URL of page `page` (0-based).
+    pub fn new(page: i64, shown: usize, total: i64, link: impl Fn(i64) -> String) -> Self {
+        let offset = page * Self::PER_PAGE;
+        let shown = i64::try_from(shown).unwrap_or(0);
+        Self {
+            from: if shown == 0 { 0 } else { offset + 1 },
+            to: offset + shown,
+            total,
+            previous: (page > 0).then(|| link(page - 1)),
+            next: (offset + shown < total).then(|| link(page + 1)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// User Management › Users
+// ---------------------------------------------------------------------------
+
+pub struct UserRow {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub logins_count: i64,
+    pub last_login: String,
+    pub created: String,
+    pub blocked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/users.html")]
+pub struct UsersPage<'a> {
+    pub layout: Layout<'a>,
+    pub q: &'a str,
+    pub rows: Vec<UserRow>,
+    pub pager: Pager,
+}
+
+/// The heading of a user's page and the links of its tabs.
+pub struct UserHeader {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/user_details.html")]
+pub struct UserDetailsPage<'a> {
+    pub layout: Layout<'a>,
+    pub user: UserHeader,
+    pub tab: &'static str,
+    pub details: Vec<(&'static str, String)>,
+}
+
+pub struct GrantRow {
+    pub grant_id: String,
+    pub application: String,
+    pub client_id: String,
+    pub api: String,
+    pub audience: String,
+    pub scopes: Vec<String>,
+    pub granted: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/user_applications.html")]
+pub struct UserApplicationsPage<'a> {
+    pub layout: Layout<'a>,
+    pub user: UserHeader,
+    pub tab: &'static str,
+    pub notice: Option<String>,
+    pub rows: Vec<GrantRow>,
+    pub pager: Pager,
+}
+
+pub struct SessionRow {
+    pub session_id: String,
+    pub device: String,
+    pub user_agent: String,
+    pub ip: String,
+    pub last_activity: String,
+    pub started: String,
+    pub applications: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/user_sessions.html")]
+pub struct UserSessionsPage<'a> {
+    pub layout: Layout<'a>,
+    pub user: UserHeader,
+    pub tab: &'static str,
+    pub notice: Option<String>,
+    pub rows: Vec<SessionRow>,
+    pub pager: Pager,
+}
+
+pub struct DeviceRow {
+    pub token_id: String,
+    pub device: String,
+    pub user_agent: String,
+    pub application: String,
+    pub api: String,
+    pub ip: String,
+    pub created: String,
+    pub last_used: String,
+    pub rotating: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/user_devices.html")]
+pub struct UserDevicesPage<'a> {
+    pub layout: Layout<'a>,
+    pub user: UserHeader,
+    pub tab: &'static str,
+    pub notice: Option<String>,
+    pub rows: Vec<DeviceRow>,
+    pub pager: Pager,
+}
+
+/// "Are you sure?" before a revocation: what it covers, then a POST form.
+#[derive(Template)]
+#[template(path = "dashboard/confirm_revoke.html")]
+pub struct ConfirmRevokePage<'a> {
+    pub layout: Layout<'a>,
+    pub user: UserHeader,
+    pub tab: &'static str,
+    pub heading: String,
+    /// The sentence that says what will be revoked.
+    pub what: String,
+    pub consequence: &'static str,
+    pub facts: Vec<(&'static str, String)>,
+    pub action: String,
+    pub cancel: String,
+}
+
+// ---------------------------------------------------------------------------
+// Applications
+// ---------------------------------------------------------------------------
+
+pub struct ApplicationRow {
+    pub client_id: String,
+    pub name: String,
+    pub app_type: String,
+    pub rotation: &'static str,
+    pub expiration: &'static str,
+    pub is_system: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/applications.html")]
+pub struct ApplicationsPage<'a> {
+    pub layout: Layout<'a>,
+    pub rows: Vec<ApplicationRow>,
+    pub pager: Pager,
+}
+
+/// The refresh-token form's values, as shown (and as typed, after an error).
+pub struct RefreshTokenFields {
+    pub rotation_type: String,
+    pub leeway: String,
+    pub expiration_type: String,
+    pub token_lifetime: String,
+    pub infinite_token_lifetime: bool,
+    pub idle_token_lifetime: String,
+    pub infinite_idle_token_lifetime: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/application.html")]
+pub struct ApplicationPage<'a> {
+    pub layout: Layout<'a>,
+    pub client_id: String,
+    pub name: String,
+    pub facts: Vec<(&'static str, String)>,
+    pub fields: RefreshTokenFields,
+    pub error: Option<String>,
+    pub notice: Option<&'static str>,
+}
+
+// ---------------------------------------------------------------------------
+// Tenant Settings
+// ---------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "dashboard/tenant_advanced.html")]
+pub struct TenantAdvancedPage<'a> {
+    pub layout: Layout<'a>,
+    pub revoke_refresh_token_grant: bool,
+    pub notice: Option<&'static str>,
+}
+
+// ---------------------------------------------------------------------------
+// Formatting
+// ---------------------------------------------------------------------------
+
+/// An instant as `2026-11-01 14:03 UTC`.
+pub fn when(at: Timestamp) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(at.unix_seconds())
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "—".to_owned())
+}
+
+pub fn when_opt(at: Option<Timestamp>) -> String {
+    at.map_or_else(|| "Never".to_owned(), when)
+}
+
+/// A non-negative count from a query parameter; 0 when absent or not a number.
+pub fn count_param(raw: Option<&str>) -> i64 {
+    raw.and_then(|r| r.trim().parse::<i64>().ok())
+        .unwrap_or(0)
+        .max(0)
+}
+
+/// `1 refresh token`, `3 refresh tokens`.
+pub fn count(n: i64, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+/// What a revocation covers, e.g. "3 refresh tokens on 2 devices", or
+/// "1 session and 3 refresh tokens on 2 devices".
+pub fn receipt_summary(receipt: &RevocationReceipt) -> String {
+    let tokens = if receipt.refresh_tokens == 0 {
+        "no refresh tokens".to_owned()
+    } else if receipt.devices > 0 {
+        format!(
+            "{} on {}",
+            count(receipt.refresh_tokens, "refresh token", "refresh tokens"),
+            count(receipt.devices, "device", "devices")
+        )
+    } else {
+        count(receipt.refresh_tokens, "refresh token", "refresh tokens")
+    };
+    if receipt.sessions > 0 {
+        format!(
+            "{} and {tokens}",
+            count(receipt.sessions, "session", "sessions")
+        )
+    } else {
+        tokens
+    }
+}
+
+/// A short name for the device a user agent describes ("Chrome on Linux"),
+/// or the user agent itself when it is not a browser we recognise.
+pub fn device_name(user_agent: &str) -> String {
+    let ua = user_agent;
+    let browser = if ua.contains("Edg/") {
+        Some("Edge")
+    } else if ua.contains("OPR/") {
+        Some("Opera")
+    } else if ua.contains("Firefox/") {
+        Some("Firefox")
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") || ua.contains("HeadlessChrome/") {
+        Some("Chrome")
+    } else if ua.contains("Safari/") {
+        Some("Safari")
+    } else {
+        None
+    };
+    let system = if ua.contains("Android") {
+        Some("Android")
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        Some("iOS")
+    } else if ua.contains("Windows") {
+        Some("Windows")
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        Some("macOS")
+    } else if ua.contains("Linux") || ua.contains("X11") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_owned(),
+        _ if ua.trim().is_empty() => "Unknown device".to_owned(),
+        _ => ua.chars().take(60).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipts_read_as_sentences() {
+        let receipt = |refresh_tokens, devices, sessions| RevocationReceipt {
+            found: true,
+            refresh_tokens,
+            devices,
+            sessions,
+            ..Default::default()
+        };
+        assert_eq!(
+            receipt_summary(&receipt(3, 2, 0)),
+            "3 refresh tokens on 2 devices"
+        );
+        assert_eq!(
+            receipt_summary(&receipt(1, 1, 0)),
+            "1 refresh token on 1 device"
+        );
+        assert_eq!(receipt_summary(&receipt(0, 0, 0)), "no refresh tokens");
+        assert_eq!(
+            receipt_summary(&receipt(2, 1, 1)),
+            "1 session and 2 refresh tokens on 1 device"
+        );
+    }
+
+    #[test]
+    fn devices_get_short_names() {
+        assert_eq!(
+            device_name("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36"),
+            "Chrome on Linux"
+        );
+        assert_eq!(device_name("curl/8.5.0"), "curl/8.5.0");
+        assert_eq!(device_name(""), "Unknown device");
+    }
+
+    #[test]
+    fn instants_are_shown_in_utc() {
+        assert_eq!(when(Timestamp(0)), "1970-01-01 00:00 UTC");
+        assert_eq!(when_opt(None), "Never");
+    }
+
+    #[test]
+    fn pager_counts() {
+        let pager = Pager::new(1, 25, 60, |p| format!("?page={p}"));
+        assert_eq!((pager.from, pager.to, pager.total), (26, 50, 60));
+        assert_eq!(pager.previous.as_deref(), Some("?page=0"));
+        assert_eq!(pager.next.as_deref(), Some("?page=2"));
+        let empty = Pager::new(0, 0, 0, |p| format!("?page={p}"));
+        assert_eq!((empty.from, empty.to), (0, 0));
+        assert!(empty.previous.is_none() && empty.next.is_none());
+    }
+}

@@ -1,0 +1,64 @@
+//! The background purge: every `interval`, one bounded pass over dead rows
+//! (`Store::purge`). Revocation never depends on it (validity is decided on
+//! use); it only keeps the tables small. Several processes may purge the same
+//! database at once: every pass deletes only rows that are dead for good.
+
+use std::time::Duration;
+
+use grantor_store::{PurgePlan, Store};
+
+use crate::Clock;
+
+/// How fast the purge goes (CLI flags `--purge-*`, `--log-retention-days`).
+#[derive(Debug, Clone)]
+pub struct PurgeConfig {
+    /// Pause between passes; `None` turns the purge off.
+    pub interval: Option<Duration>,
+    /// Rows one pass looks at per table.
+    pub batch_size: i64,
+    /// Audit events are kept this many days.
+    pub log_retention_days: i64,
+}
+
+impl Default for PurgeConfig {
+    fn default() -> Self {
+        Self {
+            interval: Some(Duration::from_secs(10)),
+            batch_size: 500,
+            log_retention_days: 30,
+        }
+    }
+}
+
+/// Starts the purge loop; it runs until the returned task is aborted.
+pub fn spawn(
+    store: Store,
+    clock: Clock,
+    config: PurgeConfig,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let interval = config.interval?;
+    Some(tokio::spawn(async move {
+        let mut families_after = String::new();
+        let mut sessions_after = String::new();
+        loop {
+            tokio::time::sleep(interval).await;
+            let now = clock.now();
+            let plan = PurgePlan {
+                batch_size: config.batch_size,
+                logs_before: now.plus_seconds(-config.log_retention_days * 24 * 60 * 60),
+                families_after: std::mem::take(&mut families_after),
+                sessions_after: std::mem::take(&mut sessions_after),
+            };
+            match store.purge(&plan, now).await {
+                Ok(report) => {
+                    if report.total() > 0 {
+                        tracing::debug!(?report, "purge pass");
+                    }
+                    families_after = report.families_after;
+                    sessions_after = report.sessions_after;
+                }
+                Err(e) => tracing::warn!(error = %e, "purge pass failed; trying again later"),
+            }
+        }
+    }))
+}

@@ -1,0 +1,146 @@
+//! `/api/v2/logs`: every issue, exchange, reuse detection and revocation is
+//! an event with Auth0's type code, written with the change; revocations
+//! carry a receipt of what they covered and who asked.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both_databases;
+use crate::client_credentials::urlencode;
+use crate::refresh_tokens::{password_grant, refresh, rotating, rt, setup};
+use crate::support::{assert_mgmt_error, claims, read, spawn_app, TestApp};
+
+async fn logs(app: &TestApp, query: &str) -> Value {
+    let (status, body) = app
+        .mgmt_call(Method::GET, &format!("/logs?{query}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn types(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+both_databases! {
+    async fn issue_exchange_reuse_and_revocation_are_logged_with_a_receipt(db: Backend) {
+        let app = spawn_app(db).await;
+        let (id, secret) = setup(&app, rotating(0)).await;
+        let first = password_grant(&app, &id, &secret, "read:orders offline_access").await;
+        let user_id = claims(first["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
+        let (status, rotated) = refresh(&app, &id, &secret, &rt(&first)).await;
+        assert_eq!(status, StatusCode::OK, "{rotated}");
+        // The rotated-out token again: reuse detection revokes the family.
+        let (status, _) = refresh(&app, &id, &secret, &rt(&first)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let second = password_grant(&app, &id, &secret, "read:orders offline_access").await;
+        let third = password_grant(&app, &id, &secret, "read:orders offline_access").await;
+        let response = app.http.post(app.url("/oauth/revoke"))
+            .form(&[("client_id", id.as_str()), ("client_secret", secret.as_str()), ("token", rt(&second).as_str())])
+            .send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+
+        let q = format!("q={}", urlencode(&format!("user_id:\"{user_id}\"")));
+        let events = logs(&app, &q).await;
+        assert_eq!(
+            types(&events),
+            ["srrt", "sepft", "sepft", "ferrt", "sertft", "sepft"],
+            "newest first: {events:#}"
+        );
+        // The failed exchange is the client's event (the token named no user
+        // grantor would disclose).
+        let failed = logs(&app, "q=type:fertft").await;
+        assert_eq!(failed.as_array().unwrap().len(), 1);
+        assert_eq!(failed[0]["client_id"], id.as_str());
+        assert_eq!(failed[0]["details"]["error"], "invalid_grant");
+        for e in events.as_array().unwrap() {
+            assert_eq!(e["user_id"], user_id.as_str());
+            assert_eq!(e["client_id"], id.as_str());
+            assert_eq!(e["client_name"], "mobile");
+            assert_eq!(e["user_name"], "ann@example.test");
+            assert!(e["date"].as_str().unwrap().ends_with('Z'));
+            assert!(e["log_id"].is_string() && e["description"].is_string());
+        }
+
+        let revocation = &events[0];
+        let receipt = &revocation["details"]["receipt"];
+        assert_eq!(receipt["refresh_tokens"], 2, "both live tokens of the grant: {revocation:#}");
+        assert_eq!(receipt["grant_ids"].as_array().unwrap().len(), 1);
+        let ids: Vec<&str> = receipt["refresh_token_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 2);
+        assert_eq!(revocation["details"]["actor"], json!({"type": "client", "client_id": id}));
+        let reuse = &events[3];
+        assert_eq!(reuse["details"]["receipt"]["refresh_tokens"], 1);
+        assert_eq!(reuse["details"]["actor"]["type"], "system");
+        // The revoked tokens are the ones the receipt lists, and they fail.
+        for token in [rt(&second), rt(&third)] {
+            let (status, _) = refresh(&app, &id, &secret, &token).await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+        }
+
+        // One event by id; filters by type (q or the SDKs' `search`).
+        let log_id = revocation["log_id"].as_str().unwrap();
+        let (status, one) = app.mgmt_call(Method::GET, &format!("/logs/{log_id}"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&one, revocation);
+        let only = logs(&app, &format!("q={}", urlencode(&format!("type:srrt AND user_id:\"{user_id}\"")))).await;
+        assert_eq!(types(&only), ["srrt"]);
+        let only = logs(&app, &format!("search={}", urlencode("type:ferrt"))).await;
+        assert_eq!(types(&only), ["ferrt"]);
+
+        // Oldest first on request.
+        let ascending = logs(&app, &format!("{q}&sort=date:1")).await;
+        assert_eq!(types(&ascending), ["sepft", "sertft", "ferrt", "sepft", "sepft", "srrt"]);
+        // Offset pages with totals, and checkpoint pages oldest first.
+        let page = logs(&app, &format!("{q}&per_page=2&page=1&include_totals=true")).await;
+        assert_eq!(page["total"], 6);
+        assert_eq!(types(&page["logs"]), ["sepft", "ferrt"]);
+        let oldest = events[5]["log_id"].as_str().unwrap();
+        let after = logs(&app, &format!("from={oldest}&take=2")).await;
+        let after: Vec<&Value> = after.as_array().unwrap().iter().collect();
+        assert!(after.iter().all(|e| e["log_id"].as_str().unwrap() > oldest));
+        assert!(after[0]["log_id"].as_str().unwrap() < after[1]["log_id"].as_str().unwrap());
+
+        // A user's own log.
+        let (status, mine) = app.mgmt_call(Method::GET, &format!("/users/{}/logs", urlencode(&user_id)), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(types(&mine).len(), 6);
+    }
+}
+
+both_databases! {
+    async fn management_changes_are_logged_with_their_caller(db: Backend) {
+        let app = spawn_app(db).await;
+        let (status, _) = app.mgmt_call(Method::PATCH, "/tenants/settings", Some(json!({"flags": {"revoke_refresh_token_grant": true}}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let events = logs(&app, "q=type:sapi").await;
+        let event = &events[0];
+        assert_eq!(event["details"]["flags"]["revoke_refresh_token_grant"], true);
+        assert_eq!(event["details"]["actor"]["client_id"], crate::support::MGMT_CLIENT_ID);
+        assert_eq!(event["client_id"], crate::support::MGMT_CLIENT_ID);
+    }
+}
+
+both_databases! {
+    async fn logs_need_read_logs_and_refuse_what_they_cannot_filter(db: Backend) {
+        let app = spawn_app(db).await;
+        let audience = app.management_audience();
+        let (id, secret, _) = app.create_client(json!({"name": "reader", "grant_types": ["client_credentials"]})).await;
+        app.create_client_grant(&id, &audience, &["read:clients"]).await;
+        let token = app.client_credentials(&id, &secret, &audience).await;
+        let (status, body) = read(app.http.get(app.url("/api/v2/logs")).bearer_auth(&token).send().await.unwrap()).await;
+        assert_mgmt_error(status, &body, StatusCode::FORBIDDEN);
+
+        for query in ["q=email:someone", "q=type:srrt%20OR%20type:ferrt", "sort=user_id:1", "per_page=0", "from=x&take=1000"] {
+            let (status, body) = app.mgmt_call(Method::GET, &format!("/logs?{query}"), None).await;
+            assert_mgmt_error(status, &body, StatusCode::BAD_REQUEST);
+        }
+        let (status, body) = app.mgmt_call(Method::GET, "/logs/0000", None).await;
+        assert_mgmt_error(status, &body, StatusCode::NOT_FOUND);
+    }
+}
