@@ -375,6 +375,12 @@ impl Backend {
         let mut tx = begin_write(&self.pool).await?;
         insert_families_in(&mut tx, families).await?;
         tx.commit().await?;
+        // A bulk load changes the table's shape at once; fresh statistics let
+        // the planner pick hash joins for the next large revocation's receipt
+        // (PostgreSQL's autovacuum would get there, but later).
+        sqlx::query("ANALYZE refresh_token_families")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
