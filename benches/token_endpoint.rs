@@ -310,11 +310,13 @@ impl Bench {
     async fn state(&self) -> AppState {
         let store = Store::connect(&self.db.url()).await.expect("store");
         let keys = Keys::load(&store.signing_keys().await.expect("keys")).expect("load keys");
+        let (audit, _writer) = grantor::flows::audit::AuditQueue::start(store.clone());
         AppState {
             store,
             keys: Arc::new(keys),
             issuer: Arc::new(self.issuer.clone()),
             clock: Clock::System,
+            audit,
         }
     }
 }

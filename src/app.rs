@@ -9,6 +9,7 @@ use grantor_store::Store;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Issuer};
+use crate::flows::audit::AuditQueue;
 use crate::http::{self, AppState};
 use crate::keys::Keys;
 
@@ -18,6 +19,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     purge: crate::purge::PurgeConfig,
+    audit_writer: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -36,17 +38,20 @@ impl Application {
         let now = config.clock.now();
         crate::bootstrap::ensure_bootstrapped(&store, &issuer, &config.bootstrap, now).await?;
         let keys = Keys::load(&store.signing_keys().await?)?;
+        let (audit, audit_writer) = AuditQueue::start(store.clone());
         let state = AppState {
             store,
             keys: Arc::new(keys),
             issuer: Arc::new(issuer),
             clock: config.clock.clone(),
+            audit,
         };
         Ok(Self {
             listener,
             local_addr,
             state,
             purge: config.purge,
+            audit_writer,
         })
     }
 
@@ -75,6 +80,14 @@ impl Application {
         .context("serving HTTP");
         if let Some(purge) = purge {
             purge.abort();
+        }
+        // The router and its state are gone: the audit writer drains its
+        // queue and stops.
+        if tokio::time::timeout(std::time::Duration::from_secs(10), self.audit_writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("audit writer did not finish within 10 s");
         }
         store.close().await;
         served

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use grantor_store::Store;
 
 use crate::config::Issuer;
+use crate::flows::audit::AuditQueue;
 use crate::keys::Keys;
 use crate::Clock;
 
@@ -15,4 +16,6 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub issuer: Arc<Issuer>,
     pub clock: Clock,
+    /// Audit events without a change of their own (see `flows::audit`).
+    pub audit: AuditQueue,
 }

@@ -3,8 +3,9 @@
 //! is written in that change's transaction.
 
 use grantor_domain::{GrantType, Timestamp};
-use grantor_store::LogEvent;
+use grantor_store::{LogEvent, Store};
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 use super::RequestMeta;
 use crate::secrets;
@@ -112,5 +113,54 @@ impl EventExt for LogEvent {
             map.insert(key.to_owned(), value);
         }
         self
+    }
+}
+
+/// Events waiting for the writer before `record` waits (backpressure).
+const QUEUE_CAPACITY: usize = 10_000;
+/// Events the writer puts in one transaction at most.
+const BATCH: usize = 200;
+
+/// The queue for events that go with no change of their own: machine tokens
+/// (`seccft`) and failed exchanges. A background writer stores them in
+/// batches, so a busy token endpoint pays one commit per batch instead of one
+/// per request (on SQLite, every commit waits for the single writer). Such an
+/// event is written within moments of the answer, and can be lost if the
+/// process crashes in between; events that record a change are never queued,
+/// they are written in the change's own transaction.
+#[derive(Clone)]
+pub struct AuditQueue {
+    tx: mpsc::Sender<LogEvent>,
+}
+
+impl AuditQueue {
+    /// Starts the writer; it stops once every queue handle is dropped and
+    /// the queue is drained.
+    pub fn start(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<LogEvent>(QUEUE_CAPACITY);
+        let writer = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(event) => batch.push(event),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = store.record_events(&batch).await {
+                    tracing::warn!(error = %e, events = batch.len(), "could not record audit events");
+                }
+                batch.clear();
+            }
+        });
+        (Self { tx }, writer)
+    }
+
+    /// Queues an event; waits only when the writer is far behind.
+    pub async fn record(&self, event: LogEvent) {
+        if self.tx.send(event).await.is_err() {
+            tracing::warn!("audit writer stopped; an event was not recorded");
+        }
     }
 }

@@ -54,7 +54,16 @@ both_databases! {
         );
         // The failed exchange is the client's event (the token named no user
         // grantor would disclose).
-        let failed = logs(&app, "q=type:fertft").await;
+        // It goes through the audit queue, so it is written moments after
+        // the answer; wait for it (bounded).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let failed = loop {
+            let failed = logs(&app, "q=type:fertft").await;
+            if !failed.as_array().unwrap().is_empty() || std::time::Instant::now() > deadline {
+                break failed;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
         assert_eq!(failed.as_array().unwrap().len(), 1);
         assert_eq!(failed[0]["client_id"], id.as_str());
         assert_eq!(failed[0]["details"]["error"], "invalid_grant");
@@ -142,5 +151,24 @@ both_databases! {
         }
         let (status, body) = app.mgmt_call(Method::GET, "/logs/0000", None).await;
         assert_mgmt_error(status, &body, StatusCode::NOT_FOUND);
+    }
+}
+
+both_databases! {
+    /// Machine tokens and failed exchanges are queued for the audit writer;
+    /// a graceful stop drains the queue, so none is lost on SIGTERM.
+    async fn queued_events_are_written_before_a_graceful_stop(db: Backend) {
+        let database = std::sync::Arc::new(crate::support::TestDatabase::new(db).await);
+        let app = crate::support::spawn_app_on(database.clone(), crate::support::AppOptions::default()).await;
+        let audience = app.management_audience();
+        for _ in 0..50 {
+            app.client_credentials(crate::support::MGMT_CLIENT_ID, crate::support::MGMT_CLIENT_SECRET, &audience).await;
+        }
+        app.stop().await;
+        let store = grantor_store::Store::connect(&database.url).await.unwrap();
+        let filter = grantor_store::LogFilter { type_code: Some("seccft".into()), ..Default::default() };
+        let written = store.list_logs(&filter, grantor_store::PageRequest { offset: 0, limit: 1 }).await.unwrap().total;
+        store.close().await;
+        assert_eq!(written, 50);
     }
 }

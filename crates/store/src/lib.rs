@@ -208,6 +208,8 @@ operations! {
 
     /// Writes an audit event that goes with no other change.
     fn record_event(&self, event: &LogEvent) -> ();
+    /// Writes several such events in one transaction.
+    fn record_events(&self, events: &[LogEvent]) -> ();
     fn log_event(&self, log_id: &str) -> Option<LogEvent>;
     fn list_logs(&self, filter: &LogFilter, page: PageRequest) -> Page<LogEvent>;
 

@@ -98,8 +98,8 @@ pub async fn exchange(
 }
 
 /// The audit events the grant flows do not write with a change of their own:
-/// machine tokens (`seccft`) and every failed exchange (`fe…`). A failure to
-/// record one is logged and does not change the response.
+/// machine tokens (`seccft`) and every failed exchange (`fe…`), queued for
+/// the audit writer; a failure to record one does not change the response.
 async fn record_outcome(
     state: &AppState,
     grant_type: GrantType,
@@ -122,8 +122,5 @@ async fn record_outcome(
         }
         _ => return,
     };
-    let event = event.client(client_id).meta(meta);
-    if let Err(e) = state.store.record_event(&event).await {
-        tracing::warn!(error = %e, "could not record an audit event");
-    }
+    state.audit.record(event.client(client_id).meta(meta)).await;
 }

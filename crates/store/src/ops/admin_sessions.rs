@@ -5,7 +5,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{begin_write, Backend};
+use super::Backend;
 use crate::{AdminSessionRecord, LogEvent, StoreResult};
 
 const COLUMNS: &str =
@@ -46,7 +46,7 @@ impl Backend {
         s: &AdminSessionRecord,
         event: &LogEvent,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "DELETE FROM admin_sessions WHERE email = $1 AND (expires_at <= $2 OR idle_expires_at <= $2)",
         )
@@ -96,7 +96,7 @@ impl Backend {
         idle_expires_at: Timestamp,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE admin_sessions SET last_seen_at = $2, \
              idle_expires_at = CASE WHEN $3 > expires_at THEN expires_at WHEN $3 > idle_expires_at THEN $3 ELSE idle_expires_at END \
@@ -118,7 +118,7 @@ impl Backend {
         token_hash: &str,
         event: Option<&LogEvent>,
     ) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&mut *tx)

@@ -4,7 +4,7 @@ use sqlx::FromRow;
 use super::client_grants::insert_client_grant_in;
 use super::clients::insert_client_in;
 use super::resource_servers::insert_resource_server_in;
-use super::{begin_write, Backend};
+use super::Backend;
 use crate::{BootstrapPlan, SigningKeyRecord, StoreResult};
 
 #[derive(FromRow)]
@@ -19,7 +19,7 @@ impl Backend {
     /// The tenant row is the latch: the first transaction to insert it writes
     /// the rest; a concurrent one waits on the primary key, then does nothing.
     pub async fn bootstrap(&self, plan: &BootstrapPlan) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let t = &plan.tenant;
         let inserted = sqlx::query(
             "INSERT INTO tenant (id, friendly_name, revoke_refresh_token_grant, default_audience, session_lifetime, idle_session_lifetime, created_at) VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
@@ -65,7 +65,7 @@ impl Backend {
         identifier: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE resource_servers SET identifier = $1, updated_at = $2 WHERE is_system = TRUE AND identifier <> $1")
             .bind(identifier)
             .bind(now.0)

@@ -1,7 +1,7 @@
 use grantor_domain::{ClientGrant, ScopeSet, Timestamp};
 use sqlx::FromRow;
 
-use super::{begin_write, from_json, to_json, Backend, Conn};
+use super::{from_json, to_json, Backend, Conn};
 use crate::{ClientGrantFilter, Page, PageRequest, StoreError, StoreResult};
 
 #[derive(FromRow)]
@@ -47,7 +47,7 @@ const FILTER: &str =
 
 impl Backend {
     pub async fn insert_client_grant(&self, g: &ClientGrant) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         insert_client_grant_in(&mut tx, g).await?;
         tx.commit().await?;
         Ok(())
@@ -107,7 +107,7 @@ impl Backend {
     }
 
     pub async fn update_client_grant(&self, g: &ClientGrant) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE client_grants SET scope = $2 WHERE id = $1")
             .bind(&g.id)
             .bind(scope_json(&g.scope))
@@ -121,7 +121,7 @@ impl Backend {
     }
 
     pub async fn delete_client_grant(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM client_grants WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

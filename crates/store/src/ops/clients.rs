@@ -4,7 +4,7 @@ use grantor_domain::{
 };
 use sqlx::FromRow;
 
-use super::{begin_write, from_json, to_json, Backend, Conn};
+use super::{from_json, to_json, Backend, Conn};
 use crate::{LogEvent, Page, PageRequest, StoreError, StoreResult};
 
 const COLUMNS: &str = "client_id, name, description, app_type, is_first_party, oidc_conformant, callbacks, allowed_logout_urls, allowed_origins, web_origins, grant_types, token_endpoint_auth_method, secret_hash, id_token_lifetime, rt_rotation_type, rt_expiration_type, rt_leeway, rt_token_lifetime, rt_infinite_token_lifetime, rt_idle_token_lifetime, rt_infinite_idle_token_lifetime, is_system, created_at, updated_at";
@@ -114,7 +114,7 @@ pub(super) async fn insert_client_in(conn: &mut Conn, c: &Client) -> StoreResult
 
 impl Backend {
     pub async fn insert_client(&self, client: &Client) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         insert_client_in(&mut tx, client).await?;
         tx.commit().await?;
         Ok(())
@@ -149,7 +149,7 @@ impl Backend {
     }
 
     pub async fn update_client(&self, c: &Client, event: Option<&LogEvent>) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, secret_hash = $13, id_token_lifetime = $14, rt_rotation_type = $15, rt_expiration_type = $16, rt_leeway = $17, rt_token_lifetime = $18, rt_infinite_token_lifetime = $19, rt_idle_token_lifetime = $20, rt_infinite_idle_token_lifetime = $21, updated_at = $22 WHERE client_id = $1",
         )
@@ -189,7 +189,7 @@ impl Backend {
 
     /// Deletes a client and, through foreign keys, its client grants.
     pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1 AND is_system = FALSE")
             .bind(client_id)
             .execute(&mut *tx)

@@ -1,7 +1,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{begin_write, Backend};
+use super::Backend;
 use crate::{AuthorizationCodeRecord, CodeRedemption, StoreResult};
 
 #[derive(FromRow)]
@@ -27,7 +27,7 @@ struct CodeRow {
 
 impl Backend {
     pub async fn insert_authorization_code(&self, c: &AuthorizationCodeRecord) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id, grant_id, redirect_uri, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
@@ -58,7 +58,7 @@ impl Backend {
         code_hash: &str,
         now: Timestamp,
     ) -> StoreResult<CodeRedemption> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let spent = sqlx::query(
             "UPDATE authorization_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )

@@ -1,7 +1,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{begin_write, Backend};
+use super::Backend;
 use crate::{DeviceCodeRecord, DevicePoll, StoreResult};
 
 const COLUMNS: &str = "device_code_hash, user_code_hash, client_id, audience, scope, created_at, expires_at, interval_seconds, last_polled_at, status, user_id, session_id, grant_id, auth_time, device_ip, device_user_agent";
@@ -51,7 +51,7 @@ impl From<DeviceRow> for DeviceCodeRecord {
 
 impl Backend {
     pub async fn insert_device_code(&self, d: &DeviceCodeRecord) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO device_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
@@ -103,7 +103,7 @@ impl Backend {
         auth_time: Timestamp,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE device_codes SET status = 'approved', user_id = $2, session_id = $3, grant_id = $4, auth_time = $5 WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $6",
         )
@@ -124,7 +124,7 @@ impl Backend {
         user_code_hash: &str,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE device_codes SET status = 'denied' WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $2",
         )
@@ -144,7 +144,7 @@ impl Backend {
         device_code_hash: &str,
         now: Timestamp,
     ) -> StoreResult<DevicePoll> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let row: Option<DeviceRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM device_codes WHERE device_code_hash = $1"
         ))
@@ -205,7 +205,7 @@ impl Backend {
         window_seconds: i64,
         now: Timestamp,
     ) -> StoreResult<i64> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let window_floor = now.plus_seconds(-window_seconds).0;
         sqlx::query(
             "INSERT INTO activation_failures (ip, window_start, failures) VALUES ($1, $2, 1) ON CONFLICT (ip) DO UPDATE SET failures = CASE WHEN activation_failures.window_start > $3 THEN activation_failures.failures + 1 ELSE 1 END, window_start = CASE WHEN activation_failures.window_start > $3 THEN activation_failures.window_start ELSE $2 END",

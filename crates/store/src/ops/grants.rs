@@ -1,7 +1,7 @@
 use grantor_domain::{ScopeSet, Timestamp};
 use sqlx::FromRow;
 
-use super::{begin_write, from_json, to_json, Backend};
+use super::{from_json, to_json, Backend};
 use crate::{GrantFilter, Page, PageRequest, StoreResult, UserGrant};
 
 const COLUMNS: &str =
@@ -72,7 +72,7 @@ impl Backend {
         scope: &ScopeSet,
         now: Timestamp,
     ) -> StoreResult<UserGrant> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO grants (id, user_id, client_id, audience, scope, token_epoch, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (user_id, client_id, audience) DO NOTHING",
         )

@@ -4,7 +4,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{begin_write, Backend, Conn};
+use super::{Backend, Conn};
 use crate::{LogEvent, LogFilter, Page, PageRequest, StoreResult};
 
 const COLUMNS: &str = "log_id, date, type, description, client_id, client_name, user_id, user_name, ip, user_agent, details";
@@ -95,8 +95,19 @@ impl Backend {
     /// Writes an event that goes with no other change (a failed exchange, a
     /// machine token).
     pub async fn record_event(&self, event: &LogEvent) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes several events that go with no other change, in one
+    /// transaction (the audit queue's batches).
+    pub async fn record_events(&self, events: &[LogEvent]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for event in events {
+            insert_event_in(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -7,7 +7,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{begin_write, Backend, Conn};
+use super::{Backend, Conn};
 use crate::{PurgePlan, PurgeReport, StoreResult};
 
 /// Sessions, codes and device codes are kept this long after they end or
@@ -61,7 +61,7 @@ async fn delete_before(
     cutoff: i64,
     limit: i64,
 ) -> StoreResult<u64> {
-    let mut tx = begin_write(&backend.pool).await?;
+    let mut tx = backend.begin_write().await?;
     let sql = format!(
         "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {order_column} < $1 ORDER BY {order_column} LIMIT $2)"
     );
@@ -83,7 +83,7 @@ impl Backend {
 
         // Families: walk the table by id, a batch at a time, and delete the
         // dead ones of the batch with their secrets.
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let examined: Vec<Examined> = sqlx::query_as(
             "SELECT f.id, CASE WHEN f.revoked_at IS NOT NULL \
                OR (f.expires_at IS NOT NULL AND f.expires_at <= $2) \
@@ -122,7 +122,7 @@ impl Backend {
         // Sessions: a revoked one goes at once (everything bound to it is
         // refused already); an ended or expired one only once no refresh
         // token or live access token still names it.
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let grace_cutoff = now.0 - GRACE_MS;
         let examined: Vec<Examined> = sqlx::query_as(
             "SELECT s.id, CASE WHEN s.revoked_at IS NOT NULL \

@@ -3,7 +3,7 @@ use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
-use super::{begin_write, Backend, Conn};
+use super::{Backend, Conn};
 use crate::{
     AccessTokenRecord, ExchangeWrite, FamilyRecord, IssueBatch, NewFamily, PresentedRefreshToken,
     StoreResult,
@@ -177,7 +177,7 @@ impl Backend {
     /// issued), the access-token record, what a redeemed code issued, and the
     /// per-user-and-client cap (the oldest active family beyond 200 is revoked).
     pub async fn issue_tokens(&self, batch: &IssueBatch, now: Timestamp) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         if let Some(f) = &batch.family {
             insert_families_in(&mut tx, std::slice::from_ref(f)).await?;
             // Families beyond the cap, oldest first; expired ones do not count.
@@ -257,7 +257,7 @@ impl Backend {
     /// Applies one refresh exchange if the family is still where the caller
     /// saw it (compare-and-set on `current_generation`); returns whether it did.
     pub async fn apply_exchange(&self, w: &ExchangeWrite) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let applied = sqlx::query(
             "UPDATE refresh_token_families SET current_generation = $3, last_rotated_at = CASE WHEN $4 THEN $5 ELSE last_rotated_at END, last_exchanged_at = $5, expires_at = $6, idle_expires_at = $7, last_ip = $8, last_user_agent = $9, rotating = $10 WHERE id = $1 AND current_generation = $2 AND revoked_at IS NULL",
         )
@@ -372,7 +372,7 @@ impl Backend {
     /// 200-per-client cap is not applied: the tokens already exist. Their user
     /// epoch is the user's current one.
     pub async fn import_refresh_tokens(&self, families: &[NewFamily]) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         insert_families_in(&mut tx, families).await?;
         tx.commit().await?;
         // A bulk load changes the table's shape at once; fresh statistics let

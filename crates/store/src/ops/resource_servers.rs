@@ -1,7 +1,7 @@
 use grantor_domain::{ResourceServer, ScopeDefinition, SigningAlg, Timestamp};
 use sqlx::FromRow;
 
-use super::{begin_write, Backend, Conn};
+use super::{Backend, Conn};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 
 const COLUMNS: &str = "id, name, identifier, scopes, signing_alg, allow_offline_access, skip_consent_for_verifiable_first_party_clients, token_lifetime, token_lifetime_for_web, is_system, created_at, updated_at";
@@ -94,7 +94,7 @@ impl Backend {
     }
 
     pub async fn insert_resource_server(&self, rs: &ResourceServer) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         insert_resource_server_in(&mut tx, rs).await?;
         tx.commit().await?;
         Ok(())
@@ -149,7 +149,7 @@ impl Backend {
     }
 
     pub async fn update_resource_server(&self, rs: &ResourceServer) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE resource_servers SET name = $2, scopes = $3, signing_alg = $4, allow_offline_access = $5, skip_consent_for_verifiable_first_party_clients = $6, token_lifetime = $7, token_lifetime_for_web = $8, updated_at = $9 WHERE id = $1",
         )
@@ -176,7 +176,7 @@ impl Backend {
     /// same transaction, so token requests without an audience then get the
     /// "no default audience" answer instead of a dangling one.
     pub async fn delete_resource_server(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE tenant SET default_audience = '' WHERE default_audience IN (SELECT identifier FROM resource_servers WHERE id = $1 AND is_system = FALSE)")
             .bind(id)
             .execute(&mut *tx)

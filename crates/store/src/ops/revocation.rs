@@ -9,7 +9,7 @@ use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
-use super::{begin_write, Backend, Conn};
+use super::{Backend, Conn};
 use crate::{LogEvent, RevocationReceipt, RevocationTarget, StoreResult, RECEIPT_ID_LIMIT};
 
 /// Families that still work: not revoked, not expired, and their grant, user
@@ -442,7 +442,7 @@ impl Backend {
         };
         count_in(&mut conn, target, now, &mut receipt).await?;
         drop(conn);
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         write_in(&mut tx, target, reason, now, &mut receipt).await?;
         let mut event = event.clone();
         event.user_id = event.user_id.or(subject.user_id);

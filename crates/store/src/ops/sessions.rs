@@ -1,7 +1,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{begin_write, Backend, Conn};
+use super::{Backend, Conn};
 use crate::{Page, PageRequest, SessionDetails, SessionFilter, SessionRecord, StoreResult};
 
 const COLUMNS: &str = "id, user_id, cookie_hash, created_at, updated_at, authenticated_at, last_interacted_at, idle_expires_at, expires_at, initial_ip, initial_user_agent, last_ip, last_user_agent, ended_at, revoked_at";
@@ -88,7 +88,7 @@ impl From<SessionRow> for SessionRecord {
 
 impl Backend {
     pub async fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
@@ -148,7 +148,7 @@ impl Backend {
         idle_expires_at: Timestamp,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE sessions SET last_interacted_at = $2, updated_at = $2, last_ip = $3, last_user_agent = $4, idle_expires_at = CASE WHEN idle_expires_at < $5 THEN $5 ELSE idle_expires_at END WHERE id = $1",
         )
@@ -172,7 +172,7 @@ impl Backend {
 
     /// Browser logout: the cookie stops working; refresh tokens are kept.
     pub async fn end_session(&self, id: &str, now: Timestamp) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE sessions SET ended_at = $2, updated_at = $2 WHERE id = $1 AND ended_at IS NULL",
         )
@@ -186,7 +186,7 @@ impl Backend {
 
     /// Updates `last_login`, `last_ip` and `logins_count` after a sign-in.
     pub async fn record_login(&self, user_id: &str, ip: &str, now: Timestamp) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET last_login = $2, last_ip = $3, logins_count = logins_count + 1 WHERE user_id = $1")
             .bind(user_id)
             .bind(now.0)
@@ -204,7 +204,7 @@ impl Backend {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO authorization_requests (id, params, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(params)
@@ -231,7 +231,7 @@ impl Backend {
     }
 
     pub async fn delete_authorization_request(&self, id: &str) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM authorization_requests WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

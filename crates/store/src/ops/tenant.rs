@@ -1,7 +1,7 @@
 use grantor_domain::TenantSettings;
 use sqlx::FromRow;
 
-use super::{begin_write, Backend};
+use super::Backend;
 use crate::{LogEvent, StoreResult};
 
 #[derive(FromRow)]
@@ -34,7 +34,7 @@ impl Backend {
         s: &TenantSettings,
         event: Option<&LogEvent>,
     ) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE tenant SET friendly_name = $1, revoke_refresh_token_grant = $2, default_audience = $3, session_lifetime = $4, idle_session_lifetime = $5 WHERE id = 1",
         )

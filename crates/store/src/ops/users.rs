@@ -1,7 +1,7 @@
 use grantor_domain::{Timestamp, User};
 use sqlx::FromRow;
 
-use super::{begin_write, Backend};
+use super::Backend;
 use crate::{Page, PageRequest, StoreError, StoreResult, UserFilter};
 
 const COLUMNS: &str = "user_id, connection, email, email_verified, username, name, nickname, picture, given_name, family_name, blocked, app_metadata, user_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count, phone_number, phone_verified";
@@ -76,7 +76,7 @@ const FILTER: &str = "($1 IS NULL OR email = $1) AND ($2 IS NULL OR email LIKE $
 
 impl Backend {
     pub async fn insert_user(&self, u: &User) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         // The refresh-token epoch starts at the creation time, not 0: a user
         // deleted and created again under the same id must not bring the old
         // user's refresh tokens (which carry the old epoch) back to life.
@@ -157,7 +157,7 @@ impl Backend {
     }
 
     pub async fn update_user(&self, u: &User) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE users SET email = $2, email_verified = $3, username = $4, name = $5, nickname = $6, picture = $7, given_name = $8, family_name = $9, blocked = $10, app_metadata = $11, user_metadata = $12, password_hash = $13, updated_at = $14, phone_number = $15, phone_verified = $16 WHERE user_id = $1",
         )
@@ -187,7 +187,7 @@ impl Backend {
     }
 
     pub async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)

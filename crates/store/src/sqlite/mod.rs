@@ -41,6 +41,9 @@ async fn open_and_migrate(url: &str) -> StoreResult<ops::Backend> {
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        // A file connection does not go stale; skipping sqlx's ping before
+        // each acquire saves a round trip per store call.
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     if let Err(e) = sqlx::migrate!("../../migrations/sqlite").run(&pool).await {
@@ -49,7 +52,7 @@ async fn open_and_migrate(url: &str) -> StoreResult<ops::Backend> {
             .context("running SQLite migrations")
             .into());
     }
-    Ok(ops::Backend { pool })
+    Ok(ops::Backend::new(pool, true))
 }
 
 /// Starts a write transaction holding SQLite's write lock from its first
