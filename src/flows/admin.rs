@@ -9,7 +9,7 @@ use grantor_domain::{Timestamp, TokenHash};
 use grantor_store::AdminSessionRecord;
 
 use super::audit::{self, Actor, EventExt};
-use super::login::{LoginRefusal, LOGIN_WINDOW_SECONDS, MAX_LOGIN_FAILURES};
+use super::login::{self, LoginRefusal};
 use super::{FlowError, RequestMeta};
 use crate::secrets;
 use crate::state::AppState;
@@ -69,8 +69,8 @@ fn failure_key(ip: &str, email: &str) -> String {
 }
 
 /// Checks an administrator's e-mail and password; on success starts a
-/// session. After [`MAX_LOGIN_FAILURES`] wrong attempts for one e-mail from
-/// one IP in [`LOGIN_WINDOW_SECONDS`], attempts are refused unchecked, as on
+/// session. After [`login::MAX_LOGIN_FAILURES`] wrong attempts for one e-mail from
+/// one IP in [`login::LOGIN_WINDOW_SECONDS`], attempts are refused unchecked, as on
 /// the end users' login page.
 #[tracing::instrument(skip_all)]
 pub async fn sign_in(
@@ -82,12 +82,7 @@ pub async fn sign_in(
 ) -> Result<SignIn, FlowError> {
     let email: String = email.trim().to_lowercase().chars().take(254).collect();
     let key = failure_key(&meta.ip, &email);
-    if state
-        .store
-        .recent_failures(&key, LOGIN_WINDOW_SECONDS, now)
-        .await?
-        >= MAX_LOGIN_FAILURES
-    {
+    if login::too_many_failures(state, &key, now).await? {
         tracing::warn!(ip = %meta.ip, "dashboard sign-in refused: too many failed attempts");
         return Ok(SignIn::Refused(LoginRefusal::TooManyAttempts));
     }
@@ -96,14 +91,7 @@ pub async fn sign_in(
     } else {
         state.store.admin_password_hash(&email).await?
     };
-    let known = stored.is_some();
-    let hash = stored.unwrap_or_else(|| secrets::DUMMY_PASSWORD_HASH.to_owned());
-    let verified = secrets::verify_password_blocking(hash, password.to_owned()).await;
-    if !(known && verified) {
-        state
-            .store
-            .note_failure(&key, LOGIN_WINDOW_SECONDS, now)
-            .await?;
+    if !login::verify_counting_failures(state, &key, stored, password, now).await? {
         let event = audit::event(SIGN_IN_FAILED, "Dashboard sign-in failed", now)
             .meta(meta)
             .detail("dashboard", true.into());

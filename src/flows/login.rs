@@ -78,11 +78,7 @@ pub async fn check_credentials(
 ) -> Result<Result<User, LoginRefusal>, FlowError> {
     let email = normalize_email(username).ok();
     let key = login_key(&meta.ip, email.as_deref().unwrap_or(username));
-    let failures = state
-        .store
-        .recent_failures(&key, LOGIN_WINDOW_SECONDS, now)
-        .await?;
-    if failures >= MAX_LOGIN_FAILURES {
+    if too_many_failures(state, &key, now).await? {
         tracing::warn!(ip = %meta.ip, "sign-in refused: too many failed attempts");
         return Ok(Err(LoginRefusal::TooManyAttempts));
     }
@@ -95,22 +91,51 @@ pub async fn check_credentials(
         }
         None => None,
     };
-    let hash = user.as_ref().map_or_else(
-        || secrets::DUMMY_PASSWORD_HASH.to_owned(),
-        |u| u.password_hash.clone(),
-    );
-    let verified = secrets::verify_password_blocking(hash, password.to_owned()).await;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = verify_counting_failures(state, &key, hash, password, now).await?;
     Ok(match user {
         Some(user) if verified && user.blocked => Err(LoginRefusal::Blocked),
         Some(user) if verified => Ok(user),
-        _ => {
-            state
-                .store
-                .note_failure(&key, LOGIN_WINDOW_SECONDS, now)
-                .await?;
-            Err(LoginRefusal::WrongCredentials)
-        }
+        _ => Err(LoginRefusal::WrongCredentials),
     })
+}
+
+/// Whether sign-ins under `key` (an account and an IP) are blocked for now:
+/// [`MAX_LOGIN_FAILURES`] wrong passwords in [`LOGIN_WINDOW_SECONDS`].
+pub(crate) async fn too_many_failures(
+    state: &AppState,
+    key: &str,
+    now: Timestamp,
+) -> Result<bool, FlowError> {
+    let failures = state
+        .store
+        .recent_failures(key, LOGIN_WINDOW_SECONDS, now)
+        .await?;
+    Ok(failures >= MAX_LOGIN_FAILURES)
+}
+
+/// Verifies `password` against `hash`, or against a dummy Argon2id hash when
+/// there is no account, so the time taken does not tell; a wrong password
+/// counts as a failure under `key`.
+pub(crate) async fn verify_counting_failures(
+    state: &AppState,
+    key: &str,
+    hash: Option<String>,
+    password: &str,
+    now: Timestamp,
+) -> Result<bool, FlowError> {
+    let known = hash.is_some();
+    let hash = hash.unwrap_or_else(|| secrets::DUMMY_PASSWORD_HASH.to_owned());
+    // Verified first, always: short-circuiting on `known` would make unknown
+    // accounts answer faster.
+    let verified = secrets::verify_password_blocking(hash, password.to_owned()).await && known;
+    if !verified {
+        state
+            .store
+            .note_failure(key, LOGIN_WINDOW_SECONDS, now)
+            .await?;
+    }
+    Ok(verified)
 }
 
 /// Starts a browser session for `user`: the cookie secret is random, only its

@@ -5,9 +5,10 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use grantor_domain::{ScopeSet, Timestamp};
-use grantor_store::LogEvent;
+use grantor_store::{LogEvent, RevocationReceipt, RevocationTarget};
 
 use crate::flows::audit::{self, Actor};
+use crate::flows::revocation::{self, Reason};
 use crate::flows::RequestMeta;
 
 use super::ApiError;
@@ -25,6 +26,19 @@ impl Caller {
     /// Who this caller is, for revocation receipts and audit events.
     pub fn actor(&self) -> Actor {
         Actor::Client(self.client_id.clone())
+    }
+
+    /// Revokes `target` on this caller's behalf, through the one revocation
+    /// path; `receipt.found` is false for an unknown target.
+    pub async fn revoke(
+        &self,
+        state: &AppState,
+        meta: &RequestMeta,
+        target: RevocationTarget,
+    ) -> Result<RevocationReceipt, ApiError> {
+        let now = state.clock.now();
+        let actor = self.actor();
+        Ok(revocation::revoke(state, target, Reason::ManagementApi, &actor, meta, now).await?)
     }
 
     /// The `sapi` audit event of a change this caller makes.

@@ -17,7 +17,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiQuery, Caller, ListParams};
-use crate::flows::revocation::{self, Reason};
 use crate::flows::RequestMeta;
 use crate::http::AppState;
 
@@ -151,16 +150,7 @@ pub async fn delete_device_credential(
 ) -> Result<Response, ApiError> {
     caller.require(&["delete:device_credentials"])?;
     let target = RevocationTarget::Family { family_id: id };
-    let now = state.clock.now();
-    let receipt = revocation::revoke(
-        &state,
-        target,
-        Reason::ManagementApi,
-        &caller.actor(),
-        &meta,
-        now,
-    )
-    .await?;
+    let receipt = caller.revoke(&state, &meta, target).await?;
     if !receipt.found {
         return Err(ApiError::not_found(
             "The device credential does not exist.",

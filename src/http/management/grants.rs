@@ -14,7 +14,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiQuery, Caller, ListParams};
-use crate::flows::revocation::{self, Reason};
 use crate::flows::RequestMeta;
 use crate::http::AppState;
 
@@ -95,30 +94,6 @@ pub async fn list_grants(
     Ok(Json(params.offset_envelope("grants", page, render)?))
 }
 
-/// Deletes one grant and revokes its refresh tokens; whether it existed.
-async fn delete_one(
-    state: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
-    grant_id: String,
-) -> Result<bool, ApiError> {
-    let target = RevocationTarget::Grant {
-        grant_id,
-        delete_grant: true,
-    };
-    let now = state.clock.now();
-    let receipt = revocation::revoke(
-        state,
-        target,
-        Reason::ManagementApi,
-        &caller.actor(),
-        meta,
-        now,
-    )
-    .await?;
-    Ok(receipt.found)
-}
-
 /// `DELETE /grants/{id}`: deletes the grant and revokes its refresh tokens.
 /// Auth0 documents no 404 here; grantor answers 404 for an unknown id.
 #[utoipa::path(
@@ -141,7 +116,11 @@ pub async fn delete_grant(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(&["delete:grants"])?;
-    if !delete_one(&state, &caller, &meta, id).await? {
+    let target = RevocationTarget::Grant {
+        grant_id: id,
+        delete_grant: true,
+    };
+    if !caller.revoke(&state, &meta, target).await?.found {
         return Err(ApiError::not_found(
             "The grant does not exist.",
             "inexistent_grant",
@@ -186,15 +165,6 @@ pub async fn delete_grants_by_user(
         .filter(|u| !u.is_empty())
         .ok_or_else(|| ApiError::invalid_query("Missing required 'user_id' parameter."))?;
     let target = RevocationTarget::UserGrants { user_id };
-    let now = state.clock.now();
-    revocation::revoke(
-        &state,
-        target,
-        Reason::ManagementApi,
-        &caller.actor(),
-        &meta,
-        now,
-    )
-    .await?;
+    caller.revoke(&state, &meta, target).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

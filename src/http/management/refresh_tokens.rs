@@ -15,7 +15,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::ErrorBody;
 use super::{accepted, iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
-use crate::flows::revocation::{self, Reason};
 use crate::flows::RequestMeta;
 use crate::http::AppState;
 
@@ -185,16 +184,7 @@ pub async fn delete_refresh_token(
 ) -> Result<Response, ApiError> {
     caller.require(&["delete:refresh_tokens"])?;
     let target = RevocationTarget::Family { family_id: id };
-    let now = state.clock.now();
-    let receipt = revocation::revoke(
-        &state,
-        target,
-        Reason::ManagementApi,
-        &caller.actor(),
-        &meta,
-        now,
-    )
-    .await?;
+    let receipt = caller.revoke(&state, &meta, target).await?;
     if !receipt.found {
         return Err(token_not_found());
     }
@@ -366,16 +356,7 @@ pub async fn revoke_refresh_tokens(
 ) -> Result<Response, ApiError> {
     caller.require(&["delete:refresh_tokens"])?;
     let target = revoke_target(&state, body).await?;
-    let now = state.clock.now();
-    revocation::revoke(
-        &state,
-        target,
-        Reason::ManagementApi,
-        &caller.actor(),
-        &meta,
-        now,
-    )
-    .await?;
+    caller.revoke(&state, &meta, target).await?;
     Ok(accepted())
 }
 
@@ -458,16 +439,7 @@ pub async fn delete_user_refresh_tokens(
         client_id: None,
         audience: None,
     };
-    let now = state.clock.now();
-    let receipt = revocation::revoke(
-        &state,
-        target,
-        Reason::ManagementApi,
-        &caller.actor(),
-        &meta,
-        now,
-    )
-    .await?;
+    let receipt = caller.revoke(&state, &meta, target).await?;
     if !receipt.found {
         return Err(user_not_found());
     }

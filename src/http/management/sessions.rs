@@ -19,7 +19,6 @@ use utoipa::ToSchema;
 use super::openapi::ErrorBody;
 use super::refresh_tokens::user_not_found;
 use super::{accepted, iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
-use crate::flows::revocation::{self, Reason};
 use crate::flows::RequestMeta;
 use crate::http::AppState;
 
@@ -142,25 +141,6 @@ fn require_revoke_scopes(caller: &Caller, revokes_tokens: bool) -> Result<(), Ap
     Ok(())
 }
 
-async fn revoke(
-    state: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
-    target: RevocationTarget,
-) -> Result<bool, ApiError> {
-    let now = state.clock.now();
-    let receipt = revocation::revoke(
-        state,
-        target,
-        Reason::ManagementApi,
-        &caller.actor(),
-        meta,
-        now,
-    )
-    .await?;
-    Ok(receipt.found)
-}
-
 /// `GET /sessions/{id}`: one live session.
 #[utoipa::path(
     get,
@@ -203,7 +183,7 @@ async fn revoke_one(
         session_id,
         tokens: true,
     };
-    if !revoke(&state, &caller, &meta, target).await? {
+    if !caller.revoke(&state, &meta, target).await?.found {
         return Err(session_not_found());
     }
     Ok(accepted())
@@ -342,7 +322,7 @@ pub async fn delete_user_sessions(
         user_id,
         tokens: true,
     };
-    if !revoke(&state, &caller, &meta, target).await? {
+    if !caller.revoke(&state, &meta, target).await?.found {
         return Err(user_not_found());
     }
     Ok(accepted())
@@ -405,7 +385,7 @@ pub async fn revoke_user_access(
         session_id,
         keep_refresh_tokens,
     };
-    if !revoke(&state, &caller, &meta, target).await? {
+    if !caller.revoke(&state, &meta, target).await?.found {
         return Err(user_not_found());
     }
     Ok(accepted())

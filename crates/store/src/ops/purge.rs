@@ -7,7 +7,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{Backend, Conn};
+use super::{placeholders, Backend, Conn};
 use crate::{PurgePlan, PurgeReport, StoreResult};
 
 /// Sessions, codes and device codes are kept this long after they end or
@@ -24,11 +24,20 @@ struct Examined {
     dead: i64,
 }
 
-fn in_list(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Where a keyset walk resumes (empty once a batch came back short, so the
+/// next pass starts over) and the ids of the batch found dead.
+fn split_walk(examined: Vec<Examined>, limit: i64) -> (String, Vec<String>) {
+    let resume = if (examined.len() as i64) < limit {
+        String::new()
+    } else {
+        examined.last().map(|e| e.id.clone()).unwrap_or_default()
+    };
+    let dead = examined
+        .into_iter()
+        .filter(|e| e.dead == 1)
+        .map(|e| e.id)
+        .collect();
+    (resume, dead)
 }
 
 async fn delete_ids_in(
@@ -42,7 +51,7 @@ async fn delete_ids_in(
     }
     let sql = format!(
         "DELETE FROM {table} WHERE {column} IN ({})",
-        in_list(1, ids.len())
+        placeholders(1, ids.len())
     );
     let mut q = sqlx::query(&sql);
     for id in ids {
@@ -103,16 +112,8 @@ impl Backend {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        report.families_after = if (examined.len() as i64) < limit {
-            String::new()
-        } else {
-            examined.last().map(|e| e.id.clone()).unwrap_or_default()
-        };
-        let dead: Vec<String> = examined
-            .into_iter()
-            .filter(|e| e.dead == 1)
-            .map(|e| e.id)
-            .collect();
+        let dead;
+        (report.families_after, dead) = split_walk(examined, limit);
         report.refresh_token_secrets =
             delete_ids_in(&mut tx, "refresh_token_secrets", "family_id", &dead).await?;
         report.refresh_token_families =
@@ -138,16 +139,8 @@ impl Backend {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        report.sessions_after = if (examined.len() as i64) < limit {
-            String::new()
-        } else {
-            examined.last().map(|e| e.id.clone()).unwrap_or_default()
-        };
-        let dead: Vec<String> = examined
-            .into_iter()
-            .filter(|e| e.dead == 1)
-            .map(|e| e.id)
-            .collect();
+        let dead;
+        (report.sessions_after, dead) = split_walk(examined, limit);
         delete_ids_in(&mut tx, "session_clients", "session_id", &dead).await?;
         report.sessions = delete_ids_in(&mut tx, "sessions", "id", &dead).await?;
         tx.commit().await?;

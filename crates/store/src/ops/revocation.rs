@@ -9,7 +9,7 @@ use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
-use super::{Backend, Conn};
+use super::{placeholders, Backend, Conn};
 use crate::{LogEvent, RevocationReceipt, RevocationTarget, StoreResult, RECEIPT_ID_LIMIT};
 
 /// Families that still work: not revoked, not expired, and their grant, user
@@ -27,13 +27,6 @@ pub(super) const LIVE_FAMILIES: &str = "FROM refresh_token_families f \
 struct Scope {
     condition: String,
     params: Vec<String>,
-}
-
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Which live families a target revokes; `None` when it revokes none.

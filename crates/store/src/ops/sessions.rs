@@ -1,7 +1,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{Backend, Conn};
+use super::{placeholders, Backend, Conn};
 use crate::{Page, PageRequest, SessionDetails, SessionFilter, SessionRecord, StoreResult};
 
 const COLUMNS: &str = "id, user_id, cookie_hash, created_at, updated_at, authenticated_at, last_interacted_at, idle_expires_at, expires_at, initial_ip, initial_user_agent, last_ip, last_user_agent, ended_at, revoked_at";
@@ -45,12 +45,9 @@ async fn with_clients_in(
     if details.is_empty() {
         return Ok(details);
     }
-    let placeholders = (1..=details.len())
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     let sql = format!(
-        "SELECT session_id, client_id FROM session_clients WHERE session_id IN ({placeholders}) ORDER BY client_id"
+        "SELECT session_id, client_id FROM session_clients WHERE session_id IN ({}) ORDER BY client_id",
+        placeholders(1, details.len())
     );
     let mut q = sqlx::query_as::<_, (String, String)>(&sql);
     for d in &details {
