@@ -5,6 +5,13 @@
 //! is what tokens for "just sign the user in" are for. The scopes a user can
 //! grant are the OIDC scopes plus the scopes the API defines; others are
 //! dropped, as Auth0 does.
+//!
+//! **Architecture Invariant:** every user-facing flow (authorization code,
+//! password, device code, refresh, and `default_audience` for any of them)
+//! resolves its API here, and the Management API's audience is refused here
+//! (CONTRACT §6.1): no end user ever holds a token for `<issuer>api/v2/`.
+//! Machine tokens (`client_credentials`) use [`find_api`] and the client
+//! grants instead.
 
 use grantor_domain::{OAuthError, ResourceServer, ScopeSet};
 
@@ -51,7 +58,8 @@ impl UserAudience {
     }
 }
 
-/// Resolves `requested` (or the tenant default, or userinfo) to an audience.
+/// Resolves `requested` (or the tenant default, or userinfo) to an audience of
+/// a user-facing flow; the Management API is refused with `access_denied`.
 pub async fn resolve(
     state: &AppState,
     requested: Option<&str>,
@@ -67,6 +75,13 @@ pub async fn resolve(
             .map(str::to_owned)
             .unwrap_or_else(|| userinfo.clone()),
     };
+    if audience == state.issuer.management_audience() {
+        return Err(OAuthError::access_denied(
+            "The Management API accepts only client_credentials tokens; \
+             it cannot be requested in a user-facing flow",
+        )
+        .into());
+    }
     if audience == userinfo {
         return Ok(UserAudience {
             audience,

@@ -7,7 +7,7 @@
 //! and receipt are written in the same transaction.
 
 use grantor_domain::Timestamp;
-pub use grantor_store::{RevocationReceipt, RevocationTarget};
+pub use grantor_store::{RevocationReceipt, RevocationTarget, UserChange};
 
 use super::audit::{self, codes, Actor, EventExt};
 use super::{FlowError, RequestMeta};
@@ -28,6 +28,12 @@ pub enum Reason {
     ManagementApi,
     /// A dashboard administrator's action (CONTRACT §5).
     Dashboard,
+    /// The user was blocked (CONTRACT §6.3).
+    UserBlocked,
+    /// The user's password was changed (CONTRACT §6.3).
+    PasswordChanged,
+    /// The user was deleted (CONTRACT §6.3).
+    UserDeleted,
 }
 
 impl Reason {
@@ -39,6 +45,9 @@ impl Reason {
             Self::RevokeEndpoint => "revoke-endpoint",
             Self::ManagementApi => "management-api",
             Self::Dashboard => "dashboard",
+            Self::UserBlocked => "user-blocked",
+            Self::PasswordChanged => "password-changed",
+            Self::UserDeleted => "user-deleted",
         }
     }
 
@@ -83,6 +92,9 @@ fn describe(target: &RevocationTarget, reason: Reason) -> String {
         Reason::RevokeEndpoint => format!("Revoked {what} (/oauth/revoke)"),
         Reason::ManagementApi => format!("Revoked {what} (Management API)"),
         Reason::Dashboard => format!("Revoked {what} (dashboard)"),
+        Reason::UserBlocked => format!("Revoked {what}: the user was blocked"),
+        Reason::PasswordChanged => format!("Revoked {what}: the password was changed"),
+        Reason::UserDeleted => format!("Revoked {what}: the user was deleted"),
     }
 }
 
@@ -111,6 +123,44 @@ pub async fn revoke(
             sessions = receipt.sessions,
             ?target,
             "revoked"
+        );
+    }
+    Ok(receipt)
+}
+
+/// Applies an account change that must end the user's access (CONTRACT §6.3:
+/// blocking, a new password, deletion) and, in the same transaction, ends
+/// every session of the user and revokes every refresh token (the user's
+/// epoch, so their access tokens introspect inactive too), audited with a
+/// receipt. `None` when the user does not exist (nothing written).
+pub async fn change_account(
+    state: &AppState,
+    change: UserChange,
+    reason: Reason,
+    actor: &Actor,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<Option<RevocationReceipt>, FlowError> {
+    let target = RevocationTarget::UserAccess {
+        user_id: change.user_id().to_owned(),
+        session_id: None,
+        keep_refresh_tokens: false,
+    };
+    let event = audit::event(reason.type_code(), describe(&target, reason), now)
+        .meta(meta)
+        .detail("actor", actor.to_json())
+        .detail("reason", reason.as_str().into());
+    let receipt = state
+        .store
+        .change_user_revoking(&change, reason.as_str(), &event, now)
+        .await?;
+    if let Some(receipt) = &receipt {
+        tracing::info!(
+            reason = reason.as_str(),
+            refresh_tokens = receipt.refresh_tokens,
+            sessions = receipt.sessions,
+            user_id = change.user_id(),
+            "revoked a user's access"
         );
     }
     Ok(receipt)

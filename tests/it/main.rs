@@ -4,6 +4,7 @@
 #[allow(dead_code)] // each helper is used by some tests, not all
 mod support;
 
+mod account_changes; // blocking, a new password or deleting a user ends their sessions and tokens (CONTRACT §6.3)
 mod authorize; // /authorize, login and consent pages, sessions, CSRF, prompt, form_post, /v2/logout
 mod bad_input; // malformed bodies, media types, oversize bodies, on both surfaces
 mod bootstrap; // first start, restarts, concurrent starts
@@ -15,6 +16,7 @@ mod discovery; // discovery document, JWKS, healthz
 mod interop; // code flow with PKCE, refresh and device flow driven by the oauth2 crate
 mod logs; // /api/v2/logs: events with Auth0 codes, receipts, filters, paging, scopes
 mod management_auth; // bearer checks (401) and scopes (403)
+mod management_boundary; // the Management API is for machines: user flows refused, client grant read on every call (CONTRACT §6.1)
 mod management_client_grants; // /api/v2/client-grants: CRUD, offset and checkpoint paging, effect on tokens
 mod management_clients; // /api/v2/clients
 mod management_device_credentials; // /api/v2/device-credentials: live refresh tokens as devices, unlink revokes

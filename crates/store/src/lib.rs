@@ -205,6 +205,10 @@ operations! {
     fn revoke(&self, target: &RevocationTarget, reason: &str, event: &LogEvent, now: Timestamp) -> RevocationReceipt;
     /// What `revoke` would cover now; writes nothing.
     fn revocation_preview(&self, target: &RevocationTarget, now: Timestamp) -> RevocationReceipt;
+    /// An account change (block, new password, delete) and the revocation of
+    /// all the user's access, with its event, in one transaction; `None` for
+    /// an unknown user.
+    fn change_user_revoking(&self, change: &UserChange, reason: &str, event: &LogEvent, now: Timestamp) -> Option<RevocationReceipt>;
 
     /// Writes an audit event that goes with no other change.
     fn record_event(&self, event: &LogEvent) -> ();

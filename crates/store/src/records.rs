@@ -328,6 +328,26 @@ pub enum RevocationTarget {
     },
 }
 
+/// An account change that ends the user's access in its own transaction
+/// (CONTRACT §6.3): blocking, a new password, or deleting the user.
+#[derive(Debug, Clone)]
+pub enum UserChange {
+    /// The user's new state (blocked, or a new password hash).
+    Update(grantor_domain::User),
+    Delete {
+        user_id: String,
+    },
+}
+
+impl UserChange {
+    pub fn user_id(&self) -> &str {
+        match self {
+            UserChange::Update(u) => &u.user_id,
+            UserChange::Delete { user_id } => user_id,
+        }
+    }
+}
+
 /// What a revocation covered (or, as a preview, would cover). Counts are of
 /// refresh tokens that were live just before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

@@ -1,6 +1,13 @@
-//! `Caller`: the bearer JWT on a Management API request. Checked signature,
-//! issuer, audience (`<issuer>api/v2/`) and expiry, or 401; each handler's
-//! first line names the scopes it needs (403 otherwise).
+//! `Caller`: the bearer JWT on a Management API request (CONTRACT §6.1).
+//!
+//! Accepted only when the signature, issuer, audience (`<issuer>api/v2/`) and
+//! expiry check out, the token is a `client_credentials` token
+//! (`gty: client-credentials`), and its client still holds a client grant for
+//! the Management API, read on every call (one indexed read, no cache): a
+//! deleted client or client grant is refused with 401 on the next call, on
+//! every process. The caller's scopes are the token's scopes that the client
+//! grant still holds, so narrowing a client grant takes effect at once too.
+//! Each handler's first line names the scopes it needs (403 otherwise).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -80,9 +87,25 @@ impl FromRequestParts<AppState> for Caller {
             .keys
             .verify_access_token(token, state.issuer.as_str(), Some(&audience), now)
             .map_err(|_| invalid())?;
+        if claims["gty"].as_str() != Some("client-credentials") {
+            return Err(invalid());
+        }
+        let client_id = claims["azp"].as_str().ok_or_else(invalid)?;
+        // The client grant cascades away with its client, so finding it also
+        // proves the client still exists.
+        let grant = state
+            .store
+            .client_grant_for(client_id, &audience)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(invalid)?;
+        let scopes = ScopeSet::parse(claims["scope"].as_str().unwrap_or_default())
+            .iter()
+            .filter(|s| grant.scope.contains(s))
+            .collect();
         Ok(Caller {
-            client_id: claims["azp"].as_str().unwrap_or_default().to_owned(),
-            scopes: ScopeSet::parse(claims["scope"].as_str().unwrap_or_default()),
+            client_id: client_id.to_owned(),
+            scopes,
         })
     }
 }

@@ -15,6 +15,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::flows::revocation::{self, Reason, UserChange};
+use crate::flows::RequestMeta;
 use crate::http::AppState;
 use crate::secrets;
 
@@ -370,11 +372,21 @@ pub async fn create_user(
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUserBody>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["update:users"])?;
     let mut user = state.store.user(&id).await?.ok_or_else(user_not_found)?;
+    // CONTRACT §6.3: blocking the user or setting a password ends all their
+    // access in the same transaction as the change.
+    let ends_access = if body.blocked == Some(true) && !user.blocked {
+        Some(Reason::UserBlocked)
+    } else if body.password.is_some() {
+        Some(Reason::PasswordChanged)
+    } else {
+        None
+    };
     if let Some(c) = &body.connection {
         check_connection(c)?;
     }
@@ -437,8 +449,26 @@ pub async fn update_user(
     if let Some(patch) = body.user_metadata {
         user.user_metadata = merge_metadata(&user.user_metadata, patch);
     }
-    user.updated_at = state.clock.now();
-    match state.store.update_user(&user).await {
+    let now = state.clock.now();
+    user.updated_at = now;
+    let written = match ends_access {
+        None => state.store.update_user(&user).await,
+        Some(reason) => {
+            let change = UserChange::Update(user.clone());
+            let actor = caller.actor();
+            match revocation::change_account(&state, change, reason, &actor, &meta, now).await {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => return Err(user_not_found()),
+                // Keep the store's error (an e-mail conflict is a 409).
+                Err(crate::flows::FlowError::Internal(e)) => match e.downcast::<StoreError>() {
+                    Ok(store_error) => Err(store_error),
+                    Err(e) => return Err(crate::flows::FlowError::Internal(e).into()),
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    match written {
         Ok(()) => Ok(Json(render(&user))),
         Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
             "The specified new email already exists",
@@ -463,9 +493,22 @@ pub async fn update_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(&["delete:users"])?;
-    state.store.delete_user(&id).await?;
+    // CONTRACT §6.3: the user's sessions and tokens end with the user, in
+    // one transaction, audited.
+    let change = UserChange::Delete { user_id: id };
+    let now = state.clock.now();
+    revocation::change_account(
+        &state,
+        change,
+        Reason::UserDeleted,
+        &caller.actor(),
+        &meta,
+        now,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

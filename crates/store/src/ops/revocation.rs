@@ -2,15 +2,21 @@
 //! number of row writes (a family, a grant epoch, a user epoch, session rows);
 //! tokens are never updated one by one, because their validity is decided on
 //! use against those rows (`load_refresh_token`, `access_token_state`). The
-//! receipt is counted inside the same transaction, and the audit event is
-//! written there too, so what the log says is exactly what was revoked.
+//! receipt is counted just before the write transaction (so a large count
+//! never holds the write lock), and the audit event is written in the write
+//! transaction. Account changes that must end a user's access (blocking, a
+//! new password, deletion) are written in that same transaction too
+//! (`change_user_revoking`).
 
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
+use super::users::{delete_user_in, update_user_in};
 use super::{placeholders, Backend, Conn};
-use crate::{LogEvent, RevocationReceipt, RevocationTarget, StoreResult, RECEIPT_ID_LIMIT};
+use crate::{
+    LogEvent, RevocationReceipt, RevocationTarget, StoreResult, UserChange, RECEIPT_ID_LIMIT,
+};
 
 /// Families that still work: not revoked, not expired, and their grant, user
 /// and session still current. `$1` is now; target conditions follow.
@@ -422,6 +428,39 @@ impl Backend {
         event: &LogEvent,
         now: Timestamp,
     ) -> StoreResult<RevocationReceipt> {
+        self.revoke_with(target, None, reason, event, now).await
+    }
+
+    /// Applies an account change (a blocked user, a new password, a deleted
+    /// user) and revokes all of the user's access (every session, every
+    /// refresh token through the user's epoch) in one transaction, with its
+    /// audit event. `None` when the user does not exist; nothing is written.
+    pub async fn change_user_revoking(
+        &self,
+        change: &UserChange,
+        reason: &str,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<Option<RevocationReceipt>> {
+        let target = RevocationTarget::UserAccess {
+            user_id: change.user_id().to_owned(),
+            session_id: None,
+            keep_refresh_tokens: false,
+        };
+        let receipt = self
+            .revoke_with(&target, Some(change), reason, event, now)
+            .await?;
+        Ok(receipt.found.then_some(receipt))
+    }
+
+    async fn revoke_with(
+        &self,
+        target: &RevocationTarget,
+        change: Option<&UserChange>,
+        reason: &str,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<RevocationReceipt> {
         // The receipt is counted before the write transaction, so a large
         // revocation never holds the write lock (SQLite's is database-wide)
         // while it counts; the write itself stays a few rows.
@@ -437,6 +476,15 @@ impl Backend {
         drop(conn);
         let mut tx = self.begin_write().await?;
         write_in(&mut tx, target, reason, now, &mut receipt).await?;
+        match change {
+            None => {}
+            Some(UserChange::Update(user)) => update_user_in(&mut tx, user).await?,
+            Some(UserChange::Delete { user_id }) => {
+                if !delete_user_in(&mut tx, user_id).await? {
+                    return Ok(RevocationReceipt::default());
+                }
+            }
+        }
         let mut event = event.clone();
         event.user_id = event.user_id.or(subject.user_id);
         event.client_id = event.client_id.or(subject.client_id);

@@ -1,7 +1,7 @@
 use grantor_domain::{Timestamp, User};
 use sqlx::FromRow;
 
-use super::Backend;
+use super::{Backend, Conn};
 use crate::{Page, PageRequest, StoreError, StoreResult, UserFilter};
 
 const COLUMNS: &str = "user_id, connection, email, email_verified, username, name, nickname, picture, given_name, family_name, blocked, app_metadata, user_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count, phone_number, phone_verified";
@@ -158,41 +158,54 @@ impl Backend {
 
     pub async fn update_user(&self, u: &User) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE users SET email = $2, email_verified = $3, username = $4, name = $5, nickname = $6, picture = $7, given_name = $8, family_name = $9, blocked = $10, app_metadata = $11, user_metadata = $12, password_hash = $13, updated_at = $14, phone_number = $15, phone_verified = $16 WHERE user_id = $1",
-        )
-        .bind(&u.user_id)
-        .bind(&u.email)
-        .bind(u.email_verified)
-        .bind(&u.username)
-        .bind(&u.name)
-        .bind(&u.nickname)
-        .bind(&u.picture)
-        .bind(&u.given_name)
-        .bind(&u.family_name)
-        .bind(u.blocked)
-        .bind(&u.app_metadata)
-        .bind(&u.user_metadata)
-        .bind(&u.password_hash)
-        .bind(u.updated_at.0)
-        .bind(&u.phone_number)
-        .bind(u.phone_verified)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        update_user_in(&mut tx, u).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        let deleted = delete_user_in(&mut tx, user_id).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(deleted)
     }
+}
+
+/// Writes every field of `u` inside the caller's transaction;
+/// [`StoreError::NotFound`] when the user is gone.
+pub(super) async fn update_user_in(conn: &mut Conn, u: &User) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE users SET email = $2, email_verified = $3, username = $4, name = $5, nickname = $6, picture = $7, given_name = $8, family_name = $9, blocked = $10, app_metadata = $11, user_metadata = $12, password_hash = $13, updated_at = $14, phone_number = $15, phone_verified = $16 WHERE user_id = $1",
+    )
+    .bind(&u.user_id)
+    .bind(&u.email)
+    .bind(u.email_verified)
+    .bind(&u.username)
+    .bind(&u.name)
+    .bind(&u.nickname)
+    .bind(&u.picture)
+    .bind(&u.given_name)
+    .bind(&u.family_name)
+    .bind(u.blocked)
+    .bind(&u.app_metadata)
+    .bind(&u.user_metadata)
+    .bind(&u.password_hash)
+    .bind(u.updated_at.0)
+    .bind(&u.phone_number)
+    .bind(u.phone_verified)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Deletes a user inside the caller's transaction; false when unknown.
+pub(super) async fn delete_user_in(conn: &mut Conn, user_id: &str) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }
