@@ -333,7 +333,7 @@ pub enum RevocationTarget {
 #[derive(Debug, Clone)]
 pub enum UserChange {
     /// The user's new state (blocked, or a new password hash).
-    Update(grantor_domain::User),
+    Update(Box<grantor_domain::User>),
     Delete {
         user_id: String,
     },

@@ -454,7 +454,7 @@ pub async fn update_user(
     let written = match ends_access {
         None => state.store.update_user(&user).await,
         Some(reason) => {
-            let change = UserChange::Update(user.clone());
+            let change = UserChange::Update(Box::new(user.clone()));
             let actor = caller.actor();
             match revocation::change_account(&state, change, reason, &actor, &meta, now).await {
                 Ok(Some(_)) => Ok(()),

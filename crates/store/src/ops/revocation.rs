@@ -479,11 +479,10 @@ impl Backend {
         match change {
             None => {}
             Some(UserChange::Update(user)) => update_user_in(&mut tx, user).await?,
-            Some(UserChange::Delete { user_id }) => {
-                if !delete_user_in(&mut tx, user_id).await? {
-                    return Ok(RevocationReceipt::default());
-                }
+            Some(UserChange::Delete { user_id }) if !delete_user_in(&mut tx, user_id).await? => {
+                return Ok(RevocationReceipt::default());
             }
+            Some(UserChange::Delete { .. }) => {}
         }
         let mut event = event.clone();
         event.user_id = event.user_id.or(subject.user_id);
