@@ -141,6 +141,8 @@ pub struct AppOptions {
     /// Off unless a test turns it on: its deletions would race the tests
     /// that move a manual clock past expiries.
     pub purge: grantor::purge::PurgeConfig,
+    /// The password-hashing bound (default: as `grantor serve` has it).
+    pub password_hashing: grantor::password::PasswordHashConfig,
 }
 
 impl Default for AppOptions {
@@ -157,6 +159,7 @@ impl Default for AppOptions {
                 interval: None,
                 ..Default::default()
             },
+            password_hashing: Default::default(),
         }
     }
 }
@@ -167,6 +170,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub clock: Clock,
     pub db: std::sync::Arc<TestDatabase>,
+    /// The server's password-hashing bound: tests take its places to fill it.
+    pub password_hashing: std::sync::Arc<grantor::password::PasswordHashing>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     mgmt_token: tokio::sync::OnceCell<String>,
@@ -186,12 +191,14 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         bootstrap: options.bootstrap,
         clock: options.clock.clone(),
         purge: options.purge.clone(),
+        password_hashing: options.password_hashing,
     };
     let app = Application::build(config)
         .await
         .expect("application starts");
     let base_url = format!("http://{}", app.local_addr());
     let issuer = app.issuer().as_str().to_owned();
+    let password_hashing = app.password_hashing();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
@@ -207,6 +214,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         http,
         clock: options.clock,
         db,
+        password_hashing,
         shutdown: Some(tx),
         server: Some(server),
         mgmt_token: tokio::sync::OnceCell::new(),
