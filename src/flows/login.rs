@@ -197,6 +197,39 @@ pub(crate) async fn verify_with_limits(
     Ok(Ok(verified))
 }
 
+/// Auth0's user blocks: the IPs from which sign-ins for `identifier` (an
+/// e-mail) are refused now by brute-force protection. Per-IP throttling is
+/// not tied to an identifier and is not listed.
+pub async fn blocked_ips(
+    state: &AppState,
+    identifier: &str,
+    now: Timestamp,
+) -> Result<Vec<String>, FlowError> {
+    Ok(state
+        .store
+        .blocked_ips(
+            LOGIN_COUNTER,
+            &identifier_hash(identifier),
+            MAX_LOGIN_FAILURES,
+            LOGIN_WINDOW_SECONDS,
+            now,
+        )
+        .await?)
+}
+
+/// Lifts every brute-force block of `identifier` (all IPs), with `event`
+/// in the same transaction; returns how many counters there were.
+pub async fn lift_blocks(
+    state: &AppState,
+    identifier: &str,
+    event: &grantor_store::LogEvent,
+) -> Result<u64, FlowError> {
+    Ok(state
+        .store
+        .clear_attempts(LOGIN_COUNTER, &identifier_hash(identifier), Some(event))
+        .await?)
+}
+
 /// Starts a browser session for `user`: the cookie secret is random, only its
 /// hash is stored; lifetimes come from the tenant settings (hours).
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]

@@ -141,7 +141,10 @@ pub struct AppOptions {
     /// Off unless a test turns it on: its deletions would race the tests
     /// that move a manual clock past expiries.
     pub purge: grantor::purge::PurgeConfig,
-    /// The password-hashing bound (default: as `grantor serve` has it).
+    /// The password-hashing bound. Default: as many places as `grantor serve`
+    /// has, but a long queue and wait, so that tests sending sign-ins in
+    /// parallel on a loaded machine are not turned away (the tests of the
+    /// bound set their own).
     pub password_hashing: grantor::password::PasswordHashConfig,
 }
 
@@ -159,7 +162,11 @@ impl Default for AppOptions {
                 interval: None,
                 ..Default::default()
             },
-            password_hashing: Default::default(),
+            password_hashing: grantor::password::PasswordHashConfig {
+                max_waiting: 100_000,
+                queue_timeout: std::time::Duration::from_secs(600),
+                ..Default::default()
+            },
         }
     }
 }
