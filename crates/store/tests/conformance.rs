@@ -3193,12 +3193,20 @@ async fn attempt_reservations_are_atomic_and_windowed(store: &Store) {
     }
     let results = tasks.join_all().await;
     assert_eq!(results.iter().filter(|r| **r == Reserved).count(), 10);
-    assert!(results
-        .iter()
-        .all(|r| matches!(r, Reserved | Refused { counter: 0, retry_after_seconds: 60 })));
+    assert!(results.iter().all(|r| matches!(
+        r,
+        Reserved
+            | Refused {
+                counter: 0,
+                retry_after_seconds: 60
+            }
+    )));
     assert_eq!(store.attempt_count(&account, ts(0)).await.unwrap(), 10);
     assert_eq!(
-        store.blocked_ips("login", &account.identifier_hash, 10, 60, ts(0)).await.unwrap(),
+        store
+            .blocked_ips("login", &account.identifier_hash, 10, 60, ts(0))
+            .await
+            .unwrap(),
         vec!["192.0.2.1".to_owned()]
     );
 
@@ -3206,22 +3214,59 @@ async fn attempt_reservations_are_atomic_and_windowed(store: &Store) {
     let ip = counter("login_ip", "192.0.2.2", 100);
     let fresh = counter("login", "192.0.2.2", 10);
     assert_eq!(
-        store.reserve_attempts(&[fresh.clone(), account.clone()], ts(1_000)).await.unwrap(),
-        Refused { counter: 1, retry_after_seconds: 59 }
+        store
+            .reserve_attempts(&[fresh.clone(), account.clone()], ts(1_000))
+            .await
+            .unwrap(),
+        Refused {
+            counter: 1,
+            retry_after_seconds: 59
+        }
     );
     assert_eq!(store.attempt_count(&fresh, ts(1_000)).await.unwrap(), 0);
-    assert_eq!(store.reserve_attempts(&[fresh.clone(), ip.clone()], ts(1_000)).await.unwrap(), Reserved);
-    store.release_attempts(&[ip.clone()], &[fresh.clone()]).await.unwrap();
+    assert_eq!(
+        store
+            .reserve_attempts(&[fresh.clone(), ip.clone()], ts(1_000))
+            .await
+            .unwrap(),
+        Reserved
+    );
+    store
+        .release_attempts(&[ip.clone()], &[fresh.clone()])
+        .await
+        .unwrap();
     assert_eq!(store.attempt_count(&fresh, ts(1_000)).await.unwrap(), 0);
     assert_eq!(store.attempt_count(&ip, ts(1_000)).await.unwrap(), 0);
 
     // The window ends: the counter starts again at one.
-    assert_eq!(store.reserve_attempts(&[account.clone()], ts(60_000)).await.unwrap(), Reserved);
+    assert_eq!(
+        store
+            .reserve_attempts(&[account.clone()], ts(60_000))
+            .await
+            .unwrap(),
+        Reserved
+    );
     assert_eq!(store.attempt_count(&account, ts(60_000)).await.unwrap(), 1);
-    assert!(store.blocked_ips("login", &account.identifier_hash, 10, 60, ts(60_000)).await.unwrap().is_empty());
+    assert!(store
+        .blocked_ips("login", &account.identifier_hash, 10, 60, ts(60_000))
+        .await
+        .unwrap()
+        .is_empty());
 
     // Lifting deletes every counter of the identifier (`fresh` was reset).
-    assert_eq!(store.reserve_attempts(&[counter("login", "192.0.2.3", 10)], ts(60_000)).await.unwrap(), Reserved);
-    assert_eq!(store.clear_attempts("login", &account.identifier_hash, None).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .reserve_attempts(&[counter("login", "192.0.2.3", 10)], ts(60_000))
+            .await
+            .unwrap(),
+        Reserved
+    );
+    assert_eq!(
+        store
+            .clear_attempts("login", &account.identifier_hash, None)
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(store.attempt_count(&account, ts(60_000)).await.unwrap(), 0);
 }
