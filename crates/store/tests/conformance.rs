@@ -3232,7 +3232,7 @@ async fn attempt_reservations_are_atomic_and_windowed(store: &Store) {
         Reserved
     );
     store
-        .release_attempts(&[ip.clone()], &[fresh.clone()])
+        .release_attempts(std::slice::from_ref(&ip), std::slice::from_ref(&fresh))
         .await
         .unwrap();
     assert_eq!(store.attempt_count(&fresh, ts(1_000)).await.unwrap(), 0);
@@ -3241,7 +3241,7 @@ async fn attempt_reservations_are_atomic_and_windowed(store: &Store) {
     // The window ends: the counter starts again at one.
     assert_eq!(
         store
-            .reserve_attempts(&[account.clone()], ts(60_000))
+            .reserve_attempts(std::slice::from_ref(&account), ts(60_000))
             .await
             .unwrap(),
         Reserved
