@@ -317,6 +317,7 @@ impl Bench {
             issuer: Arc::new(self.issuer.clone()),
             clock: Clock::System,
             audit,
+            passwords: Arc::new(grantor::password::PasswordHashing::new(Default::default())),
         }
     }
 }

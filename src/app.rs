@@ -12,6 +12,7 @@ use crate::config::{Config, Issuer};
 use crate::flows::audit::AuditQueue;
 use crate::http::{self, AppState};
 use crate::keys::Keys;
+use crate::password::PasswordHashing;
 
 /// A bound, ready server; `run_until_stopped` serves until the signal fires.
 pub struct Application {
@@ -36,7 +37,9 @@ impl Application {
             .await
             .context("opening the database")?;
         let now = config.clock.now();
-        crate::bootstrap::ensure_bootstrapped(&store, &issuer, &config.bootstrap, now).await?;
+        let passwords = Arc::new(PasswordHashing::new(config.password_hashing));
+        crate::bootstrap::ensure_bootstrapped(&store, &issuer, &config.bootstrap, &passwords, now)
+            .await?;
         let keys = Keys::load(&store.signing_keys().await?)?;
         let (audit, audit_writer) = AuditQueue::start(store.clone());
         let state = AppState {
@@ -45,6 +48,7 @@ impl Application {
             issuer: Arc::new(issuer),
             clock: config.clock.clone(),
             audit,
+            passwords,
         };
         Ok(Self {
             listener,
@@ -61,6 +65,11 @@ impl Application {
 
     pub fn issuer(&self) -> &Issuer {
         &self.state.issuer
+    }
+
+    /// The password-hashing bound this server runs under (tests fill it).
+    pub fn password_hashing(&self) -> Arc<PasswordHashing> {
+        self.state.passwords.clone()
     }
 
     /// Serves until `shutdown` completes, then finishes requests in flight.

@@ -58,6 +58,7 @@ pub async fn ensure_bootstrapped(
     store: &Store,
     issuer: &Issuer,
     creds: &BootstrapCredentials,
+    passwords: &crate::password::PasswordHashing,
     now: Timestamp,
 ) -> anyhow::Result<()> {
     let audience = issuer.management_audience();
@@ -130,7 +131,10 @@ pub async fn ensure_bootstrapped(
             created_at: now,
         },
         admin_email: admin_email.clone(),
-        admin_password_hash: secrets::hash_password_blocking(admin_password.clone()).await?,
+        admin_password_hash: passwords
+            .hash(admin_password.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("hashing the administrator's password: {e}"))?,
         signing_keys: crate::keys::generate_signing_keys(now)?,
         now,
     };

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::password::PasswordHashConfig;
 use crate::purge::PurgeConfig;
 use crate::Clock;
 
@@ -62,6 +63,20 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_LOG_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(i64).range(1..=3650))]
     pub log_retention_days: i64,
+    /// Argon2id password hashes or checks running at once (each needs 19 MiB).
+    /// Default: the number of available cores.
+    #[arg(long, env = "GRANTOR_PASSWORD_HASH_CONCURRENCY",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub password_hash_concurrency: Option<u16>,
+    /// Sign-ins that may wait for a hashing place beyond those; more get 429
+    /// at once. Default: sixteen times the concurrency.
+    #[arg(long, env = "GRANTOR_PASSWORD_HASH_QUEUE",
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub password_hash_queue: Option<u32>,
+    /// Milliseconds a sign-in waits for a hashing place before it gets 429.
+    #[arg(long, env = "GRANTOR_PASSWORD_HASH_QUEUE_TIMEOUT_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub password_hash_queue_timeout_ms: u64,
 }
 
 /// Credentials for the first start; `None` members are generated.
@@ -137,6 +152,7 @@ pub struct Config {
     pub bootstrap: BootstrapCredentials,
     pub clock: Clock,
     pub purge: PurgeConfig,
+    pub password_hashing: PasswordHashConfig,
 }
 
 impl Config {
@@ -158,6 +174,21 @@ impl Config {
                     .then(|| std::time::Duration::from_secs(args.purge_interval_seconds)),
                 batch_size: args.purge_batch_size,
                 log_retention_days: args.log_retention_days,
+            },
+            password_hashing: {
+                let default = PasswordHashConfig::default();
+                let concurrency = args
+                    .password_hash_concurrency
+                    .map_or(default.concurrency, usize::from);
+                PasswordHashConfig {
+                    concurrency,
+                    max_waiting: args
+                        .password_hash_queue
+                        .map_or(concurrency.saturating_mul(16), |n| n as usize),
+                    queue_timeout: std::time::Duration::from_millis(
+                        args.password_hash_queue_timeout_ms,
+                    ),
+                }
             },
         })
     }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod flows;
 pub mod http;
 pub mod keys;
+pub mod password;
 pub mod purge;
 pub mod secrets;
 pub mod state;

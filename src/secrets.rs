@@ -2,7 +2,8 @@
 //!
 //! Bearer secrets carry at least 256 bits from the operating system's CSPRNG.
 //! Passwords are hashed with Argon2id (the `argon2` crate's defaults, which
-//! follow OWASP's recommended parameters).
+//! follow OWASP's recommended parameters); the server runs every hash through
+//! the bound in `password.rs`, and the plain functions here serve tests and tools.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -53,7 +54,8 @@ pub fn hex_id(n: usize) -> String {
 pub const DUMMY_PASSWORD_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$I29EBIkdan8ZSqOJSxcPvQ$QId//WemwqyWmh2f6ZctrwNRmNU/CCuEudU7bYoXT3Y";
 
-/// Hashes a password with Argon2id; CPU-heavy, call from a blocking thread.
+/// Hashes a password with Argon2id; CPU-heavy and unbounded: the server uses
+/// [`crate::password::PasswordHashing`] instead.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let mut salt_bytes = [0u8; 16];
     OsRng
@@ -74,18 +76,6 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok()
         })
-        .unwrap_or(false)
-}
-
-/// Runs [`hash_password`] off the async runtime.
-pub async fn hash_password_blocking(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password)).await?
-}
-
-/// Runs [`verify_password`] off the async runtime.
-pub async fn verify_password_blocking(hash: String, password: String) -> bool {
-    tokio::task::spawn_blocking(move || verify_password(&hash, &password))
-        .await
         .unwrap_or(false)
 }
 

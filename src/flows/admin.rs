@@ -63,15 +63,11 @@ pub enum SignIn {
     Refused(LoginRefusal),
 }
 
-/// Per e-mail and IP, apart from end users' sign-ins.
-fn failure_key(ip: &str, email: &str) -> String {
-    format!("dashboard-login:{ip}:{email}")
-}
-
 /// Checks an administrator's e-mail and password; on success starts a
-/// session. After [`login::MAX_LOGIN_FAILURES`] wrong attempts for one e-mail from
-/// one IP in [`login::LOGIN_WINDOW_SECONDS`], attempts are refused unchecked, as on
-/// the end users' login page.
+/// session. Brute-force limits as on the end users' login page (a counter of
+/// its own per e-mail and IP, the per-IP counter shared): after
+/// [`login::MAX_LOGIN_FAILURES`] wrong attempts for one e-mail from one IP in
+/// [`login::LOGIN_WINDOW_SECONDS`], attempts are refused unchecked.
 #[tracing::instrument(skip_all)]
 pub async fn sign_in(
     state: &AppState,
@@ -81,17 +77,30 @@ pub async fn sign_in(
     now: Timestamp,
 ) -> Result<SignIn, FlowError> {
     let email: String = email.trim().to_lowercase().chars().take(254).collect();
-    let key = failure_key(&meta.ip, &email);
-    if login::too_many_failures(state, &key, now).await? {
-        tracing::warn!(ip = %meta.ip, "dashboard sign-in refused: too many failed attempts");
-        return Ok(SignIn::Refused(LoginRefusal::TooManyAttempts));
-    }
     let stored = if email.is_empty() {
         None
     } else {
         state.store.admin_password_hash(&email).await?
     };
-    if !login::verify_counting_failures(state, &key, stored, password, now).await? {
+    let identifier = login::identifier_hash(&email);
+    let verified = match login::verify_with_limits(
+        state,
+        login::DASHBOARD_COUNTER,
+        &identifier,
+        stored,
+        password,
+        meta,
+        now,
+    )
+    .await?
+    {
+        Ok(verified) => verified,
+        Err(refusal) => {
+            tracing::warn!(ip = %meta.ip, ?refusal, "dashboard sign-in refused unchecked");
+            return Ok(SignIn::Refused(refusal));
+        }
+    };
+    if !verified {
         let event = audit::event(SIGN_IN_FAILED, "Dashboard sign-in failed", now)
             .meta(meta)
             .detail("dashboard", true.into());

@@ -4,7 +4,7 @@
 //! steps as `/authorize`. Polling the token endpoint is `token/device_code.rs`.
 
 use grantor_domain::{GrantType, OAuthError, OAuthErrorKind, ScopeSet, Timestamp, TokenHash};
-use grantor_store::{DeviceCodeRecord, StoreError};
+use grantor_store::{AttemptCounter, AttemptReservation, DeviceCodeRecord, StoreError};
 use rand::Rng;
 
 use super::authorize::{self, BrowserError, PendingRequest, Step, Target};
@@ -21,13 +21,23 @@ pub const POLL_INTERVAL_SECONDS: i64 = 5;
 pub const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
 pub const USER_CODE_LENGTH: usize = 8;
 /// Guessing protection (RFC 8628 §5.1): at most this many wrong user codes
-/// per client IP within the window; later attempts are refused.
+/// per client IP within the window; later attempts are refused. Each entry
+/// reserves its place before the code is looked up, so parallel guesses get
+/// no more lookups than sequential ones.
 pub const MAX_ACTIVATION_FAILURES: i64 = 10;
 pub const ACTIVATION_WINDOW_SECONDS: i64 = 600;
+/// `attempt_counters.kind` of user-code guesses.
+pub const ACTIVATION_COUNTER: &str = "activation";
 
-/// The failure counter of user-code guesses from one IP.
-fn activation_key(ip: &str) -> String {
-    format!("activate:{ip}")
+/// The counter of user-code guesses from one IP.
+pub fn activation_counter(ip: &str) -> AttemptCounter {
+    AttemptCounter {
+        kind: ACTIVATION_COUNTER,
+        identifier_hash: String::new(),
+        ip: ip.to_owned(),
+        limit: MAX_ACTIVATION_FAILURES,
+        window_seconds: ACTIVATION_WINDOW_SECONDS,
+    }
 }
 
 /// The device authorization response (RFC 8628 §3.2).
@@ -156,7 +166,7 @@ pub enum Activation {
     /// Unknown, expired or already used; counted against the IP.
     WrongCode,
     /// This IP has made too many wrong attempts; nothing was looked up.
-    TooManyAttempts,
+    TooManyAttempts { retry_after_seconds: i64 },
 }
 
 /// `POST /activate`: looks the user code up, with guessing protection.
@@ -168,13 +178,16 @@ pub async fn activate(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<Activation, BrowserError> {
-    let failures = state
-        .store
-        .recent_failures(&activation_key(&meta.ip), ACTIVATION_WINDOW_SECONDS, now)
-        .await?;
-    if failures >= MAX_ACTIVATION_FAILURES {
+    let counter = [activation_counter(&meta.ip)];
+    if let AttemptReservation::Refused {
+        retry_after_seconds,
+        ..
+    } = state.store.reserve_attempts(&counter, now).await?
+    {
         tracing::warn!(ip = %meta.ip, "device activation refused: too many wrong codes");
-        return Ok(Activation::TooManyAttempts);
+        return Ok(Activation::TooManyAttempts {
+            retry_after_seconds,
+        });
     }
     let code = normalize_user_code(raw_user_code);
     let well_formed =
@@ -188,12 +201,11 @@ pub async fn activate(
         None
     };
     let Some(record) = record else {
-        state
-            .store
-            .note_failure(&activation_key(&meta.ip), ACTIVATION_WINDOW_SECONDS, now)
-            .await?;
+        // The reservation stays: it is the failure.
         return Ok(Activation::WrongCode);
     };
+    // A right code gives its place back (it does not wipe earlier failures).
+    state.store.release_attempts(&counter, &[]).await?;
     let client = state
         .store
         .client(&record.client_id)

@@ -5,7 +5,7 @@
 
 use grantor_domain::user::{normalize_email, DATABASE_CONNECTION};
 use grantor_domain::{Timestamp, TokenHash, User};
-use grantor_store::SessionRecord;
+use grantor_store::{AttemptCounter, AttemptReservation, SessionRecord};
 
 use super::{FlowError, RequestMeta};
 use crate::secrets;
@@ -39,18 +39,58 @@ pub enum LoginRefusal {
     WrongCredentials,
     Blocked,
     /// Brute-force protection: too many wrong passwords for this e-mail from
-    /// this IP; nothing was checked.
+    /// this IP, or from this IP whatever the e-mail; nothing was checked.
     TooManyAttempts,
+    /// Every password-hashing place is taken and the wait ran out (or too
+    /// many already wait); nothing was checked. Answered with 429.
+    Busy,
 }
 
 /// Wrong passwords allowed per e-mail and IP in [`LOGIN_WINDOW_SECONDS`]
-/// before sign-ins for that pair are refused (Auth0's brute-force default is 10).
+/// before sign-ins for that pair are refused (Auth0's brute-force default is
+/// 10). Checks still running count too, so parallel guesses get no more.
 pub const MAX_LOGIN_FAILURES: i64 = 10;
 pub const LOGIN_WINDOW_SECONDS: i64 = 15 * 60;
+/// Wrong passwords allowed per IP, whatever the e-mails, in
+/// [`IP_LOGIN_WINDOW_SECONDS`] (Auth0's suspicious-IP throttling idea); the
+/// end users' login page, the password grant and the dashboard share it.
+pub const MAX_IP_LOGIN_FAILURES: i64 = 100;
+pub const IP_LOGIN_WINDOW_SECONDS: i64 = 60 * 60;
 
-/// Per e-mail and IP, so one attacker cannot lock a user out everywhere.
-fn login_key(ip: &str, email: &str) -> String {
-    format!("login:{ip}:{email}")
+/// Counter kinds (`attempt_counters.kind`).
+pub const LOGIN_COUNTER: &str = "login";
+pub const DASHBOARD_COUNTER: &str = "dashboard";
+pub const IP_COUNTER: &str = "login_ip";
+
+/// What brute-force rows are keyed by: the SHA-256 of the normalised
+/// e-mail (or of the trimmed, lower-cased input when it is no e-mail), so no
+/// username is stored.
+pub fn identifier_hash(username: &str) -> String {
+    let normalised = normalize_email(username)
+        .unwrap_or_else(|_| username.trim().to_lowercase().chars().take(254).collect());
+    TokenHash::of(&normalised).as_str().to_owned()
+}
+
+/// The counter of one account (e-mail) from one IP.
+pub fn account_counter(kind: &'static str, identifier_hash: &str, ip: &str) -> AttemptCounter {
+    AttemptCounter {
+        kind,
+        identifier_hash: identifier_hash.to_owned(),
+        ip: ip.to_owned(),
+        limit: MAX_LOGIN_FAILURES,
+        window_seconds: LOGIN_WINDOW_SECONDS,
+    }
+}
+
+/// The counter of one IP, whatever the account.
+pub fn ip_counter(ip: &str) -> AttemptCounter {
+    AttemptCounter {
+        kind: IP_COUNTER,
+        identifier_hash: String::new(),
+        ip: ip.to_owned(),
+        limit: MAX_IP_LOGIN_FAILURES,
+        window_seconds: IP_LOGIN_WINDOW_SECONDS,
+    }
 }
 
 impl LoginRefusal {
@@ -59,6 +99,7 @@ impl LoginRefusal {
             Self::WrongCredentials => "Wrong email or password.",
             Self::Blocked => "This account is blocked.",
             Self::TooManyAttempts => "Too many failed sign-ins. Try again in a few minutes.",
+            Self::Busy => "Too many sign-ins are in progress. Try again in a moment.",
         }
     }
 }
@@ -77,11 +118,6 @@ pub async fn check_credentials(
     now: Timestamp,
 ) -> Result<Result<User, LoginRefusal>, FlowError> {
     let email = normalize_email(username).ok();
-    let key = login_key(&meta.ip, email.as_deref().unwrap_or(username));
-    if too_many_failures(state, &key, now).await? {
-        tracing::warn!(ip = %meta.ip, "sign-in refused: too many failed attempts");
-        return Ok(Err(LoginRefusal::TooManyAttempts));
-    }
     let user = match &email {
         Some(email) => {
             state
@@ -92,7 +128,14 @@ pub async fn check_credentials(
         None => None,
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = verify_counting_failures(state, &key, hash, password, now).await?;
+    let identifier = identifier_hash(username);
+    let verified =
+        match verify_with_limits(state, LOGIN_COUNTER, &identifier, hash, password, meta, now)
+            .await?
+        {
+            Ok(verified) => verified,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
     Ok(match user {
         Some(user) if verified && user.blocked => Err(LoginRefusal::Blocked),
         Some(user) if verified => Ok(user),
@@ -100,42 +143,91 @@ pub async fn check_credentials(
     })
 }
 
-/// Whether sign-ins under `key` (an account and an IP) are blocked for now:
-/// [`MAX_LOGIN_FAILURES`] wrong passwords in [`LOGIN_WINDOW_SECONDS`].
-pub(crate) async fn too_many_failures(
+/// Verifies `password` against `hash` (or a dummy Argon2id hash when there is
+/// no account, so the time taken does not tell) under brute-force limits.
+///
+/// A password-hashing place is taken first (none within the wait: `Busy`,
+/// and no counter is touched, so requests turned away for capacity are not
+/// failures). Then one attempt is reserved on the account's counter (`kind`,
+/// the identifier hash, the IP) and on the IP's counter *before* the password
+/// is checked, in one transaction; a full counter refuses unchecked. A wrong password leaves
+/// its reservation as the failure. The right one resets the account's counter
+/// (Auth0 counts consecutive failures) and gives the IP's reservation back;
+/// nobody can reset the IP's counter with a password of their own.
+pub(crate) async fn verify_with_limits(
     state: &AppState,
-    key: &str,
-    now: Timestamp,
-) -> Result<bool, FlowError> {
-    let failures = state
-        .store
-        .recent_failures(key, LOGIN_WINDOW_SECONDS, now)
-        .await?;
-    Ok(failures >= MAX_LOGIN_FAILURES)
-}
-
-/// Verifies `password` against `hash`, or against a dummy Argon2id hash when
-/// there is no account, so the time taken does not tell; a wrong password
-/// counts as a failure under `key`.
-pub(crate) async fn verify_counting_failures(
-    state: &AppState,
-    key: &str,
+    kind: &'static str,
+    identifier_hash: &str,
     hash: Option<String>,
     password: &str,
+    meta: &RequestMeta,
     now: Timestamp,
-) -> Result<bool, FlowError> {
+) -> Result<Result<bool, LoginRefusal>, FlowError> {
+    let Ok(permit) = state.passwords.permit().await else {
+        tracing::warn!("sign-in refused: password hashing at capacity");
+        return Ok(Err(LoginRefusal::Busy));
+    };
+    let counters = [
+        account_counter(kind, identifier_hash, &meta.ip),
+        ip_counter(&meta.ip),
+    ];
+    if let AttemptReservation::Refused { counter, .. } =
+        state.store.reserve_attempts(&counters, now).await?
+    {
+        tracing::warn!(
+            ip = %meta.ip,
+            limit = counters[counter].kind,
+            "sign-in refused: too many failed attempts"
+        );
+        return Ok(Err(LoginRefusal::TooManyAttempts));
+    }
     let known = hash.is_some();
     let hash = hash.unwrap_or_else(|| secrets::DUMMY_PASSWORD_HASH.to_owned());
     // Verified first, always: short-circuiting on `known` would make unknown
     // accounts answer faster.
-    let verified = secrets::verify_password_blocking(hash, password.to_owned()).await && known;
-    if !verified {
-        state
-            .store
-            .note_failure(key, LOGIN_WINDOW_SECONDS, now)
-            .await?;
+    let verified = state
+        .passwords
+        .verify_with(permit, hash, password.to_owned())
+        .await
+        && known;
+    if verified {
+        let [account, ip] = counters;
+        state.store.release_attempts(&[ip], &[account]).await?;
     }
-    Ok(verified)
+    Ok(Ok(verified))
+}
+
+/// Auth0's user blocks: the IPs from which sign-ins for `identifier` (an
+/// e-mail) are refused now by brute-force protection. Per-IP throttling is
+/// not tied to an identifier and is not listed.
+pub async fn blocked_ips(
+    state: &AppState,
+    identifier: &str,
+    now: Timestamp,
+) -> Result<Vec<String>, FlowError> {
+    Ok(state
+        .store
+        .blocked_ips(
+            LOGIN_COUNTER,
+            &identifier_hash(identifier),
+            MAX_LOGIN_FAILURES,
+            LOGIN_WINDOW_SECONDS,
+            now,
+        )
+        .await?)
+}
+
+/// Lifts every brute-force block of `identifier` (all IPs), with `event`
+/// in the same transaction; returns how many counters there were.
+pub async fn lift_blocks(
+    state: &AppState,
+    identifier: &str,
+    event: &grantor_store::LogEvent,
+) -> Result<u64, FlowError> {
+    Ok(state
+        .store
+        .clear_attempts(LOGIN_COUNTER, &identifier_hash(identifier), Some(event))
+        .await?)
 }
 
 /// Starts a browser session for `user`: the cookie secret is random, only its

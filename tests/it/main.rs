@@ -8,7 +8,7 @@ mod account_changes; // blocking, a new password or deleting a user ends their s
 mod authorize; // /authorize, login and consent pages, sessions, CSRF, prompt, form_post, /v2/logout
 mod bad_input; // malformed bodies, media types, oversize bodies, on both surfaces
 mod bootstrap; // first start, restarts, concurrent starts
-mod brute_force; // ten wrong passwords block an e-mail from an IP, on the login page and the password grant
+mod brute_force; // brute-force limits: per e-mail and IP, per IP, /activate guesses; reserved before the check, so parallel guesses get no more
 mod client_credentials; // machine tokens: authentication, audiences, scopes, claims
 mod dashboard; // /dashboard: sign-in, CSRF, users and their tabs, revocations, applications, tenant settings
 mod device_flow; // /oauth/device/code and /activate: codes, guessing protection, login, consent, approval
@@ -24,8 +24,10 @@ mod management_grants; // /api/v2/grants: clientID, filters, paging; delete revo
 mod management_refresh_tokens; // /api/v2/refresh-tokens and users/{id}/refresh-tokens: shape, checkpoints, revocation effects
 mod management_resource_servers; // /api/v2/resource-servers: defaults, validation, system API, token lifetime
 mod management_sessions; // /api/v2/sessions, users/{id}/sessions, revoke-access: shape, paging, revocation effects
+mod management_user_blocks; // /api/v2/user-blocks: brute-force blocks listed and lifted, by e-mail and user id
 mod management_users; // /api/v2/users and /users-by-email: CRUD, paging, search, metadata merge
 mod openapi; // /api/v2/openapi.json: every Management route described, every description served
+mod password_hashing; // the Argon2id bound: waiting, 429 with Retry-After on each surface, no failure counted
 mod process; // the binary itself: default SQLite file, SIGTERM, kill -9 durability
 mod purge; // the background purge deletes revoked rows while the server runs
 mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges

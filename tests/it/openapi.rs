@@ -91,6 +91,8 @@ both_databases! {
             ("/logs", &["get"]),
             ("/logs/{id}", &["get"]),
             ("/users/{id}/logs", &["get"]),
+            ("/user-blocks", &["get", "delete"]),
+            ("/user-blocks/{id}", &["get", "delete"]),
             ("/openapi.json", &["get"]),
         ];
         for (path, methods) in expected {

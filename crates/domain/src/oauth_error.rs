@@ -22,6 +22,9 @@ pub enum OAuthErrorKind {
     UnsupportedTokenType,
     /// Brute-force protection: too many failed sign-ins (Auth0: 429).
     TooManyAttempts,
+    /// Auth0's rate-limit answer (429 `too_many_requests`); grantor also
+    /// gives it when every password-hashing place is taken.
+    TooManyRequests,
     ServerError,
 }
 
@@ -41,6 +44,7 @@ impl OAuthErrorKind {
             Self::ExpiredToken => "expired_token",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::TooManyAttempts => "too_many_attempts",
+            Self::TooManyRequests => "too_many_requests",
             Self::ServerError => "server_error",
         }
     }
@@ -56,7 +60,7 @@ impl OAuthErrorKind {
             | Self::AccessDenied
             | Self::AuthorizationPending
             | Self::ExpiredToken => 403,
-            Self::SlowDown | Self::TooManyAttempts => 429,
+            Self::SlowDown | Self::TooManyAttempts | Self::TooManyRequests => 429,
             Self::ServerError => 500,
         }
     }

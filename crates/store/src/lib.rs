@@ -226,12 +226,22 @@ operations! {
     fn deny_device_code(&self, user_code_hash: &str, now: Timestamp) -> bool;
     /// Records a poll and moves the code on; an approved code is consumed once.
     fn poll_device_code(&self, device_code_hash: &str, now: Timestamp) -> DevicePoll;
-    /// Counts a failed attempt under `key` (guessing and brute-force protection:
-    /// device user codes per IP, sign-ins per IP and e-mail); returns the count
-    /// in the current window.
-    fn note_failure(&self, key: &str, window_seconds: i64, now: Timestamp) -> i64;
-    /// Failed attempts under `key` in the current window.
-    fn recent_failures(&self, key: &str, window_seconds: i64, now: Timestamp) -> i64;
+    /// Takes one attempt on every counter, in one transaction, before the
+    /// password or code is checked: all or none, so parallel guesses get no
+    /// more checks than sequential ones. A full counter refuses (and nothing
+    /// is taken); an expired window starts again at one.
+    fn reserve_attempts(&self, counters: &[AttemptCounter], now: Timestamp) -> AttemptReservation;
+    /// After a successful check: gives back one attempt on each of
+    /// `release` and deletes the counters in `reset`, in one transaction.
+    fn release_attempts(&self, release: &[AttemptCounter], reset: &[AttemptCounter]) -> ();
+    /// Attempts counted on `counter` in its current window.
+    fn attempt_count(&self, counter: &AttemptCounter, now: Timestamp) -> i64;
+    /// IPs whose counter of `kind` for `identifier_hash` is full
+    /// (`limit` reached inside `window_seconds`), sorted.
+    fn blocked_ips(&self, kind: &str, identifier_hash: &str, limit: i64, window_seconds: i64, now: Timestamp) -> Vec<String>;
+    /// Deletes every counter of `kind` for `identifier_hash` (lifting its
+    /// blocks), with its audit event; returns how many there were.
+    fn clear_attempts(&self, kind: &str, identifier_hash: &str, event: Option<&LogEvent>) -> u64;
 
     // Management API and dashboard reads
     /// One live refresh token (family) by id, or `None` when it is unknown,

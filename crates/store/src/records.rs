@@ -421,7 +421,7 @@ pub struct PurgeReport {
     pub authorization_codes: u64,
     pub authorization_requests: u64,
     pub device_codes: u64,
-    pub activation_failures: u64,
+    pub attempt_counters: u64,
     pub logs: u64,
     /// Where the next pass resumes its walks (empty: back to the start).
     pub families_after: String,
@@ -437,7 +437,7 @@ impl PurgeReport {
             + self.authorization_codes
             + self.authorization_requests
             + self.device_codes
-            + self.activation_failures
+            + self.attempt_counters
             + self.logs
     }
 }
@@ -493,4 +493,36 @@ pub struct AdminSessionRecord {
     pub expires_at: Timestamp,
     pub ip: String,
     pub user_agent: String,
+}
+
+/// A brute-force or guessing counter (`ops/attempts.rs`): attempts of one
+/// `kind` under one identifier (the SHA-256 of a normalised e-mail, or empty)
+/// and one IP, at most `limit` in a window of `window_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptCounter {
+    pub kind: &'static str,
+    pub identifier_hash: String,
+    pub ip: String,
+    pub limit: i64,
+    pub window_seconds: i64,
+}
+
+impl AttemptCounter {
+    /// The row's primary key.
+    pub fn key(&self) -> String {
+        format!("{}|{}|{}", self.kind, self.identifier_hash, self.ip)
+    }
+}
+
+/// What `reserve_attempts` decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptReservation {
+    /// Every counter took one more attempt.
+    Reserved,
+    /// The counter at `counter` (an index into the slice) is full; nothing
+    /// was taken. Its window ends in `retry_after_seconds`.
+    Refused {
+        counter: usize,
+        retry_after_seconds: i64,
+    },
 }

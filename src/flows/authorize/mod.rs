@@ -350,7 +350,7 @@ pub enum LoginResult {
     /// Wrong credentials or a blocked user: the login page again, no session.
     Refused {
         view: LoginView,
-        message: &'static str,
+        refusal: LoginRefusal,
     },
     /// A new session (its cookie must be set) and the next step.
     SignedIn {
@@ -384,7 +384,7 @@ pub async fn login(
             }
             return Ok(LoginResult::Refused {
                 view: loaded.login_view(),
-                message: refusal.message(),
+                refusal,
             });
         }
     };

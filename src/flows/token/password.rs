@@ -34,6 +34,13 @@ pub async fn exchange(
             )
             .into())
         }
+        Err(LoginRefusal::Busy) => {
+            return Err(OAuthError::new(
+                OAuthErrorKind::TooManyRequests,
+                LoginRefusal::Busy.message(),
+            )
+            .into())
+        }
         Err(_) => return Err(wrong_credentials().into()),
     };
     let audience = audience::resolve(state, request.audience.as_deref()).await?;

@@ -71,6 +71,12 @@ impl IntoResponse for AuthApiError {
             Json(json!({ "error": code, "error_description": description })),
         )
             .into_response();
+        if code == OAuthErrorKind::TooManyRequests.code() {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::password::Busy::RETRY_AFTER_SECONDS),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED && code == "invalid_client" {
             // RFC 6749 §5.2: 401 invalid_client carries a challenge.
             response.headers_mut().insert(

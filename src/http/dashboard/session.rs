@@ -11,10 +11,12 @@ use serde::Deserialize;
 
 use super::{views, DashboardError};
 use crate::flows::admin::{self, Admin, SESSION_LIFETIME_SECONDS};
+use crate::flows::login::LoginRefusal;
 use crate::http::extract::RequestMeta;
 use crate::http::pages::cookies::{cookie, CSRF_COOKIE};
 use crate::http::pages::{CheckedForm, CsrfToken, Page};
 use crate::http::AppState;
+use crate::password::Busy;
 use crate::secrets;
 
 /// The administrator's session cookie: a random secret whose hash names the
@@ -245,8 +247,14 @@ pub async fn post_login(
         }
         admin::SignIn::Refused(refusal) => {
             let csrf = CsrfToken::for_page(&headers);
+            let busy = refusal == LoginRefusal::Busy;
+            let status = if busy {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::OK
+            };
             let page = Page::html(
-                StatusCode::OK,
+                status,
                 &views::LoginPage {
                     csrf: csrf.value(),
                     next,
@@ -255,6 +263,11 @@ pub async fn post_login(
                     notice: None,
                 },
             )?;
+            let page = if busy {
+                page.with_retry_after(Busy::RETRY_AFTER_SECONDS)
+            } else {
+                page
+            };
             Ok(csrf.attach(page, secure))
         }
     }

@@ -57,6 +57,15 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, message, Some(error_code))
     }
 
+    /// 429 `too_many_requests` (Auth0's rate-limit answer), with `Retry-After`.
+    pub fn too_many_requests(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            message,
+            Some("too_many_requests"),
+        )
+    }
+
     pub fn unauthorized(message: &'static str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, message, None)
     }
@@ -125,6 +134,24 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static(challenge),
             );
         }
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::password::Busy::RETRY_AFTER_SECONDS),
+            );
+        }
         response
+    }
+}
+
+/// Every password-hashing place is taken: 429, as a rate limit.
+impl From<crate::password::HashError> for ApiError {
+    fn from(e: crate::password::HashError) -> Self {
+        match e {
+            crate::password::HashError::Busy(_) => Self::too_many_requests(
+                "Too many password operations are in progress. Try again in a moment.",
+            ),
+            crate::password::HashError::Internal(e) => Self::internal(e),
+        }
     }
 }

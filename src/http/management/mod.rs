@@ -23,6 +23,7 @@ mod refresh_tokens;
 mod resource_servers;
 mod sessions;
 mod tenant_settings;
+mod user_blocks;
 mod users;
 
 use std::sync::Arc;
@@ -100,6 +101,14 @@ pub fn routes() -> Router<AppState> {
             sessions::delete_user_sessions
         ))
         .routes(routes!(sessions::revoke_user_access))
+        .routes(routes!(
+            user_blocks::get_blocks_by_identifier,
+            user_blocks::delete_blocks_by_identifier
+        ))
+        .routes(routes!(
+            user_blocks::get_user_blocks,
+            user_blocks::delete_user_blocks
+        ))
         .routes(routes!(logs::list_logs))
         .routes(routes!(logs::get_log))
         .routes(routes!(logs::list_user_logs))

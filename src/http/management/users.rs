@@ -334,9 +334,7 @@ pub async fn create_user(
         blocked: body.blocked.unwrap_or(false),
         app_metadata: Value::Object(body.app_metadata.unwrap_or_default()).to_string(),
         user_metadata: Value::Object(body.user_metadata.unwrap_or_default()).to_string(),
-        password_hash: secrets::hash_password_blocking(body.password)
-            .await
-            .map_err(ApiError::internal)?,
+        password_hash: state.passwords.hash(body.password).await?,
         created_at: now,
         updated_at: now,
         last_login: None,
@@ -395,9 +393,7 @@ pub async fn update_user(
     }
     if let Some(password) = body.password {
         validate_password(&password)?;
-        user.password_hash = secrets::hash_password_blocking(password)
-            .await
-            .map_err(ApiError::internal)?;
+        user.password_hash = state.passwords.hash(password).await?;
     }
     for (field, value) in [
         ("username", &body.username),

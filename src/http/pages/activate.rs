@@ -54,13 +54,16 @@ pub async fn post_activate(
             &typed,
             Some("That code is not valid or has expired. Check the code on your device and try again."),
         ),
-        Activation::TooManyAttempts => activate_page(
+        Activation::TooManyAttempts {
+            retry_after_seconds,
+        } => Ok(activate_page(
             &state,
             &headers,
             StatusCode::TOO_MANY_REQUESTS,
             "",
             Some("Too many wrong codes were entered from your network. Wait a few minutes and try again."),
-        ),
+        )?
+        .with_retry_after(retry_after_seconds.unsigned_abs())),
     }
 }
 

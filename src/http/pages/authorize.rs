@@ -8,9 +8,10 @@ use serde::Deserialize;
 use super::cookies::{cookie, set_cookie, SESSION_COOKIE};
 use super::{render_step, views, CheckedForm, CsrfToken, Page, PageError};
 use crate::flows::authorize::{self, AuthorizeParams, LoginResult};
-use crate::flows::login;
+use crate::flows::login::{self, LoginRefusal};
 use crate::http::extract::RequestMeta;
 use crate::http::AppState;
+use crate::password::Busy;
 
 pub async fn get_authorize(
     State(state): State<AppState>,
@@ -61,17 +62,28 @@ pub async fn post_login(
     )
     .await?
     {
-        LoginResult::Refused { view, message } => {
-            let page = Page::html(
-                StatusCode::OK,
+        LoginResult::Refused { view, refusal } => {
+            // No hashing place: 429 and `Retry-After`. A wrong password or a
+            // brute-force block shows the page again with 200.
+            let busy = refusal == LoginRefusal::Busy;
+            let status = if busy {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::OK
+            };
+            let mut page = Page::html(
+                status,
                 &views::LoginPage {
                     csrf: csrf.value(),
                     request_id: &view.request_id,
                     app_name: &view.app_name,
                     username: &username,
-                    error: Some(message),
+                    error: Some(refusal.message()),
                 },
             )?;
+            if busy {
+                page = page.with_retry_after(Busy::RETRY_AFTER_SECONDS);
+            }
             Ok(csrf.attach(page, secure))
         }
         LoginResult::SignedIn { session, step } => {

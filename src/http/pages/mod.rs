@@ -46,6 +46,8 @@ pub struct Page {
     html: Option<String>,
     location: Option<String>,
     cookies: Vec<String>,
+    /// `Retry-After` seconds, for a 429.
+    retry_after: Option<u64>,
 }
 
 impl Page {
@@ -58,6 +60,7 @@ impl Page {
             html: Some(html),
             location: None,
             cookies: Vec::new(),
+            retry_after: None,
         })
     }
 
@@ -72,11 +75,18 @@ impl Page {
             html: None,
             location: Some(location),
             cookies: Vec::new(),
+            retry_after: None,
         }
     }
 
     pub fn with_cookie(mut self, set_cookie: String) -> Self {
         self.cookies.push(set_cookie);
+        self
+    }
+
+    /// Adds `Retry-After` (seconds), for a 429.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 }
@@ -99,6 +109,9 @@ impl IntoResponse for Page {
                         .into_response();
                 }
             }
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         for cookie in self.cookies {
             if let Ok(value) = HeaderValue::from_str(&cookie) {

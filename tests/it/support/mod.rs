@@ -143,6 +143,11 @@ pub struct AppOptions {
     pub purge: grantor::purge::PurgeConfig,
     /// `--issuer`; processes sharing one database need the same one.
     pub issuer: Option<&'static str>,
+    /// The password-hashing bound. Default: as many places as `grantor serve`
+    /// has, but a long queue and wait, so that tests sending sign-ins in
+    /// parallel on a loaded machine are not turned away (the tests of the
+    /// bound set their own).
+    pub password_hashing: grantor::password::PasswordHashConfig,
 }
 
 impl Default for AppOptions {
@@ -160,6 +165,11 @@ impl Default for AppOptions {
                 ..Default::default()
             },
             issuer: None,
+            password_hashing: grantor::password::PasswordHashConfig {
+                max_waiting: 100_000,
+                queue_timeout: std::time::Duration::from_secs(600),
+                ..Default::default()
+            },
         }
     }
 }
@@ -170,6 +180,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub clock: Clock,
     pub db: std::sync::Arc<TestDatabase>,
+    /// The server's password-hashing bound: tests take its places to fill it.
+    pub password_hashing: std::sync::Arc<grantor::password::PasswordHashing>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     mgmt_token: tokio::sync::OnceCell<String>,
@@ -191,12 +203,14 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         bootstrap: options.bootstrap,
         clock: options.clock.clone(),
         purge: options.purge.clone(),
+        password_hashing: options.password_hashing,
     };
     let app = Application::build(config)
         .await
         .expect("application starts");
     let base_url = format!("http://{}", app.local_addr());
     let issuer = app.issuer().as_str().to_owned();
+    let password_hashing = app.password_hashing();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
@@ -212,6 +226,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         http,
         clock: options.clock,
         db,
+        password_hashing,
         shutdown: Some(tx),
         server: Some(server),
         mgmt_token: tokio::sync::OnceCell::new(),

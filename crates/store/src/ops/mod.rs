@@ -5,6 +5,7 @@
 use super::{begin_write, Db};
 
 mod admin_sessions;
+mod attempts;
 mod bootstrap;
 mod client_grants;
 mod clients;

@@ -15,8 +15,9 @@ use crate::{PurgePlan, PurgeReport, StoreResult};
 /// finds it, a replayed code is still recognised (and what it issued revoked),
 /// and a late device poll still hears `expired_token`.
 const GRACE_MS: i64 = 60 * 60 * 1000;
-/// Guessing-protection counters are kept this long.
-const ACTIVATION_WINDOW_KEEP_MS: i64 = 24 * 60 * 60 * 1000;
+/// Brute-force and guessing counters are kept this long (longer than any
+/// of their windows).
+const ATTEMPT_WINDOW_KEEP_MS: i64 = 24 * 60 * 60 * 1000;
 
 #[derive(FromRow)]
 struct Examined {
@@ -174,12 +175,12 @@ impl Backend {
             limit,
         )
         .await?;
-        report.activation_failures = delete_before(
+        report.attempt_counters = delete_before(
             self,
-            "activation_failures",
-            "ip",
+            "attempt_counters",
+            "counter_key",
             "window_start",
-            now.0 - ACTIVATION_WINDOW_KEEP_MS,
+            now.0 - ATTEMPT_WINDOW_KEEP_MS,
             limit,
         )
         .await?;
