@@ -1,4 +1,5 @@
-//! Shared handles every flow and handler uses: store, keys, issuer, clock.
+//! Shared handles every flow and handler uses: store, keys, issuer, clock,
+//! and the request limits.
 
 use std::sync::Arc;
 
@@ -6,6 +7,8 @@ use grantor_store::Store;
 
 use crate::config::Issuer;
 use crate::flows::audit::AuditQueue;
+use crate::http::client_ip::TrustedProxies;
+use crate::http::rate_limit::RateLimits;
 use crate::keys::Keys;
 use crate::Clock;
 
@@ -18,4 +21,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Audit events without a change of their own (see `flows::audit`).
     pub audit: AuditQueue,
+    /// Per-IP and per-client request buckets (`http::rate_limit`).
+    pub rate_limits: Arc<RateLimits>,
+    /// Proxies whose `X-Forwarded-For` names the client (`http::client_ip`).
+    pub trusted_proxies: Arc<TrustedProxies>,
 }

@@ -13,6 +13,7 @@ use crate::flows::RequestMeta;
 
 use super::ApiError;
 use crate::http::extract::bearer_token;
+use crate::http::rate_limit::{AllowanceNote, Surface};
 use crate::http::AppState;
 
 #[derive(Debug, Clone)]
@@ -80,9 +81,19 @@ impl FromRequestParts<AppState> for Caller {
             .keys
             .verify_access_token(token, state.issuer.as_str(), Some(&audience), now)
             .map_err(|_| invalid())?;
-        Ok(Caller {
+        let caller = Caller {
             client_id: claims["azp"].as_str().unwrap_or_default().to_owned(),
             scopes: ScopeSet::parse(claims["scope"].as_str().unwrap_or_default()),
-        })
+        };
+        // The per-client bucket, keyed by the verified `azp` (an unverified
+        // one would let anyone drain another client's allowance).
+        let allowance = state
+            .rate_limits
+            .check_client(Surface::Management, &caller.client_id)
+            .map_err(ApiError::too_many_requests)?;
+        if let Some(note) = parts.extensions.get::<AllowanceNote>() {
+            note.note(allowance);
+        }
+        Ok(caller)
     }
 }

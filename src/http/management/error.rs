@@ -8,11 +8,15 @@ use axum::Json;
 use grantor_store::StoreError;
 use serde_json::json;
 
+use crate::http::rate_limit::Refusal;
+
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     message: Cow<'static, str>,
     error_code: Option<&'static str>,
+    /// Set on a 429: its `Retry-After` and `X-RateLimit-*` headers.
+    refusal: Option<Refusal>,
 }
 
 impl ApiError {
@@ -25,6 +29,19 @@ impl ApiError {
             status,
             message: message.into(),
             error_code,
+            refusal: None,
+        }
+    }
+
+    /// 429 `too_many_requests` with the rate-limit headers.
+    pub fn too_many_requests(refusal: Refusal) -> Self {
+        Self {
+            refusal: Some(refusal),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                refusal.message(),
+                Some("too_many_requests"),
+            )
         }
     }
 
@@ -125,6 +142,9 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static(challenge),
             );
         }
-        response
+        match self.refusal {
+            Some(refusal) => refusal.decorate(response),
+            None => response,
+        }
     }
 }

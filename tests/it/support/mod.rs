@@ -141,6 +141,10 @@ pub struct AppOptions {
     /// Off unless a test turns it on: its deletions would race the tests
     /// that move a manual clock past expiries.
     pub purge: grantor::purge::PurgeConfig,
+    /// Off unless a test sets limits: the suite sends bursts from 127.0.0.1.
+    pub rate_limits: grantor::http::rate_limit::RateLimitConfig,
+    pub trusted_proxies: grantor::http::client_ip::TrustedProxies,
+    pub connections: grantor::config::ConnectionConfig,
 }
 
 impl Default for AppOptions {
@@ -157,6 +161,9 @@ impl Default for AppOptions {
                 interval: None,
                 ..Default::default()
             },
+            rate_limits: grantor::http::rate_limit::RateLimitConfig::disabled(),
+            trusted_proxies: Default::default(),
+            connections: Default::default(),
         }
     }
 }
@@ -186,6 +193,9 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         bootstrap: options.bootstrap,
         clock: options.clock.clone(),
         purge: options.purge.clone(),
+        rate_limits: options.rate_limits,
+        trusted_proxies: options.trusted_proxies,
+        connections: options.connections,
     };
     let app = Application::build(config)
         .await
