@@ -76,7 +76,11 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_RATE_LIMIT_PER_CLIENT", default_value_t = 6000)]
     pub rate_limit_per_client: u32,
     /// Requests one client id may send at once.
-    #[arg(long, env = "GRANTOR_RATE_LIMIT_PER_CLIENT_BURST", default_value_t = 1000)]
+    #[arg(
+        long,
+        env = "GRANTOR_RATE_LIMIT_PER_CLIENT_BURST",
+        default_value_t = 1000
+    )]
     pub rate_limit_per_client_burst: u32,
     /// Unauthenticated row-writing requests (`GET /authorize`,
     /// `POST /oauth/device/code`) a minute per client IP, also the burst; 0 turns it off.
@@ -220,10 +224,7 @@ impl Config {
             },
             rate_limits: RateLimitConfig {
                 per_ip: Rate::new(args.rate_limit_per_ip, args.rate_limit_per_ip_burst),
-                per_client: Rate::new(
-                    args.rate_limit_per_client,
-                    args.rate_limit_per_client_burst,
-                ),
+                per_client: Rate::new(args.rate_limit_per_client, args.rate_limit_per_client_burst),
                 writes_per_ip: Rate::new(args.rate_limit_writes_per_ip, 0),
                 max_keys: usize::try_from(args.rate_limit_max_keys)
                     .map_err(|_| "rate-limit-max-keys is too large".to_owned())?,

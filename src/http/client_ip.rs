@@ -85,7 +85,9 @@ pub struct ClientIp(pub IpAddr);
 /// request's extensions.
 pub async fn layer(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        let ip = state.trusted_proxies.client_ip(peer.ip(), request.headers());
+        let ip = state
+            .trusted_proxies
+            .client_ip(peer.ip(), request.headers());
         request.extensions_mut().insert(ClientIp(ip));
     }
     next.run(request).await

@@ -422,10 +422,15 @@ pub fn refusal_response(surface: Surface, refusal: Refusal) -> Response {
     match surface {
         Surface::OAuth => super::auth_api::AuthApiError::RateLimited(refusal).into_response(),
         Surface::Pages => refusal.decorate(
-            super::pages::PageError::Status(StatusCode::TOO_MANY_REQUESTS, refusal.message().into())
-                .into_response(),
+            super::pages::PageError::Status(
+                StatusCode::TOO_MANY_REQUESTS,
+                refusal.message().into(),
+            )
+            .into_response(),
         ),
-        Surface::Management => super::management::ApiError::too_many_requests(refusal).into_response(),
+        Surface::Management => {
+            super::management::ApiError::too_many_requests(refusal).into_response()
+        }
     }
 }
 

@@ -342,7 +342,11 @@ fn with_connections(header_read_timeout: Duration, max_connections: usize) -> Ap
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_stalling_in_its_headers_is_disconnected_and_others_are_served() {
-    let app = spawn_with(Backend::Sqlite, with_connections(Duration::from_secs(1), 64)).await;
+    let app = spawn_with(
+        Backend::Sqlite,
+        with_connections(Duration::from_secs(1), 64),
+    )
+    .await;
     let addr = app.base_url.trim_start_matches("http://").to_owned();
     let mut slow = TcpStream::connect(&addr).await.unwrap();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -366,7 +370,11 @@ async fn a_client_stalling_in_its_headers_is_disconnected_and_others_are_served(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed() {
-    let app = spawn_with(Backend::Sqlite, with_connections(Duration::from_secs(1), 64)).await;
+    let app = spawn_with(
+        Backend::Sqlite,
+        with_connections(Duration::from_secs(1), 64),
+    )
+    .await;
     let addr = app.base_url.trim_start_matches("http://").to_owned();
     let mut client = TcpStream::connect(&addr).await.unwrap();
     client
@@ -384,7 +392,11 @@ async fn an_idle_keep_alive_connection_is_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_cap_wait_until_one_closes() {
-    let app = spawn_with(Backend::Sqlite, with_connections(Duration::from_secs(30), 1)).await;
+    let app = spawn_with(
+        Backend::Sqlite,
+        with_connections(Duration::from_secs(30), 1),
+    )
+    .await;
     let addr = app.base_url.trim_start_matches("http://").to_owned();
     // The first connection takes the only slot and sends nothing.
     let holder = TcpStream::connect(&addr).await.unwrap();
