@@ -137,6 +137,11 @@ impl Bench {
             "admin@bench.test",
             "--admin-password",
             "bench-admin-password",
+            // The benchmark measures the endpoint, not the rate limiter.
+            "--rate-limit-per-ip",
+            "0",
+            "--rate-limit-per-client",
+            "0",
         ])
         .expect("serve arguments");
         #[allow(unreachable_patterns)] // `serve` is the only command today
@@ -318,6 +323,10 @@ impl Bench {
             clock: Clock::System,
             audit,
             passwords: Arc::new(grantor::password::PasswordHashing::new(Default::default())),
+            rate_limits: Arc::new(grantor::http::rate_limit::RateLimits::new(
+                &grantor::http::rate_limit::RateLimitConfig::disabled(),
+            )),
+            trusted_proxies: Arc::new(Default::default()),
         }
     }
 }

@@ -5,11 +5,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use axum::extract::ConnectInfo;
 use grantor_store::Store;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt as _;
 
-use crate::config::{Config, Issuer};
+use crate::config::{Config, ConnectionConfig, Issuer};
 use crate::flows::audit::AuditQueue;
+use crate::http::rate_limit::{self, RateLimits};
 use crate::http::{self, AppState};
 use crate::keys::Keys;
 use crate::password::PasswordHashing;
@@ -20,6 +28,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     purge: crate::purge::PurgeConfig,
+    connections: ConnectionConfig,
     audit_writer: tokio::task::JoinHandle<()>,
 }
 
@@ -49,12 +58,15 @@ impl Application {
             clock: config.clock.clone(),
             audit,
             passwords,
+            rate_limits: Arc::new(RateLimits::new(&config.rate_limits)),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         };
         Ok(Self {
             listener,
             local_addr,
             state,
             purge: config.purge,
+            connections: config.connections,
             audit_writer,
         })
     }
@@ -79,14 +91,13 @@ impl Application {
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
         let purge = crate::purge::spawn(store.clone(), self.state.clock.clone(), self.purge);
+        let pruner = rate_limit::spawn_pruner(
+            self.state.rate_limits.clone(),
+            std::time::Duration::from_secs(60),
+        );
         let router = http::router(self.state);
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+        serve(self.listener, router, &self.connections, shutdown).await;
+        pruner.abort();
         if let Some(purge) = purge {
             purge.abort();
         }
@@ -99,8 +110,80 @@ impl Application {
             tracing::warn!("audit writer did not finish within 10 s");
         }
         store.close().await;
-        served
+        Ok(())
     }
+}
+
+/// The accept loop: HTTP/1.1 connections through hyper, at most
+/// `max_connections` at once (the next `accept` waits for a permit, so
+/// further clients wait in the listen backlog), each with hyper's
+/// header-read timeout, which also ends a keep-alive connection left idle
+/// that long. On `shutdown` it stops accepting, asks every connection to
+/// finish its request in flight and close, and waits for them.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: &ConnectionConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off a little
+                    // instead of spinning (a reset peer is not worth a pause).
+                    if !is_connection_error(&e) {
+                        tracing::warn!("accepting a connection failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(request)
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

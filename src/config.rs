@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::http::client_ip::TrustedProxies;
+use crate::http::rate_limit::{Rate, RateLimitConfig};
 use crate::password::PasswordHashConfig;
 use crate::purge::PurgeConfig;
 use crate::Clock;
@@ -77,6 +79,63 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_PASSWORD_HASH_QUEUE_TIMEOUT_MS", default_value_t = 2000,
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub password_hash_queue_timeout_ms: u64,
+    /// Requests a minute per client IP on each rate-limited surface
+    /// (token/revoke/introspect/device endpoints; sign-in and activation
+    /// pages; Management API); 0 turns the per-IP limit off.
+    #[arg(long, env = "GRANTOR_RATE_LIMIT_PER_IP", default_value_t = 1200)]
+    pub rate_limit_per_ip: u32,
+    /// Requests one client IP may send at once before the per-minute rate applies.
+    #[arg(long, env = "GRANTOR_RATE_LIMIT_PER_IP_BURST", default_value_t = 300)]
+    pub rate_limit_per_ip_burst: u32,
+    /// Requests a minute per client id on each rate-limited surface; 0 turns it off.
+    #[arg(long, env = "GRANTOR_RATE_LIMIT_PER_CLIENT", default_value_t = 6000)]
+    pub rate_limit_per_client: u32,
+    /// Requests one client id may send at once.
+    #[arg(
+        long,
+        env = "GRANTOR_RATE_LIMIT_PER_CLIENT_BURST",
+        default_value_t = 1000
+    )]
+    pub rate_limit_per_client_burst: u32,
+    /// Unauthenticated row-writing requests (`GET /authorize`,
+    /// `POST /oauth/device/code`) a minute per client IP, also the burst; 0 turns it off.
+    #[arg(long, env = "GRANTOR_RATE_LIMIT_WRITES_PER_IP", default_value_t = 60)]
+    pub rate_limit_writes_per_ip: u32,
+    /// Most keys (IPs, client ids) one rate limiter remembers (1000 to 10000000).
+    #[arg(long, env = "GRANTOR_RATE_LIMIT_MAX_KEYS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1000..=10_000_000))]
+    pub rate_limit_max_keys: u64,
+    /// Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed.
+    #[arg(long, env = "GRANTOR_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Seconds a connection may take to send a request's headers, and may stay
+    /// idle between requests (1 to 3600).
+    #[arg(long, env = "GRANTOR_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_seconds: u64,
+    /// Most connections served at once; further ones wait in the listen
+    /// backlog until one closes (1 to 1000000).
+    #[arg(long, env = "GRANTOR_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+}
+
+/// How connections are served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionConfig {
+    /// hyper's header-read timeout: it runs whenever a connection waits for
+    /// a request head, so it bounds both a slow header and an idle keep-alive.
+    pub header_read_timeout: std::time::Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
 }
 
 /// Credentials for the first start; `None` members are generated.
@@ -153,11 +212,15 @@ pub struct Config {
     pub clock: Clock,
     pub purge: PurgeConfig,
     pub password_hashing: PasswordHashConfig,
+    pub rate_limits: RateLimitConfig,
+    pub trusted_proxies: TrustedProxies,
+    pub connections: ConnectionConfig,
 }
 
 impl Config {
     pub fn from_args(args: ServeArgs) -> Result<Self, String> {
         let issuer = args.issuer.as_deref().map(Issuer::parse).transpose()?;
+        let trusted_proxies = TrustedProxies::parse(&args.trusted_proxies)?;
         Ok(Self {
             listen: args.listen,
             issuer,
@@ -190,6 +253,21 @@ impl Config {
                     ),
                 }
             },
+            rate_limits: RateLimitConfig {
+                per_ip: Rate::new(args.rate_limit_per_ip, args.rate_limit_per_ip_burst),
+                per_client: Rate::new(args.rate_limit_per_client, args.rate_limit_per_client_burst),
+                writes_per_ip: Rate::new(args.rate_limit_writes_per_ip, 0),
+                max_keys: usize::try_from(args.rate_limit_max_keys)
+                    .map_err(|_| "rate-limit-max-keys is too large".to_owned())?,
+            },
+            trusted_proxies,
+            connections: ConnectionConfig {
+                header_read_timeout: std::time::Duration::from_secs(
+                    args.header_read_timeout_seconds,
+                ),
+                max_connections: usize::try_from(args.max_connections)
+                    .map_err(|_| "max-connections is too large".to_owned())?,
+            },
         })
     }
 }
@@ -197,6 +275,47 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn serve_args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["grantor", "serve"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("arguments parse").command {
+            Command::Serve(args) => args,
+        }
+    }
+
+    #[test]
+    fn limits_are_on_by_default_and_zero_turns_them_off() {
+        let config = Config::from_args(serve_args(&[])).unwrap();
+        let limits = &config.rate_limits;
+        assert_eq!(limits.per_ip, Rate::new(1200, 300));
+        assert_eq!(limits.per_client, Rate::new(6000, 1000));
+        assert_eq!(limits.writes_per_ip, Rate::new(60, 60));
+        assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.connections, ConnectionConfig::default());
+
+        let config = Config::from_args(serve_args(&[
+            "--rate-limit-per-ip",
+            "0",
+            "--rate-limit-per-client",
+            "0",
+            "--rate-limit-writes-per-ip",
+            "0",
+            "--trusted-proxies",
+            "10.0.0.0/8,::1",
+            "--max-connections",
+            "5",
+        ]))
+        .unwrap();
+        assert_eq!(config.rate_limits.per_ip, None);
+        assert_eq!(config.rate_limits.per_client, None);
+        assert_eq!(config.rate_limits.writes_per_ip, None);
+        assert!(!config.trusted_proxies.is_empty());
+        assert_eq!(config.connections.max_connections, 5);
+
+        let bad = Config::from_args(serve_args(&["--trusted-proxies", "nonsense"]));
+        assert!(bad.is_err());
+    }
 
     #[test]
     fn issuer_always_ends_in_slash() {

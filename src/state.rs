@@ -1,5 +1,5 @@
 //! Shared handles every flow and handler uses: store, keys, issuer, clock,
-//! the audit queue and the password-hashing bound.
+//! the audit queue, the password-hashing bound and the request limits.
 
 use std::sync::Arc;
 
@@ -7,6 +7,8 @@ use grantor_store::Store;
 
 use crate::config::Issuer;
 use crate::flows::audit::AuditQueue;
+use crate::http::client_ip::TrustedProxies;
+use crate::http::rate_limit::RateLimits;
 use crate::keys::Keys;
 use crate::password::PasswordHashing;
 use crate::Clock;
@@ -22,4 +24,8 @@ pub struct AppState {
     pub audit: AuditQueue,
     /// The bound every Argon2id computation runs under (`password.rs`).
     pub passwords: Arc<PasswordHashing>,
+    /// Per-IP and per-client request buckets (`http::rate_limit`).
+    pub rate_limits: Arc<RateLimits>,
+    /// Proxies whose `X-Forwarded-For` names the client (`http::client_ip`).
+    pub trusted_proxies: Arc<TrustedProxies>,
 }

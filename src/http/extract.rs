@@ -9,17 +9,24 @@ use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
+use super::client_ip::ClientIp;
 pub use crate::flows::RequestMeta;
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ci| ci.0.ip().to_string())
-            .unwrap_or_default();
+        // The address `client_ip::layer` settled on (socket peer, or the
+        // forwarded client behind a trusted proxy); the socket peer when the
+        // router runs without that layer.
+        let ip = match parts.extensions.get::<ClientIp>() {
+            Some(ClientIp(ip)) => ip.to_string(),
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ci| ci.0.ip().to_canonical().to_string())
+                .unwrap_or_default(),
+        };
         let user_agent = parts
             .headers
             .get(USER_AGENT)

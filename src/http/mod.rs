@@ -3,10 +3,12 @@
 //! operation, and render; no business rule lives here.
 
 pub mod auth_api;
+pub mod client_ip;
 pub mod dashboard;
 pub mod extract;
 pub mod management;
 pub mod pages;
+pub mod rate_limit;
 
 use std::time::Duration;
 
@@ -35,6 +37,14 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::layer,
+        ))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_ip::layer,
+        ))
         .with_state(state)
 }

@@ -14,6 +14,7 @@ mod dashboard; // /dashboard: sign-in, CSRF, users and their tabs, revocations, 
 mod device_flow; // /oauth/device/code and /activate: codes, guessing protection, login, consent, approval
 mod discovery; // discovery document, JWKS, healthz
 mod interop; // code flow with PKCE, refresh and device flow driven by the oauth2 crate
+mod limits; // rate limits (429 with X-RateLimit-*), bounded unauthenticated writes, trusted proxies, connection timeouts and cap
 mod logs; // /api/v2/logs: events with Auth0 codes, receipts, filters, paging, scopes
 mod management_auth; // bearer checks (401) and scopes (403)
 mod management_boundary; // the Management API is for machines: user flows refused, client grant read on every call (CONTRACT §6.1)

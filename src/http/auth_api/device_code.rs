@@ -10,6 +10,7 @@ use serde_json::json;
 use super::{AuthApiError, FormOrJson};
 use crate::flows::device_authorization;
 use crate::http::extract::RequestMeta;
+use crate::http::rate_limit::Surface;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -24,6 +25,9 @@ pub async fn post_device_code(
     meta: RequestMeta,
     FormOrJson(form): FormOrJson<DeviceCodeForm>,
 ) -> Result<Response, AuthApiError> {
+    if let Some(client_id) = form.client_id.as_deref() {
+        state.rate_limits.check_client(Surface::OAuth, client_id)?;
+    }
     let now = state.clock.now();
     let issued = device_authorization::request(
         &state,

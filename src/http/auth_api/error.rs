@@ -6,6 +6,8 @@ use axum::Json;
 use grantor_domain::{OAuthError, OAuthErrorKind};
 use serde_json::json;
 
+use crate::http::rate_limit::Refusal;
+
 #[derive(Debug)]
 pub enum AuthApiError {
     OAuth(OAuthError),
@@ -13,6 +15,8 @@ pub enum AuthApiError {
     Status(StatusCode, &'static str, String),
     /// Something we did not expect; logged, shown as `server_error`.
     Internal(anyhow::Error),
+    /// A rate limit: 429 `too_many_requests` with `Retry-After` and `X-RateLimit-*`.
+    RateLimited(Refusal),
 }
 
 impl AuthApiError {
@@ -48,9 +52,24 @@ impl From<anyhow::Error> for AuthApiError {
     }
 }
 
+impl From<Refusal> for AuthApiError {
+    fn from(r: Refusal) -> Self {
+        Self::RateLimited(r)
+    }
+}
+
 impl IntoResponse for AuthApiError {
     fn into_response(self) -> Response {
+        let mut refusal = None;
         let (status, code, description) = match self {
+            Self::RateLimited(r) => {
+                refusal = Some(r);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    r.message(),
+                )
+            }
             Self::OAuth(e) => (
                 StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST),
                 e.kind.code(),
@@ -87,6 +106,9 @@ impl IntoResponse for AuthApiError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
+        match refusal {
+            Some(refusal) => refusal.decorate(response),
+            None => response,
+        }
     }
 }

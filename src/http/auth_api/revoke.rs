@@ -13,6 +13,7 @@ use super::{AuthApiError, FormOrJson};
 use crate::flows::client_auth::{self, ClientAuthError};
 use crate::flows::revocation::{self, RevokeOutcome};
 use crate::flows::RequestMeta;
+use crate::http::rate_limit::Surface;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -30,6 +31,9 @@ pub async fn authenticate_client(
     client_secret: Option<String>,
 ) -> Result<grantor_domain::Client, AuthApiError> {
     let presented = presented_client(headers, client_id, client_secret)?;
+    state
+        .rate_limits
+        .check_client(Surface::OAuth, presented.client_id())?;
     match client_auth::authenticate(&state.store, &presented).await {
         Ok(client) => Ok(client),
         Err(ClientAuthError::Store(e)) => Err(e.into()),

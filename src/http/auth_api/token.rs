@@ -12,6 +12,7 @@ use super::{AuthApiError, FormOrJson};
 use crate::flows::client_auth::PresentedClient;
 use crate::flows::token::{self, TokenRequest};
 use crate::http::extract::{basic_credentials, RequestMeta};
+use crate::http::rate_limit::Surface;
 use crate::http::AppState;
 
 /// Every parameter any grant type reads; unknown ones are ignored (RFC 6749 §3.2).
@@ -48,6 +49,9 @@ pub async fn post_token(
         )
     })?;
     let presented = presented_client(&headers, form.client_id, form.client_secret)?;
+    state
+        .rate_limits
+        .check_client(Surface::OAuth, presented.client_id())?;
     let request = TokenRequest {
         audience: form.audience,
         scope: form.scope,

@@ -20,6 +20,7 @@ use crate::flows::RequestMeta;
 
 use super::ApiError;
 use crate::http::extract::bearer_token;
+use crate::http::rate_limit::{AllowanceNote, Surface};
 use crate::http::AppState;
 
 #[derive(Debug, Clone)]
@@ -103,9 +104,19 @@ impl FromRequestParts<AppState> for Caller {
             .iter()
             .filter(|s| grant.scope.contains(s))
             .collect();
-        Ok(Caller {
+        let caller = Caller {
             client_id: client_id.to_owned(),
             scopes,
-        })
+        };
+        // The per-client bucket, keyed by the verified `azp` (an unverified
+        // one would let anyone drain another client's allowance).
+        let allowance = state
+            .rate_limits
+            .check_client(Surface::Management, &caller.client_id)
+            .map_err(ApiError::too_many_requests)?;
+        if let Some(note) = parts.extensions.get::<AllowanceNote>() {
+            note.note(allowance);
+        }
+        Ok(caller)
     }
 }

@@ -8,11 +8,15 @@ use axum::Json;
 use grantor_store::StoreError;
 use serde_json::json;
 
+use crate::http::rate_limit::Refusal;
+
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     message: Cow<'static, str>,
     error_code: Option<&'static str>,
+    /// Set on a 429: its `Retry-After` and `X-RateLimit-*` headers.
+    refusal: Option<Refusal>,
 }
 
 impl ApiError {
@@ -25,6 +29,19 @@ impl ApiError {
             status,
             message: message.into(),
             error_code,
+            refusal: None,
+        }
+    }
+
+    /// 429 `too_many_requests` with the rate-limit headers.
+    pub fn too_many_requests(refusal: Refusal) -> Self {
+        Self {
+            refusal: Some(refusal),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                refusal.message(),
+                Some("too_many_requests"),
+            )
         }
     }
 
@@ -57,8 +74,9 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, message, Some(error_code))
     }
 
-    /// 429 `too_many_requests` (Auth0's rate-limit answer), with `Retry-After`.
-    pub fn too_many_requests(message: impl Into<Cow<'static, str>>) -> Self {
+    /// 429 `too_many_requests` when the password-hashing bound is full, with
+    /// `Retry-After` (no rate-limit headers: no bucket refused it).
+    pub fn busy(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             message,
@@ -134,13 +152,17 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static(challenge),
             );
         }
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(crate::password::Busy::RETRY_AFTER_SECONDS),
-            );
+        match self.refusal {
+            Some(refusal) => refusal.decorate(response),
+            None if self.status == StatusCode::TOO_MANY_REQUESTS => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(crate::password::Busy::RETRY_AFTER_SECONDS),
+                );
+                response
+            }
+            None => response,
         }
-        response
     }
 }
 
@@ -148,9 +170,9 @@ impl IntoResponse for ApiError {
 impl From<crate::password::HashError> for ApiError {
     fn from(e: crate::password::HashError) -> Self {
         match e {
-            crate::password::HashError::Busy(_) => Self::too_many_requests(
-                "Too many password operations are in progress. Try again in a moment.",
-            ),
+            crate::password::HashError::Busy(_) => {
+                Self::busy("Too many password operations are in progress. Try again in a moment.")
+            }
             crate::password::HashError::Internal(e) => Self::internal(e),
         }
     }

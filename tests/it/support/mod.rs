@@ -148,6 +148,10 @@ pub struct AppOptions {
     /// parallel on a loaded machine are not turned away (the tests of the
     /// bound set their own).
     pub password_hashing: grantor::password::PasswordHashConfig,
+    /// Off unless a test sets limits: the suite sends bursts from 127.0.0.1.
+    pub rate_limits: grantor::http::rate_limit::RateLimitConfig,
+    pub trusted_proxies: grantor::http::client_ip::TrustedProxies,
+    pub connections: grantor::config::ConnectionConfig,
 }
 
 impl Default for AppOptions {
@@ -170,6 +174,9 @@ impl Default for AppOptions {
                 queue_timeout: std::time::Duration::from_secs(600),
                 ..Default::default()
             },
+            rate_limits: grantor::http::rate_limit::RateLimitConfig::disabled(),
+            trusted_proxies: Default::default(),
+            connections: Default::default(),
         }
     }
 }
@@ -204,6 +211,9 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         clock: options.clock.clone(),
         purge: options.purge.clone(),
         password_hashing: options.password_hashing,
+        rate_limits: options.rate_limits,
+        trusted_proxies: options.trusted_proxies,
+        connections: options.connections,
     };
     let app = Application::build(config)
         .await
