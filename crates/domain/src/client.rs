@@ -303,6 +303,18 @@ impl Client {
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.iter().any(|g| g == grant.as_str())
     }
+
+    /// RFC 9700 §4.14.2: a public client's refresh tokens must rotate (or be
+    /// sender-constrained, which grantor does not do). Called after a create
+    /// or an update applied its members: a client that is public now and was
+    /// not before (a new client was not) gets `rotating`, unless the same
+    /// request named `refresh_token.rotation_type`, which is the explicit
+    /// opt-in to `non-rotating`. Auth0 defaults every client to `non-rotating`.
+    pub fn default_public_rotation(&mut self, was_public: bool, rotation_type_named: bool) {
+        if self.token_endpoint_auth_method.is_public() && !was_public && !rotation_type_named {
+            self.refresh_token.rotation_type = RotationType::Rotating;
+        }
+    }
 }
 
 /// Known `app_type` values.
