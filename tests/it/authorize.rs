@@ -549,8 +549,20 @@ both_databases! {
 }
 
 /// A refresh exchange for a public client; returns status and body.
-async fn refresh_public(app: &TestApp, client_id: &str, token: &str) -> (StatusCode, serde_json::Value) {
-    crate::support::read(app.token_form(&[("grant_type", "refresh_token"), ("client_id", client_id), ("refresh_token", token)]).await).await
+async fn refresh_public(
+    app: &TestApp,
+    client_id: &str,
+    token: &str,
+) -> (StatusCode, serde_json::Value) {
+    crate::support::read(
+        app.token_form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("refresh_token", token),
+        ])
+        .await,
+    )
+    .await
 }
 
 both_databases! {

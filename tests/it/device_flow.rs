@@ -235,7 +235,10 @@ both_databases! {
 }
 
 /// The device code row as stored (found by its user code), for its request time.
-async fn stored_device_code(app: &TestApp, shown_user_code: &str) -> grantor_store::DeviceCodeRecord {
+async fn stored_device_code(
+    app: &TestApp,
+    shown_user_code: &str,
+) -> grantor_store::DeviceCodeRecord {
     let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
     let record = store
         .pending_device_code(&user_code_hash(shown_user_code), app.clock.now())
@@ -252,7 +255,9 @@ fn definition(html: &str, id: &str) -> Option<String> {
     let rest = &html[start..];
     let open_end = rest.find('>')? + 1;
     let close = rest.find("</dd>")?;
-    Some(crate::support::browser::html_unescape(&rest[open_end..close]))
+    Some(crate::support::browser::html_unescape(
+        &rest[open_end..close],
+    ))
 }
 
 both_databases! {

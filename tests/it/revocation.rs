@@ -182,13 +182,21 @@ both_databases! {
 }
 
 /// POSTs a form to `path` with optional extra headers; status, `WWW-Authenticate` and JSON body.
-async fn post_raw(app: &TestApp, path: &str, authorization: Option<&str>, form: &[(&str, &str)]) -> (StatusCode, Option<String>, Value) {
+async fn post_raw(
+    app: &TestApp,
+    path: &str,
+    authorization: Option<&str>,
+    form: &[(&str, &str)],
+) -> (StatusCode, Option<String>, Value) {
     let mut request = app.http.post(app.url(path)).form(form);
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
     let response = request.send().await.unwrap();
-    let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
     let (status, body) = read(response).await;
     (status, challenge, body)
 }

@@ -36,7 +36,11 @@ pub async fn authenticate_client(
     client_secret: Option<String>,
 ) -> Result<grantor_domain::Client, AuthApiError> {
     let failed = || -> AuthApiError {
-        OAuthError::new(OAuthErrorKind::InvalidClient, "Client authentication failed").into()
+        OAuthError::new(
+            OAuthErrorKind::InvalidClient,
+            "Client authentication failed",
+        )
+        .into()
     };
     match basic_credentials(headers) {
         Err(_) => return Err(failed()),
