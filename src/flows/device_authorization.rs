@@ -221,9 +221,13 @@ pub async fn activate(
         client_id: record.client_id.clone(),
         audience: record.audience.clone(),
         scope: record.scope.clone(),
-        force_consent: false,
+        // Device approvals always ask (`consent::decide_consent`).
+        force_consent: true,
         target: Target::Device {
             user_code_hash: record.user_code_hash.clone(),
+            device_ip: record.device_ip.clone(),
+            device_user_agent: record.device_user_agent.clone(),
+            requested_at_ms: record.created_at.0,
         },
     };
     let step =

@@ -547,3 +547,134 @@ both_databases! {
         assert_eq!(query_param(&browser::location(&response).unwrap(), "error").as_deref(), Some("login_required"));
     }
 }
+
+/// A refresh exchange for a public client; returns status and body.
+async fn refresh_public(
+    app: &TestApp,
+    client_id: &str,
+    token: &str,
+) -> (StatusCode, serde_json::Value) {
+    crate::support::read(
+        app.token_form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("refresh_token", token),
+        ])
+        .await,
+    )
+    .await
+}
+
+both_databases! {
+    async fn a_code_is_checked_before_it_is_spent_and_only_a_true_replay_revokes(db: Backend) {
+        let app = spawn_app(db).await;
+        create_user(&app, EMAIL, PASSWORD).await;
+        let client_id = native_client(&app, "Phone", &[CALLBACK]).await;
+        let other_client = native_client(&app, "Other phone app", &[CALLBACK]).await;
+        let (verifier, challenge) = pkce_pair();
+        let (wrong_verifier, _) = pkce_pair();
+        let extra = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256"), ("scope", "openid offline_access")];
+        let code = authorize_code(&app, &client_id, CALLBACK, &extra, EMAIL, PASSWORD).await;
+        // Each failed presentation is 403 invalid_grant and leaves the code unspent.
+        let attempts: Vec<(&str, Vec<(&str, &str)>)> = vec![
+            ("wrong verifier", vec![("client_id", &client_id), ("redirect_uri", CALLBACK), ("code_verifier", &wrong_verifier)]),
+            ("no verifier", vec![("client_id", &client_id), ("redirect_uri", CALLBACK)]),
+            ("another client", vec![("client_id", &other_client), ("redirect_uri", CALLBACK), ("code_verifier", &verifier)]),
+            ("no redirect_uri", vec![("client_id", &client_id), ("code_verifier", &verifier)]),
+            ("another redirect_uri", vec![("client_id", &client_id), ("redirect_uri", "https://app.example.test/other"), ("code_verifier", &verifier)]),
+            ("redirect_uri with a trailing slash", vec![("client_id", &client_id), ("redirect_uri", "https://app.example.test/callback/"), ("code_verifier", &verifier)]),
+        ];
+        for (what, mut form) in attempts {
+            form.extend([("grant_type", "authorization_code"), ("code", code.as_str())]);
+            let (status, body) = crate::support::read(app.token_form(&form).await).await;
+            crate::support::assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+            assert!(body.get("access_token").is_none(), "{what}: {body}");
+        }
+        // The legitimate client still gets its tokens afterwards.
+        let (status, tokens) = exchange_code(&app, &client_id, None, &code, CALLBACK, Some(&verifier)).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let refresh_token = tokens["refresh_token"].as_str().expect("refresh token").to_owned();
+        // Failed presentations after the use neither succeed nor revoke anything.
+        let (status, body) = exchange_code(&app, &client_id, None, &code, CALLBACK, Some(&wrong_verifier)).await;
+        crate::support::assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+        let (status, body) = exchange_code(&app, &other_client, None, &code, CALLBACK, Some(&verifier)).await;
+        crate::support::assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+        let (status, next) = refresh_public(&app, &client_id, &refresh_token).await;
+        assert_eq!(status, StatusCode::OK, "the stolen-code attempts revoked nothing: {next}");
+        let successor = next["refresh_token"].as_str().expect("public clients rotate").to_owned();
+        // A true replay (right client, verifier and redirect_uri) is refused
+        // and revokes what the first exchange issued, rotations included.
+        let (status, body) = exchange_code(&app, &client_id, None, &code, CALLBACK, Some(&verifier)).await;
+        crate::support::assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+        let (status, body) = refresh_public(&app, &client_id, &successor).await;
+        crate::support::assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+    }
+}
+
+both_databases! {
+    async fn a_confidential_clients_code_survives_other_clients_and_bad_secrets(db: Backend) {
+        let (app, client_id, secret) = setup(db).await;
+        let (other, other_secret) = web_client(&app, "Other", &[CALLBACK]).await;
+        let code = authorize_code(&app, &client_id, CALLBACK, &[("scope", "openid")], EMAIL, PASSWORD).await;
+        // Another client with valid credentials: invalid_grant.
+        let (status, body) = exchange_code(&app, &other, Some(&other_secret), &code, CALLBACK, None).await;
+        crate::support::assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+        // The right client with a wrong secret: client authentication fails first.
+        let (status, body) = exchange_code(&app, &client_id, Some("wrong-secret"), &code, CALLBACK, None).await;
+        crate::support::assert_oauth_error(status, &body, StatusCode::UNAUTHORIZED, "access_denied");
+        // A verifier for a code without a challenge: invalid_grant.
+        let (status, body) = exchange_code(&app, &client_id, Some(&secret), &code, CALLBACK, Some("unexpected-verifier-0123456789-0123456789-abc")).await;
+        crate::support::assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+        // redirect_uri was sent to /authorize, so it is required here.
+        let (status, body) = crate::support::read(app.token_form(&[
+            ("grant_type", "authorization_code"), ("client_id", &client_id), ("client_secret", &secret), ("code", &code),
+        ]).await).await;
+        crate::support::assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+        assert!(body["error_description"].as_str().unwrap().contains("redirect_uri"), "{body}");
+        let (status, body) = exchange_code(&app, &client_id, Some(&secret), &code, CALLBACK, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["id_token"].is_string(), "{body}");
+    }
+}
+
+both_databases! {
+    async fn without_redirect_uri_at_authorize_none_is_needed_at_the_token_endpoint(db: Backend) {
+        let (app, client_id, secret) = setup(db).await;
+        let html = get(&app, &app.http, &format!("/authorize?response_type=code&client_id={client_id}&scope=openid")).await.text().await.unwrap();
+        let html = submit_login(&app, &app.http, &html, EMAIL, PASSWORD).await.text().await.unwrap();
+        let response = submit_consent(&app, &app.http, &html, true).await;
+        let code = query_param(&location(&response).unwrap(), "code").expect("code");
+        // A wrong one is still refused, and the code survives it.
+        let (status, body) = exchange_code(&app, &client_id, Some(&secret), &code, "https://app.example.test/elsewhere", None).await;
+        crate::support::assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+        let (status, body) = crate::support::read(app.token_form(&[
+            ("grant_type", "authorization_code"), ("client_id", &client_id), ("client_secret", &secret), ("code", &code),
+        ]).await).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
+both_databases! {
+    async fn parallel_exchanges_of_one_code_yield_exactly_one_success(db: Backend) {
+        let (app, client_id, secret) = setup(db).await;
+        let app = std::sync::Arc::new(app);
+        let code = authorize_code(&app, &client_id, CALLBACK, &[("scope", "openid")], EMAIL, PASSWORD).await;
+        let mut tasks = Vec::new();
+        for _ in 0..12 {
+            let (app, client_id, secret, code) = (app.clone(), client_id.clone(), secret.clone(), code.clone());
+            tasks.push(tokio::spawn(async move {
+                exchange_code(&app, &client_id, Some(&secret), &code, CALLBACK, None).await
+            }));
+        }
+        let mut successes = 0;
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            if status == StatusCode::OK {
+                successes += 1;
+            } else {
+                crate::support::assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+            }
+        }
+        assert_eq!(successes, 1, "exactly one exchange spends the code");
+    }
+}

@@ -99,6 +99,9 @@ both_databases! {
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:not-the-secret"));
         let response = app.http.post(app.url("/oauth/token")).header("authorization", format!("Basic {basic}"))
             .form(&[("grant_type", "client_credentials"), ("audience", API)]).send().await.unwrap();
+        // RFC 6749 §5.2: Basic was attempted, so the 401 carries a Basic challenge.
+        let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+        assert!(challenge.as_deref().is_some_and(|c| c.starts_with("Basic")), "{challenge:?}");
         let (status, body) = read(response).await;
         assert_oauth_error(status, &body, StatusCode::UNAUTHORIZED, "access_denied");
     }

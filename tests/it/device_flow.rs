@@ -212,19 +212,116 @@ both_databases! {
 }
 
 both_databases! {
-    async fn a_signed_in_user_with_a_grant_connects_right_after_entering_the_code(db: Backend) {
+    async fn a_second_device_code_for_the_same_user_and_app_asks_again(db: Backend) {
         let (app, client_id) = setup(db).await;
         let browser = new_browser();
         let first = device_code(&app, &client_id, "read:a").await;
         let response = enter_user_code(&app, &browser, first["user_code"].as_str().unwrap()).await;
         let landing = sign_in_and_accept(&app, &browser, response, EMAIL, PASSWORD).await;
         assert!(landing.html.contains("Your device is now connected."), "{landing:?}");
-        // A second device of the same app: session and grant exist.
+        // A second device of the same app: session and grant exist, yet the
+        // user confirms this device too (RFC 8628 §5.4, CONTRACT §6.6).
         let second = device_code(&app, &client_id, "read:a").await;
-        let response = enter_user_code(&app, &browser, second["user_code"].as_str().unwrap()).await;
+        let second_code = second["user_code"].as_str().unwrap();
+        let response = enter_user_code(&app, &browser, second_code).await;
         assert_eq!(response.status(), StatusCode::OK);
+        let html = response.text().await.unwrap();
+        assert!(is_consent_page(&html), "{html}");
+        assert!(is_pending(&app, second_code).await, "nothing approved before Accept");
+        let response = submit_consent(&app, &browser, &html, true).await;
         assert!(response.text().await.unwrap().contains("Your device is now connected."));
-        assert!(!is_pending(&app, second["user_code"].as_str().unwrap()).await);
+        assert!(!is_pending(&app, second_code).await);
+    }
+}
+
+/// The device code row as stored (found by its user code), for its request time.
+async fn stored_device_code(
+    app: &TestApp,
+    shown_user_code: &str,
+) -> grantor_store::DeviceCodeRecord {
+    let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+    let record = store
+        .pending_device_code(&user_code_hash(shown_user_code), app.clock.now())
+        .await
+        .unwrap()
+        .expect("pending device code");
+    store.close().await;
+    record
+}
+
+/// The text of the `<dd id="…">` element on a page.
+fn definition(html: &str, id: &str) -> Option<String> {
+    let start = html.find(&format!("<dd id=\"{id}\">"))?;
+    let rest = &html[start..];
+    let open_end = rest.find('>')? + 1;
+    let close = rest.find("</dd>")?;
+    Some(crate::support::browser::html_unescape(
+        &rest[open_end..close],
+    ))
+}
+
+both_databases! {
+    async fn the_confirmation_names_the_app_and_the_requesting_devices_ip_agent_and_time(db: Backend) {
+        let (app, _) = setup(db).await;
+        // A first-party app whose API skips consent for first-party clients:
+        // /authorize would not ask, the device flow still does.
+        let (status, body) = app.mgmt_call(reqwest::Method::PATCH, &format!("/resource-servers/{}", crate::client_credentials::urlencode(API)),
+            Some(json!({"skip_consent_for_verifiable_first_party_clients": true}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (client_id, _, _) = app.create_client(json!({
+            "name": "Kitchen <Radio>", "app_type": "native", "token_endpoint_auth_method": "none", "is_first_party": true,
+            "grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
+        })).await;
+        let agent = "RadioOS/3.1 (kitchen; <b>model</b> 7)";
+        let (status, body) = read(app.http.post(app.url("/oauth/device/code")).header("user-agent", agent)
+            .form(&[("client_id", client_id.as_str()), ("scope", "read:a"), ("audience", API)]).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let user_code = body["user_code"].as_str().unwrap();
+        let device_code = body["device_code"].as_str().unwrap();
+        let requested_at = stored_device_code(&app, user_code).await.created_at;
+        // The user's browser has another user agent; the page shows the device's.
+        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true)
+            .user_agent("UsersLaptopBrowser/1.0").build().unwrap();
+        let response = enter_user_code(&app, &browser, user_code).await;
+        let html = response.text().await.unwrap();
+        let response = submit_login(&app, &browser, &html, EMAIL, PASSWORD).await;
+        let html = response.text().await.unwrap();
+        assert!(is_consent_page(&html), "first-party skip-consent does not skip a device confirmation: {html}");
+        assert!(html.contains("Kitchen &#60;Radio&#62;") || html.contains("Kitchen &lt;Radio&gt;"), "the app, escaped: {html}");
+        assert_eq!(definition(&html, "device-ip").as_deref(), Some("127.0.0.1"), "{html}");
+        assert_eq!(definition(&html, "device-user-agent").as_deref(), Some(agent), "{html}");
+        assert!(!html.contains("<b>model</b>"), "the user agent is escaped: {html}");
+        let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+        let expected = time::OffsetDateTime::from_unix_timestamp(requested_at.unix_seconds()).unwrap().format(&format).unwrap();
+        assert_eq!(definition(&html, "device-requested-at"), Some(expected), "{html}");
+        assert!(html.contains(">Accept</button>") && html.contains(">Decline</button>"), "{html}");
+        // Until Accept, the device keeps waiting.
+        assert!(is_pending(&app, user_code).await);
+        let (status, pending) = read(app.token_form(&[("grant_type", DEVICE_GRANT), ("client_id", &client_id), ("device_code", device_code)]).await).await;
+        assert_oauth_error(status, &pending, StatusCode::FORBIDDEN, "authorization_pending");
+        let response = submit_consent(&app, &browser, &html, true).await;
+        assert!(response.text().await.unwrap().contains("Your device is now connected."));
+        // (An approved code answers at once, whatever the poll interval.)
+        let (status, tokens) = read(app.token_form(&[("grant_type", DEVICE_GRANT), ("client_id", &client_id), ("device_code", device_code)]).await).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+    }
+}
+
+both_databases! {
+    async fn decline_on_a_signed_in_users_confirmation_denies_the_device(db: Backend) {
+        let (app, client_id) = setup(db).await;
+        let browser = new_browser();
+        let first = device_code(&app, &client_id, "read:a").await;
+        let response = enter_user_code(&app, &browser, first["user_code"].as_str().unwrap()).await;
+        sign_in_and_accept(&app, &browser, response, EMAIL, PASSWORD).await;
+        // Signed in, grant recorded: a second device is still confirmed, and Decline denies it.
+        let second = device_code(&app, &client_id, "read:a").await;
+        let html = enter_user_code(&app, &browser, second["user_code"].as_str().unwrap()).await.text().await.unwrap();
+        assert!(is_consent_page(&html), "{html}");
+        let response = submit_consent(&app, &browser, &html, false).await;
+        assert!(response.text().await.unwrap().contains("Access was denied"));
+        let (status, denied) = read(app.token_form(&[("grant_type", DEVICE_GRANT), ("client_id", &client_id), ("device_code", second["device_code"].as_str().unwrap())]).await).await;
+        assert_oauth_error(status, &denied, StatusCode::FORBIDDEN, "access_denied");
     }
 }
 

@@ -6,8 +6,8 @@
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, DeviceAuthorizationUrl,
-    PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, StandardDeviceAuthorizationResponse,
-    TokenResponse, TokenUrl,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
+    StandardDeviceAuthorizationResponse, TokenResponse, TokenUrl,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -86,6 +86,7 @@ both_databases! {
         let code = params.get("code").expect("code in redirect").clone();
 
         let http = oauth_http();
+        let verifier_text = verifier.secret().clone();
         let tokens = client.exchange_code(AuthorizationCode::new(code.clone())).set_pkce_verifier(verifier)
             .request_async(&http).await.expect("code exchange");
         let access = claims(tokens.access_token().secret());
@@ -93,8 +94,10 @@ both_databases! {
         assert_eq!(access["azp"], id.as_str());
         assert!(access["sid"].is_string(), "tokens from a browser session carry sid");
         let refresh = tokens.refresh_token().expect("refresh token").clone();
-        // The code is single-use, and its second use revokes what the first issued.
-        let replay = client.exchange_code(AuthorizationCode::new(code)).request_async(&http).await;
+        // The code is single-use, and a second use (same client, same
+        // verifier) revokes what the first issued.
+        let replay = client.exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier_text)).request_async(&http).await;
         assert!(replay.is_err(), "a code works once");
         assert!(client.exchange_refresh_token(&refresh).request_async(&http).await.is_err(),
             "replaying the code revoked the refresh token it had issued");

@@ -132,3 +132,41 @@ both_databases! {
         store.close().await;
     }
 }
+
+both_databases! {
+    async fn public_clients_rotate_unless_non_rotating_is_asked_for(db: Backend) {
+        let app = spawn_app(db).await;
+        let rotation = |client: &Value| client["refresh_token"]["rotation_type"].as_str().unwrap().to_owned();
+        // RFC 9700 §4.14.2: a public client gets rotating refresh tokens by default…
+        let (public, _, created) = app.create_client(json!({"name": "Phone", "token_endpoint_auth_method": "none"})).await;
+        assert_eq!(rotation(&created), "rotating");
+        let (status, read_back) = app.mgmt_call(Method::GET, &format!("/clients/{public}"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(rotation(&read_back), "rotating", "stored, not only rendered");
+        let (_, _, created) = app.create_client(json!({
+            "name": "SPA", "token_endpoint_auth_method": "none", "refresh_token": {"expiration_type": "expiring"},
+        })).await;
+        assert_eq!(rotation(&created), "rotating", "a refresh_token object without rotation_type");
+        // …non-rotating only when asked for explicitly, at creation or later.
+        let (_, _, created) = app.create_client(json!({
+            "name": "Legacy", "token_endpoint_auth_method": "none", "refresh_token": {"rotation_type": "non-rotating"},
+        })).await;
+        assert_eq!(rotation(&created), "non-rotating");
+        let (status, patched) = app.mgmt_call(Method::PATCH, &format!("/clients/{public}"),
+            Some(json!({"refresh_token": {"rotation_type": "non-rotating"}}))).await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        assert_eq!(rotation(&patched), "non-rotating");
+        let (_, patched) = app.mgmt_call(Method::PATCH, &format!("/clients/{public}"), Some(json!({"name": "Phone 2"}))).await;
+        assert_eq!(rotation(&patched), "non-rotating", "an unrelated change keeps the opt-in");
+        // Confidential clients keep Auth0's default; becoming public switches rotation on.
+        let (confidential, _, created) = app.create_client(json!({"name": "Web"})).await;
+        assert_eq!(rotation(&created), "non-rotating");
+        let (_, patched) = app.mgmt_call(Method::PATCH, &format!("/clients/{confidential}"),
+            Some(json!({"token_endpoint_auth_method": "none"}))).await;
+        assert_eq!(rotation(&patched), "rotating");
+        let (confidential, _, _) = app.create_client(json!({"name": "Web 2"})).await;
+        let (_, patched) = app.mgmt_call(Method::PATCH, &format!("/clients/{confidential}"),
+            Some(json!({"token_endpoint_auth_method": "none", "refresh_token": {"rotation_type": "non-rotating"}}))).await;
+        assert_eq!(rotation(&patched), "non-rotating");
+    }
+}

@@ -408,3 +408,51 @@ both_databases! {
         store.close().await;
     }
 }
+
+both_databases! {
+    async fn a_public_client_rotates_by_default_and_reuse_is_detected(db: Backend) {
+        let app = spawn_app(db).await;
+        let _ = setup(&app, rotating(0)).await;
+        let public_password_grant = |id: String| {
+            let app = &app;
+            async move {
+                let (status, body) = read(app.token_form(&[
+                    ("grant_type", "password"), ("client_id", &id), ("username", EMAIL), ("password", PASSWORD),
+                    ("audience", API), ("scope", "read:orders offline_access"),
+                ]).await).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                rt(&body)
+            }
+        };
+        let public_refresh = |id: String, token: String| {
+            let app = &app;
+            async move {
+                read(app.token_form(&[("grant_type", "refresh_token"), ("client_id", &id), ("refresh_token", &token)]).await).await
+            }
+        };
+        let (public, _, _) = app.create_client(json!({
+            "name": "native", "token_endpoint_auth_method": "none", "grant_types": ["password", "refresh_token"],
+        })).await;
+        let first = public_password_grant(public.clone()).await;
+        let (status, body) = public_refresh(public.clone(), first.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let second = body["refresh_token"].as_str().expect("a rotating exchange returns a new refresh token").to_owned();
+        assert_ne!(second, first);
+        // The rotated-out token is reuse: refused, and the family is revoked.
+        let (status, body) = public_refresh(public.clone(), first).await;
+        assert_invalid_refresh(status, &body);
+        let (status, body) = public_refresh(public.clone(), second).await;
+        assert_invalid_refresh(status, &body);
+        // The explicit opt-in keeps one token that works again and again.
+        let (legacy, _, _) = app.create_client(json!({
+            "name": "legacy native", "token_endpoint_auth_method": "none", "grant_types": ["password", "refresh_token"],
+            "refresh_token": {"rotation_type": "non-rotating"},
+        })).await;
+        let token = public_password_grant(legacy.clone()).await;
+        for _ in 0..2 {
+            let (status, body) = public_refresh(legacy.clone(), token.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert!(body.get("refresh_token").is_none(), "non-rotating: {body}");
+        }
+    }
+}

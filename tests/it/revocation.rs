@@ -180,3 +180,59 @@ both_databases! {
         assert_oauth_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_client");
     }
 }
+
+/// POSTs a form to `path` with optional extra headers; status, `WWW-Authenticate` and JSON body.
+async fn post_raw(
+    app: &TestApp,
+    path: &str,
+    authorization: Option<&str>,
+    form: &[(&str, &str)],
+) -> (StatusCode, Option<String>, Value) {
+    let mut request = app.http.post(app.url(path)).form(form);
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = request.send().await.unwrap();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (status, body) = read(response).await;
+    (status, challenge, body)
+}
+
+both_databases! {
+    async fn revoke_and_introspect_without_client_authentication_are_401_invalid_client(db: Backend) {
+        let app = spawn_app(db).await;
+        let (id, secret) = setup(&app, rotating(0)).await;
+        let body = password_grant(&app, &id, &secret, "read:orders offline_access").await;
+        let token = rt(&body);
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        let (public, _, _) = app.create_client(json!({
+            "name": "native", "token_endpoint_auth_method": "none", "grant_types": ["password", "refresh_token"],
+        })).await;
+        let malformed = "Basic %%%not-base64%%%";
+        let wrong_basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:wrong")));
+        for path in ["/oauth/revoke", "/oauth/introspect"] {
+            // No client at all (not even a secret without an id).
+            for (authorization, form) in [
+                (None, vec![("token", token.as_str())]),
+                (None, vec![("token", token.as_str()), ("client_secret", secret.as_str())]),
+                (Some(malformed), vec![("token", token.as_str())]),
+                (Some(wrong_basic.as_str()), vec![("token", token.as_str())]),
+            ] {
+                let (status, challenge, body) = post_raw(&app, path, authorization, &form).await;
+                assert_oauth_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_client");
+                let challenge = challenge.unwrap_or_else(|| panic!("{path}: 401 without WWW-Authenticate"));
+                assert!(challenge.starts_with("Basic"), "{challenge}");
+            }
+        }
+        // Introspection is for confidential clients: a public client_id is 401 too.
+        let (status, _, body) = post_raw(&app, "/oauth/introspect", None, &[("client_id", &public), ("token", &access)]).await;
+        assert_oauth_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_client");
+        // Nothing of the above revoked the token; its own client still sees it live.
+        assert_eq!(introspect(&app, &id, &secret, &token).await["active"], true);
+        let (status, _) = refresh(&app, &id, &secret, &token).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}

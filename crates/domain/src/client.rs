@@ -303,6 +303,18 @@ impl Client {
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.iter().any(|g| g == grant.as_str())
     }
+
+    /// RFC 9700 §4.14.2: a public client's refresh tokens must rotate (or be
+    /// sender-constrained, which grantor does not do). Called after a create
+    /// or an update applied its members: a client that is public now and was
+    /// not before (a new client was not) gets `rotating`, unless the same
+    /// request named `refresh_token.rotation_type`, which is the explicit
+    /// opt-in to `non-rotating`. Auth0 defaults every client to `non-rotating`.
+    pub fn default_public_rotation(&mut self, was_public: bool, rotation_type_named: bool) {
+        if self.token_endpoint_auth_method.is_public() && !was_public && !rotation_type_named {
+            self.refresh_token.rotation_type = RotationType::Rotating;
+        }
+    }
 }
 
 /// Known `app_type` values.
@@ -387,6 +399,48 @@ pub fn validate_url(field: &str, url: &str) -> Result<(), ValidationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn client(method: TokenEndpointAuthMethod) -> Client {
+        Client {
+            client_id: "c".to_owned(),
+            name: "c".to_owned(),
+            description: String::new(),
+            app_type: None,
+            is_first_party: true,
+            oidc_conformant: false,
+            callbacks: vec![],
+            allowed_logout_urls: vec![],
+            allowed_origins: vec![],
+            web_origins: vec![],
+            grant_types: vec![],
+            token_endpoint_auth_method: method,
+            secret_hash: crate::TokenHash::of("s"),
+            id_token_lifetime: 36_000,
+            refresh_token: RefreshTokenSettings::default(),
+            is_system: false,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn public_clients_rotate_unless_rotation_was_named() {
+        let mut c = client(TokenEndpointAuthMethod::None);
+        c.default_public_rotation(false, false);
+        assert_eq!(c.refresh_token.rotation_type, RotationType::Rotating);
+        // Named in the same request: the explicit choice stands.
+        let mut c = client(TokenEndpointAuthMethod::None);
+        c.default_public_rotation(false, true);
+        assert_eq!(c.refresh_token.rotation_type, RotationType::NonRotating);
+        // Already public (an opt-in made earlier): unchanged.
+        let mut c = client(TokenEndpointAuthMethod::None);
+        c.default_public_rotation(true, false);
+        assert_eq!(c.refresh_token.rotation_type, RotationType::NonRotating);
+        // Confidential clients keep Auth0's default.
+        let mut c = client(TokenEndpointAuthMethod::ClientSecretPost);
+        c.default_public_rotation(false, false);
+        assert_eq!(c.refresh_token.rotation_type, RotationType::NonRotating);
+    }
 
     #[test]
     fn defaults_match_auth0() {

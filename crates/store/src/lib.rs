@@ -187,7 +187,10 @@ operations! {
     fn upsert_grant(&self, new_id: &str, user_id: &str, client_id: &str, audience: &str, scope: &ScopeSet, now: Timestamp) -> UserGrant;
 
     fn insert_authorization_code(&self, code: &AuthorizationCodeRecord) -> ();
-    /// Spends a code once; a second presentation reports what the first issued.
+    /// A code by hash, used or not; writes nothing (checks come before spending).
+    fn authorization_code(&self, code_hash: &str) -> Option<StoredCode>;
+    /// Spends a code once (compare-and-set on `used_at`); a second
+    /// presentation reports what the first issued.
     fn redeem_authorization_code(&self, code_hash: &str, now: Timestamp) -> CodeRedemption;
 
     /// Writes a token response's family, access-token record and code link.

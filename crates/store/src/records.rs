@@ -105,7 +105,12 @@ pub struct AuthorizationCodeRecord {
     pub user_id: String,
     pub session_id: Option<String>,
     pub grant_id: String,
+    /// The redirect URI the code was issued to (the one sent, or the
+    /// client's only callback).
     pub redirect_uri: String,
+    /// Whether `/authorize` carried `redirect_uri`: then the token request
+    /// must repeat it (RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
     pub audience: String,
     pub scope: String,
     pub nonce: Option<String>,
@@ -116,11 +121,20 @@ pub struct AuthorizationCodeRecord {
     pub expires_at: Timestamp,
 }
 
-/// What presenting an authorization code found.
+/// A stored authorization code as a token request finds it, before anything
+/// is written: the caller checks client, `redirect_uri` and PKCE against it,
+/// and only then spends it with `redeem_authorization_code`.
+#[derive(Debug, Clone)]
+pub struct StoredCode {
+    pub record: AuthorizationCodeRecord,
+    pub used_at: Option<Timestamp>,
+}
+
+/// What spending an authorization code did.
 #[derive(Debug, Clone)]
 pub enum CodeRedemption {
     /// First use: the code is now spent.
-    Redeemed(Box<AuthorizationCodeRecord>),
+    Redeemed,
     /// A second use (RFC 6749 §4.1.2): what the first use issued, to revoke.
     Replayed {
         issued_family_id: Option<String>,

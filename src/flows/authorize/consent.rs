@@ -4,7 +4,7 @@
 use grantor_domain::Timestamp;
 use grantor_store::UserGrant;
 
-use super::{ConsentView, Loaded, ScopeLine};
+use super::{ConsentView, DeviceRequestView, Loaded, ScopeLine, Target};
 use crate::flows::login::ActiveSession;
 use crate::flows::FlowError;
 use crate::secrets;
@@ -18,14 +18,16 @@ pub(super) enum Consent {
 /// Consent is not asked when the user's grant already covers the requested
 /// scopes, nor for a first-party client when the API skips consent for
 /// verifiable first-party clients (the grant is then recorded). `prompt=consent`
-/// always asks.
+/// always asks, and so does every device approval (RFC 8628 §5.4, CONTRACT
+/// §6.6): a user code can be phished, so each one is confirmed on a page that
+/// names the requesting device, whatever grant or first-party rule applies.
 pub(super) async fn decide_consent(
     state: &AppState,
     loaded: &Loaded,
     session: &ActiveSession,
     now: Timestamp,
 ) -> Result<Consent, FlowError> {
-    if loaded.pending.force_consent {
+    if loaded.pending.force_consent || matches!(loaded.pending.target, Target::Device { .. }) {
         return Ok(Consent::Ask);
     }
     let requested = loaded.requested();
@@ -97,6 +99,19 @@ pub(super) fn consent_view(loaded: &Loaded, session: &ActiveSession) -> ConsentV
         audience: loaded.audience.audience.clone(),
         user_email: session.user.email.clone(),
         scopes,
+        device: match &loaded.pending.target {
+            Target::Device {
+                device_ip,
+                device_user_agent,
+                requested_at_ms,
+                ..
+            } => Some(DeviceRequestView {
+                ip: device_ip.clone(),
+                user_agent: device_user_agent.clone(),
+                requested_at: Timestamp(*requested_at_ms),
+            }),
+            Target::Code { .. } => None,
+        },
     }
 }
 

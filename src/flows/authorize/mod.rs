@@ -94,14 +94,28 @@ pub enum Target {
     /// An authorization code sent to `redirect_uri`.
     Code {
         redirect_uri: String,
+        /// Whether the request named `redirect_uri` (else it is the client's
+        /// only callback); the token request must then repeat it.
+        #[serde(default)]
+        redirect_uri_sent: bool,
         response_mode: ResponseMode,
         state: Option<String>,
         nonce: Option<String>,
         code_challenge: Option<String>,
         device_name: Option<String>,
     },
-    /// Approving a device code (RFC 8628 §3.3).
-    Device { user_code_hash: String },
+    /// Approving a device code (RFC 8628 §3.3). The device's request, as
+    /// recorded at `/oauth/device/code`, is shown on the consent page.
+    Device {
+        user_code_hash: String,
+        #[serde(default)]
+        device_ip: String,
+        #[serde(default)]
+        device_user_agent: String,
+        /// When the device asked, in milliseconds since the epoch.
+        #[serde(default)]
+        requested_at_ms: i64,
+    },
 }
 
 /// A validated request waiting for the login and consent pages, stored as
@@ -144,6 +158,17 @@ pub struct ConsentView {
     pub audience: String,
     pub user_email: String,
     pub scopes: Vec<ScopeLine>,
+    /// For a device approval: which device asked, so the user can tell it is
+    /// theirs (RFC 8628 §5.4).
+    pub device: Option<DeviceRequestView>,
+}
+
+/// The device request a device-flow consent page names.
+#[derive(Debug, Clone)]
+pub struct DeviceRequestView {
+    pub ip: String,
+    pub user_agent: String,
+    pub requested_at: Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -425,7 +450,7 @@ pub async fn consent(
             Target::Code { .. } => {
                 settle(loaded.reject("access_denied", "User did not authorize the request"))
             }
-            Target::Device { user_code_hash } => {
+            Target::Device { user_code_hash, .. } => {
                 state.store.deny_device_code(user_code_hash, now).await?;
                 Ok(Step::DeviceDenied)
             }
@@ -503,6 +528,7 @@ async fn complete(
     let step = match &loaded.pending.target {
         Target::Code {
             redirect_uri,
+            redirect_uri_sent,
             response_mode,
             state: client_state,
             nonce,
@@ -519,6 +545,7 @@ async fn complete(
                     session_id: Some(session.session.id.clone()),
                     grant_id: grant.id.clone(),
                     redirect_uri: redirect_uri.clone(),
+                    redirect_uri_sent: *redirect_uri_sent,
                     audience: loaded.audience.audience.clone(),
                     scope: scope.to_wire(),
                     nonce: nonce.clone(),
@@ -539,7 +566,7 @@ async fn complete(
                 params,
             })
         }
-        Target::Device { user_code_hash } => {
+        Target::Device { user_code_hash, .. } => {
             let approved = state
                 .store
                 .approve_device_code(

@@ -209,6 +209,7 @@ pub(super) async fn validate(
         scope: scope.to_wire(),
         force_consent: prompt.consent,
         target: Target::Code {
+            redirect_uri_sent: params.redirect_uri.is_some(),
             redirect_uri,
             response_mode,
             state: params.state.clone(),

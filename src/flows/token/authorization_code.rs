@@ -1,8 +1,10 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
-//! Codes are single-use: a second presentation revokes what the first issued.
+//! A code is checked against the request before it is spent, and spent with
+//! one compare-and-set; a second presentation that passes the checks revokes
+//! what the first issued.
 
 use grantor_domain::{pkce, Client, OAuthError, ScopeSet, Timestamp, TokenHash};
-use grantor_store::CodeRedemption;
+use grantor_store::{AuthorizationCodeRecord, CodeRedemption};
 
 use super::{required, IssuedTokens, TokenRequest};
 use crate::flows::issue::{issue_for_user, IssueContext};
@@ -22,16 +24,32 @@ pub async fn exchange(
 ) -> Result<IssuedTokens, FlowError> {
     let code = required(&request.code, "code")?;
     let code_hash = TokenHash::of(code).as_str().to_owned();
-    let record = match state
+    // Check first, spend second: a request that fails a check (another
+    // client, a wrong or missing redirect_uri, a wrong PKCE verifier) leaves
+    // the code untouched, so whoever stole a code without the rest cannot
+    // burn it, nor trigger the replay revocation below.
+    let stored = state
+        .store
+        .authorization_code(&code_hash)
+        .await?
+        .ok_or_else(invalid_code)?;
+    let record = stored.record;
+    check_presentation(&record, client, &request)?;
+    if stored.used_at.is_none() && record.expires_at <= now {
+        return Err(invalid_code().into());
+    }
+    match state
         .store
         .redeem_authorization_code(&code_hash, now)
         .await?
     {
-        CodeRedemption::Redeemed(record) => record,
+        CodeRedemption::Redeemed => {}
         CodeRedemption::Replayed {
             issued_family_id,
             issued_jti,
         } => {
+            // A second presentation by the right client with the right
+            // verifier (RFC 6749 §4.1.2): revoke what the first one issued.
             revocation::revoke_code_issue(
                 state,
                 issued_family_id.as_deref(),
@@ -43,25 +61,6 @@ pub async fn exchange(
             return Err(invalid_code().into());
         }
         CodeRedemption::Invalid => return Err(invalid_code().into()),
-    };
-    if record.client_id != client.client_id {
-        return Err(invalid_code().into());
-    }
-    // RFC 6749 §4.1.3: the redirect_uri, when sent, must be the one the code was issued to.
-    if request
-        .redirect_uri
-        .as_deref()
-        .is_some_and(|uri| uri != record.redirect_uri)
-    {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        )
-        .into());
-    }
-    match (&record.code_challenge, request.code_verifier.as_deref()) {
-        (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
-        (None, None) => {}
-        _ => return Err(OAuthError::invalid_grant("Failed to verify code verifier").into()),
     }
     let user = state
         .store
@@ -95,4 +94,36 @@ pub async fn exchange(
         now,
     )
     .await
+}
+
+/// What a token request must match before its code is spent (RFC 6749
+/// §4.1.3, RFC 7636 §4.6): the client the code was issued to; the
+/// `redirect_uri`, required and identical when `/authorize` carried one; the
+/// PKCE verifier when the code has a challenge (and none when it has not).
+fn check_presentation(
+    record: &AuthorizationCodeRecord,
+    client: &Client,
+    request: &TokenRequest,
+) -> Result<(), OAuthError> {
+    if record.client_id != client.client_id {
+        return Err(invalid_code());
+    }
+    match request.redirect_uri.as_deref() {
+        Some(uri) if uri != record.redirect_uri => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ))
+        }
+        None if record.redirect_uri_sent => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri is required: the authorization request carried one",
+            ))
+        }
+        _ => {}
+    }
+    match (&record.code_challenge, request.code_verifier.as_deref()) {
+        (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => Ok(()),
+        (None, None) => Ok(()),
+        _ => Err(OAuthError::invalid_grant("Failed to verify code verifier")),
+    }
 }

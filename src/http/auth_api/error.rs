@@ -96,8 +96,10 @@ impl IntoResponse for AuthApiError {
                 HeaderValue::from(crate::password::Busy::RETRY_AFTER_SECONDS),
             );
         }
-        if status == StatusCode::UNAUTHORIZED && code == "invalid_client" {
-            // RFC 6749 §5.2: 401 invalid_client carries a challenge.
+        if status == StatusCode::UNAUTHORIZED {
+            // A failed client authentication (RFC 6749 §5.2: `invalid_client`;
+            // Auth0's `access_denied` at the token endpoint) carries a
+            // challenge, as every 401 must (RFC 9110 §15.5.2).
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"grantor\""),

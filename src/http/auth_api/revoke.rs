@@ -1,7 +1,8 @@
 //! `POST /oauth/revoke` (RFC 7009, Auth0 §2.3): authenticate the client
 //! first, then revoke through `flows::revocation`. 200 with an empty body on
 //! success and for unknown tokens; 400 `invalid_request` for a token of another
-//! client (which stays valid); 401 `invalid_client` for bad credentials.
+//! client (which stays valid); 401 `invalid_client` for missing or bad client
+//! credentials.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -13,6 +14,7 @@ use super::{AuthApiError, FormOrJson};
 use crate::flows::client_auth::{self, ClientAuthError};
 use crate::flows::revocation::{self, RevokeOutcome};
 use crate::flows::RequestMeta;
+use crate::http::extract::basic_credentials;
 use crate::http::rate_limit::Surface;
 use crate::http::AppState;
 
@@ -23,13 +25,29 @@ pub struct RevokeForm {
     client_secret: Option<String>,
 }
 
-/// Authenticates the client of a revoke or introspect call; failures are 401 `invalid_client`.
+/// Authenticates the client of a revoke or introspect call. No client at all
+/// (neither a Basic header nor a `client_id`), a malformed Basic header, an
+/// unknown client or a wrong secret are 401 `invalid_client` (RFC 6749 §5.2,
+/// RFC 7009 §2.1, RFC 7662 §2.1); the response carries a Basic challenge.
+/// A public client (`none`) authenticates with its `client_id` alone.
 pub async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
     client_id: Option<String>,
     client_secret: Option<String>,
 ) -> Result<grantor_domain::Client, AuthApiError> {
+    let failed = || -> AuthApiError {
+        OAuthError::new(
+            OAuthErrorKind::InvalidClient,
+            "Client authentication failed",
+        )
+        .into()
+    };
+    match basic_credentials(headers) {
+        Err(_) => return Err(failed()),
+        Ok(None) if client_id.is_none() => return Err(failed()),
+        Ok(_) => {}
+    }
     let presented = presented_client(headers, client_id, client_secret)?;
     state
         .rate_limits
@@ -37,11 +55,7 @@ pub async fn authenticate_client(
     match client_auth::authenticate(&state.store, &presented).await {
         Ok(client) => Ok(client),
         Err(ClientAuthError::Store(e)) => Err(e.into()),
-        Err(_) => Err(OAuthError::new(
-            OAuthErrorKind::InvalidClient,
-            "Client authentication failed",
-        )
-        .into()),
+        Err(_) => Err(failed()),
     }
 }
 

@@ -87,8 +87,21 @@ pub struct ClientBody {
 }
 
 impl ClientBody {
-    /// Applies every present member to `client`, validating each.
-    fn apply_to(self, client: &mut Client) -> Result<(), ValidationError> {
+    /// Applies every present member to `client`, validating each; a client
+    /// that becomes public gets rotating refresh tokens unless the body names
+    /// `refresh_token.rotation_type` (`Client::default_public_rotation`).
+    fn apply_to(self, client: &mut Client, is_new: bool) -> Result<(), ValidationError> {
+        let was_public = !is_new && client.token_endpoint_auth_method.is_public();
+        let rotation_type_named = self
+            .refresh_token
+            .as_ref()
+            .is_some_and(|rt| rt.rotation_type.is_some());
+        self.apply_members(client)?;
+        client.default_public_rotation(was_public, rotation_type_named);
+        Ok(())
+    }
+
+    fn apply_members(self, client: &mut Client) -> Result<(), ValidationError> {
         if let Some(name) = self.name {
             if name.trim().is_empty() || name.len() > 256 {
                 return Err(ValidationError::new("name must be 1 to 256 characters"));
@@ -319,7 +332,7 @@ pub async fn create_client(
         created_at: now,
         updated_at: now,
     };
-    body.apply_to(&mut client)?;
+    body.apply_to(&mut client, true)?;
     state.store.insert_client(&client).await?;
     Ok((StatusCode::CREATED, Json(render(&client, Some(&secret)))).into_response())
 }
@@ -352,7 +365,7 @@ pub async fn update_client(
         .client(&id)
         .await?
         .ok_or_else(client_not_found)?;
-    body.apply_to(&mut client)?;
+    body.apply_to(&mut client, false)?;
     let now = state.clock.now();
     client.updated_at = now;
     let event = caller.audit(format!("Update client {id}"), &meta, now);

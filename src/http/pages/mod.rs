@@ -157,6 +157,7 @@ pub fn render_step(step: Step, csrf: CsrfToken, secure: bool) -> Result<Page, Pa
                 audience: &view.audience,
                 user_email: &view.user_email,
                 scopes: &view.scopes,
+                device: view.device.as_ref().map(views::DeviceLines::new),
             },
         )?,
         Step::Redirect(redirect) => {

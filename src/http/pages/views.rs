@@ -3,7 +3,7 @@
 
 use askama::Template;
 
-use crate::flows::authorize::ScopeLine;
+use crate::flows::authorize::{DeviceRequestView, ScopeLine};
 
 #[derive(Template)]
 #[template(path = "pages/login.html")]
@@ -25,6 +25,40 @@ pub struct ConsentPage<'a> {
     pub audience: &'a str,
     pub user_email: &'a str,
     pub scopes: &'a [ScopeLine],
+    /// For a device approval: which device asked.
+    pub device: Option<DeviceLines>,
+}
+
+/// The requesting device as the consent page shows it.
+pub struct DeviceLines {
+    pub ip: String,
+    pub user_agent: String,
+    pub requested_at: String,
+}
+
+impl DeviceLines {
+    /// Longest user agent shown; a longer one is cut with an ellipsis.
+    const MAX_USER_AGENT_CHARS: usize = 200;
+
+    pub fn new(device: &DeviceRequestView) -> Self {
+        let user_agent = if device.user_agent.trim().is_empty() {
+            "Unknown (the device sent no User-Agent)".to_owned()
+        } else if device.user_agent.chars().count() > Self::MAX_USER_AGENT_CHARS {
+            let cut: String = device
+                .user_agent
+                .chars()
+                .take(Self::MAX_USER_AGENT_CHARS)
+                .collect();
+            format!("{cut}…")
+        } else {
+            device.user_agent.clone()
+        };
+        Self {
+            ip: device.ip.clone(),
+            user_agent,
+            requested_at: utc_time(device.requested_at),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -57,4 +91,14 @@ pub struct SignedOutPage;
 pub struct ErrorPage<'a> {
     pub title: &'a str,
     pub message: &'a str,
+}
+
+/// An instant as `2026-11-01 14:03:27 UTC`.
+fn utc_time(at: grantor_domain::Timestamp) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(at.unix_seconds())
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "unknown".to_owned())
 }

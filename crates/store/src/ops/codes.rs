@@ -2,7 +2,7 @@ use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
 use super::Backend;
-use crate::{AuthorizationCodeRecord, CodeRedemption, StoreResult};
+use crate::{AuthorizationCodeRecord, CodeRedemption, StoreResult, StoredCode};
 
 #[derive(FromRow)]
 struct CodeRow {
@@ -12,6 +12,7 @@ struct CodeRow {
     session_id: Option<String>,
     grant_id: String,
     redirect_uri: String,
+    redirect_uri_sent: bool,
     audience: String,
     scope: String,
     nonce: Option<String>,
@@ -21,15 +22,38 @@ struct CodeRow {
     created_at: i64,
     expires_at: i64,
     used_at: Option<i64>,
-    issued_family_id: Option<String>,
-    issued_jti: Option<String>,
+}
+
+impl From<CodeRow> for StoredCode {
+    fn from(r: CodeRow) -> Self {
+        StoredCode {
+            used_at: r.used_at.map(Timestamp),
+            record: AuthorizationCodeRecord {
+                code_hash: r.code_hash,
+                client_id: r.client_id,
+                user_id: r.user_id,
+                session_id: r.session_id,
+                grant_id: r.grant_id,
+                redirect_uri: r.redirect_uri,
+                redirect_uri_sent: r.redirect_uri_sent,
+                audience: r.audience,
+                scope: r.scope,
+                nonce: r.nonce,
+                code_challenge: r.code_challenge,
+                device_name: r.device_name,
+                auth_time: Timestamp(r.auth_time),
+                created_at: Timestamp(r.created_at),
+                expires_at: Timestamp(r.expires_at),
+            },
+        }
+    }
 }
 
 impl Backend {
     pub async fn insert_authorization_code(&self, c: &AuthorizationCodeRecord) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id, grant_id, redirect_uri, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id, grant_id, redirect_uri, redirect_uri_sent, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&c.code_hash)
         .bind(&c.client_id)
@@ -37,6 +61,7 @@ impl Backend {
         .bind(&c.session_id)
         .bind(&c.grant_id)
         .bind(&c.redirect_uri)
+        .bind(c.redirect_uri_sent)
         .bind(&c.audience)
         .bind(&c.scope)
         .bind(&c.nonce)
@@ -49,6 +74,18 @@ impl Backend {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Reads a code, used or not, without writing: what it was issued for
+    /// never changes, so the caller's checks against it cannot go stale.
+    pub async fn authorization_code(&self, code_hash: &str) -> StoreResult<Option<StoredCode>> {
+        let row: Option<CodeRow> = sqlx::query_as(
+            "SELECT code_hash, client_id, user_id, session_id, grant_id, redirect_uri, redirect_uri_sent, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at, used_at FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(Into::into))
     }
 
     /// Spends a code exactly once: the conditional update is the latch, so of
@@ -68,42 +105,23 @@ impl Backend {
         .await?
         .rows_affected()
             == 1;
-        let row: Option<CodeRow> =
-            sqlx::query_as("SELECT * FROM authorization_codes WHERE code_hash = $1")
-                .bind(code_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        let Some(r) = row else {
-            return Ok(CodeRedemption::Invalid);
-        };
-        if !spent {
-            return Ok(if r.used_at.is_some() {
-                CodeRedemption::Replayed {
-                    issued_family_id: r.issued_family_id,
-                    issued_jti: r.issued_jti,
-                }
-            } else {
-                CodeRedemption::Invalid
-            });
+        if spent {
+            tx.commit().await?;
+            return Ok(CodeRedemption::Redeemed);
         }
-        Ok(CodeRedemption::Redeemed(Box::new(
-            AuthorizationCodeRecord {
-                code_hash: r.code_hash,
-                client_id: r.client_id,
-                user_id: r.user_id,
-                session_id: r.session_id,
-                grant_id: r.grant_id,
-                redirect_uri: r.redirect_uri,
-                audience: r.audience,
-                scope: r.scope,
-                nonce: r.nonce,
-                code_challenge: r.code_challenge,
-                device_name: r.device_name,
-                auth_time: Timestamp(r.auth_time),
-                created_at: Timestamp(r.created_at),
-                expires_at: Timestamp(r.expires_at),
+        let row: Option<(Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT used_at, issued_family_id, issued_jti FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(match row {
+            Some((Some(_), issued_family_id, issued_jti)) => CodeRedemption::Replayed {
+                issued_family_id,
+                issued_jti,
             },
-        )))
+            _ => CodeRedemption::Invalid,
+        })
     }
 }
