@@ -22,6 +22,11 @@ pub fn bearer_token() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
+/// A Content-Security-Policy nonce: 16 random bytes (128 bits), base64.
+pub fn csp_nonce() -> String {
+    base64::engine::general_purpose::STANDARD.encode(random_bytes::<16>())
+}
+
 /// A client secret in Auth0's shape: 64 base64url characters (384 bits).
 pub fn client_secret() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<48>())

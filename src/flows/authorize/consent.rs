@@ -97,6 +97,7 @@ pub(super) fn consent_view(loaded: &Loaded, session: &ActiveSession) -> ConsentV
         audience: loaded.audience.audience.clone(),
         user_email: session.user.email.clone(),
         scopes,
+        redirect_uri: loaded.redirect_uri(),
     }
 }
 
