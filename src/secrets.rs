@@ -22,9 +22,10 @@ pub fn bearer_token() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
-/// A Content-Security-Policy nonce: 16 random bytes (128 bits), base64.
+/// A Content-Security-Policy nonce: 16 random bytes (128 bits), base64url
+/// (which CSP's nonce grammar accepts, and which needs no HTML escaping).
 pub fn csp_nonce() -> String {
-    base64::engine::general_purpose::STANDARD.encode(random_bytes::<16>())
+    URL_SAFE_NO_PAD.encode(random_bytes::<16>())
 }
 
 /// A client secret in Auth0's shape: 64 base64url characters (384 bits).

@@ -141,6 +141,9 @@ pub struct AppOptions {
     /// Off unless a test turns it on: its deletions would race the tests
     /// that move a manual clock past expiries.
     pub purge: grantor::purge::PurgeConfig,
+    /// The issuer (e.g. an https one, for the cookie prefixes); default: the
+    /// listen address over http.
+    pub issuer: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -157,6 +160,7 @@ impl Default for AppOptions {
                 interval: None,
                 ..Default::default()
             },
+            issuer: None,
         }
     }
 }
@@ -181,7 +185,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions) -> TestApp {
     let config = Config {
         listen: "127.0.0.1:0".to_owned(),
-        issuer: None,
+        issuer: options
+            .issuer
+            .as_deref()
+            .map(|i| grantor::config::Issuer::parse(i).expect("test issuer")),
         database_url: db.url.clone(),
         bootstrap: options.bootstrap,
         clock: options.clock.clone(),
