@@ -16,7 +16,9 @@ use crate::support::browser::{
     is_login_page, location, new_browser, post_form, query_param, set_cookie_named,
     sign_in_and_accept, submit_consent, submit_login, web_client,
 };
-use crate::support::{spawn_app, spawn_app_on, AppOptions, TestApp, TestDatabase, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::support::{
+    spawn_app, spawn_app_on, AppOptions, TestApp, TestDatabase, ADMIN_EMAIL, ADMIN_PASSWORD,
+};
 
 const CALLBACK: &str = "https://app.example.test:8443/callback";
 const CALLBACK_ORIGIN: &str = "https://app.example.test:8443";
@@ -68,7 +70,10 @@ fn assert_no_script(policy: &BTreeMap<String, Vec<String>>, html: &str) {
     assert_eq!(sources(policy, "base-uri"), ["'none'"], "{policy:?}");
     assert_eq!(sources(policy, "style-src"), ["'self'"], "{policy:?}");
     assert!(!html.contains("<script"), "{html}");
-    assert!(!html.contains("<style") && !html.contains("style="), "no inline style: {html}");
+    assert!(
+        !html.contains("<style") && !html.contains("style="),
+        "no inline style: {html}"
+    );
 }
 
 both_databases! {
@@ -174,7 +179,11 @@ fn html_links_stylesheet(html: &str) -> bool {
 }
 
 fn assert_iss(app: &TestApp, location: &str) {
-    assert_eq!(query_param(location, "iss").as_deref(), Some(app.issuer.as_str()), "{location}");
+    assert_eq!(
+        query_param(location, "iss").as_deref(),
+        Some(app.issuer.as_str()),
+        "{location}"
+    );
 }
 
 both_databases! {

@@ -27,8 +27,8 @@ mod management_users; // /api/v2/users and /users-by-email: CRUD, paging, search
 mod openapi; // /api/v2/openapi.json: every Management route described, every description served
 mod process; // the binary itself: default SQLite file, SIGTERM, kill -9 durability
 mod purge; // the background purge deletes revoked rows while the server runs
-mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges
 mod redirect_urls; // registered URLs: dangerous schemes refused, native schemes work, exact match, never redirected to
+mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges
 mod revocation; // /oauth/revoke and /oauth/introspect: grant-wide, flag, ownership, immediate effect
 mod revocation_scale; // one call revokes a user holding 100,000 refresh tokens, on each database
 mod tenant_settings; // /api/v2/tenants/settings: flags, default_audience, unknown members

@@ -177,8 +177,15 @@ both_databases! {
 
 /// Writes URL lists straight into the store, as a value stored before the
 /// rules (or by hand) would be.
-async fn store_urls_around_the_api(app: &TestApp, client_id: &str, callbacks: &[&str], logout: &[&str]) {
-    let store = grantor_store::Store::connect(&app.db.url).await.expect("store");
+async fn store_urls_around_the_api(
+    app: &TestApp,
+    client_id: &str,
+    callbacks: &[&str],
+    logout: &[&str],
+) {
+    let store = grantor_store::Store::connect(&app.db.url)
+        .await
+        .expect("store");
     let mut client = store.client(client_id).await.unwrap().expect("client");
     client.callbacks = callbacks.iter().map(|s| (*s).to_owned()).collect();
     client.allowed_logout_urls = logout.iter().map(|s| (*s).to_owned()).collect();
