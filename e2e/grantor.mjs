@@ -27,14 +27,21 @@ export let CALLBACK = '';
  */
 export async function callbackServer() {
   const http = await import('node:http');
-  const server = http.createServer((_, response) => {
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    response.end('<!DOCTYPE html><title>Web shop</title><p>Signed in to the web shop.</p>');
+  const server = http.createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      if (request.method === 'POST') POSTED.push(Object.fromEntries(new URLSearchParams(body)));
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      response.end('<!DOCTYPE html><title>Web shop</title><p>Signed in to the web shop.</p>');
+    });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   CALLBACK = `http://127.0.0.1:${server.address().port}/callback`;
   return server;
 }
+/** The forms posted to the callback page (`response_mode=form_post`). */
+export const POSTED = [];
 export const USER = { email: 'ann.lee@example.test', password: 'correct horse battery staple', name: 'Ann Lee' };
 
 // User agents of the "phones" that get refresh tokens through the password grant.

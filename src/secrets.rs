@@ -23,6 +23,12 @@ pub fn bearer_token() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
+/// A Content-Security-Policy nonce: 16 random bytes (128 bits), base64url
+/// (which CSP's nonce grammar accepts, and which needs no HTML escaping).
+pub fn csp_nonce() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<16>())
+}
+
 /// A client secret in Auth0's shape: 64 base64url characters (384 bits).
 pub fn client_secret() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<48>())

@@ -2,6 +2,7 @@
 //! (`GET /oidc/logout`). Both end the browser session (its refresh tokens stay
 //! valid, as at Auth0) and send the browser only to an allowed logout URL.
 
+use grantor_domain::urls::is_safe_redirect;
 use grantor_domain::{Client, Timestamp, TokenHash};
 use serde_json::Value;
 
@@ -70,6 +71,14 @@ pub async fn logout(
             if !allowed {
                 return Err(BrowserError::bad_request(
                     "The return URL is not one of the application's allowed logout URLs.",
+                ));
+            }
+            // Defence in depth: a stored value that today's rules refuse
+            // (`javascript:`, `data:`, …) is never followed.
+            if !is_safe_redirect(url) {
+                tracing::warn!("logout: a registered logout URL fails the URL rules");
+                return Err(BrowserError::bad_request(
+                    "The return URL is not a URL the browser can be sent to.",
                 ));
             }
             LogoutOutcome::Redirect(with_state(url, request.state))

@@ -8,6 +8,7 @@ mod account_changes; // blocking, a new password or deleting a user ends their s
 mod authorize; // /authorize, login and consent pages, sessions, CSRF, prompt, form_post, /v2/logout
 mod bad_input; // malformed bodies, media types, oversize bodies, on both surfaces
 mod bootstrap; // first start, restarts, concurrent starts
+mod browser_hardening; // CSP per page (nonce on form_post), RFC 9207 iss, __Host- CSRF cookie rotated at sign-in
 mod brute_force; // brute-force limits: per e-mail and IP, per IP, /activate guesses; reserved before the check, so parallel guesses get no more
 mod client_credentials; // machine tokens: authentication, audiences, scopes, claims
 mod dashboard; // /dashboard: sign-in, CSRF, users and their tabs, revocations, applications, tenant settings
@@ -31,6 +32,7 @@ mod openapi; // /api/v2/openapi.json: every Management route described, every de
 mod password_hashing; // the Argon2id bound: waiting, 429 with Retry-After on each surface, no failure counted
 mod process; // the binary itself: default SQLite file, SIGTERM, kill -9 durability
 mod purge; // the background purge deletes revoked rows while the server runs
+mod redirect_urls; // registered URLs: dangerous schemes refused, native schemes work, exact match, never redirected to
 mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges
 mod revocation; // /oauth/revoke and /oauth/introspect: grant-wide, flag, ownership, immediate effect
 mod revocation_scale; // one call revokes a user holding 100,000 refresh tokens, on each database

@@ -247,7 +247,7 @@ both_databases! {
     /// refused by the other on its very next call (nothing is cached).
     async fn a_deleted_client_grant_is_refused_by_every_process(db: Backend) {
         let database = Arc::new(TestDatabase::new(db).await);
-        let options = || AppOptions { issuer: Some("http://grantor.test/"), ..AppOptions::default() };
+        let options = || AppOptions { issuer: Some("http://grantor.test/".to_owned()), ..AppOptions::default() };
         let first = spawn_app_on(database.clone(), options()).await;
         let second = spawn_app_on(database.clone(), options()).await;
         let audience = first.management_audience();

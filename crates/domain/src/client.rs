@@ -365,37 +365,6 @@ pub fn validate_app_type(app_type: &str) -> Result<(), ValidationError> {
     }
 }
 
-/// Checks a callback or logout URL: absolute http(s), no fragment.
-pub fn validate_url(field: &str, url: &str) -> Result<(), ValidationError> {
-    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-    let has_host = url
-        .split_once("://")
-        .map(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'))
-        .unwrap_or(false);
-    // Custom schemes (com.example.app://callback) are allowed for native apps.
-    let custom_scheme = url
-        .split_once("://")
-        .map(|(scheme, _)| {
-            !scheme.is_empty()
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        })
-        .unwrap_or(false);
-    if url.contains('#') || url.chars().any(char::is_whitespace) || url.len() > 2048 {
-        return Err(ValidationError::new(format!(
-            "{field}: '{url}' is not a valid URL"
-        )));
-    }
-    if (scheme_ok && has_host) || (!scheme_ok && custom_scheme) {
-        Ok(())
-    } else {
-        Err(ValidationError::new(format!(
-            "{field}: '{url}' is not a valid URL"
-        )))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,16 +460,6 @@ mod tests {
         ] {
             assert!(base.apply(&patch).is_err(), "{patch:?} should be refused");
         }
-    }
-
-    #[test]
-    fn url_validation() {
-        assert!(validate_url("callbacks", "https://app.example/cb").is_ok());
-        assert!(validate_url("callbacks", "http://127.0.0.1:3000/cb").is_ok());
-        assert!(validate_url("callbacks", "com.example.app://callback").is_ok());
-        assert!(validate_url("callbacks", "https://app.example/cb#frag").is_err());
-        assert!(validate_url("callbacks", "not a url").is_err());
-        assert!(validate_url("callbacks", "https:///nohost").is_err());
     }
 
     #[test]

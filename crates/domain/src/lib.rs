@@ -14,6 +14,7 @@ pub mod scope;
 pub mod secret;
 pub mod tenant;
 pub mod time;
+pub mod urls;
 pub mod user;
 
 pub use client::{

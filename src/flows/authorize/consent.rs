@@ -99,6 +99,7 @@ pub(super) fn consent_view(loaded: &Loaded, session: &ActiveSession) -> ConsentV
         audience: loaded.audience.audience.clone(),
         user_email: session.user.email.clone(),
         scopes,
+        redirect_uri: loaded.redirect_uri(),
         device: match &loaded.pending.target {
             Target::Device {
                 device_ip,

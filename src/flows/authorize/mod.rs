@@ -147,6 +147,9 @@ pub enum Step {
 pub struct LoginView {
     pub request_id: String,
     pub app_name: String,
+    /// The client's `redirect_uri` when the request ends in a code: posting
+    /// the form may redirect there, so the page's CSP `form-action` names it.
+    pub redirect_uri: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +161,8 @@ pub struct ConsentView {
     pub audience: String,
     pub user_email: String,
     pub scopes: Vec<ScopeLine>,
+    /// As in [`LoginView`].
+    pub redirect_uri: Option<String>,
     /// For a device approval: which device asked, so the user can tell it is
     /// theirs (RFC 8628 §5.4).
     pub device: Option<DeviceRequestView>,
@@ -177,7 +182,9 @@ pub struct ScopeLine {
     pub description: String,
 }
 
-/// A response to the client's redirection endpoint.
+/// A response to the client's redirection endpoint. Every one, success or
+/// error, carries `iss` (RFC 9207), so that a client talking to several
+/// servers can tell which one answered (mix-up attacks, RFC 9700 §4.4).
 #[derive(Debug, Clone)]
 pub struct ClientRedirect {
     pub redirect_uri: String,
@@ -187,13 +194,15 @@ pub struct ClientRedirect {
 
 impl ClientRedirect {
     fn error(
+        issuer: &str,
         redirect_uri: &str,
         response_mode: ResponseMode,
         state: Option<&str>,
         error: &'static str,
         description: impl Into<String>,
     ) -> Self {
-        // RFC 6749 §4.1.2.1: error, error_description, and state if one was sent.
+        // RFC 6749 §4.1.2.1: error, error_description, and state if one was
+        // sent; RFC 9207: iss.
         let mut params = vec![
             ("error", error.to_owned()),
             ("error_description", description.into()),
@@ -201,6 +210,7 @@ impl ClientRedirect {
         if let Some(state) = state {
             params.push(("state", state.to_owned()));
         }
+        params.push(("iss", issuer.to_owned()));
         Self {
             redirect_uri: redirect_uri.to_owned(),
             response_mode,
@@ -271,11 +281,20 @@ impl Loaded {
         LoginView {
             request_id: self.request_id.clone().unwrap_or_default(),
             app_name: self.client.name.clone(),
+            redirect_uri: self.redirect_uri(),
+        }
+    }
+
+    /// The client's `redirect_uri`, for a request that ends in a code.
+    fn redirect_uri(&self) -> Option<String> {
+        match &self.pending.target {
+            Target::Code { redirect_uri, .. } => Some(redirect_uri.clone()),
+            Target::Device { .. } => None,
         }
     }
 
     /// An error for the client when the target is a redirect; a page otherwise.
-    fn reject(&self, error: &'static str, description: &str) -> Rejected {
+    fn reject(&self, app: &AppState, error: &'static str, description: &str) -> Rejected {
         match &self.pending.target {
             Target::Code {
                 redirect_uri,
@@ -283,6 +302,7 @@ impl Loaded {
                 state,
                 ..
             } => Rejected::Client(ClientRedirect::error(
+                app.issuer.as_str(),
                 redirect_uri,
                 *response_mode,
                 state.as_deref(),
@@ -313,10 +333,10 @@ pub async fn start(
     if prompt.none {
         // OIDC Core §3.1.2.1: no page may be shown.
         let Some(session) = session else {
-            return settle(loaded.reject("login_required", "Login required"));
+            return settle(loaded.reject(state, "login_required", "Login required"));
         };
         return match decide_consent(state, &loaded, &session, now).await? {
-            Consent::Ask => settle(loaded.reject("consent_required", "Consent required")),
+            Consent::Ask => settle(loaded.reject(state, "consent_required", "Consent required")),
             Consent::Granted(grant) => complete(state, &loaded, &session, &grant, meta, now).await,
         };
     }
@@ -448,7 +468,7 @@ pub async fn consent(
         state.store.delete_authorization_request(request_id).await?;
         return match &loaded.pending.target {
             Target::Code { .. } => {
-                settle(loaded.reject("access_denied", "User did not authorize the request"))
+                settle(loaded.reject(state, "access_denied", "User did not authorize the request"))
             }
             Target::Device { user_code_hash, .. } => {
                 state.store.deny_device_code(user_code_hash, now).await?;
@@ -487,7 +507,7 @@ async fn load(state: &AppState, request_id: &str, now: Timestamp) -> Result<Load
                     api: None,
                 },
             };
-            return Err(partial.reject(e.kind.code(), &e.description));
+            return Err(partial.reject(state, e.kind.code(), &e.description));
         }
         Err(e) => return Err(e.into()),
     };
@@ -560,6 +580,7 @@ async fn complete(
             if let Some(client_state) = client_state {
                 params.push(("state", client_state.clone()));
             }
+            params.push(("iss", state.issuer.as_str().to_owned()));
             Step::Redirect(ClientRedirect {
                 redirect_uri: redirect_uri.clone(),
                 response_mode: *response_mode,

@@ -21,6 +21,8 @@ pub async fn get_discovery(State(state): State<AppState>) -> Json<Value> {
         "device_authorization_endpoint": issuer.url("oauth/device/code"),
         "end_session_endpoint": issuer.url("oidc/logout"),
         "response_modes_supported": ["query", "form_post"],
+        // RFC 9207: every authorization response carries `iss`.
+        "authorization_response_iss_parameter_supported": true,
         "code_challenge_methods_supported": ["S256"],
         "claims_parameter_supported": false,
         "userinfo_endpoint": issuer.url("userinfo"),

@@ -13,7 +13,7 @@ use super::{views, DashboardError};
 use crate::flows::admin::{self, Admin, SESSION_LIFETIME_SECONDS};
 use crate::flows::login::LoginRefusal;
 use crate::http::extract::RequestMeta;
-use crate::http::pages::cookies::{cookie, CSRF_COOKIE};
+use crate::http::pages::cookies::{cookie, csrf_cookie_name};
 use crate::http::pages::{CheckedForm, CsrfToken, Page};
 use crate::http::AppState;
 use crate::password::Busy;
@@ -96,7 +96,7 @@ impl FromRequestParts<AppState> for Dash {
         };
         Ok(Self {
             admin,
-            csrf: CsrfToken::for_page(&parts.headers),
+            csrf: CsrfToken::for_page(&parts.headers, state.issuer.is_https()),
             secure: state.issuer.is_https(),
         })
     }
@@ -137,7 +137,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminForm<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let secret = cookie(req.headers(), ADMIN_COOKIE).map(str::to_owned);
-        let csrf = CsrfToken::for_page(req.headers());
+        let csrf = CsrfToken::for_page(req.headers(), state.issuer.is_https());
         let form = checked_form::<T>(req, state).await?;
         let now = state.clock.now();
         match admin::session(state, secret.as_deref(), now).await? {
@@ -195,7 +195,7 @@ pub async fn get_login(
     {
         return Ok(Page::redirect(StatusCode::SEE_OTHER, next.to_owned()));
     }
-    let csrf = CsrfToken::for_page(&headers);
+    let csrf = CsrfToken::for_page(&headers, state.issuer.is_https());
     let page = Page::html(
         StatusCode::OK,
         &views::LoginPage {
@@ -232,7 +232,7 @@ pub async fn post_login(
             // A new CSRF token for the signed-in browser: one planted before
             // signing in is not carried over.
             let csrf = crate::http::pages::cookies::set_cookie(
-                CSRF_COOKIE,
+                csrf_cookie_name(secure),
                 &secrets::bearer_token(),
                 secure,
                 None,
@@ -246,7 +246,7 @@ pub async fn post_login(
                 .with_cookie(csrf))
         }
         admin::SignIn::Refused(refusal) => {
-            let csrf = CsrfToken::for_page(&headers);
+            let csrf = CsrfToken::for_page(&headers, state.issuer.is_https());
             let busy = refusal == LoginRefusal::Busy;
             let status = if busy {
                 StatusCode::TOO_MANY_REQUESTS

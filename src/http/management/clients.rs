@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use grantor_domain::client::{
-    validate_app_type, validate_grant_types, validate_url, RefreshTokenSettingsPatch,
-    DEFAULT_GRANT_TYPES,
+    validate_app_type, validate_grant_types, RefreshTokenSettingsPatch, DEFAULT_GRANT_TYPES,
 };
+use grantor_domain::urls::{validate_urls, UrlField};
 use grantor_domain::{
     Client, ExpirationType, RefreshTokenSettings, RotationType, TokenEndpointAuthMethod, TokenHash,
     ValidationError,
@@ -127,23 +127,25 @@ impl ClientBody {
             client.oidc_conformant = v;
         }
         for (field, value, target) in [
-            ("callbacks", self.callbacks, &mut client.callbacks),
+            (UrlField::Callbacks, self.callbacks, &mut client.callbacks),
             (
-                "allowed_logout_urls",
+                UrlField::AllowedLogoutUrls,
                 self.allowed_logout_urls,
                 &mut client.allowed_logout_urls,
             ),
             (
-                "allowed_origins",
+                UrlField::AllowedOrigins,
                 self.allowed_origins,
                 &mut client.allowed_origins,
             ),
-            ("web_origins", self.web_origins, &mut client.web_origins),
+            (
+                UrlField::WebOrigins,
+                self.web_origins,
+                &mut client.web_origins,
+            ),
         ] {
             if let Some(urls) = value {
-                for url in &urls {
-                    validate_url(field, url)?;
-                }
+                validate_urls(field, &urls)?;
                 *target = urls;
             }
         }

@@ -26,7 +26,11 @@ pub async fn get_authorize(
     let now = state.clock.now();
     let session = login::active_session(&state, cookie(&headers, SESSION_COOKIE), now).await?;
     let step = authorize::start(&state, params, session, &meta, now).await?;
-    render_step(step, CsrfToken::for_page(&headers), state.issuer.is_https())
+    render_step(
+        step,
+        CsrfToken::for_page(&headers, state.issuer.is_https()),
+        state.issuer.is_https(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -50,7 +54,7 @@ pub async fn post_login(
     let now = state.clock.now();
     let secure = state.issuer.is_https();
     let previous = login::active_session(&state, cookie(&headers, SESSION_COOKIE), now).await?;
-    let csrf = CsrfToken::for_page(&headers);
+    let csrf = CsrfToken::for_page(&headers, state.issuer.is_https());
     match authorize::login(
         &state,
         &request_id,
@@ -80,7 +84,8 @@ pub async fn post_login(
                     username: &username,
                     error: Some(refusal.message()),
                 },
-            )?;
+            )?
+            .forms_may_return_to(view.redirect_uri.as_deref());
             if busy {
                 page = page.with_retry_after(Busy::RETRY_AFTER_SECONDS);
             }
@@ -88,7 +93,9 @@ pub async fn post_login(
         }
         LoginResult::SignedIn { session, step } => {
             let max_age = (session.active.session.expires_at.millis() - now.millis()) / 1000;
-            let page = render_step(step, csrf, secure)?;
+            // A new CSRF token for the signed-in browser: one planted before
+            // signing in is not carried over.
+            let page = render_step(step, CsrfToken::fresh(), secure)?;
             Ok(page.with_cookie(set_cookie(
                 SESSION_COOKIE,
                 &session.cookie_secret,
@@ -123,5 +130,9 @@ pub async fn post_consent(
     let now = state.clock.now();
     let session = login::active_session(&state, cookie(&headers, SESSION_COOKIE), now).await?;
     let step = authorize::consent(&state, &request_id, accept, session, &meta, now).await?;
-    render_step(step, CsrfToken::for_page(&headers), state.issuer.is_https())
+    render_step(
+        step,
+        CsrfToken::for_page(&headers, state.issuer.is_https()),
+        state.issuer.is_https(),
+    )
 }

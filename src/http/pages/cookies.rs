@@ -2,6 +2,12 @@
 //! random `grantor_csrf` cookie (HttpOnly, SameSite=Lax) whose value every
 //! form repeats in a hidden `csrf` field; [`CheckedForm`] compares the two in
 //! constant time before a handler sees the form.
+//!
+//! Under an https issuer the cookie is `__Host-grantor_csrf`: the browser
+//! then only accepts it with `Secure`, `Path=/` and no `Domain`, so a
+//! neighbouring subdomain (or a plain-http page) cannot plant a token of its
+//! choosing. The token is also replaced at every sign-in (end user and
+//! administrator), so one planted before signing in is useless afterwards.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -18,6 +24,17 @@ use crate::secrets;
 /// The browser session cookie: a random secret whose hash names the session.
 pub const SESSION_COOKIE: &str = "grantor_session";
 pub const CSRF_COOKIE: &str = "grantor_csrf";
+/// [`CSRF_COOKIE`] under an https issuer.
+pub const CSRF_COOKIE_HOST: &str = "__Host-grantor_csrf";
+
+/// The CSRF cookie's name: with the `__Host-` prefix when cookies are `Secure`.
+pub fn csrf_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        CSRF_COOKIE_HOST
+    } else {
+        CSRF_COOKIE
+    }
+}
 
 /// The value of cookie `name` in the request, if any.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -65,16 +82,22 @@ pub struct CsrfToken {
 }
 
 impl CsrfToken {
-    pub fn for_page(headers: &HeaderMap) -> Self {
-        match cookie(headers, CSRF_COOKIE).filter(|v| looks_like_token(v)) {
+    pub fn for_page(headers: &HeaderMap, secure: bool) -> Self {
+        match cookie(headers, csrf_cookie_name(secure)).filter(|v| looks_like_token(v)) {
             Some(value) => Self {
                 value: value.to_owned(),
                 is_new: false,
             },
-            None => Self {
-                value: secrets::bearer_token(),
-                is_new: true,
-            },
+            None => Self::fresh(),
+        }
+    }
+
+    /// A new token whatever the browser holds: at sign-in, so that a token
+    /// known before (planted, or read over someone's shoulder) stops working.
+    pub fn fresh() -> Self {
+        Self {
+            value: secrets::bearer_token(),
+            is_new: true,
         }
     }
 
@@ -85,7 +108,12 @@ impl CsrfToken {
     /// Sets the cookie on `page` when the token is new.
     pub fn attach(self, page: Page, secure: bool) -> Page {
         if self.is_new {
-            page.with_cookie(set_cookie(CSRF_COOKIE, &self.value, secure, None))
+            page.with_cookie(set_cookie(
+                csrf_cookie_name(secure),
+                &self.value,
+                secure,
+                None,
+            ))
         } else {
             page
         }
@@ -104,7 +132,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CheckedForm<T> {
     type Rejection = PageError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let expected = cookie(req.headers(), CSRF_COOKIE).map(str::to_owned);
+        let name = csrf_cookie_name(state.issuer.is_https());
+        let expected = cookie(req.headers(), name).map(str::to_owned);
         let is_form = req
             .headers()
             .get(CONTENT_TYPE)
@@ -165,5 +194,16 @@ mod tests {
             clear_cookie("n", false),
             "n=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
         );
+    }
+
+    #[test]
+    fn the_csrf_cookie_is_host_prefixed_under_https() {
+        assert_eq!(csrf_cookie_name(false), "grantor_csrf");
+        // A `__Host-` cookie must be Secure, Path=/ and without Domain, or
+        // browsers drop it.
+        let cookie = set_cookie(csrf_cookie_name(true), "v", true, None);
+        assert!(cookie.starts_with("__Host-grantor_csrf=v; "), "{cookie}");
+        assert!(cookie.contains("; Path=/;") && cookie.ends_with("; Secure"));
+        assert!(!cookie.to_ascii_lowercase().contains("domain"));
     }
 }

@@ -74,7 +74,7 @@ impl IntoResponse for PageError {
             message: &message,
         };
         match Page::html(status, &page) {
-            Ok(page) => page.into_response(),
+            Ok(page) => page.without_forms().into_response(),
             Err(_) => (status, message.into_owned()).into_response(),
         }
     }

@@ -69,7 +69,9 @@ async fn finish(
     let page = match outcome {
         // Auth0 answers logout with 302 Found.
         LogoutOutcome::Redirect(url) => Page::redirect(StatusCode::FOUND, url),
-        LogoutOutcome::SignedOut => Page::html(StatusCode::OK, &views::SignedOutPage)?,
+        LogoutOutcome::SignedOut => {
+            Page::html(StatusCode::OK, &views::SignedOutPage)?.without_forms()
+        }
     };
     Ok(page.with_cookie(clear_cookie(SESSION_COOKIE, state.issuer.is_https())))
 }

@@ -3,8 +3,11 @@
 //! Handlers parse and render; the steps are `flows::authorize`,
 //! `flows::device_authorization` and `flows::logout`.
 //!
-//! Every page goes out through [`Page`] (no caching, no framing, no referrer)
-//! and every error through [`PageError`] (the one error template). Every form
+//! Every page goes out through [`Page`] (no caching, no framing, no referrer,
+//! and a Content-Security-Policy that allows no script, one stylesheet from
+//! here, and forms posting only where the page's forms go) and every error
+//! through [`PageError`] (the one error template). The one inline script,
+//! the `form_post` auto-submit, runs by a per-response nonce. Every form
 //! POST is read through [`CheckedForm`], which refuses it with 403 unless its
 //! `csrf` field equals the `grantor_csrf` cookie (double submit).
 
@@ -25,7 +28,9 @@ pub use cookies::{CheckedForm, CsrfToken};
 pub use error::PageError;
 
 use super::AppState;
-use crate::flows::authorize::{ResponseMode, Step};
+use grantor_domain::urls::csp_source;
+
+use crate::flows::authorize::{ClientRedirect, ResponseMode, Step};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -38,6 +43,40 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v2/logout", get(logout::get_logout))
         .route("/oidc/logout", get(logout::get_oidc_logout))
+        .route(STYLESHEET_PATH, get(get_stylesheet))
+}
+
+/// The pages' one stylesheet, compiled in and served from here, so that the
+/// CSP needs no `'unsafe-inline'` for styles.
+const STYLESHEET_PATH: &str = "/u/static/pages.css";
+const STYLESHEET: &str = include_str!("../../../templates/pages/pages.css");
+
+async fn get_stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// The Content-Security-Policy of a page: nothing loads but the stylesheet
+/// from here; no script runs unless the page carries the nonce; forms post
+/// only to `form_action` (`'none'` when empty); no framing, no `<base>`.
+fn content_security_policy(form_action: &[String], script_nonce: Option<&str>) -> String {
+    let forms = if form_action.is_empty() {
+        "'none'".to_owned()
+    } else {
+        form_action.join(" ")
+    };
+    let scripts = script_nonce.map_or_else(|| "'none'".to_owned(), |n| format!("'nonce-{n}'"));
+    format!(
+        "default-src 'none'; script-src {scripts}; style-src 'self'; form-action {forms}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
 }
 
 /// An HTML page or a redirect, with the headers every page carries.
@@ -48,6 +87,10 @@ pub struct Page {
     cookies: Vec<String>,
     /// `Retry-After` seconds, for a 429.
     retry_after: Option<u64>,
+    /// CSP `form-action` sources; `'self'` unless the page says otherwise.
+    form_action: Vec<String>,
+    /// The nonce that lets the page's one inline script run.
+    script_nonce: Option<String>,
 }
 
 impl Page {
@@ -61,6 +104,8 @@ impl Page {
             location: None,
             cookies: Vec::new(),
             retry_after: None,
+            form_action: vec!["'self'".to_owned()],
+            script_nonce: None,
         })
     }
 
@@ -76,7 +121,25 @@ impl Page {
             location: Some(location),
             cookies: Vec::new(),
             retry_after: None,
+            form_action: Vec::new(),
+            script_nonce: None,
         }
+    }
+
+    /// The page has no form: `form-action 'none'`.
+    pub fn without_forms(mut self) -> Self {
+        self.form_action.clear();
+        self
+    }
+
+    /// Posting the page's form may end in a redirect to the client's
+    /// `redirect_uri` (a browser checks `form-action` on the redirects that
+    /// follow a submission too), so its origin is allowed besides `'self'`.
+    pub fn forms_may_return_to(mut self, redirect_uri: Option<&str>) -> Self {
+        if let Some(source) = redirect_uri.and_then(csp_source) {
+            self.form_action.push(source);
+        }
+        self
     }
 
     pub fn with_cookie(mut self, set_cookie: String) -> Self {
@@ -118,11 +181,21 @@ impl IntoResponse for Page {
                 headers.append(header::SET_COOKIE, value);
             }
         }
+        let csp = content_security_policy(&self.form_action, self.script_nonce.as_deref());
+        match HeaderValue::from_str(&csp) {
+            Ok(value) => {
+                headers.insert(header::CONTENT_SECURITY_POLICY, value);
+            }
+            Err(_) => {
+                tracing::error!("content security policy is not a valid header value");
+                return PageError::Internal(anyhow::anyhow!("invalid content security policy"))
+                    .into_response();
+            }
+        }
         for (name, value) in [
             (header::CACHE_CONTROL, "no-store"),
             (header::PRAGMA, "no-cache"),
             (header::X_FRAME_OPTIONS, "DENY"),
-            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
             (header::REFERRER_POLICY, "no-referrer"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ] {
@@ -146,7 +219,8 @@ pub fn render_step(step: Step, csrf: CsrfToken, secure: bool) -> Result<Page, Pa
                 username: "",
                 error: None,
             },
-        )?,
+        )?
+        .forms_may_return_to(view.redirect_uri.as_deref()),
         Step::Consent(view) => Page::html(
             StatusCode::OK,
             &views::ConsentPage {
@@ -159,26 +233,41 @@ pub fn render_step(step: Step, csrf: CsrfToken, secure: bool) -> Result<Page, Pa
                 scopes: &view.scopes,
                 device: view.device.as_ref().map(views::DeviceLines::new),
             },
-        )?,
-        Step::Redirect(redirect) => {
-            return Ok(match redirect.response_mode {
-                ResponseMode::Query => Page::redirect(StatusCode::SEE_OTHER, redirect.location()),
-                ResponseMode::FormPost => Page::html(
-                    StatusCode::OK,
-                    &views::FormPostPage {
-                        redirect_uri: &redirect.redirect_uri,
-                        params: &redirect.params,
-                    },
-                )?,
-            })
-        }
+        )?
+        .forms_may_return_to(view.redirect_uri.as_deref()),
+        // A new token (at sign-in) is set on the way back to the client too.
+        Step::Redirect(redirect) => match redirect.response_mode {
+            ResponseMode::Query => Page::redirect(StatusCode::SEE_OTHER, redirect.location()),
+            ResponseMode::FormPost => form_post_page(&redirect)?,
+        },
         Step::DeviceConnected => {
             Page::html(StatusCode::OK, &views::DeviceResultPage { connected: true })?
+                .without_forms()
         }
         Step::DeviceDenied => Page::html(
             StatusCode::OK,
             &views::DeviceResultPage { connected: false },
-        )?,
+        )?
+        .without_forms(),
     };
     Ok(csrf.attach(page, secure))
+}
+
+/// OAuth 2.0 Form Post Response Mode: a form to `redirect_uri` that submits
+/// itself. Its one script runs by a fresh nonce; the form may post only to
+/// the `redirect_uri`'s origin.
+fn form_post_page(redirect: &ClientRedirect) -> Result<Page, PageError> {
+    let nonce = crate::secrets::csp_nonce();
+    let mut page = Page::html(
+        StatusCode::OK,
+        &views::FormPostPage {
+            redirect_uri: &redirect.redirect_uri,
+            params: &redirect.params,
+            nonce: &nonce,
+        },
+    )?
+    .without_forms()
+    .forms_may_return_to(Some(&redirect.redirect_uri));
+    page.script_nonce = Some(nonce);
+    Ok(page)
 }

@@ -80,6 +80,8 @@ pub struct DeviceResultPage {
 pub struct FormPostPage<'a> {
     pub redirect_uri: &'a str,
     pub params: &'a [(&'static str, String)],
+    /// The CSP nonce that lets the auto-submit script run.
+    pub nonce: &'a str,
 }
 
 #[derive(Template)]

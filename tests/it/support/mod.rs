@@ -141,8 +141,9 @@ pub struct AppOptions {
     /// Off unless a test turns it on: its deletions would race the tests
     /// that move a manual clock past expiries.
     pub purge: grantor::purge::PurgeConfig,
-    /// `--issuer`; processes sharing one database need the same one.
-    pub issuer: Option<&'static str>,
+    /// The issuer (e.g. an https one, for the cookie prefixes); default: the
+    /// listen address over http.
+    pub issuer: Option<String>,
     /// The password-hashing bound. Default: as many places as `grantor serve`
     /// has, but a long queue and wait, so that tests sending sign-ins in
     /// parallel on a loaded machine are not turned away (the tests of the
@@ -205,6 +206,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         listen: "127.0.0.1:0".to_owned(),
         issuer: options
             .issuer
+            .as_deref()
             .map(|i| grantor::config::Issuer::parse(i).expect("test issuer")),
         database_url: db.url.clone(),
         bootstrap: options.bootstrap,
