@@ -220,7 +220,9 @@ fn request(body: &RawBody) -> Request<Body> {
     if let Some(content_type) = &body.content_type {
         builder = builder.header(header::CONTENT_TYPE, content_type);
     }
-    builder.body(Body::from(body.bytes.clone())).expect("request")
+    builder
+        .body(Body::from(body.bytes.clone()))
+        .expect("request")
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -246,7 +248,7 @@ proptest! {
     /// `FormOrJson`: any body and content type is either parsed or refused
     /// with a 4xx `{error, error_description}`.
     #[test]
-    fn form_or_json_refuses_with_oauth_errors(raw in body("application/x-www-form-urlencoded", TOKEN_FIELDS, vec![json!("client_credentials"), json!("x"), json!(""), Value::Null])) {
+    fn form_or_json_refuses_with_oauth_errors(raw in body("application/x-www-form-urlencoded", TOKEN_FIELDS, vec![json!("client_credentials"), json!("x"), json!(""), Value::Null], vec![])) {
         match block_on(FormOrJson::<TokenProbe>::from_request(request(&raw), &())) {
             Ok(_) => {}
             Err(rejection) => {
@@ -280,7 +282,7 @@ proptest! {
     /// `ApiJson`: any body is either parsed or refused with a 4xx
     /// `{statusCode, error, message}`.
     #[test]
-    fn api_json_refuses_with_management_errors(raw in body("application/json", MANAGEMENT_FIELDS, vec![json!("name"), json!(["https://a.example/cb"]), json!(3600), json!({"leeway": 0}), json!({})])) {
+    fn api_json_refuses_with_management_errors(raw in body("application/json", MANAGEMENT_FIELDS, vec![json!("name"), json!(["https://a.example/cb"]), json!(3600), json!({"leeway": 0}), json!({})], vec![])) {
         match block_on(ApiJson::<ManagementProbe>::from_request(request(&raw), &())) {
             Ok(_) => {}
             Err(rejection) => {

@@ -15,8 +15,8 @@ use grantor_domain::user::{
     database_user_id, normalize_email, normalize_phone_number, validate_password,
 };
 use grantor_domain::{
-    pkce, ExpirationType, GrantType, RefreshTokenSettings, RotationType, ScopeDefinition,
-    ScopeSet, SigningAlg, Timestamp, TokenEndpointAuthMethod,
+    pkce, ExpirationType, GrantType, RefreshTokenSettings, RotationType, ScopeDefinition, ScopeSet,
+    SigningAlg, Timestamp, TokenEndpointAuthMethod,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed};

@@ -75,8 +75,10 @@ pub fn any_json() -> BoxedStrategy<Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-        prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(-1), Just(0), Just(1)].prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(-1), Just(0), Just(1)]
+            .prop_map(Value::from),
         hostile_text().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
@@ -202,42 +204,117 @@ pub fn form_encode(members: &[(String, Value)]) -> Vec<u8> {
         .into_bytes()
 }
 
-/// A body for an endpoint that takes JSON (and, with `form`, forms too):
-/// structured members in either encoding, wrong content types, raw bytes.
+/// One change to a known-good member list.
+#[derive(Debug, Clone)]
+enum Edit {
+    Drop(prop::sample::Index),
+    Replace(prop::sample::Index, Value),
+    Repeat(prop::sample::Index),
+    Add(String, Value),
+}
+
+/// A known-good member list with up to three changes: a member dropped, a
+/// value replaced (another type, hostile text), a member repeated, an unknown
+/// member added. These get past the first checks and into the handlers.
+pub fn mutated_members(valid: Vec<Vec<(String, Value)>>) -> BoxedStrategy<Vec<(String, Value)>> {
+    let edit = prop_oneof![
+        1 => any::<prop::sample::Index>().prop_map(Edit::Drop),
+        3 => (any::<prop::sample::Index>(), any_json()).prop_map(|(i, v)| Edit::Replace(i, v)),
+        1 => any::<prop::sample::Index>().prop_map(Edit::Repeat),
+        1 => ("[a-z_]{1,12}", any_json()).prop_map(|(k, v)| Edit::Add(k, v)),
+    ];
+    (
+        prop::sample::select(valid),
+        prop::collection::vec(edit, 0..4),
+    )
+        .prop_map(|(mut members, edits)| {
+            for edit in edits {
+                match edit {
+                    Edit::Drop(i) if !members.is_empty() => {
+                        members.remove(i.index(members.len()));
+                    }
+                    Edit::Replace(i, v) if !members.is_empty() => {
+                        let at = i.index(members.len());
+                        members[at].1 = v;
+                    }
+                    Edit::Repeat(i) if !members.is_empty() => {
+                        let member = members[i.index(members.len())].clone();
+                        members.push(member);
+                    }
+                    Edit::Add(k, v) => members.push((k, v)),
+                    _ => {}
+                }
+            }
+            members
+        })
+        .boxed()
+}
+
+/// Members in the encoding the content type names (a form, else JSON).
+fn encoded(content_type: Option<String>, members: &[(String, Value)], as_form: bool) -> RawBody {
+    let is_form = content_type
+        .as_deref()
+        .is_some_and(|c| c.to_ascii_lowercase().contains("form-urlencoded"));
+    let bytes = if is_form || as_form && content_type.is_none() {
+        form_encode(members)
+    } else {
+        render_object(members).into_bytes()
+    };
+    RawBody {
+        content_type,
+        bytes,
+    }
+}
+
+/// A body for an endpoint that takes JSON (and, with a form `preferred`,
+/// forms too): structured members in either encoding, mutations of the
+/// `valid` bodies, wrong content types, raw bytes.
 pub fn body(
     preferred: &'static str,
     fields: &'static [&'static str],
     plausible: Vec<Value>,
+    valid: Vec<Vec<(String, Value)>>,
 ) -> BoxedStrategy<RawBody> {
-    let structured = (content_type(preferred), members(fields, plausible), any::<bool>()).prop_map(
-        |(content_type, members, as_form)| {
-            let is_form = content_type
-                .as_deref()
-                .is_some_and(|c| c.to_ascii_lowercase().contains("form-urlencoded"));
-            let bytes = if is_form || as_form && content_type.is_none() {
-                form_encode(&members)
-            } else {
-                render_object(&members).into_bytes()
-            };
-            RawBody {
-                content_type,
-                bytes,
-            }
-        },
-    );
-    let any_json_body = (content_type(preferred), any_json()).prop_map(|(content_type, v)| RawBody {
+    let structured = (
+        content_type(preferred),
+        members(fields, plausible),
+        any::<bool>(),
+    )
+        .prop_map(|(content_type, members, as_form)| encoded(content_type, &members, as_form));
+    let any_json_body =
+        (content_type(preferred), any_json()).prop_map(|(content_type, v)| RawBody {
+            content_type,
+            bytes: v.to_string().into_bytes(),
+        });
+    let raw = (content_type(preferred), raw_bytes()).prop_map(|(content_type, bytes)| RawBody {
         content_type,
-        bytes: v.to_string().into_bytes(),
+        bytes,
     });
-    let raw = (content_type(preferred), raw_bytes())
-        .prop_map(|(content_type, bytes)| RawBody { content_type, bytes });
-    prop_oneof![6 => structured, 1 => any_json_body, 2 => raw].boxed()
+    if valid.is_empty() {
+        return prop_oneof![6 => structured, 1 => any_json_body, 2 => raw].boxed();
+    }
+    let preferred_only = prop_oneof![
+        4 => Just(Some(preferred.to_owned())),
+        1 => content_type(preferred),
+    ];
+    let mutated = (preferred_only, mutated_members(valid), any::<bool>())
+        .prop_map(|(content_type, members, as_form)| encoded(content_type, &members, as_form));
+    prop_oneof![6 => mutated, 4 => structured, 1 => any_json_body, 2 => raw].boxed()
+}
+
+/// `(name, value)` members from pairs of string slices, for `valid` bodies.
+pub fn valid(members: &[(&str, Value)]) -> Vec<(String, Value)> {
+    members
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
 }
 
 /// Bearer tokens: mutations of real ones, JWT-shaped junk, and anything.
 pub fn bearer(real: Vec<String>) -> BoxedStrategy<String> {
     let real_token = prop::sample::select(real);
     prop_oneof![
+        1 => real_token.clone(),
         3 => (real_token.clone(), any::<prop::sample::Index>(), any::<u8>()).prop_map(
             |(token, at, byte)| mutate_byte(&token, at.index(token.len()), byte)
         ),
