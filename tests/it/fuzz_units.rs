@@ -250,7 +250,11 @@ proptest! {
     #[test]
     fn form_or_json_refuses_with_oauth_errors(raw in body("application/x-www-form-urlencoded", TOKEN_FIELDS, vec![json!("client_credentials"), json!("x"), json!(""), Value::Null], vec![])) {
         match block_on(FormOrJson::<TokenProbe>::from_request(request(&raw), &())) {
-            Ok(_) => {}
+            Ok(FormOrJson(probe)) => {
+                // No value that reaches a handler holds a NUL (see src/http/nul.rs).
+                let values = [&probe.grant_type, &probe.client_id, &probe.client_secret, &probe.audience, &probe.scope, &probe.code, &probe.refresh_token];
+                prop_assert!(!values.iter().any(|v| v.as_deref().is_some_and(|v| v.contains('\0'))), "{probe:?}");
+            }
             Err(rejection) => {
                 let (status, body) = rendered(rejection.into_response())?;
                 prop_assert!((400..500).contains(&status), "{status} {body}");
@@ -284,7 +288,12 @@ proptest! {
     #[test]
     fn api_json_refuses_with_management_errors(raw in body("application/json", MANAGEMENT_FIELDS, vec![json!("name"), json!(["https://a.example/cb"]), json!(3600), json!({"leeway": 0}), json!({})], vec![])) {
         match block_on(ApiJson::<ManagementProbe>::from_request(request(&raw), &())) {
-            Ok(_) => {}
+            Ok(ApiJson(probe)) => {
+                let texts = probe.name.iter().chain(probe.callbacks.iter().flatten()).chain(probe.refresh_token.iter().filter_map(|r| r.rotation_type.as_ref()));
+                prop_assert!(!texts.into_iter().any(|t| t.contains('\0')), "{probe:?}");
+                let metadata = Value::Object(probe.app_metadata.clone().unwrap_or_default());
+                prop_assert!(!grantor::http::nul::in_json(&metadata), "{probe:?}");
+            }
             Err(rejection) => {
                 let (status, body) = rendered(rejection.into_response())?;
                 prop_assert!((400..500).contains(&status), "{status} {body}");
