@@ -31,7 +31,7 @@ fn config() -> Config {
     Config {
         cases: number("GRANTOR_FUZZ_CASES", 512) as u32,
         rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(number("GRANTOR_FUZZ_SEED", 0x6772_616e_746f_72)),
+        rng_seed: RngSeed::Fixed(number("GRANTOR_FUZZ_SEED", 0x0067_7261_6e74_6f72)),
         failure_persistence: None,
         ..Config::default()
     }

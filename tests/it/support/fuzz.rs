@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRunner};
 use serde_json::Value;
 
-pub const DEFAULT_SEED: u64 = 0x6772_616e_746f_72; // "grantor"
+pub const DEFAULT_SEED: u64 = 0x0067_7261_6e74_6f72; // "grantor"
 
 fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
