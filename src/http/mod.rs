@@ -7,12 +7,14 @@ pub mod client_ip;
 pub mod dashboard;
 pub mod extract;
 pub mod management;
+pub mod nul;
 pub mod pages;
 pub mod rate_limit;
 
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn;
 use axum::routing::get;
 use axum::Router;
 use tower_http::timeout::TimeoutLayer;
@@ -27,10 +29,13 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .merge(auth_api::routes())
-        .merge(pages::routes())
-        .merge(dashboard::routes())
-        .nest("/api/v2", management::routes())
+        .merge(auth_api::routes().layer(from_fn(nul::oauth_targets)))
+        .merge(pages::routes().layer(from_fn(nul::page_targets)))
+        .merge(dashboard::routes().layer(from_fn(nul::dashboard_targets)))
+        .nest(
+            "/api/v2",
+            management::routes().layer(from_fn(nul::management_targets)),
+        )
         .fallback(auth_api::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

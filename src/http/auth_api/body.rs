@@ -78,6 +78,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormOrJson<T> {
                         .to_owned(),
                 )),
             };
+        if object
+            .iter()
+            .any(|(k, v)| k.contains('\0') || crate::http::nul::in_json(v))
+        {
+            return Err(OAuthError::invalid_request(crate::http::nul::MESSAGE).into());
+        }
         serde_json::from_value(Value::Object(object))
             .map(FormOrJson)
             .map_err(|e| {

@@ -44,6 +44,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             };
             ApiError::new(status, message, Some("invalid_body"))
         })?;
+        if crate::http::nul::in_json_text(&bytes) {
+            return Err(ApiError::invalid_body(crate::http::nul::MESSAGE));
+        }
         serde_json::from_slice(&bytes)
             .map(ApiJson)
             .map_err(|e| ApiError::invalid_body(format!("Payload validation error: {e}")))

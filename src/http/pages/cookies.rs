@@ -163,6 +163,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CheckedForm<T> {
             tracing::info!("form refused: CSRF token missing or wrong");
             return Err(PageError::csrf());
         }
+        if crate::http::nul::in_form(&bytes) {
+            return Err(PageError::bad_request(crate::http::nul::MESSAGE));
+        }
         serde_urlencoded::from_bytes::<T>(&bytes)
             .map(CheckedForm)
             .map_err(|_| PageError::bad_request("The form is malformed."))

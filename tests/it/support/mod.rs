@@ -2,6 +2,7 @@
 //! file or a fresh PostgreSQL schema, with typed helpers for the APIs.
 
 pub mod browser;
+pub mod fuzz;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
