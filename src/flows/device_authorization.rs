@@ -162,7 +162,7 @@ pub fn user_code_hash(normalized: &str) -> String {
 #[derive(Debug)]
 pub enum Activation {
     /// The code is pending: on to login and consent (or straight to the end).
-    Proceed(Step),
+    Proceed(Box<Step>),
     /// Unknown, expired or already used; counted against the IP.
     WrongCode,
     /// This IP has made too many wrong attempts; nothing was looked up.
@@ -232,7 +232,7 @@ pub async fn activate(
     };
     let step =
         authorize::begin(state, pending, client, audience, session, false, meta, now).await?;
-    Ok(Activation::Proceed(step))
+    Ok(Activation::Proceed(Box::new(step)))
 }
 
 #[cfg(test)]

@@ -5,12 +5,11 @@
 //! The runs are a replay, not a search: a fixed seed (`GRANTOR_FUZZ_SEED`,
 //! default below) and no failure file. `GRANTOR_FUZZ_CASES=5000` runs deeper.
 
-use grantor_domain::client::{
-    validate_app_type, validate_grant_types, validate_url, RefreshTokenSettingsPatch,
-};
+use grantor_domain::client::{validate_app_type, validate_grant_types, RefreshTokenSettingsPatch};
 use grantor_domain::resource_server::{
     validate_identifier, validate_scope_definitions, validate_token_lifetime,
 };
+use grantor_domain::urls::{validate_url, UrlField};
 use grantor_domain::user::{
     database_user_id, normalize_email, normalize_phone_number, validate_password,
 };
@@ -130,7 +129,7 @@ proptest! {
 
     #[test]
     fn urls_and_identifiers_accepted_have_no_whitespace(raw in prop_oneof![text(), "(https?|[a-z.]{1,10})://\\PC{0,30}"]) {
-        if validate_url("callbacks", &raw).is_ok() {
+        if validate_url(UrlField::Callbacks, 0, &raw).is_ok() {
             prop_assert!(!raw.contains('#') && !raw.chars().any(char::is_whitespace));
         }
         if validate_identifier(&raw).is_ok() {

@@ -45,7 +45,7 @@ pub async fn post_activate(
     let session = login::active_session(&state, cookie(&headers, SESSION_COOKIE), now).await?;
     match device_authorization::activate(&state, &typed, session, &meta, now).await? {
         Activation::Proceed(step) => {
-            render_step(step, CsrfToken::for_page(&headers, state.issuer.is_https()), state.issuer.is_https())
+            render_step(*step, CsrfToken::for_page(&headers, state.issuer.is_https()), state.issuer.is_https())
         }
         Activation::WrongCode => activate_page(
             &state,
