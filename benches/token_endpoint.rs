@@ -513,10 +513,13 @@ fn suite(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str, db: Ben
                 ..TokenRequest::default()
             };
             let now = state.clock.now();
+            let client = grantor::flows::token::authenticate(&state, &presented)
+                .await
+                .expect("client authenticates");
             grantor::flows::token::exchange(
                 &state,
                 GrantType::ClientCredentials,
-                presented,
+                client,
                 request,
                 &meta,
                 now,

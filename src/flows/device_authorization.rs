@@ -34,7 +34,7 @@ pub fn activation_counter(ip: &str) -> AttemptCounter {
     AttemptCounter {
         kind: ACTIVATION_COUNTER,
         identifier_hash: String::new(),
-        ip: ip.to_owned(),
+        ip: super::login::counter_network(ip),
         limit: MAX_ACTIVATION_FAILURES,
         window_seconds: ACTIVATION_WINDOW_SECONDS,
     }

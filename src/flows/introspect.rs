@@ -62,7 +62,25 @@ async fn introspect_access_token(
         return Ok(inactive());
     }
     let is_machine = claims["gty"].as_str() == Some("client-credentials");
-    if !is_machine {
+    let mut scope = claims["scope"].clone();
+    if is_machine {
+        // A machine token is live only while its client still holds the
+        // client grant it was issued under (the grant cascades away with the
+        // client), and only for the scopes the grant still holds: the rule
+        // the Management API's bearer check applies (CONTRACT §6.1).
+        let (Some(azp), Some(audience)) = (claims["azp"].as_str(), audiences(&claims).first().copied())
+        else {
+            return Ok(inactive());
+        };
+        let Some(grant) = state.store.client_grant_for(azp, audience).await? else {
+            return Ok(inactive());
+        };
+        let held: grantor_domain::ScopeSet = grantor_domain::ScopeSet::parse(claims["scope"].as_str().unwrap_or_default())
+            .iter()
+            .filter(|s| grant.scope.contains(s))
+            .collect();
+        scope = json!(held.to_wire());
+    } else {
         let Some(jti) = claims["jti"].as_str() else {
             return Ok(inactive());
         };
@@ -79,7 +97,7 @@ async fn introspect_access_token(
         "aud": claims["aud"],
         "iat": claims["iat"],
         "exp": claims["exp"],
-        "scope": claims["scope"],
+        "scope": scope,
         "client_id": claims["azp"],
         "jti": claims["jti"],
     });

@@ -72,11 +72,27 @@ pub fn identifier_hash(username: &str) -> String {
 }
 
 /// The counter of one account (e-mail) from one IP.
+/// The network an attempt is counted against: the IPv4 address itself, or
+/// the IPv6 /64 it lies in (one subscriber usually holds a whole /64, so
+/// counting single IPv6 addresses would give each guess a fresh allowance;
+/// the rate limits group IPv6 the same way).
+pub fn counter_network(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip.to_owned(), |v4| v4.to_string()),
+        _ => ip.to_owned(),
+    }
+}
+
 pub fn account_counter(kind: &'static str, identifier_hash: &str, ip: &str) -> AttemptCounter {
     AttemptCounter {
         kind,
         identifier_hash: identifier_hash.to_owned(),
-        ip: ip.to_owned(),
+        ip: counter_network(ip),
         limit: MAX_LOGIN_FAILURES,
         window_seconds: LOGIN_WINDOW_SECONDS,
     }
@@ -87,7 +103,7 @@ pub fn ip_counter(ip: &str) -> AttemptCounter {
     AttemptCounter {
         kind: IP_COUNTER,
         identifier_hash: String::new(),
-        ip: ip.to_owned(),
+        ip: counter_network(ip),
         limit: MAX_IP_LOGIN_FAILURES,
         window_seconds: IP_LOGIN_WINDOW_SECONDS,
     }

@@ -402,19 +402,12 @@ fn classify(method: &Method, path: &str) -> Option<(Surface, bool)> {
         "/oauth/token" | "/oauth/revoke" | "/oauth/introspect" => Some((Surface::OAuth, false)),
         "/oauth/device/code" => Some((Surface::OAuth, *method == Method::POST)),
         "/authorize" => Some((Surface::Pages, *method == Method::GET)),
-        "/u/login" | "/u/consent" | "/activate" => Some((Surface::Pages, false)),
+        "/u/login" | "/u/consent" | "/activate" | "/dashboard/login" => {
+            Some((Surface::Pages, false))
+        }
         p if p == "/api/v2" || p.starts_with("/api/v2/") => Some((Surface::Management, false)),
         _ => None,
     }
-}
-
-/// The `client_id` of an `/authorize` query, if any.
-fn query_client_id(query: Option<&str>) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Q {
-        client_id: Option<String>,
-    }
-    serde_urlencoded::from_str::<Q>(query?).ok()?.client_id
 }
 
 /// A 429 in the format of `surface`.
@@ -454,13 +447,6 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
         if let Err(refusal) = limits.check_write(ip) {
             tracing::info!(%ip, "refused a row-writing request: per-IP write limit");
             return refusal_response(surface, refusal);
-        }
-    }
-    if request.uri().path() == "/authorize" {
-        if let Some(client_id) = query_client_id(request.uri().query()) {
-            if let Err(refusal) = limits.check_client(surface, &client_id) {
-                return refusal_response(surface, refusal);
-            }
         }
     }
     if surface != Surface::Management {

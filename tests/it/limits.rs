@@ -22,12 +22,12 @@ use crate::support::{
 
 const CALLBACK: &str = "https://app.example.test/callback";
 
-async fn spawn_with(db: Backend, options: AppOptions) -> TestApp {
+pub async fn spawn_with(db: Backend, options: AppOptions) -> TestApp {
     spawn_app_on(Arc::new(TestDatabase::new(db).await), options).await
 }
 
 /// `per_minute` 1 and a burst of `burst`: nothing refills during a test.
-fn bucket(burst: u32) -> Option<Rate> {
+pub fn bucket(burst: u32) -> Option<Rate> {
     Rate::new(1, burst)
 }
 
@@ -244,7 +244,7 @@ both_databases! {
     }
 }
 
-async fn count_rows(app: &TestApp, table: &str) -> i64 {
+pub async fn count_rows(app: &TestApp, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
     if app.db.url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();

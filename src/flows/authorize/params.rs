@@ -73,6 +73,9 @@ pub(super) struct Prompt {
 /// Checks the `/authorize` parameters in the order RFC 6749 §4.1.2.1 implies:
 /// client and redirect URI first (errors become pages), then the rest
 /// (errors go back to the client).
+/// The longest value `/authorize` accepts for any parameter it stores.
+pub const MAX_PARAMETER_LENGTH: usize = 2048;
+
 pub(super) async fn validate(
     state: &AppState,
     params: AuthorizeParams,
@@ -113,6 +116,25 @@ pub(super) async fn validate(
         return Err(BrowserError::bad_request(
             "The redirect_uri is not a URL the browser can be sent to.",
         )
+        .into());
+    }
+    // A pending request is stored before sign-in, by anyone: its size is
+    // bounded here (CONTRACT §6.4), before anything is written.
+    let too_long = [
+        ("state", &params.state),
+        ("nonce", &params.nonce),
+        ("scope", &params.scope),
+        ("audience", &params.audience),
+        ("code_challenge", &params.code_challenge),
+        ("device", &params.device),
+        ("prompt", &params.prompt),
+    ]
+    .into_iter()
+    .find(|(_, value)| value.as_ref().is_some_and(|v| v.len() > MAX_PARAMETER_LENGTH));
+    if let Some((name, _)) = too_long {
+        return Err(BrowserError::bad_request(format!(
+            "The {name} parameter is longer than {MAX_PARAMETER_LENGTH} characters."
+        ))
         .into());
     }
     let state_param = params.state.as_deref();

@@ -6,7 +6,7 @@ mod device_code;
 mod password;
 mod refresh_token;
 
-use grantor_domain::{GrantType, OAuthError, Timestamp};
+use grantor_domain::{Client, GrantType, OAuthError, Timestamp};
 use serde_json::{json, Value};
 
 use crate::flows::audit::{self, EventExt};
@@ -63,20 +63,29 @@ impl IssuedTokens {
     }
 }
 
+/// Authenticates the client of a token request once (one read,
+/// constant-time secret check).
+pub async fn authenticate(
+    state: &AppState,
+    presented: &PresentedClient,
+) -> Result<Client, crate::flows::FlowError> {
+    match client_auth::authenticate(&state.store, presented).await {
+        Ok(c) => Ok(c),
+        Err(ClientAuthError::Store(e)) => Err(e.into()),
+        // Auth0 answers unknown clients and bad secrets alike: 401 access_denied.
+        Err(_) => Err(OAuthError::client_authentication_failed().into()),
+    }
+}
+
+/// Runs `grant_type` for a client [`authenticate`] returned.
 pub async fn exchange(
     state: &AppState,
     grant_type: GrantType,
-    presented: PresentedClient,
+    client: Client,
     request: TokenRequest,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<IssuedTokens, crate::flows::FlowError> {
-    let client = match client_auth::authenticate(&state.store, &presented).await {
-        Ok(c) => c,
-        Err(ClientAuthError::Store(e)) => return Err(e.into()),
-        // Auth0 answers unknown clients and bad secrets alike: 401 access_denied.
-        Err(_) => return Err(OAuthError::client_authentication_failed().into()),
-    };
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(grant_type.as_str()).into());
     }

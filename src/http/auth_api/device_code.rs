@@ -10,7 +10,6 @@ use serde_json::json;
 use super::{AuthApiError, FormOrJson};
 use crate::flows::device_authorization;
 use crate::http::extract::RequestMeta;
-use crate::http::rate_limit::Surface;
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -25,9 +24,10 @@ pub async fn post_device_code(
     meta: RequestMeta,
     FormOrJson(form): FormOrJson<DeviceCodeForm>,
 ) -> Result<Response, AuthApiError> {
-    if let Some(client_id) = form.client_id.as_deref() {
-        state.rate_limits.check_client(Surface::OAuth, client_id)?;
-    }
+    // No per-client bucket here: the client is not authenticated (public
+    // clients send only their id), and a bucket keyed by a presented id would
+    // let anyone lock that client out. The per-IP buckets (requests and row
+    // writes) apply.
     let now = state.clock.now();
     let issued = device_authorization::request(
         &state,

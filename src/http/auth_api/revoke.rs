@@ -49,14 +49,17 @@ pub async fn authenticate_client(
         Ok(_) => {}
     }
     let presented = presented_client(headers, client_id, client_secret)?;
+    let client = match client_auth::authenticate(&state.store, &presented).await {
+        Ok(client) => client,
+        Err(ClientAuthError::Store(e)) => return Err(e.into()),
+        Err(_) => return Err(failed()),
+    };
+    // Charged only once the client is authenticated: a bucket keyed by a
+    // presented (public) client id would let anyone lock that client out.
     state
         .rate_limits
-        .check_client(Surface::OAuth, presented.client_id())?;
-    match client_auth::authenticate(&state.store, &presented).await {
-        Ok(client) => Ok(client),
-        Err(ClientAuthError::Store(e)) => Err(e.into()),
-        Err(_) => Err(failed()),
-    }
+        .check_client(Surface::OAuth, &client.client_id)?;
+    Ok(client)
 }
 
 pub async fn post_revoke(

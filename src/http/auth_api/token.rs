@@ -49,9 +49,12 @@ pub async fn post_token(
         )
     })?;
     let presented = presented_client(&headers, form.client_id, form.client_secret)?;
+    let client = token::authenticate(&state, &presented).await?;
+    // Charged only once the client is authenticated: a bucket keyed by a
+    // presented client id would let anyone lock that client out.
     state
         .rate_limits
-        .check_client(Surface::OAuth, presented.client_id())?;
+        .check_client(Surface::OAuth, &client.client_id)?;
     let request = TokenRequest {
         audience: form.audience,
         scope: form.scope,
@@ -64,7 +67,7 @@ pub async fn post_token(
         password: form.password,
     };
     let now = state.clock.now();
-    let issued = token::exchange(&state, grant_type, presented, request, &meta, now).await?;
+    let issued = token::exchange(&state, grant_type, client, request, &meta, now).await?;
     let mut response = Json(issued.to_json()).into_response();
     // RFC 6749 §5.1: token responses must not be cached.
     response
