@@ -1,7 +1,7 @@
 //! Application wiring: connect and migrate, bootstrap, load keys, bind, serve.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -17,7 +17,8 @@ use tower::ServiceExt as _;
 
 use crate::config::{Config, ConnectionConfig, Issuer};
 use crate::flows::audit::AuditQueue;
-use crate::http::rate_limit::{self, RateLimits};
+use crate::http::client_ip::TrustedProxies;
+use crate::http::rate_limit::{self, ip_key, RateLimits};
 use crate::http::{self, AppState};
 use crate::keys::Keys;
 use crate::password::PasswordHashing;
@@ -95,8 +96,9 @@ impl Application {
             self.state.rate_limits.clone(),
             std::time::Duration::from_secs(60),
         );
+        let exempt = self.state.trusted_proxies.clone();
         let router = http::router(self.state);
-        serve(self.listener, router, &self.connections, shutdown).await;
+        serve(self.listener, router, &self.connections, exempt, shutdown).await;
         pruner.abort();
         if let Some(purge) = purge {
             purge.abort();
@@ -124,9 +126,12 @@ async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: &ConnectionConfig,
+    exempt: Arc<TrustedProxies>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_ip = PerIpConnections::new(limits.max_connections_per_ip, exempt);
+    let body_read_timeout = limits.body_read_timeout;
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
@@ -158,11 +163,20 @@ async fn serve(
                 }
             },
         };
+        let Some(slot) = per_ip.admit(peer.ip()) else {
+            tracing::info!(ip = %peer.ip(), "refused a connection: per-IP connection cap");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request)
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let (mut parts, body) = request.into_parts();
+            parts.extensions.insert(ConnectInfo(peer));
+            let body = axum::body::Body::new(DeadlineBody::new(body, body_read_timeout));
+            router
+                .clone()
+                .oneshot(hyper::Request::from_parts(parts, body))
         });
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
@@ -170,11 +184,114 @@ async fn serve(
             if let Err(e) = connection.await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
+            drop(slot);
             drop(permit);
         });
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Connections held per client network (an IPv4 address or an IPv6 /64),
+/// so that one host cannot take every slot of `max_connections`; reverse
+/// proxies named in `--trusted-proxies` are exempt (they carry everyone).
+struct PerIpConnections {
+    max: usize,
+    exempt: Arc<TrustedProxies>,
+    held: Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>,
+}
+
+/// One admitted connection; gives its slot back when dropped.
+struct ConnectionSlot {
+    key: IpAddr,
+    held: Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>,
+}
+
+impl PerIpConnections {
+    fn new(max: usize, exempt: Arc<TrustedProxies>) -> Self {
+        Self {
+            max,
+            exempt,
+            held: Arc::default(),
+        }
+    }
+
+    /// A slot for a connection from `peer`, or `None` when its network is
+    /// at the cap. Exempt peers get an empty slot.
+    fn admit(&self, peer: IpAddr) -> Option<Option<ConnectionSlot>> {
+        if self.exempt.contains(peer.to_canonical()) {
+            return Some(None);
+        }
+        let key = ip_key(peer);
+        let mut held = self.held.lock().ok()?;
+        let count = held.entry(key).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(Some(ConnectionSlot {
+            key,
+            held: self.held.clone(),
+        }))
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.held.lock() {
+            if let Some(count) = held.get_mut(&self.key) {
+                *count -= 1;
+                if *count == 0 {
+                    held.remove(&self.key);
+                }
+            }
+        }
+    }
+}
+
+/// A request body that must arrive whole within a deadline from the moment
+/// its head was read: a client that trickles a body (one byte every few
+/// seconds) cannot hold a connection and a request task for long. Past the
+/// deadline the body errors, which the extractors answer with a 4xx.
+struct DeadlineBody {
+    inner: Incoming,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl DeadlineBody {
+    fn new(inner: Incoming, timeout: std::time::Duration) -> Self {
+        Self {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        if let Poll::Ready(frame) = std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err("the request body did not arrive in time".into())));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 fn is_connection_error(e: &std::io::Error) -> bool {

@@ -118,6 +118,15 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: u64,
+    /// Most connections one client IP (an IPv6 /64) may hold at once; more
+    /// are closed at accept. Peers in --trusted-proxies are exempt (1 to 1000000).
+    #[arg(long, env = "GRANTOR_MAX_CONNECTIONS_PER_IP", default_value_t = 128,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections_per_ip: u64,
+    /// Seconds a request's whole body may take to arrive, however it trickles (1 to 3600).
+    #[arg(long, env = "GRANTOR_BODY_READ_TIMEOUT_SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_read_timeout_seconds: u64,
 }
 
 /// How connections are served.
@@ -127,6 +136,11 @@ pub struct ConnectionConfig {
     /// a request head, so it bounds both a slow header and an idle keep-alive.
     pub header_read_timeout: std::time::Duration,
     pub max_connections: usize,
+    /// Connections one socket peer (IPv6: its /64) may hold; trusted proxies
+    /// are exempt.
+    pub max_connections_per_ip: usize,
+    /// How long a request's whole body may take to arrive.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Default for ConnectionConfig {
@@ -134,6 +148,8 @@ impl Default for ConnectionConfig {
         Self {
             header_read_timeout: std::time::Duration::from_secs(10),
             max_connections: 1024,
+            max_connections_per_ip: 128,
+            body_read_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -267,6 +283,9 @@ impl Config {
                 ),
                 max_connections: usize::try_from(args.max_connections)
                     .map_err(|_| "max-connections is too large".to_owned())?,
+                max_connections_per_ip: usize::try_from(args.max_connections_per_ip)
+                    .map_err(|_| "max-connections-per-ip is too large".to_owned())?,
+                body_read_timeout: std::time::Duration::from_secs(args.body_read_timeout_seconds),
             },
         })
     }

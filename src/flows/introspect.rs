@@ -68,17 +68,19 @@ async fn introspect_access_token(
         // client grant it was issued under (the grant cascades away with the
         // client), and only for the scopes the grant still holds: the rule
         // the Management API's bearer check applies (CONTRACT §6.1).
-        let (Some(azp), Some(audience)) = (claims["azp"].as_str(), audiences(&claims).first().copied())
+        let (Some(azp), Some(audience)) =
+            (claims["azp"].as_str(), audiences(&claims).first().copied())
         else {
             return Ok(inactive());
         };
         let Some(grant) = state.store.client_grant_for(azp, audience).await? else {
             return Ok(inactive());
         };
-        let held: grantor_domain::ScopeSet = grantor_domain::ScopeSet::parse(claims["scope"].as_str().unwrap_or_default())
-            .iter()
-            .filter(|s| grant.scope.contains(s))
-            .collect();
+        let held: grantor_domain::ScopeSet =
+            grantor_domain::ScopeSet::parse(claims["scope"].as_str().unwrap_or_default())
+                .iter()
+                .filter(|s| grant.scope.contains(s))
+                .collect();
         scope = json!(held.to_wire());
     } else {
         let Some(jti) = claims["jti"].as_str() else {

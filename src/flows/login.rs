@@ -83,7 +83,9 @@ pub fn counter_network(ip: &str) -> String {
             let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
             format!("{net}/64")
         }
-        Ok(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip.to_owned(), |v4| v4.to_string()),
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or(ip.to_owned(), |v4| v4.to_string()),
         _ => ip.to_owned(),
     }
 }

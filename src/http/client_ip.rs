@@ -37,7 +37,7 @@ impl TrustedProxies {
         self.0.is_empty()
     }
 
-    fn contains(&self, ip: IpAddr) -> bool {
+    pub fn contains(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&ip))
     }
 

@@ -284,7 +284,7 @@ impl std::fmt::Debug for RateLimits {
 }
 
 /// The per-IP key: the address, or an IPv6 address's /64.
-fn ip_key(ip: IpAddr) -> IpAddr {
+pub fn ip_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 64)
             .map(|net| IpAddr::V6(net.network()))

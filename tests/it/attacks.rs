@@ -14,7 +14,9 @@ use crate::both_databases;
 use crate::limits::{bucket, count_rows, spawn_with};
 use crate::refresh_tokens::{setup, API, EMAIL, PASSWORD};
 use crate::support::browser::{authorize_path, get, web_client};
-use crate::support::{assert_oauth_error, read, AppOptions, TestApp, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET};
+use crate::support::{
+    assert_oauth_error, read, AppOptions, TestApp, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET,
+};
 
 both_databases! {
     /// Wrong secrets sent with a real client's id are charged to the
@@ -112,9 +114,19 @@ both_databases! {
 }
 
 async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> Value {
-    let (status, body) = read(app.http.post(app.url("/oauth/introspect"))
-        .form(&[("client_id", id), ("client_secret", secret), ("token", token)])
-        .send().await.unwrap()).await;
+    let (status, body) = read(
+        app.http
+            .post(app.url("/oauth/introspect"))
+            .form(&[
+                ("client_id", id),
+                ("client_secret", secret),
+                ("token", token),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }

@@ -335,6 +335,7 @@ fn with_connections(header_read_timeout: Duration, max_connections: usize) -> Ap
         connections: grantor::config::ConnectionConfig {
             header_read_timeout,
             max_connections,
+            ..Default::default()
         },
         ..AppOptions::default()
     }
@@ -417,4 +418,101 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_is_cut_off_at_the_body_deadline() {
+    let app = spawn_with(
+        Backend::Sqlite,
+        AppOptions {
+            connections: grantor::config::ConnectionConfig {
+                body_read_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let addr = app.base_url.trim_start_matches("http://").to_owned();
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    // One byte every 300 ms: each arrives well within any per-read timeout,
+    // but the whole body would take five minutes.
+    let mut buf = [0u8; 512];
+    let mut answer = Vec::new();
+    while started.elapsed() < Duration::from_secs(8) {
+        let _ = slow.write_all(b"a").await;
+        match tokio::time::timeout(Duration::from_millis(300), slow.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800),
+        "cut off after {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(6),
+        "still reading after {waited:?}"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // Others are served meanwhile and after.
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ip_holds_at_most_its_connection_share_unless_it_is_a_trusted_proxy() {
+    for (trusted, third_served) in [("", false), ("127.0.0.1/32", true)] {
+        let app = spawn_with(
+            Backend::Sqlite,
+            AppOptions {
+                connections: grantor::config::ConnectionConfig {
+                    max_connections_per_ip: 2,
+                    ..Default::default()
+                },
+                trusted_proxies: TrustedProxies::parse(trusted).unwrap(),
+                ..AppOptions::default()
+            },
+        )
+        .await;
+        let addr = app.base_url.trim_start_matches("http://").to_owned();
+        let holders = [
+            TcpStream::connect(&addr).await.unwrap(),
+            TcpStream::connect(&addr).await.unwrap(),
+        ];
+        // The listen queue is first come, first served: the accept loop
+        // admits both holders before it sees the third.
+        let mut third = TcpStream::connect(&addr).await.unwrap();
+        let _ = third
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await;
+        let answer = tokio::time::timeout(Duration::from_secs(5), read_until_closed(&mut third))
+            .await
+            .expect("answered or closed");
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(
+            answer.starts_with("HTTP/1.1 200 OK"),
+            third_served,
+            "trusted {trusted:?}: {answer}"
+        );
+        drop(holders);
+        app.stop().await;
+    }
 }

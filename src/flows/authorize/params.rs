@@ -130,7 +130,11 @@ pub(super) async fn validate(
         ("prompt", &params.prompt),
     ]
     .into_iter()
-    .find(|(_, value)| value.as_ref().is_some_and(|v| v.len() > MAX_PARAMETER_LENGTH));
+    .find(|(_, value)| {
+        value
+            .as_ref()
+            .is_some_and(|v| v.len() > MAX_PARAMETER_LENGTH)
+    });
     if let Some((name, _)) = too_long {
         return Err(BrowserError::bad_request(format!(
             "The {name} parameter is longer than {MAX_PARAMETER_LENGTH} characters."
