@@ -98,6 +98,21 @@ fn describe(target: &RevocationTarget, reason: Reason) -> String {
     }
 }
 
+/// The audit event of a revocation: what, why and who (the store adds the
+/// receipt in the revoking transaction).
+fn revocation_event(
+    target: &RevocationTarget,
+    reason: Reason,
+    actor: &Actor,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> grantor_store::LogEvent {
+    audit::event(reason.type_code(), describe(target, reason), now)
+        .meta(meta)
+        .detail("actor", actor.to_json())
+        .detail("reason", reason.as_str().into())
+}
+
 /// Revokes what `target` covers, at once and durably, and records who did it
 /// and what it covered. An unknown target writes nothing (`receipt.found`).
 pub async fn revoke(
@@ -108,10 +123,7 @@ pub async fn revoke(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<RevocationReceipt, FlowError> {
-    let event = audit::event(reason.type_code(), describe(&target, reason), now)
-        .meta(meta)
-        .detail("actor", actor.to_json())
-        .detail("reason", reason.as_str().into());
+    let event = revocation_event(&target, reason, actor, meta, now);
     let receipt = state
         .store
         .revoke(&target, reason.as_str(), &event, now)
@@ -146,10 +158,7 @@ pub async fn change_account(
         session_id: None,
         keep_refresh_tokens: false,
     };
-    let event = audit::event(reason.type_code(), describe(&target, reason), now)
-        .meta(meta)
-        .detail("actor", actor.to_json())
-        .detail("reason", reason.as_str().into());
+    let event = revocation_event(&target, reason, actor, meta, now);
     let receipt = state
         .store
         .change_user_revoking(&change, reason.as_str(), &event, now)

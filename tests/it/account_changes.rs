@@ -61,21 +61,7 @@ async fn sign_in(app: &TestApp) -> SignedIn {
 }
 
 async fn introspect(app: &TestApp, s: &SignedIn, token: &str) -> Value {
-    let (status, body) = read(
-        app.http
-            .post(app.url("/oauth/introspect"))
-            .form(&[
-                ("client_id", s.client_id.as_str()),
-                ("client_secret", &s.secret),
-                ("token", token),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    app.introspect(&s.client_id, &s.secret, token).await
 }
 
 /// Whether the browser's session still signs it in without a login page.

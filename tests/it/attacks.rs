@@ -8,15 +8,13 @@
 use grantor::http::client_ip::TrustedProxies;
 use grantor::http::rate_limit::RateLimitConfig;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::both_databases;
 use crate::limits::{bucket, count_rows, spawn_with};
 use crate::refresh_tokens::{setup, API, EMAIL, PASSWORD};
 use crate::support::browser::{authorize_path, get, web_client};
-use crate::support::{
-    assert_oauth_error, read, AppOptions, TestApp, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET,
-};
+use crate::support::{assert_oauth_error, read, AppOptions, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET};
 
 both_databases! {
     /// Wrong secrets sent with a real client's id are charged to the
@@ -113,24 +111,6 @@ both_databases! {
     }
 }
 
-async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> Value {
-    let (status, body) = read(
-        app.http
-            .post(app.url("/oauth/introspect"))
-            .form(&[
-                ("client_id", id),
-                ("client_secret", secret),
-                ("token", token),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
 both_databases! {
     /// A resource server introspecting a machine token learns at once that
     /// its client grant was narrowed, then deleted.
@@ -142,16 +122,16 @@ both_databases! {
         let (rs, rs_secret, _) = app.create_client(json!({"name": "orders api", "grant_types": ["client_credentials"]})).await;
         app.create_client_grant(&rs, "https://orders.example.test/", &["read:orders"]).await;
         let token = app.client_credentials(&machine, &machine_secret, "https://orders.example.test/").await;
-        let answer = introspect(&app, &rs, &rs_secret, &token).await;
+        let answer = app.introspect(&rs, &rs_secret, &token).await;
         assert_eq!(answer["active"], true, "{answer}");
         assert_eq!(answer["scope"], "read:orders write:orders");
         let grant_id = grant["id"].as_str().unwrap();
         let (status, _) = app.mgmt_call(Method::PATCH, &format!("/client-grants/{grant_id}"), Some(json!({"scope": ["read:orders"]}))).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(introspect(&app, &rs, &rs_secret, &token).await["scope"], "read:orders");
+        assert_eq!(app.introspect(&rs, &rs_secret, &token).await["scope"], "read:orders");
         let (status, _) = app.mgmt_call(Method::DELETE, &format!("/client-grants/{grant_id}"), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        assert_eq!(introspect(&app, &rs, &rs_secret, &token).await, json!({"active": false}));
+        assert_eq!(app.introspect(&rs, &rs_secret, &token).await, json!({"active": false}));
     }
 }
 

@@ -21,21 +21,7 @@ async fn revoke(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, String) {
 }
 
 async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> Value {
-    let (status, body) = read(
-        app.http
-            .post(app.url("/oauth/introspect"))
-            .form(&[
-                ("client_id", id),
-                ("client_secret", secret),
-                ("token", token),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    app.introspect(id, secret, token).await
 }
 
 async fn grant_exists(app: &TestApp, user_id: &str, client_id: &str) -> bool {

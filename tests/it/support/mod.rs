@@ -312,6 +312,25 @@ impl TestApp {
             .to_owned()
     }
 
+    /// `POST /oauth/introspect` as client `id` (`client_secret_post`);
+    /// asserts 200 and returns the answer.
+    pub async fn introspect(&self, id: &str, secret: &str, token: &str) -> Value {
+        let response = self
+            .http
+            .post(self.url("/oauth/introspect"))
+            .form(&[
+                ("client_id", id),
+                ("client_secret", secret),
+                ("token", token),
+            ])
+            .send()
+            .await
+            .expect("introspection request");
+        let (status, body) = read(response).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
     /// A Management API token with every scope (the bootstrap client's).
     pub async fn mgmt_token(&self) -> String {
         self.mgmt_token
