@@ -20,7 +20,8 @@ use crate::support::{
     assert_oauth_error, read, spawn_app, spawn_app_on, AppOptions, TestApp, TestDatabase,
 };
 
-async fn password_attempt(
+/// One password grant for `email` with the orders API; status and body.
+pub async fn password_attempt(
     app: &TestApp,
     id: &str,
     secret: &str,

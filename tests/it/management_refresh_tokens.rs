@@ -122,22 +122,7 @@ impl Fixture {
 
     pub async fn introspect(&self, login: &Login, token: &str) -> Value {
         let (id, secret) = self.owner(login);
-        let (status, body) = read(
-            self.app
-                .http
-                .post(self.app.url("/oauth/introspect"))
-                .form(&[
-                    ("client_id", id),
-                    ("client_secret", secret),
-                    ("token", token),
-                ])
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
+        self.app.introspect(id, secret, token).await
     }
 
     /// The login's refresh token fails at `/oauth/token` (403 `invalid_grant`)

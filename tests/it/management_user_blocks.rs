@@ -5,8 +5,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_databases;
-use crate::refresh_tokens::{password_grant, rotating, setup, API, EMAIL, PASSWORD};
-use crate::support::{assert_mgmt_error, assert_oauth_error, read, spawn_app, TestApp};
+use crate::refresh_tokens::{password_grant, rotating, setup, EMAIL, PASSWORD};
+use crate::support::{assert_mgmt_error, assert_oauth_error, spawn_app, TestApp};
 
 async fn attempt(
     app: &TestApp,
@@ -14,19 +14,7 @@ async fn attempt(
     secret: &str,
     password: &str,
 ) -> (StatusCode, serde_json::Value) {
-    read(
-        app.token_form(&[
-            ("grant_type", "password"),
-            ("client_id", id),
-            ("client_secret", secret),
-            ("username", EMAIL),
-            ("password", password),
-            ("audience", API),
-            ("scope", "read:orders"),
-        ])
-        .await,
-    )
-    .await
+    crate::brute_force::password_attempt(app, id, secret, EMAIL, password).await
 }
 
 async fn block(app: &TestApp, id: &str, secret: &str) {
