@@ -76,11 +76,7 @@ async fn introspect_access_token(
         let Some(grant) = state.store.client_grant_for(azp, audience).await? else {
             return Ok(inactive());
         };
-        let held: grantor_domain::ScopeSet =
-            grantor_domain::ScopeSet::parse(claims["scope"].as_str().unwrap_or_default())
-                .iter()
-                .filter(|s| grant.scope.contains(s))
-                .collect();
+        let held = grant.held_scopes(claims["scope"].as_str().unwrap_or_default());
         scope = json!(held.to_wire());
     } else {
         let Some(jti) = claims["jti"].as_str() else {

@@ -71,25 +71,17 @@ pub fn identifier_hash(username: &str) -> String {
     TokenHash::of(&normalised).as_str().to_owned()
 }
 
-/// The counter of one account (e-mail) from one IP.
-/// The network an attempt is counted against: the IPv4 address itself, or
-/// the IPv6 /64 it lies in (one subscriber usually holds a whole /64, so
-/// counting single IPv6 addresses would give each guess a fresh allowance;
-/// the rate limits group IPv6 the same way).
+/// What an attempt counter stores as its IP: [`super::client_network`] of
+/// the client's address, an IPv6 network written with its `/64`.
 pub fn counter_network(ip: &str) -> String {
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-            format!("{net}/64")
-        }
-        Ok(std::net::IpAddr::V6(v6)) => v6
-            .to_ipv4_mapped()
-            .map_or(ip.to_owned(), |v4| v4.to_string()),
-        _ => ip.to_owned(),
+    match ip.parse().map(super::client_network) {
+        Ok(net @ std::net::IpAddr::V6(_)) => format!("{net}/64"),
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_owned(),
     }
 }
 
+/// The counter of one account (e-mail) from one IP network.
 pub fn account_counter(kind: &'static str, identifier_hash: &str, ip: &str) -> AttemptCounter {
     AttemptCounter {
         kind,

@@ -283,15 +283,8 @@ impl std::fmt::Debug for RateLimits {
     }
 }
 
-/// The per-IP key: the address, or an IPv6 address's /64.
-pub fn ip_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 64)
-            .map(|net| IpAddr::V6(net.network()))
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    }
-}
+/// The per-IP key: [`client_network`], the address or an IPv6 address's /64.
+pub use crate::flows::client_network as ip_key;
 
 fn check<K: Hash + Eq + Clone>(limiter: &Limiter<K>, key: &K) -> Result<Allowance, Refusal> {
     limiter

@@ -100,10 +100,7 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .map_err(ApiError::from)?
             .ok_or_else(invalid)?;
-        let scopes = ScopeSet::parse(claims["scope"].as_str().unwrap_or_default())
-            .iter()
-            .filter(|s| grant.scope.contains(s))
-            .collect();
+        let scopes = grant.held_scopes(claims["scope"].as_str().unwrap_or_default());
         let caller = Caller {
             client_id: client_id.to_owned(),
             scopes,
