@@ -1,0 +1,266 @@
+//! `grantor-bench`: the load benchmark's seeder and load generator.
+//!
+//! `scripts/bench-load` runs the whole benchmark (both servers, both
+//! databases); this binary does the two parts that need code:
+//!
+//! - `seed-grantor` prepares a running grantor and writes a fixture;
+//! - `run` drives one workload against whatever server a fixture names,
+//!   with N closed-loop connections for a fixed window, and reports
+//!   throughput, latency percentiles, the server's CPU and its peak RSS.
+
+mod fixture;
+mod http;
+mod procfs;
+mod seed;
+mod workloads;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use fixture::Fixture;
+use workloads::{Window, Workload};
+
+#[derive(Parser)]
+#[command(about = "grantor's load benchmark: seeder and load generator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Seed a running grantor and write the fixture.
+    SeedGrantor(seed::SeedArgs),
+    /// Run workloads against the server a fixture names.
+    Run(RunArgs),
+    /// Time bulk revocations (`DELETE /api/v2/users/{id}/refresh-tokens`),
+    /// one call at a time, for the users the fixture lists.
+    BulkRevoke(BulkArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[arg(long)]
+    fixture: std::path::PathBuf,
+    /// Workloads, comma-separated: client-credentials:RS256,
+    /// client-credentials:EdDSA, refresh:RS256, refresh:EdDSA, revoke,
+    /// authorization-code.
+    #[arg(long, value_delimiter = ',')]
+    workloads: Vec<String>,
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Measured seconds per workload.
+    #[arg(long, default_value_t = 25.0)]
+    duration: f64,
+    /// Seconds sent but not measured before each window.
+    #[arg(long, default_value_t = 3.0)]
+    warmup: f64,
+    /// The server's process, for CPU and peak RSS.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Also count the CPU of every process with this command name (e.g.
+    /// `postgres`, when the database shares the server's core).
+    #[arg(long)]
+    cpu_also: Option<String>,
+    /// Appends one JSON line per workload here.
+    #[arg(long)]
+    results: Option<std::path::PathBuf>,
+    /// A label for the results (e.g. the stored-token count).
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+#[derive(clap::Args)]
+struct BulkArgs {
+    #[arg(long)]
+    fixture: std::path::PathBuf,
+    #[arg(long)]
+    results: Option<std::path::PathBuf>,
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // One thread: the generator has one core of its own and must not
+    // compete with the server for the other.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::SeedGrantor(args) => seed::seed(args).await,
+            Command::Run(args) => run(args).await,
+            Command::BulkRevoke(args) => bulk_revoke(args).await,
+        }
+    })
+}
+
+/// The CPU seconds of the server (and of the processes counted with it).
+#[derive(Clone)]
+struct CpuProbe {
+    pid: Option<u32>,
+    also: Option<String>,
+}
+
+impl CpuProbe {
+    fn seconds(&self) -> f64 {
+        let mut total = self.pid.map(procfs::cpu_seconds).unwrap_or(0.0);
+        if let Some(comm) = &self.also {
+            total += procfs::pids_named(comm)
+                .into_iter()
+                .map(procfs::cpu_seconds)
+                .sum::<f64>();
+        }
+        total
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let fixture = Arc::new(Fixture::load(&args.fixture).context("reading the fixture")?);
+    let mut failed = false;
+    let probe = CpuProbe {
+        pid: args.server_pid,
+        also: args.cpu_also.clone(),
+    };
+    for name in &args.workloads {
+        let workload = Workload::parse(name)?;
+        let window = Arc::new(Window::new(
+            Duration::from_secs_f64(args.warmup),
+            Duration::from_secs_f64(args.duration),
+        ));
+        // CPU and peak RSS are sampled when the measured window starts.
+        let sampler = {
+            let window = window.clone();
+            let pid = args.server_pid;
+            let probe = probe.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(window.measure_from.into()).await;
+                if let Some(pid) = pid {
+                    procfs::reset_peak_rss(pid);
+                }
+                let cpu = probe.seconds();
+                (Instant::now(), cpu)
+            })
+        };
+        let tally = workloads::run(fixture.clone(), &workload, args.connections, window.clone())
+            .await?;
+        let finished = Instant::now();
+        let cpu_end = probe.seconds();
+        let (measured_from, cpu_start) = sampler.await?;
+        let elapsed = finished
+            .min(window.end)
+            .saturating_duration_since(measured_from)
+            .as_secs_f64()
+            .max(1e-9);
+        let h = &tally.histogram;
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        let throughput = tally.ok as f64 / elapsed;
+        let cpu = (cpu_end - cpu_start) / elapsed;
+        let peak_rss_mib = args
+            .server_pid
+            .map(|p| procfs::peak_rss_kib(p) as f64 / 1024.0);
+        let rss_mib = args.server_pid.map(|p| procfs::rss_kib(p) as f64 / 1024.0);
+        let record = json!({
+            "target": fixture.target,
+            "label": args.label,
+            "workload": workload.name(),
+            "connections": args.connections,
+            "seconds": elapsed,
+            "ok": tally.ok,
+            "errors": tally.errors,
+            "first_error": tally.first_error,
+            "exhausted": tally.exhausted,
+            "throughput": throughput,
+            "p50_ms": ms(0.50),
+            "p90_ms": ms(0.90),
+            "p99_ms": ms(0.99),
+            "max_ms": h.max() as f64 / 1000.0,
+            "server_cpu_cores": cpu,
+            "cpu_ms_per_request": if tally.ok > 0 { cpu * 1000.0 / throughput } else { 0.0 },
+            "peak_rss_mib": peak_rss_mib,
+            "rss_after_mib": rss_mib,
+        });
+        println!(
+            "{:<28} {:<26} {:>9.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  cpu {:>4.2}  peak rss {:>6.0} MiB  errors {}{}",
+            fixture.target,
+            workload.name(),
+            throughput,
+            ms(0.50),
+            ms(0.99),
+            cpu,
+            peak_rss_mib.unwrap_or(0.0),
+            tally.errors,
+            if tally.exhausted { " (tokens ran out)" } else { "" },
+        );
+        if let Some(e) = &tally.first_error {
+            println!("  first error: {e}");
+        }
+        failed |= tally.errors > 0 || tally.ok == 0;
+        if let Some(path) = &args.results {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            writeln!(file, "{record}")?;
+        }
+    }
+    if failed {
+        anyhow::bail!("some requests failed");
+    }
+    Ok(())
+}
+
+async fn bulk_revoke(args: BulkArgs) -> anyhow::Result<()> {
+    let fixture = Fixture::load(&args.fixture)?;
+    let bulk = fixture
+        .bulk_revoke
+        .clone()
+        .context("this fixture has no bulk revocation")?;
+    let mut conn = http::Connection::open(&fixture.base_url).await?;
+    for (user, tokens) in &bulk.users {
+        let path = format!(
+            "/api/v2/users/{}/refresh-tokens",
+            url::form_urlencoded::byte_serialize(user.as_bytes()).collect::<String>()
+        );
+        let started = Instant::now();
+        let answer = conn
+            .json(hyper::Method::DELETE, &path, Some(&bulk.management_token), None)
+            .await?;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if !answer.status.is_success() {
+            anyhow::bail!("{path}: {} {}", answer.status, String::from_utf8_lossy(&answer.body));
+        }
+        // The effect, not only the status: the user has no live token left.
+        let listed = conn
+            .json(hyper::Method::GET, &path, Some(&bulk.management_token), None)
+            .await?;
+        let body: serde_json::Value = serde_json::from_slice(&listed.body)?;
+        let left = body["tokens"].as_array().map_or(usize::MAX, Vec::len);
+        println!(
+            "{:<28} bulk revoke of {user}'s {tokens} refresh tokens: {ms:.2} ms ({}), {left} left",
+            fixture.target, answer.status
+        );
+        if left != 0 {
+            anyhow::bail!("{user} still lists {left} tokens after the revocation");
+        }
+        if let Some(path) = &args.results {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            writeln!(
+                file,
+                "{}",
+                json!({"target": fixture.target, "label": args.label, "workload": "bulk-revoke",
+                       "tokens": tokens, "latency_ms": ms, "status": answer.status.as_u16()})
+            )?;
+        }
+    }
+    Ok(())
+}
