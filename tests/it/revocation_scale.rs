@@ -94,6 +94,19 @@ both_databases! {
             took.as_secs_f64() * 1000.0
         );
 
+        // The receipt counted to its bound and says so (the count is a lower
+        // bound beyond RECEIPT_COUNT_LIMIT; the revocation covers every token).
+        let (status, events) = app.mgmt_call(Method::GET, "/logs?q=type:srrt&per_page=10", None).await;
+        assert_eq!(status, StatusCode::OK, "{events}");
+        let receipt = &events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["user_id"] == user_id.as_str())
+            .unwrap_or_else(|| panic!("no srrt event for the user: {events}"))["details"]["receipt"];
+        assert_eq!(receipt["refresh_tokens"], grantor_store::RECEIPT_COUNT_LIMIT, "{receipt}");
+        assert_eq!(receipt["refresh_tokens_at_least"], true, "{receipt}");
+
         // After: any of them fails at the token endpoint, across applications.
         let samples = [
             (0, rt(&rotated)),

@@ -148,9 +148,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 (Instant::now(), cpu)
             })
         };
-        let tally = workloads::run(fixture.clone(), &workload, args.connections, window.clone())
-            .await?;
+        let tally =
+            workloads::run(fixture.clone(), &workload, args.connections, window.clone()).await?;
         let finished = Instant::now();
+        if let Workload::Refresh(alg) = &workload {
+            // The chains moved on: the next run presents their current tokens.
+            let mut moved = (*fixture).clone();
+            if let Some(chains) = moved.refresh.get_mut(alg) {
+                for (index, token) in &tally.chain_heads {
+                    chains.tokens[*index] = token.clone();
+                }
+            }
+            moved.save(&args.fixture)?;
+        }
         let cpu_end = probe.seconds();
         let (measured_from, cpu_start) = sampler.await?;
         let elapsed = finished
@@ -230,15 +240,29 @@ async fn bulk_revoke(args: BulkArgs) -> anyhow::Result<()> {
         );
         let started = Instant::now();
         let answer = conn
-            .json(hyper::Method::DELETE, &path, Some(&bulk.management_token), None)
+            .json(
+                hyper::Method::DELETE,
+                &path,
+                Some(&bulk.management_token),
+                None,
+            )
             .await?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         if !answer.status.is_success() {
-            anyhow::bail!("{path}: {} {}", answer.status, String::from_utf8_lossy(&answer.body));
+            anyhow::bail!(
+                "{path}: {} {}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body)
+            );
         }
         // The effect, not only the status: the user has no live token left.
         let listed = conn
-            .json(hyper::Method::GET, &path, Some(&bulk.management_token), None)
+            .json(
+                hyper::Method::GET,
+                &path,
+                Some(&bulk.management_token),
+                None,
+            )
             .await?;
         let body: serde_json::Value = serde_json::from_slice(&listed.body)?;
         let left = body["tokens"].as_array().map_or(usize::MAX, Vec::len);

@@ -10,13 +10,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use grantor_domain::user::DATABASE_CONNECTION;
 use grantor_domain::{ScopeSet, Timestamp, TokenHash, User};
-use grantor_store::{NewFamily, SessionRecord, Store, UserGrant};
+use grantor_store::{ImportBatch, NewFamily, SessionRecord, Store, UserGrant};
 use hyper::Method;
 use serde_json::{json, Value};
 
-use crate::fixture::{
-    BulkRevoke, ClientCall, CodeFlow, Fixture, Paths, RefreshChains, RevokeSet,
-};
+use crate::fixture::{BulkRevoke, ClientCall, CodeFlow, Fixture, Paths, RefreshChains, RevokeSet};
 use crate::http::{form, Connection};
 
 pub const RS256_API: &str = "https://api.rs256.bench/";
@@ -91,7 +89,12 @@ impl Management {
     async fn call(&mut self, method: Method, path: &str, body: Value) -> anyhow::Result<Value> {
         let answer = self
             .conn
-            .json(method, &format!("/api/v2{path}"), Some(&self.token), Some(&body))
+            .json(
+                method,
+                &format!("/api/v2{path}"),
+                Some(&self.token),
+                Some(&body),
+            )
             .await?;
         if !answer.status.is_success() {
             bail!(
@@ -129,7 +132,10 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let token: Value = serde_json::from_slice(&answer.body)?;
     let mut api = Management {
         conn,
-        token: token["access_token"].as_str().context("access_token")?.to_owned(),
+        token: token["access_token"]
+            .as_str()
+            .context("access_token")?
+            .to_owned(),
     };
 
     for (identifier, alg) in [(RS256_API, "RS256"), (EDDSA_API, "EdDSA")] {
@@ -202,8 +208,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         logins_count: 0,
     };
 
-    // Users and their grants: the workload users, the bulk-revocation
-    // users, the code-flow user and the background users.
+    // Users, grants and refresh tokens, imported in batches.
     let mut importer = Importer::new(&store, now);
     let workload_users: Vec<String> = (0..WORKLOAD_USERS)
         .map(|i| format!("auth0|bench-w{i:04}"))
@@ -225,18 +230,16 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         .chain(&background_users)
         .chain(std::iter::once(&code_user))
     {
-        store.insert_user(&new_user(id.clone())).await?;
+        importer.user(new_user(id.clone()));
     }
-    eprintln!(
-        "seed: clients, APIs and {} users in {:.1}s",
-        workload_users.len() + bulk_users.len() + background_users.len() + 1,
-        started.elapsed().as_secs_f64()
-    );
 
     let with_id = "openid offline_access read:bench";
     let without_id = "offline_access read:bench";
     let mut fixture_refresh = std::collections::BTreeMap::new();
-    for (alg, audience, scope) in [("RS256", RS256_API, with_id), ("EdDSA", EDDSA_API, without_id)] {
+    for (alg, audience, scope) in [
+        ("RS256", RS256_API, with_id),
+        ("EdDSA", EDDSA_API, without_id),
+    ] {
         let mut tokens = Vec::new();
         for i in 0..args.chains {
             let user = &workload_users[i % WORKLOAD_USERS];
@@ -252,10 +255,13 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
             },
         );
     }
+    // Each revoke token is its own user's only token (revoking a refresh
+    // token revokes its grant, CONTRACT §4 rule 3).
     let mut revoke = Vec::with_capacity(args.revoke_tokens);
     for i in 0..args.revoke_tokens {
-        let user = &workload_users[i % WORKLOAD_USERS];
-        revoke.push(importer.add(user, &rt_id, RS256_API, with_id).await?);
+        let user = format!("auth0|bench-r{i:07}");
+        importer.user(new_user(user.clone()));
+        revoke.push(importer.add(&user, &rt_id, RS256_API, with_id).await?);
     }
     for user in &bulk_users {
         for _ in 0..args.bulk_tokens_per_user {
@@ -268,6 +274,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         importer.add(user, client, RS256_API, with_id).await?;
     }
     importer.flush().await?;
+    store.analyze().await?;
     eprintln!(
         "seed: {} refresh tokens imported in {:.1}s",
         importer.imported,
@@ -295,10 +302,15 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
             revoked_at: None,
         })
         .await?;
-    importer.grant(&code_user, &rt_id, RS256_API, with_id).await?;
+    importer.grant(&code_user, &rt_id, RS256_API, with_id);
+    importer.flush().await?;
 
     let fixture = Fixture {
-        target: format!("grantor {} ({})", env!("CARGO_PKG_VERSION"), store.backend_name()),
+        target: format!(
+            "grantor {} ({})",
+            env!("CARGO_PKG_VERSION"),
+            store.backend_name()
+        ),
         base_url: base.clone(),
         paths: Paths {
             token: "/oauth/token".into(),
@@ -366,7 +378,10 @@ async fn create_web_client(api: &mut Management, name: &str) -> anyhow::Result<V
 
 fn credentials(client: &Value) -> anyhow::Result<(String, String)> {
     Ok((
-        client["client_id"].as_str().context("client_id")?.to_owned(),
+        client["client_id"]
+            .as_str()
+            .context("client_id")?
+            .to_owned(),
         client["client_secret"]
             .as_str()
             .context("client_secret")?
@@ -374,12 +389,13 @@ fn credentials(client: &Value) -> anyhow::Result<(String, String)> {
     ))
 }
 
-/// Grants on demand and families in batches of [`IMPORT_BATCH`].
+/// Users, grants (made on first use) and families, imported in batches of
+/// [`IMPORT_BATCH`] families through `Store::import`.
 struct Importer<'a> {
     store: &'a Store,
     now: Timestamp,
     grants: std::collections::HashMap<(String, String, String), UserGrant>,
-    pending: Vec<NewFamily>,
+    pending: ImportBatch,
     imported: usize,
 }
 
@@ -389,35 +405,33 @@ impl<'a> Importer<'a> {
             store,
             now,
             grants: Default::default(),
-            pending: Vec::new(),
+            pending: ImportBatch::default(),
             imported: 0,
         }
     }
 
-    async fn grant(
-        &mut self,
-        user: &str,
-        client: &str,
-        audience: &str,
-        scope: &str,
-    ) -> anyhow::Result<UserGrant> {
+    fn user(&mut self, user: User) {
+        self.pending.users.push(user);
+    }
+
+    fn grant(&mut self, user: &str, client: &str, audience: &str, scope: &str) -> UserGrant {
         let key = (user.to_owned(), client.to_owned(), audience.to_owned());
         if let Some(g) = self.grants.get(&key) {
-            return Ok(g.clone());
+            return g.clone();
         }
-        let grant = self
-            .store
-            .upsert_grant(
-                &hex_id(""),
-                user,
-                client,
-                audience,
-                &ScopeSet::parse(scope),
-                self.now,
-            )
-            .await?;
+        let grant = UserGrant {
+            id: hex_id(""),
+            user_id: user.to_owned(),
+            client_id: client.to_owned(),
+            audience: audience.to_owned(),
+            scope: ScopeSet::parse(scope),
+            token_epoch: 0,
+            created_at: self.now,
+            updated_at: self.now,
+        };
+        self.pending.grants.push(grant.clone());
         self.grants.insert(key, grant.clone());
-        Ok(grant)
+        grant
     }
 
     /// Queues one family; returns its secret.
@@ -428,13 +442,13 @@ impl<'a> Importer<'a> {
         audience: &str,
         scope: &str,
     ) -> anyhow::Result<String> {
-        let grant = self.grant(user, client, audience, scope).await?;
+        let grant = self.grant(user, client, audience, scope);
         let secret = secret();
-        self.pending.push(NewFamily {
+        self.pending.families.push(NewFamily {
             id: hex_id(""),
             user_id: user.to_owned(),
             client_id: client.to_owned(),
-            grant_id: grant.id.clone(),
+            grant_id: grant.id,
             grant_epoch: grant.token_epoch,
             session_id: None,
             audience: audience.to_owned(),
@@ -449,19 +463,16 @@ impl<'a> Importer<'a> {
             idle_expires_at: None,
             secret_hash: TokenHash::of(&secret).as_str().to_owned(),
         });
-        if self.pending.len() >= IMPORT_BATCH {
+        if self.pending.families.len() >= IMPORT_BATCH {
             self.flush().await?;
         }
         Ok(secret)
     }
 
     async fn flush(&mut self) -> anyhow::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        self.store.import_refresh_tokens(&self.pending).await?;
-        self.imported += self.pending.len();
-        self.pending.clear();
+        let batch = std::mem::take(&mut self.pending);
+        self.imported += batch.families.len();
+        self.store.import(&batch).await?;
         Ok(())
     }
 }

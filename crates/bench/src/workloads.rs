@@ -60,6 +60,8 @@ pub struct Tally {
     pub first_error: Option<String>,
     /// The revoke workload ran out of tokens before the window ended.
     pub exhausted: bool,
+    /// Refresh workloads: each chain's current token, by connection.
+    pub chain_heads: Vec<(usize, String)>,
 }
 
 impl Tally {
@@ -71,6 +73,7 @@ impl Tally {
             errors: 0,
             first_error: None,
             exhausted: false,
+            chain_heads: Vec::new(),
         }
     }
 
@@ -79,6 +82,7 @@ impl Tally {
         self.ok += other.ok;
         self.errors += other.errors;
         self.exhausted |= other.exhausted;
+        self.chain_heads.extend(other.chain_heads);
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }
@@ -145,6 +149,9 @@ pub async fn run(
                         }
                     }
                 }
+            }
+            if matches!(workload, Workload::Refresh(_)) {
+                tally.chain_heads.push((index, state.refresh_token));
             }
             tally
         });
@@ -230,7 +237,9 @@ impl ConnState {
             let pair = value.split(';').next().unwrap_or("");
             if let Some((k, v)) = pair.split_once('=') {
                 let expired = value.to_ascii_lowercase().contains("max-age=0")
-                    || value.to_ascii_lowercase().contains("expires=thu, 01 jan 1970");
+                    || value
+                        .to_ascii_lowercase()
+                        .contains("expires=thu, 01 jan 1970");
                 if expired || v.is_empty() {
                     self.cookies.remove(k.trim());
                 } else {
@@ -301,8 +310,8 @@ async fn one(
             let answer = conn.post_form(&fixture.paths.token, body).await?;
             expect(&answer, StatusCode::OK, "refresh exchange")?;
             token_field(&answer, "access_token")?;
-            state.refresh_token = token_field(&answer, "refresh_token")
-                .context("refresh exchange did not rotate")?;
+            state.refresh_token =
+                token_field(&answer, "refresh_token").context("refresh exchange did not rotate")?;
         }
         Workload::Revoke => {
             let set = &fixture.revoke;

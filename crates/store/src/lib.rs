@@ -83,7 +83,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        dispatch!(self, b => b.pool.close().await)
+        dispatch!(self, b => b.close().await)
     }
 }
 
@@ -198,6 +198,11 @@ operations! {
     fn load_refresh_token(&self, token_hash: &str) -> Option<PresentedRefreshToken>;
     /// Imports existing refresh tokens in one transaction (no cap applied).
     fn import_refresh_tokens(&self, families: &[NewFamily]) -> ();
+    /// Imports users, grants and refresh tokens in one transaction, many
+    /// rows per statement (a migration, a benchmark's fixture).
+    fn import(&self, batch: &ImportBatch) -> ();
+    /// Refreshes the planner's statistics after a bulk import.
+    fn analyze(&self) -> ();
     /// Compare-and-set on the family's generation; false if it moved or was revoked.
     fn apply_exchange(&self, write: &ExchangeWrite) -> bool;
     fn refresh_token_family(&self, id: &str) -> Option<FamilyRecord>;

@@ -167,6 +167,14 @@ pub struct NewFamily {
     pub secret_hash: String,
 }
 
+/// What [`crate::Store::import`] writes, in this order.
+#[derive(Debug, Clone, Default)]
+pub struct ImportBatch {
+    pub users: Vec<grantor_domain::User>,
+    pub grants: Vec<UserGrant>,
+    pub families: Vec<NewFamily>,
+}
+
 /// An access token issued to a user, recorded for introspection.
 #[derive(Debug, Clone)]
 pub struct AccessTokenRecord {
@@ -368,9 +376,15 @@ impl UserChange {
 pub struct RevocationReceipt {
     /// Whether the target existed at all (an unknown id is `false`).
     pub found: bool,
-    /// Live refresh tokens (families) it revoked.
+    /// Live refresh tokens (families) it revoked, counted up to
+    /// [`RECEIPT_COUNT_LIMIT`] (see `refresh_tokens_at_least`).
     pub refresh_tokens: i64,
-    /// Distinct devices (device name, else user agent) those tokens were on.
+    /// The count stopped at [`RECEIPT_COUNT_LIMIT`]: at least that many were
+    /// revoked. Counting all of a million tokens would hold the caller for
+    /// seconds; the revocation itself covers them all either way.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refresh_tokens_at_least: bool,
+    /// Distinct devices (device name, else user agent) among the counted tokens.
     pub devices: i64,
     /// Up to [`RECEIPT_ID_LIMIT`] of their ids.
     pub refresh_token_ids: Vec<String>,
@@ -381,8 +395,12 @@ pub struct RevocationReceipt {
     pub sessions: i64,
 }
 
-/// How many token ids a receipt lists; the count is always exact.
+/// How many token ids a receipt lists.
 pub const RECEIPT_ID_LIMIT: i64 = 100;
+
+/// How far a receipt counts tokens; beyond it the count is a lower bound
+/// (`refresh_tokens_at_least`).
+pub const RECEIPT_COUNT_LIMIT: i64 = 10_000;
 
 /// One audit event (`GET /api/v2/logs`), written in the transaction of the
 /// change it records.

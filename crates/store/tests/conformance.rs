@@ -651,6 +651,7 @@ conformance_tests! {
     client_round_trip,
     update_missing_client_is_not_found,
     duplicate_client_id_is_conflict,
+    concurrent_writes_commit_independently,
     list_clients_pages,
     resource_server_lookup_and_round_trip,
     duplicate_resource_server_is_conflict,
@@ -848,6 +849,58 @@ async fn duplicate_client_id_is_conflict(store: &Store) {
     assert_store_err!(store.insert_client(&again).await, StoreError::Conflict(_));
     assert_client_eq(&store.client("dup").await.unwrap().unwrap(), &original);
     assert_eq!(store.list_clients(all()).await.unwrap().total, 1);
+}
+
+/// Many writes at once (on SQLite they share group commits): each one is
+/// atomic on its own; a write that fails (a duplicate) or is abandoned
+/// mid-way (its future dropped) leaves the others of its batch committed.
+async fn concurrent_writes_commit_independently(store: &Store) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            // Write 3k+1 repeats id 3k: one of each pair must conflict.
+            let id = format!("c{}", if i % 3 == 1 { i - 1 } else { i });
+            let result = store.insert_client(&client(&id)).await;
+            (i, result.map_err(|e| matches!(e, StoreError::Conflict(_))))
+        });
+    }
+    for i in 0..20 {
+        let store = store.clone();
+        // Abandoned writes: dropped before or while they run.
+        let write = async move { store.insert_client(&client(&format!("dropped{i}"))).await };
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(i * 50), write).await;
+    }
+    let mut ok = 0;
+    while let Some(joined) = tasks.join_next().await {
+        match joined.unwrap() {
+            (_, Ok(())) => ok += 1,
+            (i, Err(conflict)) => assert!(
+                conflict,
+                "write {i} failed with something else than a conflict"
+            ),
+        }
+    }
+    let listed = store.list_clients(all()).await.unwrap();
+    let durable: Vec<&String> = listed
+        .items
+        .iter()
+        .map(|c| &c.client_id)
+        .filter(|id| id.starts_with('c'))
+        .collect();
+    assert_eq!(ok, 60 - 20, "every id but the duplicates was written");
+    assert_eq!(durable.len(), 40, "{durable:?}");
+    // An abandoned write is either all there or not at all.
+    for c in listed
+        .items
+        .iter()
+        .filter(|c| c.client_id.starts_with("dropped"))
+    {
+        assert_client_eq(c, &client(&c.client_id));
+    }
+    // And the store still writes afterwards.
+    store.insert_client(&client("after")).await.unwrap();
+    assert!(store.client("after").await.unwrap().is_some());
 }
 
 async fn list_clients_pages(store: &Store) {

@@ -270,7 +270,9 @@ pub fn count(n: i64, singular: &str, plural: &str) -> String {
 /// What a revocation covers, e.g. "3 refresh tokens on 2 devices", or
 /// "1 session and 3 refresh tokens on 2 devices".
 pub fn receipt_summary(receipt: &RevocationReceipt) -> String {
-    let tokens = if receipt.refresh_tokens == 0 {
+    let tokens = if receipt.refresh_tokens_at_least {
+        format!("at least {} refresh tokens", receipt.refresh_tokens)
+    } else if receipt.refresh_tokens == 0 {
         "no refresh tokens".to_owned()
     } else if receipt.devices > 0 {
         format!(

@@ -3,6 +3,7 @@
 //! Placeholders are `$n`, which both engines accept.
 
 use super::{begin_write, Db};
+pub(crate) use group_commit::{BatchedTx, GroupCommit};
 
 mod admin_sessions;
 mod attempts;
@@ -12,6 +13,8 @@ mod clients;
 mod codes;
 mod device_codes;
 mod grants;
+mod group_commit;
+mod import;
 mod logs;
 mod purge;
 mod refresh_tokens;
@@ -27,60 +30,75 @@ mod users;
 #[derive(Clone)]
 pub struct Backend {
     pub(crate) pool: sqlx::Pool<Db>,
-    /// SQLite has one writer at a time: writers of this process take turns
-    /// here, in order, instead of sleeping and retrying on SQLite's busy
-    /// handler (which made tail latency jump under load). `None` for
-    /// PostgreSQL, whose writers run concurrently.
-    pub(crate) write_turn: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite has one writer at a time: this process's writes share one
+    /// writer connection and are committed in groups (see `group_commit`).
+    /// `None` for PostgreSQL, whose writers run concurrently on the pool and
+    /// whose commits the server already groups.
+    pub(crate) writer: Option<std::sync::Arc<GroupCommit>>,
 }
 
-/// A write transaction, holding this process's write turn (SQLite) until it
-/// commits or rolls back. Derefs to the connection, like a transaction.
-pub(crate) struct WriteTx {
-    tx: sqlx::Transaction<'static, Db>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+/// A write transaction: a pool transaction (PostgreSQL) or one write of a
+/// group commit (SQLite). Derefs to the connection, like a transaction.
+pub(crate) enum WriteTx {
+    Pool(sqlx::Transaction<'static, Db>),
+    Batched(BatchedTx),
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = Conn;
     fn deref(&self) -> &Conn {
-        &self.tx
+        match self {
+            WriteTx::Pool(tx) => tx,
+            WriteTx::Batched(tx) => tx.conn_ref(),
+        }
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Conn {
-        &mut self.tx
+        match self {
+            WriteTx::Pool(tx) => tx,
+            WriteTx::Batched(tx) => tx.conn(),
+        }
     }
 }
 
 impl WriteTx {
+    /// Returns once the write is durable.
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        match self {
+            WriteTx::Pool(tx) => tx.commit().await,
+            WriteTx::Batched(tx) => tx.commit().await,
+        }
     }
 
     pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+        match self {
+            WriteTx::Pool(tx) => tx.rollback().await,
+            WriteTx::Batched(tx) => tx.rollback().await,
+        }
     }
 }
 
 impl Backend {
-    pub(crate) fn new(pool: sqlx::Pool<Db>, single_writer: bool) -> Self {
-        Self {
-            pool,
-            write_turn: single_writer.then(Default::default),
+    pub(crate) fn new(pool: sqlx::Pool<Db>, writer: Option<std::sync::Arc<GroupCommit>>) -> Self {
+        Self { pool, writer }
+    }
+
+    /// Opens a write transaction.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        match &self.writer {
+            Some(writer) => Ok(WriteTx::Batched(writer.begin().await?)),
+            None => Ok(WriteTx::Pool(begin_write(&self.pool).await?)),
         }
     }
 
-    /// Opens a write transaction (after taking this process's turn, where
-    /// the engine has a single writer).
-    pub(crate) async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        let turn = match &self.write_turn {
-            Some(turn) => Some(turn.clone().lock_owned().await),
-            None => None,
-        };
-        let tx = begin_write(&self.pool).await?;
-        Ok(WriteTx { tx, _turn: turn })
+    /// Commits any open group and closes the pool.
+    pub(crate) async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.flush().await;
+        }
+        self.pool.close().await;
     }
 }
 

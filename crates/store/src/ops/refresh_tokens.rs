@@ -85,7 +85,7 @@ const INSERT_CHUNK: usize = 500;
 
 /// Inserts new families with their first secrets, a few hundred rows per
 /// statement.
-async fn insert_families_in(conn: &mut Conn, families: &[NewFamily]) -> StoreResult<()> {
+pub(super) async fn insert_families_in(conn: &mut Conn, families: &[NewFamily]) -> StoreResult<()> {
     for chunk in families.chunks(INSERT_CHUNK) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {

@@ -15,7 +15,8 @@ use super::logs::insert_event_in;
 use super::users::{delete_user_in, update_user_in};
 use super::{placeholders, Backend, Conn};
 use crate::{
-    LogEvent, RevocationReceipt, RevocationTarget, StoreResult, UserChange, RECEIPT_ID_LIMIT,
+    LogEvent, RevocationReceipt, RevocationTarget, StoreResult, UserChange, RECEIPT_COUNT_LIMIT,
+    RECEIPT_ID_LIMIT,
 };
 
 /// Families that still work: not revoked, not expired, and their grant, user
@@ -130,16 +131,20 @@ async fn count_in(
     let Some(scope) = token_scope(target) else {
         return Ok(());
     };
+    // Bounded: a query that stops after RECEIPT_COUNT_LIMIT + 1 rows, so a
+    // user with a million tokens is revoked in milliseconds, not seconds.
     let sql = format!(
-        "SELECT COUNT(*) AS tokens, COUNT(DISTINCT COALESCE(f.device_name, f.initial_user_agent)) AS devices {LIVE_FAMILIES} AND {}",
-        scope.condition
+        "SELECT COUNT(*) AS tokens, COUNT(DISTINCT device) AS devices FROM (SELECT COALESCE(f.device_name, f.initial_user_agent) AS device {LIVE_FAMILIES} AND {} LIMIT {}) AS counted",
+        scope.condition,
+        RECEIPT_COUNT_LIMIT + 1
     );
     let mut q = sqlx::query_as::<_, Counts>(&sql).bind(now.0);
     for p in &scope.params {
         q = q.bind(p);
     }
     let counts = q.fetch_one(&mut *conn).await?;
-    receipt.refresh_tokens = counts.tokens;
+    receipt.refresh_tokens = counts.tokens.min(RECEIPT_COUNT_LIMIT);
+    receipt.refresh_tokens_at_least = counts.tokens > RECEIPT_COUNT_LIMIT;
     receipt.devices = counts.devices;
     if counts.tokens > 0 {
         let sql = format!(

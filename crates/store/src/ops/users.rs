@@ -6,6 +6,56 @@ use crate::{Page, PageRequest, StoreError, StoreResult, UserFilter};
 
 const COLUMNS: &str = "user_id, connection, email, email_verified, username, name, nickname, picture, given_name, family_name, blocked, app_metadata, user_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count, phone_number, phone_verified";
 
+/// Rows per statement when inserting users (21 parameters a row).
+const INSERT_CHUNK: usize = 100;
+
+/// Inserts users, up to [`INSERT_CHUNK`] rows per statement. The
+/// refresh-token epoch starts at the creation time, not 0: a user deleted and
+/// created again under the same id must not bring the old user's refresh
+/// tokens (which carry the old epoch) back to life.
+pub(super) async fn insert_users_in(conn: &mut Conn, users: &[User]) -> StoreResult<()> {
+    for chunk in users.chunks(INSERT_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=21).map(|k| format!("${}", i * 21 + k)).collect();
+                // The epoch repeats created_at (the 15th parameter).
+                format!("({}, {})", p.join(", "), p[14])
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO users ({COLUMNS}, refresh_token_epoch) VALUES {}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for u in chunk {
+            q = q
+                .bind(&u.user_id)
+                .bind(&u.connection)
+                .bind(&u.email)
+                .bind(u.email_verified)
+                .bind(&u.username)
+                .bind(&u.name)
+                .bind(&u.nickname)
+                .bind(&u.picture)
+                .bind(&u.given_name)
+                .bind(&u.family_name)
+                .bind(u.blocked)
+                .bind(&u.app_metadata)
+                .bind(&u.user_metadata)
+                .bind(&u.password_hash)
+                .bind(u.created_at.0)
+                .bind(u.updated_at.0)
+                .bind(u.last_login.map(|t| t.0))
+                .bind(&u.last_ip)
+                .bind(u.logins_count)
+                .bind(&u.phone_number)
+                .bind(u.phone_verified);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 #[derive(FromRow)]
 struct UserRow {
     user_id: String,
@@ -77,35 +127,7 @@ const FILTER: &str = "($1 IS NULL OR email = $1) AND ($2 IS NULL OR email LIKE $
 impl Backend {
     pub async fn insert_user(&self, u: &User) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        // The refresh-token epoch starts at the creation time, not 0: a user
-        // deleted and created again under the same id must not bring the old
-        // user's refresh tokens (which carry the old epoch) back to life.
-        sqlx::query(&format!(
-            "INSERT INTO users ({COLUMNS}, refresh_token_epoch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $15)"
-        ))
-        .bind(&u.user_id)
-        .bind(&u.connection)
-        .bind(&u.email)
-        .bind(u.email_verified)
-        .bind(&u.username)
-        .bind(&u.name)
-        .bind(&u.nickname)
-        .bind(&u.picture)
-        .bind(&u.given_name)
-        .bind(&u.family_name)
-        .bind(u.blocked)
-        .bind(&u.app_metadata)
-        .bind(&u.user_metadata)
-        .bind(&u.password_hash)
-        .bind(u.created_at.0)
-        .bind(u.updated_at.0)
-        .bind(u.last_login.map(|t| t.0))
-        .bind(&u.last_ip)
-        .bind(u.logins_count)
-        .bind(&u.phone_number)
-        .bind(u.phone_verified)
-        .execute(&mut *tx)
-        .await?;
+        insert_users_in(&mut tx, std::slice::from_ref(u)).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -24,7 +24,7 @@ pub(crate) async fn connect(url: &str) -> StoreResult<ops::Backend> {
         .run(&pool)
         .await
         .map_err(|e| anyhow::anyhow!(e).context("running PostgreSQL migrations"))?;
-    Ok(ops::Backend::new(pool, false))
+    Ok(ops::Backend::new(pool, None))
 }
 
 /// Read committed; correctness comes from conditional updates (compare-and-set)
