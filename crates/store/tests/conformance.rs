@@ -862,7 +862,14 @@ async fn concurrent_writes_commit_independently(store: &Store) {
             // Write 3k+1 repeats id 3k: one of each pair must conflict.
             let id = format!("c{}", if i % 3 == 1 { i - 1 } else { i });
             let result = store.insert_client(&client(&id)).await;
-            (i, result.map_err(|e| matches!(e, StoreError::Conflict(_))))
+            (
+                i,
+                result.map_err(|e| {
+                    matches!(e, StoreError::Conflict(_))
+                        .then_some(())
+                        .ok_or(e.to_string())
+                }),
+            )
         });
     }
     for i in 0..20 {

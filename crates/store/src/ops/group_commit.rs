@@ -69,7 +69,18 @@ impl GroupCommit {
 
     /// Starts one write: the writer connection, inside a fresh savepoint of
     /// the open batch (opening the batch if none is).
+    ///
+    /// Opening runs in its own task, so a caller dropped meanwhile cannot
+    /// leave the connection in a state this module does not know: the task
+    /// finishes, and a write nobody took is rolled back like any dropped one.
     pub(crate) async fn begin(self: &Arc<Self>) -> Result<BatchedTx, sqlx::Error> {
+        let writer = self.clone();
+        tokio::spawn(async move { writer.open_write().await })
+            .await
+            .map_err(|e| sqlx::Error::Protocol(format!("opening a write: {e}")))?
+    }
+
+    async fn open_write(self: Arc<Self>) -> Result<BatchedTx, sqlx::Error> {
         let mut conn = self.conn.clone().lock_owned().await;
         conn.clean().await;
         if !conn.open {
@@ -77,12 +88,13 @@ impl GroupCommit {
             conn.open = true;
         }
         if let Err(e) = execute(&mut conn.conn, "SAVEPOINT w").await {
+            drop(conn);
             self.committer.notify_one();
             return Err(e);
         }
         Ok(BatchedTx {
             conn: Some(conn),
-            writer: self.clone(),
+            writer: self,
         })
     }
 
@@ -154,19 +166,29 @@ impl BatchedTx {
         &self.conn.as_ref().expect("live write").conn
     }
 
+    /// Releases the savepoint and waits for the batch's durable commit. The
+    /// release runs in its own task, so a caller dropped meanwhile leaves the
+    /// write either released into the batch or rolled back, never half-way.
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let mut conn = self.conn.take().expect("live write");
-        if let Err(e) = execute(&mut conn.conn, "RELEASE w").await {
-            conn.dirty = true;
+        let conn = self.conn.take().expect("live write");
+        let writer = self.writer.clone();
+        let queued = tokio::spawn(async move {
+            let mut conn = conn;
+            if let Err(e) = execute(&mut conn.conn, "RELEASE w").await {
+                conn.dirty = true;
+                drop(conn);
+                writer.committer.notify_one();
+                return Err(e);
+            }
+            let (sender, receiver) = oneshot::channel();
+            conn.waiters.push(sender);
             drop(conn);
-            self.writer.committer.notify_one();
-            return Err(e);
-        }
-        let (sender, receiver) = oneshot::channel();
-        conn.waiters.push(sender);
-        drop(conn);
-        self.writer.committer.notify_one();
-        match receiver.await {
+            writer.committer.notify_one();
+            Ok(receiver)
+        })
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("committing a write: {e}")))??;
+        match queued.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(sqlx::Error::Protocol(format!(
                 "group commit failed: {message}"
@@ -175,12 +197,10 @@ impl BatchedTx {
         }
     }
 
-    pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        let mut conn = self.conn.take().expect("live write");
-        conn.dirty = true;
-        conn.clean().await;
-        drop(conn);
-        self.writer.committer.notify_one();
+    /// Rolls back this write's savepoint (done by whoever takes the writer
+    /// connection next, before anything else).
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        drop(self);
         Ok(())
     }
 }
