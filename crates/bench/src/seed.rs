@@ -472,7 +472,17 @@ impl<'a> Importer<'a> {
     async fn flush(&mut self) -> anyhow::Result<()> {
         let batch = std::mem::take(&mut self.pending);
         self.imported += batch.families.len();
+        let started = Instant::now();
         self.store.import(&batch).await?;
+        if std::env::var_os("BENCH_SEED_VERBOSE").is_some() {
+            eprintln!(
+                "seed: imported {} users, {} grants, {} families in {:.2}s",
+                batch.users.len(),
+                batch.grants.len(),
+                batch.families.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
         Ok(())
     }
 }

@@ -400,7 +400,7 @@ pub const RECEIPT_ID_LIMIT: i64 = 100;
 
 /// How far a receipt counts tokens; beyond it the count is a lower bound
 /// (`refresh_tokens_at_least`).
-pub const RECEIPT_COUNT_LIMIT: i64 = 10_000;
+pub const RECEIPT_COUNT_LIMIT: i64 = 1_000;
 
 /// One audit event (`GET /api/v2/logs`), written in the transaction of the
 /// change it records.

@@ -133,6 +133,8 @@ pub struct TabQuery {
     page: Option<String>,
     revoked: Option<String>,
     tokens: Option<String>,
+    /// `1` when the token count is a lower bound (see `RECEIPT_COUNT_LIMIT`).
+    at_least: Option<String>,
     devices: Option<String>,
     sessions: Option<String>,
 }
@@ -148,6 +150,7 @@ impl TabQuery {
         let receipt = RevocationReceipt {
             found: true,
             refresh_tokens: views::count_param(self.tokens.as_deref()),
+            refresh_tokens_at_least: self.at_least.as_deref() == Some("1"),
             devices: views::count_param(self.devices.as_deref()),
             sessions: views::count_param(self.sessions.as_deref()),
             ..RevocationReceipt::default()
@@ -168,6 +171,10 @@ fn after_revocation(user_id: &str, tab: &str, kind: &str, receipt: &RevocationRe
         serde_urlencoded::to_string([
             ("revoked", kind.to_owned()),
             ("tokens", receipt.refresh_tokens.to_string()),
+            (
+                "at_least",
+                u8::from(receipt.refresh_tokens_at_least).to_string(),
+            ),
             ("devices", receipt.devices.to_string()),
             ("sessions", receipt.sessions.to_string()),
         ])

@@ -19,7 +19,8 @@ use super::{Conn, Db};
 
 /// The writer connection and the state of its open batch.
 pub(crate) struct WriterConn {
-    conn: Conn,
+    /// `None` once the store is closed.
+    conn: Option<Conn>,
     /// `BEGIN IMMEDIATE` ran and no `COMMIT` yet.
     open: bool,
     /// A write was dropped inside its savepoint; roll it back first.
@@ -46,7 +47,7 @@ impl GroupCommit {
     pub(crate) fn start(conn: Conn) -> Arc<Self> {
         let writer = Arc::new(Self {
             conn: Arc::new(Mutex::new(WriterConn {
-                conn,
+                conn: Some(conn),
                 open: false,
                 dirty: false,
                 waiters: Vec::new(),
@@ -82,12 +83,15 @@ impl GroupCommit {
 
     async fn open_write(self: Arc<Self>) -> Result<BatchedTx, sqlx::Error> {
         let mut conn = self.conn.clone().lock_owned().await;
+        if conn.conn.is_none() {
+            return Err(sqlx::Error::PoolClosed);
+        }
         conn.clean().await;
         if !conn.open {
-            execute(&mut conn.conn, "BEGIN IMMEDIATE").await?;
+            execute(conn.sql(), "BEGIN IMMEDIATE").await?;
             conn.open = true;
         }
-        if let Err(e) = execute(&mut conn.conn, "SAVEPOINT w").await {
+        if let Err(e) = execute(conn.sql(), "SAVEPOINT w").await {
             drop(conn);
             self.committer.notify_one();
             return Err(e);
@@ -98,9 +102,14 @@ impl GroupCommit {
         })
     }
 
-    /// Commits whatever batch is open (before the pool closes).
-    pub(crate) async fn flush(&self) {
-        self.conn.lock().await.finish_batch().await;
+    /// Commits whatever batch is open and closes the writer connection
+    /// (with the pool, on `Store::close`); later writes fail.
+    pub(crate) async fn close(&self) {
+        let mut conn = self.conn.lock().await;
+        conn.finish_batch().await;
+        if let Some(c) = conn.conn.take() {
+            let _ = sqlx::Connection::close(c).await;
+        }
     }
 }
 
@@ -109,18 +118,24 @@ async fn execute(conn: &mut Conn, sql: &str) -> Result<(), sqlx::Error> {
 }
 
 impl WriterConn {
+    /// The connection of a live writer (checked by `open_write`; nothing
+    /// runs on a closed one).
+    fn sql(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("the writer connection is open")
+    }
+
     /// Rolls back a savepoint a dropped write left open. If that fails the
     /// engine has already rolled the whole transaction back (SQLite does on
     /// some errors), so the batch is lost and its writes are failed.
     async fn clean(&mut self) {
-        if !self.dirty {
+        if !self.dirty || self.conn.is_none() {
             return;
         }
         self.dirty = false;
-        let rolled_back = execute(&mut self.conn, "ROLLBACK TO w").await.is_ok()
-            && execute(&mut self.conn, "RELEASE w").await.is_ok();
+        let rolled_back = execute(self.sql(), "ROLLBACK TO w").await.is_ok()
+            && execute(self.sql(), "RELEASE w").await.is_ok();
         if !rolled_back && self.open {
-            let _ = execute(&mut self.conn, "ROLLBACK").await;
+            let _ = execute(self.sql(), "ROLLBACK").await;
             self.open = false;
             self.answer(Err("the write batch was rolled back".to_owned()));
         }
@@ -129,15 +144,15 @@ impl WriterConn {
     /// Commits the open batch and answers its writes.
     async fn finish_batch(&mut self) {
         self.clean().await;
-        if !self.open {
+        if !self.open || self.conn.is_none() {
             return;
         }
-        let result = execute(&mut self.conn, "COMMIT")
+        let result = execute(self.sql(), "COMMIT")
             .await
             .map_err(|e| e.to_string());
         if result.is_err() {
             // Whatever state the failed COMMIT left, start the next batch clean.
-            let _ = execute(&mut self.conn, "ROLLBACK").await;
+            let _ = execute(self.sql(), "ROLLBACK").await;
         }
         self.open = false;
         self.answer(result);
@@ -159,11 +174,12 @@ pub(crate) struct BatchedTx {
 
 impl BatchedTx {
     pub(crate) fn conn(&mut self) -> &mut Conn {
-        &mut self.conn.as_mut().expect("live write").conn
+        self.conn.as_mut().expect("live write").sql()
     }
 
     pub(crate) fn conn_ref(&self) -> &Conn {
-        &self.conn.as_ref().expect("live write").conn
+        let writer = self.conn.as_ref().expect("live write");
+        writer.conn.as_ref().expect("the writer connection is open")
     }
 
     /// Releases the savepoint and waits for the batch's durable commit. The
@@ -174,7 +190,7 @@ impl BatchedTx {
         let writer = self.writer.clone();
         let queued = tokio::spawn(async move {
             let mut conn = conn;
-            if let Err(e) = execute(&mut conn.conn, "RELEASE w").await {
+            if let Err(e) = execute(conn.sql(), "RELEASE w").await {
                 conn.dirty = true;
                 drop(conn);
                 writer.committer.notify_one();

@@ -7,8 +7,9 @@ use super::users::insert_users_in;
 use super::{to_json, Backend, Conn};
 use crate::{ImportBatch, StoreResult, UserGrant};
 
-/// Rows per statement when inserting grants (8 parameters a row).
-const GRANT_CHUNK: usize = 500;
+/// Rows per statement when inserting grants (8 parameters a row): about
+/// [`super::MAX_BINDS`] parameters.
+const GRANT_CHUNK: usize = super::MAX_BINDS / 8;
 
 async fn insert_grants_in(conn: &mut Conn, grants: &[UserGrant]) -> StoreResult<()> {
     for chunk in grants.chunks(GRANT_CHUNK) {

@@ -93,14 +93,22 @@ impl Backend {
         }
     }
 
-    /// Commits any open group and closes the pool.
+    /// Commits any open group, then closes the writer connection and the
+    /// pool (the last connection to close checkpoints SQLite's WAL).
     pub(crate) async fn close(&self) {
         if let Some(writer) = &self.writer {
-            writer.flush().await;
+            writer.close().await;
         }
         self.pool.close().await;
     }
 }
+
+/// Parameters per multi-row statement. Both engines allow far more, but
+/// sqlx's SQLite driver looks each `$n` up by name among all of a
+/// statement's parameters, so binding costs grow with the square of their
+/// number: 8,000 parameters spent 75% of a bulk import in
+/// `sqlite3_bind_parameter_name` (docs/benchmarks.md).
+const MAX_BINDS: usize = 1_000;
 
 /// A connection of this backend, as borrowed from a transaction (`&mut tx`).
 type Conn = <Db as sqlx::Database>::Connection;

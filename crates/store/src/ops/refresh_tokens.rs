@@ -79,9 +79,9 @@ struct PresentedRow {
     session_revoked_at: Option<i64>,
 }
 
-/// Rows per statement when inserting families (16 parameters a row stays
-/// well below both engines' parameter limits).
-const INSERT_CHUNK: usize = 500;
+/// Rows per statement when inserting families (16 parameters a row): about
+/// [`super::MAX_BINDS`] parameters.
+const INSERT_CHUNK: usize = super::MAX_BINDS / 16;
 
 /// Inserts new families with their first secrets, a few hundred rows per
 /// statement.
@@ -378,9 +378,11 @@ impl Backend {
         // A bulk load changes the table's shape at once; fresh statistics let
         // the planner pick hash joins for the next large revocation's receipt
         // (PostgreSQL's autovacuum would get there, but later).
+        let mut tx = self.begin_write().await?;
         sqlx::query("ANALYZE refresh_token_families")
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -106,12 +106,6 @@ fn session_scope(target: &RevocationTarget) -> Option<(&'static str, &str)> {
     }
 }
 
-#[derive(FromRow)]
-struct Counts {
-    tokens: i64,
-    devices: i64,
-}
-
 /// Counts (and lists up to the limit) the live refresh tokens a target covers.
 async fn count_in(
     conn: &mut Conn,
@@ -131,32 +125,33 @@ async fn count_in(
     let Some(scope) = token_scope(target) else {
         return Ok(());
     };
-    // Bounded: a query that stops after RECEIPT_COUNT_LIMIT + 1 rows, so a
-    // user with a million tokens is revoked in milliseconds, not seconds.
+    // One bounded read: it stops after RECEIPT_COUNT_LIMIT + 1 live tokens,
+    // so a user with a million tokens is revoked in milliseconds, not
+    // seconds; the count, the devices and the listed ids come from those rows.
     let sql = format!(
-        "SELECT COUNT(*) AS tokens, COUNT(DISTINCT device) AS devices FROM (SELECT COALESCE(f.device_name, f.initial_user_agent) AS device {LIVE_FAMILIES} AND {} LIMIT {}) AS counted",
+        "SELECT f.id, COALESCE(f.device_name, f.initial_user_agent) AS device {LIVE_FAMILIES} AND {} LIMIT {}",
         scope.condition,
         RECEIPT_COUNT_LIMIT + 1
     );
-    let mut q = sqlx::query_as::<_, Counts>(&sql).bind(now.0);
+    let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(now.0);
     for p in &scope.params {
         q = q.bind(p);
     }
-    let counts = q.fetch_one(&mut *conn).await?;
-    receipt.refresh_tokens = counts.tokens.min(RECEIPT_COUNT_LIMIT);
-    receipt.refresh_tokens_at_least = counts.tokens > RECEIPT_COUNT_LIMIT;
-    receipt.devices = counts.devices;
-    if counts.tokens > 0 {
-        let sql = format!(
-            "SELECT f.id {LIVE_FAMILIES} AND {} ORDER BY f.id LIMIT {RECEIPT_ID_LIMIT}",
-            scope.condition
-        );
-        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(now.0);
-        for p in &scope.params {
-            q = q.bind(p);
-        }
-        receipt.refresh_token_ids = q.fetch_all(&mut *conn).await?;
-    }
+    let mut rows = q.fetch_all(&mut *conn).await?;
+    let found = rows.len() as i64;
+    receipt.refresh_tokens = found.min(RECEIPT_COUNT_LIMIT);
+    receipt.refresh_tokens_at_least = found > RECEIPT_COUNT_LIMIT;
+    receipt.devices = rows
+        .iter()
+        .map(|(_, device)| device.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len() as i64;
+    rows.sort_unstable();
+    receipt.refresh_token_ids = rows
+        .into_iter()
+        .take(RECEIPT_ID_LIMIT as usize)
+        .map(|(id, _)| id)
+        .collect();
     Ok(())
 }
 
@@ -261,6 +256,15 @@ async fn bump_user_epoch_in(conn: &mut Conn, user_id: &str) -> StoreResult<bool>
     Ok(changed == 1)
 }
 
+/// The rows a write changed are the truth when fewer than were counted
+/// (another revocation got there first): the count is then exact.
+fn lower_count(receipt: &mut RevocationReceipt, changed: i64) {
+    if changed < receipt.refresh_tokens {
+        receipt.refresh_tokens = changed;
+        receipt.refresh_tokens_at_least = false;
+    }
+}
+
 async fn revoke_families_in(
     conn: &mut Conn,
     ids: &[String],
@@ -298,11 +302,11 @@ async fn write_in(
         T::Family { family_id } => {
             let changed =
                 revoke_families_in(conn, std::slice::from_ref(family_id), reason, now).await?;
-            receipt.refresh_tokens = receipt.refresh_tokens.min(changed);
+            lower_count(receipt, changed);
         }
         T::Families { family_ids } => {
             let changed = revoke_families_in(conn, family_ids, reason, now).await?;
-            receipt.refresh_tokens = receipt.refresh_tokens.min(changed);
+            lower_count(receipt, changed);
         }
         T::Grant {
             grant_id,
@@ -352,7 +356,8 @@ async fn write_in(
             ..
         } => {
             if !bump_user_epoch_in(conn, user_id).await? {
-                receipt.refresh_tokens = 0;
+                lower_count(receipt, 0);
+                receipt.devices = 0;
                 receipt.refresh_token_ids.clear();
             }
         }
@@ -406,7 +411,7 @@ async fn write_in(
             if let Some(id) = family_id {
                 let changed =
                     revoke_families_in(conn, std::slice::from_ref(id), reason, now).await?;
-                receipt.refresh_tokens = receipt.refresh_tokens.min(changed);
+                lower_count(receipt, changed);
             }
             if let Some(jti) = jti {
                 sqlx::query(

@@ -6,8 +6,9 @@ use crate::{Page, PageRequest, StoreError, StoreResult, UserFilter};
 
 const COLUMNS: &str = "user_id, connection, email, email_verified, username, name, nickname, picture, given_name, family_name, blocked, app_metadata, user_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count, phone_number, phone_verified";
 
-/// Rows per statement when inserting users (21 parameters a row).
-const INSERT_CHUNK: usize = 100;
+/// Rows per statement when inserting users (21 parameters a row): about
+/// [`super::MAX_BINDS`] parameters.
+const INSERT_CHUNK: usize = super::MAX_BINDS / 21;
 
 /// Inserts users, up to [`INSERT_CHUNK`] rows per statement. The
 /// refresh-token epoch starts at the creation time, not 0: a user deleted and
