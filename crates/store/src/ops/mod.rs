@@ -106,9 +106,9 @@ impl Backend {
 /// Parameters per multi-row statement. Both engines allow far more, but
 /// sqlx's SQLite driver looks each `$n` up by name among all of a
 /// statement's parameters, so binding costs grow with the square of their
-/// number: 8,000 parameters spent 75% of a bulk import in
-/// `sqlite3_bind_parameter_name` (docs/benchmarks.md).
-const MAX_BINDS: usize = 1_000;
+/// number: at 8,000 parameters a bulk import spent 75% of its time in
+/// `sqlite3_bind_parameter_name`, at 1,000 still 44% (docs/benchmarks.md).
+const MAX_BINDS: usize = 250;
 
 /// A connection of this backend, as borrowed from a transaction (`&mut tx`).
 type Conn = <Db as sqlx::Database>::Connection;
