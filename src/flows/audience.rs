@@ -64,7 +64,6 @@ pub async fn resolve(
     state: &AppState,
     requested: Option<&str>,
 ) -> Result<UserAudience, super::FlowError> {
-    let userinfo = state.issuer.url("userinfo");
     let audience = match requested {
         Some(a) => a.to_owned(),
         None => state
@@ -73,8 +72,30 @@ pub async fn resolve(
             .await?
             .default_audience()
             .map(str::to_owned)
-            .unwrap_or_else(|| userinfo.clone()),
+            .unwrap_or_else(|| state.issuer.url("userinfo")),
     };
+    let api = if names_an_api(state, &audience) {
+        state.store.resource_server_by_identifier(&audience).await?
+    } else {
+        None
+    };
+    resolve_loaded(state, &audience, api)
+}
+
+/// Whether `audience` must be an API to be accepted (neither the Management
+/// API, refused anyway, nor userinfo).
+fn names_an_api(state: &AppState, audience: &str) -> bool {
+    audience != state.issuer.management_audience() && audience != state.issuer.url("userinfo")
+}
+
+/// [`resolve`]'s rules for an audience whose API (`api`: the one with that
+/// identifier, if any) was already read, as a refresh exchange reads it with
+/// the presented token.
+pub fn resolve_loaded(
+    state: &AppState,
+    audience: &str,
+    api: Option<ResourceServer>,
+) -> Result<UserAudience, super::FlowError> {
     if audience == state.issuer.management_audience() {
         return Err(OAuthError::access_denied(
             "The Management API accepts only client_credentials tokens; \
@@ -82,15 +103,17 @@ pub async fn resolve(
         )
         .into());
     }
-    if audience == userinfo {
+    if !names_an_api(state, audience) {
         return Ok(UserAudience {
-            audience,
+            audience: audience.to_owned(),
             api: None,
         });
     }
-    let api = find_api(state, &audience).await?;
+    let api = api.ok_or_else(|| {
+        OAuthError::access_denied(format!("Service not enabled within domain: {audience}"))
+    })?;
     Ok(UserAudience {
-        audience,
+        audience: audience.to_owned(),
         api: Some(api),
     })
 }

@@ -196,6 +196,8 @@ operations! {
     /// Writes a token response's family, access-token record and code link.
     fn issue_tokens(&self, batch: &IssueBatch, now: Timestamp) -> ();
     fn load_refresh_token(&self, token_hash: &str) -> Option<PresentedRefreshToken>;
+    /// The presented token with its user and API, in one query.
+    fn load_exchange(&self, token_hash: &str) -> Option<PresentedExchange>;
     /// Imports existing refresh tokens in one transaction (no cap applied).
     fn import_refresh_tokens(&self, families: &[NewFamily]) -> ();
     /// Imports users, grants and refresh tokens in one transaction, many

@@ -238,6 +238,17 @@ pub struct PresentedRefreshToken {
     pub snapshot: grantor_domain::refresh_token::FamilySnapshot,
 }
 
+/// What a refresh exchange reads before it decides (`Store::load_exchange`).
+#[derive(Debug, Clone)]
+pub struct PresentedExchange {
+    pub token: PresentedRefreshToken,
+    /// The family's user; `None` if it was deleted.
+    pub user: Option<grantor_domain::User>,
+    /// The API the family's audience names; `None` for the userinfo
+    /// audience or an API deleted since.
+    pub api: Option<grantor_domain::ResourceServer>,
+}
+
 /// The write of one refresh exchange, applied only if the family is still at
 /// `expected_generation` and not revoked (compare-and-set).
 #[derive(Debug, Clone)]

@@ -1971,6 +1971,32 @@ async fn exchange_is_a_compare_and_set_and_revocations_are_seen_on_load(store: &
         .await
         .unwrap()
         .unwrap();
+    // The exchange's one read sees the same token, with its user and API.
+    assert!(store
+        .load_exchange("hash-gen1")
+        .await
+        .unwrap()
+        .unwrap()
+        .api
+        .is_none());
+    store
+        .insert_resource_server(&api("api-cas", "https://api.example.com/"))
+        .await
+        .unwrap();
+    let loaded = store.load_exchange("hash-gen1").await.unwrap().unwrap();
+    assert_eq!(loaded.token.generation, current.generation);
+    assert_eq!(
+        format!("{:?}", loaded.token.snapshot),
+        format!("{:?}", current.snapshot)
+    );
+    assert_eq!(loaded.token.family.id, current.family.id);
+    assert_eq!(loaded.user.map(|u| u.user_id), Some("auth0|cas".to_owned()));
+    assert_eq!(
+        loaded.api.map(|a| a.id),
+        Some("api-cas".to_owned()),
+        "the API the family's audience names"
+    );
+    assert!(store.load_exchange("hash-none").await.unwrap().is_none());
     assert_eq!(
         (current.generation, current.snapshot.current_generation),
         (1, 1)

@@ -14,7 +14,9 @@ use grantor_domain::refresh_token::{
 use grantor_domain::{
     Client, OAuthError, OAuthErrorKind, RotationType, ScopeSet, Timestamp, TokenHash,
 };
-use grantor_store::{ExchangeWrite, IssueBatch, PresentedRefreshToken, UserGrant};
+use grantor_store::{
+    ExchangeWrite, IssueBatch, PresentedExchange, PresentedRefreshToken, UserGrant,
+};
 
 use super::{required, IssuedTokens, TokenRequest};
 use crate::flows::audience::{self, UserAudience};
@@ -42,11 +44,12 @@ pub async fn exchange(
     let presented = required(&request.refresh_token, "refresh_token")?;
     let hash = TokenHash::of(presented).as_str().to_owned();
     for _ in 0..MAX_ATTEMPTS {
-        let token = state
+        let loaded = state
             .store
-            .load_refresh_token(&hash)
+            .load_exchange(&hash)
             .await?
             .ok_or_else(invalid_refresh_token)?;
+        let token = &loaded.token;
         if token.family.client_id != client.client_id {
             return Err(invalid_refresh_token().into());
         }
@@ -72,7 +75,7 @@ pub async fn exchange(
             ExchangeDecision::Reuse
             | ExchangeDecision::Rotate
             | ExchangeDecision::RotateWithinLeeway => {
-                exchange_once(state, client, &request, meta, now, &token, decision).await?
+                exchange_once(state, client, &request, meta, now, &loaded, decision).await?
             }
         };
         if let Some(issued) = step {
@@ -93,9 +96,10 @@ async fn exchange_once(
     request: &TokenRequest,
     meta: &RequestMeta,
     now: Timestamp,
-    token: &PresentedRefreshToken,
+    loaded: &PresentedExchange,
     decision: ExchangeDecision,
 ) -> Result<Option<IssuedTokens>, FlowError> {
+    let token = &loaded.token;
     let family = &token.family;
     let granted = ScopeSet::parse(&family.scope);
     let scope = match request
@@ -114,14 +118,13 @@ async fn exchange_once(
         Some(asked) => asked,
         None => granted.clone(),
     };
-    let user = state
-        .store
-        .user(&family.user_id)
-        .await?
+    // Read with the presented token (`load_exchange`): no further query.
+    let user = loaded
+        .user
+        .clone()
         .filter(|u| !u.blocked)
         .ok_or_else(invalid_refresh_token)?;
-    let audience = audience::resolve(state, Some(&family.audience))
-        .await
+    let audience = audience::resolve_loaded(state, &family.audience, loaded.api.clone())
         .map_err(|_| invalid_refresh_token())?;
     // The grant was current when loaded; carry its epoch into the new access token.
     let grant = UserGrant {

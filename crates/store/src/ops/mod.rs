@@ -113,6 +113,19 @@ const MAX_BINDS: usize = 250;
 /// A connection of this backend, as borrowed from a transaction (`&mut tx`).
 type Conn = <Db as sqlx::Database>::Connection;
 
+/// A result row of this backend.
+type DbRow = <Db as sqlx::Database>::Row;
+
+/// `t.a AS t_a, t.b AS t_b, …`: a joined table's columns under a prefix, so
+/// they cannot collide with the main table's.
+fn prefixed(table: &str, columns: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{table}.{c} AS {table}_{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Lists of strings are stored as JSON text in both engines.
 fn to_json(list: &[String]) -> String {
     serde_json::Value::from(list.to_vec()).to_string()

@@ -3,10 +3,12 @@ use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
-use super::{Backend, Conn};
+use super::resource_servers::{joined_api, API_COLUMNS};
+use super::users::{joined_user, USER_COLUMNS};
+use super::{prefixed, Backend, Conn};
 use crate::{
-    AccessTokenRecord, ExchangeWrite, FamilyRecord, IssueBatch, NewFamily, PresentedRefreshToken,
-    StoreResult,
+    AccessTokenRecord, ExchangeWrite, FamilyRecord, IssueBatch, NewFamily, PresentedExchange,
+    PresentedRefreshToken, StoreResult,
 };
 
 pub(super) const FAMILY_COLUMNS: &str = "f.id, f.user_id, f.client_id, f.grant_id, f.grant_epoch, f.user_epoch, f.session_id, f.audience, f.scope, f.rotating, f.device_name, f.initial_ip, f.initial_user_agent, f.last_ip, f.last_user_agent, f.auth_time, f.created_at, f.expires_at, f.idle_expires_at, f.last_exchanged_at, f.current_generation, f.last_rotated_at, f.revoked_at";
@@ -68,6 +70,15 @@ impl From<FamilyRow> for FamilyRecord {
     }
 }
 
+/// What a presented token's validity needs besides its family's columns,
+/// and the joins that read it.
+const PRESENTED_EXTRA: &str = "s.generation, g.token_epoch AS grant_epoch_now, u.refresh_token_epoch AS user_epoch_now, se.id AS session_found, se.revoked_at AS session_revoked_at";
+const PRESENTED_FROM: &str = "FROM refresh_token_secrets s \
+     JOIN refresh_token_families f ON f.id = s.family_id \
+     LEFT JOIN grants g ON g.id = f.grant_id \
+     LEFT JOIN users u ON u.user_id = f.user_id \
+     LEFT JOIN sessions se ON se.id = f.session_id";
+
 #[derive(FromRow)]
 struct PresentedRow {
     #[sqlx(flatten)]
@@ -77,6 +88,29 @@ struct PresentedRow {
     user_epoch_now: Option<i64>,
     session_found: Option<String>,
     session_revoked_at: Option<i64>,
+}
+
+impl PresentedRow {
+    fn into_presented(self) -> PresentedRefreshToken {
+        let family: FamilyRecord = self.family.into();
+        let snapshot = FamilySnapshot {
+            revoked: family.revoked_at.is_some(),
+            grant_current: self.grant_epoch_now == Some(family.grant_epoch),
+            user_current: self.user_epoch_now == Some(family.user_epoch),
+            session_current: family.session_id.is_none()
+                || (self.session_found.is_some() && self.session_revoked_at.is_none()),
+            rotating: family.rotating,
+            expires_at: family.expires_at,
+            idle_expires_at: family.idle_expires_at,
+            current_generation: family.current_generation,
+            last_rotated_at: family.last_rotated_at,
+        };
+        PresentedRefreshToken {
+            family,
+            generation: self.generation,
+            snapshot,
+        }
+    }
 }
 
 /// Rows per statement when inserting families (16 parameters a row): about
@@ -221,36 +255,36 @@ impl Backend {
         token_hash: &str,
     ) -> StoreResult<Option<PresentedRefreshToken>> {
         let row: Option<PresentedRow> = sqlx::query_as(&format!(
-            "SELECT {FAMILY_COLUMNS}, s.generation, g.token_epoch AS grant_epoch_now, u.refresh_token_epoch AS user_epoch_now, se.id AS session_found, se.revoked_at AS session_revoked_at \
-             FROM refresh_token_secrets s \
-             JOIN refresh_token_families f ON f.id = s.family_id \
-             LEFT JOIN grants g ON g.id = f.grant_id \
-             LEFT JOIN users u ON u.user_id = f.user_id \
-             LEFT JOIN sessions se ON se.id = f.session_id \
-             WHERE s.token_hash = $1"
+            "SELECT {FAMILY_COLUMNS}, {PRESENTED_EXTRA} {PRESENTED_FROM} WHERE s.token_hash = $1"
         ))
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| {
-            let family: FamilyRecord = r.family.into();
-            let snapshot = FamilySnapshot {
-                revoked: family.revoked_at.is_some(),
-                grant_current: r.grant_epoch_now == Some(family.grant_epoch),
-                user_current: r.user_epoch_now == Some(family.user_epoch),
-                session_current: family.session_id.is_none()
-                    || (r.session_found.is_some() && r.session_revoked_at.is_none()),
-                rotating: family.rotating,
-                expires_at: family.expires_at,
-                idle_expires_at: family.idle_expires_at,
-                current_generation: family.current_generation,
-                last_rotated_at: family.last_rotated_at,
-            };
-            PresentedRefreshToken {
-                family,
-                generation: r.generation,
-                snapshot,
-            }
+        Ok(row.map(PresentedRow::into_presented))
+    }
+
+    /// What a refresh exchange reads before it decides, in one query: the
+    /// presented token as [`Backend::load_refresh_token`] finds it, the user
+    /// and the API its family's audience names.
+    pub async fn load_exchange(&self, token_hash: &str) -> StoreResult<Option<PresentedExchange>> {
+        let sql = format!(
+            "SELECT {FAMILY_COLUMNS}, {PRESENTED_EXTRA}, {}, {} {PRESENTED_FROM} \
+             LEFT JOIN resource_servers r ON r.identifier = f.audience \
+             WHERE s.token_hash = $1",
+            prefixed("u", USER_COLUMNS),
+            prefixed("r", API_COLUMNS)
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(PresentedExchange {
+            token: PresentedRow::from_row(&row)?.into_presented(),
+            user: joined_user(&row)?,
+            api: joined_api(&row)?,
         }))
     }
 

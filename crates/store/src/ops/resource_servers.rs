@@ -6,6 +6,35 @@ use crate::{Page, PageRequest, StoreError, StoreResult};
 
 const COLUMNS: &str = "id, name, identifier, scopes, signing_alg, allow_offline_access, skip_consent_for_verifiable_first_party_clients, token_lifetime, token_lifetime_for_web, is_system, created_at, updated_at";
 
+/// The API columns, for a join that reads them with a prefix
+/// (`super::prefixed`).
+pub(super) const API_COLUMNS: &str = COLUMNS;
+
+/// The API of a joined read whose API columns carry the `r_` prefix;
+/// `None` when the join found none.
+pub(super) fn joined_api(row: &super::DbRow) -> StoreResult<Option<ResourceServer>> {
+    use sqlx::Row;
+    let Some(id) = row.try_get::<Option<String>, _>("r_id")? else {
+        return Ok(None);
+    };
+    let api = ResourceServerRow {
+        id,
+        name: row.try_get("r_name")?,
+        identifier: row.try_get("r_identifier")?,
+        scopes: row.try_get("r_scopes")?,
+        signing_alg: row.try_get("r_signing_alg")?,
+        allow_offline_access: row.try_get("r_allow_offline_access")?,
+        skip_consent_for_verifiable_first_party_clients: row
+            .try_get("r_skip_consent_for_verifiable_first_party_clients")?,
+        token_lifetime: row.try_get("r_token_lifetime")?,
+        token_lifetime_for_web: row.try_get("r_token_lifetime_for_web")?,
+        is_system: row.try_get("r_is_system")?,
+        created_at: row.try_get("r_created_at")?,
+        updated_at: row.try_get("r_updated_at")?,
+    };
+    api.into_domain().map(Some)
+}
+
 #[derive(FromRow)]
 struct ResourceServerRow {
     id: String,

@@ -57,6 +57,43 @@ pub(super) async fn insert_users_in(conn: &mut Conn, users: &[User]) -> StoreRes
     Ok(())
 }
 
+/// The user columns, for a join that reads them with a prefix
+/// (`super::prefixed`).
+pub(super) const USER_COLUMNS: &str = COLUMNS;
+
+/// The user of a joined read whose user columns carry the `u_` prefix;
+/// `None` when the join found no user.
+pub(super) fn joined_user(row: &super::DbRow) -> Result<Option<User>, sqlx::Error> {
+    use sqlx::Row;
+    let Some(user_id) = row.try_get::<Option<String>, _>("u_user_id")? else {
+        return Ok(None);
+    };
+    let user = UserRow {
+        user_id,
+        connection: row.try_get("u_connection")?,
+        email: row.try_get("u_email")?,
+        email_verified: row.try_get("u_email_verified")?,
+        username: row.try_get("u_username")?,
+        name: row.try_get("u_name")?,
+        nickname: row.try_get("u_nickname")?,
+        picture: row.try_get("u_picture")?,
+        given_name: row.try_get("u_given_name")?,
+        family_name: row.try_get("u_family_name")?,
+        blocked: row.try_get("u_blocked")?,
+        app_metadata: row.try_get("u_app_metadata")?,
+        user_metadata: row.try_get("u_user_metadata")?,
+        password_hash: row.try_get("u_password_hash")?,
+        created_at: row.try_get("u_created_at")?,
+        updated_at: row.try_get("u_updated_at")?,
+        last_login: row.try_get("u_last_login")?,
+        last_ip: row.try_get("u_last_ip")?,
+        logins_count: row.try_get("u_logins_count")?,
+        phone_number: row.try_get("u_phone_number")?,
+        phone_verified: row.try_get("u_phone_verified")?,
+    };
+    Ok(Some(user.into()))
+}
+
 #[derive(FromRow)]
 struct UserRow {
     user_id: String,
