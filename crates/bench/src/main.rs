@@ -122,7 +122,7 @@ impl CpuProbe {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let fixture = Arc::new(Fixture::load(&args.fixture).context("reading the fixture")?);
+    let mut fixture = Arc::new(Fixture::load(&args.fixture).context("reading the fixture")?);
     let mut failed = false;
     let probe = CpuProbe {
         pid: args.server_pid,
@@ -160,6 +160,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 }
             }
             moved.save(&args.fixture)?;
+            fixture = Arc::new(moved);
         }
         let cpu_end = probe.seconds();
         let (measured_from, cpu_start) = sampler.await?;
