@@ -63,10 +63,11 @@ struct RunArgs {
     /// The server's process, for CPU and peak RSS.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Also count the CPU of every process with this command name (e.g.
-    /// `postgres`, when the database shares the server's core).
+    /// Also count the CPU of this process and its children, living and
+    /// exited (PostgreSQL's postmaster, when the database shares the
+    /// server's core).
     #[arg(long)]
-    cpu_also: Option<String>,
+    cpu_also_tree: Option<u32>,
     /// Appends one JSON line per workload here.
     #[arg(long)]
     results: Option<std::path::PathBuf>,
@@ -101,23 +102,17 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// The CPU seconds of the server (and of the processes counted with it).
+/// The CPU seconds of the server (and of the process tree counted with it).
 #[derive(Clone)]
 struct CpuProbe {
     pid: Option<u32>,
-    also: Option<String>,
+    tree: Option<u32>,
 }
 
 impl CpuProbe {
     fn seconds(&self) -> f64 {
-        let mut total = self.pid.map(procfs::cpu_seconds).unwrap_or(0.0);
-        if let Some(comm) = &self.also {
-            total += procfs::pids_named(comm)
-                .into_iter()
-                .map(procfs::cpu_seconds)
-                .sum::<f64>();
-        }
-        total
+        self.pid.map(procfs::cpu_seconds).unwrap_or(0.0)
+            + self.tree.map(procfs::tree_cpu_seconds).unwrap_or(0.0)
     }
 }
 
@@ -126,7 +121,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut failed = false;
     let probe = CpuProbe {
         pid: args.server_pid,
-        also: args.cpu_also.clone(),
+        tree: args.cpu_also_tree,
     };
     for name in &args.workloads {
         let workload = Workload::parse(name)?;
@@ -148,9 +143,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 (Instant::now(), cpu)
             })
         };
-        let tally =
+        let mut tally =
             workloads::run(fixture.clone(), &workload, args.connections, window.clone()).await?;
         let finished = Instant::now();
+        let cpu_end = probe.seconds();
         if let Workload::Refresh(alg) = &workload {
             // The chains moved on: the next run presents their current tokens.
             let mut moved = (*fixture).clone();
@@ -162,13 +158,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             moved.save(&args.fixture)?;
             fixture = Arc::new(moved);
         }
-        let cpu_end = probe.seconds();
         let (measured_from, cpu_start) = sampler.await?;
         let elapsed = finished
             .min(window.end)
             .saturating_duration_since(measured_from)
             .as_secs_f64()
             .max(1e-9);
+        if tally.ok == 0 && tally.exhausted && tally.first_error.is_none() {
+            tally.first_error = Some("the tokens ran out during the warm-up".to_owned());
+        }
         let h = &tally.histogram;
         let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         let throughput = tally.ok as f64 / elapsed;

@@ -26,15 +26,50 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / TICKS_PER_SECOND
 }
 
-/// Every process whose command name is `comm` (e.g. `postgres`).
-pub fn pids_named(comm: &str) -> Vec<u32> {
-    let Ok(entries) = fs::read_dir("/proc") else {
+/// `/proc/<pid>/stat`'s fields after the command name.
+fn stat_fields(pid: u32) -> Option<Vec<u64>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    // Field 3 (state) is a letter; keep positions by mapping it to 0.
+    Some(
+        rest.split_whitespace()
+            .map(|v| v.parse::<u64>().unwrap_or(0))
+            .collect(),
+    )
+}
+
+/// CPU seconds of `root` and its children, living and exited: the root's
+/// own time, the time of children it has reaped (`cutime`, `cstime`), and
+/// the time of its children still running. Counted at two instants, the
+/// difference is what the tree spent between them, whichever children came
+/// and went (PostgreSQL's backends and autovacuum workers do).
+pub fn tree_cpu_seconds(root: u32) -> f64 {
+    let Some(fields) = stat_fields(root) else {
+        return 0.0;
+    };
+    // utime, stime, cutime, cstime are fields 14–17 of the line: indexes
+    // 11..15 after ')' (index 0 is the state letter).
+    let mut ticks: u64 = fields.get(11..15).map(|f| f.iter().sum()).unwrap_or(0);
+    for child in children(root) {
+        if let Some(f) = stat_fields(child) {
+            ticks += f.get(11..13).map(|f| f.iter().sum::<u64>()).unwrap_or(0);
+        }
+    }
+    ticks as f64 / TICKS_PER_SECOND
+}
+
+/// The direct children of `pid` (Linux `children` lists of all its threads).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
         })
         .collect()
 }

@@ -55,18 +55,17 @@ impl Backend {
     }
 
     /// Refreshes the planner's statistics after a bulk load changed the
-    /// tables' shape (PostgreSQL's autovacuum would get there, but later).
+    /// tables' shape (see `analyze_tables` in each backend module).
     pub async fn analyze(&self) -> StoreResult<()> {
-        for table in [
-            "users",
-            "grants",
-            "refresh_token_families",
-            "refresh_token_secrets",
-        ] {
-            sqlx::query(&format!("ANALYZE {table}"))
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(())
+        super::analyze_tables(
+            self,
+            &[
+                "users",
+                "grants",
+                "refresh_token_families",
+                "refresh_token_secrets",
+            ],
+        )
+        .await
     }
 }

@@ -410,13 +410,8 @@ impl Backend {
         insert_families_in(&mut tx, families).await?;
         tx.commit().await?;
         // A bulk load changes the table's shape at once; fresh statistics let
-        // the planner pick hash joins for the next large revocation's receipt
+        // the planner pick good plans for the next large revocation's receipt
         // (PostgreSQL's autovacuum would get there, but later).
-        let mut tx = self.begin_write().await?;
-        sqlx::query("ANALYZE refresh_token_families")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        super::analyze_tables(self, &["refresh_token_families"]).await
     }
 }

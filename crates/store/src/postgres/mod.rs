@@ -34,3 +34,15 @@ pub(crate) async fn begin_write(
 ) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
     pool.begin().await
 }
+
+/// Planner statistics after a bulk load, and the visibility map too:
+/// `VACUUM (ANALYZE)` (outside a transaction, as VACUUM must be), so that
+/// autovacuum does not start on the imported rows minutes later.
+pub(crate) async fn analyze_tables(backend: &ops::Backend, tables: &[&str]) -> StoreResult<()> {
+    for table in tables {
+        sqlx::query(&format!("VACUUM (ANALYZE) {table}"))
+            .execute(&backend.pool)
+            .await?;
+    }
+    Ok(())
+}

@@ -76,3 +76,17 @@ pub(crate) async fn begin_write(
 ) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }
+
+/// Planner statistics after a bulk load: `ANALYZE` as a write, so that it
+/// takes its turn with this process's other writes instead of waiting on
+/// their lock.
+pub(crate) async fn analyze_tables(backend: &ops::Backend, tables: &[&str]) -> StoreResult<()> {
+    let mut tx = backend.begin_write().await?;
+    for table in tables {
+        sqlx::query(&format!("ANALYZE {table}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
