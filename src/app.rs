@@ -22,6 +22,7 @@ use crate::http::rate_limit::{self, ip_key, RateLimits};
 use crate::http::{self, AppState};
 use crate::keys::Keys;
 use crate::password::PasswordHashing;
+use crate::refresh_secret::RefreshSecrets;
 
 /// A bound, ready server; `run_until_stopped` serves until the signal fires.
 pub struct Application {
@@ -51,10 +52,15 @@ impl Application {
         crate::bootstrap::ensure_bootstrapped(&store, &issuer, &config.bootstrap, &passwords, now)
             .await?;
         let keys = Keys::load(&store.signing_keys().await?)?;
+        let mac_key = store
+            .refresh_token_mac_key(&RefreshSecrets::generate_key(), now)
+            .await?;
+        let refresh_secrets = RefreshSecrets::new(&mac_key);
         let (audit, audit_writer) = AuditQueue::start(store.clone());
         let state = AppState {
             store,
             keys: Arc::new(keys),
+            refresh_secrets: Arc::new(refresh_secrets),
             issuer: Arc::new(issuer),
             clock: config.clock.clone(),
             audit,

@@ -10,6 +10,7 @@ pub mod http;
 pub mod keys;
 pub mod password;
 pub mod purge;
+pub mod refresh_secret;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;

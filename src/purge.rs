@@ -1,5 +1,8 @@
 //! The background purge: every `interval`, one bounded pass over dead rows
-//! (`Store::purge`). Revocation never depends on it (validity is decided on
+//! (`Store::purge`); while a pass reports a backlog (`PurgeReport::behind`: a
+//! batch came back full), the next one follows after [`BEHIND_PAUSE`], so the
+//! purge keeps up with any rate of expiry in batches that never hold the
+//! write lock for long. Revocation never depends on it (validity is decided on
 //! use); it only keeps the tables small. Several processes may purge the same
 //! database at once: every pass deletes only rows that are dead for good.
 
@@ -8,6 +11,9 @@ use std::time::Duration;
 use grantor_store::{PurgePlan, Store};
 
 use crate::Clock;
+
+/// The pause between passes while the purge is behind.
+pub const BEHIND_PAUSE: Duration = Duration::from_millis(100);
 
 /// How fast the purge goes (CLI flags `--purge-*`, `--log-retention-days`).
 #[derive(Debug, Clone)]
@@ -40,8 +46,10 @@ pub fn spawn(
     Some(tokio::spawn(async move {
         let mut families_after = String::new();
         let mut sessions_after = String::new();
+        let mut pause = interval;
         loop {
-            tokio::time::sleep(interval).await;
+            tokio::time::sleep(pause).await;
+            pause = interval;
             let now = clock.now();
             let plan = PurgePlan {
                 batch_size: config.batch_size,
@@ -53,6 +61,9 @@ pub fn spawn(
                 Ok(report) => {
                     if report.total() > 0 {
                         tracing::debug!(?report, "purge pass");
+                    }
+                    if report.behind(config.batch_size) {
+                        pause = BEHIND_PAUSE.min(interval);
                     }
                     families_after = report.families_after;
                     sessions_after = report.sessions_after;

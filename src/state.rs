@@ -11,6 +11,7 @@ use crate::http::client_ip::TrustedProxies;
 use crate::http::rate_limit::RateLimits;
 use crate::keys::Keys;
 use crate::password::PasswordHashing;
+use crate::refresh_secret::RefreshSecrets;
 use crate::Clock;
 
 /// What every handler may use; cheap to clone.
@@ -18,6 +19,8 @@ use crate::Clock;
 pub struct AppState {
     pub store: Store,
     pub keys: Arc<Keys>,
+    /// The MAC that refresh-token strings carry (`refresh_secret`).
+    pub refresh_secrets: Arc<RefreshSecrets>,
     pub issuer: Arc<Issuer>,
     pub clock: Clock,
     /// Audit events without a change of their own (see `flows::audit`).

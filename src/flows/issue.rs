@@ -20,6 +20,7 @@ use super::audience::UserAudience;
 use super::audit::EventExt;
 use super::token::IssuedTokens;
 use super::{FlowError, RequestMeta};
+use crate::refresh_secret::RefreshSecrets;
 use crate::secrets;
 use crate::state::AppState;
 
@@ -194,6 +195,7 @@ pub fn add_profile_claims(claims: &mut Value, user: &User, scope: &ScopeSet) {
 /// Builds a new refresh-token family (not yet stored) and its secret.
 #[allow(clippy::too_many_arguments)]
 pub fn new_family(
+    refresh_secrets: &RefreshSecrets,
     client: &Client,
     user: &User,
     grant: &UserGrant,
@@ -205,10 +207,11 @@ pub fn new_family(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> (NewFamily, String) {
-    let secret = secrets::bearer_token();
+    let id = secrets::hex_id(16);
+    let secret = refresh_secrets.issue(&id, 0);
     let (expires_at, idle_expires_at) = lifetimes_at_issue(&client.refresh_token, now);
     let family = NewFamily {
-        id: secrets::hex_id(16),
+        id,
         user_id: user.user_id.clone(),
         client_id: client.client_id.clone(),
         grant_id: grant.id.clone(),
@@ -247,6 +250,7 @@ pub async fn issue_for_user(
     };
     let family = offline.then(|| {
         new_family(
+            &state.refresh_secrets,
             ctx.client,
             ctx.user,
             ctx.grant,

@@ -456,3 +456,69 @@ both_databases! {
         }
     }
 }
+
+both_databases! {
+    async fn a_long_rotation_chain_keeps_two_secrets_and_any_old_token_is_still_reuse(db: Backend) {
+        let app = spawn_app(db).await;
+        let (id, secret) = setup(&app, rotating(0)).await;
+        let (other_id, other_secret, _) = app
+            .create_client(json!({
+                "name": "other", "grant_types": ["password", "refresh_token"], "refresh_token": rotating(0),
+            }))
+            .await;
+        let first = password_grant(&app, &id, &secret, "read:orders offline_access").await;
+        let user_id = claims(first["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
+        let mut chain = vec![rt(&first)];
+        for _ in 0..12 {
+            let (status, body) = refresh(&app, &id, &secret, chain.last().unwrap()).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            chain.push(rt(&body));
+        }
+        // Twelve rotations, one family: the newest secret and the previous one.
+        let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+        let sizes = store.table_sizes().await.unwrap();
+        assert_eq!((sizes.refresh_token_families, sizes.refresh_token_secrets), (1, 2));
+        assert_eq!(live_tokens(&app, &user_id).await, 1);
+
+        // A forged old token (the MAC broken) and an old token presented by
+        // another client are refused and revoke nothing.
+        let old = chain[3].clone();
+        let mut forged = old.clone().into_bytes();
+        let last = forged.len() - 3;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap();
+        let (status, body) = refresh(&app, &id, &secret, &forged).await;
+        assert_invalid_refresh(status, &body);
+        let (status, body) = refresh(&app, &other_id, &other_secret, &old).await;
+        assert_invalid_refresh(status, &body);
+        let (status, body) = refresh(&app, &id, &secret, chain.last().unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "nothing was revoked: {body}");
+        let newest = rt(&body);
+        assert_eq!(live_tokens(&app, &user_id).await, 1);
+
+        // The client's own token of generation 3, whose secret is long gone:
+        // reuse, and the family is revoked.
+        let (status, body) = refresh(&app, &id, &secret, &old).await;
+        assert_invalid_refresh(status, &body);
+        let (status, body) = refresh(&app, &id, &secret, &newest).await;
+        assert_invalid_refresh(status, &body);
+        assert_eq!(live_tokens(&app, &user_id).await, 0);
+        let (status, logs) = app
+            .mgmt_call(Method::GET, &format!("/logs?q={}", crate::client_credentials::urlencode("type:ferrt")), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{logs}");
+        assert_eq!(logs.as_array().map(Vec::len), Some(1), "one reuse detection: {logs}");
+        store.close().await;
+    }
+}
+
+/// How many live refresh tokens the Management API lists for the user.
+async fn live_tokens(app: &TestApp, user_id: &str) -> usize {
+    let path = format!(
+        "/users/{}/refresh-tokens",
+        crate::client_credentials::urlencode(user_id)
+    );
+    let (status, body) = app.mgmt_call(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["tokens"].as_array().unwrap().len()
+}

@@ -119,6 +119,9 @@ operations! {
     /// Points the Management API's identifier at the current issuer.
     fn sync_management_api_identifier(&self, identifier: &str, now: Timestamp) -> ();
     fn signing_keys(&self) -> Vec<SigningKeyRecord>;
+    /// The refresh-token MAC key: `candidate` is stored unless a key exists;
+    /// every process gets the one stored.
+    fn refresh_token_mac_key(&self, candidate: &[u8], now: Timestamp) -> Vec<u8>;
 
     fn tenant_settings(&self) -> TenantSettings;
     /// With `event`, the change is audited in its transaction.
@@ -198,6 +201,9 @@ operations! {
     fn load_refresh_token(&self, token_hash: &str) -> Option<PresentedRefreshToken>;
     /// The presented token with its user and API, in one query.
     fn load_exchange(&self, token_hash: &str) -> Option<PresentedExchange>;
+    /// A family's state for a token of `generation` whose secret is no longer
+    /// stored (rotated out long ago): what reuse detection needs.
+    fn load_pruned_refresh_token(&self, family_id: &str, generation: i64) -> Option<PresentedRefreshToken>;
     /// Imports existing refresh tokens in one transaction (no cap applied).
     fn import_refresh_tokens(&self, families: &[NewFamily]) -> ();
     /// Imports users, grants and refresh tokens in one transaction, many
@@ -229,6 +235,8 @@ operations! {
 
     /// One bounded purge pass over dead rows (see `ops/purge.rs`).
     fn purge(&self, plan: &PurgePlan, now: Timestamp) -> PurgeReport;
+    /// Row counts of the tables that grow with use (full counts).
+    fn table_sizes(&self) -> TableSizes;
 
     fn insert_device_code(&self, code: &DeviceCodeRecord) -> ();
     fn pending_device_code(&self, user_code_hash: &str, now: Timestamp) -> Option<DeviceCodeRecord>;

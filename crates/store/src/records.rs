@@ -485,6 +485,35 @@ impl PurgeReport {
     }
 }
 
+impl PurgeReport {
+    /// Whether the pass left work behind: a time-ordered delete filled its
+    /// batch, or at least half of a walked batch was dead. The purge loop
+    /// then runs the next pass soon instead of after its interval.
+    pub fn behind(&self, batch_size: i64) -> bool {
+        let full = |n: u64| n as i64 >= batch_size.max(1);
+        let dense = |n: u64| 2 * n as i64 >= batch_size.max(1);
+        full(self.access_tokens)
+            || full(self.authorization_codes)
+            || full(self.authorization_requests)
+            || full(self.device_codes)
+            || full(self.attempt_counters)
+            || full(self.logs)
+            || dense(self.refresh_token_families)
+            || dense(self.sessions)
+    }
+}
+
+/// Exact row counts of the tables that grow with use (a full count: for
+/// benchmarks and tests, not for a request path).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableSizes {
+    pub refresh_token_families: i64,
+    pub refresh_token_secrets: i64,
+    pub access_tokens: i64,
+    pub sessions: i64,
+    pub logs: i64,
+}
+
 // Management API and dashboard reads.
 
 /// Which live refresh tokens (families) to list: `GET /users/{id}/refresh-tokens`,

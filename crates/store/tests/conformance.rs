@@ -668,6 +668,8 @@ conformance_tests! {
     system_rows_are_never_deleted,
     refresh_token_families_are_capped_per_user_and_client,
     exchange_is_a_compare_and_set_and_revocations_are_seen_on_load,
+    rotation_keeps_only_the_secrets_that_can_be_honoured,
+    refresh_token_mac_key_is_stored_once,
     admin_sessions_expire_by_idleness_and_age,
     admin_sign_out_and_sign_in_housekeeping,
     admin_sessions_belong_to_known_administrators,
@@ -1905,6 +1907,133 @@ async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
         .unwrap()
         .unwrap();
     assert!(!other.snapshot.revoked, "the cap is per client");
+}
+
+async fn rotation_keeps_only_the_secrets_that_can_be_honoured(store: &Store) {
+    store
+        .insert_user(&user("rot", "rot@example.com"))
+        .await
+        .unwrap();
+    let g = store
+        .upsert_grant(
+            "g-rot",
+            "auth0|rot",
+            "client-a",
+            "https://api.example.com/",
+            &ScopeSet::parse("offline_access"),
+            ts(0),
+        )
+        .await
+        .unwrap();
+    let mut family = new_family("fam-rot", "auth0|rot", "client-a", &g.id, 0);
+    family.secret_hash = "h0".to_owned();
+    store
+        .issue_tokens(
+            &grantor_store::IssueBatch {
+                family: Some(family),
+                access_token: access_record("r0", "auth0|rot", "client-a", &g.id, Some("fam-rot")),
+                code_hash: None,
+                event: None,
+            },
+            ts(0),
+        )
+        .await
+        .unwrap();
+    // `rotated`: generation `expected + 1`; otherwise a sibling of `expected`
+    // (the leeway).
+    let write = |expected: i64, rotated: bool, hash: &str| {
+        let generation = if rotated { expected + 1 } else { expected };
+        grantor_store::ExchangeWrite {
+            family_id: "fam-rot".to_owned(),
+            expected_generation: expected,
+            new_generation: generation,
+            rotated,
+            rotating: true,
+            new_secret_hash: Some(hash.to_owned()),
+            secret_generation: generation,
+            expires_at: None,
+            idle_expires_at: None,
+            ip: "127.0.0.2".to_owned(),
+            user_agent: "ua".to_owned(),
+            now: ts(10),
+            access_token: access_record(
+                &format!("r-{hash}"),
+                "auth0|rot",
+                "client-a",
+                &g.id,
+                Some("fam-rot"),
+            ),
+            revoke_other_non_rotating: false,
+            event: log_event(&format!("x-{hash}"), "sertft", 10),
+        }
+    };
+    let found = |hash: &'static str| async move {
+        store
+            .load_refresh_token(hash)
+            .await
+            .unwrap()
+            .map(|t| t.generation)
+    };
+    for generation in 1..=10i64 {
+        let hash = format!("h{generation}");
+        assert!(store
+            .apply_exchange(&write(generation - 1, true, &hash))
+            .await
+            .unwrap());
+        assert_eq!(
+            store.table_sizes().await.unwrap().refresh_token_secrets,
+            2,
+            "after rotation {generation}: the newest secret and the previous one"
+        );
+    }
+    assert_eq!(found("h10").await, Some(10));
+    assert_eq!(found("h9").await, Some(9));
+    assert_eq!(found("h8").await, None, "rotated out two generations ago");
+    assert_eq!(found("h0").await, None);
+    // A sibling inside the leeway adds a secret of the current generation;
+    // the next rotation keeps both as the previous generation.
+    assert!(store
+        .apply_exchange(&write(10, false, "h10b"))
+        .await
+        .unwrap());
+    assert!(store.apply_exchange(&write(10, true, "h11")).await.unwrap());
+    assert_eq!(found("h10b").await, Some(10));
+    assert_eq!(found("h9").await, None);
+    assert_eq!(store.table_sizes().await.unwrap().refresh_token_secrets, 3);
+    // A pruned generation is read by family id, with the state reuse
+    // detection decides on.
+    let pruned = store
+        .load_pruned_refresh_token("fam-rot", 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pruned.generation, 3);
+    assert_eq!(pruned.family.id, "fam-rot");
+    assert_eq!(pruned.snapshot.current_generation, 11);
+    assert!(
+        !pruned.snapshot.revoked && pruned.snapshot.grant_current && pruned.snapshot.user_current
+    );
+    assert!(store
+        .load_pruned_refresh_token("fam-none", 3)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn refresh_token_mac_key_is_stored_once(store: &Store) {
+    let first = store
+        .refresh_token_mac_key(&[1u8; 32], ts(0))
+        .await
+        .unwrap();
+    assert_eq!(first, vec![1u8; 32]);
+    let second = store
+        .refresh_token_mac_key(&[2u8; 32], ts(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        second, first,
+        "a second process gets the key the first stored"
+    );
 }
 
 async fn exchange_is_a_compare_and_set_and_revocations_are_seen_on_load(store: &Store) {
@@ -3210,6 +3339,10 @@ async fn purge_deletes_dead_rows_in_bounded_batches(store: &Store) {
         first.logs, 2,
         "events before the retention cut-off: pr1 and pr3"
     );
+    assert!(
+        first.behind(plan.batch_size),
+        "a full batch of access tokens: the purge loop hurries"
+    );
     let mut total_families = first.refresh_token_families;
     plan.families_after = first.families_after;
     for _ in 0..3 {
@@ -3221,6 +3354,16 @@ async fn purge_deletes_dead_rows_in_bounded_batches(store: &Store) {
         total_families, 5,
         "all five revoked families, and only them"
     );
+    let mut caught_up = false;
+    for _ in 0..20 {
+        let r = store.purge(&plan, later).await.unwrap();
+        plan.families_after = r.families_after.clone();
+        if r.total() == 0 {
+            caught_up = !r.behind(plan.batch_size);
+            break;
+        }
+    }
+    assert!(caught_up, "a pass with nothing to delete is not behind");
     for i in 0..10 {
         let stored = store
             .load_refresh_token(&format!("hash-p{i}"))

@@ -24,7 +24,6 @@ use crate::flows::audit::{self, EventExt};
 use crate::flows::issue::{mint_access, new_family};
 use crate::flows::revocation::{self, Reason};
 use crate::flows::{FlowError, RequestMeta};
-use crate::secrets;
 use crate::state::AppState;
 
 fn invalid_refresh_token() -> OAuthError {
@@ -44,11 +43,9 @@ pub async fn exchange(
     let presented = required(&request.refresh_token, "refresh_token")?;
     let hash = TokenHash::of(presented).as_str().to_owned();
     for _ in 0..MAX_ATTEMPTS {
-        let loaded = state
-            .store
-            .load_exchange(&hash)
-            .await?
-            .ok_or_else(invalid_refresh_token)?;
+        let Some(loaded) = state.store.load_exchange(&hash).await? else {
+            return Err(pruned_token(state, client, presented, meta, now).await);
+        };
         let token = &loaded.token;
         if token.family.client_id != client.client_id {
             return Err(invalid_refresh_token().into());
@@ -87,6 +84,52 @@ pub async fn exchange(
         "Too many concurrent exchanges of this refresh token",
     )
     .into())
+}
+
+/// A token whose hash is not stored: unknown, unless its MAC shows grantor
+/// issued it for a family that has since rotated past it, which is reuse
+/// (rotation keeps only the secrets that can still be honoured; see
+/// `refresh_secret`). Always an error.
+async fn pruned_token(
+    state: &AppState,
+    client: &Client,
+    presented: &str,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> FlowError {
+    let Some(claimed) = state.refresh_secrets.verify(presented) else {
+        return invalid_refresh_token().into();
+    };
+    let token = match state
+        .store
+        .load_pruned_refresh_token(&claimed.family_id, claimed.generation)
+        .await
+    {
+        Ok(Some(token)) => token,
+        Ok(None) => return invalid_refresh_token().into(),
+        Err(e) => return e.into(),
+    };
+    // Only a generation rotation has already removed; anything else whose
+    // secret is missing is not honoured and revokes nothing.
+    let pruned = claimed.generation < token.snapshot.current_generation - 1;
+    if token.family.client_id != client.client_id || !pruned {
+        return invalid_refresh_token().into();
+    }
+    if decide_exchange(
+        &token.snapshot,
+        claimed.generation,
+        client.refresh_token.leeway,
+        now,
+    ) == ExchangeDecision::ReuseDetected
+    {
+        if let Err(e) =
+            revocation::revoke_family(state, &token.family.id, Reason::ReuseDetected, meta, now)
+                .await
+        {
+            return e;
+        }
+    }
+    invalid_refresh_token().into()
 }
 
 /// One attempt; `Ok(None)` when the compare-and-set lost a race.
@@ -169,7 +212,7 @@ async fn exchange_once(
         Some(&family.id),
         now,
     )?;
-    let secret = issue_secret.then(secrets::bearer_token);
+    let secret = issue_secret.then(|| state.refresh_secrets.issue(&family.id, secret_generation));
     let write = ExchangeWrite {
         family_id: family.id.clone(),
         expected_generation: current,
@@ -218,6 +261,7 @@ async fn replace_with_non_rotating(
     }
     let granted = ScopeSet::parse(&family.scope);
     let (new, secret) = new_family(
+        &state.refresh_secrets,
         client,
         user,
         grant,

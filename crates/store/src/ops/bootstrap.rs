@@ -75,6 +75,25 @@ impl Backend {
         Ok(())
     }
 
+    pub async fn refresh_token_mac_key(
+        &self,
+        candidate: &[u8],
+        now: Timestamp,
+    ) -> StoreResult<Vec<u8>> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO token_mac_keys (id, secret, created_at) VALUES ('refresh', $1, $2) ON CONFLICT (id) DO NOTHING")
+            .bind(candidate)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        let key: Vec<u8> =
+            sqlx::query_scalar("SELECT secret FROM token_mac_keys WHERE id = 'refresh'")
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
     pub async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
         let rows: Vec<KeyRow> = sqlx::query_as(
             "SELECT kid, alg, private_pkcs8, created_at FROM signing_keys ORDER BY created_at, kid",

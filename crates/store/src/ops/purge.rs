@@ -8,7 +8,7 @@ use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
 use super::{placeholders, Backend, Conn};
-use crate::{PurgePlan, PurgeReport, StoreResult};
+use crate::{PurgePlan, PurgeReport, StoreResult, TableSizes};
 
 /// Sessions, codes and device codes are kept this long after they end or
 /// expire: a code or device approval issued just before a session ended still
@@ -86,6 +86,25 @@ async fn delete_before(
 }
 
 impl Backend {
+    pub async fn table_sizes(&self) -> StoreResult<TableSizes> {
+        let (refresh_token_families, refresh_token_secrets, access_tokens, sessions, logs) =
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM refresh_token_families), \
+                 (SELECT COUNT(*) FROM refresh_token_secrets), \
+                 (SELECT COUNT(*) FROM access_tokens), \
+                 (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM logs)",
+            )
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(TableSizes {
+            refresh_token_families,
+            refresh_token_secrets,
+            access_tokens,
+            sessions,
+            logs,
+        })
+    }
+
     /// One purge pass: looks at no more than `batch_size` rows per table.
     pub async fn purge(&self, plan: &PurgePlan, now: Timestamp) -> StoreResult<PurgeReport> {
         let limit = plan.batch_size.max(1);

@@ -70,14 +70,31 @@ impl From<FamilyRow> for FamilyRecord {
     }
 }
 
-/// What a presented token's validity needs besides its family's columns,
-/// and the joins that read it.
-const PRESENTED_EXTRA: &str = "s.generation, g.token_epoch AS grant_epoch_now, u.refresh_token_epoch AS user_epoch_now, se.id AS session_found, se.revoked_at AS session_revoked_at";
-const PRESENTED_FROM: &str = "FROM refresh_token_secrets s \
-     JOIN refresh_token_families f ON f.id = s.family_id \
-     LEFT JOIN grants g ON g.id = f.grant_id \
-     LEFT JOIN users u ON u.user_id = f.user_id \
-     LEFT JOIN sessions se ON se.id = f.session_id";
+/// What a family's validity needs besides its own columns (grant epoch,
+/// user epoch, session), and the joins that read it.
+macro_rules! validity_columns {
+    () => {
+        "g.token_epoch AS grant_epoch_now, u.refresh_token_epoch AS user_epoch_now, se.id AS session_found, se.revoked_at AS session_revoked_at"
+    };
+}
+macro_rules! validity_joins {
+    () => {
+        " LEFT JOIN grants g ON g.id = f.grant_id \
+         LEFT JOIN users u ON u.user_id = f.user_id \
+         LEFT JOIN sessions se ON se.id = f.session_id"
+    };
+}
+
+/// A presented token, found by the hash of its secret.
+const PRESENTED_EXTRA: &str = concat!("s.generation, ", validity_columns!());
+const PRESENTED_FROM: &str = concat!(
+    "FROM refresh_token_secrets s JOIN refresh_token_families f ON f.id = s.family_id",
+    validity_joins!()
+);
+/// A family found by id, for a token of the generation given as `$2` whose
+/// secret is no longer stored.
+const PRUNED_EXTRA: &str = concat!("CAST($2 AS BIGINT) AS generation, ", validity_columns!());
+const PRUNED_FROM: &str = concat!("FROM refresh_token_families f", validity_joins!());
 
 #[derive(FromRow)]
 struct PresentedRow {
@@ -288,6 +305,23 @@ impl Backend {
         }))
     }
 
+    /// A family read as [`Backend::load_refresh_token`] reads it, for a token
+    /// of `generation` whose secret rotation already removed.
+    pub async fn load_pruned_refresh_token(
+        &self,
+        family_id: &str,
+        generation: i64,
+    ) -> StoreResult<Option<PresentedRefreshToken>> {
+        let row: Option<PresentedRow> = sqlx::query_as(&format!(
+            "SELECT {FAMILY_COLUMNS}, {PRUNED_EXTRA} {PRUNED_FROM} WHERE f.id = $1"
+        ))
+        .bind(family_id)
+        .bind(generation)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(PresentedRow::into_presented))
+    }
+
     /// Applies one refresh exchange if the family is still where the caller
     /// saw it (compare-and-set on `current_generation`); returns whether it did.
     pub async fn apply_exchange(&self, w: &ExchangeWrite) -> StoreResult<bool> {
@@ -315,6 +349,17 @@ impl Backend {
         }
         if let Some(hash) = &w.new_secret_hash {
             insert_secret_in(&mut tx, hash, &w.family_id, w.secret_generation, w.now).await?;
+        }
+        if w.rotated {
+            // Only the new generation and the previous one (the leeway) can
+            // still be honoured; older tokens are recognised by their MAC.
+            sqlx::query(
+                "DELETE FROM refresh_token_secrets WHERE family_id = $1 AND generation < $2",
+            )
+            .bind(&w.family_id)
+            .bind(w.new_generation - 1)
+            .execute(&mut *tx)
+            .await?;
         }
         if w.revoke_other_non_rotating {
             sqlx::query(
