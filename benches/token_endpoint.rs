@@ -315,10 +315,18 @@ impl Bench {
     async fn state(&self) -> AppState {
         let store = Store::connect(&self.db.url()).await.expect("store");
         let keys = Keys::load(&store.signing_keys().await.expect("keys")).expect("load keys");
+        let mac_key = store
+            .refresh_token_mac_key(
+                &grantor::refresh_secret::RefreshSecrets::generate_key(),
+                grantor_domain::Timestamp(0),
+            )
+            .await
+            .expect("MAC key");
         let (audit, _writer) = grantor::flows::audit::AuditQueue::start(store.clone());
         AppState {
             store,
             keys: Arc::new(keys),
+            refresh_secrets: Arc::new(grantor::refresh_secret::RefreshSecrets::new(&mac_key)),
             issuer: Arc::new(self.issuer.clone()),
             clock: Clock::System,
             audit,
