@@ -9,8 +9,9 @@ from collections import OrderedDict
 
 def main(path):
     rows = [json.loads(line) for line in open(path) if line.strip()]
-    runs = [r for r in rows if r["workload"] != "bulk-revoke"]
+    runs = [r for r in rows if r["workload"] not in ("bulk-revoke", "storage")]
     bulk = [r for r in rows if r["workload"] == "bulk-revoke"]
+    storage = [r for r in rows if r["workload"] == "storage"]
     by_workload = OrderedDict()
     for r in runs:
         by_workload.setdefault(r["workload"], []).append(r)
@@ -38,6 +39,18 @@ def main(path):
         print("| --- | --- | ---: | ---: | ---: |")
         for r in bulk:
             print(f'| {r["target"]} | {r.get("label", "")} | {r["tokens"]:,} | {r["latency_ms"]:.2f} | {r["status"]} |')
+    if storage:
+        print()
+        print("| table sizes during | target | seconds | families | secrets | access tokens | sessions | logs | server RSS MiB |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in storage:
+            z = r["sizes"]
+            rss = r.get("rss_mib")
+            print(
+                f'| {r["during"]} at {r.get("rate") or "full"}/s | {r["target"]} | {r["seconds"]:.0f} '
+                f'| {z["refresh_token_families"]:,} | {z["refresh_token_secrets"]:,} | {z["access_tokens"]:,} '
+                f'| {z["sessions"]:,} | {z["logs"]:,} | {"" if rss is None else f"{rss:.0f}"} |'
+            )
 
 
 if __name__ == "__main__":

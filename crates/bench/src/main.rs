@@ -74,6 +74,17 @@ struct RunArgs {
     /// A label for the results (e.g. the stored-token count).
     #[arg(long, default_value = "")]
     label: String,
+    /// Requests a second in all connections together (default: as fast as
+    /// they go); a soak runs at a fixed rate.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Every this many seconds, count the rows of the growing tables
+    /// (`Store::table_sizes`, through `--database-url`) and the server's
+    /// RSS; each sample is printed and appended to the results.
+    #[arg(long)]
+    sample_seconds: Option<f64>,
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -125,10 +136,25 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     for name in &args.workloads {
         let workload = Workload::parse(name)?;
-        let window = Arc::new(Window::new(
-            Duration::from_secs_f64(args.warmup),
-            Duration::from_secs_f64(args.duration),
-        ));
+        let window = Arc::new(
+            Window::new(
+                Duration::from_secs_f64(args.warmup),
+                Duration::from_secs_f64(args.duration),
+            )
+            .paced(args.rate),
+        );
+        let storage = match (&args.database_url, args.sample_seconds) {
+            (Some(url), Some(every)) => Some(tokio::spawn(sample_storage(
+                url.clone(),
+                Duration::from_secs_f64(every),
+                window.clone(),
+                args.server_pid,
+                json!({"target": fixture.target, "label": args.label, "workload": "storage",
+                       "during": workload.name(), "rate": args.rate}),
+                args.results.clone(),
+            ))),
+            _ => None,
+        };
         // CPU and peak RSS are sampled when the measured window starts.
         let sampler = {
             let window = window.clone();
@@ -147,6 +173,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             workloads::run(fixture.clone(), &workload, args.connections, window.clone()).await?;
         let finished = Instant::now();
         let cpu_end = probe.seconds();
+        if let Some(storage) = storage {
+            storage.await??;
+        }
         if let Workload::Refresh(alg) = &workload {
             // The chains moved on: the next run presents their current tokens.
             let mut moved = (*fixture).clone();
@@ -222,6 +251,54 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     if failed {
         anyhow::bail!("some requests failed");
     }
+    Ok(())
+}
+
+/// Samples the growing tables' row counts and the server's RSS every
+/// `every` until the window ends (and once more at its end).
+async fn sample_storage(
+    database_url: String,
+    every: Duration,
+    window: Arc<Window>,
+    server_pid: Option<u32>,
+    base: serde_json::Value,
+    results: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let store = grantor_store::Store::connect(&database_url)
+        .await
+        .context("opening the database to sample its tables")?;
+    let started = Instant::now();
+    loop {
+        let at = Instant::now();
+        let sizes = store.table_sizes().await?;
+        let rss = server_pid.map(|p| procfs::rss_kib(p) as f64 / 1024.0);
+        let seconds = at.duration_since(started).as_secs_f64();
+        println!(
+            "  storage at {seconds:>5.0} s: families {:>9}  secrets {:>9}  access tokens {:>9}  sessions {:>7}  logs {:>9}  rss {:>5.0} MiB",
+            sizes.refresh_token_families,
+            sizes.refresh_token_secrets,
+            sizes.access_tokens,
+            sizes.sessions,
+            sizes.logs,
+            rss.unwrap_or(0.0)
+        );
+        if let Some(path) = &results {
+            let mut record = base.clone();
+            record["seconds"] = json!(seconds);
+            record["sizes"] = serde_json::to_value(&sizes)?;
+            record["rss_mib"] = json!(rss);
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            writeln!(file, "{record}")?;
+        }
+        if at >= window.end {
+            break;
+        }
+        tokio::time::sleep_until((Instant::now() + every).min(window.end).into()).await;
+    }
+    store.close().await;
     Ok(())
 }
 

@@ -56,6 +56,10 @@ pub struct SeedArgs {
     pub background_tokens: usize,
     #[arg(long, default_value_t = 10_000)]
     pub background_users: usize,
+    /// The APIs' access-token lifetime in seconds (a soak uses a short one,
+    /// so the access-token table reaches its steady size within the run).
+    #[arg(long, default_value_t = 3600)]
+    pub access_token_lifetime: i64,
     /// Where to write the fixture.
     #[arg(long)]
     pub out: std::path::PathBuf,
@@ -145,7 +149,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
             json!({
                 "name": format!("bench {alg}"), "identifier": identifier, "signing_alg": alg,
                 "scopes": [{"value": SCOPE, "description": "benchmark"}],
-                "allow_offline_access": true, "token_lifetime": 3600,
+                "allow_offline_access": true, "token_lifetime": args.access_token_lifetime,
                 "skip_consent_for_verifiable_first_party_clients": true,
             }),
         )

@@ -92,6 +92,15 @@ impl Tally {
 pub struct Window {
     pub measure_from: Instant,
     pub end: Instant,
+    pace: Option<Pace>,
+}
+
+/// A fixed request rate shared by every connection: request `n` (counted
+/// over all connections) starts no earlier than `start + n / rate`.
+struct Pace {
+    start: Instant,
+    seconds_per_request: f64,
+    next: AtomicUsize,
 }
 
 impl Window {
@@ -100,6 +109,27 @@ impl Window {
         Self {
             measure_from: start + warmup,
             end: start + warmup + duration,
+            pace: None,
+        }
+    }
+
+    /// At most `per_second` requests a second in all (`None`: as fast as
+    /// the connections go).
+    pub fn paced(mut self, per_second: Option<f64>) -> Self {
+        self.pace = per_second.filter(|r| *r > 0.0).map(|rate| Pace {
+            start: Instant::now(),
+            seconds_per_request: 1.0 / rate,
+            next: AtomicUsize::new(0),
+        });
+        self
+    }
+
+    /// Waits for this connection's next turn under the pace.
+    async fn turn(&self) {
+        if let Some(pace) = &self.pace {
+            let n = pace.next.fetch_add(1, Ordering::Relaxed);
+            let at = pace.start + Duration::from_secs_f64(n as f64 * pace.seconds_per_request);
+            tokio::time::sleep_until(at.into()).await;
         }
     }
 }
@@ -123,6 +153,10 @@ pub async fn run(
             let mut tally = Tally::new();
             let mut state = ConnState::new(&fixture, &workload, &shared, index);
             while Instant::now() < window.end {
+                window.turn().await;
+                if Instant::now() >= window.end {
+                    break;
+                }
                 let started = Instant::now();
                 let outcome = one(&mut conn, &fixture, &workload, &shared, &mut state).await;
                 let measured = started >= window.measure_from;
