@@ -7,3 +7,8 @@ CREATE TABLE token_mac_keys (
     secret BYTEA NOT NULL,
     created_at BIGINT NOT NULL
 );
+
+-- Secrets issued before the MAC format (and imported ones) carry no MAC: an
+-- old one could not be recognised once deleted, so rotation deletes only
+-- secrets that carry one, and the others stay until their family is purged.
+ALTER TABLE refresh_token_secrets ADD COLUMN carries_mac BOOLEAN NOT NULL DEFAULT FALSE;

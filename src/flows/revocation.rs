@@ -206,8 +206,7 @@ pub async fn revoke_refresh_token(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<RevokeOutcome, FlowError> {
-    let hash = grantor_domain::TokenHash::of(token);
-    let Some(presented) = state.store.load_refresh_token(hash.as_str()).await? else {
+    let Some(presented) = find_refresh_token(state, token).await? else {
         return Ok(RevokeOutcome::Unknown);
     };
     if presented.family.client_id != client.client_id {
@@ -230,6 +229,26 @@ pub async fn revoke_refresh_token(
     Ok(RevokeOutcome::Revoked {
         grant_deleted: delete_grant,
     })
+}
+
+/// A presented refresh token by the hash of its string, or, once rotation
+/// removed its secret, by the family and generation its MAC names: an old
+/// token of a family still identifies the family and its grant.
+async fn find_refresh_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<grantor_store::PresentedRefreshToken>, FlowError> {
+    let hash = grantor_domain::TokenHash::of(token);
+    if let Some(found) = state.store.load_refresh_token(hash.as_str()).await? {
+        return Ok(Some(found));
+    }
+    let Some(claimed) = state.refresh_secrets.verify(token) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .load_pruned_refresh_token(&claimed.family_id, claimed.generation)
+        .await?)
 }
 
 /// Revokes one refresh-token family on grantor's own initiative (reuse

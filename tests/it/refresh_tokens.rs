@@ -512,6 +512,31 @@ both_databases! {
     }
 }
 
+both_databases! {
+    async fn revoking_a_long_rotated_out_token_still_revokes_its_grant(db: Backend) {
+        let app = spawn_app(db).await;
+        let (id, secret) = setup(&app, rotating(0)).await;
+        let first = password_grant(&app, &id, &secret, "read:orders offline_access").await;
+        let user_id = claims(first["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
+        let mut chain = vec![rt(&first)];
+        for _ in 0..3 {
+            let (status, body) = refresh(&app, &id, &secret, chain.last().unwrap()).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            chain.push(rt(&body));
+        }
+        assert_eq!(live_tokens(&app, &user_id).await, 1);
+        // The first token's secret is gone (three rotations since); RFC 7009
+        // still revokes what was issued for its grant.
+        let response = app.http.post(app.url("/oauth/revoke"))
+            .form(&[("client_id", id.as_str()), ("client_secret", secret.as_str()), ("token", chain[0].as_str())])
+            .send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let (status, body) = refresh(&app, &id, &secret, chain.last().unwrap()).await;
+        assert_invalid_refresh(status, &body);
+        assert_eq!(live_tokens(&app, &user_id).await, 0);
+    }
+}
+
 /// How many live refresh tokens the Management API lists for the user.
 async fn live_tokens(app: &TestApp, user_id: &str) -> usize {
     let path = format!(

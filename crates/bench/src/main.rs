@@ -128,6 +128,15 @@ impl CpuProbe {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    match (args.sample_seconds, &args.database_url) {
+        (Some(every), Some(_)) if every.is_finite() && every > 0.0 => {}
+        (Some(_), Some(_)) => anyhow::bail!("--sample-seconds must be a positive number"),
+        (Some(_), None) => anyhow::bail!("--sample-seconds needs --database-url"),
+        (None, _) => {}
+    }
+    if args.rate.is_some_and(|r| !r.is_finite() || r <= 0.0) {
+        anyhow::bail!("--rate must be a positive number");
+    }
     let mut fixture = Arc::new(Fixture::load(&args.fixture).context("reading the fixture")?);
     let mut failed = false;
     let probe = CpuProbe {

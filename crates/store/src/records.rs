@@ -190,7 +190,9 @@ pub struct AccessTokenRecord {
     pub expires_at: Timestamp,
 }
 
-/// Everything one token response writes, in one transaction.
+/// Everything one token response writes, in one transaction. The family's
+/// secret is one of grantor's MAC-carrying strings (`src/refresh_secret.rs`),
+/// as is every secret an exchange writes; imported ones are not.
 #[derive(Debug, Clone)]
 pub struct IssueBatch {
     pub family: Option<NewFamily>,

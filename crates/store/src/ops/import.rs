@@ -49,7 +49,7 @@ impl Backend {
         let mut tx = self.begin_write().await?;
         insert_users_in(&mut tx, &batch.users).await?;
         insert_grants_in(&mut tx, &batch.grants).await?;
-        insert_families_in(&mut tx, &batch.families).await?;
+        insert_families_in(&mut tx, &batch.families, false).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -135,8 +135,14 @@ impl PresentedRow {
 const INSERT_CHUNK: usize = super::MAX_BINDS / 16;
 
 /// Inserts new families with their first secrets, a few hundred rows per
-/// statement.
-pub(super) async fn insert_families_in(conn: &mut Conn, families: &[NewFamily]) -> StoreResult<()> {
+/// statement. `carries_mac`: the secrets are grantor's MAC-carrying strings
+/// (issued here), so rotation may delete them once they are two generations
+/// old; imported ones are kept until their family is purged.
+pub(super) async fn insert_families_in(
+    conn: &mut Conn,
+    families: &[NewFamily],
+    carries_mac: bool,
+) -> StoreResult<()> {
     for chunk in families.chunks(INSERT_CHUNK) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
@@ -173,15 +179,27 @@ pub(super) async fn insert_families_in(conn: &mut Conn, families: &[NewFamily]) 
         }
         q.execute(&mut *conn).await?;
         let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, 0, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3))
+            .map(|i| {
+                format!(
+                    "(${}, ${}, 0, ${}, ${})",
+                    i * 4 + 1,
+                    i * 4 + 2,
+                    i * 4 + 3,
+                    i * 4 + 4
+                )
+            })
             .collect();
         let sql = format!(
-            "INSERT INTO refresh_token_secrets (token_hash, family_id, generation, created_at) VALUES {}",
+            "INSERT INTO refresh_token_secrets (token_hash, family_id, generation, created_at, carries_mac) VALUES {}",
             rows.join(", ")
         );
         let mut q = sqlx::query(&sql);
         for f in chunk {
-            q = q.bind(&f.secret_hash).bind(&f.id).bind(f.created_at.0);
+            q = q
+                .bind(&f.secret_hash)
+                .bind(&f.id)
+                .bind(f.created_at.0)
+                .bind(carries_mac);
         }
         q.execute(&mut *conn).await?;
     }
@@ -195,7 +213,7 @@ async fn insert_secret_in(
     generation: i64,
     now: Timestamp,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO refresh_token_secrets (token_hash, family_id, generation, created_at) VALUES ($1, $2, $3, $4)")
+    sqlx::query("INSERT INTO refresh_token_secrets (token_hash, family_id, generation, created_at, carries_mac) VALUES ($1, $2, $3, $4, TRUE)")
         .bind(hash)
         .bind(family_id)
         .bind(generation)
@@ -230,7 +248,7 @@ impl Backend {
     pub async fn issue_tokens(&self, batch: &IssueBatch, now: Timestamp) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         if let Some(f) = &batch.family {
-            insert_families_in(&mut tx, std::slice::from_ref(f)).await?;
+            insert_families_in(&mut tx, std::slice::from_ref(f), true).await?;
             // Families beyond the cap, oldest first; expired ones do not count.
             let over: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM refresh_token_families WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3) AND (idle_expires_at IS NULL OR idle_expires_at > $3) ORDER BY created_at DESC, id DESC LIMIT 100 OFFSET $4",
@@ -350,11 +368,11 @@ impl Backend {
         if let Some(hash) = &w.new_secret_hash {
             insert_secret_in(&mut tx, hash, &w.family_id, w.secret_generation, w.now).await?;
         }
-        if w.rotated {
+        if w.new_generation > w.expected_generation {
             // Only the new generation and the previous one (the leeway) can
             // still be honoured; older tokens are recognised by their MAC.
             sqlx::query(
-                "DELETE FROM refresh_token_secrets WHERE family_id = $1 AND generation < $2",
+                "DELETE FROM refresh_token_secrets WHERE family_id = $1 AND generation < $2 AND carries_mac",
             )
             .bind(&w.family_id)
             .bind(w.new_generation - 1)
@@ -452,7 +470,7 @@ impl Backend {
     /// epoch is the user's current one.
     pub async fn import_refresh_tokens(&self, families: &[NewFamily]) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        insert_families_in(&mut tx, families).await?;
+        insert_families_in(&mut tx, families, false).await?;
         tx.commit().await?;
         // A bulk load changes the table's shape at once; fresh statistics let
         // the planner pick good plans for the next large revocation's receipt
