@@ -466,14 +466,7 @@ both_databases! {
                 "name": "other", "grant_types": ["password", "refresh_token"], "refresh_token": rotating(0),
             }))
             .await;
-        let first = password_grant(&app, &id, &secret, "read:orders offline_access").await;
-        let user_id = claims(first["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
-        let mut chain = vec![rt(&first)];
-        for _ in 0..12 {
-            let (status, body) = refresh(&app, &id, &secret, chain.last().unwrap()).await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            chain.push(rt(&body));
-        }
+        let (user_id, chain) = rotation_chain(&app, &id, &secret, 12).await;
         // Twelve rotations, one family: the newest secret and the previous one.
         let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
         let sizes = store.table_sizes().await.unwrap();
@@ -516,14 +509,7 @@ both_databases! {
     async fn revoking_a_long_rotated_out_token_still_revokes_its_grant(db: Backend) {
         let app = spawn_app(db).await;
         let (id, secret) = setup(&app, rotating(0)).await;
-        let first = password_grant(&app, &id, &secret, "read:orders offline_access").await;
-        let user_id = claims(first["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
-        let mut chain = vec![rt(&first)];
-        for _ in 0..3 {
-            let (status, body) = refresh(&app, &id, &secret, chain.last().unwrap()).await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            chain.push(rt(&body));
-        }
+        let (user_id, chain) = rotation_chain(&app, &id, &secret, 3).await;
         assert_eq!(live_tokens(&app, &user_id).await, 1);
         // The first token's secret is gone (three rotations since); RFC 7009
         // still revokes what was issued for its grant.
@@ -535,6 +521,28 @@ both_databases! {
         assert_invalid_refresh(status, &body);
         assert_eq!(live_tokens(&app, &user_id).await, 0);
     }
+}
+
+/// A password grant, then `rotations` exchanges each presenting the token
+/// the last one returned; the user id and every refresh token, oldest first.
+async fn rotation_chain(
+    app: &TestApp,
+    id: &str,
+    secret: &str,
+    rotations: usize,
+) -> (String, Vec<String>) {
+    let first = password_grant(app, id, secret, "read:orders offline_access").await;
+    let user_id = claims(first["access_token"].as_str().unwrap())["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut chain = vec![rt(&first)];
+    for _ in 0..rotations {
+        let (status, body) = refresh(app, id, secret, chain.last().unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        chain.push(rt(&body));
+    }
+    (user_id, chain)
 }
 
 /// How many live refresh tokens the Management API lists for the user.

@@ -1842,24 +1842,30 @@ fn access_record(
     }
 }
 
-/// Auth0 keeps at most 200 active refresh tokens per user and client; the
-/// 201st revokes the oldest, and other clients are not affected.
-async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
+/// A user `auth0|<name>` and their `offline_access` grant for client-a on
+/// `https://api.example.com/` (grant id `g-<name>`).
+async fn user_with_grant(store: &Store, name: &str) -> grantor_store::UserGrant {
     store
-        .insert_user(&user("cap", "cap@example.com"))
+        .insert_user(&user(name, &format!("{name}@example.com")))
         .await
         .unwrap();
-    let g = store
+    store
         .upsert_grant(
-            "g-cap",
-            "auth0|cap",
+            &format!("g-{name}"),
+            &format!("auth0|{name}"),
             "client-a",
             "https://api.example.com/",
             &ScopeSet::parse("offline_access"),
             ts(0),
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Auth0 keeps at most 200 active refresh tokens per user and client; the
+/// 201st revokes the oldest, and other clients are not affected.
+async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
+    let g = user_with_grant(store, "cap").await;
     for i in 0..201 {
         let family = new_family(&format!("f{i:03}"), "auth0|cap", "client-a", &g.id, i);
         let batch = grantor_store::IssueBatch {
@@ -1910,21 +1916,7 @@ async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
 }
 
 async fn rotation_keeps_only_the_secrets_that_can_be_honoured(store: &Store) {
-    store
-        .insert_user(&user("rot", "rot@example.com"))
-        .await
-        .unwrap();
-    let g = store
-        .upsert_grant(
-            "g-rot",
-            "auth0|rot",
-            "client-a",
-            "https://api.example.com/",
-            &ScopeSet::parse("offline_access"),
-            ts(0),
-        )
-        .await
-        .unwrap();
+    let g = user_with_grant(store, "rot").await;
     let mut family = new_family("fam-rot", "auth0|rot", "client-a", &g.id, 0);
     family.secret_hash = "h0".to_owned();
     store
@@ -2051,21 +2043,7 @@ async fn refresh_token_mac_key_is_stored_once(store: &Store) {
 }
 
 async fn exchange_is_a_compare_and_set_and_revocations_are_seen_on_load(store: &Store) {
-    store
-        .insert_user(&user("cas", "cas@example.com"))
-        .await
-        .unwrap();
-    let g = store
-        .upsert_grant(
-            "g-cas",
-            "auth0|cas",
-            "client-a",
-            "https://api.example.com/",
-            &ScopeSet::parse("offline_access"),
-            ts(0),
-        )
-        .await
-        .unwrap();
+    let g = user_with_grant(store, "cas").await;
     let batch = grantor_store::IssueBatch {
         family: Some(new_family("fam", "auth0|cas", "client-a", &g.id, 0)),
         access_token: access_record("j0", "auth0|cas", "client-a", &g.id, Some("fam")),
@@ -3282,21 +3260,7 @@ async fn logs_filter_and_page_both_ways(store: &Store) {
 /// The purge deletes only dead rows, never more than a batch per table per
 /// pass, and walks the families table in id order across passes.
 async fn purge_deletes_dead_rows_in_bounded_batches(store: &Store) {
-    store
-        .insert_user(&user("pg", "pg@example.com"))
-        .await
-        .unwrap();
-    let g = store
-        .upsert_grant(
-            "g-pg",
-            "auth0|pg",
-            "client-a",
-            "https://api.example.com/",
-            &ScopeSet::parse("offline_access"),
-            ts(0),
-        )
-        .await
-        .unwrap();
+    let g = user_with_grant(store, "pg").await;
     // Ten families; the odd ones are revoked. One live family is bound to an
     // ended session, which must therefore survive.
     let mut ended = session_record("s-ended", "auth0|pg", 0);
