@@ -2,8 +2,8 @@
 //! (`Store::purge`); while a pass reports a backlog (`PurgeReport::behind`: a
 //! batch came back full), the next one follows after [`BEHIND_PAUSE`]: about
 //! one batch per table every tenth of a second plus the pass's own time, in
-//! batches that never hold the write lock for long. Revocation never depends on it (validity is decided on
-//! use); it only keeps the tables small. Several processes may purge the same
+//! batches that never hold the write lock for long. Revocation never depends
+//! on it (validity is decided on use); it only keeps the tables small. Several processes may purge the same
 //! database at once: every pass deletes only rows that are dead for good.
 
 use std::time::Duration;

@@ -232,8 +232,7 @@ pub async fn revoke_refresh_token(
 }
 
 /// A presented refresh token by the hash of its string, or, once rotation
-/// removed its secret, by the family and generation its MAC names: an old
-/// token of a family still identifies the family and its grant.
+/// removed its secret, by the family and generation its MAC names.
 async fn find_refresh_token(
     state: &AppState,
     token: &str,
@@ -242,6 +241,16 @@ async fn find_refresh_token(
     if let Some(found) = state.store.load_refresh_token(hash.as_str()).await? {
         return Ok(Some(found));
     }
+    pruned_refresh_token(state, token).await
+}
+
+/// A token whose secret is no longer stored, read by the family and
+/// generation its MAC names (`None` without a valid MAC or a family): an old
+/// token of a family still identifies the family and its grant.
+pub(crate) async fn pruned_refresh_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<grantor_store::PresentedRefreshToken>, FlowError> {
     let Some(claimed) = state.refresh_secrets.verify(token) else {
         return Ok(None);
     };

@@ -249,16 +249,22 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             println!("  first error: {e}");
         }
         failed |= tally.errors > 0 || tally.ok == 0;
-        if let Some(path) = &args.results {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
-            writeln!(file, "{record}")?;
-        }
+        append_result(args.results.as_deref(), &record)?;
     }
     if failed {
         anyhow::bail!("some requests failed");
+    }
+    Ok(())
+}
+
+/// Appends one JSON line to the results file, if there is one.
+fn append_result(path: Option<&std::path::Path>, record: &serde_json::Value) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        writeln!(file, "{record}")?;
     }
     Ok(())
 }
@@ -291,17 +297,11 @@ async fn sample_storage(
             sizes.logs,
             rss.unwrap_or(0.0)
         );
-        if let Some(path) = &results {
-            let mut record = base.clone();
-            record["seconds"] = json!(seconds);
-            record["sizes"] = serde_json::to_value(&sizes)?;
-            record["rss_mib"] = json!(rss);
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
-            writeln!(file, "{record}")?;
-        }
+        let mut record = base.clone();
+        record["seconds"] = json!(seconds);
+        record["sizes"] = serde_json::to_value(&sizes)?;
+        record["rss_mib"] = json!(rss);
+        append_result(results.as_deref(), &record)?;
         if at >= window.end {
             break;
         }
@@ -358,18 +358,11 @@ async fn bulk_revoke(args: BulkArgs) -> anyhow::Result<()> {
         if left != 0 {
             anyhow::bail!("{user} still lists {left} tokens after the revocation");
         }
-        if let Some(path) = &args.results {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
-            writeln!(
-                file,
-                "{}",
-                json!({"target": fixture.target, "label": args.label, "workload": "bulk-revoke",
-                       "tokens": tokens, "latency_ms": ms, "status": answer.status.as_u16()})
-            )?;
-        }
+        append_result(
+            args.results.as_deref(),
+            &json!({"target": fixture.target, "label": args.label, "workload": "bulk-revoke",
+                       "tokens": tokens, "latency_ms": ms, "status": answer.status.as_u16()}),
+        )?;
     }
     Ok(())
 }

@@ -485,9 +485,7 @@ impl PurgeReport {
             + self.attempt_counters
             + self.logs
     }
-}
 
-impl PurgeReport {
     /// Whether the pass left work behind: a time-ordered delete filled its
     /// batch, or at least half of a walked batch was dead. The purge loop
     /// then runs the next pass soon instead of after its interval.

@@ -97,27 +97,20 @@ async fn pruned_token(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> FlowError {
-    let Some(claimed) = state.refresh_secrets.verify(presented) else {
-        return invalid_refresh_token().into();
-    };
-    let token = match state
-        .store
-        .load_pruned_refresh_token(&claimed.family_id, claimed.generation)
-        .await
-    {
+    let token = match revocation::pruned_refresh_token(state, presented).await {
         Ok(Some(token)) => token,
         Ok(None) => return invalid_refresh_token().into(),
-        Err(e) => return e.into(),
+        Err(e) => return e,
     };
     // Only a generation rotation has already removed; anything else whose
     // secret is missing is not honoured and revokes nothing.
-    let pruned = claimed.generation < token.snapshot.current_generation - 1;
+    let pruned = token.generation < token.snapshot.current_generation - 1;
     if token.family.client_id != client.client_id || !pruned {
         return invalid_refresh_token().into();
     }
     if decide_exchange(
         &token.snapshot,
-        claimed.generation,
+        token.generation,
         client.refresh_token.leeway,
         now,
     ) == ExchangeDecision::ReuseDetected
