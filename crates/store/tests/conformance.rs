@@ -669,6 +669,7 @@ conformance_tests! {
     refresh_token_families_are_capped_per_user_and_client,
     exchange_is_a_compare_and_set_and_revocations_are_seen_on_load,
     rotation_keeps_only_the_secrets_that_can_be_honoured,
+    an_exchange_is_written_whole_or_not_at_all,
     refresh_token_mac_key_is_stored_once,
     admin_sessions_expire_by_idleness_and_age,
     admin_sign_out_and_sign_in_housekeeping,
@@ -1913,6 +1914,133 @@ async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
         .unwrap()
         .unwrap();
     assert!(!other.snapshot.revoked, "the cap is per client");
+}
+
+/// An exchange's statements go to SQLite in one call (`ops/batch.rs`): a
+/// statement that fails after the compare-and-set succeeded, a missed
+/// compare-and-set, and racing exchanges of one family each leave either the
+/// whole exchange or nothing, also when they share a group commit.
+async fn an_exchange_is_written_whole_or_not_at_all(store: &Store) {
+    let g = user_with_grant(store, "whole").await;
+    let mut family = new_family("fam-whole", "auth0|whole", "client-a", &g.id, 0);
+    family.secret_hash = "w0".to_owned();
+    store
+        .issue_tokens(
+            &grantor_store::IssueBatch {
+                family: Some(family),
+                access_token: access_record(
+                    "w-first",
+                    "auth0|whole",
+                    "client-a",
+                    &g.id,
+                    Some("fam-whole"),
+                ),
+                code_hash: None,
+                event: None,
+            },
+            ts(0),
+        )
+        .await
+        .unwrap();
+    let write = |expected: i64, hash: &str, jti: &str| grantor_store::ExchangeWrite {
+        family_id: "fam-whole".to_owned(),
+        expected_generation: expected,
+        new_generation: expected + 1,
+        rotated: true,
+        rotating: true,
+        new_secret_hash: Some(hash.to_owned()),
+        secret_generation: expected + 1,
+        expires_at: None,
+        idle_expires_at: None,
+        ip: "127.0.0.3".to_owned(),
+        user_agent: "ua".to_owned(),
+        now: ts(20),
+        access_token: access_record(jti, "auth0|whole", "client-a", &g.id, Some("fam-whole")),
+        revoke_other_non_rotating: false,
+        event: log_event(jti, "sertft", 20),
+    };
+    let generation = || async {
+        store
+            .refresh_token_family("fam-whole")
+            .await
+            .unwrap()
+            .unwrap()
+            .current_generation
+    };
+    let before = store.table_sizes().await.unwrap();
+
+    // The compare-and-set applies, then the new secret collides with the
+    // stored one: the move of the family is rolled back with it.
+    assert!(store
+        .apply_exchange(&write(0, "w0", "w-dup"))
+        .await
+        .is_err());
+    assert_eq!(generation().await, 0, "the family did not move");
+    assert_eq!(
+        store
+            .access_token_state("w-dup", ts(20))
+            .await
+            .unwrap()
+            .map(|s| s.active),
+        None
+    );
+    // A stale generation: nothing of the exchange is written.
+    assert!(!store
+        .apply_exchange(&write(7, "w-stale", "w-stale"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .load_refresh_token("w-stale")
+            .await
+            .unwrap()
+            .map(|t| t.generation),
+        None
+    );
+    assert_eq!(
+        store.table_sizes().await.unwrap(),
+        before,
+        "no row from either failed exchange"
+    );
+
+    // Eight exchanges race from generation 0: one wins, and only its rows exist.
+    let mut racers = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let w = write(0, &format!("w-race{i}"), &format!("w-race{i}"));
+        racers.spawn(async move { (i, store.apply_exchange(&w).await.unwrap()) });
+    }
+    let winners: Vec<i32> = racers
+        .join_all()
+        .await
+        .into_iter()
+        .filter_map(|(i, won)| won.then_some(i))
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one exchange applies: {winners:?}"
+    );
+    let winner = format!("w-race{}", winners[0]);
+    assert_eq!(generation().await, 1);
+    for i in 0..8 {
+        let hash = format!("w-race{i}");
+        let stored = store.load_refresh_token(&hash).await.unwrap().is_some();
+        let recorded = store
+            .access_token_state(&hash, ts(20))
+            .await
+            .unwrap()
+            .is_some();
+        assert_eq!(stored, hash == winner, "secret of {hash}");
+        assert_eq!(recorded, hash == winner, "access-token record of {hash}");
+    }
+    let after = store.table_sizes().await.unwrap();
+    assert_eq!(
+        after.refresh_token_secrets,
+        before.refresh_token_secrets + 1
+    );
+    assert_eq!(after.access_tokens, before.access_tokens + 1);
+    assert_eq!(after.logs, before.logs + 1);
 }
 
 async fn rotation_keeps_only_the_secrets_that_can_be_honoured(store: &Store) {

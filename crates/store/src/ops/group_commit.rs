@@ -4,18 +4,25 @@
 //!
 //! Each write runs inside its own `SAVEPOINT` on the one writer connection,
 //! so it stays atomic on its own: an error or an early return rolls back only
-//! its savepoint. A write that finished releases its savepoint, queues for
-//! the batch's commit and waits; it is answered only after `COMMIT` returned,
-//! so nothing is reported that is not on disk, and a failed `COMMIT` fails
-//! every write of the batch. A committer task takes the writer connection
-//! after the writes already queued for it (the lock is FIFO), so one commit
-//! covers every write that arrived while the previous one was flushing.
+//! its savepoint. A write that finished queues for the batch's commit and
+//! waits; it is answered only after `COMMIT` returned, so nothing is reported
+//! that is not on disk, and a failed `COMMIT` fails every write of the batch.
+//! A committer task takes the writer connection after the writes already
+//! queued for it (the lock is FIFO), so one commit covers every write that
+//! arrived while the previous one was flushing.
+//!
+//! Every statement costs a trip to the connection's own thread (sqlx runs
+//! each SQLite connection on one), so the bookkeeping rides along with the
+//! next statement that has to run anyway: a finished write's `RELEASE` (or
+//! an abandoned one's `ROLLBACK TO`) is sent with the next write's
+//! `SAVEPOINT`, or with the batch's `COMMIT`. A write then costs one trip
+//! of its own plus its statements.
 
 use std::sync::{Arc, Weak};
 
 use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
-use super::{Conn, Db};
+use super::Conn;
 
 /// The writer connection and the state of its open batch.
 pub(crate) struct WriterConn {
@@ -23,10 +30,35 @@ pub(crate) struct WriterConn {
     conn: Option<Conn>,
     /// `BEGIN IMMEDIATE` ran and no `COMMIT` yet.
     open: bool,
-    /// A write was dropped inside its savepoint; roll it back first.
-    dirty: bool,
+    /// The savepoint the last write left behind, settled by the next trip.
+    savepoint: Savepoint,
     /// The writes in the open batch, answered after its commit.
     waiters: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+/// Where the savepoint `w` stands between trips to the connection.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Savepoint {
+    /// None is open.
+    Settled,
+    /// A write is running inside it.
+    InUse,
+    /// Its write finished: to be released into the batch.
+    Finished,
+    /// Its write was dropped or failed: to be rolled back.
+    Abandoned,
+}
+
+impl Savepoint {
+    /// The statements that settle it, to send ahead of the next ones.
+    fn settle_sql(self) -> &'static str {
+        match self {
+            Savepoint::Settled => "",
+            Savepoint::Finished => "RELEASE w; ",
+            // A write can only be abandoned outside `InUse` by `Drop`.
+            Savepoint::Abandoned | Savepoint::InUse => "ROLLBACK TO w; RELEASE w; ",
+        }
+    }
 }
 
 pub(crate) struct GroupCommit {
@@ -49,7 +81,7 @@ impl GroupCommit {
             conn: Arc::new(Mutex::new(WriterConn {
                 conn: Some(conn),
                 open: false,
-                dirty: false,
+                savepoint: Savepoint::Settled,
                 waiters: Vec::new(),
             })),
             committer: Arc::new(Notify::new()),
@@ -86,16 +118,22 @@ impl GroupCommit {
         if conn.conn.is_none() {
             return Err(sqlx::Error::PoolClosed);
         }
-        conn.clean().await;
-        if !conn.open {
-            execute(conn.sql(), "BEGIN IMMEDIATE").await?;
-            conn.open = true;
+        // One trip: settle the previous write's savepoint, open the batch if
+        // needed, and open this write's savepoint.
+        let sql = format!(
+            "{}{}SAVEPOINT w",
+            conn.savepoint.settle_sql(),
+            if conn.open { "" } else { "BEGIN IMMEDIATE; " }
+        );
+        if let Err(e) = execute(conn.sql(), &sql).await {
+            // Settling failed (the engine had already rolled the batch back,
+            // as SQLite does on some errors) or the batch could not open:
+            // the batch is lost. Fail its writes, then try this one afresh.
+            conn.abort_batch(&e).await;
+            execute(conn.sql(), "BEGIN IMMEDIATE; SAVEPOINT w").await?;
         }
-        if let Err(e) = execute(conn.sql(), "SAVEPOINT w").await {
-            drop(conn);
-            self.committer.notify_one();
-            return Err(e);
-        }
+        conn.open = true;
+        conn.savepoint = Savepoint::InUse;
         Ok(BatchedTx {
             conn: Some(conn),
             writer: self,
@@ -113,8 +151,9 @@ impl GroupCommit {
     }
 }
 
+/// Runs `sql`, one or more statements without parameters, in one trip.
 async fn execute(conn: &mut Conn, sql: &str) -> Result<(), sqlx::Error> {
-    sqlx::query::<Db>(sql).execute(conn).await.map(|_| ())
+    sqlx::Executor::execute(conn, sql).await.map(|_| ())
 }
 
 impl WriterConn {
@@ -124,38 +163,34 @@ impl WriterConn {
         self.conn.as_mut().expect("the writer connection is open")
     }
 
-    /// Rolls back a savepoint a dropped write left open. If that fails the
-    /// engine has already rolled the whole transaction back (SQLite does on
-    /// some errors), so the batch is lost and its writes are failed.
-    async fn clean(&mut self) {
-        if !self.dirty || self.conn.is_none() {
+    /// Commits the open batch, with the last write's savepoint settled in
+    /// the same trip, and answers its writes.
+    async fn finish_batch(&mut self) {
+        if self.conn.is_none() {
             return;
         }
-        self.dirty = false;
-        let rolled_back = execute(self.sql(), "ROLLBACK TO w").await.is_ok()
-            && execute(self.sql(), "RELEASE w").await.is_ok();
-        if !rolled_back && self.open {
-            let _ = execute(self.sql(), "ROLLBACK").await;
-            self.open = false;
-            self.answer(Err("the write batch was rolled back".to_owned()));
+        if !self.open {
+            self.savepoint = Savepoint::Settled;
+            return;
+        }
+        let sql = format!("{}COMMIT", self.savepoint.settle_sql());
+        match execute(self.sql(), &sql).await {
+            Ok(()) => {
+                self.open = false;
+                self.savepoint = Savepoint::Settled;
+                self.answer(Ok(()));
+            }
+            Err(e) => self.abort_batch(&e).await,
         }
     }
 
-    /// Commits the open batch and answers its writes.
-    async fn finish_batch(&mut self) {
-        self.clean().await;
-        if !self.open || self.conn.is_none() {
-            return;
-        }
-        let result = execute(self.sql(), "COMMIT")
-            .await
-            .map_err(|e| e.to_string());
-        if result.is_err() {
-            // Whatever state the failed COMMIT left, start the next batch clean.
-            let _ = execute(self.sql(), "ROLLBACK").await;
-        }
+    /// Rolls the open batch back (whatever state a failed statement left)
+    /// and fails its writes.
+    async fn abort_batch(&mut self, cause: &sqlx::Error) {
+        let _ = execute(self.sql(), "ROLLBACK").await;
         self.open = false;
-        self.answer(result);
+        self.savepoint = Savepoint::Settled;
+        self.answer(Err(format!("the write batch was rolled back: {cause}")));
     }
 
     fn answer(&mut self, result: Result<(), String>) {
@@ -182,29 +217,18 @@ impl BatchedTx {
         writer.conn.as_ref().expect("the writer connection is open")
     }
 
-    /// Releases the savepoint and waits for the batch's durable commit. The
-    /// release runs in its own task, so a caller dropped meanwhile leaves the
-    /// write either released into the batch or rolled back, never half-way.
+    /// Hands the write to the batch and waits for the batch's durable
+    /// commit. Its savepoint is released by the next trip to the connection
+    /// (the next write's, or the commit itself); until then it stays open,
+    /// so a batch that fails takes this write with it and answers it so.
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let conn = self.conn.take().expect("live write");
-        let writer = self.writer.clone();
-        let queued = tokio::spawn(async move {
-            let mut conn = conn;
-            if let Err(e) = execute(conn.sql(), "RELEASE w").await {
-                conn.dirty = true;
-                drop(conn);
-                writer.committer.notify_one();
-                return Err(e);
-            }
-            let (sender, receiver) = oneshot::channel();
-            conn.waiters.push(sender);
-            drop(conn);
-            writer.committer.notify_one();
-            Ok(receiver)
-        })
-        .await
-        .map_err(|e| sqlx::Error::Protocol(format!("committing a write: {e}")))??;
-        match queued.await {
+        let mut conn = self.conn.take().expect("live write");
+        conn.savepoint = Savepoint::Finished;
+        let (sender, receiver) = oneshot::channel();
+        conn.waiters.push(sender);
+        drop(conn);
+        self.writer.committer.notify_one();
+        match receiver.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(sqlx::Error::Protocol(format!(
                 "group commit failed: {message}"
@@ -224,7 +248,7 @@ impl BatchedTx {
 impl Drop for BatchedTx {
     fn drop(&mut self) {
         if let Some(mut conn) = self.conn.take() {
-            conn.dirty = true;
+            conn.savepoint = Savepoint::Abandoned;
             drop(conn);
             self.writer.committer.notify_one();
         }

@@ -4,6 +4,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
+use super::batch::{params, Batch, Param, Statement};
 use super::{Backend, Conn};
 use crate::{LogEvent, LogFilter, Page, PageRequest, StoreResult};
 
@@ -46,23 +47,32 @@ impl From<LogRow> for LogEvent {
 /// Writes one event; the client's and user's names are read from their rows
 /// now, so the event still names them after they are deleted.
 pub(super) async fn insert_event_in(conn: &mut Conn, e: &LogEvent) -> StoreResult<()> {
-    sqlx::query(&format!(
-        "INSERT INTO logs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, COALESCE($6, (SELECT name FROM clients WHERE client_id = $5)), $7, COALESCE($8, (SELECT email FROM users WHERE user_id = $7)), $9, $10, $11)"
-    ))
-    .bind(&e.log_id)
-    .bind(e.date.0)
-    .bind(&e.type_code)
-    .bind(&e.description)
-    .bind(&e.client_id)
-    .bind(&e.client_name)
-    .bind(&e.user_id)
-    .bind(&e.user_name)
-    .bind(&e.ip)
-    .bind(&e.user_agent)
-    .bind(e.details.to_string())
-    .execute(conn)
-    .await?;
+    let mut batch = Batch::default();
+    batch.push(event_statement(e));
+    batch.run(conn).await?;
     Ok(())
+}
+
+/// The statement of `insert_event_in`, to send in a write's batch.
+pub(super) fn event_statement(e: &LogEvent) -> Statement<'_> {
+    Statement::new(
+        format!(
+            "INSERT INTO logs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, COALESCE($6, (SELECT name FROM clients WHERE client_id = $5)), $7, COALESCE($8, (SELECT email FROM users WHERE user_id = $7)), $9, $10, $11)"
+        ),
+        params![
+            &e.log_id,
+            e.date.0,
+            &e.type_code,
+            &e.description,
+            &e.client_id,
+            &e.client_name,
+            &e.user_id,
+            &e.user_name,
+            &e.ip,
+            &e.user_agent,
+            e.details.to_string(),
+        ],
+    )
 }
 
 /// `WHERE` clause and its parameters for a filter, parameters from `$1`.

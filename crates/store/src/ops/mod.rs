@@ -2,11 +2,12 @@
 //! (`sqlite/mod.rs`, `postgres/mod.rs`), which supply `Db` and `begin_write`.
 //! Placeholders are `$n`, which both engines accept.
 
-use super::{analyze_tables, begin_write, Db};
+use super::{analyze_tables, begin_write, Db, ONE_CALL_BATCHES};
 pub(crate) use group_commit::{BatchedTx, GroupCommit};
 
 mod admin_sessions;
 mod attempts;
+mod batch;
 mod bootstrap;
 mod client_grants;
 mod clients;

@@ -2,7 +2,8 @@ use grantor_domain::refresh_token::{FamilySnapshot, MAX_ACTIVE_PER_USER_AND_CLIE
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::logs::insert_event_in;
+use super::batch::{params, Batch, Param, Statement};
+use super::logs::event_statement;
 use super::resource_servers::{joined_api, API_COLUMNS};
 use super::users::{joined_user, USER_COLUMNS};
 use super::{prefixed, Backend, Conn};
@@ -206,39 +207,33 @@ pub(super) async fn insert_families_in(
     Ok(())
 }
 
-async fn insert_secret_in(
-    conn: &mut Conn,
-    hash: &str,
-    family_id: &str,
+fn secret_statement<'a>(
+    hash: &'a str,
+    family_id: &'a str,
     generation: i64,
     now: Timestamp,
-) -> StoreResult<()> {
-    sqlx::query("INSERT INTO refresh_token_secrets (token_hash, family_id, generation, created_at, carries_mac) VALUES ($1, $2, $3, $4, TRUE)")
-        .bind(hash)
-        .bind(family_id)
-        .bind(generation)
-        .bind(now.0)
-        .execute(conn)
-        .await?;
-    Ok(())
+) -> Statement<'a> {
+    Statement::new(
+        "INSERT INTO refresh_token_secrets (token_hash, family_id, generation, created_at, carries_mac) VALUES ($1, $2, $3, $4, TRUE)",
+        params![hash, family_id, generation, now.0],
+    )
 }
 
-async fn insert_access_token_in(conn: &mut Conn, a: &AccessTokenRecord) -> StoreResult<()> {
-    sqlx::query(
+fn access_token_statement(a: &AccessTokenRecord) -> Statement<'_> {
+    Statement::new(
         "INSERT INTO access_tokens (jti, client_id, user_id, grant_id, grant_epoch, user_epoch, family_id, session_id, expires_at) VALUES ($1, $2, $3, $4, $5, COALESCE($6, (SELECT refresh_token_epoch FROM users WHERE user_id = $3), -1), $7, $8, $9)",
+        params![
+            &a.jti,
+            &a.client_id,
+            &a.user_id,
+            &a.grant_id,
+            a.grant_epoch,
+            a.user_epoch,
+            &a.family_id,
+            &a.session_id,
+            a.expires_at.0,
+        ],
     )
-    .bind(&a.jti)
-    .bind(&a.client_id)
-    .bind(&a.user_id)
-    .bind(&a.grant_id)
-    .bind(a.grant_epoch)
-    .bind(a.user_epoch)
-    .bind(&a.family_id)
-    .bind(&a.session_id)
-    .bind(a.expires_at.0)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 impl Backend {
@@ -267,18 +262,19 @@ impl Backend {
                     .await?;
             }
         }
-        insert_access_token_in(&mut tx, &batch.access_token).await?;
+        // The rest in one trip on SQLite (`ops/batch.rs`).
+        let mut rest = Batch::default();
+        rest.push(access_token_statement(&batch.access_token));
         if let Some(code_hash) = &batch.code_hash {
-            sqlx::query("UPDATE authorization_codes SET issued_family_id = $2, issued_jti = $3 WHERE code_hash = $1")
-                .bind(code_hash)
-                .bind(batch.family.as_ref().map(|f| &f.id))
-                .bind(&batch.access_token.jti)
-                .execute(&mut *tx)
-                .await?;
+            rest.push(Statement::new(
+                "UPDATE authorization_codes SET issued_family_id = $2, issued_jti = $3 WHERE code_hash = $1",
+                params![code_hash, batch.family.as_ref().map(|f| &f.id), &batch.access_token.jti],
+            ));
         }
         if let Some(event) = &batch.event {
-            insert_event_in(&mut tx, event).await?;
+            rest.push(event_statement(event));
         }
+        rest.run(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -343,53 +339,53 @@ impl Backend {
     /// Applies one refresh exchange if the family is still where the caller
     /// saw it (compare-and-set on `current_generation`); returns whether it did.
     pub async fn apply_exchange(&self, w: &ExchangeWrite) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let applied = sqlx::query(
+        let mut batch = Batch::default();
+        batch.guard(Statement::new(
             "UPDATE refresh_token_families SET current_generation = $3, last_rotated_at = CASE WHEN $4 THEN $5 ELSE last_rotated_at END, last_exchanged_at = $5, expires_at = $6, idle_expires_at = $7, last_ip = $8, last_user_agent = $9, rotating = $10 WHERE id = $1 AND current_generation = $2 AND revoked_at IS NULL",
-        )
-        .bind(&w.family_id)
-        .bind(w.expected_generation)
-        .bind(w.new_generation)
-        .bind(w.rotated)
-        .bind(w.now.0)
-        .bind(w.expires_at.map(|t| t.0))
-        .bind(w.idle_expires_at.map(|t| t.0))
-        .bind(&w.ip)
-        .bind(&w.user_agent)
-        .bind(w.rotating)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !applied {
-            tx.rollback().await?;
-            return Ok(false);
-        }
+            params![
+                &w.family_id,
+                w.expected_generation,
+                w.new_generation,
+                w.rotated,
+                w.now.0,
+                w.expires_at.map(|t| t.0),
+                w.idle_expires_at.map(|t| t.0),
+                &w.ip,
+                &w.user_agent,
+                w.rotating,
+            ],
+        ));
         if let Some(hash) = &w.new_secret_hash {
-            insert_secret_in(&mut tx, hash, &w.family_id, w.secret_generation, w.now).await?;
+            batch.push(secret_statement(
+                hash,
+                &w.family_id,
+                w.secret_generation,
+                w.now,
+            ));
         }
         if w.new_generation > w.expected_generation {
             // Only the new generation and the previous one (the leeway) can
             // still be honoured; older tokens are recognised by their MAC.
-            sqlx::query(
+            batch.push(Statement::new(
                 "DELETE FROM refresh_token_secrets WHERE family_id = $1 AND generation < $2 AND carries_mac",
-            )
-            .bind(&w.family_id)
-            .bind(w.new_generation - 1)
-            .execute(&mut *tx)
-            .await?;
+                params![&w.family_id, w.new_generation - 1],
+            ));
         }
         if w.revoke_other_non_rotating {
-            sqlx::query(
+            batch.push(Statement::new(
                 "UPDATE refresh_token_families SET revoked_at = $2, revoked_reason = 'rotation-enabled' WHERE id IN (SELECT o.id FROM refresh_token_families o JOIN refresh_token_families f ON f.id = $1 WHERE o.user_id = f.user_id AND o.client_id = f.client_id AND o.audience = f.audience AND o.rotating = FALSE AND o.id <> f.id AND o.revoked_at IS NULL)",
-            )
-            .bind(&w.family_id)
-            .bind(w.now.0)
-            .execute(&mut *tx)
-            .await?;
+                params![&w.family_id, w.now.0],
+            ));
         }
-        insert_access_token_in(&mut tx, &w.access_token).await?;
-        insert_event_in(&mut tx, &w.event).await?;
+        batch.push(access_token_statement(&w.access_token));
+        batch.push(event_statement(&w.event));
+        // One trip on SQLite (`ops/batch.rs`); when the compare-and-set
+        // missed, whatever else ran is rolled back with the write.
+        let mut tx = self.begin_write().await?;
+        if !batch.run(&mut tx).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         tx.commit().await?;
         Ok(true)
     }

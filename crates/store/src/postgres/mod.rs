@@ -9,6 +9,10 @@ use crate::StoreResult;
 
 pub type Db = sqlx::Postgres;
 
+/// PostgreSQL prepares one statement per query: a batch runs statement by
+/// statement (`ops/batch.rs`).
+pub(crate) const ONE_CALL_BATCHES: bool = false;
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 

@@ -11,6 +11,10 @@ use crate::StoreResult;
 
 pub type Db = sqlx::Sqlite;
 
+/// A write's statements go to the connection's thread in one call
+/// (`ops/batch.rs`): SQLite runs several statements of one prepared query.
+pub(crate) const ONE_CALL_BATCHES: bool = true;
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 
