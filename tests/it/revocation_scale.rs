@@ -106,6 +106,18 @@ both_databases! {
             .unwrap_or_else(|| panic!("no srrt event for the user: {events}"))["details"]["receipt"];
         assert_eq!(receipt["refresh_tokens"], grantor_store::RECEIPT_COUNT_LIMIT, "{receipt}");
         assert_eq!(receipt["refresh_tokens_at_least"], true, "{receipt}");
+        // It lists the first RECEIPT_ID_LIMIT of the counted ids, in order,
+        // and counts their devices (a few hundred "device n" names).
+        let ids: Vec<&str> = receipt["refresh_token_ids"]
+            .as_array()
+            .unwrap_or_else(|| panic!("ids listed: {receipt}"))
+            .iter()
+            .map(|id| id.as_str().unwrap())
+            .collect();
+        assert_eq!(ids.len() as i64, grantor_store::RECEIPT_ID_LIMIT, "{receipt}");
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted: {ids:?}");
+        let devices = receipt["devices"].as_i64().unwrap();
+        assert!((2..=grantor_store::RECEIPT_COUNT_LIMIT).contains(&devices), "{receipt}");
 
         // After: any of them fails at the token endpoint, across applications.
         let samples = [
