@@ -392,8 +392,8 @@ pub struct RevocationReceipt {
     /// Live refresh tokens (families) it revoked, counted up to
     /// [`RECEIPT_COUNT_LIMIT`] (see `refresh_tokens_at_least`).
     pub refresh_tokens: i64,
-    /// The count stopped at [`RECEIPT_COUNT_LIMIT`]: at least that many were
-    /// revoked. Counting all of a million tokens would hold the caller for
+    /// The count stopped at [`RECEIPT_COUNT_LIMIT`], or after examining
+    /// [`RECEIPT_SCAN_LIMIT`] tokens: at least that many were revoked. Counting all of a million tokens would hold the caller for
     /// seconds; the revocation itself covers them all either way.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub refresh_tokens_at_least: bool,
@@ -414,6 +414,11 @@ pub const RECEIPT_ID_LIMIT: i64 = 100;
 /// How far a receipt counts tokens; beyond it the count is a lower bound
 /// (`refresh_tokens_at_least`).
 pub const RECEIPT_COUNT_LIMIT: i64 = 1_000;
+
+/// How many of a target's unrevoked refresh tokens a receipt examines at
+/// most. Tokens dead by an epoch (a user or grant revoked before) are not
+/// purged at once; past this many the count is a lower bound too.
+pub const RECEIPT_SCAN_LIMIT: i64 = 10_000;
 
 /// One audit event (`GET /api/v2/logs`), written in the transaction of the
 /// change it records.

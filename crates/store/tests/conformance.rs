@@ -670,6 +670,7 @@ conformance_tests! {
     exchange_is_a_compare_and_set_and_revocations_are_seen_on_load,
     rotation_keeps_only_the_secrets_that_can_be_honoured,
     an_exchange_is_written_whole_or_not_at_all,
+    a_receipt_examines_a_bounded_number_of_tokens,
     refresh_token_mac_key_is_stored_once,
     admin_sessions_expire_by_idleness_and_age,
     admin_sign_out_and_sign_in_housekeeping,
@@ -1924,24 +1925,7 @@ async fn an_exchange_is_written_whole_or_not_at_all(store: &Store) {
     let g = user_with_grant(store, "whole").await;
     let mut family = new_family("fam-whole", "auth0|whole", "client-a", &g.id, 0);
     family.secret_hash = "w0".to_owned();
-    store
-        .issue_tokens(
-            &grantor_store::IssueBatch {
-                family: Some(family),
-                access_token: access_record(
-                    "w-first",
-                    "auth0|whole",
-                    "client-a",
-                    &g.id,
-                    Some("fam-whole"),
-                ),
-                code_hash: None,
-                event: None,
-            },
-            ts(0),
-        )
-        .await
-        .unwrap();
+    issue_family(store, family).await;
     let write = |expected: i64, hash: &str, jti: &str| grantor_store::ExchangeWrite {
         family_id: "fam-whole".to_owned(),
         expected_generation: expected,
@@ -2047,18 +2031,7 @@ async fn rotation_keeps_only_the_secrets_that_can_be_honoured(store: &Store) {
     let g = user_with_grant(store, "rot").await;
     let mut family = new_family("fam-rot", "auth0|rot", "client-a", &g.id, 0);
     family.secret_hash = "h0".to_owned();
-    store
-        .issue_tokens(
-            &grantor_store::IssueBatch {
-                family: Some(family),
-                access_token: access_record("r0", "auth0|rot", "client-a", &g.id, Some("fam-rot")),
-                code_hash: None,
-                event: None,
-            },
-            ts(0),
-        )
-        .await
-        .unwrap();
+    issue_family(store, family).await;
     // `rotated`: generation `expected + 1`; otherwise a sibling of `expected`
     // (the leeway).
     let write = |expected: i64, rotated: bool, hash: &str| {
@@ -2985,6 +2958,77 @@ fn family_target(id: &str) -> grantor_store::RevocationTarget {
     grantor_store::RevocationTarget::Family {
         family_id: id.to_owned(),
     }
+}
+
+/// A receipt counts to RECEIPT_COUNT_LIMIT live tokens and examines at most
+/// RECEIPT_SCAN_LIMIT unrevoked ones: revoking a user again, while the
+/// tokens the first revocation killed (by epoch) are not purged yet, does not
+/// walk all of them, and says its count is a lower bound.
+async fn a_receipt_examines_a_bounded_number_of_tokens(store: &Store) {
+    use grantor_store::{RECEIPT_COUNT_LIMIT, RECEIPT_SCAN_LIMIT};
+    let g = user_with_grant(store, "many").await;
+    let families: Vec<_> = (0..RECEIPT_SCAN_LIMIT + 5)
+        .map(|i| {
+            let mut f = new_family(&format!("many-{i:06}"), "auth0|many", "client-a", &g.id, i);
+            f.device_name = Some(format!("device {}", i % 7));
+            f
+        })
+        .collect();
+    store.import_refresh_tokens(&families).await.unwrap();
+    let everything = grantor_store::RevocationTarget::User {
+        user_id: "auth0|many".into(),
+        client_id: None,
+        audience: None,
+    };
+    let first = store
+        .revoke(&everything, "test", &log_event("many1", "srrt", 10), ts(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.refresh_tokens,
+            first.refresh_tokens_at_least,
+            first.devices
+        ),
+        (RECEIPT_COUNT_LIMIT, true, 7)
+    );
+    assert_eq!(
+        first.refresh_token_ids.len() as i64,
+        grantor_store::RECEIPT_ID_LIMIT
+    );
+    assert_eq!(
+        first.refresh_token_ids[0], "many-000000",
+        "the listed ids are the smallest, in order"
+    );
+    assert!(first.refresh_token_ids.windows(2).all(|w| w[0] < w[1]));
+    // Every family is now dead by the user's epoch, none revoked by row.
+    let again = store
+        .revoke(&everything, "test", &log_event("many2", "srrt", 11), ts(11))
+        .await
+        .unwrap();
+    assert!(again.found);
+    assert_eq!(
+        (
+            again.refresh_tokens,
+            again.refresh_tokens_at_least,
+            again.devices
+        ),
+        (0, true, 0),
+        "nothing live among the examined tokens, and the walk stopped at its bound"
+    );
+    assert!(again.refresh_token_ids.is_empty());
+    // Below the bound the count is exact.
+    let one_client = grantor_store::RevocationTarget::Family {
+        family_id: "many-000003".into(),
+    };
+    let exact = store
+        .revoke(&one_client, "test", &log_event("many3", "srrt", 12), ts(12))
+        .await
+        .unwrap();
+    assert_eq!(
+        (exact.refresh_tokens, exact.refresh_tokens_at_least),
+        (0, false)
+    );
 }
 
 /// One user with three refresh tokens: `fa1` (client-a, bound to session

@@ -8,11 +8,15 @@
 //! takes one statement per prepared query, so there the statements run one
 //! after another, as they would without a batch.
 //!
-//! A statement pushed with [`Batch::guard`] must change exactly one row (a
-//! compare-and-set). When it does not, `run` answers `false`: on PostgreSQL
+//! A statement pushed with [`Batch::guard`] (an `UPDATE` or `DELETE`; its
+//! count is SQLite's `changes()`) must change exactly one row: a
+//! compare-and-set. When it does not, `run` answers `false`: on PostgreSQL
 //! nothing after it runs; on SQLite the rest already ran in the same call, so
 //! the caller must roll the transaction (its savepoint) back, which every
-//! caller does on `false`.
+//! caller does on `false` and on an error. On SQLite a statement after a
+//! missed guard that fails makes `run` an error rather than `false`; either
+//! way nothing of the write stays. A multi-statement call stops at the first
+//! statement that fails.
 
 use std::borrow::Cow;
 
@@ -159,7 +163,13 @@ impl<'a> Batch<'a> {
             if !sql.is_empty() {
                 sql.push_str(";\n");
             }
-            renumber_into(&mut sql, &statement.sql, offset);
+            let highest = renumber_into(&mut sql, &statement.sql, offset);
+            debug_assert_eq!(
+                highest,
+                statement.params.len(),
+                "a statement binds exactly $1..$n: {}",
+                statement.sql
+            );
             offset += statement.params.len();
         }
         let mut query = sqlx::query::<Db>(&sql);
@@ -199,9 +209,11 @@ fn bind<'q>(
     }
 }
 
-/// Appends `sql` with every `$n` placeholder made `$(n + offset)`. The
-/// statements of a batch carry no `$` inside string literals.
-fn renumber_into(out: &mut String, sql: &str, offset: usize) {
+/// Appends `sql` with every `$n` placeholder made `$(n + offset)`; returns
+/// the highest `n`. The statements of a batch carry no `$` inside string
+/// literals.
+fn renumber_into(out: &mut String, sql: &str, offset: usize) -> usize {
+    let mut highest = 0;
     let mut chars = sql.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if c != '$' {
@@ -219,12 +231,14 @@ fn renumber_into(out: &mut String, sql: &str, offset: usize) {
         }
         match sql[digits_start..end].parse::<usize>() {
             Ok(n) => {
+                highest = highest.max(n);
                 out.push('$');
                 out.push_str(&(n + offset).to_string());
             }
             Err(_) => out.push('$'),
         }
     }
+    highest
 }
 
 #[cfg(test)]
@@ -234,8 +248,9 @@ mod tests {
     #[test]
     fn placeholders_are_shifted_by_the_offset() {
         let mut out = String::new();
-        renumber_into(&mut out, "UPDATE t SET a = $1 WHERE b = $12 AND c = $2", 3);
+        let highest = renumber_into(&mut out, "UPDATE t SET a = $1 WHERE b = $12 AND c = $2", 3);
         assert_eq!(out, "UPDATE t SET a = $4 WHERE b = $15 AND c = $5");
+        assert_eq!(highest, 12);
         let mut out = String::new();
         renumber_into(&mut out, "SELECT '$' || $1", 0);
         assert_eq!(out, "SELECT '$' || $1");

@@ -22,7 +22,7 @@ use std::sync::{Arc, Weak};
 
 use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
-use super::Conn;
+use super::{Conn, Db};
 
 /// The writer connection and the state of its open batch.
 pub(crate) struct WriterConn {
@@ -55,7 +55,8 @@ impl Savepoint {
         match self {
             Savepoint::Settled => "",
             Savepoint::Finished => "RELEASE w; ",
-            // A write can only be abandoned outside `InUse` by `Drop`.
+            // `InUse` is never seen here (it lasts only while its write holds
+            // the connection); were it, rolling back is the safe answer.
             Savepoint::Abandoned | Savepoint::InUse => "ROLLBACK TO w; RELEASE w; ",
         }
     }
@@ -125,10 +126,17 @@ impl GroupCommit {
             conn.savepoint.settle_sql(),
             if conn.open { "" } else { "BEGIN IMMEDIATE; " }
         );
+        // sqlx stops a multi-statement call at the first statement that
+        // fails: no `SAVEPOINT` runs after a failed settle.
         if let Err(e) = execute(conn.sql(), &sql).await {
+            if !conn.open {
+                // `BEGIN IMMEDIATE` itself failed (another process held the
+                // write lock past the busy timeout): nothing to abort.
+                return Err(e);
+            }
             // Settling failed (the engine had already rolled the batch back,
-            // as SQLite does on some errors) or the batch could not open:
-            // the batch is lost. Fail its writes, then try this one afresh.
+            // as SQLite does on some errors): the batch is lost. Fail its
+            // writes, then try this one afresh.
             conn.abort_batch(&e).await;
             execute(conn.sql(), "BEGIN IMMEDIATE; SAVEPOINT w").await?;
         }
@@ -151,9 +159,11 @@ impl GroupCommit {
     }
 }
 
-/// Runs `sql`, one or more statements without parameters, in one trip.
+/// Runs `sql`, one or more statements without parameters, in one trip,
+/// stopping at the first that fails. Prepared once per connection (a few
+/// distinct texts).
 async fn execute(conn: &mut Conn, sql: &str) -> Result<(), sqlx::Error> {
-    sqlx::Executor::execute(conn, sql).await.map(|_| ())
+    sqlx::query::<Db>(sql).execute(conn).await.map(|_| ())
 }
 
 impl WriterConn {

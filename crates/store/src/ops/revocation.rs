@@ -16,7 +16,7 @@ use super::users::{delete_user_in, update_user_in};
 use super::{placeholders, Backend, Conn};
 use crate::{
     LogEvent, RevocationReceipt, RevocationTarget, StoreResult, UserChange, RECEIPT_COUNT_LIMIT,
-    RECEIPT_ID_LIMIT,
+    RECEIPT_ID_LIMIT, RECEIPT_SCAN_LIMIT,
 };
 
 /// Families that still work: not revoked, not expired, and their grant, user
@@ -125,29 +125,38 @@ async fn count_in(
     let Some(scope) = token_scope(target) else {
         return Ok(());
     };
-    // One bounded read: it stops after RECEIPT_COUNT_LIMIT + 1 live tokens,
-    // so a user with a million tokens is revoked in milliseconds, not
-    // seconds. The database counts those rows and their devices itself and
-    // sends back only the ids the receipt lists: 1,001 rows handed one by
-    // one to the caller cost more than reading them (on SQLite, a trip to
-    // the connection's thread per 50 rows).
+    // One bounded read. It examines at most RECEIPT_SCAN_LIMIT of the
+    // target's unrevoked families (a user revoked before holds families that
+    // are dead by epoch but not purged yet, and would otherwise all be
+    // walked) and stops at RECEIPT_COUNT_LIMIT + 1 live ones, so a user with
+    // a million tokens is revoked in milliseconds, not seconds. The database
+    // counts those rows and their devices itself and sends back only the ids
+    // the receipt lists (one row with a NULL id when there are none):
+    // 1,001 rows handed one by one to the caller cost more than reading them.
+    let live_in_candidates =
+        LIVE_FAMILIES.replacen("FROM refresh_token_families f", "FROM candidates f", 1);
     let sql = format!(
-        "WITH live AS MATERIALIZED (SELECT f.id, COALESCE(f.device_name, f.initial_user_agent) AS device {LIVE_FAMILIES} AND {} LIMIT {}) \
-         SELECT id, (SELECT COUNT(*) FROM live) AS found, (SELECT COUNT(DISTINCT device) FROM live) AS devices \
-         FROM live ORDER BY id LIMIT {RECEIPT_ID_LIMIT}",
-        scope.condition,
-        RECEIPT_COUNT_LIMIT + 1
+        "WITH candidates AS MATERIALIZED (SELECT f.id, f.grant_id, f.grant_epoch, f.user_id, f.user_epoch, f.session_id, f.revoked_at, f.expires_at, f.idle_expires_at, f.device_name, f.initial_user_agent \
+           FROM refresh_token_families f WHERE f.revoked_at IS NULL AND {condition} LIMIT {RECEIPT_SCAN_LIMIT}), \
+         live AS MATERIALIZED (SELECT f.id, COALESCE(f.device_name, f.initial_user_agent) AS device {live_in_candidates} LIMIT {count_limit}) \
+         SELECT l.id, (SELECT COUNT(*) FROM live) AS found, (SELECT COUNT(DISTINCT device) FROM live) AS devices, (SELECT COUNT(*) FROM candidates) AS examined \
+         FROM (SELECT 1 AS one) o LEFT JOIN (SELECT id FROM live ORDER BY id LIMIT {RECEIPT_ID_LIMIT}) l ON TRUE ORDER BY l.id",
+        condition = scope.condition,
+        count_limit = RECEIPT_COUNT_LIMIT + 1,
     );
-    let mut q = sqlx::query_as::<_, (String, i64, i64)>(&sql).bind(now.0);
+    let mut q = sqlx::query_as::<_, (Option<String>, i64, i64, i64)>(&sql).bind(now.0);
     for p in &scope.params {
         q = q.bind(p);
     }
     let rows = q.fetch_all(&mut *conn).await?;
-    let (found, devices) = rows.first().map_or((0, 0), |r| (r.1, r.2));
+    let (found, devices, examined) = rows.first().map_or((0, 0, 0), |r| (r.1, r.2, r.3));
     receipt.refresh_tokens = found.min(RECEIPT_COUNT_LIMIT);
-    receipt.refresh_tokens_at_least = found > RECEIPT_COUNT_LIMIT;
+    receipt.refresh_tokens_at_least = found > RECEIPT_COUNT_LIMIT || examined >= RECEIPT_SCAN_LIMIT;
     receipt.devices = devices;
-    receipt.refresh_token_ids = rows.into_iter().map(|(id, _, _)| id).collect();
+    // Byte order, whatever the database's collation.
+    let mut ids: Vec<String> = rows.into_iter().filter_map(|(id, ..)| id).collect();
+    ids.sort_unstable();
+    receipt.refresh_token_ids = ids;
     Ok(())
 }
 
