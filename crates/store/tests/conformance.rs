@@ -1917,6 +1917,40 @@ async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
     assert!(!other.snapshot.revoked, "the cap is per client");
 }
 
+/// A refresh exchange of client-a's family `family_id` from generation
+/// `expected`: a rotation (`expected + 1`) or, not `rotated`, a sibling of
+/// `expected` (the leeway), with its secret, access-token record and event.
+#[allow(clippy::too_many_arguments)]
+fn exchange_write(
+    family_id: &str,
+    user_id: &str,
+    grant_id: &str,
+    expected: i64,
+    rotated: bool,
+    hash: &str,
+    jti: &str,
+    at: i64,
+) -> grantor_store::ExchangeWrite {
+    let generation = if rotated { expected + 1 } else { expected };
+    grantor_store::ExchangeWrite {
+        family_id: family_id.to_owned(),
+        expected_generation: expected,
+        new_generation: generation,
+        rotated,
+        rotating: true,
+        new_secret_hash: Some(hash.to_owned()),
+        secret_generation: generation,
+        expires_at: None,
+        idle_expires_at: None,
+        ip: "127.0.0.2".to_owned(),
+        user_agent: "ua".to_owned(),
+        now: ts(at),
+        access_token: access_record(jti, user_id, "client-a", grant_id, Some(family_id)),
+        revoke_other_non_rotating: false,
+        event: log_event(&format!("x-{jti}"), "sertft", at),
+    }
+}
+
 /// An exchange's statements go to SQLite in one call (`ops/batch.rs`): a
 /// statement that fails after the compare-and-set succeeded, a missed
 /// compare-and-set, and racing exchanges of one family each leave either the
@@ -1926,22 +1960,17 @@ async fn an_exchange_is_written_whole_or_not_at_all(store: &Store) {
     let mut family = new_family("fam-whole", "auth0|whole", "client-a", &g.id, 0);
     family.secret_hash = "w0".to_owned();
     issue_family(store, family).await;
-    let write = |expected: i64, hash: &str, jti: &str| grantor_store::ExchangeWrite {
-        family_id: "fam-whole".to_owned(),
-        expected_generation: expected,
-        new_generation: expected + 1,
-        rotated: true,
-        rotating: true,
-        new_secret_hash: Some(hash.to_owned()),
-        secret_generation: expected + 1,
-        expires_at: None,
-        idle_expires_at: None,
-        ip: "127.0.0.3".to_owned(),
-        user_agent: "ua".to_owned(),
-        now: ts(20),
-        access_token: access_record(jti, "auth0|whole", "client-a", &g.id, Some("fam-whole")),
-        revoke_other_non_rotating: false,
-        event: log_event(jti, "sertft", 20),
+    let write = |expected: i64, hash: &str, jti: &str| {
+        exchange_write(
+            "fam-whole",
+            "auth0|whole",
+            &g.id,
+            expected,
+            true,
+            hash,
+            jti,
+            20,
+        )
     };
     let generation = || async {
         store
@@ -2035,30 +2064,16 @@ async fn rotation_keeps_only_the_secrets_that_can_be_honoured(store: &Store) {
     // `rotated`: generation `expected + 1`; otherwise a sibling of `expected`
     // (the leeway).
     let write = |expected: i64, rotated: bool, hash: &str| {
-        let generation = if rotated { expected + 1 } else { expected };
-        grantor_store::ExchangeWrite {
-            family_id: "fam-rot".to_owned(),
-            expected_generation: expected,
-            new_generation: generation,
+        exchange_write(
+            "fam-rot",
+            "auth0|rot",
+            &g.id,
+            expected,
             rotated,
-            rotating: true,
-            new_secret_hash: Some(hash.to_owned()),
-            secret_generation: generation,
-            expires_at: None,
-            idle_expires_at: None,
-            ip: "127.0.0.2".to_owned(),
-            user_agent: "ua".to_owned(),
-            now: ts(10),
-            access_token: access_record(
-                &format!("r-{hash}"),
-                "auth0|rot",
-                "client-a",
-                &g.id,
-                Some("fam-rot"),
-            ),
-            revoke_other_non_rotating: false,
-            event: log_event(&format!("x-{hash}"), "sertft", 10),
-        }
+            hash,
+            &format!("r-{hash}"),
+            10,
+        )
     };
     let found = |hash: &'static str| async move {
         store
@@ -2145,29 +2160,9 @@ async fn refresh_token_mac_key_is_stored_once(store: &Store) {
 
 async fn exchange_is_a_compare_and_set_and_revocations_are_seen_on_load(store: &Store) {
     let g = user_with_grant(store, "cas").await;
-    let batch = grantor_store::IssueBatch {
-        family: Some(new_family("fam", "auth0|cas", "client-a", &g.id, 0)),
-        access_token: access_record("j0", "auth0|cas", "client-a", &g.id, Some("fam")),
-        code_hash: None,
-        event: None,
-    };
-    store.issue_tokens(&batch, ts(0)).await.unwrap();
-    let write = |expected: i64, jti: &str, hash: &str| grantor_store::ExchangeWrite {
-        family_id: "fam".to_owned(),
-        expected_generation: expected,
-        new_generation: expected + 1,
-        rotated: true,
-        rotating: true,
-        new_secret_hash: Some(hash.to_owned()),
-        secret_generation: expected + 1,
-        expires_at: None,
-        idle_expires_at: None,
-        ip: "127.0.0.2".to_owned(),
-        user_agent: "ua".to_owned(),
-        now: ts(10),
-        access_token: access_record(jti, "auth0|cas", "client-a", &g.id, Some("fam")),
-        revoke_other_non_rotating: false,
-        event: log_event(&format!("x-{jti}"), "sertft", 10),
+    issue_family(store, new_family("fam", "auth0|cas", "client-a", &g.id, 0)).await;
+    let write = |expected: i64, jti: &str, hash: &str| {
+        exchange_write("fam", "auth0|cas", &g.id, expected, true, hash, jti, 10)
     };
     assert!(store
         .apply_exchange(&write(0, "j1", "hash-gen1"))

@@ -19,16 +19,29 @@ use crate::{
     RECEIPT_ID_LIMIT, RECEIPT_SCAN_LIMIT,
 };
 
-/// Families that still work: not revoked, not expired, and their grant, user
-/// and session still current. `$1` is now; target conditions follow.
-pub(super) const LIVE_FAMILIES: &str = "FROM refresh_token_families f \
-     JOIN grants g ON g.id = f.grant_id AND g.token_epoch = f.grant_epoch \
-     JOIN users u ON u.user_id = f.user_id AND u.refresh_token_epoch = f.user_epoch \
-     LEFT JOIN sessions se ON se.id = f.session_id \
-     WHERE f.revoked_at IS NULL \
-     AND (f.expires_at IS NULL OR f.expires_at > $1) \
-     AND (f.idle_expires_at IS NULL OR f.idle_expires_at > $1) \
-     AND (f.session_id IS NULL OR (se.id IS NOT NULL AND se.revoked_at IS NULL))";
+/// `FROM <source> f …`: the families of `source` (a table or CTE with the
+/// family columns) that still work: not revoked, not expired, and their
+/// grant, user and session still current. `$1` is now; target conditions
+/// follow.
+macro_rules! live_families_from {
+    ($source:literal) => {
+        concat!(
+            "FROM ",
+            $source,
+            " f \
+             JOIN grants g ON g.id = f.grant_id AND g.token_epoch = f.grant_epoch \
+             JOIN users u ON u.user_id = f.user_id AND u.refresh_token_epoch = f.user_epoch \
+             LEFT JOIN sessions se ON se.id = f.session_id \
+             WHERE f.revoked_at IS NULL \
+             AND (f.expires_at IS NULL OR f.expires_at > $1) \
+             AND (f.idle_expires_at IS NULL OR f.idle_expires_at > $1) \
+             AND (f.session_id IS NULL OR (se.id IS NOT NULL AND se.revoked_at IS NULL))"
+        )
+    };
+}
+
+/// The live families among all stored ones (see `live_families_from!`).
+pub(super) const LIVE_FAMILIES: &str = live_families_from!("refresh_token_families");
 
 /// A target's live-family condition, with its string parameters from `$2` on.
 struct Scope {
@@ -133,14 +146,13 @@ async fn count_in(
     // counts those rows and their devices itself and sends back only the ids
     // the receipt lists (one row with a NULL id when there are none):
     // 1,001 rows handed one by one to the caller cost more than reading them.
-    let live_in_candidates =
-        LIVE_FAMILIES.replacen("FROM refresh_token_families f", "FROM candidates f", 1);
+    let live_in_candidates = live_families_from!("candidates");
     let sql = format!(
         "WITH candidates AS MATERIALIZED (SELECT f.id, f.grant_id, f.grant_epoch, f.user_id, f.user_epoch, f.session_id, f.revoked_at, f.expires_at, f.idle_expires_at, f.device_name, f.initial_user_agent \
            FROM refresh_token_families f WHERE f.revoked_at IS NULL AND {condition} LIMIT {RECEIPT_SCAN_LIMIT}), \
          live AS MATERIALIZED (SELECT f.id, COALESCE(f.device_name, f.initial_user_agent) AS device {live_in_candidates} LIMIT {count_limit}) \
          SELECT l.id, (SELECT COUNT(*) FROM live) AS found, (SELECT COUNT(DISTINCT device) FROM live) AS devices, (SELECT COUNT(*) FROM candidates) AS examined \
-         FROM (SELECT 1 AS one) o LEFT JOIN (SELECT id FROM live ORDER BY id LIMIT {RECEIPT_ID_LIMIT}) l ON TRUE ORDER BY l.id",
+         FROM (SELECT 1 AS one) o LEFT JOIN (SELECT id FROM live ORDER BY id LIMIT {RECEIPT_ID_LIMIT}) l ON TRUE",
         condition = scope.condition,
         count_limit = RECEIPT_COUNT_LIMIT + 1,
     );
