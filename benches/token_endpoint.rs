@@ -44,6 +44,7 @@ use grantor::state::AppState;
 use grantor::{Application, Clock, Config};
 use grantor_domain::GrantType;
 use grantor_store::Store;
+use grantor_testdb::{Backend, TestDatabase};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -54,73 +55,20 @@ const API: &str = "https://orders.bench.test/";
 const EMAIL: &str = "bench-user@example.test";
 const PASSWORD: &str = "correct horse battery staple";
 
-/// A fresh database: a SQLite file in a temporary directory, or a new schema
-/// in the PostgreSQL database `GRANTOR_BENCH_POSTGRES_URL` names.
-enum BenchDatabase {
-    Sqlite(tempfile::TempDir),
-    Postgres { base: String, schema: String },
-}
-
-impl BenchDatabase {
-    fn sqlite() -> Self {
-        Self::Sqlite(tempfile::tempdir().expect("temp dir"))
-    }
-
-    async fn postgres(base: String) -> Self {
-        let schema = format!(
-            "bench_{}_{}",
-            std::process::id(),
-            grantor::secrets::alphanumeric(6).to_lowercase()
-        );
-        let pool = sqlx::PgPool::connect(&base)
-            .await
-            .expect("connect to PostgreSQL");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&pool)
-            .await
-            .expect("create schema");
-        pool.close().await;
-        Self::Postgres { base, schema }
-    }
-
-    fn url(&self) -> String {
-        match self {
-            Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("grantor.db").display()),
-            Self::Postgres { base, schema } => {
-                let sep = if base.contains('?') { '&' } else { '?' };
-                format!("{base}{sep}options=-c%20search_path%3D{schema}")
-            }
-        }
-    }
-
-    async fn drop_schema(self) {
-        if let Self::Postgres { base, schema } = self {
-            let pool = sqlx::PgPool::connect(&base)
-                .await
-                .expect("connect to PostgreSQL");
-            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                .execute(&pool)
-                .await
-                .expect("drop schema");
-            pool.close().await;
-        }
-    }
-}
-
 /// A running server and what the benchmarks send it.
 struct Bench {
     base_url: String,
     issuer: grantor::config::Issuer,
     audience: String,
     http: reqwest::Client,
-    db: BenchDatabase,
+    db: TestDatabase,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Bench {
-    async fn start(db: BenchDatabase) -> Self {
-        let db_url = db.url();
+    async fn start(db: TestDatabase) -> Self {
+        let db_url = db.url().to_owned();
         // Parsed like `grantor serve …`, so settings added later keep their defaults.
         let cli = Cli::try_parse_from([
             "grantor",
@@ -182,7 +130,7 @@ impl Bench {
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("server stopped");
         }
-        self.db.drop_schema().await;
+        self.db.close().await;
     }
 
     fn url(&self, path: &str) -> String {
@@ -313,7 +261,7 @@ impl Bench {
     /// An `AppState` over the same database, built as `Application::build`
     /// does, for the benchmarks that skip HTTP.
     async fn state(&self) -> AppState {
-        let store = Store::connect(&self.db.url()).await.expect("store");
+        let store = Store::connect(self.db.url()).await.expect("store");
         let keys = Keys::load(&store.signing_keys().await.expect("keys")).expect("load keys");
         let mac_key = store
             .refresh_token_mac_key(
@@ -386,7 +334,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn bench_sqlite(c: &mut Criterion) {
     let rt = runtime();
-    let db = BenchDatabase::sqlite();
+    let db = TestDatabase::sqlite();
     suite(c, &rt, "sqlite", db);
 }
 
@@ -401,11 +349,11 @@ fn bench_postgres(c: &mut Criterion) {
         return;
     };
     let rt = runtime();
-    let db = rt.block_on(BenchDatabase::postgres(base));
+    let db = rt.block_on(TestDatabase::postgres_in(&base, "bench"));
     suite(c, &rt, "postgres", db);
 }
 
-fn suite(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str, db: BenchDatabase) {
+fn suite(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str, db: TestDatabase) {
     let bench = rt.block_on(Bench::start(db));
     let own_token = rt.block_on(bench.client_credentials());
     rt.block_on(bench.create_api_and_user());
@@ -521,7 +469,7 @@ fn suite(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str, db: Ben
                 ..TokenRequest::default()
             };
             let now = state.clock.now();
-            let client = grantor::flows::token::authenticate(&state, &presented)
+            let client = grantor::flows::client_auth::authenticate(&state.store, &presented)
                 .await
                 .expect("client authenticates");
             grantor::flows::token::exchange(
@@ -554,12 +502,12 @@ fn suite(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str, db: Ben
 
     let mut group = c.benchmark_group(format!("{backend}/pool"));
     configure(&mut group);
-    let url = bench.db.url();
-    match &bench.db {
-        BenchDatabase::Sqlite(_) => {
+    let url = bench.db.url().to_owned();
+    match bench.db.backend() {
+        Backend::Sqlite => {
             bench_ping!(group, rt, sqlx::sqlite::SqlitePoolOptions, &url)
         }
-        BenchDatabase::Postgres { .. } => {
+        Backend::Postgres => {
             bench_ping!(group, rt, sqlx::postgres::PgPoolOptions, &url)
         }
     }

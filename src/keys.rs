@@ -221,12 +221,12 @@ impl Keys {
                 };
                 let mut sig = vec![0u8; pair.public_modulus_len()];
                 pair.sign(padding, &SystemRandom::new(), token.as_bytes(), &mut sig)
-                    .map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
+                    .context("RSA signing failed")?;
                 sig
             }
             PrivateKey::Ec(pair) => pair
                 .sign(&SystemRandom::new(), token.as_bytes())
-                .map_err(|_| anyhow::anyhow!("ECDSA signing failed"))?
+                .context("ECDSA signing failed")?
                 .as_ref()
                 .to_vec(),
             PrivateKey::Ed(pair) => pair.sign(token.as_bytes()).as_ref().to_vec(),

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod bootstrap;
+pub mod claims;
 pub mod clock;
 pub mod config;
 pub mod flows;

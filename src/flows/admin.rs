@@ -8,7 +8,7 @@
 use grantor_domain::{Timestamp, TokenHash};
 use grantor_store::AdminSessionRecord;
 
-use super::audit::{self, Actor, EventExt};
+use super::audit::{self, Actor, EventExt, EventType};
 use super::login::{self, LoginRefusal};
 use super::{FlowError, RequestMeta};
 use crate::secrets;
@@ -21,11 +21,6 @@ pub const SESSION_LIFETIME_SECONDS: i64 = 12 * 60 * 60;
 /// Activity is written back at most this often per session, so that reading
 /// pages does not turn into one database write per request.
 const TOUCH_INTERVAL_MS: i64 = 60_000;
-
-/// Auth0's codes for a successful login, a failed one and a logout.
-const SIGNED_IN: &str = "s";
-const SIGN_IN_FAILED: &str = "f";
-const SIGNED_OUT: &str = "slo";
 
 /// A signed-in administrator.
 #[derive(Debug, Clone)]
@@ -101,7 +96,7 @@ pub async fn sign_in(
         }
     };
     if !verified {
-        let event = audit::event(SIGN_IN_FAILED, "Dashboard sign-in failed", now)
+        let event = audit::event(EventType::FailedLogin, "Dashboard sign-in failed", now)
             .meta(meta)
             .detail("dashboard", true.into());
         state.store.record_event(&event).await?;
@@ -110,7 +105,7 @@ pub async fn sign_in(
     }
     let cookie_secret = secrets::bearer_token();
     let record = AdminSessionRecord {
-        token_hash: TokenHash::of(&cookie_secret).as_str().to_owned(),
+        token_hash: TokenHash::of(&cookie_secret),
         email: email.clone(),
         created_at: now,
         last_seen_at: now,
@@ -120,9 +115,13 @@ pub async fn sign_in(
         user_agent: meta.user_agent.clone(),
     };
     let actor = Actor::Admin(email.clone());
-    let event = audit::event(SIGNED_IN, "Dashboard administrator signed in", now)
-        .meta(meta)
-        .detail("actor", actor.to_json());
+    let event = audit::event(
+        EventType::SuccessLogin,
+        "Dashboard administrator signed in",
+        now,
+    )
+    .meta(meta)
+    .detail("actor", actor.to_json());
     state.store.create_admin_session(&record, &event).await?;
     Ok(SignIn::SignedIn(NewAdminSession {
         cookie_secret,
@@ -144,14 +143,14 @@ pub async fn session(
         return Ok(None);
     };
     let hash = TokenHash::of(secret);
-    let Some(record) = state.store.admin_session(hash.as_str(), now).await? else {
+    let Some(record) = state.store.admin_session(&hash, now).await? else {
         return Ok(None);
     };
     if now.millis() - record.last_seen_at.millis() >= TOUCH_INTERVAL_MS {
         let idle_expires_at = now.plus_seconds(SESSION_IDLE_SECONDS);
         if !state
             .store
-            .touch_admin_session(hash.as_str(), idle_expires_at, now)
+            .touch_admin_session(&hash, idle_expires_at, now)
             .await?
         {
             return Ok(None);
@@ -176,16 +175,21 @@ pub async fn sign_out(
     let hash = TokenHash::of(secret);
     let email = state
         .store
-        .admin_session(hash.as_str(), now)
+        .admin_session(&hash, now)
         .await?
         .map(|s| s.email);
-    let mut event = audit::event(SIGNED_OUT, "Dashboard administrator signed out", now).meta(meta);
+    let mut event = audit::event(
+        EventType::SuccessLogout,
+        "Dashboard administrator signed out",
+        now,
+    )
+    .meta(meta);
     if let Some(email) = email {
         event = event.detail("actor", Actor::Admin(email).to_json());
     }
     state
         .store
-        .delete_admin_session(hash.as_str(), Some(&event))
+        .delete_admin_session(&hash, Some(&event))
         .await?;
     Ok(())
 }

@@ -10,24 +10,98 @@ use tokio::sync::mpsc;
 use super::RequestMeta;
 use crate::secrets;
 
-/// Auth0's event type codes for what grantor records.
-pub mod codes {
-    /// Successful revocation (refresh tokens, grants, sessions).
-    pub const REVOKED: &str = "srrt";
-    /// Failed exchange: a rotated-out refresh token was reused; its family is revoked.
-    pub const REUSE_DETECTED: &str = "ferrt";
-    /// A Management API (or dashboard) change.
-    pub const API_OPERATION: &str = "sapi";
+/// Auth0's log event type codes (the `type` of an entry of `GET /api/v2/logs`)
+/// for everything grantor records: the one list of them. An enum rather than
+/// string constants so that [`event`] takes nothing but a code listed here;
+/// the store keeps the string ([`EventType::as_str`]), since it reads back
+/// whatever code an event was written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// `s`, "Success Login": someone signed in (today only dashboard
+    /// administrators are recorded).
+    SuccessLogin,
+    /// `f`, "Failed Login": a sign-in with a wrong e-mail or password (today
+    /// only the dashboard's are recorded).
+    FailedLogin,
+    /// `slo`, "Success Logout": a session ended by signing out (today only
+    /// the dashboard's are recorded).
+    SuccessLogout,
+    /// `sapi`, "Success API Operation": a change through the Management API
+    /// or the dashboard.
+    SuccessApiOperation,
+    /// `srrt`, "Success Revocation": refresh tokens, grants or sessions were
+    /// revoked (by a client, an administrator or grantor itself).
+    SuccessRevocation,
+    /// `ferrt`, "Failed Exchange of Rotating Refresh Token": a refresh token
+    /// that rotation had replaced was presented again; its family is revoked.
+    FailedRotatingRefreshTokenExchange,
+    /// `seacft`, "Success Exchange, Authorization Code for Access Token".
+    SuccessAuthorizationCodeExchange,
+    /// `feacft`, "Failed Exchange, Authorization Code for Access Token";
+    /// also the revocation that follows a replayed code.
+    FailedAuthorizationCodeExchange,
+    /// `seccft`, "Success Exchange, Client Credentials for Access Token".
+    SuccessClientCredentialsExchange,
+    /// `feccft`, "Failed Exchange, Client Credentials for Access Token".
+    FailedClientCredentialsExchange,
+    /// `sertft`, "Success Exchange, Refresh Token for Access Token".
+    SuccessRefreshTokenExchange,
+    /// `fertft`, "Failed Exchange, Refresh Token for Access Token" (unknown,
+    /// revoked or expired token, wrong client).
+    FailedRefreshTokenExchange,
+    /// `sede`, "Success Exchange, Device Code for Access Token".
+    SuccessDeviceCodeExchange,
+    /// `fede`, "Failed Exchange, Device Code for Access Token" (every error
+    /// answer, `authorization_pending` included).
+    FailedDeviceCodeExchange,
+    /// `sepft`, "Success Exchange, Password for Access Token".
+    SuccessPasswordExchange,
+    /// `fepft`, "Failed Exchange, Password for Access Token".
+    FailedPasswordExchange,
+}
+
+impl EventType {
+    /// The code as Auth0 writes it, which is what the store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SuccessLogin => "s",
+            Self::FailedLogin => "f",
+            Self::SuccessLogout => "slo",
+            Self::SuccessApiOperation => "sapi",
+            Self::SuccessRevocation => "srrt",
+            Self::FailedRotatingRefreshTokenExchange => "ferrt",
+            Self::SuccessAuthorizationCodeExchange => "seacft",
+            Self::FailedAuthorizationCodeExchange => "feacft",
+            Self::SuccessClientCredentialsExchange => "seccft",
+            Self::FailedClientCredentialsExchange => "feccft",
+            Self::SuccessRefreshTokenExchange => "sertft",
+            Self::FailedRefreshTokenExchange => "fertft",
+            Self::SuccessDeviceCodeExchange => "sede",
+            Self::FailedDeviceCodeExchange => "fede",
+            Self::SuccessPasswordExchange => "sepft",
+            Self::FailedPasswordExchange => "fepft",
+        }
+    }
 }
 
 /// The success and failure codes of an exchange at `/oauth/token`.
-pub fn exchange_codes(grant_type: GrantType) -> (&'static str, &'static str) {
+pub fn exchange_codes(grant_type: GrantType) -> (EventType, EventType) {
+    use EventType as E;
     match grant_type {
-        GrantType::AuthorizationCode => ("seacft", "feacft"),
-        GrantType::ClientCredentials => ("seccft", "feccft"),
-        GrantType::RefreshToken => ("sertft", "fertft"),
-        GrantType::DeviceCode => ("sede", "fede"),
-        GrantType::Password => ("sepft", "fepft"),
+        GrantType::AuthorizationCode => (
+            E::SuccessAuthorizationCodeExchange,
+            E::FailedAuthorizationCodeExchange,
+        ),
+        GrantType::ClientCredentials => (
+            E::SuccessClientCredentialsExchange,
+            E::FailedClientCredentialsExchange,
+        ),
+        GrantType::RefreshToken => (
+            E::SuccessRefreshTokenExchange,
+            E::FailedRefreshTokenExchange,
+        ),
+        GrantType::DeviceCode => (E::SuccessDeviceCodeExchange, E::FailedDeviceCodeExchange),
+        GrantType::Password => (E::SuccessPasswordExchange, E::FailedPasswordExchange),
     }
 }
 
@@ -60,7 +134,7 @@ pub fn api_operation(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> LogEvent {
-    let event = event(codes::API_OPERATION, description, now)
+    let event = event(EventType::SuccessApiOperation, description, now)
         .meta(meta)
         .detail("actor", actor.to_json());
     match actor {
@@ -70,11 +144,11 @@ pub fn api_operation(
 }
 
 /// A new event; ids sort by time (zero-padded milliseconds, then randomness).
-pub fn event(type_code: &str, description: impl Into<String>, now: Timestamp) -> LogEvent {
+pub fn event(type_code: EventType, description: impl Into<String>, now: Timestamp) -> LogEvent {
     LogEvent {
         log_id: format!("{:020}{}", now.0.max(0), secrets::hex_id(8)),
         date: now,
-        type_code: type_code.to_owned(),
+        type_code: type_code.as_str().to_owned(),
         description: description.into(),
         client_id: None,
         client_name: None,
@@ -162,5 +236,23 @@ impl AuditQueue {
         if self.tx.send(event).await.is_err() {
             tracing::warn!("audit writer stopped; an event was not recorded");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exchange_codes_are_auth0s() {
+        let codes = |g| {
+            let (s, f) = exchange_codes(g);
+            (s.as_str(), f.as_str())
+        };
+        assert_eq!(codes(GrantType::AuthorizationCode), ("seacft", "feacft"));
+        assert_eq!(codes(GrantType::ClientCredentials), ("seccft", "feccft"));
+        assert_eq!(codes(GrantType::RefreshToken), ("sertft", "fertft"));
+        assert_eq!(codes(GrantType::DeviceCode), ("sede", "fede"));
+        assert_eq!(codes(GrantType::Password), ("sepft", "fepft"));
     }
 }

@@ -94,7 +94,7 @@ pub async fn request(
         let device_code = secrets::bearer_token();
         let user_code = new_user_code();
         let record = DeviceCodeRecord {
-            device_code_hash: TokenHash::of(&device_code).as_str().to_owned(),
+            device_code_hash: TokenHash::of(&device_code),
             user_code_hash: user_code_hash(&user_code),
             client_id: client.client_id.clone(),
             audience: audience.audience.clone(),
@@ -154,8 +154,8 @@ pub fn normalize_user_code(raw: &str) -> String {
 }
 
 /// The stored form of a (normalised) user code.
-pub fn user_code_hash(normalized: &str) -> String {
-    TokenHash::of(normalized).as_str().to_owned()
+pub fn user_code_hash(normalized: &str) -> TokenHash {
+    TokenHash::of(normalized)
 }
 
 /// What entering a user code led to.
@@ -210,11 +210,11 @@ pub async fn activate(
         .store
         .client(&record.client_id)
         .await?
-        .ok_or_else(|| BrowserError::bad_request("The application no longer exists."))?;
+        .ok_or_else(|| BrowserError::invalid("The application no longer exists."))?;
     let audience = audience::resolve(state, Some(&record.audience))
         .await
         .map_err(|e| match e {
-            FlowError::OAuth(e) => BrowserError::page(403, e.description),
+            FlowError::OAuth(e) => BrowserError::refused(e.description),
             FlowError::Internal(e) => BrowserError::Internal(e),
         })?;
     let pending = PendingRequest {
@@ -224,14 +224,14 @@ pub async fn activate(
         // Device approvals always ask (`consent::decide_consent`).
         force_consent: true,
         target: Target::Device {
-            user_code_hash: record.user_code_hash.clone(),
+            user_code_hash: record.user_code_hash.as_str().to_owned(),
             device_ip: record.device_ip.clone(),
             device_user_agent: record.device_user_agent.clone(),
             requested_at_ms: record.created_at.0,
         },
     };
-    let step =
-        authorize::begin(state, pending, client, audience, session, false, meta, now).await?;
+    let request = authorize::Loaded::unsaved(pending, client, audience);
+    let step = authorize::begin(state, request, session, false, meta, now).await?;
     Ok(Activation::Proceed(Box::new(step)))
 }
 

@@ -8,26 +8,76 @@
 //!
 //! A client sees only tokens issued to it, or access tokens for an API it holds
 //! a client grant for (a resource server checking its callers); for any other
-//! token the answer is `{"active": false}`, exactly as for an unknown one.
+//! token the answer is inactive, exactly as for an unknown one. The Authentication
+//! API renders the answer (`http/auth_api/introspect.rs`).
 
 use grantor_domain::refresh_token::{decide_exchange, ExchangeDecision};
-use grantor_domain::{Client, Timestamp, TokenHash};
-use serde_json::{json, Value};
+use grantor_domain::{Client, OAuthError, OAuthErrorKind, Timestamp, TokenHash};
+use grantor_store::FamilyRecord;
+use serde_json::Value;
 
 use super::FlowError;
 use crate::keys::audiences;
 use crate::state::AppState;
 
-pub fn inactive() -> Value {
-    json!({ "active": false })
+/// What introspection tells a caller about a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Introspection {
+    /// Unknown, expired, revoked, or not the caller's to see: nothing more is
+    /// said.
+    Inactive,
+    AccessToken(ActiveAccessToken),
+    RefreshToken(ActiveRefreshToken),
 }
 
+/// A live access token, as its claims describe it. A claim the token does
+/// not carry is `None` (grantor's own tokens carry them all but `sid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveAccessToken {
+    pub issuer: String,
+    pub subject: Option<String>,
+    /// The `aud` claim: one audience, or several (a user token with `openid`
+    /// also names the userinfo audience).
+    pub audiences: Vec<String>,
+    pub issued_at: Option<i64>,
+    pub expires_at: i64,
+    /// For a machine token, only the scopes its client grant still holds.
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub jti: Option<String>,
+    pub session_id: Option<String>,
+}
+
+/// A live refresh token: its family, which outlives each secret's rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveRefreshToken {
+    pub client_id: String,
+    pub user_id: String,
+    pub audience: String,
+    pub scope: String,
+    pub issued_at: Timestamp,
+    /// The earlier of the absolute and the idle expiry, if either is set.
+    pub expires_at: Option<Timestamp>,
+    pub session_id: Option<String>,
+}
+
+/// Answers `caller` about `token`. Only confidential clients may introspect
+/// (a public client cannot keep the answer to itself); the token is required.
 pub async fn introspect(
     state: &AppState,
     caller: &Client,
-    token: &str,
+    token: Option<&str>,
     now: Timestamp,
-) -> Result<Value, FlowError> {
+) -> Result<Introspection, FlowError> {
+    if caller.token_endpoint_auth_method.is_public() {
+        return Err(OAuthError::new(
+            OAuthErrorKind::InvalidClient,
+            "Introspection needs a confidential client",
+        )
+        .into());
+    }
+    let token =
+        token.ok_or_else(|| OAuthError::invalid_request("Missing required parameter: token"))?;
     // A JWT that is ours, unexpired and from our issuer is an access token; an
     // expired or foreign one is unknown here, as is any refresh token string.
     let verified =
@@ -45,7 +95,7 @@ async fn introspect_access_token(
     caller: &Client,
     claims: Value,
     now: Timestamp,
-) -> Result<Value, FlowError> {
+) -> Result<Introspection, FlowError> {
     let issued_to_caller = claims["azp"].as_str() == Some(caller.client_id.as_str());
     let mut visible = issued_to_caller;
     for audience in audiences(&claims) {
@@ -59,10 +109,11 @@ async fn introspect_access_token(
             .is_some();
     }
     if !visible {
-        return Ok(inactive());
+        return Ok(Introspection::Inactive);
     }
+    let text = |name: &str| claims[name].as_str().map(str::to_owned);
     let is_machine = claims["gty"].as_str() == Some("client-credentials");
-    let mut scope = claims["scope"].clone();
+    let mut scope = text("scope");
     if is_machine {
         // A machine token is live only while its client still holds the
         // client grant it was issued under (the grant cascades away with the
@@ -71,38 +122,34 @@ async fn introspect_access_token(
         let (Some(azp), Some(audience)) =
             (claims["azp"].as_str(), audiences(&claims).first().copied())
         else {
-            return Ok(inactive());
+            return Ok(Introspection::Inactive);
         };
         let Some(grant) = state.store.client_grant_for(azp, audience).await? else {
-            return Ok(inactive());
+            return Ok(Introspection::Inactive);
         };
         let held = grant.held_scopes(claims["scope"].as_str().unwrap_or_default());
-        scope = json!(held.to_wire());
+        scope = Some(held.to_wire());
     } else {
         let Some(jti) = claims["jti"].as_str() else {
-            return Ok(inactive());
+            return Ok(Introspection::Inactive);
         };
         match state.store.access_token_state(jti, now).await? {
             Some(s) if s.active => {}
-            _ => return Ok(inactive()),
+            _ => return Ok(Introspection::Inactive),
         }
     }
-    let mut body = json!({
-        "active": true,
-        "token_type": "access_token",
-        "iss": claims["iss"],
-        "sub": claims["sub"],
-        "aud": claims["aud"],
-        "iat": claims["iat"],
-        "exp": claims["exp"],
-        "scope": scope,
-        "client_id": claims["azp"],
-        "jti": claims["jti"],
-    });
-    if let Some(sid) = claims.get("sid") {
-        body["sid"] = sid.clone();
-    }
-    Ok(body)
+    Ok(Introspection::AccessToken(ActiveAccessToken {
+        // Both checked by `verify_access_token`.
+        issuer: text("iss").unwrap_or_default(),
+        expires_at: claims["exp"].as_i64().unwrap_or_default(),
+        subject: text("sub"),
+        audiences: audiences(&claims).into_iter().map(str::to_owned).collect(),
+        issued_at: claims["iat"].as_i64(),
+        scope,
+        client_id: text("azp"),
+        jti: text("jti"),
+        session_id: text("sid"),
+    }))
 }
 
 async fn introspect_refresh_token(
@@ -110,16 +157,16 @@ async fn introspect_refresh_token(
     caller: &Client,
     token: &str,
     now: Timestamp,
-) -> Result<Value, FlowError> {
+) -> Result<Introspection, FlowError> {
     let Some(presented) = state
         .store
-        .load_refresh_token(TokenHash::of(token).as_str())
+        .load_refresh_token(&TokenHash::of(token))
         .await?
     else {
-        return Ok(inactive());
+        return Ok(Introspection::Inactive);
     };
     if presented.family.client_id != caller.client_id {
-        return Ok(inactive());
+        return Ok(Introspection::Inactive);
     }
     // Leeway 0: a rotated-out secret is never reported active.
     let active = matches!(
@@ -127,29 +174,26 @@ async fn introspect_refresh_token(
         ExchangeDecision::Reuse | ExchangeDecision::Rotate
     );
     if !active {
-        return Ok(inactive());
+        return Ok(Introspection::Inactive);
     }
-    let family = &presented.family;
-    let mut body = json!({
-        "active": true,
-        "token_type": "refresh_token",
-        "client_id": family.client_id,
-        "sub": family.user_id,
-        "aud": family.audience,
-        "scope": family.scope,
-        "iat": family.created_at.unix_seconds(),
-        "iss": state.issuer.as_str(),
-    });
-    if let Some(exp) = family
+    Ok(Introspection::RefreshToken(active_refresh_token(
+        presented.family,
+    )))
+}
+
+fn active_refresh_token(family: FamilyRecord) -> ActiveRefreshToken {
+    let expires_at = family
         .expires_at
         .into_iter()
         .chain(family.idle_expires_at)
-        .min()
-    {
-        body["exp"] = json!(exp.unix_seconds());
+        .min();
+    ActiveRefreshToken {
+        client_id: family.client_id,
+        user_id: family.user_id,
+        audience: family.audience,
+        scope: family.scope,
+        issued_at: family.created_at,
+        expires_at,
+        session_id: family.session_id,
     }
-    if let Some(sid) = &family.session_id {
-        body["sid"] = json!(sid);
-    }
-    Ok(body)
 }

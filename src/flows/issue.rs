@@ -13,13 +13,14 @@ use grantor_domain::{
     Client, GrantType, RotationType, ScopeSet, SigningAlg, Timestamp, TokenHash, User,
 };
 use grantor_store::{AccessTokenRecord, IssueBatch, NewFamily, UserGrant};
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::audience::UserAudience;
 use super::audit::EventExt;
 use super::token::IssuedTokens;
 use super::{FlowError, RequestMeta};
+use crate::claims::add_profile_claims;
 use crate::refresh_secret::RefreshSecrets;
 use crate::secrets;
 use crate::state::AppState;
@@ -37,9 +38,9 @@ pub struct IssueContext<'a> {
     pub nonce: Option<String>,
     pub device_name: Option<String>,
     /// The authorization code redeemed, if any.
-    pub code_hash: Option<String>,
+    pub code_hash: Option<TokenHash>,
     /// Which exchange this is, for its audit event.
-    pub grant_type: grantor_domain::GrantType,
+    pub grant_type: GrantType,
 }
 
 /// Signed tokens (the response, still without a refresh token) plus the
@@ -56,21 +57,23 @@ pub fn offline_allowed(client: &Client, audience: &UserAudience, scope: &ScopeSe
         && client.allows_grant(GrantType::RefreshToken)
 }
 
-/// Signs the access token and, with `openid`, the ID token.
-#[allow(clippy::too_many_arguments)]
+/// Signs the access token and, with `openid`, the ID token, for `ctx.scope`;
+/// `family_id` is the refresh-token family issued with them, if any.
 pub fn mint_access(
     state: &AppState,
-    client: &Client,
-    user: &User,
-    grant: &UserGrant,
-    audience: &UserAudience,
-    scope: ScopeSet,
-    session_id: Option<&str>,
-    auth_time: Timestamp,
-    nonce: Option<&str>,
+    ctx: &IssueContext<'_>,
     family_id: Option<&str>,
     now: Timestamp,
 ) -> Result<MintedAccess, FlowError> {
+    let IssueContext {
+        client,
+        user,
+        grant,
+        audience,
+        scope,
+        ..
+    } = ctx;
+    let session_id = ctx.session_id.as_deref();
     let iat = now.unix_seconds();
     let expires_in = audience.token_lifetime();
     let jti = secrets::hex_id(16);
@@ -99,17 +102,7 @@ pub fn mint_access(
         .map_or(SigningAlg::Rs256, |api| api.signing_alg);
     let access_token = state.keys.sign(alg, &claims)?;
     let id_token = if scope.contains("openid") {
-        Some(sign_id_token(
-            state,
-            client,
-            user,
-            &scope,
-            session_id,
-            auth_time,
-            nonce,
-            &access_token,
-            now,
-        )?)
+        Some(sign_id_token(state, ctx, &access_token, now)?)
     } else {
         None
     };
@@ -137,15 +130,9 @@ pub fn mint_access(
 }
 
 /// OIDC Core §2 ID token, RS256, with `at_hash` (§3.1.3.6) and profile/email claims by scope.
-#[allow(clippy::too_many_arguments)]
 fn sign_id_token(
     state: &AppState,
-    client: &Client,
-    user: &User,
-    scope: &ScopeSet,
-    session_id: Option<&str>,
-    auth_time: Timestamp,
-    nonce: Option<&str>,
+    ctx: &IssueContext<'_>,
     access_token: &str,
     now: Timestamp,
 ) -> Result<String, FlowError> {
@@ -153,81 +140,54 @@ fn sign_id_token(
     let digest = Sha256::digest(access_token.as_bytes());
     let mut claims = json!({
         "iss": state.issuer.as_str(),
-        "sub": user.user_id,
-        "aud": client.client_id,
+        "sub": ctx.user.user_id,
+        "aud": ctx.client.client_id,
         "iat": iat,
-        "exp": iat + client.id_token_lifetime,
-        "auth_time": auth_time.unix_seconds(),
+        "exp": iat + ctx.client.id_token_lifetime,
+        "auth_time": ctx.auth_time.unix_seconds(),
         "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]),
     });
-    if let Some(nonce) = nonce {
+    if let Some(nonce) = &ctx.nonce {
         claims["nonce"] = json!(nonce);
     }
-    if let Some(sid) = session_id {
+    if let Some(sid) = &ctx.session_id {
         claims["sid"] = json!(sid);
     }
-    add_profile_claims(&mut claims, user, scope);
+    add_profile_claims(&mut claims, ctx.user, &ctx.scope);
     Ok(state.keys.sign(SigningAlg::Rs256, &claims)?)
 }
 
-/// Standard claims released by `profile` and `email` (ID token and /userinfo).
-pub fn add_profile_claims(claims: &mut Value, user: &User, scope: &ScopeSet) {
-    if scope.contains("profile") {
-        claims["name"] = json!(user.name);
-        claims["nickname"] = json!(user.nickname);
-        if let Some(p) = &user.picture {
-            claims["picture"] = json!(p);
-        }
-        if let Some(g) = &user.given_name {
-            claims["given_name"] = json!(g);
-        }
-        if let Some(f) = &user.family_name {
-            claims["family_name"] = json!(f);
-        }
-        claims["updated_at"] = json!(crate::http::management::iso8601(user.updated_at));
-    }
-    if scope.contains("email") {
-        claims["email"] = json!(user.email);
-        claims["email_verified"] = json!(user.email_verified);
-    }
-}
-
-/// Builds a new refresh-token family (not yet stored) and its secret.
-#[allow(clippy::too_many_arguments)]
+/// Builds a new refresh-token family (not yet stored) of `scope` for what
+/// `ctx` names, and its secret.
 pub fn new_family(
     refresh_secrets: &RefreshSecrets,
-    client: &Client,
-    user: &User,
-    grant: &UserGrant,
-    audience: &UserAudience,
+    ctx: &IssueContext<'_>,
     scope: &ScopeSet,
-    session_id: Option<String>,
-    auth_time: Timestamp,
-    device_name: Option<String>,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> (NewFamily, String) {
     let id = secrets::hex_id(16);
     let secret = refresh_secrets.issue(&id, 0);
+    let client = ctx.client;
     let (expires_at, idle_expires_at) = lifetimes_at_issue(&client.refresh_token, now);
     let family = NewFamily {
         id,
-        user_id: user.user_id.clone(),
+        user_id: ctx.user.user_id.clone(),
         client_id: client.client_id.clone(),
-        grant_id: grant.id.clone(),
-        grant_epoch: grant.token_epoch,
-        session_id,
-        audience: audience.audience.clone(),
+        grant_id: ctx.grant.id.clone(),
+        grant_epoch: ctx.grant.token_epoch,
+        session_id: ctx.session_id.clone(),
+        audience: ctx.audience.audience.clone(),
         scope: scope.to_wire(),
         rotating: client.refresh_token.rotation_type == RotationType::Rotating,
-        device_name,
+        device_name: ctx.device_name.clone(),
         ip: meta.ip.clone(),
         user_agent: meta.user_agent.clone(),
-        auth_time,
+        auth_time: ctx.auth_time,
         created_at: now,
         expires_at,
         idle_expires_at,
-        secret_hash: TokenHash::of(&secret).as_str().to_owned(),
+        secret_hash: TokenHash::of(&secret),
     };
     (family, secret)
 }
@@ -235,44 +195,22 @@ pub fn new_family(
 /// Mints and records the tokens of a user flow (code, device, password).
 pub async fn issue_for_user(
     state: &AppState,
-    ctx: IssueContext<'_>,
+    mut ctx: IssueContext<'_>,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<IssuedTokens, FlowError> {
     let offline = offline_allowed(ctx.client, ctx.audience, &ctx.scope);
-    let scope: ScopeSet = if offline {
-        ctx.scope.clone()
-    } else {
-        ctx.scope
+    if !offline {
+        ctx.scope = ctx
+            .scope
             .iter()
             .filter(|s| *s != "offline_access")
-            .collect()
-    };
-    let family = offline.then(|| {
-        new_family(
-            &state.refresh_secrets,
-            ctx.client,
-            ctx.user,
-            ctx.grant,
-            ctx.audience,
-            &scope,
-            ctx.session_id.clone(),
-            ctx.auth_time,
-            ctx.device_name.clone(),
-            meta,
-            now,
-        )
-    });
+            .collect();
+    }
+    let family = offline.then(|| new_family(&state.refresh_secrets, &ctx, &ctx.scope, meta, now));
     let minted = mint_access(
         state,
-        ctx.client,
-        ctx.user,
-        ctx.grant,
-        ctx.audience,
-        scope,
-        ctx.session_id.as_deref(),
-        ctx.auth_time,
-        ctx.nonce.as_deref(),
+        &ctx,
         family.as_ref().map(|(f, _)| f.id.as_str()),
         now,
     )?;

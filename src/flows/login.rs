@@ -258,7 +258,7 @@ pub async fn create_session(
     let session = SessionRecord {
         id: secrets::alphanumeric(32),
         user_id: user.user_id.clone(),
-        cookie_hash: TokenHash::of(&cookie_secret).as_str().to_owned(),
+        cookie_hash: TokenHash::of(&cookie_secret),
         created_at: now,
         updated_at: now,
         authenticated_at: now,
@@ -293,11 +293,7 @@ pub async fn active_session(
         return Ok(None);
     };
     let hash = TokenHash::of(secret);
-    let Some(session) = state
-        .store
-        .active_session_by_cookie(hash.as_str(), now)
-        .await?
-    else {
+    let Some(session) = state.store.active_session_by_cookie(&hash, now).await? else {
         return Ok(None);
     };
     let user = state

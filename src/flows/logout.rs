@@ -45,7 +45,7 @@ pub async fn logout(
     };
     let client_id = match (request.client_id, hinted.as_deref()) {
         (Some(given), Some(hinted)) if given != hinted => {
-            return Err(BrowserError::bad_request(
+            return Err(BrowserError::invalid(
                 "The id_token_hint was not issued to this client_id.",
             ))
         }
@@ -58,7 +58,7 @@ pub async fn logout(
                 .store
                 .client(id)
                 .await?
-                .ok_or_else(|| BrowserError::bad_request("Unknown client."))?,
+                .ok_or_else(|| BrowserError::invalid("Unknown client."))?,
         ),
         None => None,
     };
@@ -69,7 +69,7 @@ pub async fn logout(
                 .as_ref()
                 .is_some_and(|c| c.allowed_logout_urls.iter().any(|u| u == url));
             if !allowed {
-                return Err(BrowserError::bad_request(
+                return Err(BrowserError::invalid(
                     "The return URL is not one of the application's allowed logout URLs.",
                 ));
             }
@@ -77,7 +77,7 @@ pub async fn logout(
             // (`javascript:`, `data:`, …) is never followed.
             if !is_safe_redirect(url) {
                 tracing::warn!("logout: a registered logout URL fails the URL rules");
-                return Err(BrowserError::bad_request(
+                return Err(BrowserError::invalid(
                     "The return URL is not a URL the browser can be sent to.",
                 ));
             }
@@ -86,11 +86,7 @@ pub async fn logout(
     };
     if let Some(secret) = cookie_secret.filter(|s| !s.is_empty()) {
         let hash = TokenHash::of(secret);
-        if let Some(session) = state
-            .store
-            .active_session_by_cookie(hash.as_str(), now)
-            .await?
-        {
+        if let Some(session) = state.store.active_session_by_cookie(&hash, now).await? {
             state.store.end_session(&session.id, now).await?;
         }
     }
@@ -101,7 +97,7 @@ pub async fn logout(
 /// hints are accepted (OIDC RP-Initiated Logout §2): the token only names
 /// the client, whose allowed logout URLs are then checked.
 fn client_of_id_token(state: &AppState, token: &str) -> Result<String, BrowserError> {
-    let invalid = || BrowserError::bad_request("The id_token_hint is not a valid ID token.");
+    let invalid = || BrowserError::invalid("The id_token_hint is not a valid ID token.");
     let claims = state.keys.verify(token).map_err(|_| invalid())?;
     if claims.get("iss").and_then(Value::as_str) != Some(state.issuer.as_str()) {
         return Err(invalid());

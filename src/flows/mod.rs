@@ -13,6 +13,7 @@ pub mod login;
 pub mod logout;
 pub mod revocation;
 pub mod token;
+pub mod userinfo;
 
 use grantor_domain::OAuthError;
 

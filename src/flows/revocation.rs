@@ -6,57 +6,20 @@
 //! it takes effect for every process before the call returns; its audit event
 //! and receipt are written in the same transaction.
 
+pub use grantor_domain::revocation::Reason;
 use grantor_domain::Timestamp;
 pub use grantor_store::{RevocationReceipt, RevocationTarget, UserChange};
 
-use super::audit::{self, codes, Actor, EventExt};
+use super::audit::{self, Actor, EventExt, EventType};
 use super::{FlowError, RequestMeta};
 use crate::state::AppState;
 
-/// Why tokens were revoked; stored with revoked families and in the event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// A rotated-out refresh token was presented again (CONTRACT §4 rule 6).
-    ReuseDetected,
-    /// An authorization code was presented twice (RFC 6749 §4.1.2).
-    CodeReplayed,
-    /// The client switched off rotation; the rotating family is replaced.
-    RotationDisabled,
-    /// A client called `/oauth/revoke` (CONTRACT §4 rule 3).
-    RevokeEndpoint,
-    /// A Management API call (CONTRACT §4 rule 5).
-    ManagementApi,
-    /// A dashboard administrator's action (CONTRACT §5).
-    Dashboard,
-    /// The user was blocked (CONTRACT §6.3).
-    UserBlocked,
-    /// The user's password was changed (CONTRACT §6.3).
-    PasswordChanged,
-    /// The user was deleted (CONTRACT §6.3).
-    UserDeleted,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ReuseDetected => "reuse-detected",
-            Self::CodeReplayed => "code-replayed",
-            Self::RotationDisabled => "rotation-disabled",
-            Self::RevokeEndpoint => "revoke-endpoint",
-            Self::ManagementApi => "management-api",
-            Self::Dashboard => "dashboard",
-            Self::UserBlocked => "user-blocked",
-            Self::PasswordChanged => "password-changed",
-            Self::UserDeleted => "user-deleted",
-        }
-    }
-
-    fn type_code(self) -> &'static str {
-        match self {
-            Self::ReuseDetected => codes::REUSE_DETECTED,
-            Self::CodeReplayed => "feacft",
-            _ => codes::REVOKED,
-        }
+/// The audit event type a revocation for `reason` is recorded under.
+fn event_type(reason: Reason) -> EventType {
+    match reason {
+        Reason::ReuseDetected => EventType::FailedRotatingRefreshTokenExchange,
+        Reason::CodeReplayed => EventType::FailedAuthorizationCodeExchange,
+        _ => EventType::SuccessRevocation,
     }
 }
 
@@ -107,7 +70,7 @@ fn revocation_event(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> grantor_store::LogEvent {
-    audit::event(reason.type_code(), describe(target, reason), now)
+    audit::event(event_type(reason), describe(target, reason), now)
         .meta(meta)
         .detail("actor", actor.to_json())
         .detail("reason", reason.as_str().into())
@@ -124,10 +87,7 @@ pub async fn revoke(
     now: Timestamp,
 ) -> Result<RevocationReceipt, FlowError> {
     let event = revocation_event(&target, reason, actor, meta, now);
-    let receipt = state
-        .store
-        .revoke(&target, reason.as_str(), &event, now)
-        .await?;
+    let receipt = state.store.revoke(&target, reason, &event, now).await?;
     if receipt.found {
         tracing::info!(
             reason = reason.as_str(),
@@ -161,7 +121,7 @@ pub async fn change_account(
     let event = revocation_event(&target, reason, actor, meta, now);
     let receipt = state
         .store
-        .change_user_revoking(&change, reason.as_str(), &event, now)
+        .change_user_revoking(&change, reason, &event, now)
         .await?;
     if let Some(receipt) = &receipt {
         tracing::info!(
@@ -182,6 +142,147 @@ pub async fn preview(
     now: Timestamp,
 ) -> Result<RevocationReceipt, FlowError> {
     Ok(state.store.revocation_preview(target, now).await?)
+}
+
+/// The refresh tokens a Management API call names (`POST
+/// /refresh-tokens/revoke`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshTokenSelection {
+    /// Families by id; ids that do not exist are skipped.
+    Ids(Vec<String>),
+    /// Every refresh token of a user, or only those for one client, or for
+    /// one API of that client (`audience` comes only with `client_id`).
+    User {
+        user_id: String,
+        client_id: Option<String>,
+        audience: Option<String>,
+    },
+}
+
+/// What a [`RefreshTokenSelection`] names that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownSubject {
+    User,
+    Client,
+    Api,
+}
+
+/// Revokes the refresh tokens `selection` names, once what it names is
+/// known to exist (nothing is written otherwise). When several are unknown,
+/// the user is reported first, then the client, then the API.
+///
+/// The user is not read ahead: the revocation's own receipt says whether
+/// it exists (`found`), and an unknown user makes it write nothing. So a
+/// selection costs one read for each of the client and the API it names.
+pub async fn revoke_selection(
+    state: &AppState,
+    selection: RefreshTokenSelection,
+    actor: &Actor,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<Result<RevocationReceipt, UnknownSubject>, FlowError> {
+    let target = match selection {
+        RefreshTokenSelection::Ids(family_ids) => RevocationTarget::Families { family_ids },
+        RefreshTokenSelection::User {
+            user_id,
+            client_id,
+            audience,
+        } => {
+            // Read only on the way to an error, to report the user first.
+            let user = user_id.as_str();
+            let unknown = |other: UnknownSubject| async move {
+                let user_known = state.store.user(user).await?.is_some();
+                Ok::<_, FlowError>(if user_known {
+                    other
+                } else {
+                    UnknownSubject::User
+                })
+            };
+            if let Some(client_id) = &client_id {
+                if state.store.client(client_id).await?.is_none() {
+                    return Ok(Err(unknown(UnknownSubject::Client).await?));
+                }
+            }
+            if let Some(audience) = &audience {
+                let api = state.store.resource_server_by_identifier(audience).await?;
+                if api.is_none() {
+                    return Ok(Err(unknown(UnknownSubject::Api).await?));
+                }
+            }
+            RevocationTarget::User {
+                user_id,
+                client_id,
+                audience,
+            }
+        }
+    };
+    let user_target = matches!(target, RevocationTarget::User { .. });
+    let receipt = revoke(state, target, Reason::ManagementApi, actor, meta, now).await?;
+    if user_target && !receipt.found {
+        return Ok(Err(UnknownSubject::User));
+    }
+    Ok(Ok(receipt))
+}
+
+/// A user's access as `POST /users/{id}/revoke-access` names it: every
+/// session, or one, and the refresh tokens with them unless kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessSelection {
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub keep_refresh_tokens: bool,
+}
+
+/// Why an [`AccessSelection`] was not revoked (nothing was written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessRefusal {
+    UnknownUser,
+    /// The named session does not exist or is another user's.
+    NotTheUsersSession,
+}
+
+/// Revokes the access `selection` names. A named session must be the
+/// user's: the revocation itself would close it whoever it belongs to. An
+/// unknown user is reported before a session that is not theirs; as in
+/// [`revoke_selection`], the revocation's receipt says whether the user
+/// exists, so the user is read ahead only to tell the two apart.
+pub async fn revoke_access(
+    state: &AppState,
+    selection: AccessSelection,
+    actor: &Actor,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<Result<RevocationReceipt, AccessRefusal>, FlowError> {
+    let AccessSelection {
+        user_id,
+        session_id,
+        keep_refresh_tokens,
+    } = selection;
+    if let Some(session_id) = &session_id {
+        let owned = state
+            .store
+            .session(session_id)
+            .await?
+            .is_some_and(|s| s.user_id == user_id);
+        if !owned {
+            let user_known = state.store.user(&user_id).await?.is_some();
+            return Ok(Err(if user_known {
+                AccessRefusal::NotTheUsersSession
+            } else {
+                AccessRefusal::UnknownUser
+            }));
+        }
+    }
+    let target = RevocationTarget::UserAccess {
+        user_id,
+        session_id,
+        keep_refresh_tokens,
+    };
+    let receipt = revoke(state, target, Reason::ManagementApi, actor, meta, now).await?;
+    if !receipt.found {
+        return Ok(Err(AccessRefusal::UnknownUser));
+    }
+    Ok(Ok(receipt))
 }
 
 /// What `/oauth/revoke` did.
@@ -238,7 +339,7 @@ async fn find_refresh_token(
     token: &str,
 ) -> Result<Option<grantor_store::PresentedRefreshToken>, FlowError> {
     let hash = grantor_domain::TokenHash::of(token);
-    if let Some(found) = state.store.load_refresh_token(hash.as_str()).await? {
+    if let Some(found) = state.store.load_refresh_token(&hash).await? {
         return Ok(Some(found));
     }
     pruned_refresh_token(state, token).await

@@ -5,8 +5,10 @@
 pub mod auth_api;
 pub mod client_ip;
 pub mod dashboard;
+pub mod error_log;
 pub mod extract;
 pub mod management;
+pub mod media_type;
 pub mod nul;
 pub mod pages;
 pub mod rate_limit;
@@ -25,6 +27,17 @@ pub use crate::state::AppState;
 /// Largest request body accepted anywhere (1 MiB); larger ones get a 413 in
 /// the surface's own error format.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Each request's span: method and path, not the query, which may carry a
+/// user code or an ID token hint. At `info`, so that every line logged while
+/// serving a request names the request.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+    )
+}
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -46,7 +59,14 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             rate_limit::layer,
         ))
-        .layer(TraceLayer::new_for_http())
+        // Inside the request's span: logs every 5xx once, with its cause;
+        // the trace layer's own failure line would be a second one.
+        .layer(from_fn(error_log::layer))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(()),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client_ip::layer,

@@ -7,10 +7,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_databases;
-use crate::client_credentials::urlencode;
 use crate::refresh_tokens::{password_grant, refresh, rotating, rt, setup, EMAIL, PASSWORD};
 use crate::support::browser::{authorize_code_with, authorize_path, get, new_browser, web_client};
-use crate::support::{assert_oauth_error, claims, read, spawn_app, TestApp};
+use crate::support::{assert_oauth_error, claims, read, spawn_app, urlencode, TestApp};
 
 const CALLBACK: &str = "https://web.example.test/callback";
 

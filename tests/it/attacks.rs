@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_databases;
-use crate::limits::{bucket, count_rows, spawn_with};
+use crate::limits::{bucket, spawn_with};
 use crate::refresh_tokens::{setup, API, EMAIL, PASSWORD};
 use crate::support::browser::{authorize_path, get, web_client};
 use crate::support::{assert_oauth_error, read, AppOptions, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET};
@@ -142,17 +142,17 @@ both_databases! {
         let app = spawn_with(db, AppOptions::default()).await;
         let callback = "https://app.example.test/callback";
         let (web, _) = web_client(&app, "Web", &[callback]).await;
-        let before = count_rows(&app, "authorization_requests").await;
+        let before = app.count_rows("authorization_requests").await;
         let long = "s".repeat(2049);
         for name in ["state", "nonce", "scope"] {
             let response = get(&app, &app.http, &authorize_path(&web, callback, &[(name, &long)])).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name}");
             assert!(response.headers().get("location").is_none());
         }
-        assert_eq!(count_rows(&app, "authorization_requests").await, before);
+        assert_eq!(app.count_rows("authorization_requests").await, before);
         let ok = "s".repeat(2048);
         let response = get(&app, &app.http, &authorize_path(&web, callback, &[("state", &ok)])).await;
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(count_rows(&app, "authorization_requests").await, before + 1);
+        assert_eq!(app.count_rows("authorization_requests").await, before + 1);
     }
 }

@@ -28,14 +28,8 @@ async fn setup(db: crate::support::Backend) -> (TestApp, String, String) {
     (app, id, secret)
 }
 
-async fn store(app: &TestApp) -> grantor_store::Store {
-    grantor_store::Store::connect(&app.db.url)
-        .await
-        .expect("store")
-}
-
 async fn user_id(app: &TestApp, email: &str) -> String {
-    let store = store(app).await;
+    let store = app.store().await;
     let user = store
         .user_by_email("Username-Password-Authentication", email)
         .await
@@ -134,7 +128,7 @@ both_databases! {
         let code = query_param(&location, "code").expect("code");
         assert!(code.len() >= 43);
         // The grant was recorded with the asked scopes.
-        let store = store(&app).await;
+        let store = app.store().await;
         let id = user_id(&app, EMAIL).await;
         let grant = store.grant_for(&id, &client_id, API).await.unwrap().expect("grant");
         assert_eq!(grant.scope.to_wire(), "openid profile read:a");
@@ -175,7 +169,7 @@ both_databases! {
         assert!(query_param(&location, "error_description").is_some());
         assert_eq!(query_param(&location, "state").as_deref(), Some("xyz"));
         assert!(query_param(&location, "code").is_none());
-        let store = store(&app).await;
+        let store = app.store().await;
         let id = user_id(&app, EMAIL).await;
         assert!(store.grant_for(&id, &client_id, API).await.unwrap().is_none());
         store.close().await;
@@ -207,7 +201,7 @@ both_databases! {
         let html = response.text().await.unwrap();
         assert!(is_consent_page(&html), "{html}");
         assert_eq!(submit_consent(&app, &app.http, &html, true).await.status(), StatusCode::SEE_OTHER);
-        let store = store(&app).await;
+        let store = app.store().await;
         let grant = store.grant_for(&user_id(&app, EMAIL).await, &client_id, API).await.unwrap().unwrap();
         assert_eq!(grant.scope.to_wire(), "openid read:a write:a");
         store.close().await;
@@ -237,7 +231,7 @@ both_databases! {
         let response = submit_login(&app, &app.http, &html, EMAIL, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert!(query_param(&location(&response).unwrap(), "code").is_some());
-        let store = store(&app).await;
+        let store = app.store().await;
         let id = user_id(&app, EMAIL).await;
         let grant = store.grant_for(&id, &first_party, skipping).await.unwrap().expect("grant recorded");
         assert_eq!(grant.scope.to_wire(), "read:a");
@@ -445,7 +439,7 @@ both_databases! {
         let request = input_value(&consent, "request").unwrap();
         let response = post_form(&app, &app.http, "/u/consent", &[("request", &request), ("decision", "accept")]).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
-        let store = store(&app).await;
+        let store = app.store().await;
         assert!(store.grant_for(&user_id(&app, EMAIL).await, &client_id, &format!("{}userinfo", app.issuer)).await.unwrap().is_none());
         store.close().await;
     }

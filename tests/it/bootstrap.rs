@@ -5,8 +5,8 @@ use reqwest::{Method, StatusCode};
 
 use crate::both_databases;
 use crate::support::{
-    assert_oauth_error, read, spawn_app_on, AppOptions, TestDatabase, MGMT_CLIENT_ID,
-    MGMT_CLIENT_SECRET,
+    assert_oauth_error, connect_store, read, spawn_app_on, AppOptions, TestDatabase,
+    MGMT_CLIENT_ID, MGMT_CLIENT_SECRET,
 };
 
 both_databases! {
@@ -38,7 +38,7 @@ both_databases! {
         assert_oauth_error(status, &body, StatusCode::UNAUTHORIZED, "access_denied");
         let jwks_after: serde_json::Value = second.http.get(second.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
         assert_eq!(jwks_before, jwks_after, "signing keys are kept");
-        let store = grantor_store::Store::connect(&database.url).await.unwrap();
+        let store = connect_store(&database).await;
         assert!(store.admin_password_hash("admin@example.test").await.unwrap().is_some());
         assert!(store.admin_password_hash("other@example.test").await.unwrap().is_none());
         let hash = store.admin_password_hash("admin@example.test").await.unwrap().unwrap();
@@ -57,7 +57,7 @@ both_databases! {
         let jwks_a: serde_json::Value = a.http.get(a.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
         let jwks_b: serde_json::Value = b.http.get(b.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
         assert_eq!(jwks_a, jwks_b);
-        let store = grantor_store::Store::connect(&database.url).await.unwrap();
+        let store = connect_store(&database).await;
         let clients = store.list_clients(grantor_store::PageRequest { offset: 0, limit: 100 }).await.unwrap();
         assert_eq!(clients.total, 1, "exactly one bootstrap client");
         assert_eq!(store.signing_keys().await.unwrap().len(), 4, "one key per algorithm, made once");

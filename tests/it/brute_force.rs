@@ -80,7 +80,7 @@ both_databases! {
 
 /// The login counter of `email` from the loopback address, as stored.
 async fn account_failures(app: &TestApp, email: &str) -> i64 {
-    let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+    let store = app.store().await;
     let counter = login::account_counter(
         login::LOGIN_COUNTER,
         &login::identifier_hash(email),
@@ -95,7 +95,7 @@ async fn account_failures(app: &TestApp, email: &str) -> i64 {
 }
 
 async fn ip_failures(app: &TestApp, ip: &str) -> i64 {
-    let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+    let store = app.store().await;
     let n = store
         .attempt_count(&login::ip_counter(ip), app.clock.now())
         .await
@@ -239,7 +239,7 @@ both_databases! {
         let refused: Vec<_> = responses.iter().filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS).collect();
         assert_eq!((wrong_code, refused.len()), (10, 20));
         assert!(refused.iter().all(|r| r.headers().get("retry-after").is_some()));
-        let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+        let store = app.store().await;
         let guesses = store
             .attempt_count(&grantor::flows::device_authorization::activation_counter("127.0.0.1"), app.clock.now())
             .await

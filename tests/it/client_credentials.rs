@@ -3,7 +3,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::both_databases;
-use crate::support::{assert_oauth_error, claims, read, spawn_app, TestApp};
+use crate::support::{assert_oauth_error, claims, read, spawn_app, urlencode, TestApp};
 
 const API: &str = "https://api.example.test/";
 
@@ -172,16 +172,4 @@ both_databases! {
             assert_eq!(format!("{:?}", header.alg), alg);
         }
     }
-}
-
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

@@ -1,6 +1,7 @@
 //! The device flow's request and activation (RFC 8628): `/oauth/device/code`,
 //! `/activate` with guessing protection, then login and consent.
 
+use grantor_domain::TokenHash;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -50,9 +51,12 @@ fn user_code_hash(shown: &str) -> String {
 }
 
 async fn is_pending(app: &TestApp, shown_user_code: &str) -> bool {
-    let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+    let store = app.store().await;
     let pending = store
-        .pending_device_code(&user_code_hash(shown_user_code), app.clock.now())
+        .pending_device_code(
+            &TokenHash::from_stored(user_code_hash(shown_user_code)),
+            app.clock.now(),
+        )
         .await
         .unwrap()
         .is_some();
@@ -239,9 +243,12 @@ async fn stored_device_code(
     app: &TestApp,
     shown_user_code: &str,
 ) -> grantor_store::DeviceCodeRecord {
-    let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+    let store = app.store().await;
     let record = store
-        .pending_device_code(&user_code_hash(shown_user_code), app.clock.now())
+        .pending_device_code(
+            &TokenHash::from_stored(user_code_hash(shown_user_code)),
+            app.clock.now(),
+        )
         .await
         .unwrap()
         .expect("pending device code");
@@ -265,7 +272,7 @@ both_databases! {
         let (app, _) = setup(db).await;
         // A first-party app whose API skips consent for first-party clients:
         // /authorize would not ask, the device flow still does.
-        let (status, body) = app.mgmt_call(reqwest::Method::PATCH, &format!("/resource-servers/{}", crate::client_credentials::urlencode(API)),
+        let (status, body) = app.mgmt_call(reqwest::Method::PATCH, &format!("/resource-servers/{}", crate::support::urlencode(API)),
             Some(json!({"skip_consent_for_verifiable_first_party_clients": true}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let (client_id, _, _) = app.create_client(json!({

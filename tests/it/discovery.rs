@@ -59,7 +59,7 @@ both_databases! {
 
         let api = "https://ec.example.test/";
         app.create_api(api, &[]).await;
-        let (status, body) = app.mgmt_call(Method::PATCH, &format!("/resource-servers/{}", crate::client_credentials::urlencode(api)), Some(json!({"signing_alg": "ES256"}))).await;
+        let (status, body) = app.mgmt_call(Method::PATCH, &format!("/resource-servers/{}", crate::support::urlencode(api)), Some(json!({"signing_alg": "ES256"}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let jwks = fetch().await;
         assert_eq!(key_types(&jwks), vec!["ES256", "PS256", "RS256"]);

@@ -81,25 +81,13 @@ fn assert_refusal_headers(response: &reqwest::Response, limit: u64) {
 async fn machine_token_ips(app: &TestApp, at_least: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let ips = query_strings(app, "SELECT ip FROM logs WHERE type = 'seccft' ORDER BY ip").await;
+        let ips = app
+            .query_strings("SELECT ip FROM logs WHERE type = 'seccft' ORDER BY ip")
+            .await;
         if ips.len() >= at_least || Instant::now() > deadline {
             return ips;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn query_strings(app: &TestApp, sql: &str) -> Vec<String> {
-    if app.db.url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
-        let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
-        pool.close().await;
-        rows
-    } else {
-        let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
-        let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
-        pool.close().await;
-        rows
     }
 }
 
@@ -244,21 +232,6 @@ both_databases! {
     }
 }
 
-pub async fn count_rows(app: &TestApp, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) FROM {table}");
-    if app.db.url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
-        let n: i64 = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        n
-    } else {
-        let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
-        let n: i64 = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        n
-    }
-}
-
 both_databases! {
     /// Pending `/authorize` requests and device codes are written by
     /// unauthenticated requests; a flood from one IP is refused with 429
@@ -270,7 +243,7 @@ both_databases! {
         }).await;
         let native = native_client(&app, "TV", &[]).await;
         let (web, _) = web_client(&app, "Web", &[CALLBACK]).await;
-        let before = count_rows(&app, "device_codes").await;
+        let before = app.count_rows("device_codes").await;
         let mut statuses = Vec::new();
         for _ in 0..12 {
             let response = app.http.post(app.url("/oauth/device/code"))
@@ -282,16 +255,16 @@ both_databases! {
             }
         }
         assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 5, "{statuses:?}");
-        assert_eq!(count_rows(&app, "device_codes").await - before, 5);
+        assert_eq!(app.count_rows("device_codes").await - before, 5);
         // /authorize shares the IP's write bucket, which is now empty.
-        let before = count_rows(&app, "authorization_requests").await;
+        let before = app.count_rows("authorization_requests").await;
         let path = authorize_path(&web, CALLBACK, &[]);
         for _ in 0..5 {
             let refused = get(&app, &app.http, &path).await;
             assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
             assert!(refused.headers().contains_key("retry-after"));
         }
-        assert_eq!(count_rows(&app, "authorization_requests").await, before);
+        assert_eq!(app.count_rows("authorization_requests").await, before);
     }
 }
 
@@ -314,7 +287,7 @@ both_databases! {
             }
         }
         assert_eq!(ok, 4);
-        assert_eq!(count_rows(&app, "authorization_requests").await, 4);
+        assert_eq!(app.count_rows("authorization_requests").await, 4);
     }
 }
 

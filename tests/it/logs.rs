@@ -6,9 +6,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_databases;
-use crate::client_credentials::urlencode;
 use crate::refresh_tokens::{password_grant, refresh, rotating, rt, setup};
-use crate::support::{assert_mgmt_error, claims, read, spawn_app, TestApp};
+use crate::support::{assert_mgmt_error, claims, read, spawn_app, urlencode, TestApp};
 
 async fn logs(app: &TestApp, query: &str) -> Value {
     let (status, body) = app
@@ -165,7 +164,7 @@ both_databases! {
             app.client_credentials(crate::support::MGMT_CLIENT_ID, crate::support::MGMT_CLIENT_SECRET, &audience).await;
         }
         app.stop().await;
-        let store = grantor_store::Store::connect(&database.url).await.unwrap();
+        let store = crate::support::connect_store(&database).await;
         let filter = grantor_store::LogFilter { type_code: Some("seccft".into()), ..Default::default() };
         let written = store.list_logs(&filter, grantor_store::PageRequest { offset: 0, limit: 1 }).await.unwrap().total;
         store.close().await;

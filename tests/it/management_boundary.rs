@@ -7,20 +7,19 @@
 use std::sync::Arc;
 
 use grantor_domain::{ScopeSet, TokenHash};
-use grantor_store::{NewFamily, Store};
+use grantor_store::NewFamily;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_databases;
-use crate::client_credentials::urlencode;
 use crate::refresh_tokens::{password_grant, refresh, rotating, setup, API, EMAIL, PASSWORD};
 use crate::support::browser::{
     authorize_path, create_user, get, native_client, new_browser, pkce_pair, query_param,
     sign_in_and_accept,
 };
 use crate::support::{
-    assert_mgmt_error, assert_oauth_error, claims, read, spawn_app, spawn_app_on, AppOptions,
-    TestApp, TestDatabase,
+    assert_mgmt_error, assert_oauth_error, claims, read, spawn_app, spawn_app_on, urlencode,
+    AppOptions, TestApp, TestDatabase,
 };
 
 const ADMIN_SCOPES: &str = "openid offline_access create:clients update:users read:users delete:users create:client_grants";
@@ -135,7 +134,7 @@ both_databases! {
         let signed_in = password_grant(&app, &id, &secret, "read:orders offline_access").await;
         let user_id = claims(signed_in["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
         let audience = app.management_audience();
-        let store = Store::connect(&app.db.url).await.unwrap();
+        let store = app.store().await;
         let now = app.clock.now();
         // The same import for the orders API is the control: it works.
         let family = |name: &str, audience: &str, grant: &grantor_store::UserGrant, scope: &str| NewFamily {
@@ -155,7 +154,7 @@ both_databases! {
             created_at: now,
             expires_at: None,
             idle_expires_at: None,
-            secret_hash: TokenHash::of(&format!("{name}-refresh-token-0123456789abcdef0123456789")).as_str().to_owned(),
+            secret_hash: TokenHash::of(&format!("{name}-refresh-token-0123456789abcdef0123456789")),
         };
         let legacy = store
             .upsert_grant("legacy-grant", &user_id, &id, &audience, &ScopeSet::parse("create:clients offline_access"), now)

@@ -7,12 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_databases;
-use crate::support::{assert_mgmt_error, assert_oauth_error, claims, spawn_app, TestApp};
-
-/// A query string, percent-encoded.
-fn query(pairs: &[(&str, &str)]) -> String {
-    serde_urlencoded::to_string(pairs).expect("query string")
-}
+use crate::support::{assert_mgmt_error, assert_oauth_error, claims, query, spawn_app, TestApp};
 
 async fn machine_client(app: &TestApp, name: &str) -> (String, String) {
     let (id, secret, _) = app

@@ -124,7 +124,7 @@ both_databases! {
     async fn client_secrets_are_stored_only_as_hashes(db: Backend) {
         let app = spawn_app(db).await;
         let (id, secret, _) = app.create_client(json!({"name": "hashed"})).await;
-        let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+        let store = app.store().await;
         let client = store.client(&id).await.unwrap().unwrap();
         assert_ne!(client.secret_hash.as_str(), secret);
         assert!(!client.secret_hash.as_str().contains(&secret));

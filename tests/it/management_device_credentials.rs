@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 
 use crate::both_databases;
 use crate::management_refresh_tokens::{
-    assert_insufficient_scope, call_with, enc, fixture, ids, token_with, Fixture,
+    assert_insufficient_scope, call_with, fixture, ids, token_with, Fixture,
 };
-use crate::support::assert_mgmt_error;
 use crate::support::browser::new_browser;
+use crate::support::{assert_mgmt_error, urlencode};
 
 impl Fixture {
     async fn devices(&self, query: &str) -> Value {
@@ -30,7 +30,7 @@ both_databases! {
         let f = fixture(db).await;
         f.password_login().await;
         f.browser_login(&new_browser()).await;
-        let user = enc(&f.user_id);
+        let user = urlencode(&f.user_id);
         let page = f.devices(&format!("user_id={user}&type=refresh_token&include_totals=true&page=0&per_page=50")).await;
         assert_eq!(page["total"], 2, "{page}");
         assert_eq!(page["start"], 0);
@@ -82,7 +82,7 @@ both_databases! {
         assert_eq!(body, Value::Null);
         f.assert_revoked(&doomed).await;
         f.assert_works(&kept).await;
-        let listed = f.devices(&format!("user_id={}", enc(&f.user_id))).await;
+        let listed = f.devices(&format!("user_id={}", urlencode(&f.user_id))).await;
         assert!(!ids(&listed).contains(&id), "{listed}");
         assert_eq!(listed.as_array().unwrap().len(), 1);
         let (status, _) = f.app.mgmt_call(Method::GET, &format!("/refresh-tokens/{id}"), None).await;

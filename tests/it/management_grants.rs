@@ -7,13 +7,13 @@ use serde_json::{json, Value};
 
 use crate::both_databases;
 use crate::management_refresh_tokens::{
-    assert_insufficient_scope, call_with, enc, fixture, token_with, Fixture, CALLBACK, SCOPE,
+    assert_insufficient_scope, call_with, fixture, token_with, Fixture, CALLBACK, SCOPE,
 };
 use crate::refresh_tokens::API;
-use crate::support::assert_mgmt_error;
 use crate::support::browser::{
     authorize_path, get, is_consent_page, is_login_page, new_browser, submit_login,
 };
+use crate::support::{assert_mgmt_error, urlencode};
 
 impl Fixture {
     async fn grants(&self, query: &str) -> Value {
@@ -29,7 +29,7 @@ impl Fixture {
         let list = self
             .grants(&format!(
                 "user_id={}&client_id={client_id}",
-                enc(&self.user_id)
+                urlencode(&self.user_id)
             ))
             .await;
         let list = list.as_array().unwrap();
@@ -65,7 +65,7 @@ both_databases! {
         let f = fixture(db).await;
         f.password_login().await;
         f.browser_login(&new_browser()).await;
-        let user = enc(&f.user_id);
+        let user = urlencode(&f.user_id);
         let list = f.grants(&format!("user_id={user}")).await;
         let list = list.as_array().unwrap();
         assert_eq!(list.len(), 2, "{list:?}");
@@ -87,7 +87,7 @@ both_databases! {
         let by_client = f.grants(&format!("user_id={user}&client_id={}", f.web_id)).await;
         assert_eq!(by_client.as_array().unwrap().len(), 1);
         assert_eq!(by_client[0]["clientID"], f.web_id);
-        assert_eq!(f.grants(&format!("audience={}", enc(API))).await.as_array().unwrap().len(), 2);
+        assert_eq!(f.grants(&format!("audience={}", urlencode(API))).await.as_array().unwrap().len(), 2);
         assert_eq!(f.grants("audience=https%3A%2F%2Fnone.example.test%2F").await, json!([]));
         assert_eq!(f.grants("user_id=auth0%7Cnobody").await, json!([]));
 
@@ -123,7 +123,7 @@ both_databases! {
         f.assert_revoked(&first).await;
         f.assert_revoked(&second).await;
         f.assert_works(&password).await; // another grant
-        assert!(f.grants(&format!("user_id={}&client_id={}", enc(&f.user_id), f.web_id)).await.as_array().unwrap().is_empty());
+        assert!(f.grants(&format!("user_id={}&client_id={}", urlencode(&f.user_id), f.web_id)).await.as_array().unwrap().is_empty());
         assert_eq!(f.token_ids().await.len(), 1, "only the password client's token is left");
         assert!(asks_consent(&f).await, "the consent is gone");
 
@@ -139,15 +139,15 @@ both_databases! {
         let browser = f.browser_login(&new_browser()).await;
         let password = f.password_login().await;
         let other = crate::support::browser::create_user(&f.app, "bob@example.test", "another horse battery").await;
-        let (status, body) = f.app.mgmt_call(Method::DELETE, &format!("/grants?user_id={}", enc(&f.user_id)), None).await;
+        let (status, body) = f.app.mgmt_call(Method::DELETE, &format!("/grants?user_id={}", urlencode(&f.user_id)), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
         f.assert_revoked(&browser).await;
         f.assert_revoked(&password).await;
-        assert_eq!(f.grants(&format!("user_id={}", enc(&f.user_id))).await, json!([]));
+        assert_eq!(f.grants(&format!("user_id={}", urlencode(&f.user_id))).await, json!([]));
         assert!(f.token_ids().await.is_empty());
         // Nothing left, or a user without grants: 204 again. user_id is required.
         for user in [f.user_id.clone(), other] {
-            let (status, _) = f.app.mgmt_call(Method::DELETE, &format!("/grants?user_id={}", enc(&user)), None).await;
+            let (status, _) = f.app.mgmt_call(Method::DELETE, &format!("/grants?user_id={}", urlencode(&user)), None).await;
             assert_eq!(status, StatusCode::NO_CONTENT);
         }
         let (status, body) = f.app.mgmt_call(Method::DELETE, "/grants", None).await;
@@ -167,7 +167,7 @@ both_databases! {
         let (status, body) = call_with(&f.app, &other, Method::GET, "/grants", None).await;
         assert_insufficient_scope(status, &body);
         assert_eq!(body["message"], "Insufficient scope, expected any of: read:grants");
-        for path in [format!("/grants/{grant}"), format!("/grants?user_id={}", enc(&f.user_id))] {
+        for path in [format!("/grants/{grant}"), format!("/grants?user_id={}", urlencode(&f.user_id))] {
             let (status, body) = call_with(&f.app, &reader, Method::DELETE, &path, None).await;
             assert_insufficient_scope(status, &body);
         }

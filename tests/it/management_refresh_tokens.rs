@@ -14,8 +14,8 @@ use crate::both_databases;
 use crate::refresh_tokens::{password_grant, refresh, rt, setup, API, EMAIL, PASSWORD};
 use crate::support::browser::{authorize_code_with, exchange_code, new_browser, web_client};
 use crate::support::{
-    assert_mgmt_error, assert_oauth_error, claims, read, spawn_app, spawn_app_on, AppOptions,
-    TestApp, TestDatabase,
+    assert_mgmt_error, assert_oauth_error, claims, read, spawn_app, spawn_app_on, urlencode,
+    AppOptions, TestApp, TestDatabase,
 };
 
 pub const CALLBACK: &str = "https://web.example.test/callback";
@@ -157,7 +157,7 @@ impl Fixture {
             .app
             .mgmt_call(
                 Method::GET,
-                &format!("/users/{}/refresh-tokens", enc(&self.user_id)),
+                &format!("/users/{}/refresh-tokens", urlencode(&self.user_id)),
                 None,
             )
             .await;
@@ -181,10 +181,6 @@ pub fn ids(list: &Value) -> BTreeSet<String> {
         .iter()
         .map(|t| t["id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-pub fn enc(s: &str) -> String {
-    crate::client_credentials::urlencode(s)
 }
 
 /// A Management token holding only `scopes`.
@@ -285,7 +281,7 @@ both_databases! {
         assert_eq!(token, json!({"id": password_id, "client_id": f.id}));
 
         // The user's list holds both, each in the same shape.
-        let (status, list) = f.app.mgmt_call(Method::GET, &format!("/users/{}/refresh-tokens", enc(&f.user_id)), None).await;
+        let (status, list) = f.app.mgmt_call(Method::GET, &format!("/users/{}/refresh-tokens", urlencode(&f.user_id)), None).await;
         assert_eq!(status, StatusCode::OK, "{list}");
         assert_eq!(ids(&list["tokens"]), BTreeSet::from([password_id.clone(), browser_id.clone()]));
         assert!(list.get("next").is_none(), "one page: no next: {list}");
@@ -301,7 +297,7 @@ both_databases! {
         for _ in 0..3 {
             f.password_login().await;
         }
-        let path = format!("/users/{}/refresh-tokens", enc(&f.user_id));
+        let path = format!("/users/{}/refresh-tokens", urlencode(&f.user_id));
         let (_, all) = f.app.mgmt_call(Method::GET, &format!("{path}?include_totals=true"), None).await;
         assert_eq!(all["total"], 3, "{all}");
         let mut seen = Vec::new();
@@ -410,7 +406,7 @@ both_databases! {
         let password = f.password_login().await;
         let browser = f.browser_login(&new_browser()).await;
         assert_eq!(f.token_ids().await.len(), 2);
-        let (status, body) = f.app.mgmt_call(Method::DELETE, &format!("/users/{}/refresh-tokens", enc(&f.user_id)), None).await;
+        let (status, body) = f.app.mgmt_call(Method::DELETE, &format!("/users/{}/refresh-tokens", urlencode(&f.user_id)), None).await;
         assert_accepted(status, &body);
         f.assert_revoked(&password).await;
         f.assert_revoked(&browser).await;
@@ -428,7 +424,7 @@ both_databases! {
         let f = fixture(db).await;
         f.password_login().await;
         f.browser_login(&new_browser()).await;
-        let base = format!("/refresh-tokens?user_id={}", enc(&f.user_id));
+        let base = format!("/refresh-tokens?user_id={}", urlencode(&f.user_id));
         let (status, body) = f.app.mgmt_call(Method::GET, &base, None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["refresh_tokens"].as_array().unwrap().len(), 2, "{body}");
@@ -514,7 +510,7 @@ both_databases! {
         let f = fixture(db).await;
         let login = f.password_login().await;
         let id = f.token_id(&BTreeSet::new()).await;
-        let user = enc(&f.user_id);
+        let user = urlencode(&f.user_id);
         let reader = token_with(&f.app, &["read:refresh_tokens"]).await;
         let other = token_with(&f.app, &["read:users", "delete:sessions"]).await;
         for (method, path, body) in [

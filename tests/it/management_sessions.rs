@@ -10,11 +10,11 @@ use serde_json::{json, Value};
 
 use crate::both_databases;
 use crate::management_refresh_tokens::{
-    assert_accepted, assert_insufficient_scope, call_with, enc, fixture, ids, token_with, Fixture,
+    assert_accepted, assert_insufficient_scope, call_with, fixture, ids, token_with, Fixture,
     CALLBACK,
 };
-use crate::support::assert_mgmt_error;
 use crate::support::browser::{authorize_path, get, is_login_page, new_browser};
+use crate::support::{assert_mgmt_error, urlencode};
 
 impl Fixture {
     /// Ids of the user's live sessions (one page of up to 100).
@@ -23,7 +23,7 @@ impl Fixture {
             .app
             .mgmt_call(
                 Method::GET,
-                &format!("/users/{}/sessions?take=100", enc(&self.user_id)),
+                &format!("/users/{}/sessions?take=100", urlencode(&self.user_id)),
                 None,
             )
             .await;
@@ -88,7 +88,7 @@ both_databases! {
         assert_eq!(session["session_metadata"], Value::Null);
 
         // The list shows the same objects; take=1 pages, no next on the last page.
-        let path = format!("/users/{}/sessions", enc(&f.user_id));
+        let path = format!("/users/{}/sessions", urlencode(&f.user_id));
         let (_, page1) = f.app.mgmt_call(Method::GET, &format!("{path}?take=1&include_totals=true"), None).await;
         assert_eq!(page1["total"], 2, "{page1}");
         assert_eq!(page1["sessions"].as_array().unwrap().len(), 1);
@@ -128,7 +128,7 @@ both_databases! {
             assert_eq!(status, StatusCode::NOT_FOUND);
             assert!(!f.session_ids().await.contains(&sid));
             let live_tokens = f.token_ids().await;
-            let (_, tokens) = f.app.mgmt_call(Method::GET, &format!("/users/{}/refresh-tokens", enc(&f.user_id)), None).await;
+            let (_, tokens) = f.app.mgmt_call(Method::GET, &format!("/users/{}/refresh-tokens", urlencode(&f.user_id)), None).await;
             assert!(tokens["tokens"].as_array().unwrap().iter().all(|t| t["session_id"] != sid.as_str()), "{tokens}");
             assert!(!live_tokens.is_empty());
             // Other sessions, and tokens without a session, are untouched.
@@ -151,7 +151,7 @@ both_databases! {
         let a = f.browser_login(&new_browser()).await;
         let b = f.browser_login(&new_browser()).await;
         let password = f.password_login().await;
-        let (status, body) = f.app.mgmt_call(Method::DELETE, &format!("/users/{}/sessions", enc(&f.user_id)), None).await;
+        let (status, body) = f.app.mgmt_call(Method::DELETE, &format!("/users/{}/sessions", urlencode(&f.user_id)), None).await;
         assert_accepted(status, &body);
         f.assert_revoked(&a).await;
         f.assert_revoked(&b).await;
@@ -167,7 +167,7 @@ both_databases! {
 both_databases! {
     async fn revoke_access_ends_sessions_and_revokes_tokens_unless_preserved(db: Backend) {
         let f = fixture(db).await;
-        let path = format!("/users/{}/revoke-access", enc(&f.user_id));
+        let path = format!("/users/{}/revoke-access", urlencode(&f.user_id));
         // preserve_refresh_tokens: the sessions go, every token keeps working.
         let browser = new_browser();
         let kept = f.browser_login(&browser).await;
@@ -212,7 +212,7 @@ both_databases! {
         let other = crate::support::browser::create_user(&f.app, "bob@example.test", "another horse battery").await;
         let c = f.browser_login(&new_browser()).await;
         let body = json!({"session_id": c.session_id.clone().unwrap()});
-        let (status, response) = f.app.mgmt_call(Method::POST, &format!("/users/{}/revoke-access", enc(&other)), Some(body)).await;
+        let (status, response) = f.app.mgmt_call(Method::POST, &format!("/users/{}/revoke-access", urlencode(&other)), Some(body)).await;
         assert_mgmt_error(status, &response, StatusCode::NOT_FOUND);
         f.assert_works(&c).await;
         f.assert_works(&again).await;
@@ -224,7 +224,7 @@ both_databases! {
         let f = fixture(db).await;
         let login = f.browser_login(&new_browser()).await;
         let sid = login.session_id.clone().unwrap();
-        let user = enc(&f.user_id);
+        let user = urlencode(&f.user_id);
         let reader = token_with(&f.app, &["read:sessions"]).await;
         let sessions_only = token_with(&f.app, &["delete:sessions"]).await;
         let tokens_only = token_with(&f.app, &["delete:refresh_tokens"]).await;

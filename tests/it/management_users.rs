@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_databases;
-use crate::support::{assert_mgmt_error, spawn_app, TestApp};
+use crate::support::{assert_mgmt_error, query, spawn_app, TestApp};
 
 const CONNECTION: &str = "Username-Password-Authentication";
 const PASSWORD: &str = "correct-horse-battery-staple";
@@ -13,11 +13,6 @@ const PASSWORD: &str = "correct-horse-battery-staple";
 /// `/users/{id}` with the `|` percent-encoded, as the SDKs send it.
 fn user_path(user_id: &str) -> String {
     format!("/users/{}", user_id.replace('|', "%7C"))
-}
-
-/// A query string, percent-encoded.
-fn query(pairs: &[(&str, &str)]) -> String {
-    serde_urlencoded::to_string(pairs).expect("query string")
 }
 
 async fn create_user(app: &TestApp, email: &str) -> Value {

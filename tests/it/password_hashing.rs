@@ -92,7 +92,7 @@ both_databases! {
         assert_eq!(users, json!([]), "nothing was created");
 
         // Capacity refusals are not failed sign-ins.
-        let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+        let store = app.store().await;
         let counter = grantor::flows::login::ip_counter("127.0.0.1");
         assert_eq!(store.attempt_count(&counter, app.clock.now()).await.unwrap(), 0);
         store.close().await;

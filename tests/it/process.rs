@@ -176,7 +176,7 @@ mod durability {
             };
 
             // A rotation that answered is durable: its new token works after a crash.
-            let (server, base) = serve(dir.path(), &database.url);
+            let (server, base) = serve(dir.path(), database.url());
             let (status, first) = token(&base, &[
                 ("grant_type", "password"), ("client_id", &id), ("client_secret", &secret),
                 ("username", EMAIL), ("password", PASSWORD), ("audience", API), ("scope", "offline_access read:orders"),
@@ -186,7 +186,7 @@ mod durability {
             assert_eq!(status, StatusCode::OK, "{second}");
             kill_9(server);
 
-            let (server, base) = serve(dir.path(), &database.url);
+            let (server, base) = serve(dir.path(), database.url());
             let (status, third) = refresh(second["refresh_token"].as_str().unwrap().to_owned())(base.clone()).await;
             assert_eq!(status, StatusCode::OK, "the rotated token survived the crash: {third}");
             let live = third["refresh_token"].as_str().unwrap().to_owned();
@@ -201,7 +201,7 @@ mod durability {
             assert_eq!(response.status(), StatusCode::OK);
             kill_9(server);
 
-            let (server, base) = serve(dir.path(), &database.url);
+            let (server, base) = serve(dir.path(), database.url());
             let (status, body) = refresh(live.clone())(base.clone()).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "the revoked token still fails: {body}");
             assert_eq!(body["error"], "invalid_grant");

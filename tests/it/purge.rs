@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 
 use crate::both_databases;
-use crate::client_credentials::urlencode;
 use crate::refresh_tokens::{password_grant, refresh, rotating, rt, setup};
-use crate::support::{claims, spawn_app_on, AppOptions, TestDatabase};
+use crate::support::{claims, connect_store, spawn_app_on, urlencode, AppOptions, TestDatabase};
 
 both_databases! {
     async fn revoked_refresh_tokens_are_purged_in_the_background(db: Backend) {
@@ -36,7 +35,7 @@ both_databases! {
         assert_eq!(revoked.len(), 5);
         let live = password_grant(&app, &id, &secret, "read:orders offline_access").await;
 
-        let store = grantor_store::Store::connect(&database.url).await.unwrap();
+        let store = connect_store(&database).await;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let mut remaining = 0;

@@ -183,9 +183,7 @@ async fn store_urls_around_the_api(
     callbacks: &[&str],
     logout: &[&str],
 ) {
-    let store = grantor_store::Store::connect(&app.db.url)
-        .await
-        .expect("store");
+    let store = app.store().await;
     let mut client = store.client(client_id).await.unwrap().expect("client");
     client.callbacks = callbacks.iter().map(|s| (*s).to_owned()).collect();
     client.allowed_logout_urls = logout.iter().map(|s| (*s).to_owned()).collect();

@@ -2,6 +2,7 @@
 //! conditions, rotation, leeway, reuse detection, lifetimes, scope narrowing,
 //! switching rotation on and off, and parallel exchanges.
 
+use grantor_domain::TokenHash;
 use std::sync::Arc;
 
 use grantor::Clock;
@@ -108,7 +109,7 @@ both_databases! {
         assert!(rt(&body).len() >= 43, "at least 256 bits");
         assert_eq!(body["scope"], "openid read:orders offline_access");
         // The same request for an API without allow_offline_access gets none.
-        app.mgmt_call(Method::PATCH, &format!("/resource-servers/{}", crate::client_credentials::urlencode(API)),
+        app.mgmt_call(Method::PATCH, &format!("/resource-servers/{}", crate::support::urlencode(API)),
             Some(json!({"allow_offline_access": false}))).await;
         let body = password_grant(&app, &id, &secret, "read:orders offline_access").await;
         assert!(body.get("refresh_token").is_none(), "{body}");
@@ -380,9 +381,9 @@ both_databases! {
         let (status, body) = crate::support::browser::exchange_code(&app, &id, Some(&secret), &code, callback, None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let token = rt(&body);
-        let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+        let store = app.store().await;
         let hash = grantor_domain::TokenHash::of(&token);
-        let family = store.load_refresh_token(hash.as_str()).await.unwrap().unwrap().family;
+        let family = store.load_refresh_token(&TokenHash::from_stored(hash.as_str())).await.unwrap().unwrap().family;
         assert_eq!(family.device_name.as_deref(), Some("Ann's phone"));
         assert!(family.session_id.is_some(), "tokens from a browser login carry its session");
         assert_eq!(family.initial_ip, "127.0.0.1");
@@ -468,7 +469,7 @@ both_databases! {
             .await;
         let (user_id, chain) = rotation_chain(&app, &id, &secret, 12).await;
         // Twelve rotations, one family: the newest secret and the previous one.
-        let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+        let store = app.store().await;
         let sizes = store.table_sizes().await.unwrap();
         assert_eq!((sizes.refresh_token_families, sizes.refresh_token_secrets), (1, 2));
         assert_eq!(live_tokens(&app, &user_id).await, 1);
@@ -497,7 +498,7 @@ both_databases! {
         assert_invalid_refresh(status, &body);
         assert_eq!(live_tokens(&app, &user_id).await, 0);
         let (status, logs) = app
-            .mgmt_call(Method::GET, &format!("/logs?q={}", crate::client_credentials::urlencode("type:ferrt")), None)
+            .mgmt_call(Method::GET, &format!("/logs?q={}", crate::support::urlencode("type:ferrt")), None)
             .await;
         assert_eq!(status, StatusCode::OK, "{logs}");
         assert_eq!(logs.as_array().map(Vec::len), Some(1), "one reuse detection: {logs}");
@@ -549,7 +550,7 @@ async fn rotation_chain(
 async fn live_tokens(app: &TestApp, user_id: &str) -> usize {
     let path = format!(
         "/users/{}/refresh-tokens",
-        crate::client_credentials::urlencode(user_id)
+        crate::support::urlencode(user_id)
     );
     let (status, body) = app.mgmt_call(Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");

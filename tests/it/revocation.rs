@@ -20,12 +20,8 @@ async fn revoke(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, String) {
     (response.status(), response.text().await.unwrap())
 }
 
-async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str) -> Value {
-    app.introspect(id, secret, token).await
-}
-
 async fn grant_exists(app: &TestApp, user_id: &str, client_id: &str) -> bool {
-    let store = grantor_store::Store::connect(&app.db.url).await.unwrap();
+    let store = app.store().await;
     let found = store
         .grant_for(user_id, client_id, API)
         .await
@@ -43,8 +39,8 @@ both_databases! {
         let second = password_grant(&app, &id, &secret, "read:orders offline_access").await;
         let access = first["access_token"].as_str().unwrap().to_owned();
         let user_id = claims(&access)["sub"].as_str().unwrap().to_owned();
-        assert_eq!(introspect(&app, &id, &secret, &access).await["active"], true);
-        assert_eq!(introspect(&app, &id, &secret, &rt(&second)).await["active"], true);
+        assert_eq!(app.introspect(&id, &secret, &access).await["active"], true);
+        assert_eq!(app.introspect(&id, &secret, &rt(&second)).await["active"], true);
 
         let (status, body) = revoke(&app, &[("client_id", &id), ("client_secret", &secret), ("token", &rt(&first))]).await;
         assert_eq!(status, StatusCode::OK);
@@ -52,9 +48,9 @@ both_databases! {
         for token in [rt(&first), rt(&second)] {
             let (status, body) = refresh(&app, &id, &secret, &token).await;
             assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
-            assert_eq!(introspect(&app, &id, &secret, &token).await, json!({"active": false}));
+            assert_eq!(app.introspect(&id, &secret, &token).await, json!({"active": false}));
         }
-        assert_eq!(introspect(&app, &id, &secret, &access).await, json!({"active": false}), "access tokens of the grant too");
+        assert_eq!(app.introspect(&id, &secret, &access).await, json!({"active": false}), "access tokens of the grant too");
         // Flag off (the default): the grant is kept.
         assert!(grant_exists(&app, &user_id, &id).await);
         // A new login works again.
@@ -97,8 +93,8 @@ both_databases! {
         let (status, body) = revoke(&app, &[("client_id", &other), ("client_secret", &other_secret), ("token", &token)]).await;
         let body: Value = serde_json::from_str(&body).unwrap();
         assert_oauth_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
-        assert_eq!(introspect(&app, &other, &other_secret, &token).await, json!({"active": false}), "others learn nothing");
-        assert_eq!(introspect(&app, &id, &secret, &token).await["active"], true);
+        assert_eq!(app.introspect(&other, &other_secret, &token).await, json!({"active": false}), "others learn nothing");
+        assert_eq!(app.introspect(&id, &secret, &token).await["active"], true);
         // Unknown token: 200. Missing token: 400.
         let (status, _) = revoke(&app, &[("client_id", &id), ("client_secret", &secret), ("token", "no-such-token")]).await;
         assert_eq!(status, StatusCode::OK);
@@ -141,25 +137,25 @@ both_databases! {
         let body = password_grant(&app, &id, &secret, "read:orders offline_access").await;
         let (status, next) = refresh(&app, &id, &secret, &rt(&body)).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(introspect(&app, &id, &secret, &rt(&body)).await, json!({"active": false}), "rotated out");
-        let live = introspect(&app, &id, &secret, &rt(&next)).await;
+        assert_eq!(app.introspect(&id, &secret, &rt(&body)).await, json!({"active": false}), "rotated out");
+        let live = app.introspect(&id, &secret, &rt(&next)).await;
         assert_eq!(live["active"], true);
         assert_eq!(live["token_type"], "refresh_token");
         assert_eq!(live["client_id"], id.as_str());
         let access = next["access_token"].as_str().unwrap().to_owned();
-        let seen = introspect(&app, &id, &secret, &access).await;
+        let seen = app.introspect(&id, &secret, &access).await;
         assert_eq!(seen["active"], true);
         assert_eq!(seen["scope"], "read:orders offline_access");
         // Reuse of the old token revokes the family: the access token minted from it is inactive now.
         let (status, _) = refresh(&app, &id, &secret, &rt(&body)).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        assert_eq!(introspect(&app, &id, &secret, &access).await, json!({"active": false}));
-        assert_eq!(introspect(&app, &id, &secret, &rt(&next)).await, json!({"active": false}));
+        assert_eq!(app.introspect(&id, &secret, &access).await, json!({"active": false}));
+        assert_eq!(app.introspect(&id, &secret, &rt(&next)).await, json!({"active": false}));
         // Machine tokens introspect active for their own client; garbage is inactive.
         let mgmt = app.mgmt_token().await;
-        let seen = introspect(&app, crate::support::MGMT_CLIENT_ID, crate::support::MGMT_CLIENT_SECRET, &mgmt).await;
+        let seen = app.introspect(crate::support::MGMT_CLIENT_ID, crate::support::MGMT_CLIENT_SECRET, &mgmt).await;
         assert_eq!(seen["active"], true);
-        assert_eq!(introspect(&app, &id, &secret, "garbage").await, json!({"active": false}));
+        assert_eq!(app.introspect(&id, &secret, "garbage").await, json!({"active": false}));
         // Bad client credentials: 401.
         let (status, body) = read(app.http.post(app.url("/oauth/introspect"))
             .form(&[("client_id", id.as_str()), ("client_secret", "nope"), ("token", access.as_str())]).send().await.unwrap()).await;
@@ -217,7 +213,7 @@ both_databases! {
         let (status, _, body) = post_raw(&app, "/oauth/introspect", None, &[("client_id", &public), ("token", &access)]).await;
         assert_oauth_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_client");
         // Nothing of the above revoked the token; its own client still sees it live.
-        assert_eq!(introspect(&app, &id, &secret, &token).await["active"], true);
+        assert_eq!(app.introspect(&id, &secret, &token).await["active"], true);
         let (status, _) = refresh(&app, &id, &secret, &token).await;
         assert_eq!(status, StatusCode::OK);
     }

@@ -9,14 +9,13 @@
 use std::time::Instant;
 
 use grantor_domain::{ScopeSet, TokenHash};
-use grantor_store::{NewFamily, Store};
+use grantor_store::NewFamily;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::both_databases;
-use crate::client_credentials::urlencode;
 use crate::refresh_tokens::{password_grant, refresh, rotating, rt, setup, API};
-use crate::support::{claims, read, spawn_app};
+use crate::support::{claims, read, spawn_app, urlencode};
 
 const APPLICATIONS: usize = 500;
 const TOKENS_PER_APPLICATION: usize = 200;
@@ -28,14 +27,14 @@ fn seeded_token(app: usize, n: usize) -> String {
 both_databases! {
     async fn revoking_a_user_with_100000_refresh_tokens_takes_effect_at_once(db: Backend) {
         let app = spawn_app(db).await;
-        let backend = app.db.url.split(':').next().unwrap().to_owned();
+        let backend = app.db.url().split(':').next().unwrap().to_owned();
         let (mobile_id, mobile_secret) = setup(&app, rotating(0)).await;
         let signed_in = password_grant(&app, &mobile_id, &mobile_secret, "read:orders offline_access").await;
         let access = signed_in["access_token"].as_str().unwrap().to_owned();
         let user_id = claims(&access)["sub"].as_str().unwrap().to_owned();
 
         // 500 applications with a grant each, and 200 tokens per application.
-        let store = Store::connect(&app.db.url).await.unwrap();
+        let store = app.store().await;
         let now = app.clock.now();
         let mut clients = Vec::new();
         let mut families = Vec::with_capacity(APPLICATIONS * TOKENS_PER_APPLICATION);
@@ -65,7 +64,7 @@ both_databases! {
                     created_at: now,
                     expires_at: None,
                     idle_expires_at: None,
-                    secret_hash: TokenHash::of(&seeded_token(a, n)).as_str().to_owned(),
+                    secret_hash: TokenHash::of(&seeded_token(a, n)),
                 });
             }
             clients.push((id, secret));

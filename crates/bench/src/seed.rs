@@ -301,7 +301,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         .create_session(&SessionRecord {
             id: hex_id(""),
             user_id: code_user.clone(),
-            cookie_hash: TokenHash::of(&cookie).as_str().to_owned(),
+            cookie_hash: TokenHash::of(&cookie),
             created_at: now,
             updated_at: now,
             authenticated_at: now,
@@ -486,7 +486,7 @@ impl<'a> Importer<'a> {
             created_at: self.now,
             expires_at: None,
             idle_expires_at: None,
-            secret_hash: TokenHash::of(&secret).as_str().to_owned(),
+            secret_hash: TokenHash::of(&secret),
         });
         if self.pending.families.len() >= IMPORT_BATCH {
             self.flush().await?;

@@ -6,10 +6,12 @@
 
 pub mod client;
 pub mod client_grant;
+pub mod ids;
 pub mod oauth_error;
 pub mod pkce;
 pub mod refresh_token;
 pub mod resource_server;
+pub mod revocation;
 pub mod scope;
 pub mod secret;
 pub mod tenant;
@@ -21,8 +23,10 @@ pub use client::{
     Client, ExpirationType, GrantType, RefreshTokenSettings, RotationType, TokenEndpointAuthMethod,
 };
 pub use client_grant::ClientGrant;
+pub use ids::{ClientId, FamilyId, GrantId, SessionId, UserId};
 pub use oauth_error::{OAuthError, OAuthErrorKind};
 pub use resource_server::{ResourceServer, ScopeDefinition, SigningAlg};
+pub use revocation::Reason;
 pub use scope::ScopeSet;
 pub use secret::TokenHash;
 pub use tenant::TenantSettings;

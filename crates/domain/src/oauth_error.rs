@@ -2,8 +2,12 @@
 //!
 //! The `description` is what the client sees; the HTTP layer picks the status
 //! code from the kind, following Auth0's choices (e.g. `invalid_grant` is 403).
+//! An error may keep its cause (`with_cause`): for the server's log, never
+//! rendered to the client.
 
 use std::borrow::Cow;
+use std::error::Error;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OAuthErrorKind {
@@ -66,19 +70,42 @@ impl OAuthErrorKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{}: {description}", kind.code())]
 pub struct OAuthError {
     pub kind: OAuthErrorKind,
     pub description: Cow<'static, str>,
+    #[source]
+    cause: Option<Arc<dyn Error + Send + Sync>>,
 }
+
+/// Two errors are equal when the client would see the same one.
+impl PartialEq for OAuthError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.description == other.description
+    }
+}
+
+impl Eq for OAuthError {}
 
 impl OAuthError {
     pub fn new(kind: OAuthErrorKind, description: impl Into<Cow<'static, str>>) -> Self {
         Self {
             kind,
             description: description.into(),
+            cause: None,
         }
+    }
+
+    /// Keeps `cause`, the reason behind this answer, for the log.
+    pub fn with_cause(mut self, cause: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        self.cause = Some(Arc::from(cause.into()));
+        self
+    }
+
+    /// The cause kept by [`OAuthError::with_cause`], if any.
+    pub fn cause(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
+        self.cause.as_deref()
     }
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(OAuthErrorKind::InvalidRequest, description)
@@ -98,5 +125,31 @@ impl OAuthError {
             OAuthErrorKind::UnauthorizedClient,
             format!("Grant type '{grant_type}' not allowed for the client."),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the API was deleted")]
+    struct Deleted;
+
+    #[test]
+    fn a_cause_is_kept_as_the_source_and_never_shown() {
+        let e = OAuthError::invalid_grant("Unknown or invalid refresh token.").with_cause(Deleted);
+        assert_eq!(
+            e.to_string(),
+            "invalid_grant: Unknown or invalid refresh token."
+        );
+        assert_eq!(
+            Error::source(&e).map(ToString::to_string).as_deref(),
+            Some("the API was deleted")
+        );
+        assert_eq!(
+            e,
+            OAuthError::invalid_grant("Unknown or invalid refresh token.")
+        );
     }
 }

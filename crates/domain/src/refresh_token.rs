@@ -82,6 +82,86 @@ pub fn decide_exchange(
     }
 }
 
+/// What an honoured exchange does to its family, given the client's rotation
+/// setting now (reference §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangePlan {
+    /// The family goes on under the same id.
+    Continue(FamilyStep),
+    /// The client switched rotation off: the rotating family is revoked and
+    /// the response carries the first token of a new non-rotating family.
+    ReplaceWithNonRotating,
+}
+
+/// How one exchange moves a family that goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FamilyStep {
+    /// The family's `current_generation` after the exchange.
+    pub new_generation: i64,
+    /// Whether the generation moved on (`last_rotated_at` is set, and the
+    /// secrets older than the previous generation can go).
+    pub rotated: bool,
+    /// Whether the response carries a new secret, of `secret_generation`;
+    /// otherwise the presented one stays valid (non-rotating).
+    pub issue_secret: bool,
+    pub secret_generation: i64,
+    /// Whether the family rotates after the exchange.
+    pub rotating: bool,
+}
+
+impl FamilyStep {
+    /// A family that did not rotate and now does: the user's other
+    /// non-rotating tokens for the same client and API are revoked with it
+    /// (reference §3.2).
+    pub fn starts_rotating(&self, family: &FamilySnapshot) -> bool {
+        !family.rotating && self.rotating
+    }
+}
+
+/// The plan for an honoured `decision` (`Reuse`, `Rotate` or
+/// `RotateWithinLeeway`); `None` for the others, which issue nothing.
+pub fn plan_exchange(
+    decision: ExchangeDecision,
+    family: &FamilySnapshot,
+    settings: &RefreshTokenSettings,
+) -> Option<ExchangePlan> {
+    let switch = rotation_switch(family.rotating, settings);
+    let current = family.current_generation;
+    let rotate = FamilyStep {
+        new_generation: current + 1,
+        rotated: true,
+        issue_secret: true,
+        secret_generation: current + 1,
+        rotating: true,
+    };
+    let step = match decision {
+        ExchangeDecision::Reject(_) | ExchangeDecision::ReuseDetected => return None,
+        // A sibling of the newest secret; the family stays where it is. Inside
+        // the leeway the switch waits for the next exchange of the newest one.
+        ExchangeDecision::RotateWithinLeeway => FamilyStep {
+            new_generation: current,
+            rotated: false,
+            issue_secret: true,
+            secret_generation: current,
+            rotating: true,
+        },
+        _ if switch == Some(RotationType::NonRotating) => {
+            return Some(ExchangePlan::ReplaceWithNonRotating)
+        }
+        ExchangeDecision::Rotate => rotate,
+        // A non-rotating family whose client now rotates becomes rotating.
+        ExchangeDecision::Reuse if switch == Some(RotationType::Rotating) => rotate,
+        ExchangeDecision::Reuse => FamilyStep {
+            new_generation: current,
+            rotated: false,
+            issue_secret: false,
+            secret_generation: current,
+            rotating: false,
+        },
+    };
+    Some(ExchangePlan::Continue(step))
+}
+
 /// `(expires_at, idle_expires_at)` for a token issued now.
 pub fn lifetimes_at_issue(
     settings: &RefreshTokenSettings,
@@ -137,7 +217,7 @@ pub const MAX_ACTIVE_PER_USER_AND_CLIENT: i64 = 200;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ExpirationType, RefreshTokenSettings};
+    use crate::ExpirationType;
 
     fn family() -> FamilySnapshot {
         FamilySnapshot {
@@ -228,6 +308,48 @@ mod tests {
             decide_exchange(&f, 2, 60, Timestamp(0)),
             ExchangeDecision::ReuseDetected
         );
+    }
+
+    #[test]
+    fn an_honoured_exchange_plans_the_family_step() {
+        let rotating = RefreshTokenSettings {
+            rotation_type: RotationType::Rotating,
+            ..Default::default()
+        };
+        let non_rotating = RefreshTokenSettings::default();
+        let f = family();
+        let step = |decision, family: &FamilySnapshot, settings| match plan_exchange(
+            decision, family, settings,
+        ) {
+            Some(ExchangePlan::Continue(step)) => step,
+            other => panic!("{other:?}"),
+        };
+        let rotated = step(ExchangeDecision::Rotate, &f, &rotating);
+        assert_eq!((rotated.new_generation, rotated.secret_generation), (4, 4));
+        assert!(rotated.rotated && rotated.issue_secret && !rotated.starts_rotating(&f));
+        let sibling = step(ExchangeDecision::RotateWithinLeeway, &f, &rotating);
+        assert_eq!((sibling.new_generation, sibling.secret_generation), (3, 3));
+        assert!(!sibling.rotated && sibling.issue_secret && sibling.rotating);
+        // Switching rotation off replaces the family, except inside the leeway.
+        assert_eq!(
+            plan_exchange(ExchangeDecision::Rotate, &f, &non_rotating),
+            Some(ExchangePlan::ReplaceWithNonRotating)
+        );
+        assert!(step(ExchangeDecision::RotateWithinLeeway, &f, &non_rotating).rotating);
+        let mut fixed = family();
+        fixed.rotating = false;
+        let kept = step(ExchangeDecision::Reuse, &fixed, &non_rotating);
+        assert!(!kept.rotated && !kept.issue_secret && !kept.rotating);
+        assert_eq!(kept.new_generation, 3);
+        // A non-rotating family whose client now rotates starts rotating.
+        let started = step(ExchangeDecision::Reuse, &fixed, &rotating);
+        assert!(started.rotated && started.issue_secret && started.starts_rotating(&fixed));
+        for refused in [
+            ExchangeDecision::ReuseDetected,
+            ExchangeDecision::Reject(Rejection::Revoked),
+        ] {
+            assert_eq!(plan_exchange(refused, &f, &rotating), None);
+        }
     }
 
     #[test]

@@ -18,8 +18,8 @@ impl TokenHash {
     }
 
     /// Wraps a hash read back from storage.
-    pub fn from_stored(hex: String) -> Self {
-        Self(hex)
+    pub fn from_stored(hex: impl Into<String>) -> Self {
+        Self(hex.into())
     }
 
     pub fn as_str(&self) -> &str {

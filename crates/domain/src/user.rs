@@ -36,12 +36,154 @@ pub struct User {
     pub logins_count: i64,
 }
 
+/// The members a create or an update sets (Auth0's `PATCH /users/{id}`
+/// body, as values); an absent member leaves the user's value as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    /// Normalised by [`User::apply`].
+    pub email: Option<String>,
+    /// Checked against the policy by [`User::apply`]; hashing it, which the
+    /// domain cannot do, is the caller's.
+    pub password: Option<String>,
+    pub email_verified: Option<bool>,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub picture: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// Normalised to E.164 by [`User::apply`].
+    pub phone_number: Option<String>,
+    pub phone_verified: Option<bool>,
+    pub blocked: Option<bool>,
+    /// JSON object text replacing the current metadata (merging the members
+    /// of a JSON patch is the caller's).
+    pub app_metadata: Option<String>,
+    pub user_metadata: Option<String>,
+}
+
+/// The most characters of a name, nickname, given or family name, or username.
+pub const MAX_NAME_LENGTH: usize = 300;
+/// The most characters of a picture URL.
+pub const MAX_PICTURE_LENGTH: usize = 2048;
+
+impl UserPatch {
+    fn check_lengths(&self) -> Result<(), ValidationError> {
+        let limits = [
+            ("username", &self.username, MAX_NAME_LENGTH),
+            ("name", &self.name, MAX_NAME_LENGTH),
+            ("nickname", &self.nickname, MAX_NAME_LENGTH),
+            ("given_name", &self.given_name, MAX_NAME_LENGTH),
+            ("family_name", &self.family_name, MAX_NAME_LENGTH),
+            ("picture", &self.picture, MAX_PICTURE_LENGTH),
+        ];
+        for (field, value, max) in limits {
+            if value.as_ref().is_some_and(|v| v.len() > max) {
+                return Err(ValidationError::new(format!(
+                    "{field} is limited to {max} characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl User {
     /// The part of `user_id` after the provider prefix.
     pub fn identity_id(&self) -> &str {
         self.user_id
             .split_once('|')
             .map_or(self.user_id.as_str(), |(_, id)| id)
+    }
+
+    /// A new user of the database connection: `email` and `patch` applied to
+    /// a blank user whose `name` is the e-mail address and `nickname` its
+    /// local part unless the patch names them, as Auth0 does. The password
+    /// hash is left empty for the caller to set.
+    pub fn create(
+        user_id: String,
+        email: &str,
+        patch: &UserPatch,
+        now: Timestamp,
+    ) -> Result<Self, ValidationError> {
+        let email = normalize_email(email)?;
+        let local_part = email.split('@').next().unwrap_or_default().to_owned();
+        let blank = Self {
+            user_id,
+            connection: DATABASE_CONNECTION.to_owned(),
+            name: email.clone(),
+            nickname: local_part,
+            email,
+            email_verified: false,
+            username: None,
+            picture: None,
+            given_name: None,
+            family_name: None,
+            phone_number: None,
+            phone_verified: false,
+            blocked: false,
+            app_metadata: "{}".to_owned(),
+            user_metadata: "{}".to_owned(),
+            password_hash: String::new(),
+            created_at: now,
+            updated_at: now,
+            last_login: None,
+            last_ip: None,
+            logins_count: 0,
+        };
+        blank.apply(patch, now)
+    }
+
+    /// `self` with `patch` applied at `now`, or the first member (in body
+    /// order) that breaks a rule. A verified phone needs a phone number,
+    /// whether either comes from the patch or was there before.
+    pub fn apply(&self, patch: &UserPatch, now: Timestamp) -> Result<Self, ValidationError> {
+        let mut next = self.clone();
+        if let Some(email) = &patch.email {
+            next.email = normalize_email(email)?;
+        }
+        if let Some(password) = &patch.password {
+            validate_password(password)?;
+        }
+        patch.check_lengths()?;
+        let replace = |value: &Option<String>, current: &mut Option<String>| {
+            if let Some(v) = value {
+                *current = Some(v.clone());
+            }
+        };
+        if let Some(v) = patch.email_verified {
+            next.email_verified = v;
+        }
+        if let Some(v) = patch.blocked {
+            next.blocked = v;
+        }
+        replace(&patch.username, &mut next.username);
+        if let Some(v) = &patch.name {
+            next.name = v.clone();
+        }
+        if let Some(v) = &patch.nickname {
+            next.nickname = v.clone();
+        }
+        replace(&patch.picture, &mut next.picture);
+        replace(&patch.given_name, &mut next.given_name);
+        replace(&patch.family_name, &mut next.family_name);
+        if let Some(v) = &patch.phone_number {
+            next.phone_number = Some(normalize_phone_number(v)?);
+        }
+        if let Some(v) = patch.phone_verified {
+            next.phone_verified = v;
+        }
+        if next.phone_verified && next.phone_number.is_none() {
+            return Err(ValidationError::new("phone_verified needs a phone_number"));
+        }
+        if let Some(v) = &patch.app_metadata {
+            next.app_metadata = v.clone();
+        }
+        if let Some(v) = &patch.user_metadata {
+            next.user_metadata = v.clone();
+        }
+        next.updated_at = now;
+        Ok(next)
     }
 }
 
@@ -199,6 +341,101 @@ mod tests {
         ] {
             assert!(normalize_phone_number(bad).is_err(), "{bad}");
         }
+    }
+
+    fn ann() -> User {
+        User::create(
+            "auth0|ann".to_owned(),
+            " Ann@Example.com",
+            &UserPatch {
+                password: Some("long enough".to_owned()),
+                ..Default::default()
+            },
+            Timestamp(1),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_new_user_is_named_after_the_email_address() {
+        let user = ann();
+        assert_eq!(user.email, "ann@example.com");
+        assert_eq!(user.name, "ann@example.com");
+        assert_eq!(user.nickname, "ann");
+        assert_eq!(
+            (user.app_metadata.as_str(), user.user_metadata.as_str()),
+            ("{}", "{}")
+        );
+        assert_eq!(
+            (user.created_at, user.updated_at),
+            (Timestamp(1), Timestamp(1))
+        );
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_names() {
+        let user = ann();
+        let patch = UserPatch {
+            nickname: Some("annie".to_owned()),
+            phone_number: Some("+1 415 555 0123".to_owned()),
+            ..Default::default()
+        };
+        let next = user.apply(&patch, Timestamp(2)).unwrap();
+        assert_eq!(next.nickname, "annie");
+        assert_eq!(next.phone_number.as_deref(), Some("+14155550123"));
+        assert_eq!((next.name, next.email), (user.name, user.email));
+        assert_eq!(next.updated_at, Timestamp(2));
+    }
+
+    #[test]
+    fn a_verified_phone_needs_a_phone_number() {
+        let verified = UserPatch {
+            phone_verified: Some(true),
+            ..Default::default()
+        };
+        assert!(ann().apply(&verified, Timestamp(2)).is_err());
+        let with_phone = ann()
+            .apply(
+                &UserPatch {
+                    phone_number: Some("+14155550123".to_owned()),
+                    ..Default::default()
+                },
+                Timestamp(2),
+            )
+            .unwrap();
+        assert!(
+            with_phone
+                .apply(&verified, Timestamp(3))
+                .unwrap()
+                .phone_verified
+        );
+    }
+
+    #[test]
+    fn patch_members_are_checked_in_body_order() {
+        let patch = UserPatch {
+            email: Some("not an address".to_owned()),
+            password: Some("short".to_owned()),
+            name: Some("n".repeat(MAX_NAME_LENGTH + 1)),
+            ..Default::default()
+        };
+        let e = ann().apply(&patch, Timestamp(2)).unwrap_err();
+        assert!(e.0.contains("format email"), "{e}");
+        let patch = UserPatch {
+            email: None,
+            ..patch
+        };
+        let e = ann().apply(&patch, Timestamp(2)).unwrap_err();
+        assert!(e.0.contains("Password"), "{e}");
+        let patch = UserPatch {
+            password: None,
+            ..patch
+        };
+        let e = ann().apply(&patch, Timestamp(2)).unwrap_err();
+        assert_eq!(
+            e.0,
+            format!("name is limited to {MAX_NAME_LENGTH} characters")
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@ mod postgres;
 mod sqlite;
 
 use grantor_domain::{
-    Client, ClientGrant, ResourceServer, ScopeSet, TenantSettings, Timestamp, User,
+    Client, ClientGrant, Reason, ResourceServer, ScopeSet, TenantSettings, Timestamp, TokenHash,
+    User,
 };
 
 pub use records::*;
@@ -166,15 +167,15 @@ operations! {
     /// administrator's expired sessions.
     fn create_admin_session(&self, session: &AdminSessionRecord, event: &LogEvent) -> ();
     /// The live session a cookie hash names (neither expiry passed).
-    fn admin_session(&self, token_hash: &str, now: Timestamp) -> Option<AdminSessionRecord>;
+    fn admin_session(&self, token_hash: &TokenHash, now: Timestamp) -> Option<AdminSessionRecord>;
     /// Moves a live session's idle expiry forward; false when it is gone.
-    fn touch_admin_session(&self, token_hash: &str, idle_expires_at: Timestamp, now: Timestamp) -> bool;
+    fn touch_admin_session(&self, token_hash: &TokenHash, idle_expires_at: Timestamp, now: Timestamp) -> bool;
     /// Signs a session out, with its event when given; false when unknown.
-    fn delete_admin_session(&self, token_hash: &str, event: Option<&LogEvent>) -> bool;
+    fn delete_admin_session(&self, token_hash: &TokenHash, event: Option<&LogEvent>) -> bool;
 
     fn create_session(&self, session: &SessionRecord) -> ();
     /// The session a cookie names, if neither ended, revoked nor expired.
-    fn active_session_by_cookie(&self, cookie_hash: &str, now: Timestamp) -> Option<SessionRecord>;
+    fn active_session_by_cookie(&self, cookie_hash: &TokenHash, now: Timestamp) -> Option<SessionRecord>;
     fn session(&self, id: &str) -> Option<SessionRecord>;
     fn touch_session(&self, id: &str, client_id: Option<&str>, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> ();
     /// Browser logout; refresh tokens bound to the session stay valid.
@@ -191,16 +192,16 @@ operations! {
 
     fn insert_authorization_code(&self, code: &AuthorizationCodeRecord) -> ();
     /// A code by hash, used or not; writes nothing (checks come before spending).
-    fn authorization_code(&self, code_hash: &str) -> Option<StoredCode>;
+    fn authorization_code(&self, code_hash: &TokenHash) -> Option<StoredCode>;
     /// Spends a code once (compare-and-set on `used_at`); a second
     /// presentation reports what the first issued.
-    fn redeem_authorization_code(&self, code_hash: &str, now: Timestamp) -> CodeRedemption;
+    fn redeem_authorization_code(&self, code_hash: &TokenHash, now: Timestamp) -> CodeRedemption;
 
     /// Writes a token response's family, access-token record and code link.
     fn issue_tokens(&self, batch: &IssueBatch, now: Timestamp) -> ();
-    fn load_refresh_token(&self, token_hash: &str) -> Option<PresentedRefreshToken>;
+    fn load_refresh_token(&self, token_hash: &TokenHash) -> Option<PresentedRefreshToken>;
     /// The presented token with its user and API, in one query.
-    fn load_exchange(&self, token_hash: &str) -> Option<PresentedExchange>;
+    fn load_exchange(&self, token_hash: &TokenHash) -> Option<PresentedExchange>;
     /// A family's state for a token of `generation` whose secret is no longer
     /// stored (rotated out long ago): what reuse detection needs.
     fn load_pruned_refresh_token(&self, family_id: &str, generation: i64) -> Option<PresentedRefreshToken>;
@@ -218,13 +219,13 @@ operations! {
     fn access_token_state(&self, jti: &str, now: Timestamp) -> Option<AccessTokenState>;
     /// The one write path that invalidates tokens, with its audit event, in one
     /// transaction; a constant number of row writes whatever it covers.
-    fn revoke(&self, target: &RevocationTarget, reason: &str, event: &LogEvent, now: Timestamp) -> RevocationReceipt;
+    fn revoke(&self, target: &RevocationTarget, reason: Reason, event: &LogEvent, now: Timestamp) -> RevocationReceipt;
     /// What `revoke` would cover now; writes nothing.
     fn revocation_preview(&self, target: &RevocationTarget, now: Timestamp) -> RevocationReceipt;
     /// An account change (block, new password, delete) and the revocation of
     /// all the user's access, with its event, in one transaction; `None` for
     /// an unknown user.
-    fn change_user_revoking(&self, change: &UserChange, reason: &str, event: &LogEvent, now: Timestamp) -> Option<RevocationReceipt>;
+    fn change_user_revoking(&self, change: &UserChange, reason: Reason, event: &LogEvent, now: Timestamp) -> Option<RevocationReceipt>;
 
     /// Writes an audit event that goes with no other change.
     fn record_event(&self, event: &LogEvent) -> ();
@@ -239,11 +240,11 @@ operations! {
     fn table_sizes(&self) -> TableSizes;
 
     fn insert_device_code(&self, code: &DeviceCodeRecord) -> ();
-    fn pending_device_code(&self, user_code_hash: &str, now: Timestamp) -> Option<DeviceCodeRecord>;
-    fn approve_device_code(&self, user_code_hash: &str, user_id: &str, session_id: &str, grant_id: &str, auth_time: Timestamp, now: Timestamp) -> bool;
-    fn deny_device_code(&self, user_code_hash: &str, now: Timestamp) -> bool;
+    fn pending_device_code(&self, user_code_hash: &TokenHash, now: Timestamp) -> Option<DeviceCodeRecord>;
+    fn approve_device_code(&self, user_code_hash: &TokenHash, user_id: &str, session_id: &str, grant_id: &str, auth_time: Timestamp, now: Timestamp) -> bool;
+    fn deny_device_code(&self, user_code_hash: &TokenHash, now: Timestamp) -> bool;
     /// Records a poll and moves the code on; an approved code is consumed once.
-    fn poll_device_code(&self, device_code_hash: &str, now: Timestamp) -> DevicePoll;
+    fn poll_device_code(&self, device_code_hash: &TokenHash, now: Timestamp) -> DevicePoll;
     /// Takes one attempt on every counter, in one transaction, before the
     /// password or code is checked: all or none, so parallel guesses get no
     /// more checks than sequential ones. A full counter refuses (and nothing

@@ -1,6 +1,6 @@
 //! Inputs and outputs of store operations that are not domain entities.
 
-use grantor_domain::{Client, ClientGrant, ResourceServer, TenantSettings, Timestamp};
+use grantor_domain::{Client, ClientGrant, ResourceServer, TenantSettings, Timestamp, TokenHash};
 
 /// Offset paging: `offset` rows skipped, at most `limit` returned.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +70,7 @@ pub struct SessionRecord {
     pub id: String,
     pub user_id: String,
     /// SHA-256 of the cookie secret.
-    pub cookie_hash: String,
+    pub cookie_hash: TokenHash,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub authenticated_at: Timestamp,
@@ -100,7 +100,7 @@ pub struct UserGrant {
 
 #[derive(Debug, Clone)]
 pub struct AuthorizationCodeRecord {
-    pub code_hash: String,
+    pub code_hash: TokenHash,
     pub client_id: String,
     pub user_id: String,
     pub session_id: Option<String>,
@@ -164,7 +164,7 @@ pub struct NewFamily {
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub idle_expires_at: Option<Timestamp>,
-    pub secret_hash: String,
+    pub secret_hash: TokenHash,
 }
 
 /// What [`crate::Store::import`] writes, in this order.
@@ -198,7 +198,7 @@ pub struct IssueBatch {
     pub family: Option<NewFamily>,
     pub access_token: AccessTokenRecord,
     /// The code this response redeemed, to remember what it issued.
-    pub code_hash: Option<String>,
+    pub code_hash: Option<TokenHash>,
     /// The audit event of this issue.
     pub event: Option<LogEvent>,
 }
@@ -262,7 +262,7 @@ pub struct ExchangeWrite {
     pub rotated: bool,
     pub rotating: bool,
     /// A new secret of generation `secret_generation`, if the response carries one.
-    pub new_secret_hash: Option<String>,
+    pub new_secret_hash: Option<TokenHash>,
     pub secret_generation: i64,
     pub expires_at: Option<Timestamp>,
     pub idle_expires_at: Option<Timestamp>,
@@ -279,8 +279,8 @@ pub struct ExchangeWrite {
 
 #[derive(Debug, Clone)]
 pub struct DeviceCodeRecord {
-    pub device_code_hash: String,
-    pub user_code_hash: String,
+    pub device_code_hash: TokenHash,
+    pub user_code_hash: TokenHash,
     pub client_id: String,
     pub audience: String,
     pub scope: String,
@@ -562,7 +562,7 @@ pub struct SessionDetails {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminSessionRecord {
     /// SHA-256 of the cookie secret; the secret itself is never stored.
-    pub token_hash: String,
+    pub token_hash: TokenHash,
     pub email: String,
     pub created_at: Timestamp,
     pub last_seen_at: Timestamp,

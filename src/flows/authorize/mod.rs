@@ -36,27 +36,41 @@ pub const CODE_LIFETIME_SECONDS: i64 = 60;
 pub enum BrowserError {
     #[error("{message}")]
     Page {
-        status: u16,
+        kind: BrowserErrorKind,
         message: Cow<'static, str>,
     },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
+/// Why a browser request stopped; the pages choose the status from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserErrorKind {
+    /// The request is malformed, unknown or expired, or names something
+    /// that no longer exists.
+    Invalid,
+    /// The request is understood but not allowed: the client or the API it
+    /// names refuses it.
+    Refused,
+}
+
 impl BrowserError {
-    pub fn page(status: u16, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
         Self::Page {
-            status,
+            kind: BrowserErrorKind::Invalid,
             message: message.into(),
         }
     }
 
-    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::page(400, message)
+    pub fn refused(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Page {
+            kind: BrowserErrorKind::Refused,
+            message: message.into(),
+        }
     }
 
     fn expired_request() -> Self {
-        Self::bad_request(
+        Self::invalid(
             "This sign-in request has expired or is unknown. Return to the application and start again.",
         )
     }
@@ -65,7 +79,7 @@ impl BrowserError {
 impl From<FlowError> for BrowserError {
     fn from(e: FlowError) -> Self {
         match e {
-            FlowError::OAuth(e) => Self::bad_request(e.description),
+            FlowError::OAuth(e) => Self::invalid(e.description),
             FlowError::Internal(e) => Self::Internal(e),
         }
     }
@@ -264,7 +278,7 @@ fn settle(rejected: Rejected) -> Result<Step, BrowserError> {
 }
 
 /// A pending request with what it refers to, loaded for one step.
-struct Loaded {
+pub(crate) struct Loaded {
     /// `None` while the request has not been saved (`prompt=none`).
     request_id: Option<String>,
     pending: PendingRequest,
@@ -273,6 +287,16 @@ struct Loaded {
 }
 
 impl Loaded {
+    /// A request validated now and not yet saved, for [`begin`].
+    pub(crate) fn unsaved(pending: PendingRequest, client: Client, audience: UserAudience) -> Self {
+        Self {
+            request_id: None,
+            pending,
+            client,
+            audience,
+        }
+    }
+
     fn requested(&self) -> ScopeSet {
         ScopeSet::parse(&self.pending.scope)
     }
@@ -309,9 +333,7 @@ impl Loaded {
                 error,
                 description,
             )),
-            Target::Device { .. } => {
-                Rejected::Page(BrowserError::page(403, description.to_owned()))
-            }
+            Target::Device { .. } => Rejected::Page(BrowserError::refused(description.to_owned())),
         }
     }
 }
@@ -340,34 +362,21 @@ pub async fn start(
             Consent::Granted(grant) => complete(state, &loaded, &session, &grant, meta, now).await,
         };
     }
-    begin(
-        state,
-        loaded.pending,
-        loaded.client,
-        loaded.audience,
-        session,
-        prompt.login,
-        meta,
-        now,
-    )
-    .await
+    begin(state, loaded, session, prompt.login, meta, now).await
 }
 
-/// Saves a pending request, then shows the login page (no session, or
-/// `force_login`) or goes on to consent.
-#[allow(clippy::too_many_arguments)]
+/// Saves an [unsaved](Loaded::unsaved) request, then shows the login page
+/// (no session, or `force_login`) or goes on to consent.
 pub(crate) async fn begin(
     state: &AppState,
-    pending: PendingRequest,
-    client: Client,
-    audience: UserAudience,
+    mut loaded: Loaded,
     session: Option<ActiveSession>,
     force_login: bool,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<Step, BrowserError> {
     let request_id = secrets::bearer_token();
-    let json = serde_json::to_string(&pending).map_err(anyhow::Error::new)?;
+    let json = serde_json::to_string(&loaded.pending).map_err(anyhow::Error::new)?;
     state
         .store
         .save_authorization_request(
@@ -377,12 +386,7 @@ pub(crate) async fn begin(
             now.plus_seconds(PENDING_REQUEST_SECONDS),
         )
         .await?;
-    let loaded = Loaded {
-        request_id: Some(request_id),
-        pending,
-        client,
-        audience,
-    };
+    loaded.request_id = Some(request_id);
     match session {
         Some(session) if !force_login => proceed(state, &loaded, &session, meta, now).await,
         _ => Ok(Step::Login(loaded.login_view())),
@@ -471,7 +475,10 @@ pub async fn consent(
                 settle(loaded.reject(state, "access_denied", "User did not authorize the request"))
             }
             Target::Device { user_code_hash, .. } => {
-                state.store.deny_device_code(user_code_hash, now).await?;
+                state
+                    .store
+                    .deny_device_code(&TokenHash::from_stored(user_code_hash.as_str()), now)
+                    .await?;
                 Ok(Step::DeviceDenied)
             }
         };
@@ -494,7 +501,7 @@ async fn load(state: &AppState, request_id: &str, now: Timestamp) -> Result<Load
         .store
         .client(&pending.client_id)
         .await?
-        .ok_or_else(|| BrowserError::bad_request("The application no longer exists."))?;
+        .ok_or_else(|| BrowserError::invalid("The application no longer exists."))?;
     let audience = match audience::resolve(state, Some(&pending.audience)).await {
         Ok(audience) => audience,
         Err(FlowError::OAuth(e)) => {
@@ -559,7 +566,7 @@ async fn complete(
             state
                 .store
                 .insert_authorization_code(&AuthorizationCodeRecord {
-                    code_hash: TokenHash::of(&code).as_str().to_owned(),
+                    code_hash: TokenHash::of(&code),
                     client_id: loaded.client.client_id.clone(),
                     user_id: session.user.user_id.clone(),
                     session_id: Some(session.session.id.clone()),
@@ -591,7 +598,7 @@ async fn complete(
             let approved = state
                 .store
                 .approve_device_code(
-                    user_code_hash,
+                    &TokenHash::from_stored(user_code_hash.as_str()),
                     &session.user.user_id,
                     &session.session.id,
                     &grant.id,
@@ -600,7 +607,7 @@ async fn complete(
                 )
                 .await?;
             if !approved {
-                return Err(BrowserError::bad_request(
+                return Err(BrowserError::invalid(
                     "This device code has expired or was already used. Start again on your device.",
                 ));
             }

@@ -2,7 +2,7 @@
 //! OIDC Core §3.1.2.1): which errors become pages and which go back to the
 //! client, PKCE, `prompt`, and the audience and scopes of the request.
 
-use grantor_domain::{pkce, GrantType, OAuthErrorKind, ScopeSet};
+use grantor_domain::{pkce, Client, GrantType, OAuthErrorKind, ScopeSet};
 
 use super::{BrowserError, ClientRedirect, Loaded, PendingRequest, Rejected, ResponseMode, Target};
 use crate::flows::audience;
@@ -70,28 +70,106 @@ pub(super) struct Prompt {
     pub consent: bool,
 }
 
-/// Checks the `/authorize` parameters in the order RFC 6749 §4.1.2.1 implies:
-/// client and redirect URI first (errors become pages), then the rest
-/// (errors go back to the client).
 /// The longest value `/authorize` accepts for any parameter it stores.
 pub const MAX_PARAMETER_LENGTH: usize = 2048;
 
+/// An error `/authorize` sends back to the client's redirect URI.
+struct ClientError {
+    error: &'static str,
+    description: String,
+}
+
+impl ClientError {
+    fn invalid_request(description: impl Into<String>) -> Self {
+        Self {
+            error: "invalid_request",
+            description: description.into(),
+        }
+    }
+}
+
+/// Checks the `/authorize` parameters in the order RFC 6749 §4.1.2.1 implies:
+/// client and redirect URI first (errors become pages), then the rest
+/// (errors go back to the client).
 pub(super) async fn validate(
     state: &AppState,
     params: AuthorizeParams,
 ) -> Result<(Loaded, Prompt), Rejected> {
+    let (client, redirect_uri) = client_and_redirect_uri(state, &params).await?;
+    check_lengths(&params)?;
+    let (response_mode, mode_error) = match params.response_mode.as_deref() {
+        None | Some("query") => (ResponseMode::Query, None),
+        Some("form_post") => (ResponseMode::FormPost, None),
+        Some(other) => (
+            ResponseMode::Query,
+            Some(ClientError::invalid_request(format!(
+                "Unsupported response_mode: {other}"
+            ))),
+        ),
+    };
+    let reject = |e: ClientError| {
+        Rejected::Client(ClientRedirect::error(
+            state.issuer.as_str(),
+            &redirect_uri,
+            response_mode,
+            params.state.as_deref(),
+            e.error,
+            e.description,
+        ))
+    };
+    if let Some(e) = mode_error {
+        return Err(reject(e));
+    }
+    let prompt = check_request(&params, &client).map_err(reject)?;
+    let audience = match audience::resolve(state, params.audience.as_deref()).await {
+        Ok(audience) => audience,
+        Err(FlowError::OAuth(e)) => {
+            return Err(reject(ClientError {
+                error: e.kind.code(),
+                description: e.description.into_owned(),
+            }))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let requested = params
+        .scope
+        .as_deref()
+        .map(ScopeSet::parse)
+        .unwrap_or_default();
+    let pending = PendingRequest {
+        client_id: client.client_id.clone(),
+        audience: audience.audience.clone(),
+        scope: audience.grantable(&requested).to_wire(),
+        force_consent: prompt.consent,
+        target: Target::Code {
+            redirect_uri_sent: params.redirect_uri.is_some(),
+            redirect_uri,
+            response_mode,
+            state: params.state,
+            nonce: params.nonce,
+            code_challenge: params.code_challenge,
+            device_name: params.device,
+        },
+    };
+    Ok((Loaded::unsaved(pending, client, audience), prompt))
+}
+
+/// The client and the redirect URI to answer it on. Until both are known
+/// nothing can go back to the client, so every error here is a page.
+async fn client_and_redirect_uri(
+    state: &AppState,
+    params: &AuthorizeParams,
+) -> Result<(Client, String), Rejected> {
     let duplicated = |name: &str| params.duplicates.iter().any(|d| d == name);
     if duplicated("client_id") || duplicated("redirect_uri") {
-        return Err(
-            BrowserError::bad_request("The request repeats client_id or redirect_uri.").into(),
-        );
+        return Err(BrowserError::invalid("The request repeats client_id or redirect_uri.").into());
     }
     let client_id = params
         .client_id
         .as_deref()
-        .ok_or_else(|| BrowserError::bad_request("The request has no client_id."))?;
+        .ok_or_else(|| BrowserError::invalid("The request has no client_id."))?;
     let client = state.store.client(client_id).await?.ok_or_else(|| {
-        BrowserError::bad_request(
+        BrowserError::invalid(
             "Unknown client: the application that sent you here is not registered.",
         )
     })?;
@@ -100,26 +178,28 @@ pub(super) async fn validate(
         (Some(uri), callbacks) if callbacks.iter().any(|c| c == uri) => uri.clone(),
         (None, [only]) => only.clone(),
         (Some(_), _) => {
-            return Err(BrowserError::bad_request(
+            return Err(BrowserError::invalid(
                 "The redirect_uri is not one of the application's allowed callback URLs.",
             )
             .into())
         }
-        (None, _) => {
-            return Err(BrowserError::bad_request("The request has no redirect_uri.").into())
-        }
+        (None, _) => return Err(BrowserError::invalid("The request has no redirect_uri.").into()),
     };
     // Defence in depth: a registered value that today's rules refuse (stored
     // before them, or written around the API) is never redirected to.
     if !grantor_domain::urls::is_safe_redirect(&redirect_uri) {
         tracing::warn!("authorize: a registered callback fails the URL rules");
-        return Err(BrowserError::bad_request(
+        return Err(BrowserError::invalid(
             "The redirect_uri is not a URL the browser can be sent to.",
         )
         .into());
     }
-    // A pending request is stored before sign-in, by anyone: its size is
-    // bounded here (CONTRACT §6.4), before anything is written.
+    Ok((client, redirect_uri))
+}
+
+/// A pending request is stored before sign-in, by anyone: its size is
+/// bounded here (CONTRACT §6.4), before anything is written.
+fn check_lengths(params: &AuthorizeParams) -> Result<(), BrowserError> {
     let too_long = [
         ("state", &params.state),
         ("nonce", &params.nonce),
@@ -135,84 +215,67 @@ pub(super) async fn validate(
             .as_ref()
             .is_some_and(|v| v.len() > MAX_PARAMETER_LENGTH)
     });
-    if let Some((name, _)) = too_long {
-        return Err(BrowserError::bad_request(format!(
+    match too_long {
+        Some((name, _)) => Err(BrowserError::invalid(format!(
             "The {name} parameter is longer than {MAX_PARAMETER_LENGTH} characters."
-        ))
-        .into());
+        ))),
+        None => Ok(()),
     }
-    let state_param = params.state.as_deref();
-    let (response_mode, mode_error) = match params.response_mode.as_deref() {
-        None | Some("query") => (ResponseMode::Query, None),
-        Some("form_post") => (ResponseMode::FormPost, None),
-        Some(other) => (
-            ResponseMode::Query,
-            Some(format!("Unsupported response_mode: {other}")),
-        ),
-    };
-    let reject = |error: &'static str, description: String| {
-        Rejected::Client(ClientRedirect::error(
-            state.issuer.as_str(),
-            &redirect_uri,
-            response_mode,
-            state_param,
-            error,
-            description,
-        ))
-    };
-    if let Some(description) = mode_error {
-        return Err(reject("invalid_request", description));
-    }
+}
+
+/// The checks whose errors go back to the client: repeated parameters,
+/// `response_type`, the client's grant types, PKCE and `prompt`.
+fn check_request(params: &AuthorizeParams, client: &Client) -> Result<Prompt, ClientError> {
     if let Some(name) = params.duplicates.first() {
-        return Err(reject(
-            "invalid_request",
-            format!("Parameter repeated: {name}"),
-        ));
+        return Err(ClientError::invalid_request(format!(
+            "Parameter repeated: {name}"
+        )));
     }
     match params.response_type.as_deref() {
         Some("code") => {}
         None => {
-            return Err(reject(
-                "invalid_request",
-                "Missing required parameter: response_type".to_owned(),
+            return Err(ClientError::invalid_request(
+                "Missing required parameter: response_type",
             ))
         }
         Some(other) => {
-            return Err(reject(
-                "unsupported_response_type",
-                format!("Unsupported response type: {other}"),
-            ))
+            return Err(ClientError {
+                error: "unsupported_response_type",
+                description: format!("Unsupported response type: {other}"),
+            })
         }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(reject(
-            OAuthErrorKind::UnauthorizedClient.code(),
-            "Grant type 'authorization_code' not allowed for the client.".to_owned(),
-        ));
+        return Err(ClientError {
+            error: OAuthErrorKind::UnauthorizedClient.code(),
+            description: "Grant type 'authorization_code' not allowed for the client.".to_owned(),
+        });
     }
-    // PKCE (RFC 7636 §4.4.1): S256 only, and required for public clients.
+    check_pkce(params, client)?;
+    parse_prompt(params.prompt.as_deref())
+}
+
+/// PKCE (RFC 7636 §4.4.1): S256 only, and required for public clients.
+fn check_pkce(params: &AuthorizeParams, client: &Client) -> Result<(), ClientError> {
     match (&params.code_challenge, &params.code_challenge_method) {
-        (Some(challenge), method) => {
-            if let Err(e) = pkce::validate_challenge(challenge, method.as_deref()) {
-                return Err(reject("invalid_request", e.0));
-            }
-        }
-        (None, Some(_)) => {
-            return Err(reject(
-                "invalid_request",
-                "code_challenge_method given without code_challenge".to_owned(),
-            ))
-        }
+        (Some(challenge), method) => pkce::validate_challenge(challenge, method.as_deref())
+            .map_err(|e| ClientError::invalid_request(e.0)),
+        (None, Some(_)) => Err(ClientError::invalid_request(
+            "code_challenge_method given without code_challenge",
+        )),
         (None, None) if client.token_endpoint_auth_method.is_public() => {
-            return Err(reject(
-                "invalid_request",
-                "Public clients must use PKCE: code_challenge and code_challenge_method=S256 are required".to_owned(),
+            Err(ClientError::invalid_request(
+                "Public clients must use PKCE: code_challenge and code_challenge_method=S256 are required",
             ))
         }
-        (None, None) => {}
+        (None, None) => Ok(()),
     }
+}
+
+/// `prompt`, a space-separated list; `none` stands alone (OIDC Core §3.1.2.1).
+fn parse_prompt(raw: Option<&str>) -> Result<Prompt, ClientError> {
     let mut prompt = Prompt::default();
-    for value in params.prompt.as_deref().unwrap_or("").split(' ') {
+    for value in raw.unwrap_or("").split(' ') {
         match value {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
@@ -222,45 +285,11 @@ pub(super) async fn validate(
         }
     }
     if prompt.none && (prompt.login || prompt.consent) {
-        // OIDC Core §3.1.2.1: `none` with any other value is an error.
-        return Err(reject(
-            "invalid_request",
-            "prompt=none cannot be combined with other values".to_owned(),
+        return Err(ClientError::invalid_request(
+            "prompt=none cannot be combined with other values",
         ));
     }
-    let audience = match audience::resolve(state, params.audience.as_deref()).await {
-        Ok(audience) => audience,
-        Err(FlowError::OAuth(e)) => return Err(reject(e.kind.code(), e.description.into_owned())),
-        Err(e) => return Err(e.into()),
-    };
-    let requested = params
-        .scope
-        .as_deref()
-        .map(ScopeSet::parse)
-        .unwrap_or_default();
-    let scope = audience.grantable(&requested);
-    let pending = PendingRequest {
-        client_id: client.client_id.clone(),
-        audience: audience.audience.clone(),
-        scope: scope.to_wire(),
-        force_consent: prompt.consent,
-        target: Target::Code {
-            redirect_uri_sent: params.redirect_uri.is_some(),
-            redirect_uri,
-            response_mode,
-            state: params.state.clone(),
-            nonce: params.nonce.clone(),
-            code_challenge: params.code_challenge.clone(),
-            device_name: params.device.clone(),
-        },
-    };
-    let loaded = Loaded {
-        request_id: None,
-        pending,
-        client,
-        audience,
-    };
-    Ok((loaded, prompt))
+    Ok(prompt)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub async fn exchange(
     now: Timestamp,
 ) -> Result<IssuedTokens, FlowError> {
     let code = required(&request.code, "code")?;
-    let code_hash = TokenHash::of(code).as_str().to_owned();
+    let code_hash = TokenHash::of(code);
     // Check first, spend second: a request that fails a check (another
     // client, a wrong or missing redirect_uri, a wrong PKCE verifier) leaves
     // the code untouched, so whoever stole a code without the rest cannot

@@ -22,7 +22,7 @@ pub async fn exchange(
     now: Timestamp,
 ) -> Result<IssuedTokens, FlowError> {
     let device_code = required(&request.device_code, "device_code")?;
-    let hash = TokenHash::of(device_code).as_str().to_owned();
+    let hash = TokenHash::of(device_code);
     let record = match state.store.poll_device_code(&hash, now).await? {
         DevicePoll::Unknown => return Err(invalid_device_code().into()),
         DevicePoll::Pending {

@@ -1,4 +1,5 @@
-//! The token endpoint's grant types: authenticate once, then `match`.
+//! The token endpoint's grant types, for a client the endpoint authenticated
+//! once: one `match`.
 
 mod authorization_code;
 mod client_credentials;
@@ -7,10 +8,8 @@ mod password;
 mod refresh_token;
 
 use grantor_domain::{Client, GrantType, OAuthError, Timestamp};
-use serde_json::{json, Value};
 
 use crate::flows::audit::{self, EventExt};
-use crate::flows::client_auth::{self, ClientAuthError, PresentedClient};
 use crate::flows::RequestMeta;
 use crate::state::AppState;
 
@@ -35,7 +34,8 @@ pub fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, OA
         .ok_or_else(|| OAuthError::invalid_request(format!("Missing required parameter: {name}")))
 }
 
-/// A successful token response (RFC 6749 §5.1).
+/// What a successful exchange hands out (RFC 6749 §5.1); the token endpoint
+/// renders it.
 #[derive(Debug)]
 pub struct IssuedTokens {
     pub access_token: String,
@@ -45,39 +45,8 @@ pub struct IssuedTokens {
     pub id_token: Option<String>,
 }
 
-impl IssuedTokens {
-    pub fn to_json(&self) -> Value {
-        let mut body = json!({
-            "access_token": self.access_token,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-            "scope": self.scope,
-        });
-        if let Some(rt) = &self.refresh_token {
-            body["refresh_token"] = json!(rt);
-        }
-        if let Some(id) = &self.id_token {
-            body["id_token"] = json!(id);
-        }
-        body
-    }
-}
-
-/// Authenticates the client of a token request once (one read,
-/// constant-time secret check).
-pub async fn authenticate(
-    state: &AppState,
-    presented: &PresentedClient,
-) -> Result<Client, crate::flows::FlowError> {
-    match client_auth::authenticate(&state.store, presented).await {
-        Ok(c) => Ok(c),
-        Err(ClientAuthError::Store(e)) => Err(e.into()),
-        // Auth0 answers unknown clients and bad secrets alike: 401 access_denied.
-        Err(_) => Err(OAuthError::client_authentication_failed().into()),
-    }
-}
-
-/// Runs `grant_type` for a client [`authenticate`] returned.
+/// Runs `grant_type` for a client the token endpoint authenticated
+/// (`flows::client_auth`).
 pub async fn exchange(
     state: &AppState,
     grant_type: GrantType,

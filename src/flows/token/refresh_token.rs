@@ -9,19 +9,20 @@
 //! exchanges never leave two live successors when the leeway is 0.
 
 use grantor_domain::refresh_token::{
-    decide_exchange, lifetimes_on_exchange, rotation_switch, ExchangeDecision,
+    decide_exchange, lifetimes_on_exchange, plan_exchange, ExchangeDecision, ExchangePlan,
+    FamilyStep,
 };
 use grantor_domain::{
-    Client, OAuthError, OAuthErrorKind, RotationType, ScopeSet, Timestamp, TokenHash,
+    Client, GrantType, OAuthError, OAuthErrorKind, ScopeSet, Timestamp, TokenHash,
 };
 use grantor_store::{
-    ExchangeWrite, IssueBatch, PresentedExchange, PresentedRefreshToken, UserGrant,
+    ExchangeWrite, FamilyRecord, IssueBatch, PresentedExchange, PresentedRefreshToken, UserGrant,
 };
 
 use super::{required, IssuedTokens, TokenRequest};
-use crate::flows::audience::{self, UserAudience};
+use crate::flows::audience;
 use crate::flows::audit::{self, EventExt};
-use crate::flows::issue::{mint_access, new_family};
+use crate::flows::issue::{mint_access, new_family, IssueContext};
 use crate::flows::revocation::{self, Reason};
 use crate::flows::{FlowError, RequestMeta};
 use crate::state::AppState;
@@ -41,7 +42,7 @@ pub async fn exchange(
     now: Timestamp,
 ) -> Result<IssuedTokens, FlowError> {
     let presented = required(&request.refresh_token, "refresh_token")?;
-    let hash = TokenHash::of(presented).as_str().to_owned();
+    let hash = TokenHash::of(presented);
     for _ in 0..MAX_ATTEMPTS {
         let Some(loaded) = state.store.load_exchange(&hash).await? else {
             return Err(pruned_token(state, client, presented, meta, now).await);
@@ -137,93 +138,115 @@ async fn exchange_once(
 ) -> Result<Option<IssuedTokens>, FlowError> {
     let token = &loaded.token;
     let family = &token.family;
-    let granted = ScopeSet::parse(&family.scope);
-    let scope = match request
-        .scope
-        .as_deref()
-        .map(ScopeSet::parse)
-        .filter(|s| !s.is_empty())
-    {
-        Some(asked) if !asked.is_subset_of(&granted) => {
-            return Err(OAuthError::new(
-                OAuthErrorKind::InvalidScope,
-                "The requested scope exceeds the scope granted by the refresh token",
-            )
-            .into())
-        }
-        Some(asked) => asked,
-        None => granted.clone(),
+    let Some(plan) = plan_exchange(decision, &token.snapshot, &client.refresh_token) else {
+        return Err(invalid_refresh_token().into());
     };
+    let scope = narrowed_scope(request, family)?;
     // Read with the presented token (`load_exchange`): no further query.
     let user = loaded
         .user
         .clone()
         .filter(|u| !u.blocked)
         .ok_or_else(invalid_refresh_token)?;
-    let audience = audience::resolve_loaded(state, &family.audience, loaded.api.clone())
-        .map_err(|_| invalid_refresh_token())?;
-    // The grant was current when loaded; carry its epoch into the new access token.
-    let grant = UserGrant {
+    let audience = audience::resolve_loaded(state, &family.audience, loaded.api.clone()).map_err(
+        |e| match e {
+            FlowError::OAuth(why) => invalid_refresh_token().with_cause(why).into(),
+            internal => internal,
+        },
+    )?;
+    let grant = grant_of(family);
+    let ctx = IssueContext {
+        client,
+        user: &user,
+        grant: &grant,
+        audience: &audience,
+        scope,
+        session_id: family.session_id.clone(),
+        auth_time: family.auth_time,
+        nonce: None,
+        device_name: family.device_name.clone(),
+        code_hash: None,
+        grant_type: GrantType::RefreshToken,
+    };
+    match plan {
+        ExchangePlan::ReplaceWithNonRotating => {
+            replace_with_non_rotating(state, &ctx, family, meta, now)
+                .await
+                .map(Some)
+        }
+        ExchangePlan::Continue(step) => continue_family(state, &ctx, token, step, meta, now).await,
+    }
+}
+
+/// The scope of the new access token: the family's, or a subset of it the
+/// request asks for (RFC 6749 §6).
+fn narrowed_scope(request: &TokenRequest, family: &FamilyRecord) -> Result<ScopeSet, OAuthError> {
+    let granted = ScopeSet::parse(&family.scope);
+    match request
+        .scope
+        .as_deref()
+        .map(ScopeSet::parse)
+        .filter(|s| !s.is_empty())
+    {
+        Some(asked) if !asked.is_subset_of(&granted) => Err(OAuthError::new(
+            OAuthErrorKind::InvalidScope,
+            "The requested scope exceeds the scope granted by the refresh token",
+        )),
+        Some(asked) => Ok(asked),
+        None => Ok(granted),
+    }
+}
+
+/// The grant a family was issued under, as it was when the family was
+/// loaded (its epoch was current then): the new access token carries it.
+fn grant_of(family: &FamilyRecord) -> UserGrant {
+    UserGrant {
         id: family.grant_id.clone(),
         user_id: family.user_id.clone(),
         client_id: family.client_id.clone(),
         audience: family.audience.clone(),
-        scope: granted.clone(),
+        scope: ScopeSet::parse(&family.scope),
         token_epoch: family.grant_epoch,
         created_at: family.created_at,
         updated_at: family.created_at,
-    };
-    let switch = rotation_switch(family.rotating, &client.refresh_token);
-    if decision != ExchangeDecision::RotateWithinLeeway && switch == Some(RotationType::NonRotating)
-    {
-        return replace_with_non_rotating(
-            state, client, &user, &grant, &audience, scope, meta, now, token,
-        )
-        .await
-        .map(Some);
     }
+}
+
+/// Moves the family on by `step` with a compare-and-set on the generation
+/// it was loaded at; `Ok(None)` when another exchange got there first.
+async fn continue_family(
+    state: &AppState,
+    ctx: &IssueContext<'_>,
+    token: &PresentedRefreshToken,
+    step: FamilyStep,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<Option<IssuedTokens>, FlowError> {
+    let family = &token.family;
     let (expires_at, idle_expires_at) =
-        lifetimes_on_exchange(&client.refresh_token, family.expires_at, now);
-    let current = family.current_generation;
-    let (new_generation, rotated, secret_generation, issue_secret, rotating) = match decision {
-        ExchangeDecision::Rotate => (current + 1, true, current + 1, true, true),
-        ExchangeDecision::RotateWithinLeeway => (current, false, current, true, true),
-        // A non-rotating family whose client now rotates becomes rotating.
-        _ if switch == Some(RotationType::Rotating) => (current + 1, true, current + 1, true, true),
-        _ => (current, false, current, false, false),
-    };
-    let minted = mint_access(
-        state,
-        client,
-        &user,
-        &grant,
-        &audience,
-        scope,
-        family.session_id.as_deref(),
-        family.auth_time,
-        None,
-        Some(&family.id),
-        now,
-    )?;
-    let secret = issue_secret.then(|| state.refresh_secrets.issue(&family.id, secret_generation));
+        lifetimes_on_exchange(&ctx.client.refresh_token, family.expires_at, now);
+    let minted = mint_access(state, ctx, Some(&family.id), now)?;
+    let secret = step.issue_secret.then(|| {
+        state
+            .refresh_secrets
+            .issue(&family.id, step.secret_generation)
+    });
     let write = ExchangeWrite {
         family_id: family.id.clone(),
-        expected_generation: current,
-        new_generation,
-        rotated,
-        rotating,
-        new_secret_hash: secret
-            .as_deref()
-            .map(|s| TokenHash::of(s).as_str().to_owned()),
-        secret_generation,
+        expected_generation: family.current_generation,
+        new_generation: step.new_generation,
+        rotated: step.rotated,
+        rotating: step.rotating,
+        new_secret_hash: secret.as_deref().map(TokenHash::of),
+        secret_generation: step.secret_generation,
         expires_at,
         idle_expires_at,
         ip: meta.ip.clone(),
         user_agent: meta.user_agent.clone(),
         now,
         access_token: minted.record,
-        revoke_other_non_rotating: !family.rotating && rotating,
-        event: exchange_event(client, family, meta, now).detail("rotated", rotated.into()),
+        revoke_other_non_rotating: step.starts_rotating(&token.snapshot),
+        event: exchange_event(ctx.client, family, meta, now).detail("rotated", step.rotated.into()),
     };
     if !state.store.apply_exchange(&write).await? {
         return Ok(None);
@@ -236,49 +259,21 @@ async fn exchange_once(
 
 /// The client switched rotation off: the rotating family is revoked and the
 /// exchange yields a new non-rotating token (reference §3.2).
-#[allow(clippy::too_many_arguments)]
 async fn replace_with_non_rotating(
     state: &AppState,
-    client: &Client,
-    user: &grantor_domain::User,
-    grant: &UserGrant,
-    audience: &UserAudience,
-    scope: ScopeSet,
+    ctx: &IssueContext<'_>,
+    family: &FamilyRecord,
     meta: &RequestMeta,
     now: Timestamp,
-    token: &PresentedRefreshToken,
 ) -> Result<IssuedTokens, FlowError> {
-    let family = &token.family;
     if !revocation::revoke_family(state, &family.id, Reason::RotationDisabled, meta, now).await? {
         return Err(invalid_refresh_token().into());
     }
+    // The new family keeps the old one's scope; the access token has the
+    // (possibly narrowed) scope of this request.
     let granted = ScopeSet::parse(&family.scope);
-    let (new, secret) = new_family(
-        &state.refresh_secrets,
-        client,
-        user,
-        grant,
-        audience,
-        &granted,
-        family.session_id.clone(),
-        family.auth_time,
-        family.device_name.clone(),
-        meta,
-        now,
-    );
-    let minted = mint_access(
-        state,
-        client,
-        user,
-        grant,
-        audience,
-        scope,
-        family.session_id.as_deref(),
-        family.auth_time,
-        None,
-        Some(&new.id),
-        now,
-    )?;
+    let (new, secret) = new_family(&state.refresh_secrets, ctx, &granted, meta, now);
+    let minted = mint_access(state, ctx, Some(&new.id), now)?;
     let new_id = new.id.clone();
     state
         .store
@@ -288,7 +283,7 @@ async fn replace_with_non_rotating(
                 access_token: minted.record,
                 code_hash: None,
                 event: Some(
-                    exchange_event(client, family, meta, now)
+                    exchange_event(ctx.client, family, meta, now)
                         .detail("replaced_by", new_id.clone().into()),
                 ),
             },
@@ -304,7 +299,7 @@ async fn replace_with_non_rotating(
 /// The `sertft` event of a successful exchange of one of `family`'s tokens.
 fn exchange_event(
     client: &Client,
-    family: &grantor_store::FamilyRecord,
+    family: &FamilyRecord,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> grantor_store::LogEvent {

@@ -6,32 +6,32 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use grantor_domain::OAuthError;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::AuthApiError;
+use crate::http::media_type;
 
 pub struct FormOrJson<T>(pub T);
+
+/// The two encodings a body may come in (its `Content-Type`).
+enum Encoding {
+    Form,
+    Json,
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormOrJson<T> {
     type Rejection = AuthApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+        // `of` leaves parameters out, so `==` compares type and subtype.
+        let encoding = match media_type::of(req.headers()) {
+            Some(m) if m == mime::APPLICATION_WWW_FORM_URLENCODED => Some(Encoding::Form),
+            Some(m) if m == mime::APPLICATION_JSON => Some(Encoding::Json),
+            _ => None,
+        };
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             AuthApiError::Status(
                 rejection.status(),
@@ -40,8 +40,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormOrJson<T> {
             )
         })?;
         let object =
-            match content_type.as_str() {
-                "application/x-www-form-urlencoded" => {
+            match encoding {
+                Some(Encoding::Form) => {
                     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
                         .map_err(|_| OAuthError::invalid_request("Malformed form body"))?;
                     let mut map = Map::new();
@@ -59,7 +59,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormOrJson<T> {
                     }
                     map
                 }
-                "application/json" => match serde_json::from_slice::<Value>(&bytes) {
+                Some(Encoding::Json) => match serde_json::from_slice::<Value>(&bytes) {
                     Ok(Value::Object(map)) => map
                         .into_iter()
                         .filter(|(_, v)| !v.is_null() && v.as_str() != Some(""))
@@ -71,7 +71,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormOrJson<T> {
                         .into())
                     }
                 },
-                _ => return Err(AuthApiError::Status(
+                None => return Err(AuthApiError::Status(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "invalid_request",
                     "Content-Type must be application/x-www-form-urlencoded or application/json"

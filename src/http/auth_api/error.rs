@@ -6,6 +6,8 @@ use axum::Json;
 use grantor_domain::{OAuthError, OAuthErrorKind};
 use serde_json::json;
 
+use super::client;
+use crate::http::error_log::ErrorCause;
 use crate::http::rate_limit::Refusal;
 
 #[derive(Debug)]
@@ -13,7 +15,8 @@ pub enum AuthApiError {
     OAuth(OAuthError),
     /// Body too large, wrong media type and the like.
     Status(StatusCode, &'static str, String),
-    /// Something we did not expect; logged, shown as `server_error`.
+    /// Something we did not expect: shown as `server_error`, its cause left
+    /// for the log (`http/error_log.rs`).
     Internal(anyhow::Error),
     /// A rate limit: 429 `too_many_requests` with `Retry-After` and `X-RateLimit-*`.
     RateLimited(Refusal),
@@ -61,6 +64,7 @@ impl From<Refusal> for AuthApiError {
 impl IntoResponse for AuthApiError {
     fn into_response(self) -> Response {
         let mut refusal = None;
+        let mut cause = None;
         let (status, code, description) = match self {
             Self::RateLimited(r) => {
                 refusal = Some(r);
@@ -70,14 +74,20 @@ impl IntoResponse for AuthApiError {
                     r.message(),
                 )
             }
-            Self::OAuth(e) => (
-                StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST),
-                e.kind.code(),
-                e.description.into_owned(),
-            ),
+            Self::OAuth(e) => {
+                let rendered = (
+                    StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                    e.kind.code(),
+                    e.description.to_string(),
+                );
+                if e.cause().is_some() {
+                    cause = Some(anyhow::Error::new(e));
+                }
+                rendered
+            }
             Self::Status(status, code, description) => (status, code, description),
             Self::Internal(e) => {
-                tracing::error!("authentication API internal error: {e:#}");
+                cause = Some(e);
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     OAuthErrorKind::ServerError.code(),
@@ -97,17 +107,18 @@ impl IntoResponse for AuthApiError {
             );
         }
         if status == StatusCode::UNAUTHORIZED {
-            // A failed client authentication (RFC 6749 §5.2: `invalid_client`;
-            // Auth0's `access_denied` at the token endpoint) carries a
-            // challenge, as every 401 must (RFC 9110 §15.5.2).
+            // Each 401 here is a failed client authentication (`client.rs`).
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"grantor\""),
+                HeaderValue::from_static(client::CHALLENGE),
             );
         }
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(cause) = cause {
+            response = ErrorCause::attach(response, cause);
+        }
         match refusal {
             Some(refusal) => refusal.decorate(response),
             None => response,

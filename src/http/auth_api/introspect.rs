@@ -1,15 +1,15 @@
-//! `POST /oauth/introspect` (RFC 7662) for confidential clients.
+//! `POST /oauth/introspect` (RFC 7662) for confidential clients: the answer
+//! `flows::introspect` gives, rendered as RFC 7662 JSON.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use grantor_domain::{OAuthError, OAuthErrorKind};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::revoke::authenticate_client;
+use super::client::{self, Endpoint};
 use super::{AuthApiError, FormOrJson};
-use crate::flows::introspect;
+use crate::flows::introspect::{self, ActiveAccessToken, ActiveRefreshToken, Introspection};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -24,19 +24,71 @@ pub async fn post_introspect(
     headers: HeaderMap,
     FormOrJson(form): FormOrJson<IntrospectForm>,
 ) -> Result<Json<Value>, AuthApiError> {
-    let client = authenticate_client(&state, &headers, form.client_id, form.client_secret).await?;
-    if client.token_endpoint_auth_method.is_public() {
-        return Err(OAuthError::new(
-            OAuthErrorKind::InvalidClient,
-            "Introspection needs a confidential client",
-        )
-        .into());
-    }
-    let token = form
-        .token
-        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: token"))?;
+    let client = client::authenticate(
+        &state,
+        Endpoint::Introspect,
+        &headers,
+        form.client_id,
+        form.client_secret,
+    )
+    .await?;
     let now = state.clock.now();
-    Ok(Json(
-        introspect::introspect(&state, &client, &token, now).await?,
-    ))
+    let answer = introspect::introspect(&state, &client, form.token.as_deref(), now).await?;
+    Ok(Json(render(&answer, state.issuer.as_str())))
+}
+
+fn render(answer: &Introspection, issuer: &str) -> Value {
+    match answer {
+        Introspection::Inactive => json!({ "active": false }),
+        Introspection::AccessToken(token) => access_token(token),
+        Introspection::RefreshToken(token) => refresh_token(token, issuer),
+    }
+}
+
+/// The token's own claims, `azp` as `client_id`; a missing claim is `null`,
+/// except `sid`, which is left out.
+fn access_token(token: &ActiveAccessToken) -> Value {
+    // `aud` as the token writes it: one string, or an array of several.
+    let aud = match token.audiences.as_slice() {
+        [] => Value::Null,
+        [one] => json!(one),
+        several => json!(several),
+    };
+    let mut body = json!({
+        "active": true,
+        "token_type": "access_token",
+        "iss": token.issuer,
+        "sub": token.subject,
+        "aud": aud,
+        "iat": token.issued_at,
+        "exp": token.expires_at,
+        "scope": token.scope,
+        "client_id": token.client_id,
+        "jti": token.jti,
+    });
+    if let Some(sid) = &token.session_id {
+        body["sid"] = json!(sid);
+    }
+    body
+}
+
+/// `exp` only when the token expires; `sid` only when it is bound to a session.
+fn refresh_token(token: &ActiveRefreshToken, issuer: &str) -> Value {
+    let mut body = json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "client_id": token.client_id,
+        "sub": token.user_id,
+        "aud": token.audience,
+        "scope": token.scope,
+        "iat": token.issued_at.unix_seconds(),
+        "iss": issuer,
+    });
+    if let Some(exp) = token.expires_at {
+        body["exp"] = json!(exp.unix_seconds());
+    }
+    if let Some(sid) = &token.session_id {
+        body["sid"] = json!(sid);
+    }
+    body
 }

@@ -1,7 +1,9 @@
 //! The Authentication API (Auth0-compatible paths at the root): one file per
-//! endpoint, errors rendered by `error.rs` as `{error, error_description}`.
+//! endpoint, client authentication for token, revoke and introspect in
+//! `client.rs`, errors rendered by `error.rs` as `{error, error_description}`.
 
 mod body;
+mod client;
 mod device_code;
 mod discovery;
 mod error;

@@ -1,5 +1,5 @@
-//! `POST /oauth/token`: parse, authenticate the client once, dispatch on the
-//! grant type to `flows::token`.
+//! `POST /oauth/token`: parse, authenticate the client once (`client.rs`),
+//! dispatch on the grant type to `flows::token`.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use grantor_domain::{GrantType, OAuthError, OAuthErrorKind};
 use serde::Deserialize;
+use serde_json::{json, Value};
 
+use super::client::{self, Endpoint};
 use super::{AuthApiError, FormOrJson};
-use crate::flows::client_auth::PresentedClient;
-use crate::flows::token::{self, TokenRequest};
-use crate::http::extract::{basic_credentials, RequestMeta};
-use crate::http::rate_limit::Surface;
+use crate::flows::token::{self, IssuedTokens, TokenRequest};
+use crate::http::extract::RequestMeta;
 use crate::http::AppState;
 
 /// Every parameter any grant type reads; unknown ones are ignored (RFC 6749 §3.2).
@@ -48,13 +48,14 @@ pub async fn post_token(
             format!("Unsupported grant type: {grant_type}"),
         )
     })?;
-    let presented = presented_client(&headers, form.client_id, form.client_secret)?;
-    let client = token::authenticate(&state, &presented).await?;
-    // Charged only once the client is authenticated: a bucket keyed by a
-    // presented client id would let anyone lock that client out.
-    state
-        .rate_limits
-        .check_client(Surface::OAuth, &client.client_id)?;
+    let client = client::authenticate(
+        &state,
+        Endpoint::Token,
+        &headers,
+        form.client_id,
+        form.client_secret,
+    )
+    .await?;
     let request = TokenRequest {
         audience: form.audience,
         scope: form.scope,
@@ -68,7 +69,7 @@ pub async fn post_token(
     };
     let now = state.clock.now();
     let issued = token::exchange(&state, grant_type, client, request, &meta, now).await?;
-    let mut response = Json(issued.to_json()).into_response();
+    let mut response = Json(render(&issued)).into_response();
     // RFC 6749 §5.1: token responses must not be cached.
     response
         .headers_mut()
@@ -79,25 +80,19 @@ pub async fn post_token(
     Ok(response)
 }
 
-/// Combines the Basic header and the body members into one presented client.
-pub fn presented_client(
-    headers: &HeaderMap,
-    body_client_id: Option<String>,
-    body_secret: Option<String>,
-) -> Result<PresentedClient, OAuthError> {
-    let basic = basic_credentials(headers).map_err(OAuthError::invalid_request)?;
-    match (basic, body_client_id, body_secret) {
-        (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
-            "Use only one client authentication method (Basic or client_secret in the body)",
-        )),
-        (Some((id, _)), Some(body_id), None) if body_id != id => Err(OAuthError::invalid_request(
-            "client_id does not match the Basic credentials",
-        )),
-        (Some((client_id, secret)), _, None) => Ok(PresentedClient::Basic { client_id, secret }),
-        (None, Some(client_id), Some(secret)) => Ok(PresentedClient::Post { client_id, secret }),
-        (None, Some(client_id), None) => Ok(PresentedClient::IdOnly { client_id }),
-        (None, None, _) => Err(OAuthError::invalid_request(
-            "Missing required parameter: client_id",
-        )),
+/// RFC 6749 §5.1: `refresh_token` and `id_token` only when issued.
+fn render(issued: &IssuedTokens) -> Value {
+    let mut body = json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+    });
+    if let Some(rt) = &issued.refresh_token {
+        body["refresh_token"] = json!(rt);
     }
+    if let Some(id) = &issued.id_token {
+        body["id_token"] = json!(id);
+    }
+    body
 }

@@ -1,6 +1,7 @@
 //! Errors of the dashboard, rendered in one place: a redirect to the sign-in
 //! page when there is no administrator session, otherwise the dashboard's
-//! error page. Internal errors are logged with their cause and shown without it.
+//! error page. Internal errors are shown without their cause, which is left
+//! for the log (`http/error_log.rs`).
 
 use std::borrow::Cow;
 
@@ -8,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::views;
+use crate::http::error_log::ErrorCause;
 use crate::http::pages::{Page, PageError};
 
 #[derive(Debug)]
@@ -72,29 +74,31 @@ fn title(status: StatusCode) -> &'static str {
 
 impl IntoResponse for DashboardError {
     fn into_response(self) -> Response {
-        let (status, message) = match self {
+        let (status, message, cause) = match self {
             Self::SignIn { next } => {
                 let query =
                     serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
                 return Page::redirect(StatusCode::SEE_OTHER, format!("/dashboard/login?{query}"))
                     .into_response();
             }
-            Self::Status(status, message) => (status, message),
-            Self::Internal(e) => {
-                tracing::error!("dashboard internal error: {e:#}");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "The server could not complete the request. Try again later.".into(),
-                )
-            }
+            Self::Status(status, message) => (status, message, None),
+            Self::Internal(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The server could not complete the request. Try again later.".into(),
+                Some(e),
+            ),
         };
         let page = views::ErrorPage {
             title: title(status),
             message: &message,
         };
-        match Page::html(status, &page) {
+        let response = match Page::html(status, &page) {
             Ok(page) => page.into_response(),
             Err(_) => (status, message.into_owned()).into_response(),
+        };
+        match cause {
+            Some(cause) => ErrorCause::attach(response, cause),
+            None => response,
         }
     }
 }

@@ -6,6 +6,7 @@
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
+use cookie::SameSite;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -13,7 +14,7 @@ use super::{views, DashboardError};
 use crate::flows::admin::{self, Admin, SESSION_LIFETIME_SECONDS};
 use crate::flows::login::LoginRefusal;
 use crate::http::extract::RequestMeta;
-use crate::http::pages::cookies::{cookie, csrf_cookie_name};
+use crate::http::pages::cookies::{self, cookie, csrf_cookie_name};
 use crate::http::pages::{CheckedForm, CsrfToken, Page};
 use crate::http::AppState;
 use crate::password::Busy;
@@ -28,14 +29,10 @@ pub const ADMIN_COOKIE: &str = "grantor_admin";
 const HOME: &str = "/dashboard/users";
 
 fn admin_cookie(value: &str, secure: bool, max_age: i64) -> String {
-    let mut cookie = format!(
-        "{ADMIN_COOKIE}={value}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age={}",
-        max_age.max(0)
-    );
-    if secure {
-        cookie.push_str("; Secure");
-    }
-    cookie
+    cookies::builder(ADMIN_COOKIE, value, secure, Some(max_age))
+        .path("/dashboard")
+        .same_site(SameSite::Strict)
+        .to_string()
 }
 
 /// A page request from a signed-in administrator, with the CSRF token its
@@ -231,7 +228,7 @@ pub async fn post_login(
         admin::SignIn::SignedIn(session) => {
             // A new CSRF token for the signed-in browser: one planted before
             // signing in is not carried over.
-            let csrf = crate::http::pages::cookies::set_cookie(
+            let csrf = cookies::set_cookie(
                 csrf_cookie_name(secure),
                 &secrets::bearer_token(),
                 secure,
@@ -316,9 +313,22 @@ mod tests {
 
     #[test]
     fn the_admin_cookie_is_scoped_and_strict() {
+        // `name=value` first, then the attributes in any order, as a
+        // browser reads them.
+        let attributes = |c: &str| {
+            let mut parts: Vec<String> = c.split("; ").map(str::to_owned).collect();
+            parts[1..].sort();
+            parts
+        };
         assert_eq!(
-            admin_cookie("v", true, 60),
-            "grantor_admin=v; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=60; Secure"
+            attributes(&admin_cookie("v", true, 60)),
+            attributes(
+                "grantor_admin=v; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=60; Secure"
+            )
+        );
+        assert_eq!(
+            attributes(&admin_cookie("", false, 0)),
+            attributes("grantor_admin=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0")
         );
     }
 }

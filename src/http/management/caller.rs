@@ -18,7 +18,8 @@ use crate::flows::audit::{self, Actor};
 use crate::flows::revocation::{self, Reason};
 use crate::flows::RequestMeta;
 
-use super::ApiError;
+use super::error::Unauthenticated;
+use super::{messages, ApiError};
 use crate::http::extract::bearer_token;
 use crate::http::rate_limit::{AllowanceNote, Surface};
 use crate::http::AppState;
@@ -65,7 +66,7 @@ impl Caller {
             Ok(())
         } else {
             Err(ApiError::forbidden(
-                format!("Insufficient scope, expected any of: {}", scopes.join(",")),
+                messages::insufficient_scope(scopes),
                 "insufficient_scope",
             ))
         }
@@ -79,15 +80,15 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token =
-            bearer_token(&parts.headers).ok_or(ApiError::unauthorized("Missing authentication"))?;
-        let invalid = || ApiError::unauthorized("Invalid token");
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| ApiError::unauthenticated(Unauthenticated::MissingToken))?;
+        let invalid = || ApiError::unauthenticated(Unauthenticated::InvalidToken);
         let now = state.clock.now().unix_seconds();
         let audience = state.issuer.management_audience();
         let claims = state
             .keys
             .verify_access_token(token, state.issuer.as_str(), Some(&audience), now)
-            .map_err(|_| invalid())?;
+            .map_err(|e| invalid().with_cause(e))?;
         if claims["gty"].as_str() != Some("client-credentials") {
             return Err(invalid());
         }

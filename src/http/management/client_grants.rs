@@ -10,6 +10,7 @@ use grantor_store::{ClientGrantFilter, PageRequest, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::messages;
 use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
 use crate::http::AppState;
 use crate::secrets;
@@ -46,7 +47,7 @@ pub fn render(g: &ClientGrant) -> Value {
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found("The grant does not exist.", "inexistent_client_grant")
+    ApiError::not_found(messages::GRANT_DOES_NOT_EXIST, "inexistent_client_grant")
 }
 
 /// Scopes must be defined on the API.
@@ -60,7 +61,10 @@ async fn checked_scopes(
         .resource_server_by_identifier(audience)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found("Resource server not found", "inexistent_resource_server")
+            ApiError::not_found(
+                messages::client_grants::RESOURCE_SERVER_NOT_FOUND,
+                "inexistent_resource_server",
+            )
         })?;
     let defined = api.scope_set();
     if let Some(unknown) = scope.iter().find(|s| !defined.contains(s)) {
@@ -180,7 +184,10 @@ pub async fn create_client_grant(
 ) -> Result<Response, ApiError> {
     caller.require(&["create:client_grants"])?;
     if state.store.client(&body.client_id).await?.is_none() {
-        return Err(ApiError::not_found("Client not found", "inexistent_client"));
+        return Err(ApiError::not_found(
+            messages::client_grants::CLIENT_NOT_FOUND,
+            "inexistent_client",
+        ));
     }
     let scope = checked_scopes(&state, &body.audience, body.scope).await?;
     let grant = ClientGrant {
@@ -196,9 +203,10 @@ pub async fn create_client_grant(
             "A client grant for this client and audience already exists",
             "client_grant_conflict",
         )),
-        Err(StoreError::MissingReference(_)) => {
-            Err(ApiError::not_found("Client not found", "inexistent_client"))
-        }
+        Err(StoreError::MissingReference(_)) => Err(ApiError::not_found(
+            messages::client_grants::CLIENT_NOT_FOUND,
+            "inexistent_client",
+        )),
         Err(e) => Err(e.into()),
     }
 }

@@ -17,6 +17,7 @@ use grantor_domain::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::messages;
 use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
 use crate::flows::RequestMeta;
 use crate::http::AppState;
@@ -229,7 +230,7 @@ pub fn render(client: &Client, secret: Option<&str>) -> Value {
 }
 
 fn client_not_found() -> ApiError {
-    ApiError::not_found("Client not found.", "inexistent_client")
+    ApiError::not_found(messages::CLIENT_NOT_FOUND, "inexistent_client")
 }
 
 #[utoipa::path(

@@ -8,6 +8,8 @@ use axum::Json;
 use grantor_store::StoreError;
 use serde_json::json;
 
+use super::messages;
+use crate::http::error_log::ErrorCause;
 use crate::http::rate_limit::Refusal;
 
 #[derive(Debug)]
@@ -17,6 +19,36 @@ pub struct ApiError {
     error_code: Option<&'static str>,
     /// Set on a 429: its `Retry-After` and `X-RateLimit-*` headers.
     refusal: Option<Refusal>,
+    /// Set on a 401: which challenge `WWW-Authenticate` carries.
+    unauthenticated: Option<Unauthenticated>,
+    /// Why, for the log (`http/error_log.rs`); never rendered.
+    cause: Option<anyhow::Error>,
+}
+
+/// Why a request has no caller (401), as Auth0 tells the two apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unauthenticated {
+    /// No bearer token at all.
+    MissingToken,
+    /// A bearer token that is not a live Management API token.
+    InvalidToken,
+}
+
+impl Unauthenticated {
+    fn message(self) -> &'static str {
+        match self {
+            Self::MissingToken => messages::MISSING_AUTHENTICATION,
+            Self::InvalidToken => messages::INVALID_TOKEN,
+        }
+    }
+
+    /// The `WWW-Authenticate` value (reference §1.3).
+    fn challenge(self) -> &'static str {
+        match self {
+            Self::MissingToken => "Bearer",
+            Self::InvalidToken => "Token error=\"Invalid token\"",
+        }
+    }
 }
 
 impl ApiError {
@@ -30,7 +62,15 @@ impl ApiError {
             message: message.into(),
             error_code,
             refusal: None,
+            unauthenticated: None,
+            cause: None,
         }
+    }
+
+    /// Keeps `cause` for the log.
+    pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.cause = Some(cause.into());
+        self
     }
 
     /// 429 `too_many_requests` with the rate-limit headers.
@@ -84,18 +124,22 @@ impl ApiError {
         )
     }
 
-    pub fn unauthorized(message: &'static str) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, message, None)
+    /// 401 with the message and challenge of `why`.
+    pub fn unauthenticated(why: Unauthenticated) -> Self {
+        Self {
+            unauthenticated: Some(why),
+            ..Self::new(StatusCode::UNAUTHORIZED, why.message(), None)
+        }
     }
 
+    /// 500; `e` is logged, not shown.
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
-        let e = e.into();
-        tracing::error!("management API internal error: {e:#}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Internal Server Error",
             None,
         )
+        .with_cause(e)
     }
 }
 
@@ -108,7 +152,7 @@ impl From<StoreError> for ApiError {
                 "A referenced resource does not exist.",
                 "inexistent_reference",
             ),
-            StoreError::Unavailable(e) => Self::internal(e),
+            e @ StoreError::Unavailable(_) => Self::internal(e),
         }
     }
 }
@@ -118,7 +162,7 @@ impl From<StoreError> for ApiError {
 impl From<crate::flows::FlowError> for ApiError {
     fn from(e: crate::flows::FlowError) -> Self {
         match e {
-            crate::flows::FlowError::OAuth(e) => Self::internal(anyhow::anyhow!("{e:?}")),
+            crate::flows::FlowError::OAuth(e) => Self::internal(e),
             crate::flows::FlowError::Internal(e) => Self::internal(e),
         }
     }
@@ -141,16 +185,14 @@ impl IntoResponse for ApiError {
             body["errorCode"] = json!(code);
         }
         let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            let challenge = if self.message == "Missing authentication" {
-                "Bearer"
-            } else {
-                "Token error=\"Invalid token\""
-            };
+        if let Some(why) = self.unauthenticated {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
+                HeaderValue::from_static(why.challenge()),
             );
+        }
+        if let Some(cause) = self.cause {
+            response = ErrorCause::attach(response, cause);
         }
         match self.refusal {
             Some(refusal) => refusal.decorate(response),

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::messages;
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiQuery, Caller, ListParams};
 use crate::flows::RequestMeta;
@@ -122,7 +123,7 @@ pub async fn delete_grant(
     };
     if !caller.revoke(&state, &meta, target).await?.found {
         return Err(ApiError::not_found(
-            "The grant does not exist.",
+            messages::GRANT_DOES_NOT_EXIST,
             "inexistent_grant",
         ));
     }
@@ -163,7 +164,7 @@ pub async fn delete_grants_by_user(
     let user_id = query
         .user_id
         .filter(|u| !u.is_empty())
-        .ok_or_else(|| ApiError::invalid_query("Missing required 'user_id' parameter."))?;
+        .ok_or_else(|| ApiError::invalid_query(messages::MISSING_USER_ID))?;
     let target = RevocationTarget::UserGrants { user_id };
     caller.revoke(&state, &meta, target).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

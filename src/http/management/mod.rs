@@ -1,7 +1,8 @@
 //! The Management API (`/api/v2`, Auth0-compatible): one file per Auth0
 //! resource holding its DTOs and handlers. Bodies go through `ApiJson`,
 //! queries through `ApiQuery`, the caller through `Caller`, and every error
-//! renders once, in `error.rs`.
+//! renders once, in `error.rs`, with the messages Auth0 defines from
+//! `messages.rs`.
 //!
 //! **The route table is the API description.** Every route is added with
 //! `.routes(routes!(…))`, which mounts the handlers and adds their
@@ -17,6 +18,7 @@ mod device_credentials;
 mod error;
 mod grants;
 mod logs;
+mod messages;
 mod openapi;
 mod paging;
 mod refresh_tokens;

@@ -3,6 +3,7 @@
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
+use grantor_domain::Timestamp;
 use grantor_store::{Page, PageRequest};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -193,35 +194,14 @@ impl ListParams {
     }
 }
 
-/// ISO 8601 with milliseconds and `Z`, as Auth0 writes dates.
-pub fn iso8601(t: grantor_domain::Timestamp) -> String {
-    let nanos = i128::from(t.0) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|dt| {
-            dt.format(time::macros::format_description!(
-                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
+/// A date as the Management API writes it ([`Timestamp::to_iso8601`]).
+pub fn iso8601(t: Timestamp) -> String {
+    t.to_iso8601()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_iso_with_millis_and_z() {
-        assert_eq!(
-            iso8601(grantor_domain::Timestamp(1_714_568_430_038)),
-            "2024-05-01T13:00:30.038Z"
-        );
-        assert_eq!(
-            iso8601(grantor_domain::Timestamp(0)),
-            "1970-01-01T00:00:00.000Z"
-        );
-    }
 
     #[test]
     fn field_filter() {

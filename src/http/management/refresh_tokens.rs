@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::messages::{self, revoke_refresh_tokens};
 use super::openapi::ErrorBody;
 use super::{accepted, iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::flows::revocation::{self, RefreshTokenSelection, UnknownSubject};
 use crate::flows::RequestMeta;
 use crate::http::AppState;
 
@@ -102,13 +104,13 @@ pub fn render(f: &FamilyRecord) -> Value {
 
 fn token_not_found() -> ApiError {
     ApiError::not_found(
-        "The refresh token does not exist.",
+        messages::REFRESH_TOKEN_DOES_NOT_EXIST,
         "inexistent_refresh_token",
     )
 }
 
 pub(super) fn user_not_found() -> ApiError {
-    ApiError::not_found("User not found", "inexistent_user")
+    ApiError::not_found(messages::USER_NOT_FOUND, "inexistent_user")
 }
 
 /// Reads one checkpoint page of live refresh tokens and renders it under `key`.
@@ -241,7 +243,7 @@ pub async fn list_refresh_tokens(
     let user_id = query
         .user_id
         .filter(|u| !u.is_empty())
-        .ok_or_else(|| ApiError::invalid_query("Missing required 'user_id' parameter."))?;
+        .ok_or_else(|| ApiError::invalid_query(messages::MISSING_USER_ID))?;
     if state.store.user(&user_id).await?.is_none() {
         return Err(user_not_found());
     }
@@ -249,7 +251,7 @@ pub async fn list_refresh_tokens(
     if let Some(client_id) = &client_id {
         if state.store.client(client_id).await?.is_none() {
             return Err(ApiError::not_found(
-                "The client does not exist.",
+                messages::CLIENT_DOES_NOT_EXIST,
                 "inexistent_client",
             ));
         }
@@ -277,18 +279,15 @@ pub struct RevokeRefreshTokensBody {
     audience: Option<String>,
 }
 
-/// Checks the body's combination and that what it names exists.
-async fn revoke_target(
-    state: &AppState,
-    body: RevokeRefreshTokensBody,
-) -> Result<RevocationTarget, ApiError> {
+/// The body's combination, as a selection.
+fn selection(body: RevokeRefreshTokensBody) -> Result<RefreshTokenSelection, ApiError> {
     let present = |v: Option<String>| v.filter(|s| !s.is_empty());
     let (user_id, client_id, audience) = (
         present(body.user_id),
         present(body.client_id),
         present(body.audience),
     );
-    let invalid = || ApiError::invalid_body("Invalid combination of parameters.");
+    let invalid = || ApiError::invalid_body(revoke_refresh_tokens::INVALID_COMBINATION);
     match (body.ids, user_id, client_id, audience) {
         (Some(mut ids), None, None, None) => {
             if ids.is_empty() || ids.len() > MAX_REVOKE_IDS || ids.iter().any(String::is_empty) {
@@ -298,37 +297,14 @@ async fn revoke_target(
             }
             ids.sort();
             ids.dedup();
-            Ok(RevocationTarget::Families { family_ids: ids })
+            Ok(RefreshTokenSelection::Ids(ids))
         }
-        (None, Some(user_id), client_id, audience) => {
-            if audience.is_some() && client_id.is_none() {
-                return Err(invalid());
-            }
-            // Auth0 answers 400 (not 404) for what this body names (reference §6.2).
-            if state.store.user(&user_id).await?.is_none() {
-                return Err(ApiError::invalid_body("User not found."));
-            }
-            if let Some(client_id) = &client_id {
-                if state.store.client(client_id).await?.is_none() {
-                    return Err(ApiError::invalid_body("Client not found."));
-                }
-            }
-            if let Some(audience) = &audience {
-                let known = state
-                    .store
-                    .resource_server_by_identifier(audience)
-                    .await?
-                    .is_some();
-                if !known {
-                    return Err(ApiError::invalid_body("Resource server not found."));
-                }
-            }
-            Ok(RevocationTarget::User {
-                user_id,
-                client_id,
-                audience,
-            })
-        }
+        (None, Some(_), None, Some(_)) => Err(invalid()),
+        (None, Some(user_id), client_id, audience) => Ok(RefreshTokenSelection::User {
+            user_id,
+            client_id,
+            audience,
+        }),
         _ => Err(invalid()),
     }
 }
@@ -355,9 +331,23 @@ pub async fn revoke_refresh_tokens(
     ApiJson(body): ApiJson<RevokeRefreshTokensBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&["delete:refresh_tokens"])?;
-    let target = revoke_target(&state, body).await?;
-    caller.revoke(&state, &meta, target).await?;
-    Ok(accepted())
+    let selection = selection(body)?;
+    let now = state.clock.now();
+    let revoked =
+        revocation::revoke_selection(&state, selection, &caller.actor(), &meta, now).await?;
+    // Auth0 answers 400 (not 404) for what this body names (reference §6.2).
+    match revoked {
+        Ok(_) => Ok(accepted()),
+        Err(UnknownSubject::User) => Err(ApiError::invalid_body(
+            revoke_refresh_tokens::USER_NOT_FOUND,
+        )),
+        Err(UnknownSubject::Client) => Err(ApiError::invalid_body(
+            revoke_refresh_tokens::CLIENT_NOT_FOUND,
+        )),
+        Err(UnknownSubject::Api) => Err(ApiError::invalid_body(
+            revoke_refresh_tokens::RESOURCE_SERVER_NOT_FOUND,
+        )),
+    }
 }
 
 /// `GET /users/{id}/refresh-tokens` page (doc only).

@@ -13,6 +13,7 @@ use grantor_store::StoreError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::messages;
 use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
 use crate::http::AppState;
 use crate::secrets;
@@ -94,7 +95,10 @@ pub fn render(rs: &ResourceServer) -> Value {
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found("Resource server not found.", "inexistent_resource_server")
+    ApiError::not_found(
+        messages::RESOURCE_SERVER_NOT_FOUND,
+        "inexistent_resource_server",
+    )
 }
 
 fn system_api() -> ApiError {

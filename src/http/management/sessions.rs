@@ -16,9 +16,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::messages;
 use super::openapi::ErrorBody;
 use super::refresh_tokens::user_not_found;
 use super::{accepted, iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::flows::revocation::{self, AccessRefusal, AccessSelection};
 use crate::flows::RequestMeta;
 use crate::http::AppState;
 
@@ -128,7 +130,7 @@ fn render(d: &SessionDetails) -> Value {
 }
 
 fn session_not_found() -> ApiError {
-    ApiError::not_found("The session does not exist.", "inexistent_session")
+    ApiError::not_found(messages::SESSION_DOES_NOT_EXIST, "inexistent_session")
 }
 
 /// The scopes a session-revoking call needs: `delete:sessions`, and
@@ -365,28 +367,15 @@ pub async fn revoke_user_access(
 ) -> Result<Response, ApiError> {
     let keep_refresh_tokens = body.preserve_refresh_tokens.unwrap_or(false);
     require_revoke_scopes(&caller, !keep_refresh_tokens)?;
-    if state.store.user(&user_id).await?.is_none() {
-        return Err(user_not_found());
-    }
-    let session_id = body.session_id.filter(|s| !s.is_empty());
-    if let Some(session_id) = &session_id {
-        // The revocation would close the session whoever it belongs to.
-        let owned = state
-            .store
-            .session(session_id)
-            .await?
-            .is_some_and(|s| s.user_id == user_id);
-        if !owned {
-            return Err(session_not_found());
-        }
-    }
-    let target = RevocationTarget::UserAccess {
+    let selection = AccessSelection {
         user_id,
-        session_id,
+        session_id: body.session_id.filter(|s| !s.is_empty()),
         keep_refresh_tokens,
     };
-    if !caller.revoke(&state, &meta, target).await?.found {
-        return Err(user_not_found());
+    let now = state.clock.now();
+    match revocation::revoke_access(&state, selection, &caller.actor(), &meta, now).await? {
+        Ok(_) => Ok(accepted()),
+        Err(AccessRefusal::UnknownUser) => Err(user_not_found()),
+        Err(AccessRefusal::NotTheUsersSession) => Err(session_not_found()),
     }
-    Ok(accepted())
 }

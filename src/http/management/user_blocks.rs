@@ -13,6 +13,7 @@ use grantor_domain::user::DATABASE_CONNECTION;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::messages;
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiQuery, Caller};
 use crate::flows::audit::EventExt;
@@ -60,7 +61,7 @@ async fn user_email(state: &AppState, id: &str) -> Result<String, ApiError> {
         .await?
         .filter(|u| u.connection == DATABASE_CONNECTION)
         .map(|u| u.email)
-        .ok_or_else(|| ApiError::not_found("The user does not exist.", "inexistent_user"))
+        .ok_or_else(|| ApiError::not_found(messages::USER_DOES_NOT_EXIST, "inexistent_user"))
 }
 
 async fn render(state: &AppState, identifier: String) -> Result<Json<UserBlocks>, ApiError> {

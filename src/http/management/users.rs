@@ -5,15 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use grantor_domain::user::{
-    database_user_id, normalize_email, normalize_phone_number, validate_password,
-    DATABASE_CONNECTION,
-};
-use grantor_domain::{User, ValidationError};
+use grantor_domain::user::{database_user_id, normalize_email, UserPatch, DATABASE_CONNECTION};
+use grantor_domain::User;
 use grantor_store::{StoreError, UserFilter};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::messages;
 use super::{iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
 use crate::flows::revocation::{self, Reason, UserChange};
 use crate::flows::RequestMeta;
@@ -80,7 +78,7 @@ pub struct UserQuery {
 }
 
 fn user_not_found() -> ApiError {
-    ApiError::not_found("The user does not exist.", "inexistent_user")
+    ApiError::not_found(messages::USER_DOES_NOT_EXIST, "inexistent_user")
 }
 
 fn check_connection(connection: &str) -> Result<(), ApiError> {
@@ -91,15 +89,6 @@ fn check_connection(connection: &str) -> Result<(), ApiError> {
             "The connection does not exist.",
             "inexistent_connection",
         ))
-    }
-}
-
-fn check_text(field: &str, value: &Option<String>, max: usize) -> Result<(), ValidationError> {
-    match value {
-        Some(v) if v.len() > max => Err(ValidationError::new(format!(
-            "{field} is limited to {max} characters"
-        ))),
-        _ => Ok(()),
     }
 }
 
@@ -290,61 +279,36 @@ pub async fn create_user(
 ) -> Result<Response, ApiError> {
     caller.require(&["create:users"])?;
     check_connection(&body.connection)?;
-    let email = normalize_email(&body.email)?;
-    validate_password(&body.password)?;
-    for (field, value) in [
-        ("username", &body.username),
-        ("name", &body.name),
-        ("nickname", &body.nickname),
-        ("given_name", &body.given_name),
-        ("family_name", &body.family_name),
-    ] {
-        check_text(field, value, 300)?;
-    }
-    check_text("picture", &body.picture, 2048)?;
     let _ = body.verify_email; // grantor sends no e-mail; accepted for SDK compatibility.
     let user_id = match body.user_id.as_deref() {
         Some(id) => database_user_id(id)?,
         None => format!("auth0|{}", secrets::hex_id(12)),
     };
-    let phone_number = body
-        .phone_number
-        .as_deref()
-        .map(normalize_phone_number)
-        .transpose()?;
-    let phone_verified = body.phone_verified.unwrap_or(false);
-    if phone_verified && phone_number.is_none() {
-        return Err(ValidationError::new("phone_verified needs a phone_number").into());
-    }
-    let now = state.clock.now();
-    let local_part = email.split('@').next().unwrap_or_default().to_owned();
-    let user = User {
-        user_id,
-        connection: DATABASE_CONNECTION.to_owned(),
-        name: body.name.unwrap_or_else(|| email.clone()),
-        nickname: body.nickname.unwrap_or(local_part),
-        email,
-        email_verified: body.email_verified.unwrap_or(false),
+    let patch = UserPatch {
+        email: None,
+        password: Some(body.password),
+        email_verified: body.email_verified,
         username: body.username,
+        name: body.name,
+        nickname: body.nickname,
         picture: body.picture,
         given_name: body.given_name,
         family_name: body.family_name,
-        phone_number,
-        phone_verified,
-        blocked: body.blocked.unwrap_or(false),
-        app_metadata: Value::Object(body.app_metadata.unwrap_or_default()).to_string(),
-        user_metadata: Value::Object(body.user_metadata.unwrap_or_default()).to_string(),
-        password_hash: state.passwords.hash(body.password).await?,
-        created_at: now,
-        updated_at: now,
-        last_login: None,
-        last_ip: None,
-        logins_count: 0,
+        phone_number: body.phone_number,
+        phone_verified: body.phone_verified,
+        blocked: body.blocked,
+        app_metadata: body.app_metadata.map(|m| Value::Object(m).to_string()),
+        user_metadata: body.user_metadata.map(|m| Value::Object(m).to_string()),
     };
+    let now = state.clock.now();
+    let mut user = User::create(user_id, &body.email, &patch, now)?;
+    if let Some(password) = patch.password {
+        user.password_hash = state.passwords.hash(password).await?;
+    }
     match state.store.insert_user(&user).await {
         Ok(()) => Ok((StatusCode::CREATED, Json(render(&user))).into_response()),
         Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
-            "The user already exists.",
+            messages::USER_ALREADY_EXISTS,
             "auth0_idp_error",
         )),
         Err(e) => Err(e.into()),
@@ -375,78 +339,39 @@ pub async fn update_user(
     ApiJson(body): ApiJson<UpdateUserBody>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["update:users"])?;
-    let mut user = state.store.user(&id).await?.ok_or_else(user_not_found)?;
-    // CONTRACT §6.3: blocking the user or setting a password ends all their
-    // access in the same transaction as the change.
-    let ends_access = if body.blocked == Some(true) && !user.blocked {
-        Some(Reason::UserBlocked)
-    } else if body.password.is_some() {
-        Some(Reason::PasswordChanged)
-    } else {
-        None
-    };
+    let current = state.store.user(&id).await?.ok_or_else(user_not_found)?;
     if let Some(c) = &body.connection {
         check_connection(c)?;
     }
-    if let Some(email) = &body.email {
-        user.email = normalize_email(email)?;
-    }
-    if let Some(password) = body.password {
-        validate_password(&password)?;
+    let _ = body.verify_email;
+    let patch = UserPatch {
+        email: body.email,
+        password: body.password,
+        email_verified: body.email_verified,
+        username: body.username,
+        name: body.name,
+        nickname: body.nickname,
+        picture: body.picture,
+        given_name: body.given_name,
+        family_name: body.family_name,
+        phone_number: body.phone_number,
+        phone_verified: body.phone_verified,
+        blocked: body.blocked,
+        app_metadata: body
+            .app_metadata
+            .map(|patch| merge_metadata(&current.app_metadata, patch)),
+        user_metadata: body
+            .user_metadata
+            .map(|patch| merge_metadata(&current.user_metadata, patch)),
+    };
+    let now = state.clock.now();
+    let mut user = current.apply(&patch, now)?;
+    // CONTRACT §6.3: blocking the user or setting a password ends all their
+    // access in the same transaction as the change.
+    let ends_access = Reason::for_user_update(&current, &patch);
+    if let Some(password) = patch.password {
         user.password_hash = state.passwords.hash(password).await?;
     }
-    for (field, value) in [
-        ("username", &body.username),
-        ("name", &body.name),
-        ("nickname", &body.nickname),
-        ("given_name", &body.given_name),
-        ("family_name", &body.family_name),
-    ] {
-        check_text(field, value, 300)?;
-    }
-    check_text("picture", &body.picture, 2048)?;
-    let _ = body.verify_email;
-    if let Some(v) = body.email_verified {
-        user.email_verified = v;
-    }
-    if let Some(v) = body.blocked {
-        user.blocked = v;
-    }
-    if let Some(v) = body.username {
-        user.username = Some(v);
-    }
-    if let Some(v) = body.name {
-        user.name = v;
-    }
-    if let Some(v) = body.nickname {
-        user.nickname = v;
-    }
-    if let Some(v) = body.picture {
-        user.picture = Some(v);
-    }
-    if let Some(v) = body.given_name {
-        user.given_name = Some(v);
-    }
-    if let Some(v) = body.family_name {
-        user.family_name = Some(v);
-    }
-    if let Some(v) = body.phone_number.as_deref() {
-        user.phone_number = Some(normalize_phone_number(v)?);
-    }
-    if let Some(v) = body.phone_verified {
-        user.phone_verified = v;
-    }
-    if user.phone_verified && user.phone_number.is_none() {
-        return Err(ValidationError::new("phone_verified needs a phone_number").into());
-    }
-    if let Some(patch) = body.app_metadata {
-        user.app_metadata = merge_metadata(&user.app_metadata, patch);
-    }
-    if let Some(patch) = body.user_metadata {
-        user.user_metadata = merge_metadata(&user.user_metadata, patch);
-    }
-    let now = state.clock.now();
-    user.updated_at = now;
     let written = match ends_access {
         None => state.store.update_user(&user).await,
         Some(reason) => {

@@ -1,5 +1,6 @@
 //! Errors of the browser pages, all rendered by the one error template.
-//! Internal errors are logged with their cause and shown without it.
+//! Internal errors are shown without their cause, which is left for the log
+//! (`http/error_log.rs`).
 
 use std::borrow::Cow;
 
@@ -7,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::{views, Page};
-use crate::flows::authorize::BrowserError;
+use crate::flows::authorize::{BrowserError, BrowserErrorKind};
+use crate::http::error_log::ErrorCause;
 
 #[derive(Debug)]
 pub enum PageError {
@@ -32,8 +34,11 @@ impl PageError {
 impl From<BrowserError> for PageError {
     fn from(e: BrowserError) -> Self {
         match e {
-            BrowserError::Page { status, message } => Self::Status(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            BrowserError::Page { kind, message } => Self::Status(
+                match kind {
+                    BrowserErrorKind::Invalid => StatusCode::BAD_REQUEST,
+                    BrowserErrorKind::Refused => StatusCode::FORBIDDEN,
+                },
                 message,
             ),
             BrowserError::Internal(e) => Self::Internal(e),
@@ -59,23 +64,25 @@ fn title(status: StatusCode) -> &'static str {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let (status, message) = match self {
-            Self::Status(status, message) => (status, message),
-            Self::Internal(e) => {
-                tracing::error!("page internal error: {e:#}");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "The server could not complete the request. Try again later.".into(),
-                )
-            }
+        let (status, message, cause) = match self {
+            Self::Status(status, message) => (status, message, None),
+            Self::Internal(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The server could not complete the request. Try again later.".into(),
+                Some(e),
+            ),
         };
         let page = views::ErrorPage {
             title: title(status),
             message: &message,
         };
-        match Page::html(status, &page) {
+        let response = match Page::html(status, &page) {
             Ok(page) => page.without_forms().into_response(),
             Err(_) => (status, message.into_owned()).into_response(),
+        };
+        match cause {
+            Some(cause) => ErrorCause::attach(response, cause),
+            None => response,
         }
     }
 }

@@ -166,10 +166,12 @@ impl IntoResponse for Page {
                 Ok(value) => {
                     headers.insert(header::LOCATION, value);
                 }
-                Err(_) => {
-                    tracing::error!("redirect location is not a valid header value");
-                    return PageError::Internal(anyhow::anyhow!("invalid redirect location"))
-                        .into_response();
+                Err(e) => {
+                    // The location itself stays out of the log: it may carry a code.
+                    return PageError::Internal(
+                        anyhow::Error::new(e).context("invalid redirect location"),
+                    )
+                    .into_response();
                 }
             }
         }
@@ -186,10 +188,11 @@ impl IntoResponse for Page {
             Ok(value) => {
                 headers.insert(header::CONTENT_SECURITY_POLICY, value);
             }
-            Err(_) => {
-                tracing::error!("content security policy is not a valid header value");
-                return PageError::Internal(anyhow::anyhow!("invalid content security policy"))
-                    .into_response();
+            Err(e) => {
+                return PageError::Internal(
+                    anyhow::Error::new(e).context("invalid content security policy"),
+                )
+                .into_response();
             }
         }
         for (name, value) in [

@@ -4,8 +4,6 @@
 pub mod browser;
 pub mod fuzz;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use grantor::config::BootstrapCredentials;
 use grantor::{Application, Clock, Config};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -17,11 +15,10 @@ pub const MGMT_CLIENT_SECRET: &str = "test-management-secret-0123456789abcdef012
 pub const ADMIN_EMAIL: &str = "admin@example.test";
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+/// The per-test database (a temporary SQLite file or a fresh PostgreSQL
+/// schema, removed at the end) comes from the `grantor-testdb` crate, which the
+/// store's conformance suite and the benchmarks use too.
+pub use grantor_testdb::{Backend, TestDatabase};
 
 /// Declares a black-box test once and runs it on both databases: it expands to
 /// a module with a `sqlite` and a `postgres` test. Without
@@ -42,8 +39,7 @@ macro_rules! both_databases {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if $crate::support::postgres_url().is_none() {
-                    eprintln!("PostgreSQL skipped: GRANTOR_TEST_POSTGRES_URL is not set");
+                if grantor_testdb::postgres_url_or_skip().is_none() {
                     return;
                 }
                 run($crate::support::Backend::Postgres).await
@@ -52,87 +48,12 @@ macro_rules! both_databases {
     };
 }
 
-pub fn postgres_url() -> Option<String> {
-    std::env::var("GRANTOR_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-}
-
-/// A database for one test: a temporary SQLite file, or a fresh schema.
-pub struct TestDatabase {
-    pub url: String,
-    _dir: Option<tempfile::TempDir>,
-    schema: Option<(String, String)>,
-}
-
-impl TestDatabase {
-    pub async fn new(backend: Backend) -> Self {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("grantor.db").display());
-                Self {
-                    url,
-                    _dir: Some(dir),
-                    schema: None,
-                }
-            }
-            Backend::Postgres => {
-                static COUNTER: AtomicU64 = AtomicU64::new(0);
-                let base = postgres_url().expect("GRANTOR_TEST_POSTGRES_URL");
-                let schema = format!(
-                    "t_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::SeqCst),
-                    rand_suffix()
-                );
-                let pool = sqlx::PgPool::connect(&base)
-                    .await
-                    .expect("connect to PostgreSQL");
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&pool)
-                    .await
-                    .expect("create schema");
-                pool.close().await;
-                let sep = if base.contains('?') { '&' } else { '?' };
-                let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-                Self {
-                    url,
-                    _dir: None,
-                    schema: Some((base, schema)),
-                }
-            }
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Some((base, schema)) = self.schema.take() {
-            // Drop the schema from a thread of its own: Drop cannot await.
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async {
-                    if let Ok(pool) = sqlx::PgPool::connect(&base).await {
-                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                            .execute(&pool)
-                            .await;
-                        pool.close().await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
-
-fn rand_suffix() -> String {
-    grantor::secrets::alphanumeric(6).to_lowercase()
+/// A store on `db`, beside the server: for arranging or reading rows that
+/// the APIs do not reach. Close it when done.
+pub async fn connect_store(db: &TestDatabase) -> grantor_store::Store {
+    grantor_store::Store::connect(db.url())
+        .await
+        .expect("store on the test database")
 }
 
 /// Settings for `spawn_app_with`.
@@ -209,7 +130,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
             .issuer
             .as_deref()
             .map(|i| grantor::config::Issuer::parse(i).expect("test issuer")),
-        database_url: db.url.clone(),
+        database_url: db.url().to_owned(),
         bootstrap: options.bootstrap,
         clock: options.clock.clone(),
         purge: options.purge.clone(),
@@ -253,6 +174,48 @@ impl TestApp {
 
     pub fn management_audience(&self) -> String {
         format!("{}api/v2/", self.issuer)
+    }
+
+    /// A store on the server's database ([`connect_store`]).
+    pub async fn store(&self) -> grantor_store::Store {
+        connect_store(&self.db).await
+    }
+
+    /// `SELECT COUNT(*) FROM table`, straight from the database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        match self.db.backend() {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(self.db.url()).await.unwrap();
+                let n: i64 = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
+                pool.close().await;
+                n
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(self.db.url()).await.unwrap();
+                let n: i64 = sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap();
+                pool.close().await;
+                n
+            }
+        }
+    }
+
+    /// The one text column `sql` selects, straight from the database.
+    pub async fn query_strings(&self, sql: &str) -> Vec<String> {
+        match self.db.backend() {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(self.db.url()).await.unwrap();
+                let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+                pool.close().await;
+                rows
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(self.db.url()).await.unwrap();
+                let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+                pool.close().await;
+                rows
+            }
+        }
     }
 
     /// Stops the server gracefully and waits for it.
@@ -462,4 +425,23 @@ pub fn assert_oauth_error(status: StatusCode, body: &Value, expected: StatusCode
     assert_eq!(status, expected, "{body}");
     assert_eq!(body["error"], error, "{body}");
     assert!(body["error_description"].is_string(), "{body}");
+}
+
+/// A query string, percent-encoded.
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).expect("query string")
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, for a
+/// path segment or a query value (`auth0|…` user ids, API identifiers).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

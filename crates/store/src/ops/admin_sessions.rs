@@ -2,7 +2,7 @@
 //! SHA-256 of the cookie secret. A session is live while neither its absolute
 //! nor its idle expiry has passed; signing out deletes it.
 
-use grantor_domain::Timestamp;
+use grantor_domain::{Timestamp, TokenHash};
 use sqlx::FromRow;
 
 use super::Backend;
@@ -26,7 +26,7 @@ struct AdminSessionRow {
 impl From<AdminSessionRow> for AdminSessionRecord {
     fn from(r: AdminSessionRow) -> Self {
         AdminSessionRecord {
-            token_hash: r.token_hash,
+            token_hash: TokenHash::from_stored(r.token_hash),
             email: r.email,
             created_at: Timestamp(r.created_at),
             last_seen_at: Timestamp(r.last_seen_at),
@@ -57,7 +57,7 @@ impl Backend {
         sqlx::query(&format!(
             "INSERT INTO admin_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
-        .bind(&s.token_hash)
+        .bind(s.token_hash.as_str())
         .bind(&s.email)
         .bind(s.created_at.0)
         .bind(s.last_seen_at.0)
@@ -75,13 +75,13 @@ impl Backend {
     /// The live session a cookie hash names, if any.
     pub async fn admin_session(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         now: Timestamp,
     ) -> StoreResult<Option<AdminSessionRecord>> {
         let row: Option<AdminSessionRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM admin_sessions WHERE token_hash = $1 AND expires_at > $2 AND idle_expires_at > $2"
         ))
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(now.0)
         .fetch_optional(&self.pool)
         .await?;
@@ -92,7 +92,7 @@ impl Backend {
     /// (never back, never past the absolute expiry); false when it is gone.
     pub async fn touch_admin_session(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         idle_expires_at: Timestamp,
         now: Timestamp,
     ) -> StoreResult<bool> {
@@ -102,7 +102,7 @@ impl Backend {
              idle_expires_at = CASE WHEN $3 > expires_at THEN expires_at WHEN $3 > idle_expires_at THEN $3 ELSE idle_expires_at END \
              WHERE token_hash = $1 AND expires_at > $2 AND idle_expires_at > $2",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(now.0)
         .bind(idle_expires_at.0)
         .execute(&mut *tx)
@@ -115,12 +115,12 @@ impl Backend {
     /// was no such session.
     pub async fn delete_admin_session(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
         event: Option<&LogEvent>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let result = sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
-            .bind(token_hash)
+            .bind(token_hash.as_str())
             .execute(&mut *tx)
             .await?;
         let found = result.rows_affected() > 0;

@@ -62,6 +62,38 @@ impl<'a> From<Option<&'a String>> for Param<'a> {
     }
 }
 
+/// Typed identifiers and hashes bind as their text.
+macro_rules! text_params {
+    ($($ty:ty),*) => {$(
+        impl<'a> From<&'a $ty> for Param<'a> {
+            fn from(v: &'a $ty) -> Self {
+                Param::Text(Some(Cow::Borrowed(v.as_str())))
+            }
+        }
+
+        impl<'a> From<&'a Option<$ty>> for Param<'a> {
+            fn from(v: &'a Option<$ty>) -> Self {
+                Param::Text(v.as_ref().map(|s| Cow::Borrowed(s.as_str())))
+            }
+        }
+
+        impl<'a> From<Option<&'a $ty>> for Param<'a> {
+            fn from(v: Option<&'a $ty>) -> Self {
+                Param::Text(v.map(|s| Cow::Borrowed(s.as_str())))
+            }
+        }
+    )*};
+}
+
+text_params!(
+    grantor_domain::TokenHash,
+    grantor_domain::ClientId,
+    grantor_domain::UserId,
+    grantor_domain::GrantId,
+    grantor_domain::SessionId,
+    grantor_domain::FamilyId
+);
+
 impl From<i64> for Param<'_> {
     fn from(v: i64) -> Self {
         Param::Int(Some(v))

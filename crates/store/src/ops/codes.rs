@@ -1,4 +1,4 @@
-use grantor_domain::Timestamp;
+use grantor_domain::{Timestamp, TokenHash};
 use sqlx::FromRow;
 
 use super::Backend;
@@ -29,7 +29,7 @@ impl From<CodeRow> for StoredCode {
         StoredCode {
             used_at: r.used_at.map(Timestamp),
             record: AuthorizationCodeRecord {
-                code_hash: r.code_hash,
+                code_hash: TokenHash::from_stored(r.code_hash),
                 client_id: r.client_id,
                 user_id: r.user_id,
                 session_id: r.session_id,
@@ -55,7 +55,7 @@ impl Backend {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id, grant_id, redirect_uri, redirect_uri_sent, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
-        .bind(&c.code_hash)
+        .bind(c.code_hash.as_str())
         .bind(&c.client_id)
         .bind(&c.user_id)
         .bind(&c.session_id)
@@ -78,11 +78,14 @@ impl Backend {
 
     /// Reads a code, used or not, without writing: what it was issued for
     /// never changes, so the caller's checks against it cannot go stale.
-    pub async fn authorization_code(&self, code_hash: &str) -> StoreResult<Option<StoredCode>> {
+    pub async fn authorization_code(
+        &self,
+        code_hash: &TokenHash,
+    ) -> StoreResult<Option<StoredCode>> {
         let row: Option<CodeRow> = sqlx::query_as(
             "SELECT code_hash, client_id, user_id, session_id, grant_id, redirect_uri, redirect_uri_sent, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at, used_at FROM authorization_codes WHERE code_hash = $1",
         )
-        .bind(code_hash)
+        .bind(code_hash.as_str())
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(Into::into))
@@ -92,14 +95,14 @@ impl Backend {
     /// two concurrent redemptions one gets `Redeemed` and one `Replayed`.
     pub async fn redeem_authorization_code(
         &self,
-        code_hash: &str,
+        code_hash: &TokenHash,
         now: Timestamp,
     ) -> StoreResult<CodeRedemption> {
         let mut tx = self.begin_write().await?;
         let spent = sqlx::query(
             "UPDATE authorization_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
-        .bind(code_hash)
+        .bind(code_hash.as_str())
         .bind(now.0)
         .execute(&mut *tx)
         .await?
@@ -112,7 +115,7 @@ impl Backend {
         let row: Option<(Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT used_at, issued_family_id, issued_jti FROM authorization_codes WHERE code_hash = $1",
         )
-        .bind(code_hash)
+        .bind(code_hash.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -1,4 +1,4 @@
-use grantor_domain::Timestamp;
+use grantor_domain::{Timestamp, TokenHash};
 use sqlx::FromRow;
 
 use super::Backend;
@@ -29,8 +29,8 @@ struct DeviceRow {
 impl From<DeviceRow> for DeviceCodeRecord {
     fn from(r: DeviceRow) -> Self {
         DeviceCodeRecord {
-            device_code_hash: r.device_code_hash,
-            user_code_hash: r.user_code_hash,
+            device_code_hash: TokenHash::from_stored(r.device_code_hash),
+            user_code_hash: TokenHash::from_stored(r.user_code_hash),
             client_id: r.client_id,
             audience: r.audience,
             scope: r.scope,
@@ -55,8 +55,8 @@ impl Backend {
         sqlx::query(&format!(
             "INSERT INTO device_codes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
-        .bind(&d.device_code_hash)
-        .bind(&d.user_code_hash)
+        .bind(d.device_code_hash.as_str())
+        .bind(d.user_code_hash.as_str())
         .bind(&d.client_id)
         .bind(&d.audience)
         .bind(&d.scope)
@@ -80,13 +80,13 @@ impl Backend {
     /// A pending, unexpired device code by the hash of its user code.
     pub async fn pending_device_code(
         &self,
-        user_code_hash: &str,
+        user_code_hash: &TokenHash,
         now: Timestamp,
     ) -> StoreResult<Option<DeviceCodeRecord>> {
         let row: Option<DeviceRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM device_codes WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $2"
         ))
-        .bind(user_code_hash)
+        .bind(user_code_hash.as_str())
         .bind(now.0)
         .fetch_optional(&self.pool)
         .await?;
@@ -96,7 +96,7 @@ impl Backend {
     /// Approves a pending code for a user; false if it is no longer pending.
     pub async fn approve_device_code(
         &self,
-        user_code_hash: &str,
+        user_code_hash: &TokenHash,
         user_id: &str,
         session_id: &str,
         grant_id: &str,
@@ -107,7 +107,7 @@ impl Backend {
         let done = sqlx::query(
             "UPDATE device_codes SET status = 'approved', user_id = $2, session_id = $3, grant_id = $4, auth_time = $5 WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $6",
         )
-        .bind(user_code_hash)
+        .bind(user_code_hash.as_str())
         .bind(user_id)
         .bind(session_id)
         .bind(grant_id)
@@ -121,14 +121,14 @@ impl Backend {
 
     pub async fn deny_device_code(
         &self,
-        user_code_hash: &str,
+        user_code_hash: &TokenHash,
         now: Timestamp,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE device_codes SET status = 'denied' WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $2",
         )
-        .bind(user_code_hash)
+        .bind(user_code_hash.as_str())
         .bind(now.0)
         .execute(&mut *tx)
         .await?;
@@ -141,14 +141,14 @@ impl Backend {
     /// consumed exactly once however many polls race.
     pub async fn poll_device_code(
         &self,
-        device_code_hash: &str,
+        device_code_hash: &TokenHash,
         now: Timestamp,
     ) -> StoreResult<DevicePoll> {
         let mut tx = self.begin_write().await?;
         let row: Option<DeviceRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM device_codes WHERE device_code_hash = $1"
         ))
-        .bind(device_code_hash)
+        .bind(device_code_hash.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -180,7 +180,7 @@ impl Backend {
         let updated = sqlx::query(
             "UPDATE device_codes SET last_polled_at = $2, status = COALESCE($3, status) WHERE device_code_hash = $1 AND status = $4",
         )
-        .bind(device_code_hash)
+        .bind(device_code_hash.as_str())
         .bind(now.0)
         .bind(next_status)
         .bind(&record.status)

@@ -1,5 +1,5 @@
 use grantor_domain::refresh_token::{FamilySnapshot, MAX_ACTIVE_PER_USER_AND_CLIENT};
-use grantor_domain::Timestamp;
+use grantor_domain::{Timestamp, TokenHash};
 use sqlx::FromRow;
 
 use super::batch::{params, Batch, Param, Statement};
@@ -197,7 +197,7 @@ pub(super) async fn insert_families_in(
         let mut q = sqlx::query(&sql);
         for f in chunk {
             q = q
-                .bind(&f.secret_hash)
+                .bind(f.secret_hash.as_str())
                 .bind(&f.id)
                 .bind(f.created_at.0)
                 .bind(carries_mac);
@@ -208,7 +208,7 @@ pub(super) async fn insert_families_in(
 }
 
 fn secret_statement<'a>(
-    hash: &'a str,
+    hash: &'a TokenHash,
     family_id: &'a str,
     generation: i64,
     now: Timestamp,
@@ -283,12 +283,12 @@ impl Backend {
     /// depends on (family, grant epoch, user epoch, session), in one query.
     pub async fn load_refresh_token(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> StoreResult<Option<PresentedRefreshToken>> {
         let row: Option<PresentedRow> = sqlx::query_as(&format!(
             "SELECT {FAMILY_COLUMNS}, {PRESENTED_EXTRA} {PRESENTED_FROM} WHERE s.token_hash = $1"
         ))
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(PresentedRow::into_presented))
@@ -297,7 +297,10 @@ impl Backend {
     /// What a refresh exchange reads before it decides, in one query: the
     /// presented token as [`Backend::load_refresh_token`] finds it, the user
     /// and the API its family's audience names.
-    pub async fn load_exchange(&self, token_hash: &str) -> StoreResult<Option<PresentedExchange>> {
+    pub async fn load_exchange(
+        &self,
+        token_hash: &TokenHash,
+    ) -> StoreResult<Option<PresentedExchange>> {
         let sql = format!(
             "SELECT {FAMILY_COLUMNS}, {PRESENTED_EXTRA}, {}, {} {PRESENTED_FROM} \
              LEFT JOIN resource_servers r ON r.identifier = f.audience \
@@ -306,7 +309,7 @@ impl Backend {
             prefixed("r", API_COLUMNS)
         );
         let Some(row) = sqlx::query(&sql)
-            .bind(token_hash)
+            .bind(token_hash.as_str())
             .fetch_optional(&self.pool)
             .await?
         else {

@@ -1,4 +1,4 @@
-use grantor_domain::Timestamp;
+use grantor_domain::{Timestamp, TokenHash};
 use sqlx::FromRow;
 
 use super::{placeholders, Backend, Conn};
@@ -66,7 +66,7 @@ impl From<SessionRow> for SessionRecord {
         SessionRecord {
             id: r.id,
             user_id: r.user_id,
-            cookie_hash: r.cookie_hash,
+            cookie_hash: TokenHash::from_stored(r.cookie_hash),
             created_at: Timestamp(r.created_at),
             updated_at: Timestamp(r.updated_at),
             authenticated_at: Timestamp(r.authenticated_at),
@@ -91,7 +91,7 @@ impl Backend {
         ))
         .bind(&s.id)
         .bind(&s.user_id)
-        .bind(&s.cookie_hash)
+        .bind(s.cookie_hash.as_str())
         .bind(s.created_at.0)
         .bind(s.updated_at.0)
         .bind(s.authenticated_at.0)
@@ -113,13 +113,13 @@ impl Backend {
     /// The session a browser cookie names, if it is neither ended, revoked nor expired.
     pub async fn active_session_by_cookie(
         &self,
-        cookie_hash: &str,
+        cookie_hash: &TokenHash,
         now: Timestamp,
     ) -> StoreResult<Option<SessionRecord>> {
         let row: Option<SessionRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM sessions WHERE cookie_hash = $1 AND ended_at IS NULL AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2"
         ))
-        .bind(cookie_hash)
+        .bind(cookie_hash.as_str())
         .bind(now.0)
         .fetch_optional(&self.pool)
         .await?;

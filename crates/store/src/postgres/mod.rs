@@ -13,6 +13,10 @@ pub type Db = sqlx::Postgres;
 /// statement (`ops/batch.rs`).
 pub(crate) const ONE_CALL_BATCHES: bool = false;
 
+/// How a query names a stored family cheaply (`ops/revocation.rs`): its
+/// primary key (a heap tuple id is not a stable join key).
+pub(crate) const FAMILY_ROW_KEY: &str = "id";
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 

@@ -15,6 +15,11 @@ pub type Db = sqlx::Sqlite;
 /// (`ops/batch.rs`): SQLite runs several statements of one prepared query.
 pub(crate) const ONE_CALL_BATCHES: bool = true;
 
+/// How a query names a stored family cheaply (`ops/revocation.rs`): the
+/// rowid, which every SQLite index holds, so a scan of candidate families is
+/// read from the index alone.
+pub(crate) const FAMILY_ROW_KEY: &str = "rowid";
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 

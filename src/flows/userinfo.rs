@@ -1,0 +1,52 @@
+//! `/userinfo` (OIDC Core §5.3): whose claims an access token may read. The
+//! token must be ours, unexpired, include the userinfo audience and carry
+//! `openid`; its subject must still exist and not be blocked.
+
+use grantor_domain::{ScopeSet, Timestamp, User};
+
+use super::FlowError;
+use crate::state::AppState;
+
+/// The user an access token speaks for, and the scopes that release their
+/// claims (`crate::claims`).
+#[derive(Debug)]
+pub struct UserInfo {
+    pub user: User,
+    pub scope: ScopeSet,
+}
+
+/// Why a presented access token reads nothing (each is `invalid_token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not ours, expired, not for the userinfo audience, or without `openid`.
+    InvalidToken,
+    /// Its user was deleted or blocked since it was issued.
+    UserGone,
+}
+
+pub async fn userinfo(
+    state: &AppState,
+    access_token: &str,
+    now: Timestamp,
+) -> Result<Result<UserInfo, Refusal>, FlowError> {
+    let audience = state.issuer.url("userinfo");
+    let Ok(claims) = state.keys.verify_access_token(
+        access_token,
+        state.issuer.as_str(),
+        Some(&audience),
+        now.unix_seconds(),
+    ) else {
+        return Ok(Err(Refusal::InvalidToken));
+    };
+    let scope = ScopeSet::parse(claims["scope"].as_str().unwrap_or_default());
+    if !scope.contains("openid") {
+        return Ok(Err(Refusal::InvalidToken));
+    }
+    let Some(user_id) = claims["sub"].as_str() else {
+        return Ok(Err(Refusal::InvalidToken));
+    };
+    Ok(match state.store.user(user_id).await? {
+        Some(user) if !user.blocked => Ok(UserInfo { user, scope }),
+        _ => Err(Refusal::UserGone),
+    })
+}
