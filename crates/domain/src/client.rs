@@ -1,8 +1,10 @@
 //! Applications (OAuth clients) and their refresh-token settings.
 //!
-//! The validation of `refresh_token` settings lives here so that the Management
-//! API and the dashboard reject exactly the same values.
+//! The validation of a client's members (`ClientPatch`, `Client::apply`) and
+//! of its `refresh_token` settings lives here, so that the Management API and
+//! the dashboard reject exactly the same values.
 
+use crate::urls::{validate_urls, UrlField};
 use crate::{Timestamp, ValidationError};
 
 /// Grant types the token endpoint implements.
@@ -299,7 +301,164 @@ pub struct Client {
     pub updated_at: Timestamp,
 }
 
+/// The members a create or an update of an application sets (Auth0's
+/// `POST` and `PATCH /clients` bodies, as values); an absent member leaves
+/// the client's value as it is. Checked by [`Client::apply`].
+#[derive(Debug, Clone, Default)]
+pub struct ClientPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub app_type: Option<String>,
+    pub is_first_party: Option<bool>,
+    pub oidc_conformant: Option<bool>,
+    pub callbacks: Option<Vec<String>>,
+    pub allowed_logout_urls: Option<Vec<String>>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub web_origins: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    /// Parsed by [`Client::apply`].
+    pub token_endpoint_auth_method: Option<String>,
+    /// `jwt_configuration.lifetime_in_seconds`.
+    pub id_token_lifetime: Option<i64>,
+    /// `jwt_configuration.alg`: only RS256 is accepted.
+    pub id_token_alg: Option<String>,
+    /// `jwt_configuration.secret_encoded`: only `false` is accepted.
+    pub id_token_secret_encoded: Option<bool>,
+    pub refresh_token: Option<RefreshTokenSettingsPatch>,
+}
+
+impl ClientPatch {
+    /// The longest `name`.
+    pub const MAX_NAME_LENGTH: usize = 256;
+    /// The longest `description`.
+    pub const MAX_DESCRIPTION_LENGTH: usize = 140;
+    /// The longest ID-token lifetime, in seconds (30 days).
+    pub const MAX_ID_TOKEN_LIFETIME: i64 = 2_592_000;
+}
+
 impl Client {
+    /// A new application with Auth0's defaults (a confidential
+    /// `client_secret_post` client with the default grant types), before the
+    /// create request's members are applied.
+    pub fn new(client_id: String, secret_hash: crate::TokenHash, now: Timestamp) -> Self {
+        Self {
+            client_id,
+            name: String::new(),
+            description: String::new(),
+            app_type: None,
+            is_first_party: true,
+            oidc_conformant: false,
+            callbacks: vec![],
+            allowed_logout_urls: vec![],
+            allowed_origins: vec![],
+            web_origins: vec![],
+            grant_types: DEFAULT_GRANT_TYPES
+                .iter()
+                .map(|g| (*g).to_owned())
+                .collect(),
+            token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretPost,
+            secret_hash,
+            id_token_lifetime: 36_000,
+            refresh_token: RefreshTokenSettings::default(),
+            is_system: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The client with every present member of `patch` applied, each
+    /// validated; the first invalid member is the error and nothing is
+    /// changed. A client that becomes public gets rotating refresh tokens
+    /// unless the patch names `refresh_token.rotation_type`
+    /// ([`Client::default_public_rotation`]).
+    pub fn apply(&self, patch: &ClientPatch) -> Result<Self, ValidationError> {
+        let mut client = self.clone();
+        if let Some(name) = &patch.name {
+            if name.trim().is_empty() || name.len() > ClientPatch::MAX_NAME_LENGTH {
+                return Err(ValidationError::new("name must be 1 to 256 characters"));
+            }
+            client.name = name.clone();
+        }
+        if let Some(d) = &patch.description {
+            if d.len() > ClientPatch::MAX_DESCRIPTION_LENGTH {
+                return Err(ValidationError::new(
+                    "description is limited to 140 characters",
+                ));
+            }
+            client.description = d.clone();
+        }
+        if let Some(t) = &patch.app_type {
+            validate_app_type(t)?;
+            client.app_type = Some(t.clone());
+        }
+        if let Some(v) = patch.is_first_party {
+            client.is_first_party = v;
+        }
+        if let Some(v) = patch.oidc_conformant {
+            client.oidc_conformant = v;
+        }
+        for (field, value, target) in [
+            (UrlField::Callbacks, &patch.callbacks, &mut client.callbacks),
+            (
+                UrlField::AllowedLogoutUrls,
+                &patch.allowed_logout_urls,
+                &mut client.allowed_logout_urls,
+            ),
+            (
+                UrlField::AllowedOrigins,
+                &patch.allowed_origins,
+                &mut client.allowed_origins,
+            ),
+            (
+                UrlField::WebOrigins,
+                &patch.web_origins,
+                &mut client.web_origins,
+            ),
+        ] {
+            if let Some(urls) = value {
+                validate_urls(field, urls)?;
+                *target = urls.clone();
+            }
+        }
+        if let Some(g) = &patch.grant_types {
+            validate_grant_types(g)?;
+            client.grant_types = g.clone();
+        }
+        if let Some(m) = &patch.token_endpoint_auth_method {
+            client.token_endpoint_auth_method = TokenEndpointAuthMethod::parse(m)?;
+        }
+        if let Some(lifetime) = patch.id_token_lifetime {
+            if !(1..=ClientPatch::MAX_ID_TOKEN_LIFETIME).contains(&lifetime) {
+                return Err(ValidationError::new(
+                    "jwt_configuration.lifetime_in_seconds must be between 1 and 2592000",
+                ));
+            }
+            client.id_token_lifetime = lifetime;
+        }
+        if patch.id_token_alg.as_deref().is_some_and(|a| a != "RS256") {
+            return Err(ValidationError::new(
+                "jwt_configuration.alg: only RS256 is supported",
+            ));
+        }
+        if patch.id_token_secret_encoded == Some(true) {
+            return Err(ValidationError::new(
+                "jwt_configuration.secret_encoded is not supported",
+            ));
+        }
+        if let Some(rt) = &patch.refresh_token {
+            client.refresh_token = client.refresh_token.apply(rt)?;
+        }
+        let rotation_type_named = patch
+            .refresh_token
+            .as_ref()
+            .is_some_and(|rt| rt.rotation_type.is_some());
+        client.default_public_rotation(
+            self.token_endpoint_auth_method.is_public(),
+            rotation_type_named,
+        );
+        Ok(client)
+    }
+
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.iter().any(|g| g == grant.as_str())
     }
@@ -390,6 +549,90 @@ mod tests {
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
         }
+    }
+
+    #[test]
+    fn apply_validates_every_member_and_changes_nothing_on_error() {
+        let c = client(TokenEndpointAuthMethod::ClientSecretPost);
+        let bad = ClientPatch {
+            name: Some("renamed".to_owned()),
+            callbacks: Some(vec!["javascript:alert(1)".to_owned()]),
+            ..ClientPatch::default()
+        };
+        assert!(c.apply(&bad).is_err());
+        for bad in [
+            ClientPatch {
+                name: Some(" ".to_owned()),
+                ..ClientPatch::default()
+            },
+            ClientPatch {
+                description: Some("d".repeat(141)),
+                ..ClientPatch::default()
+            },
+            ClientPatch {
+                id_token_lifetime: Some(0),
+                ..ClientPatch::default()
+            },
+            ClientPatch {
+                id_token_alg: Some("HS256".to_owned()),
+                ..ClientPatch::default()
+            },
+            ClientPatch {
+                token_endpoint_auth_method: Some("private_key_jwt_maybe".to_owned()),
+                ..ClientPatch::default()
+            },
+            ClientPatch {
+                grant_types: Some(vec!["magic".to_owned()]),
+                ..ClientPatch::default()
+            },
+        ] {
+            assert!(c.apply(&bad).is_err(), "{bad:?}");
+        }
+        let renamed = c
+            .apply(&ClientPatch {
+                name: Some("renamed".to_owned()),
+                ..ClientPatch::default()
+            })
+            .unwrap();
+        assert_eq!(renamed.name, "renamed");
+        assert_eq!(c.name, "c");
+    }
+
+    #[test]
+    fn a_client_made_public_by_apply_rotates_unless_the_patch_names_rotation() {
+        let confidential = client(TokenEndpointAuthMethod::ClientSecretPost);
+        let to_public = ClientPatch {
+            token_endpoint_auth_method: Some("none".to_owned()),
+            ..ClientPatch::default()
+        };
+        let public = confidential.apply(&to_public).unwrap();
+        assert_eq!(public.refresh_token.rotation_type, RotationType::Rotating);
+        let opted_out = confidential
+            .apply(&ClientPatch {
+                refresh_token: Some(RefreshTokenSettingsPatch {
+                    rotation_type: Some(RotationType::NonRotating),
+                    ..RefreshTokenSettingsPatch::default()
+                }),
+                ..to_public
+            })
+            .unwrap();
+        assert_eq!(
+            opted_out.refresh_token.rotation_type,
+            RotationType::NonRotating
+        );
+        // Already public: a later update does not turn rotation back on.
+        let mut non_rotating = public.clone();
+        non_rotating.refresh_token.rotation_type = RotationType::NonRotating;
+        let renamed = non_rotating
+            .apply(&ClientPatch {
+                name: Some("n".to_owned()),
+                ..ClientPatch::default()
+            })
+            .unwrap();
+        assert_eq!(
+            renamed.refresh_token.rotation_type,
+            RotationType::NonRotating
+        );
     }
 
     #[test]

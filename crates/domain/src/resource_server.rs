@@ -66,9 +66,103 @@ impl ResourceServer {
     /// Auth0's ceiling for access-token lifetimes: 30 days.
     pub const MAX_TOKEN_LIFETIME: i64 = 2_592_000;
 
+    /// The longest `name`.
+    pub const MAX_NAME_LENGTH: usize = 200;
+
+    /// A new API for `identifier` (validated), named after it, with Auth0's
+    /// defaults, before the create request's members are applied.
+    pub fn new(id: String, identifier: String, now: Timestamp) -> Result<Self, ValidationError> {
+        validate_identifier(&identifier)?;
+        Ok(Self {
+            id,
+            name: identifier.clone(),
+            identifier,
+            scopes: vec![],
+            signing_alg: SigningAlg::Rs256,
+            allow_offline_access: false,
+            skip_consent_for_verifiable_first_party_clients: false,
+            token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
+            token_lifetime_for_web: Self::DEFAULT_TOKEN_LIFETIME_FOR_WEB,
+            is_system: false,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// The API with every present member of `patch` applied, each validated;
+    /// the first invalid member is the error and nothing is changed. The
+    /// identifier cannot change (naming the current one is allowed).
+    pub fn apply(&self, patch: &ResourceServerPatch) -> Result<Self, ValidationError> {
+        if patch
+            .identifier
+            .as_ref()
+            .is_some_and(|i| *i != self.identifier)
+        {
+            return Err(ValidationError::new("identifier cannot be changed"));
+        }
+        let mut rs = self.clone();
+        if let Some(name) = &patch.name {
+            if name.trim().is_empty() || name.len() > Self::MAX_NAME_LENGTH {
+                return Err(ValidationError::new("name must be 1 to 200 characters"));
+            }
+            rs.name = name.clone();
+        }
+        if let Some(scopes) = &patch.scopes {
+            validate_scope_definitions(scopes)?;
+            rs.scopes = scopes.clone();
+        }
+        if let Some(alg) = &patch.signing_alg {
+            rs.signing_alg = SigningAlg::parse(alg)?;
+        }
+        if let Some(v) = patch.allow_offline_access {
+            rs.allow_offline_access = v;
+        }
+        if let Some(v) = patch.skip_consent_for_verifiable_first_party_clients {
+            rs.skip_consent_for_verifiable_first_party_clients = v;
+        }
+        if let Some(v) = patch.token_lifetime {
+            validate_token_lifetime("token_lifetime", v)?;
+            rs.token_lifetime = v;
+        }
+        if let Some(v) = patch.token_lifetime_for_web {
+            validate_token_lifetime("token_lifetime_for_web", v)?;
+            rs.token_lifetime_for_web = v;
+        }
+        Ok(rs)
+    }
+
     pub fn scope_set(&self) -> ScopeSet {
         self.scopes.iter().map(|s| s.value.as_str()).collect()
     }
+
+    /// `scope` as a set, if every value is defined on this API (a client
+    /// grant may hold only those).
+    pub fn defined_scopes(&self, scope: Vec<String>) -> Result<ScopeSet, ValidationError> {
+        let defined = self.scope_set();
+        if let Some(unknown) = scope.iter().find(|s| !defined.contains(s)) {
+            return Err(ValidationError::new(format!(
+                "scope '{unknown}' is not defined on the API"
+            )));
+        }
+        Ok(scope.into_iter().collect())
+    }
+}
+
+/// The members a create or an update of an API sets (Auth0's `POST` and
+/// `PATCH /resource-servers` bodies, as values); an absent member leaves the
+/// API's value as it is. Checked by [`ResourceServer::apply`].
+#[derive(Debug, Clone, Default)]
+pub struct ResourceServerPatch {
+    /// Only the current identifier is accepted on an update.
+    pub identifier: Option<String>,
+    pub name: Option<String>,
+    pub scopes: Option<Vec<ScopeDefinition>>,
+    /// Parsed by [`ResourceServer::apply`].
+    pub signing_alg: Option<String>,
+    pub allow_offline_access: Option<bool>,
+    pub skip_consent_for_verifiable_first_party_clients: Option<bool>,
+    pub token_lifetime: Option<i64>,
+    pub token_lifetime_for_web: Option<i64>,
 }
 
 pub fn validate_token_lifetime(field: &str, seconds: i64) -> Result<(), ValidationError> {
@@ -119,5 +213,58 @@ pub fn validate_identifier(identifier: &str) -> Result<(), ValidationError> {
         ))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_keeps_the_identifier_and_checks_members() {
+        let api =
+            ResourceServer::new("id".to_owned(), "https://api".to_owned(), Timestamp(0)).unwrap();
+        assert_eq!(api.name, "https://api");
+        assert!(
+            ResourceServer::new("id".to_owned(), "has space".to_owned(), Timestamp(0)).is_err()
+        );
+        let same = ResourceServerPatch {
+            identifier: Some("https://api".to_owned()),
+            ..ResourceServerPatch::default()
+        };
+        assert!(api.apply(&same).is_ok());
+        for bad in [
+            ResourceServerPatch {
+                identifier: Some("https://other".to_owned()),
+                ..ResourceServerPatch::default()
+            },
+            ResourceServerPatch {
+                signing_alg: Some("HS256".to_owned()),
+                ..ResourceServerPatch::default()
+            },
+            ResourceServerPatch {
+                token_lifetime: Some(ResourceServer::MAX_TOKEN_LIFETIME + 1),
+                ..ResourceServerPatch::default()
+            },
+            ResourceServerPatch {
+                name: Some(String::new()),
+                ..ResourceServerPatch::default()
+            },
+        ] {
+            assert!(api.apply(&bad).is_err(), "{bad:?}");
+        }
+        let scoped = api
+            .apply(&ResourceServerPatch {
+                scopes: Some(vec![ScopeDefinition {
+                    value: "read:x".to_owned(),
+                    description: String::new(),
+                }]),
+                signing_alg: Some("EdDSA".to_owned()),
+                ..ResourceServerPatch::default()
+            })
+            .unwrap();
+        assert_eq!(scoped.signing_alg, SigningAlg::EdDsa);
+        assert!(scoped.defined_scopes(vec!["read:x".to_owned()]).is_ok());
+        assert!(scoped.defined_scopes(vec!["write:x".to_owned()]).is_err());
     }
 }

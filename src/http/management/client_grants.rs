@@ -50,7 +50,7 @@ fn not_found() -> ApiError {
     ApiError::not_found(messages::GRANT_DOES_NOT_EXIST, "inexistent_client_grant")
 }
 
-/// Scopes must be defined on the API.
+/// The API `audience` names, which must exist, and `scope` checked against it.
 async fn checked_scopes(
     state: &AppState,
     audience: &str,
@@ -66,13 +66,7 @@ async fn checked_scopes(
                 "inexistent_resource_server",
             )
         })?;
-    let defined = api.scope_set();
-    if let Some(unknown) = scope.iter().find(|s| !defined.contains(s)) {
-        return Err(ApiError::invalid_body(format!(
-            "Payload validation error: scope '{unknown}' is not defined on the API"
-        )));
-    }
-    Ok(scope.into_iter().collect())
+    Ok(api.defined_scopes(scope)?)
 }
 
 #[utoipa::path(

@@ -6,14 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use grantor_domain::client::{
-    validate_app_type, validate_grant_types, RefreshTokenSettingsPatch, DEFAULT_GRANT_TYPES,
-};
-use grantor_domain::urls::{validate_urls, UrlField};
-use grantor_domain::{
-    Client, ExpirationType, RefreshTokenSettings, RotationType, TokenEndpointAuthMethod, TokenHash,
-    ValidationError,
-};
+use grantor_domain::client::{ClientPatch, RefreshTokenSettingsPatch};
+use grantor_domain::{Client, ExpirationType, RotationType, TokenHash, ValidationError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -88,99 +82,34 @@ pub struct ClientBody {
 }
 
 impl ClientBody {
-    /// Applies every present member to `client`, validating each; a client
-    /// that becomes public gets rotating refresh tokens unless the body names
-    /// `refresh_token.rotation_type` (`Client::default_public_rotation`).
-    fn apply_to(self, client: &mut Client, is_new: bool) -> Result<(), ValidationError> {
-        let was_public = !is_new && client.token_endpoint_auth_method.is_public();
-        let rotation_type_named = self
-            .refresh_token
-            .as_ref()
-            .is_some_and(|rt| rt.rotation_type.is_some());
-        self.apply_members(client)?;
-        client.default_public_rotation(was_public, rotation_type_named);
-        Ok(())
-    }
-
-    fn apply_members(self, client: &mut Client) -> Result<(), ValidationError> {
-        if let Some(name) = self.name {
-            if name.trim().is_empty() || name.len() > 256 {
-                return Err(ValidationError::new("name must be 1 to 256 characters"));
-            }
-            client.name = name;
-        }
-        if let Some(d) = self.description {
-            if d.len() > 140 {
-                return Err(ValidationError::new(
-                    "description is limited to 140 characters",
-                ));
-            }
-            client.description = d;
-        }
-        if let Some(t) = self.app_type {
-            validate_app_type(&t)?;
-            client.app_type = Some(t);
-        }
-        if let Some(v) = self.is_first_party {
-            client.is_first_party = v;
-        }
-        if let Some(v) = self.oidc_conformant {
-            client.oidc_conformant = v;
-        }
-        for (field, value, target) in [
-            (UrlField::Callbacks, self.callbacks, &mut client.callbacks),
-            (
-                UrlField::AllowedLogoutUrls,
-                self.allowed_logout_urls,
-                &mut client.allowed_logout_urls,
-            ),
-            (
-                UrlField::AllowedOrigins,
-                self.allowed_origins,
-                &mut client.allowed_origins,
-            ),
-            (
-                UrlField::WebOrigins,
-                self.web_origins,
-                &mut client.web_origins,
-            ),
-        ] {
-            if let Some(urls) = value {
-                validate_urls(field, &urls)?;
-                *target = urls;
-            }
-        }
-        if let Some(g) = self.grant_types {
-            validate_grant_types(&g)?;
-            client.grant_types = g;
-        }
-        if let Some(m) = self.token_endpoint_auth_method {
-            client.token_endpoint_auth_method = TokenEndpointAuthMethod::parse(&m)?;
-        }
-        if let Some(jwt) = self.jwt_configuration {
-            if let Some(lifetime) = jwt.lifetime_in_seconds {
-                if !(1..=2_592_000).contains(&lifetime) {
-                    return Err(ValidationError::new(
-                        "jwt_configuration.lifetime_in_seconds must be between 1 and 2592000",
-                    ));
-                }
-                client.id_token_lifetime = lifetime;
-            }
-            if jwt.alg.as_deref().is_some_and(|a| a != "RS256") {
-                return Err(ValidationError::new(
-                    "jwt_configuration.alg: only RS256 is supported",
-                ));
-            }
-            if jwt.secret_encoded == Some(true) {
-                return Err(ValidationError::new(
-                    "jwt_configuration.secret_encoded is not supported",
-                ));
-            }
-        }
-        if let Some(rt) = self.refresh_token {
-            client.refresh_token = client.refresh_token.apply(&rt.to_patch()?)?;
-        }
-        Ok(())
+    /// The wire members as a domain patch; `Client::apply` validates them.
+    fn into_patch(self) -> Result<ClientPatch, ValidationError> {
+        let (id_token_lifetime, id_token_alg, id_token_secret_encoded) =
+            match self.jwt_configuration {
+                Some(jwt) => (jwt.lifetime_in_seconds, jwt.alg, jwt.secret_encoded),
+                None => (None, None, None),
+            };
+        Ok(ClientPatch {
+            name: self.name,
+            description: self.description,
+            app_type: self.app_type,
+            is_first_party: self.is_first_party,
+            oidc_conformant: self.oidc_conformant,
+            callbacks: self.callbacks,
+            allowed_logout_urls: self.allowed_logout_urls,
+            allowed_origins: self.allowed_origins,
+            web_origins: self.web_origins,
+            grant_types: self.grant_types,
+            token_endpoint_auth_method: self.token_endpoint_auth_method,
+            id_token_lifetime,
+            id_token_alg,
+            id_token_secret_encoded,
+            refresh_token: self
+                .refresh_token
+                .as_ref()
+                .map(RefreshTokenBody::to_patch)
+                .transpose()?,
+        })
     }
 }
 
@@ -312,30 +241,8 @@ pub async fn create_client(
     }
     let now = state.clock.now();
     let secret = secrets::client_secret();
-    let mut client = Client {
-        client_id: secrets::client_id(),
-        name: String::new(),
-        description: String::new(),
-        app_type: None,
-        is_first_party: true,
-        oidc_conformant: false,
-        callbacks: vec![],
-        allowed_logout_urls: vec![],
-        allowed_origins: vec![],
-        web_origins: vec![],
-        grant_types: DEFAULT_GRANT_TYPES
-            .iter()
-            .map(|g| (*g).to_owned())
-            .collect(),
-        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretPost,
-        secret_hash: TokenHash::of(&secret),
-        id_token_lifetime: 36_000,
-        refresh_token: RefreshTokenSettings::default(),
-        is_system: false,
-        created_at: now,
-        updated_at: now,
-    };
-    body.apply_to(&mut client, true)?;
+    let client = Client::new(secrets::client_id(), TokenHash::of(&secret), now)
+        .apply(&body.into_patch()?)?;
     state.store.insert_client(&client).await?;
     Ok((StatusCode::CREATED, Json(render(&client, Some(&secret)))).into_response())
 }
@@ -367,8 +274,8 @@ pub async fn update_client(
         .store
         .client(&id)
         .await?
-        .ok_or_else(client_not_found)?;
-    body.apply_to(&mut client, false)?;
+        .ok_or_else(client_not_found)?
+        .apply(&body.into_patch()?)?;
     let now = state.clock.now();
     client.updated_at = now;
     let event = caller.audit(format!("Update client {id}"), &meta, now);

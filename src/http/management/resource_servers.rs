@@ -5,10 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use grantor_domain::resource_server::{
-    validate_identifier, validate_scope_definitions, validate_token_lifetime,
-};
-use grantor_domain::{ResourceServer, ScopeDefinition, SigningAlg, ValidationError};
+use grantor_domain::resource_server::ResourceServerPatch;
+use grantor_domain::{ResourceServer, ScopeDefinition};
 use grantor_store::StoreError;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -39,43 +37,27 @@ pub struct ResourceServerBody {
 }
 
 impl ResourceServerBody {
-    /// Applies the members PATCH and POST share.
-    fn apply_to(self, rs: &mut ResourceServer) -> Result<(), ValidationError> {
-        if let Some(name) = self.name {
-            if name.trim().is_empty() || name.len() > 200 {
-                return Err(ValidationError::new("name must be 1 to 200 characters"));
-            }
-            rs.name = name;
+    /// The wire members as a domain patch; `ResourceServer::apply` validates them.
+    fn into_patch(self) -> ResourceServerPatch {
+        ResourceServerPatch {
+            identifier: self.identifier,
+            name: self.name,
+            scopes: self.scopes.map(|scopes| {
+                scopes
+                    .into_iter()
+                    .map(|s| ScopeDefinition {
+                        value: s.value,
+                        description: s.description.unwrap_or_default(),
+                    })
+                    .collect()
+            }),
+            signing_alg: self.signing_alg,
+            allow_offline_access: self.allow_offline_access,
+            skip_consent_for_verifiable_first_party_clients: self
+                .skip_consent_for_verifiable_first_party_clients,
+            token_lifetime: self.token_lifetime,
+            token_lifetime_for_web: self.token_lifetime_for_web,
         }
-        if let Some(scopes) = self.scopes {
-            let scopes: Vec<ScopeDefinition> = scopes
-                .into_iter()
-                .map(|s| ScopeDefinition {
-                    value: s.value,
-                    description: s.description.unwrap_or_default(),
-                })
-                .collect();
-            validate_scope_definitions(&scopes)?;
-            rs.scopes = scopes;
-        }
-        if let Some(alg) = self.signing_alg {
-            rs.signing_alg = SigningAlg::parse(&alg)?;
-        }
-        if let Some(v) = self.allow_offline_access {
-            rs.allow_offline_access = v;
-        }
-        if let Some(v) = self.skip_consent_for_verifiable_first_party_clients {
-            rs.skip_consent_for_verifiable_first_party_clients = v;
-        }
-        if let Some(v) = self.token_lifetime {
-            validate_token_lifetime("token_lifetime", v)?;
-            rs.token_lifetime = v;
-        }
-        if let Some(v) = self.token_lifetime_for_web {
-            validate_token_lifetime("token_lifetime_for_web", v)?;
-            rs.token_lifetime_for_web = v;
-        }
-        Ok(())
     }
 }
 
@@ -190,23 +172,8 @@ pub async fn create_resource_server(
     let identifier = body.identifier.take().ok_or_else(|| {
         ApiError::invalid_body("Payload validation error: Missing required property: identifier")
     })?;
-    validate_identifier(&identifier)?;
-    let now = state.clock.now();
-    let mut rs = ResourceServer {
-        id: secrets::hex_id(12),
-        name: identifier.clone(),
-        identifier,
-        scopes: vec![],
-        signing_alg: SigningAlg::Rs256,
-        allow_offline_access: false,
-        skip_consent_for_verifiable_first_party_clients: false,
-        token_lifetime: ResourceServer::DEFAULT_TOKEN_LIFETIME,
-        token_lifetime_for_web: ResourceServer::DEFAULT_TOKEN_LIFETIME_FOR_WEB,
-        is_system: false,
-        created_at: now,
-        updated_at: now,
-    };
-    body.apply_to(&mut rs)?;
+    let rs = ResourceServer::new(secrets::hex_id(12), identifier, state.clock.now())?
+        .apply(&body.into_patch())?;
     match state.store.insert_resource_server(&rs).await {
         Ok(()) => Ok((StatusCode::CREATED, Json(render(&rs))).into_response()),
         Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
@@ -239,7 +206,7 @@ pub async fn update_resource_server(
     ApiJson(body): ApiJson<ResourceServerBody>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["update:resource_servers"])?;
-    let mut rs = state
+    let rs = state
         .store
         .resource_server(&id)
         .await?
@@ -247,16 +214,7 @@ pub async fn update_resource_server(
     if rs.is_system {
         return Err(system_api());
     }
-    if body
-        .identifier
-        .as_ref()
-        .is_some_and(|i| *i != rs.identifier)
-    {
-        return Err(ApiError::invalid_body(
-            "Payload validation error: identifier cannot be changed",
-        ));
-    }
-    body.apply_to(&mut rs)?;
+    let mut rs = rs.apply(&body.into_patch())?;
     rs.updated_at = state.clock.now();
     state.store.update_resource_server(&rs).await?;
     Ok(Json(render(&rs)))

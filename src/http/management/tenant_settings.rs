@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use grantor_domain::tenant::TenantSettingsPatch;
 use grantor_domain::TenantSettings;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -81,54 +82,26 @@ pub async fn update_settings(
     ApiJson(body): ApiJson<SettingsBody>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["update:tenant_settings"])?;
-    let mut settings = state.store.tenant_settings().await?;
-    if let Some(name) = body.friendly_name {
-        if name.len() > 255 {
-            return Err(ApiError::invalid_body(
-                "Payload validation error: friendly_name is limited to 255 characters",
-            ));
-        }
-        settings.friendly_name = name;
-    }
-    if let Some(v) = body.flags.and_then(|f| f.revoke_refresh_token_grant) {
-        settings.revoke_refresh_token_grant = v;
-    }
-    if let Some(audience) = body.default_audience {
-        if !audience.is_empty() {
-            let known = state
-                .store
-                .resource_server_by_identifier(&audience)
-                .await?
-                .is_some();
-            if !known {
-                return Err(ApiError::invalid_body(
-                    "Payload validation error: default_audience must be the identifier of an existing API",
-                ));
-            }
-        }
-        settings.default_audience = audience;
-    }
-    for (field, value, target) in [
-        (
-            "session_lifetime",
-            body.session_lifetime,
-            &mut settings.session_lifetime,
-        ),
-        (
-            "idle_session_lifetime",
-            body.idle_session_lifetime,
-            &mut settings.idle_session_lifetime,
-        ),
-    ] {
-        if let Some(hours) = value {
-            if !(1..=8760).contains(&hours) {
-                return Err(ApiError::invalid_body(format!(
-                    "Payload validation error: {field} must be between 1 and 8760 hours"
-                )));
-            }
-            *target = hours;
-        }
-    }
+    let patch = TenantSettingsPatch {
+        friendly_name: body.friendly_name,
+        revoke_refresh_token_grant: body.flags.and_then(|f| f.revoke_refresh_token_grant),
+        default_audience: body.default_audience,
+        session_lifetime: body.session_lifetime,
+        idle_session_lifetime: body.idle_session_lifetime,
+    };
+    let audience_exists = match patch.default_audience.as_deref() {
+        Some(audience) if !audience.is_empty() => state
+            .store
+            .resource_server_by_identifier(audience)
+            .await?
+            .is_some(),
+        _ => false,
+    };
+    let settings = state
+        .store
+        .tenant_settings()
+        .await?
+        .apply(&patch, audience_exists)?;
     let event = caller
         .audit("Update tenant settings", &meta, state.clock.now())
         .detail("flags", serde_json::json!({ "revoke_refresh_token_grant": settings.revoke_refresh_token_grant }));
