@@ -278,6 +278,7 @@ impl Bench {
             issuer: Arc::new(self.issuer.clone()),
             clock: Clock::System,
             audit,
+            outbox: Default::default(),
             passwords: Arc::new(grantor::password::PasswordHashing::new(Default::default())),
             rate_limits: Arc::new(grantor::http::rate_limit::RateLimits::new(
                 &grantor::http::rate_limit::RateLimitConfig::disabled(),

@@ -30,6 +30,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     purge: crate::purge::PurgeConfig,
+    outbox: crate::outbox::OutboxConfig,
     connections: ConnectionConfig,
     audit_writer: tokio::task::JoinHandle<()>,
 }
@@ -64,6 +65,7 @@ impl Application {
             issuer: Arc::new(issuer),
             clock: config.clock.clone(),
             audit,
+            outbox: crate::outbox::Outbox::default(),
             passwords,
             rate_limits: Arc::new(RateLimits::new(&config.rate_limits)),
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
@@ -73,6 +75,7 @@ impl Application {
             local_addr,
             state,
             purge: config.purge,
+            outbox: config.outbox,
             connections: config.connections,
             audit_writer,
         })
@@ -98,6 +101,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
         let purge = crate::purge::spawn(store.clone(), self.state.clock.clone(), self.purge);
+        let outbox = crate::outbox::spawn(self.state.clone(), self.outbox);
         let pruner = rate_limit::spawn_pruner(
             self.state.rate_limits.clone(),
             std::time::Duration::from_secs(60),
@@ -108,6 +112,10 @@ impl Application {
         pruner.abort();
         if let Some(purge) = purge {
             purge.abort();
+        }
+        // Messages in flight keep their lease and are sent again after it.
+        if let Some(outbox) = outbox {
+            outbox.abort();
         }
         // The router and its state are gone: the audit writer drains its
         // queue and stops.

@@ -119,6 +119,7 @@ pub async fn ensure_bootstrapped(
             secret_hash: TokenHash::of(&client_secret),
             id_token_lifetime: 36_000,
             refresh_token: RefreshTokenSettings::default(),
+            backchannel_logout_url: None,
             is_system: true,
             created_at: now,
             updated_at: now,

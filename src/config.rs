@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::http::client_ip::TrustedProxies;
 use crate::http::rate_limit::{Rate, RateLimitConfig};
 use crate::password::PasswordHashConfig;
+use crate::outbox::OutboxConfig;
 use crate::purge::PurgeConfig;
 use crate::Clock;
 
@@ -65,6 +66,19 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_LOG_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(i64).range(1..=3650))]
     pub log_retention_days: i64,
+    /// Milliseconds between the outbox worker's looks for due messages
+    /// (back-channel logouts) when nothing new woke it; 0 turns delivery off.
+    #[arg(long, env = "GRANTOR_OUTBOX_POLL_INTERVAL_MS", default_value_t = 1000)]
+    pub outbox_poll_interval_ms: u64,
+    /// Delivery attempts before an outbox message is marked failed (1 to 100).
+    #[arg(long, env = "GRANTOR_OUTBOX_MAX_ATTEMPTS", default_value_t = 20,
+          value_parser = clap::value_parser!(i64).range(1..=100))]
+    pub outbox_max_attempts: i64,
+    /// Milliseconds before the first retry of a failed delivery; the delay
+    /// doubles with each attempt, up to an hour.
+    #[arg(long, env = "GRANTOR_OUTBOX_RETRY_BASE_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub outbox_retry_base_ms: u64,
     /// Argon2id password hashes or checks running at once (each needs 19 MiB).
     /// Default: the number of available cores.
     #[arg(long, env = "GRANTOR_PASSWORD_HASH_CONCURRENCY",
@@ -227,6 +241,7 @@ pub struct Config {
     pub bootstrap: BootstrapCredentials,
     pub clock: Clock,
     pub purge: PurgeConfig,
+    pub outbox: OutboxConfig,
     pub password_hashing: PasswordHashConfig,
     pub rate_limits: RateLimitConfig,
     pub trusted_proxies: TrustedProxies,
@@ -253,6 +268,13 @@ impl Config {
                     .then(|| std::time::Duration::from_secs(args.purge_interval_seconds)),
                 batch_size: args.purge_batch_size,
                 log_retention_days: args.log_retention_days,
+            },
+            outbox: OutboxConfig {
+                poll_interval: (args.outbox_poll_interval_ms > 0)
+                    .then(|| std::time::Duration::from_millis(args.outbox_poll_interval_ms)),
+                max_attempts: args.outbox_max_attempts,
+                retry_base: std::time::Duration::from_millis(args.outbox_retry_base_ms),
+                ..OutboxConfig::default()
             },
             password_hashing: {
                 let default = PasswordHashConfig::default();

@@ -202,11 +202,17 @@ impl Keys {
 
     /// Signs `claims` as a compact JWS with the current key for `alg`.
     pub fn sign(&self, alg: SigningAlg, claims: &Value) -> anyhow::Result<String> {
+        self.sign_typed(alg, "JWT", claims)
+    }
+
+    /// [`Keys::sign`] with an explicit `typ` header (`logout+jwt` for
+    /// back-channel logout tokens).
+    pub fn sign_typed(&self, alg: SigningAlg, typ: &str, claims: &Value) -> anyhow::Result<String> {
         let signer = self
             .signers
             .get(alg.as_str())
             .context("no key for algorithm")?;
-        let header = json!({"alg": alg.as_str(), "typ": "JWT", "kid": signer.kid});
+        let header = json!({"alg": alg.as_str(), "typ": typ, "kid": signer.kid});
         let mut token = format!(
             "{}.{}",
             b64(&serde_json::to_vec(&header)?),

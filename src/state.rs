@@ -1,5 +1,6 @@
 //! Shared handles every flow and handler uses: store, keys, issuer, clock,
-//! the audit queue, the password-hashing bound and the request limits.
+//! the audit queue, the outbox's wake-up, the password-hashing bound and the
+//! request limits.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use crate::flows::audit::AuditQueue;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::rate_limit::RateLimits;
 use crate::keys::Keys;
+use crate::outbox::Outbox;
 use crate::password::PasswordHashing;
 use crate::refresh_secret::RefreshSecrets;
 use crate::Clock;
@@ -25,6 +27,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Audit events without a change of their own (see `flows::audit`).
     pub audit: AuditQueue,
+    /// Wakes the outbox worker after a change queued messages (`outbox`).
+    pub outbox: Outbox,
     /// The bound every Argon2id computation runs under (`password.rs`).
     pub passwords: Arc<PasswordHashing>,
     /// Per-IP and per-client request buckets (`http::rate_limit`).

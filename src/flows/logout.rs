@@ -6,6 +6,7 @@ use grantor_domain::urls::is_safe_redirect;
 use grantor_domain::{Client, Timestamp, TokenHash};
 use serde_json::Value;
 
+use super::audit::{self, EventExt, EventType};
 use super::authorize::BrowserError;
 use crate::state::AppState;
 
@@ -87,7 +88,14 @@ pub async fn logout(
     if let Some(secret) = cookie_secret.filter(|s| !s.is_empty()) {
         let hash = TokenHash::of(secret);
         if let Some(session) = state.store.active_session_by_cookie(&hash, now).await? {
-            state.store.end_session(&session.id, now).await?;
+            let mut event = audit::event(EventType::SuccessLogout, "Successful logout", now)
+                .user(&session.user_id)
+                .detail("session_id", Value::String(session.id.clone()));
+            if let Some(client) = &client {
+                event = event.client(&client.client_id);
+            }
+            state.store.end_session(&session.id, &event, now).await?;
+            state.outbox.wake();
         }
     }
     Ok(outcome)

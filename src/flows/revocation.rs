@@ -88,6 +88,10 @@ pub async fn revoke(
 ) -> Result<RevocationReceipt, FlowError> {
     let event = revocation_event(&target, reason, actor, meta, now);
     let receipt = state.store.revoke(&target, reason, &event, now).await?;
+    if receipt.sessions > 0 {
+        // Ended sessions may have queued back-channel logouts.
+        state.outbox.wake();
+    }
     if receipt.found {
         tracing::info!(
             reason = reason.as_str(),
@@ -124,6 +128,9 @@ pub async fn change_account(
         .change_user_revoking(&change, reason, &event, now)
         .await?;
     if let Some(receipt) = &receipt {
+        if receipt.sessions > 0 {
+            state.outbox.wake();
+        }
         tracing::info!(
             reason = reason.as_str(),
             refresh_tokens = receipt.refresh_tokens,

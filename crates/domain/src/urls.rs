@@ -48,6 +48,7 @@ pub enum UrlField {
     AllowedLogoutUrls,
     AllowedOrigins,
     WebOrigins,
+    BackchannelLogoutUrls,
 }
 
 impl UrlField {
@@ -57,6 +58,7 @@ impl UrlField {
             Self::AllowedLogoutUrls => "allowed_logout_urls",
             Self::AllowedOrigins => "allowed_origins",
             Self::WebOrigins => "web_origins",
+            Self::BackchannelLogoutUrls => "oidc_logout.backchannel_logout_urls",
         }
     }
 }

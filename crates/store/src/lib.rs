@@ -178,8 +178,9 @@ operations! {
     fn active_session_by_cookie(&self, cookie_hash: &TokenHash, now: Timestamp) -> Option<SessionRecord>;
     fn session(&self, id: &str) -> Option<SessionRecord>;
     fn touch_session(&self, id: &str, client_id: Option<&str>, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> ();
-    /// Browser logout; refresh tokens bound to the session stay valid.
-    fn end_session(&self, id: &str, now: Timestamp) -> ();
+    /// Browser logout; refresh tokens bound to the session stay valid. Writes
+    /// `event` and queues the session's back-channel logouts with it.
+    fn end_session(&self, id: &str, event: &LogEvent, now: Timestamp) -> ();
     fn record_login(&self, user_id: &str, ip: &str, now: Timestamp) -> ();
     fn save_authorization_request(&self, id: &str, params: &str, now: Timestamp, expires_at: Timestamp) -> ();
     fn authorization_request(&self, id: &str, now: Timestamp) -> Option<String>;
@@ -238,6 +239,16 @@ operations! {
     fn purge(&self, plan: &PurgePlan, now: Timestamp) -> PurgeReport;
     /// Row counts of the tables that grow with use (full counts).
     fn table_sizes(&self) -> TableSizes;
+
+    // The outbox (`ops/outbox.rs`); messages are written by the changes they announce.
+    /// Whether any message is due at `now` (a read).
+    fn outbox_due(&self, now: Timestamp) -> bool;
+    /// Leases due messages to `claim.owner`, counting an attempt on each.
+    fn claim_outbox(&self, claim: &OutboxClaim, now: Timestamp) -> Vec<OutboxMessage>;
+    /// Records an attempt's outcome; false when `owner` lost the lease.
+    fn settle_outbox(&self, id: &str, owner: &str, outcome: &DeliveryOutcome, now: Timestamp) -> bool;
+    /// Messages matching `filter`, newest first.
+    fn list_outbox(&self, filter: &OutboxFilter, page: PageRequest) -> Vec<OutboxMessage>;
 
     fn insert_device_code(&self, code: &DeviceCodeRecord) -> ();
     fn pending_device_code(&self, user_code_hash: &TokenHash, now: Timestamp) -> Option<DeviceCodeRecord>;

@@ -473,6 +473,8 @@ pub struct PurgeReport {
     pub device_codes: u64,
     pub attempt_counters: u64,
     pub logs: u64,
+    /// Delivered and given-up outbox messages.
+    pub outbox: u64,
     /// Where the next pass resumes its walks (empty: back to the start).
     pub families_after: String,
     pub sessions_after: String,
@@ -489,6 +491,7 @@ impl PurgeReport {
             + self.device_codes
             + self.attempt_counters
             + self.logs
+            + self.outbox
     }
 
     /// Whether the pass left work behind: a time-ordered delete filled its
@@ -503,6 +506,7 @@ impl PurgeReport {
             || full(self.device_codes)
             || full(self.attempt_counters)
             || full(self.logs)
+            || full(self.outbox)
             || dense(self.refresh_token_families)
             || dense(self.sessions)
     }
@@ -602,4 +606,108 @@ pub enum AttemptReservation {
         counter: usize,
         retry_after_seconds: i64,
     },
+}
+
+/// What an outbox message is (`outbox.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// An OpenID Connect Back-Channel Logout token for one client and one
+    /// session, POSTed to the client's `backchannel_logout_url`.
+    BackchannelLogout,
+}
+
+impl OutboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::BackchannelLogout => "backchannel_logout",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "backchannel_logout" => Some(OutboxKind::BackchannelLogout),
+            _ => None,
+        }
+    }
+}
+
+/// Where a message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxStatus {
+    /// Not delivered yet (possibly being delivered, or waiting for a retry).
+    Pending,
+    Delivered,
+    /// Gave up after the last attempt.
+    Failed,
+}
+
+impl OutboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Delivered => "delivered",
+            OutboxStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(OutboxStatus::Pending),
+            "delivered" => Some(OutboxStatus::Delivered),
+            "failed" => Some(OutboxStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One outbox message with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Unique, stable across retries: the message's `jti`.
+    pub id: String,
+    pub kind: OutboxKind,
+    /// The URL it is sent to.
+    pub destination: String,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    /// The audit event of the change that wrote it.
+    pub log_id: Option<String>,
+    pub created_at: Timestamp,
+    pub status: OutboxStatus,
+    /// Attempts started so far (a claimed message counts its attempt).
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// A claim on due messages: `owner` delivers them until `lease_until`,
+/// after which another claim may take them again.
+#[derive(Debug, Clone)]
+pub struct OutboxClaim {
+    pub owner: String,
+    pub lease_until: Timestamp,
+    pub limit: i64,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Failed; try again at `next_attempt_at`.
+    Retry {
+        error: String,
+        next_attempt_at: Timestamp,
+    },
+    /// Failed for the last time.
+    GaveUp { error: String },
+}
+
+/// Which outbox messages to list (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct OutboxFilter {
+    pub client_id: Option<String>,
+    pub session_id: Option<String>,
+    pub status: Option<OutboxStatus>,
 }

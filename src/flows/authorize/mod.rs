@@ -16,6 +16,7 @@ use grantor_store::{AuthorizationCodeRecord, StoreError, UserGrant};
 use serde::{Deserialize, Serialize};
 
 use super::audience::{self, UserAudience};
+use super::audit::{self, EventExt, EventType};
 use super::login::{self, ActiveSession, LoginRefusal, NewSession};
 use super::{FlowError, RequestMeta};
 use crate::secrets;
@@ -439,7 +440,16 @@ pub async fn login(
     };
     // A new sign-in replaces the browser's previous session.
     if let Some(previous) = previous {
-        state.store.end_session(&previous.session.id, now).await?;
+        let event = audit::event(
+            EventType::SuccessLogout,
+            "Session ended by a new sign-in in the same browser",
+            now,
+        )
+        .user(&previous.session.user_id)
+        .detail("session_id", serde_json::Value::String(previous.session.id.clone()))
+        .meta(meta);
+        state.store.end_session(&previous.session.id, &event, now).await?;
+        state.outbox.wake();
     }
     let session = login::create_session(state, user, meta, now).await?;
     let step = proceed(state, &loaded, &session.active, meta, now).await?;

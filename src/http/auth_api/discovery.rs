@@ -20,6 +20,9 @@ pub async fn get_discovery(State(state): State<AppState>) -> Json<Value> {
         "authorization_endpoint": issuer.url("authorize"),
         "device_authorization_endpoint": issuer.url("oauth/device/code"),
         "end_session_endpoint": issuer.url("oidc/logout"),
+        // OpenID Connect Back-Channel Logout 1.0: logout tokens carry `sid`.
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "response_modes_supported": ["query", "form_post"],
         // RFC 9207: every authorization response carries `iss`.
         "authorization_response_iss_parameter_supported": true,

@@ -62,6 +62,38 @@ pub struct JwtConfigurationBody {
     secret_encoded: Option<bool>,
 }
 
+/// `backchannel_logout_initiators`: which session ends send a logout token.
+/// grantor sends one for every session end, Auth0's mode `all`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackchannelLogoutInitiatorsBody {
+    mode: Option<String>,
+    selected_initiators: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OidcLogoutBody {
+    backchannel_logout_urls: Option<Vec<String>>,
+    backchannel_logout_initiators: Option<BackchannelLogoutInitiatorsBody>,
+}
+
+impl OidcLogoutBody {
+    /// The URLs, after refusing initiator settings other than mode `all`.
+    fn into_urls(self) -> Result<Option<Vec<String>>, ValidationError> {
+        if let Some(initiators) = self.backchannel_logout_initiators {
+            if initiators.mode.as_deref().is_some_and(|m| m != "all")
+                || initiators.selected_initiators.is_some()
+            {
+                return Err(ValidationError::new(
+                    "oidc_logout.backchannel_logout_initiators: only mode 'all' is supported (every session end sends a logout token)",
+                ));
+            }
+        }
+        Ok(self.backchannel_logout_urls)
+    }
+}
+
 /// Members accepted by both POST and PATCH.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +111,7 @@ pub struct ClientBody {
     token_endpoint_auth_method: Option<String>,
     jwt_configuration: Option<JwtConfigurationBody>,
     refresh_token: Option<RefreshTokenBody>,
+    oidc_logout: Option<OidcLogoutBody>,
 }
 
 impl ClientBody {
@@ -109,6 +142,10 @@ impl ClientBody {
                 .as_ref()
                 .map(RefreshTokenBody::to_patch)
                 .transpose()?,
+            backchannel_logout_urls: match self.oidc_logout {
+                Some(oidc_logout) => oidc_logout.into_urls()?,
+                None => None,
+            },
         })
     }
 }
@@ -151,6 +188,12 @@ pub fn render(client: &Client, secret: Option<&str>) -> Value {
     });
     if let Some(app_type) = &client.app_type {
         body["app_type"] = json!(app_type);
+    }
+    if let Some(url) = &client.backchannel_logout_url {
+        body["oidc_logout"] = json!({
+            "backchannel_logout_urls": [url],
+            "backchannel_logout_initiators": { "mode": "all" },
+        });
     }
     if let Some(secret) = secret {
         body["client_secret"] = json!(secret);

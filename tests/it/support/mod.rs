@@ -75,6 +75,8 @@ pub struct AppOptions {
     pub rate_limits: grantor::http::rate_limit::RateLimitConfig,
     pub trusted_proxies: grantor::http::client_ip::TrustedProxies,
     pub connections: grantor::config::ConnectionConfig,
+    /// The outbox worker; as `grantor serve` runs it, but quick to retry.
+    pub outbox: grantor::outbox::OutboxConfig,
 }
 
 impl Default for AppOptions {
@@ -98,6 +100,12 @@ impl Default for AppOptions {
                 ..Default::default()
             },
             rate_limits: grantor::http::rate_limit::RateLimitConfig::disabled(),
+            outbox: grantor::outbox::OutboxConfig {
+                poll_interval: Some(std::time::Duration::from_millis(200)),
+                retry_base: std::time::Duration::from_millis(200),
+                retry_cap: std::time::Duration::from_secs(2),
+                ..Default::default()
+            },
             trusted_proxies: Default::default(),
             connections: Default::default(),
         }
@@ -134,6 +142,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         bootstrap: options.bootstrap,
         clock: options.clock.clone(),
         purge: options.purge.clone(),
+        outbox: options.outbox,
         password_hashing: options.password_hashing,
         rate_limits: options.rate_limits,
         trusted_proxies: options.trusted_proxies,

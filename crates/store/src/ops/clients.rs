@@ -7,7 +7,7 @@ use sqlx::FromRow;
 use super::{from_json, to_json, Backend, Conn};
 use crate::{LogEvent, Page, PageRequest, StoreError, StoreResult};
 
-const COLUMNS: &str = "client_id, name, description, app_type, is_first_party, oidc_conformant, callbacks, allowed_logout_urls, allowed_origins, web_origins, grant_types, token_endpoint_auth_method, secret_hash, id_token_lifetime, rt_rotation_type, rt_expiration_type, rt_leeway, rt_token_lifetime, rt_infinite_token_lifetime, rt_idle_token_lifetime, rt_infinite_idle_token_lifetime, is_system, created_at, updated_at";
+const COLUMNS: &str = "client_id, name, description, app_type, is_first_party, oidc_conformant, callbacks, allowed_logout_urls, allowed_origins, web_origins, grant_types, token_endpoint_auth_method, secret_hash, id_token_lifetime, rt_rotation_type, rt_expiration_type, rt_leeway, rt_token_lifetime, rt_infinite_token_lifetime, rt_idle_token_lifetime, rt_infinite_idle_token_lifetime, is_system, created_at, updated_at, backchannel_logout_url";
 
 #[derive(FromRow)]
 struct ClientRow {
@@ -35,6 +35,7 @@ struct ClientRow {
     is_system: bool,
     created_at: i64,
     updated_at: i64,
+    backchannel_logout_url: Option<String>,
 }
 
 impl ClientRow {
@@ -71,6 +72,7 @@ impl ClientRow {
                 idle_token_lifetime: self.rt_idle_token_lifetime,
                 infinite_idle_token_lifetime: self.rt_infinite_idle_token_lifetime,
             },
+            backchannel_logout_url: self.backchannel_logout_url,
             is_system: self.is_system,
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
@@ -81,7 +83,7 @@ impl ClientRow {
 /// Inserts one client inside the caller's transaction.
 pub(super) async fn insert_client_in(conn: &mut Conn, c: &Client) -> StoreResult<()> {
     sqlx::query(&format!(
-        "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+        "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
     ))
     .bind(&c.client_id)
     .bind(&c.name)
@@ -107,6 +109,7 @@ pub(super) async fn insert_client_in(conn: &mut Conn, c: &Client) -> StoreResult
     .bind(c.is_system)
     .bind(c.created_at.0)
     .bind(c.updated_at.0)
+    .bind(&c.backchannel_logout_url)
     .execute(conn)
     .await?;
     Ok(())
@@ -151,7 +154,7 @@ impl Backend {
     pub async fn update_client(&self, c: &Client, event: Option<&LogEvent>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, secret_hash = $13, id_token_lifetime = $14, rt_rotation_type = $15, rt_expiration_type = $16, rt_leeway = $17, rt_token_lifetime = $18, rt_infinite_token_lifetime = $19, rt_idle_token_lifetime = $20, rt_infinite_idle_token_lifetime = $21, updated_at = $22 WHERE client_id = $1",
+            "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, secret_hash = $13, id_token_lifetime = $14, rt_rotation_type = $15, rt_expiration_type = $16, rt_leeway = $17, rt_token_lifetime = $18, rt_infinite_token_lifetime = $19, rt_idle_token_lifetime = $20, rt_infinite_idle_token_lifetime = $21, updated_at = $22, backchannel_logout_url = $23 WHERE client_id = $1",
         )
         .bind(&c.client_id)
         .bind(&c.name)
@@ -175,6 +178,7 @@ impl Backend {
         .bind(c.refresh_token.idle_token_lifetime)
         .bind(c.refresh_token.infinite_idle_token_lifetime)
         .bind(c.updated_at.0)
+        .bind(&c.backchannel_logout_url)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

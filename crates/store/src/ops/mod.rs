@@ -2,7 +2,7 @@
 //! (`sqlite/mod.rs`, `postgres/mod.rs`), which supply `Db` and `begin_write`.
 //! Placeholders are `$n`, which both engines accept.
 
-use super::{analyze_tables, begin_write, Db, FAMILY_ROW_KEY, ONE_CALL_BATCHES};
+use super::{analyze_tables, begin_write, Db, FAMILY_ROW_KEY, ONE_CALL_BATCHES, SKIP_LOCKED};
 pub(crate) use group_commit::{BatchedTx, GroupCommit};
 
 mod admin_sessions;
@@ -17,6 +17,7 @@ mod grants;
 mod group_commit;
 mod import;
 mod logs;
+mod outbox;
 mod purge;
 mod refresh_tokens;
 mod resource_servers;

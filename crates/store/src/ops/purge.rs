@@ -205,6 +205,17 @@ impl Backend {
         .await?;
         report.logs =
             delete_before(self, "logs", "log_id", "date", plan.logs_before.0, limit).await?;
+        // Delivered and given-up messages are kept as long as audit events;
+        // pending ones (`finished_at` NULL) never match.
+        report.outbox = delete_before(
+            self,
+            "outbox",
+            "id",
+            "finished_at",
+            plan.logs_before.0,
+            limit,
+        )
+        .await?;
         Ok(report)
     }
 }

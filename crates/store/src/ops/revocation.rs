@@ -12,6 +12,7 @@ use grantor_domain::{Reason, Timestamp};
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
+use super::outbox::enqueue_backchannel_logouts_in;
 use super::users::{delete_user_in, update_user_in};
 use super::{placeholders, Backend, Conn, FAMILY_ROW_KEY};
 use crate::{
@@ -247,18 +248,40 @@ async fn subject_in(conn: &mut Conn, target: &RevocationTarget) -> StoreResult<O
         .await?)
 }
 
-/// Ends (`revoke` false) or revokes the sessions selected by `condition` on `$3`.
+/// Which sessions a revocation closes: one, or all of a user's.
+#[derive(Clone, Copy)]
+enum Sessions {
+    One,
+    OfUser,
+}
+
+impl Sessions {
+    /// The `sessions` column the target's id is compared with.
+    fn column(self) -> &'static str {
+        match self {
+            Sessions::One => "id",
+            Sessions::OfUser => "user_id",
+        }
+    }
+}
+
+/// Ends (`revoke` false) or revokes the sessions `which` selects for `id`,
+/// first queueing a back-channel logout for each live one's clients
+/// (`enqueue_backchannel_logouts_in`, same transaction).
 async fn close_sessions_in(
     conn: &mut Conn,
-    condition: &str,
+    which: Sessions,
     id: &str,
     revoke: bool,
+    log_id: &str,
     now: Timestamp,
 ) -> StoreResult<u64> {
+    let column = which.column();
+    enqueue_backchannel_logouts_in(conn, &format!("s.{column} = $3"), id, log_id, now).await?;
     let sql = if revoke {
-        format!("UPDATE sessions SET revoked_at = $1, ended_at = COALESCE(ended_at, $2) WHERE {condition} AND revoked_at IS NULL")
+        format!("UPDATE sessions SET revoked_at = $1, ended_at = COALESCE(ended_at, $2) WHERE {column} = $3 AND revoked_at IS NULL")
     } else {
-        format!("UPDATE sessions SET ended_at = $1, updated_at = $2 WHERE {condition} AND ended_at IS NULL AND revoked_at IS NULL")
+        format!("UPDATE sessions SET ended_at = $1, updated_at = $2 WHERE {column} = $3 AND ended_at IS NULL AND revoked_at IS NULL")
     };
     Ok(sqlx::query(&sql)
         .bind(now.0)
@@ -316,6 +339,7 @@ async fn write_in(
     conn: &mut Conn,
     target: &RevocationTarget,
     reason: Reason,
+    log_id: &str,
     now: Timestamp,
     receipt: &mut RevocationReceipt,
 ) -> StoreResult<()> {
@@ -412,11 +436,11 @@ async fn write_in(
         }
         T::Session { session_id, tokens } => {
             receipt.sessions =
-                close_sessions_in(conn, "id = $3", session_id, *tokens, now).await? as i64;
+                close_sessions_in(conn, Sessions::One, session_id, *tokens, log_id, now).await? as i64;
         }
         T::UserSessions { user_id, tokens } => {
             receipt.sessions =
-                close_sessions_in(conn, "user_id = $3", user_id, *tokens, now).await? as i64;
+                close_sessions_in(conn, Sessions::OfUser, user_id, *tokens, log_id, now).await? as i64;
         }
         T::UserAccess {
             user_id,
@@ -425,8 +449,13 @@ async fn write_in(
         } => {
             let revoke = !keep_refresh_tokens;
             receipt.sessions = match session_id {
-                Some(s) => close_sessions_in(conn, "id = $3", s, revoke, now).await? as i64,
-                None => close_sessions_in(conn, "user_id = $3", user_id, revoke, now).await? as i64,
+                Some(s) => {
+                    close_sessions_in(conn, Sessions::One, s, revoke, log_id, now).await? as i64
+                }
+                None => {
+                    close_sessions_in(conn, Sessions::OfUser, user_id, revoke, log_id, now).await?
+                        as i64
+                }
             };
             if revoke && session_id.is_none() {
                 bump_user_epoch_in(conn, user_id).await?;
@@ -510,7 +539,7 @@ impl Backend {
         count_in(&mut conn, target, now, &mut receipt).await?;
         drop(conn);
         let mut tx = self.begin_write().await?;
-        write_in(&mut tx, target, reason, now, &mut receipt).await?;
+        write_in(&mut tx, target, reason, &event.log_id, now, &mut receipt).await?;
         match change {
             None => {}
             Some(UserChange::Update(user)) => update_user_in(&mut tx, user).await?,

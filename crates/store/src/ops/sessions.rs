@@ -1,8 +1,12 @@
 use grantor_domain::{Timestamp, TokenHash};
 use sqlx::FromRow;
 
+use super::logs::insert_event_in;
+use super::outbox::enqueue_backchannel_logouts_in;
 use super::{placeholders, Backend, Conn};
-use crate::{Page, PageRequest, SessionDetails, SessionFilter, SessionRecord, StoreResult};
+use crate::{
+    LogEvent, Page, PageRequest, SessionDetails, SessionFilter, SessionRecord, StoreResult,
+};
 
 const COLUMNS: &str = "id, user_id, cookie_hash, created_at, updated_at, authenticated_at, last_interacted_at, idle_expires_at, expires_at, initial_ip, initial_user_agent, last_ip, last_user_agent, ended_at, revoked_at";
 
@@ -168,15 +172,23 @@ impl Backend {
     }
 
     /// Browser logout: the cookie stops working; refresh tokens are kept.
-    pub async fn end_session(&self, id: &str, now: Timestamp) -> StoreResult<()> {
+    /// In one transaction: back-channel logouts are queued for the
+    /// session's clients (if it was live) and `event` is written, if this
+    /// call ended it.
+    pub async fn end_session(&self, id: &str, event: &LogEvent, now: Timestamp) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        enqueue_backchannel_logouts_in(&mut tx, "s.id = $3", id, &event.log_id, now).await?;
+        let ended = sqlx::query(
             "UPDATE sessions SET ended_at = $2, updated_at = $2 WHERE id = $1 AND ended_at IS NULL",
         )
         .bind(id)
         .bind(now.0)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if ended == 1 {
+            insert_event_in(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

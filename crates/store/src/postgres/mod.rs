@@ -17,6 +17,9 @@ pub(crate) const ONE_CALL_BATCHES: bool = false;
 /// primary key (a heap tuple id is not a stable join key).
 pub(crate) const FAMILY_ROW_KEY: &str = "id";
 
+/// How an outbox claim locks the rows it takes: Outbox claims skip rows another process is claiming (`ops/outbox.rs`).
+pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 

@@ -20,6 +20,9 @@ pub(crate) const ONE_CALL_BATCHES: bool = true;
 /// read from the index alone.
 pub(crate) const FAMILY_ROW_KEY: &str = "rowid";
 
+/// How an outbox claim locks the rows it takes: SQLite has one writer: a claim needs no row locks.
+pub(crate) const SKIP_LOCKED: &str = "";
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 

@@ -46,7 +46,10 @@ async fn live_sessions_leave_out_ended_revoked_and_expired(store: &Store) {
             .await
             .unwrap();
     }
-    store.end_session("x-ended", ts(20)).await.unwrap();
+    store
+        .end_session("x-ended", &log_event("e-slo", "slo", 20), ts(20))
+        .await
+        .unwrap();
     store
         .revoke(
             &RevocationTarget::Session {

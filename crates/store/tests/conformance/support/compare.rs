@@ -54,10 +54,15 @@ pub fn assert_client_eq(actual: &Client, expected: &Client) {
         secret_hash,
         id_token_lifetime,
         refresh_token,
+        backchannel_logout_url,
         is_system,
         created_at,
         updated_at,
     } = expected;
+    assert_eq!(
+        &actual.backchannel_logout_url, backchannel_logout_url,
+        "backchannel_logout_url"
+    );
     assert_eq!(&actual.client_id, client_id, "client_id");
     assert_eq!(&actual.name, name, "name");
     assert_eq!(&actual.description, description, "description");

@@ -1,0 +1,191 @@
+//! The durable outbox (`outbox`): messages to other systems are written in
+//! the transaction of the change they announce (`enqueue_*_in`, called by
+//! the revocation and logout writes), then claimed, delivered and settled by
+//! `src/outbox.rs`. A claim is a lease: one conditional `UPDATE` that takes
+//! due messages whose lease is free or ran out (on PostgreSQL with
+//! `FOR UPDATE SKIP LOCKED`, so processes sharing the database claim
+//! disjoint messages; SQLite's write lock serialises claims), and a message
+//! is settled only by the claim that holds it.
+
+use grantor_domain::Timestamp;
+use sqlx::FromRow;
+
+use super::{Backend, Conn, SKIP_LOCKED};
+use crate::{
+    DeliveryOutcome, OutboxClaim, OutboxFilter, OutboxKind, OutboxMessage, OutboxStatus,
+    PageRequest, StoreResult,
+};
+
+const COLUMNS: &str = "id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at, last_error, finished_at";
+
+#[derive(FromRow)]
+struct Row {
+    id: String,
+    kind: String,
+    destination: String,
+    client_id: Option<String>,
+    user_id: Option<String>,
+    session_id: Option<String>,
+    log_id: Option<String>,
+    created_at: i64,
+    status: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    finished_at: Option<i64>,
+}
+
+impl Row {
+    /// `None` for a kind or status this version does not know (written by a
+    /// newer process sharing the database): it is left alone.
+    fn into_message(self) -> Option<OutboxMessage> {
+        Some(OutboxMessage {
+            kind: OutboxKind::parse(&self.kind)?,
+            status: OutboxStatus::parse(&self.status)?,
+            id: self.id,
+            destination: self.destination,
+            client_id: self.client_id,
+            user_id: self.user_id,
+            session_id: self.session_id,
+            log_id: self.log_id,
+            created_at: Timestamp(self.created_at),
+            attempts: self.attempts,
+            next_attempt_at: Timestamp(self.next_attempt_at),
+            last_error: self.last_error,
+            finished_at: self.finished_at.map(Timestamp),
+        })
+    }
+}
+
+/// Queues a back-channel logout token for every client that registered a
+/// `backchannel_logout_url` and was issued tokens in a session that
+/// `condition` selects (over `sessions s`, with `$3` as its one parameter)
+/// and that is live at `now` (`$2`): one `INSERT … SELECT`, in the caller's
+/// transaction, before the sessions are closed. `$1` is the audit event's id,
+/// which with the session and client makes the message id.
+pub(super) async fn enqueue_backchannel_logouts_in(
+    conn: &mut Conn,
+    condition: &str,
+    id: &str,
+    log_id: &str,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let sql = format!(
+        "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
+         SELECT $1 || ':' || s.id || ':' || c.client_id, 'backchannel_logout', c.backchannel_logout_url, c.client_id, s.user_id, s.id, $1, $2, 'pending', 0, $2 \
+         FROM sessions s \
+         JOIN session_clients sc ON sc.session_id = s.id \
+         JOIN clients c ON c.client_id = sc.client_id \
+         WHERE {condition} AND c.backchannel_logout_url IS NOT NULL \
+         AND s.ended_at IS NULL AND s.revoked_at IS NULL \
+         AND s.expires_at > $2 AND s.idle_expires_at > $2 \
+         ON CONFLICT (id) DO NOTHING"
+    );
+    Ok(sqlx::query(&sql)
+        .bind(log_id)
+        .bind(now.0)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
+
+impl Backend {
+    /// Whether any message is due at `now` (a read; an idle poll writes nothing).
+    pub async fn outbox_due(&self, now: Timestamp) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) LIMIT 1) due",
+        )
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await?
+            > 0)
+    }
+
+    /// Leases up to `claim.limit` due messages to `claim.owner`, oldest due
+    /// first, counting an attempt on each.
+    pub async fn claim_outbox(
+        &self,
+        claim: &OutboxClaim,
+        now: Timestamp,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let sql = format!(
+            "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
+             AND (lease_until IS NULL OR lease_until <= $3) ORDER BY next_attempt_at, id LIMIT $4{SKIP_LOCKED}) \
+             AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
+             RETURNING {COLUMNS}"
+        );
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<Row> = sqlx::query_as(&sql)
+            .bind(&claim.owner)
+            .bind(claim.lease_until.0)
+            .bind(now.0)
+            .bind(claim.limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut messages: Vec<OutboxMessage> =
+            rows.into_iter().filter_map(Row::into_message).collect();
+        messages.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+        Ok(messages)
+    }
+
+    /// Records how an attempt ended; false when `owner` no longer holds the
+    /// message (its lease ran out and another claim took it).
+    pub async fn settle_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        outcome: &DeliveryOutcome,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let (status, next_attempt_at, error, finished_at) = match outcome {
+            DeliveryOutcome::Delivered => ("delivered", None, None, Some(now.0)),
+            DeliveryOutcome::Retry {
+                error,
+                next_attempt_at,
+            } => ("pending", Some(next_attempt_at.0), Some(error.as_str()), None),
+            DeliveryOutcome::GaveUp { error } => ("failed", None, Some(error.as_str()), Some(now.0)),
+        };
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE outbox SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at), \
+             last_error = COALESCE($5, last_error), finished_at = $6, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(status)
+        .bind(next_attempt_at)
+        .bind(error)
+        .bind(finished_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    /// Messages matching `filter`, newest first (`created_at`, then id).
+    pub async fn list_outbox(
+        &self,
+        filter: &OutboxFilter,
+        page: PageRequest,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM outbox \
+             WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR session_id = $2) AND ($3 IS NULL OR status = $3) \
+             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+        );
+        let rows: Vec<Row> = sqlx::query_as(&sql)
+            .bind(filter.client_id.as_deref())
+            .bind(filter.session_id.as_deref())
+            .bind(filter.status.map(OutboxStatus::as_str))
+            .bind(page.limit)
+            .bind(page.offset)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().filter_map(Row::into_message).collect())
+    }
+}
