@@ -109,10 +109,14 @@ impl Backend {
         claim: &OutboxClaim,
         now: Timestamp,
     ) -> StoreResult<Vec<OutboxMessage>> {
+        // The due ids are chosen (and on PostgreSQL locked) once, in a
+        // materialized CTE: as `IN (subquery)` PostgreSQL may run the
+        // locking subquery again while updating and take more than `limit`.
         let sql = format!(
-            "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
+            "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
              AND (lease_until IS NULL OR lease_until <= $3) ORDER BY next_attempt_at, id LIMIT $4{SKIP_LOCKED}) \
+             UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM due) \
              AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
              RETURNING {COLUMNS}"
         );
@@ -132,7 +136,8 @@ impl Backend {
     }
 
     /// Records how an attempt ended; false when `owner` no longer holds the
-    /// message (its lease ran out and another claim took it).
+    /// message (its lease ran out and another claim took it). A finished
+    /// message keeps its last owner (which process sent it).
     pub async fn settle_outbox(
         &self,
         id: &str,
@@ -151,7 +156,8 @@ impl Backend {
         let mut tx = self.begin_write().await?;
         let changed = sqlx::query(
             "UPDATE outbox SET status = $3, next_attempt_at = COALESCE($4, next_attempt_at), \
-             last_error = COALESCE($5, last_error), finished_at = $6, lease_owner = NULL, lease_until = NULL \
+             last_error = COALESCE($5, last_error), finished_at = $6, lease_until = NULL, \
+             lease_owner = CASE WHEN $3 = 'pending' THEN NULL ELSE lease_owner END \
              WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
         )
         .bind(id)
