@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::http::client_ip::TrustedProxies;
 use crate::http::rate_limit::{Rate, RateLimitConfig};
-use crate::password::PasswordHashConfig;
 use crate::outbox::OutboxConfig;
+use crate::password::PasswordHashConfig;
 use crate::purge::PurgeConfig;
 use crate::Clock;
 

@@ -303,7 +303,9 @@ fn logout_token(state: &AppState, message: &OutboxMessage) -> anyhow::Result<Str
         "sid": message.session_id,
         "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
     });
-    state.keys.sign_typed(SigningAlg::Rs256, "logout+jwt", &claims)
+    state
+        .keys
+        .sign_typed(SigningAlg::Rs256, "logout+jwt", &claims)
 }
 
 fn truncate(mut text: String) -> String {

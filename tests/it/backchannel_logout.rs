@@ -19,7 +19,7 @@ use crate::support::receiver::{verify_logout_token, Receiver};
 use crate::support::{assert_mgmt_error, spawn_app_on, AppOptions, TestApp, TestDatabase};
 
 /// Registers `url` as the client's back-channel logout URL.
-async fn register(app: &TestApp, client_id: &str, url: &str) {
+pub async fn register(app: &TestApp, client_id: &str, url: &str) {
     let (status, body) = app
         .mgmt_call(
             Method::PATCH,
@@ -49,7 +49,7 @@ async fn settled(app: &TestApp) {
 
 /// Signs the fixture's user in to the web client in a new browser; returns
 /// the browser and the session id.
-async fn signed_in(f: &Fixture) -> (reqwest::Client, String) {
+pub async fn signed_in(f: &Fixture) -> (reqwest::Client, String) {
     let browser = new_browser();
     let login = f.browser_login(&browser).await;
     (browser, login.session_id.expect("sid"))

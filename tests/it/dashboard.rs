@@ -376,6 +376,28 @@ both_databases! {
         assert_eq!(client["refresh_token"]["expiration_type"], "non-expiring");
         assert_eq!(client["refresh_token"]["infinite_token_lifetime"], true);
         assert_eq!(admin.get("/dashboard/applications/nope").await.status(), StatusCode::NOT_FOUND);
+
+        // The back-channel logout URL: set, refused with the API's words, cleared.
+        let mut with_url = good.to_vec();
+        with_url.push(("backchannel_logout_url", "https://shop.example/logout"));
+        let response = admin.submit(&path, &path, &with_url).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (_, client) = app.mgmt_call(Method::GET, &format!("/clients/{id}"), None).await;
+        assert_eq!(client["oidc_logout"]["backchannel_logout_urls"], json!(["https://shop.example/logout"]));
+        assert!(admin.page(&path).await.contains("value=\"https://shop.example/logout\""));
+        let mut bad = good.to_vec();
+        bad.push(("backchannel_logout_url", "javascript:alert(1)"));
+        let response = admin.submit(&path, &path, &bad).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let html = html_unescape(&response.text().await.unwrap());
+        assert!(html.contains("oidc_logout.backchannel_logout_urls[0]"), "{html}");
+        let (_, unchanged) = app.mgmt_call(Method::GET, &format!("/clients/{id}"), None).await;
+        assert_eq!(unchanged["oidc_logout"], client["oidc_logout"], "nothing was written");
+        let mut cleared = good.to_vec();
+        cleared.push(("backchannel_logout_url", ""));
+        assert_eq!(admin.submit(&path, &path, &cleared).await.status(), StatusCode::SEE_OTHER);
+        let (_, client) = app.mgmt_call(Method::GET, &format!("/clients/{id}"), None).await;
+        assert!(client.get("oidc_logout").is_none(), "{client}");
     }
 }
 

@@ -6,8 +6,8 @@ mod support;
 
 mod account_changes; // blocking, a new password or deleting a user ends their sessions and tokens (CONTRACT §6.3)
 mod attacks; // what a read-only attack review proved, each fixed: client-bucket lockout, IPv6 /64 rotation, dashboard sign-in limit, machine-token introspection, /authorize row size
-mod backchannel_logout; // OIDC Back-Channel Logout through the durable outbox: every session end, retries, two processes, slow receivers
 mod authorize; // /authorize, login and consent pages, sessions, CSRF, prompt, form_post, /v2/logout
+mod backchannel_logout; // OIDC Back-Channel Logout through the durable outbox: every session end, retries, two processes, slow receivers
 mod bad_input; // malformed bodies, media types, oversize bodies, on both surfaces
 mod bootstrap; // first start, restarts, concurrent starts
 mod browser_hardening; // CSP per page (nonce on form_post), RFC 9207 iss, __Host- CSRF cookie rotated at sign-in

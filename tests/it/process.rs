@@ -156,6 +156,21 @@ mod durability {
         (child, format!("http://{addr}"))
     }
 
+    /// [`serve`] with more environment.
+    fn serve_with(
+        dir: &std::path::Path,
+        url: &str,
+        extra: &[(&str, &str)],
+    ) -> (std::process::Child, String) {
+        let mut env = vec![
+            ("GRANTOR_DATABASE_URL", url),
+            ("GRANTOR_PURGE_INTERVAL_SECONDS", "0"),
+        ];
+        env.extend_from_slice(extra);
+        let (child, addr) = start(dir, &env);
+        (child, format!("http://{addr}"))
+    }
+
     fn kill_9(mut child: std::process::Child) {
         child.kill().expect("SIGKILL"); // std sends SIGKILL on Unix
         child.wait().unwrap();
@@ -216,6 +231,71 @@ mod durability {
             .await;
             assert_eq!((status, body["active"].clone()), (StatusCode::OK, Value::Bool(false)));
             kill_9(server);
+        }
+    }
+
+    both_databases! {
+        /// A back-channel logout queued by a revocation that answered is
+        /// still sent after `kill -9`: the receiver fails while the first
+        /// process runs, the process is killed, and the next one delivers.
+        async fn queued_logouts_survive_sigkill_and_are_sent_after_restart(db: Backend) {
+            use crate::backchannel_logout::{register, signed_in};
+            use crate::management_refresh_tokens::{fixture_on, non_rotating};
+            use crate::support::receiver::{verify_logout_token_at, Receiver};
+            use crate::support::{MGMT_CLIENT_ID, MGMT_CLIENT_SECRET};
+
+            let database = Arc::new(TestDatabase::new(db).await);
+            let f = fixture_on(spawn_app_on(database.clone(), AppOptions::default()).await, non_rotating()).await;
+            let receiver = Receiver::start().await;
+            receiver.answer_with(503);
+            register(&f.app, &f.web_id, &receiver.url).await;
+            let (_, sid) = signed_in(&f).await;
+            let (issuer, web_id, user_id) = (f.app.issuer.clone(), f.web_id.clone(), f.user_id.clone());
+            f.app.stop().await;
+
+            // The binary answers with the same issuer, as a restarted process would.
+            let dir = tempfile::tempdir().unwrap();
+            let env = [("GRANTOR_ISSUER", issuer.as_str()), ("GRANTOR_OUTBOX_RETRY_BASE_MS", "100")];
+            let (server, base) = serve_with(dir.path(), database.url(), &env);
+            let audience = format!("{issuer}api/v2/");
+            let (status, body) = token(&base, &[
+                ("grant_type", "client_credentials"), ("client_id", MGMT_CLIENT_ID),
+                ("client_secret", MGMT_CLIENT_SECRET), ("audience", &audience),
+            ]).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let bearer = body["access_token"].as_str().unwrap().to_owned();
+            let response = reqwest::Client::new()
+                .delete(format!("{base}/api/v2/sessions/{sid}"))
+                .bearer_auth(&bearer)
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            // Killed once the failed attempt is recorded (a kill during an
+            // attempt would leave the message leased for a minute first).
+            let store = crate::support::connect_store(&database).await;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let messages = store.list_outbox(&Default::default(), grantor_store::PageRequest { offset: 0, limit: 10 }).await.unwrap();
+                if messages.iter().any(|m| m.last_error.is_some()) {
+                    assert_eq!(messages.len(), 1);
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "no failed attempt recorded");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            store.close().await;
+            assert!(receiver.requests() >= 1);
+            kill_9(server);
+            assert!(receiver.accepted().is_empty());
+
+            receiver.answer_with(200);
+            let (server, base) = serve_with(dir.path(), database.url(), &env);
+            let tokens = receiver.wait_for(1).await;
+            let claims = verify_logout_token_at(&base, &issuer, &tokens[0], &web_id).await;
+            assert_eq!((claims["sid"].as_str(), claims["sub"].as_str()), (Some(sid.as_str()), Some(user_id.as_str())));
+            kill_9(server);
+            assert_eq!(receiver.accepted().len(), 1);
         }
     }
 }

@@ -491,7 +491,9 @@ impl Client {
 /// (the URL rules of `urls`) with the http or https scheme, where the
 /// logout token is POSTed. Auth0 allows one URL and requires https; grantor
 /// accepts http too, for receivers on a private network or localhost.
-pub fn validate_backchannel_logout_urls(urls: &[String]) -> Result<Option<String>, ValidationError> {
+pub fn validate_backchannel_logout_urls(
+    urls: &[String],
+) -> Result<Option<String>, ValidationError> {
     let field = UrlField::BackchannelLogoutUrls;
     match urls {
         [] => Ok(None),

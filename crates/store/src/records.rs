@@ -701,7 +701,9 @@ pub enum DeliveryOutcome {
         next_attempt_at: Timestamp,
     },
     /// Failed for the last time.
-    GaveUp { error: String },
+    GaveUp {
+        error: String,
+    },
 }
 
 /// Which outbox messages to list (newest first).

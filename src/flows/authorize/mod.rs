@@ -446,9 +446,15 @@ pub async fn login(
             now,
         )
         .user(&previous.session.user_id)
-        .detail("session_id", serde_json::Value::String(previous.session.id.clone()))
+        .detail(
+            "session_id",
+            serde_json::Value::String(previous.session.id.clone()),
+        )
         .meta(meta);
-        state.store.end_session(&previous.session.id, &event, now).await?;
+        state
+            .store
+            .end_session(&previous.session.id, &event, now)
+            .await?;
         state.outbox.wake();
     }
     let session = login::create_session(state, user, meta, now).await?;

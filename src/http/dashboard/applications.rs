@@ -1,17 +1,19 @@
 //! Applications: the list, and a page per application to view and change its
-//! refresh-token rotation, leeway, expiration and lifetimes. A change goes
-//! through `RefreshTokenSettings::apply`, the validation `PATCH
-//! /api/v2/clients/{id}` uses, and is saved with its audit event in one
-//! transaction, as the Management API saves it.
+//! back-channel logout URL and its refresh-token rotation, leeway, expiration
+//! and lifetimes. A change goes through `Client::apply`, the validation
+//! `PATCH /api/v2/clients/{id}` uses, and is saved with its audit event in
+//! one transaction, as the Management API saves it.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use grantor_domain::client::{ExpirationType, RefreshTokenSettingsPatch, RotationType};
-use grantor_domain::{Client, RefreshTokenSettings, ValidationError};
+use grantor_domain::client::{
+    ClientPatch, ExpirationType, RefreshTokenSettingsPatch, RotationType,
+};
+use grantor_domain::{Client, ValidationError};
 use grantor_store::PageRequest;
 use serde::Deserialize;
 
-use super::views::{self, Pager, RefreshTokenFields};
+use super::views::{self, ApplicationFields, Pager};
 use super::{AdminForm, Dash, DashboardError};
 use crate::flows::audit::{self, EventExt};
 use crate::http::extract::RequestMeta;
@@ -84,8 +86,10 @@ async fn find_client(state: &AppState, id: &str) -> Result<Client, DashboardErro
         .ok_or_else(|| DashboardError::not_found("There is no application with this client ID."))
 }
 
-fn fields_of(rt: &RefreshTokenSettings) -> RefreshTokenFields {
-    RefreshTokenFields {
+fn fields_of(client: &Client) -> ApplicationFields {
+    let rt = &client.refresh_token;
+    ApplicationFields {
+        backchannel_logout_url: client.backchannel_logout_url.clone().unwrap_or_default(),
         rotation_type: rt.rotation_type.as_str().to_owned(),
         leeway: rt.leeway.to_string(),
         expiration_type: rt.expiration_type.as_str().to_owned(),
@@ -100,7 +104,7 @@ fn render(
     dash: Dash,
     status: StatusCode,
     client: &Client,
-    fields: RefreshTokenFields,
+    fields: ApplicationFields,
     error: Option<String>,
     notice: Option<&'static str>,
 ) -> Result<Page, DashboardError> {
@@ -152,7 +156,7 @@ pub async fn get_application(
         dash,
         StatusCode::OK,
         &client,
-        fields_of(&client.refresh_token),
+        fields_of(&client),
         None,
         notice,
     )
@@ -160,7 +164,9 @@ pub async fn get_application(
 
 /// The form as sent: every member as text, checkboxes only when on.
 #[derive(Deserialize)]
-pub struct RefreshTokenForm {
+pub struct ApplicationForm {
+    /// Empty removes the URL; absent leaves it as it is.
+    backchannel_logout_url: Option<String>,
     rotation_type: Option<String>,
     leeway: Option<String>,
     expiration_type: Option<String>,
@@ -170,10 +176,11 @@ pub struct RefreshTokenForm {
     infinite_idle_token_lifetime: Option<String>,
 }
 
-impl RefreshTokenForm {
-    fn fields(&self) -> RefreshTokenFields {
+impl ApplicationForm {
+    fn fields(&self) -> ApplicationFields {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        RefreshTokenFields {
+        ApplicationFields {
+            backchannel_logout_url: text(&self.backchannel_logout_url),
             rotation_type: text(&self.rotation_type),
             leeway: text(&self.leeway),
             expiration_type: text(&self.expiration_type),
@@ -184,9 +191,25 @@ impl RefreshTokenForm {
         }
     }
 
-    /// The form as a full patch (every member named), parsed with the
-    /// domain's parsers; the values themselves are checked by `apply`.
-    fn to_patch(&self) -> Result<RefreshTokenSettingsPatch, ValidationError> {
+    /// The form as a client patch: the back-channel URL when sent, and the
+    /// refresh-token settings in full (every member named), parsed with the
+    /// domain's parsers; the values themselves are checked by `Client::apply`.
+    fn to_patch(&self) -> Result<ClientPatch, ValidationError> {
+        Ok(ClientPatch {
+            backchannel_logout_urls: self.backchannel_logout_url.as_deref().map(|url| {
+                let url = url.trim();
+                if url.is_empty() {
+                    vec![]
+                } else {
+                    vec![url.to_owned()]
+                }
+            }),
+            refresh_token: Some(self.refresh_token_patch()?),
+            ..ClientPatch::default()
+        })
+    }
+
+    fn refresh_token_patch(&self) -> Result<RefreshTokenSettingsPatch, ValidationError> {
         fn number(field: &str, raw: &Option<String>) -> Result<Option<i64>, ValidationError> {
             match raw.as_deref().map(str::trim) {
                 None | Some("") => Ok(None),
@@ -221,14 +244,12 @@ pub async fn update_application(
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(id): Path<String>,
-    AdminForm { dash, form }: AdminForm<RefreshTokenForm>,
+    AdminForm { dash, form }: AdminForm<ApplicationForm>,
 ) -> Result<Page, DashboardError> {
-    let mut client = find_client(&state, &id).await?;
-    let settings = form
-        .to_patch()
-        .and_then(|patch| client.refresh_token.apply(&patch));
-    let settings = match settings {
-        Ok(settings) => settings,
+    let client = find_client(&state, &id).await?;
+    let changed = form.to_patch().and_then(|patch| client.apply(&patch));
+    let mut client = match changed {
+        Ok(changed) => changed,
         Err(e) => {
             return render(
                 dash,
@@ -241,13 +262,16 @@ pub async fn update_application(
         }
     };
     let now = state.clock.now();
-    client.refresh_token = settings;
     client.updated_at = now;
     let event = audit::api_operation(
         format!("Update client {id}"),
         &dash.admin.actor(),
         &meta,
         now,
+    )
+    .detail(
+        "backchannel_logout_url",
+        serde_json::json!(client.backchannel_logout_url),
     )
     .detail(
         "refresh_token",

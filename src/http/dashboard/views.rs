@@ -204,7 +204,8 @@ pub struct ApplicationsPage<'a> {
 }
 
 /// The refresh-token form's values, as shown (and as typed, after an error).
-pub struct RefreshTokenFields {
+pub struct ApplicationFields {
+    pub backchannel_logout_url: String,
     pub rotation_type: String,
     pub leeway: String,
     pub expiration_type: String,
@@ -221,7 +222,7 @@ pub struct ApplicationPage<'a> {
     pub client_id: String,
     pub name: String,
     pub facts: Vec<(&'static str, String)>,
-    pub fields: RefreshTokenFields,
+    pub fields: ApplicationFields,
     pub error: Option<String>,
     pub notice: Option<&'static str>,
 }

@@ -62,7 +62,10 @@ impl Receiver {
         let shared = Arc::new(Shared::default());
         shared.status.store(200, Ordering::SeqCst);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/backchannel-logout", listener.local_addr().unwrap());
+        let url = format!(
+            "http://{}/backchannel-logout",
+            listener.local_addr().unwrap()
+        );
         let router = Router::new()
             .route("/backchannel-logout", post(receive))
             .with_state(shared.clone());
@@ -151,12 +154,15 @@ pub async fn verify_logout_token_at(
     token: &str,
     client_id: &str,
 ) -> Value {
-    let jwks: JwkSet = reqwest::get(format!("{}/.well-known/jwks.json", base.trim_end_matches('/')))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = reqwest::get(format!(
+        "{}/.well-known/jwks.json",
+        base.trim_end_matches('/')
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
@@ -171,15 +177,24 @@ pub async fn verify_logout_token_at(
     let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
         .expect("the logout token verifies against the JWKS")
         .claims;
-    assert!(claims.get("nonce").is_none(), "a logout token has no nonce: {claims}");
-    assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()), "{claims}");
+    assert!(
+        claims.get("nonce").is_none(),
+        "a logout token has no nonce: {claims}"
+    );
+    assert!(
+        claims["jti"].as_str().is_some_and(|j| !j.is_empty()),
+        "{claims}"
+    );
     assert!(claims["sid"].as_str().is_some(), "{claims}");
     assert_eq!(
         claims["events"],
         serde_json::json!({"http://schemas.openid.net/event/backchannel-logout": {}}),
         "{claims}"
     );
-    let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+    );
     assert!(exp > iat && exp - iat <= 300, "{claims}");
     claims
 }

@@ -150,8 +150,15 @@ impl Backend {
             DeliveryOutcome::Retry {
                 error,
                 next_attempt_at,
-            } => ("pending", Some(next_attempt_at.0), Some(error.as_str()), None),
-            DeliveryOutcome::GaveUp { error } => ("failed", None, Some(error.as_str()), Some(now.0)),
+            } => (
+                "pending",
+                Some(next_attempt_at.0),
+                Some(error.as_str()),
+                None,
+            ),
+            DeliveryOutcome::GaveUp { error } => {
+                ("failed", None, Some(error.as_str()), Some(now.0))
+            }
         };
         let mut tx = self.begin_write().await?;
         let changed = sqlx::query(

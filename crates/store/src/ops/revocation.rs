@@ -436,11 +436,13 @@ async fn write_in(
         }
         T::Session { session_id, tokens } => {
             receipt.sessions =
-                close_sessions_in(conn, Sessions::One, session_id, *tokens, log_id, now).await? as i64;
+                close_sessions_in(conn, Sessions::One, session_id, *tokens, log_id, now).await?
+                    as i64;
         }
         T::UserSessions { user_id, tokens } => {
             receipt.sessions =
-                close_sessions_in(conn, Sessions::OfUser, user_id, *tokens, log_id, now).await? as i64;
+                close_sessions_in(conn, Sessions::OfUser, user_id, *tokens, log_id, now).await?
+                    as i64;
         }
         T::UserAccess {
             user_id,

@@ -22,6 +22,7 @@ mod grants; // user grants: filters and paging
 mod group_commit; // concurrent writes and one-call exchanges: each whole or absent
 mod logs; // the audit log: filters, paging both ways
 mod migrations; // migrations/sqlite and migrations/postgres: same versions, same statements
+mod outbox; // the outbox: messages written with the change, leased claims, settled once, purged
 mod purge; // bounded batches of dead rows
 mod refresh_tokens; // cap, exchange compare-and-set, rotation pruning, MAC key, live listing
 mod revocation; // every revocation target, receipts, epochs
