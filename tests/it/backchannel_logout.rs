@@ -111,6 +111,23 @@ both_databases! {
 }
 
 both_databases! {
+    /// Signing in again in the same browser (`prompt=login`) replaces its
+    /// session: the replaced one is announced.
+    async fn a_new_sign_in_announces_the_session_it_replaces(db: Backend) {
+        let f = fixture(db).await;
+        let receiver = Receiver::start().await;
+        register(&f.app, &f.web_id, &receiver.url).await;
+        let (browser, first) = signed_in(&f).await;
+        let extra = [("scope", "openid"), ("audience", API), ("prompt", "login")];
+        authorize_code_with(&f.app, &browser, &f.web_id, CALLBACK, &extra, EMAIL, PASSWORD).await;
+        let tokens = receiver.wait_for(1).await;
+        settled(&f.app).await;
+        assert_eq!(receiver.accepted().len(), 1);
+        assert_logout_token(&f, &tokens[0], &f.web_id, &first).await;
+    }
+}
+
+both_databases! {
     /// Blocking and deleting the user end every session: one token each.
     async fn blocking_or_deleting_the_user_sends_a_token_per_session(db: Backend) {
         let f = fixture(db).await;
@@ -206,6 +223,15 @@ both_databases! {
         assert_eq!(rows.len(), 1, "{rows:?}");
         assert!(rows[0].starts_with("pending "), "{rows:?}");
         assert!(rows[0].ends_with("the receiver answered 503"), "{rows:?}");
+        // The Management API shows the same state.
+        let (status, pending) = f.app.mgmt_call(Method::GET, &format!("/deliveries?client_id={}&status=pending&include_totals=true", f.web_id), None).await;
+        assert_eq!(status, StatusCode::OK, "{pending}");
+        assert_eq!(pending["total"], 1, "{pending}");
+        let item = &pending["deliveries"][0];
+        assert_eq!((item["type"].as_str(), item["session_id"].as_str(), item["destination"].as_str()), (Some("backchannel_logout"), Some(sid.as_str()), Some(receiver.url.as_str())), "{item}");
+        assert!(item["attempts"].as_i64().unwrap() >= 1, "{item}");
+        assert_eq!(item["last_error"], "the receiver answered 503");
+        assert!(item["next_attempt_at"].is_string(), "{item}");
 
         receiver.answer_with(200);
         let tokens = receiver.wait_for(1).await;
@@ -214,6 +240,16 @@ both_databases! {
         assert_logout_token(&f, &tokens[0], &f.web_id, &sid).await;
         let rows = f.app.query_strings("SELECT status FROM outbox").await;
         assert_eq!(rows, vec!["delivered".to_owned()]);
+        let (_, delivered) = f.app.mgmt_call(Method::GET, &format!("/deliveries?session_id={sid}"), None).await;
+        assert_eq!(delivered.as_array().map(Vec::len), Some(1), "{delivered}");
+        assert_eq!(delivered[0]["status"], "delivered");
+        assert!(delivered[0]["finished_at"].is_string(), "{delivered}");
+        let (_, none) = f.app.mgmt_call(Method::GET, "/deliveries?status=pending", None).await;
+        assert_eq!(none, json!([]));
+        for bad in ["/deliveries?status=lost", "/deliveries?from=x&take=2", "/deliveries?per_page=0"] {
+            let (status, body) = f.app.mgmt_call(Method::GET, bad, None).await;
+            assert_mgmt_error(status, &body, StatusCode::BAD_REQUEST);
+        }
     }
 }
 

@@ -276,7 +276,7 @@ mod durability {
             let store = crate::support::connect_store(&database).await;
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
             loop {
-                let messages = store.list_outbox(&Default::default(), grantor_store::PageRequest { offset: 0, limit: 10 }).await.unwrap();
+                let messages = store.list_outbox(&Default::default(), grantor_store::PageRequest { offset: 0, limit: 10 }).await.unwrap().items;
                 if messages.iter().any(|m| m.last_error.is_some()) {
                     assert_eq!(messages.len(), 1);
                     break;

@@ -247,8 +247,8 @@ operations! {
     fn claim_outbox(&self, claim: &OutboxClaim, now: Timestamp) -> Vec<OutboxMessage>;
     /// Records an attempt's outcome; false when `owner` lost the lease.
     fn settle_outbox(&self, id: &str, owner: &str, outcome: &DeliveryOutcome, now: Timestamp) -> bool;
-    /// Messages matching `filter`, newest first.
-    fn list_outbox(&self, filter: &OutboxFilter, page: PageRequest) -> Vec<OutboxMessage>;
+    /// Messages matching `filter`, newest first; `total` counts every match.
+    fn list_outbox(&self, filter: &OutboxFilter, page: PageRequest) -> Page<OutboxMessage>;
 
     fn insert_device_code(&self, code: &DeviceCodeRecord) -> ();
     fn pending_device_code(&self, user_code_hash: &TokenHash, now: Timestamp) -> Option<DeviceCodeRecord>;

@@ -14,6 +14,7 @@ mod body;
 mod caller;
 mod client_grants;
 mod clients;
+mod deliveries;
 mod device_credentials;
 mod error;
 mod grants;
@@ -112,6 +113,7 @@ pub fn routes() -> Router<AppState> {
             user_blocks::delete_user_blocks
         ))
         .routes(routes!(logs::list_logs))
+        .routes(routes!(deliveries::list_deliveries))
         .routes(routes!(logs::get_log))
         .routes(routes!(logs::list_user_logs))
         .routes(routes!(openapi::get_openapi))

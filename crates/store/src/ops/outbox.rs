@@ -12,7 +12,7 @@ use sqlx::FromRow;
 
 use super::{Backend, Conn, SKIP_LOCKED};
 use crate::{
-    DeliveryOutcome, OutboxClaim, OutboxFilter, OutboxKind, OutboxMessage, OutboxStatus,
+    DeliveryOutcome, OutboxClaim, OutboxFilter, OutboxKind, OutboxMessage, OutboxStatus, Page,
     PageRequest, StoreResult,
 };
 
@@ -180,25 +180,34 @@ impl Backend {
         Ok(changed == 1)
     }
 
-    /// Messages matching `filter`, newest first (`created_at`, then id).
+    /// Messages matching `filter`, newest first (`created_at`, then id);
+    /// `total` counts every match.
     pub async fn list_outbox(
         &self,
         filter: &OutboxFilter,
         page: PageRequest,
-    ) -> StoreResult<Vec<OutboxMessage>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM outbox \
-             WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR session_id = $2) AND ($3 IS NULL OR status = $3) \
-             ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
-        );
-        let rows: Vec<Row> = sqlx::query_as(&sql)
+    ) -> StoreResult<Page<OutboxMessage>> {
+        const MATCHES: &str = "FROM outbox WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR session_id = $2) AND ($3 IS NULL OR status = $3)";
+        let status = filter.status.map(OutboxStatus::as_str);
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} {MATCHES} ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+        ))
+        .bind(filter.client_id.as_deref())
+        .bind(filter.session_id.as_deref())
+        .bind(status)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {MATCHES}"))
             .bind(filter.client_id.as_deref())
             .bind(filter.session_id.as_deref())
-            .bind(filter.status.map(OutboxStatus::as_str))
-            .bind(page.limit)
-            .bind(page.offset)
-            .fetch_all(&self.pool)
+            .bind(status)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(rows.into_iter().filter_map(Row::into_message).collect())
+        Ok(Page {
+            items: rows.into_iter().filter_map(Row::into_message).collect(),
+            total,
+        })
     }
 }

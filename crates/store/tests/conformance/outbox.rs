@@ -60,7 +60,8 @@ async fn messages(store: &Store) -> Vec<OutboxMessage> {
     let mut all_messages = store
         .list_outbox(&OutboxFilter::default(), all())
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     all_messages.sort_by(|a, b| a.id.cmp(&b.id));
     all_messages
 }
@@ -309,7 +310,7 @@ async fn claims_are_leases_settled_only_by_their_owner(store: &Store) {
         )
         .await
         .unwrap();
-    assert_eq!(filtered.len(), 1);
+    assert_eq!((filtered.items.len(), filtered.total), (1, 1));
 }
 
 /// Delivered and failed messages go with the audit log's retention; pending
