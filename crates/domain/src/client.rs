@@ -276,7 +276,7 @@ impl Default for RefreshTokenSettings {
 /// An application registered with the tenant.
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub client_id: String,
+    pub client_id: crate::ClientId,
     pub name: String,
     pub description: String,
     pub app_type: Option<String>,
@@ -371,7 +371,7 @@ mod tests {
 
     fn client(method: TokenEndpointAuthMethod) -> Client {
         Client {
-            client_id: "c".to_owned(),
+            client_id: crate::ClientId::from("c"),
             name: "c".to_owned(),
             description: String::new(),
             app_type: None,

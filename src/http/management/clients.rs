@@ -11,8 +11,8 @@ use grantor_domain::client::{
 };
 use grantor_domain::urls::{validate_urls, UrlField};
 use grantor_domain::{
-    Client, ExpirationType, RefreshTokenSettings, RotationType, TokenEndpointAuthMethod, TokenHash,
-    ValidationError,
+    Client, ClientId, ExpirationType, RefreshTokenSettings, RotationType, TokenEndpointAuthMethod,
+    TokenHash, ValidationError,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -188,7 +188,7 @@ impl ClientBody {
 pub fn render(client: &Client, secret: Option<&str>) -> Value {
     let rt = &client.refresh_token;
     let mut body = json!({
-        "client_id": client.client_id,
+        "client_id": client.client_id.as_str(),
         "tenant": "grantor",
         "name": client.name,
         "description": client.description,
@@ -277,6 +277,7 @@ pub async fn get_client(
     Path(id): Path<String>,
     ApiQuery(fields): ApiQuery<FieldParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = ClientId::from(id);
     caller.require(READ)?;
     let client = state
         .store
@@ -313,7 +314,7 @@ pub async fn create_client(
     let now = state.clock.now();
     let secret = secrets::client_secret();
     let mut client = Client {
-        client_id: secrets::client_id(),
+        client_id: ClientId::new(secrets::client_id()),
         name: String::new(),
         description: String::new(),
         app_type: None,
@@ -362,6 +363,7 @@ pub async fn update_client(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ClientBody>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = ClientId::from(id);
     caller.require(&["update:clients"])?;
     let mut client = state
         .store
@@ -395,6 +397,7 @@ pub async fn delete_client(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = ClientId::from(id);
     caller.require(&["delete:clients"])?;
     let client = state
         .store
@@ -430,6 +433,7 @@ pub async fn rotate_secret(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = ClientId::from(id);
     caller.require(&["update:client_keys"])?;
     let mut client = state
         .store
