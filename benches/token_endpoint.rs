@@ -462,7 +462,7 @@ fn suite(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str, db: Tes
         let meta = RequestMeta::default();
         b.to_async(rt).iter(|| async {
             let presented = PresentedClient::Post {
-                client_id: CLIENT_ID.to_owned(),
+                client_id: CLIENT_ID.into(),
                 secret: CLIENT_SECRET.to_owned(),
             };
             let request = TokenRequest {
@@ -490,10 +490,11 @@ fn suite(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str, db: Tes
     let mut group = c.benchmark_group(format!("{backend}/store"));
     configure(&mut group);
     group.bench_function("client", |b| {
+        let client_id = grantor_domain::ClientId::from(CLIENT_ID);
         b.to_async(rt).iter(|| async {
             state
                 .store
-                .client(black_box(CLIENT_ID))
+                .client(black_box(&client_id))
                 .await
                 .unwrap()
                 .expect("client exists")

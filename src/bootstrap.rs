@@ -8,7 +8,7 @@
 //! start, or a second process starting at the same moment, changes nothing.
 
 use grantor_domain::{
-    Client, ClientGrant, RefreshTokenSettings, ResourceServer, ScopeDefinition, ScopeSet,
+    Client, ClientGrant, ClientId, RefreshTokenSettings, ResourceServer, ScopeDefinition, ScopeSet,
     SigningAlg, TenantSettings, Timestamp, TokenEndpointAuthMethod, TokenHash,
 };
 use grantor_store::{BootstrapPlan, Store};
@@ -66,7 +66,7 @@ pub async fn ensure_bootstrapped(
         store.sync_management_api_identifier(&audience, now).await?;
         return Ok(());
     }
-    let client_id = creds.client_id.clone().unwrap_or_else(secrets::client_id);
+    let client_id = ClientId::from(creds.client_id.clone().unwrap_or_else(secrets::client_id));
     let client_secret = creds
         .client_secret
         .clone()

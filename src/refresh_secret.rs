@@ -18,6 +18,7 @@
 use aws_lc_rs::hmac;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use grantor_domain::FamilyId;
 use rand::Rng;
 use subtle::ConstantTimeEq;
 
@@ -31,7 +32,7 @@ const MAX_FAMILY_ID_LEN: usize = 64;
 /// The family and generation a verified token names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claimed {
-    pub family_id: String,
+    pub family_id: FamilyId,
     pub generation: i64,
 }
 
@@ -86,7 +87,7 @@ impl RefreshSecrets {
         let generation = u64::from_be_bytes(body[1..9].try_into().ok()?);
         let family_id = std::str::from_utf8(&body[HEADER_LEN..]).ok()?;
         Some(Claimed {
-            family_id: family_id.to_owned(),
+            family_id: FamilyId::from(family_id),
             generation: i64::try_from(generation).ok()?,
         })
     }

@@ -2,7 +2,7 @@
 //! Events are handed to the store operation whose change they record, so each
 //! is written in that change's transaction.
 
-use grantor_domain::{GrantType, Timestamp};
+use grantor_domain::{ClientId, GrantType, Timestamp};
 use grantor_store::{LogEvent, Store};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -109,7 +109,7 @@ pub fn exchange_codes(grant_type: GrantType) -> (EventType, EventType) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     /// An OAuth client (at `/oauth/revoke`) or a Management API caller.
-    Client(String),
+    Client(ClientId),
     /// A dashboard administrator, by e-mail.
     Admin(String),
     /// grantor itself (reuse detection, a replayed code).
@@ -119,7 +119,7 @@ pub enum Actor {
 impl Actor {
     pub fn to_json(&self) -> Value {
         match self {
-            Actor::Client(id) => json!({ "type": "client", "client_id": id }),
+            Actor::Client(id) => json!({ "type": "client", "client_id": id.as_str() }),
             Actor::Admin(email) => json!({ "type": "admin", "email": email }),
             Actor::System => json!({ "type": "system" }),
         }
@@ -162,19 +162,19 @@ pub fn event(type_code: EventType, description: impl Into<String>, now: Timestam
 
 /// Builder-style setters, so call sites read as one expression.
 pub trait EventExt {
-    fn client(self, client_id: &str) -> Self;
-    fn user(self, user_id: &str) -> Self;
+    fn client(self, client_id: impl AsRef<str>) -> Self;
+    fn user(self, user_id: impl AsRef<str>) -> Self;
     fn meta(self, meta: &RequestMeta) -> Self;
     fn detail(self, key: &str, value: Value) -> Self;
 }
 
 impl EventExt for LogEvent {
-    fn client(mut self, client_id: &str) -> Self {
-        self.client_id = Some(client_id.to_owned());
+    fn client(mut self, client_id: impl AsRef<str>) -> Self {
+        self.client_id = Some(client_id.as_ref().to_owned());
         self
     }
-    fn user(mut self, user_id: &str) -> Self {
-        self.user_id = Some(user_id.to_owned());
+    fn user(mut self, user_id: impl AsRef<str>) -> Self {
+        self.user_id = Some(user_id.as_ref().to_owned());
         self
     }
     fn meta(mut self, meta: &RequestMeta) -> Self {

@@ -6,19 +6,19 @@
 //! body, so being strict here would break them. A public client (`none`) is
 //! identified by its id alone; it cannot act as a confidential client.
 
-use grantor_domain::Client;
+use grantor_domain::{Client, ClientId};
 use grantor_store::Store;
 
 /// What the request carried.
 #[derive(Debug)]
 pub enum PresentedClient {
-    Basic { client_id: String, secret: String },
-    Post { client_id: String, secret: String },
-    IdOnly { client_id: String },
+    Basic { client_id: ClientId, secret: String },
+    Post { client_id: ClientId, secret: String },
+    IdOnly { client_id: ClientId },
 }
 
 impl PresentedClient {
-    pub fn client_id(&self) -> &str {
+    pub fn client_id(&self) -> &ClientId {
         match self {
             Self::Basic { client_id, .. }
             | Self::Post { client_id, .. }

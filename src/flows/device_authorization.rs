@@ -3,7 +3,9 @@
 //! `/activate` (§3.3), which then runs through the same login and consent
 //! steps as `/authorize`. Polling the token endpoint is `token/device_code.rs`.
 
-use grantor_domain::{GrantType, OAuthError, OAuthErrorKind, ScopeSet, Timestamp, TokenHash};
+use grantor_domain::{
+    ClientId, GrantType, OAuthError, OAuthErrorKind, ScopeSet, Timestamp, TokenHash,
+};
 use grantor_store::{AttemptCounter, AttemptReservation, DeviceCodeRecord, StoreError};
 use rand::Rng;
 
@@ -70,10 +72,11 @@ pub async fn request(
     now: Timestamp,
 ) -> Result<DeviceAuthorization, FlowError> {
     let client_id = client_id
+        .map(ClientId::from)
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
     let client = state
         .store
-        .client(client_id)
+        .client(&client_id)
         .await?
         .ok_or_else(|| OAuthError::new(OAuthErrorKind::InvalidClient, "Unknown client"))?;
     if !client.token_endpoint_auth_method.is_public() {
@@ -218,7 +221,7 @@ pub async fn activate(
             FlowError::Internal(e) => BrowserError::Internal(e),
         })?;
     let pending = PendingRequest {
-        client_id: record.client_id.clone(),
+        client_id: record.client_id.to_string(),
         audience: record.audience.clone(),
         scope: record.scope.clone(),
         // Device approvals always ask (`consent::decide_consent`).

@@ -12,7 +12,9 @@
 //! API renders the answer (`http/auth_api/introspect.rs`).
 
 use grantor_domain::refresh_token::{decide_exchange, ExchangeDecision};
-use grantor_domain::{Client, OAuthError, OAuthErrorKind, Timestamp, TokenHash};
+use grantor_domain::{
+    Client, ClientId, OAuthError, OAuthErrorKind, SessionId, Timestamp, TokenHash,
+};
 use grantor_store::FamilyRecord;
 use serde_json::Value;
 
@@ -124,7 +126,8 @@ async fn introspect_access_token(
         else {
             return Ok(Introspection::Inactive);
         };
-        let Some(grant) = state.store.client_grant_for(azp, audience).await? else {
+        let azp = ClientId::from(azp);
+        let Some(grant) = state.store.client_grant_for(&azp, audience).await? else {
             return Ok(Introspection::Inactive);
         };
         let held = grant.held_scopes(claims["scope"].as_str().unwrap_or_default());
@@ -188,12 +191,12 @@ fn active_refresh_token(family: FamilyRecord) -> ActiveRefreshToken {
         .chain(family.idle_expires_at)
         .min();
     ActiveRefreshToken {
-        client_id: family.client_id,
-        user_id: family.user_id,
+        client_id: family.client_id.into_string(),
+        user_id: family.user_id.into_string(),
         audience: family.audience,
         scope: family.scope,
         issued_at: family.created_at,
         expires_at,
-        session_id: family.session_id,
+        session_id: family.session_id.map(SessionId::into_string),
     }
 }

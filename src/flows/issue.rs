@@ -10,7 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use grantor_domain::refresh_token::lifetimes_at_issue;
 use grantor_domain::{
-    Client, GrantType, RotationType, ScopeSet, SigningAlg, Timestamp, TokenHash, User,
+    Client, FamilyId, GrantType, RotationType, ScopeSet, SessionId, SigningAlg, Timestamp,
+    TokenHash, User,
 };
 use grantor_store::{AccessTokenRecord, IssueBatch, NewFamily, UserGrant};
 use serde_json::json;
@@ -33,7 +34,7 @@ pub struct IssueContext<'a> {
     pub audience: &'a UserAudience,
     /// The scopes of this response (already within the grant).
     pub scope: ScopeSet,
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
     pub auth_time: Timestamp,
     pub nonce: Option<String>,
     pub device_name: Option<String>,
@@ -62,7 +63,7 @@ pub fn offline_allowed(client: &Client, audience: &UserAudience, scope: &ScopeSe
 pub fn mint_access(
     state: &AppState,
     ctx: &IssueContext<'_>,
-    family_id: Option<&str>,
+    family_id: Option<&FamilyId>,
     now: Timestamp,
 ) -> Result<MintedAccess, FlowError> {
     let IssueContext {
@@ -73,7 +74,7 @@ pub fn mint_access(
         scope,
         ..
     } = ctx;
-    let session_id = ctx.session_id.as_deref();
+    let session_id = ctx.session_id.as_ref();
     let iat = now.unix_seconds();
     let expires_in = audience.token_lifetime();
     let jti = secrets::hex_id(16);
@@ -85,16 +86,16 @@ pub fn mint_access(
     };
     let mut claims = json!({
         "iss": state.issuer.as_str(),
-        "sub": user.user_id,
+        "sub": user.user_id.as_str(),
         "aud": aud,
         "iat": iat,
         "exp": iat + expires_in,
         "scope": scope.to_wire(),
-        "azp": client.client_id,
+        "azp": client.client_id.as_str(),
         "jti": jti,
     });
     if let Some(sid) = session_id {
-        claims["sid"] = json!(sid);
+        claims["sid"] = json!(sid.as_str());
     }
     let alg = audience
         .api
@@ -113,8 +114,8 @@ pub fn mint_access(
         grant_id: grant.id.clone(),
         grant_epoch: grant.token_epoch,
         user_epoch: None,
-        family_id: family_id.map(str::to_owned),
-        session_id: session_id.map(str::to_owned),
+        family_id: family_id.cloned(),
+        session_id: session_id.cloned(),
         expires_at: now.plus_seconds(expires_in),
     };
     Ok(MintedAccess {
@@ -140,8 +141,8 @@ fn sign_id_token(
     let digest = Sha256::digest(access_token.as_bytes());
     let mut claims = json!({
         "iss": state.issuer.as_str(),
-        "sub": ctx.user.user_id,
-        "aud": ctx.client.client_id,
+        "sub": ctx.user.user_id.as_str(),
+        "aud": ctx.client.client_id.as_str(),
         "iat": iat,
         "exp": iat + ctx.client.id_token_lifetime,
         "auth_time": ctx.auth_time.unix_seconds(),
@@ -151,7 +152,7 @@ fn sign_id_token(
         claims["nonce"] = json!(nonce);
     }
     if let Some(sid) = &ctx.session_id {
-        claims["sid"] = json!(sid);
+        claims["sid"] = json!(sid.as_str());
     }
     add_profile_claims(&mut claims, ctx.user, &ctx.scope);
     Ok(state.keys.sign(SigningAlg::Rs256, &claims)?)
@@ -166,8 +167,8 @@ pub fn new_family(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> (NewFamily, String) {
-    let id = secrets::hex_id(16);
-    let secret = refresh_secrets.issue(&id, 0);
+    let id = FamilyId::from(secrets::hex_id(16));
+    let secret = refresh_secrets.issue(id.as_str(), 0);
     let client = ctx.client;
     let (expires_at, idle_expires_at) = lifetimes_at_issue(&client.refresh_token, now);
     let family = NewFamily {
@@ -208,12 +209,7 @@ pub async fn issue_for_user(
             .collect();
     }
     let family = offline.then(|| new_family(&state.refresh_secrets, &ctx, &ctx.scope, meta, now));
-    let minted = mint_access(
-        state,
-        &ctx,
-        family.as_ref().map(|(f, _)| f.id.as_str()),
-        now,
-    )?;
+    let minted = mint_access(state, &ctx, family.as_ref().map(|(f, _)| &f.id), now)?;
     let (family, refresh_token) = match family {
         Some((f, secret)) => (Some(f), Some(secret)),
         None => (None, None),
@@ -227,7 +223,7 @@ pub async fn issue_for_user(
         .detail("scope", minted.tokens.scope.clone().into())
         .detail(
             "refresh_token_id",
-            family.as_ref().map(|f| f.id.clone()).into(),
+            family.as_ref().map(|f| f.id.to_string()).into(),
         );
     let batch = IssueBatch {
         family,

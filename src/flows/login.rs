@@ -4,7 +4,7 @@
 //! revokes their refresh tokens) is the Management API's.
 
 use grantor_domain::user::{normalize_email, DATABASE_CONNECTION};
-use grantor_domain::{Timestamp, TokenHash, User};
+use grantor_domain::{ClientId, SessionId, Timestamp, TokenHash, User};
 use grantor_store::{AttemptCounter, AttemptReservation, SessionRecord};
 
 use super::{FlowError, RequestMeta};
@@ -68,7 +68,7 @@ pub const IP_COUNTER: &str = "login_ip";
 pub fn identifier_hash(username: &str) -> String {
     let normalised = normalize_email(username)
         .unwrap_or_else(|_| username.trim().to_lowercase().chars().take(254).collect());
-    TokenHash::of(&normalised).as_str().to_owned()
+    TokenHash::of(&normalised).into_string()
 }
 
 /// What an attempt counter stores as its IP: [`super::client_network`] of
@@ -256,7 +256,7 @@ pub async fn create_session(
         .plus_seconds(tenant.idle_session_lifetime.saturating_mul(3600))
         .min(expires_at);
     let session = SessionRecord {
-        id: secrets::alphanumeric(32),
+        id: SessionId::new(secrets::alphanumeric(32)),
         user_id: user.user_id.clone(),
         cookie_hash: TokenHash::of(&cookie_secret),
         created_at: now,
@@ -309,7 +309,7 @@ pub async fn active_session(
 pub async fn touch_session(
     state: &AppState,
     session: &SessionRecord,
-    client_id: &str,
+    client_id: &ClientId,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<(), FlowError> {

@@ -3,7 +3,7 @@
 //! valid, as at Auth0) and send the browser only to an allowed logout URL.
 
 use grantor_domain::urls::is_safe_redirect;
-use grantor_domain::{Client, Timestamp, TokenHash};
+use grantor_domain::{Client, ClientId, Timestamp, TokenHash};
 use serde_json::Value;
 
 use super::audit::{self, EventExt, EventType};
@@ -50,14 +50,14 @@ pub async fn logout(
                 "The id_token_hint was not issued to this client_id.",
             ))
         }
-        (Some(id), _) | (None, Some(id)) => Some(id),
+        (Some(id), _) | (None, Some(id)) => Some(ClientId::from(id)),
         (None, None) => None,
     };
     let client: Option<Client> = match client_id {
         Some(id) => Some(
             state
                 .store
-                .client(id)
+                .client(&id)
                 .await?
                 .ok_or_else(|| BrowserError::invalid("Unknown client."))?,
         ),
@@ -90,7 +90,7 @@ pub async fn logout(
         if let Some(session) = state.store.active_session_by_cookie(&hash, now).await? {
             let mut event = audit::event(EventType::SuccessLogout, "Successful logout", now)
                 .user(&session.user_id)
-                .detail("session_id", Value::String(session.id.clone()));
+                .detail("session_id", Value::String(session.id.to_string()));
             if let Some(client) = &client {
                 event = event.client(&client.client_id);
             }

@@ -7,7 +7,7 @@
 //! and receipt are written in the same transaction.
 
 pub use grantor_domain::revocation::Reason;
-use grantor_domain::Timestamp;
+use grantor_domain::{ClientId, FamilyId, SessionId, Timestamp, UserId};
 pub use grantor_store::{RevocationReceipt, RevocationTarget, UserChange};
 
 use super::audit::{self, Actor, EventExt, EventType};
@@ -118,7 +118,7 @@ pub async fn change_account(
     now: Timestamp,
 ) -> Result<Option<RevocationReceipt>, FlowError> {
     let target = RevocationTarget::UserAccess {
-        user_id: change.user_id().to_owned(),
+        user_id: change.user_id().clone(),
         session_id: None,
         keep_refresh_tokens: false,
     };
@@ -135,7 +135,7 @@ pub async fn change_account(
             reason = reason.as_str(),
             refresh_tokens = receipt.refresh_tokens,
             sessions = receipt.sessions,
-            user_id = change.user_id(),
+            user_id = change.user_id().as_str(),
             "revoked a user's access"
         );
     }
@@ -156,12 +156,12 @@ pub async fn preview(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshTokenSelection {
     /// Families by id; ids that do not exist are skipped.
-    Ids(Vec<String>),
+    Ids(Vec<FamilyId>),
     /// Every refresh token of a user, or only those for one client, or for
     /// one API of that client (`audience` comes only with `client_id`).
     User {
-        user_id: String,
-        client_id: Option<String>,
+        user_id: UserId,
+        client_id: Option<ClientId>,
         audience: Option<String>,
     },
 }
@@ -196,7 +196,7 @@ pub async fn revoke_selection(
             audience,
         } => {
             // Read only on the way to an error, to report the user first.
-            let user = user_id.as_str();
+            let user = &user_id;
             let unknown = |other: UnknownSubject| async move {
                 let user_known = state.store.user(user).await?.is_some();
                 Ok::<_, FlowError>(if user_known {
@@ -235,8 +235,8 @@ pub async fn revoke_selection(
 /// session, or one, and the refresh tokens with them unless kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessSelection {
-    pub user_id: String,
-    pub session_id: Option<String>,
+    pub user_id: UserId,
+    pub session_id: Option<SessionId>,
     pub keep_refresh_tokens: bool,
 }
 
@@ -372,13 +372,13 @@ pub(crate) async fn pruned_refresh_token(
 /// detection, rotation switched off); returns whether it was live.
 pub async fn revoke_family(
     state: &AppState,
-    family_id: &str,
+    family_id: &FamilyId,
     reason: Reason,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<bool, FlowError> {
     let target = RevocationTarget::Family {
-        family_id: family_id.to_owned(),
+        family_id: family_id.clone(),
     };
     let receipt = revoke(state, target, reason, &Actor::System, meta, now).await?;
     Ok(receipt.refresh_tokens > 0)
@@ -387,13 +387,13 @@ pub async fn revoke_family(
 /// Revokes what the first redemption of a replayed code issued.
 pub async fn revoke_code_issue(
     state: &AppState,
-    family_id: Option<&str>,
+    family_id: Option<&FamilyId>,
     jti: Option<&str>,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<(), FlowError> {
     let target = RevocationTarget::CodeIssue {
-        family_id: family_id.map(str::to_owned),
+        family_id: family_id.cloned(),
         jti: jti.map(str::to_owned),
     };
     revoke(

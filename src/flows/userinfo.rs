@@ -2,7 +2,7 @@
 //! token must be ours, unexpired, include the userinfo audience and carry
 //! `openid`; its subject must still exist and not be blocked.
 
-use grantor_domain::{ScopeSet, Timestamp, User};
+use grantor_domain::{ScopeSet, Timestamp, User, UserId};
 
 use super::FlowError;
 use crate::state::AppState;
@@ -42,10 +42,10 @@ pub async fn userinfo(
     if !scope.contains("openid") {
         return Ok(Err(Refusal::InvalidToken));
     }
-    let Some(user_id) = claims["sub"].as_str() else {
+    let Some(user_id) = claims["sub"].as_str().map(UserId::from) else {
         return Ok(Err(Refusal::InvalidToken));
     };
-    Ok(match state.store.user(user_id).await? {
+    Ok(match state.store.user(&user_id).await? {
         Some(user) if !user.blocked => Ok(UserInfo { user, scope }),
         _ => Err(Refusal::UserGone),
     })

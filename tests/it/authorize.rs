@@ -2,6 +2,7 @@
 //! pages, sessions, CSRF, `response_mode=form_post`, `prompt`, and
 //! `/v2/logout`.
 
+use grantor_domain::{ClientId, UserId};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -36,7 +37,7 @@ async fn user_id(app: &TestApp, email: &str) -> String {
         .unwrap()
         .expect("user");
     store.close().await;
-    user.user_id
+    user.user_id.into_string()
 }
 
 both_databases! {
@@ -130,7 +131,7 @@ both_databases! {
         // The grant was recorded with the asked scopes.
         let store = app.store().await;
         let id = user_id(&app, EMAIL).await;
-        let grant = store.grant_for(&id, &client_id, API).await.unwrap().expect("grant");
+        let grant = store.grant_for(&UserId::from(&id), &ClientId::from(&client_id), API).await.unwrap().expect("grant");
         assert_eq!(grant.scope.to_wire(), "openid profile read:a");
         store.close().await;
         let (_, users) = app.mgmt_call(Method::GET, &format!("/users-by-email?email={EMAIL}"), None).await;
@@ -171,7 +172,7 @@ both_databases! {
         assert!(query_param(&location, "code").is_none());
         let store = app.store().await;
         let id = user_id(&app, EMAIL).await;
-        assert!(store.grant_for(&id, &client_id, API).await.unwrap().is_none());
+        assert!(store.grant_for(&UserId::from(&id), &ClientId::from(&client_id), API).await.unwrap().is_none());
         store.close().await;
         // The pending request is gone: the same consent form cannot be replayed.
         let response = submit_consent(&app, &app.http, &html, true).await;
@@ -202,7 +203,7 @@ both_databases! {
         assert!(is_consent_page(&html), "{html}");
         assert_eq!(submit_consent(&app, &app.http, &html, true).await.status(), StatusCode::SEE_OTHER);
         let store = app.store().await;
-        let grant = store.grant_for(&user_id(&app, EMAIL).await, &client_id, API).await.unwrap().unwrap();
+        let grant = store.grant_for(&UserId::from(user_id(&app, EMAIL).await), &ClientId::from(&client_id), API).await.unwrap().unwrap();
         assert_eq!(grant.scope.to_wire(), "openid read:a write:a");
         store.close().await;
     }
@@ -233,7 +234,7 @@ both_databases! {
         assert!(query_param(&location(&response).unwrap(), "code").is_some());
         let store = app.store().await;
         let id = user_id(&app, EMAIL).await;
-        let grant = store.grant_for(&id, &first_party, skipping).await.unwrap().expect("grant recorded");
+        let grant = store.grant_for(&UserId::from(&id), &ClientId::from(&first_party), skipping).await.unwrap().expect("grant recorded");
         assert_eq!(grant.scope.to_wire(), "read:a");
         store.close().await;
         // A third-party client on the same API is asked.
@@ -440,7 +441,7 @@ both_databases! {
         let response = post_form(&app, &app.http, "/u/consent", &[("request", &request), ("decision", "accept")]).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         let store = app.store().await;
-        assert!(store.grant_for(&user_id(&app, EMAIL).await, &client_id, &format!("{}userinfo", app.issuer)).await.unwrap().is_none());
+        assert!(store.grant_for(&UserId::from(user_id(&app, EMAIL).await), &ClientId::from(&client_id), &format!("{}userinfo", app.issuer)).await.unwrap().is_none());
         store.close().await;
     }
 }

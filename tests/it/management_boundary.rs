@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use grantor_domain::{ScopeSet, TokenHash};
+use grantor_domain::{ClientId, FamilyId, GrantId, ScopeSet, TokenHash, UserId};
 use grantor_store::NewFamily;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -132,15 +132,16 @@ both_databases! {
         let app = spawn_app(db).await;
         let (id, secret) = setup(&app, rotating(0)).await;
         let signed_in = password_grant(&app, &id, &secret, "read:orders offline_access").await;
-        let user_id = claims(signed_in["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
+        let user_id = UserId::from(claims(signed_in["access_token"].as_str().unwrap())["sub"].as_str().unwrap());
+        let client_id = ClientId::from(&id);
         let audience = app.management_audience();
         let store = app.store().await;
         let now = app.clock.now();
         // The same import for the orders API is the control: it works.
         let family = |name: &str, audience: &str, grant: &grantor_store::UserGrant, scope: &str| NewFamily {
-            id: format!("{name}-family"),
+            id: FamilyId::from(format!("{name}-family")),
             user_id: user_id.clone(),
-            client_id: id.clone(),
+            client_id: client_id.clone(),
             grant_id: grant.id.clone(),
             grant_epoch: grant.token_epoch,
             session_id: None,
@@ -157,11 +158,11 @@ both_databases! {
             secret_hash: TokenHash::of(&format!("{name}-refresh-token-0123456789abcdef0123456789")),
         };
         let legacy = store
-            .upsert_grant("legacy-grant", &user_id, &id, &audience, &ScopeSet::parse("create:clients offline_access"), now)
+            .upsert_grant(&GrantId::from("legacy-grant"), &user_id, &client_id, &audience, &ScopeSet::parse("create:clients offline_access"), now)
             .await
             .unwrap();
         let orders = store
-            .upsert_grant("orders-grant", &user_id, &id, API, &ScopeSet::parse("read:orders offline_access"), now)
+            .upsert_grant(&GrantId::from("orders-grant"), &user_id, &client_id, API, &ScopeSet::parse("read:orders offline_access"), now)
             .await
             .unwrap();
         store.import_refresh_tokens(&[

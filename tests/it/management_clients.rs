@@ -1,3 +1,4 @@
+use grantor_domain::ClientId;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -125,7 +126,7 @@ both_databases! {
         let app = spawn_app(db).await;
         let (id, secret, _) = app.create_client(json!({"name": "hashed"})).await;
         let store = app.store().await;
-        let client = store.client(&id).await.unwrap().unwrap();
+        let client = store.client(&ClientId::from(&id)).await.unwrap().unwrap();
         assert_ne!(client.secret_hash.as_str(), secret);
         assert!(!client.secret_hash.as_str().contains(&secret));
         assert!(client.secret_hash.matches(&secret));

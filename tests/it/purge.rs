@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use grantor_domain::FamilyId;
 use reqwest::{Method, StatusCode};
 
 use crate::both_databases;
@@ -40,7 +41,7 @@ both_databases! {
         loop {
             let mut remaining = 0;
             for family in &revoked {
-                if store.refresh_token_family(family).await.unwrap().is_some() {
+                if store.refresh_token_family(&FamilyId::from(family)).await.unwrap().is_some() {
                     remaining += 1;
                 }
             }

@@ -5,6 +5,7 @@
 //! matches `redirect_uri` exactly; and a dangerous value stored around the
 //! API is never redirected to (`/authorize`, `/v2/logout`, `/oidc/logout`).
 
+use grantor_domain::ClientId;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -184,7 +185,11 @@ async fn store_urls_around_the_api(
     logout: &[&str],
 ) {
     let store = app.store().await;
-    let mut client = store.client(client_id).await.unwrap().expect("client");
+    let mut client = store
+        .client(&ClientId::from(client_id))
+        .await
+        .unwrap()
+        .expect("client");
     client.callbacks = callbacks.iter().map(|s| (*s).to_owned()).collect();
     client.allowed_logout_urls = logout.iter().map(|s| (*s).to_owned()).collect();
     store.update_client(&client, None).await.expect("update");

@@ -2,6 +2,7 @@
 //! "Refresh Token Revocation Deletes Grant" flag, and immediate effect.
 
 use base64::Engine;
+use grantor_domain::{ClientId, UserId};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -23,7 +24,7 @@ async fn revoke(app: &TestApp, form: &[(&str, &str)]) -> (StatusCode, String) {
 async fn grant_exists(app: &TestApp, user_id: &str, client_id: &str) -> bool {
     let store = app.store().await;
     let found = store
-        .grant_for(user_id, client_id, API)
+        .grant_for(&UserId::from(user_id), &ClientId::from(client_id), API)
         .await
         .unwrap()
         .is_some();

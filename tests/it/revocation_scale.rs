@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use grantor_domain::{ScopeSet, TokenHash};
+use grantor_domain::{ClientId, FamilyId, GrantId, ScopeSet, TokenHash, UserId};
 use grantor_store::NewFamily;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -32,6 +32,7 @@ both_databases! {
         let signed_in = password_grant(&app, &mobile_id, &mobile_secret, "read:orders offline_access").await;
         let access = signed_in["access_token"].as_str().unwrap().to_owned();
         let user_id = claims(&access)["sub"].as_str().unwrap().to_owned();
+        let user = UserId::from(&user_id);
 
         // 500 applications with a grant each, and 200 tokens per application.
         let store = app.store().await;
@@ -42,15 +43,16 @@ both_databases! {
             let (id, secret, _) = app
                 .create_client(json!({"name": format!("app-{a}"), "grant_types": ["refresh_token"], "refresh_token": rotating(0)}))
                 .await;
+            let client = ClientId::from(&id);
             let grant = store
-                .upsert_grant(&format!("seed-grant-{a}"), &user_id, &id, API, &ScopeSet::parse("read:orders offline_access"), now)
+                .upsert_grant(&GrantId::from(format!("seed-grant-{a}")), &user, &client, API, &ScopeSet::parse("read:orders offline_access"), now)
                 .await
                 .unwrap();
             for n in 0..TOKENS_PER_APPLICATION {
                 families.push(NewFamily {
-                    id: format!("seed-{a}-{n}"),
-                    user_id: user_id.clone(),
-                    client_id: id.clone(),
+                    id: FamilyId::from(format!("seed-{a}-{n}")),
+                    user_id: user.clone(),
+                    client_id: client.clone(),
                     grant_id: grant.id.clone(),
                     grant_epoch: grant.token_epoch,
                     session_id: None,

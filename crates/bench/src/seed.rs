@@ -190,7 +190,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let password_hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2htYXJrc2FsdA$8fDFOfVkpAY4sgf0AT2dVlDXYjE+5a+PdN64q7p0dN0";
     let new_user = |id: String| User {
         email: format!("{}@bench.example", id.trim_start_matches("auth0|")),
-        user_id: id,
+        user_id: id.into(),
         connection: DATABASE_CONNECTION.to_owned(),
         email_verified: true,
         username: None,
@@ -299,8 +299,8 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let cookie = secret();
     store
         .create_session(&SessionRecord {
-            id: hex_id(""),
-            user_id: code_user.clone(),
+            id: hex_id("").into(),
+            user_id: code_user.as_str().into(),
             cookie_hash: TokenHash::of(&cookie),
             created_at: now,
             updated_at: now,
@@ -438,9 +438,9 @@ impl<'a> Importer<'a> {
             return g.clone();
         }
         let grant = UserGrant {
-            id: hex_id(""),
-            user_id: user.to_owned(),
-            client_id: client.to_owned(),
+            id: hex_id("").into(),
+            user_id: user.into(),
+            client_id: client.into(),
             audience: audience.to_owned(),
             scope: ScopeSet::parse(scope),
             token_epoch: 0,
@@ -470,9 +470,9 @@ impl<'a> Importer<'a> {
             hex_id("")
         };
         self.pending.families.push(NewFamily {
-            id,
-            user_id: user.to_owned(),
-            client_id: client.to_owned(),
+            id: id.into(),
+            user_id: user.into(),
+            client_id: client.into(),
             grant_id: grant.id,
             grant_epoch: grant.token_epoch,
             session_id: None,

@@ -278,7 +278,7 @@ impl Default for RefreshTokenSettings {
 /// An application registered with the tenant.
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub client_id: String,
+    pub client_id: crate::ClientId,
     pub name: String,
     pub description: String,
     pub app_type: Option<String>,
@@ -347,7 +347,7 @@ impl Client {
     /// A new application with Auth0's defaults (a confidential
     /// `client_secret_post` client with the default grant types), before the
     /// create request's members are applied.
-    pub fn new(client_id: String, secret_hash: crate::TokenHash, now: Timestamp) -> Self {
+    pub fn new(client_id: crate::ClientId, secret_hash: crate::TokenHash, now: Timestamp) -> Self {
         Self {
             client_id,
             name: String::new(),
@@ -569,7 +569,7 @@ mod tests {
 
     fn client(method: TokenEndpointAuthMethod) -> Client {
         Client {
-            client_id: "c".to_owned(),
+            client_id: crate::ClientId::from("c"),
             name: "c".to_owned(),
             description: String::new(),
             app_type: None,

@@ -7,8 +7,15 @@
 macro_rules! identifier {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
+
+        /// As the string itself, so that logs read as before.
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
 
         impl $name {
             pub fn new(id: impl Into<String>) -> Self {
@@ -65,6 +72,18 @@ macro_rules! identifier {
                 self.0 == other
             }
         }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
     };
 }
 
@@ -100,5 +119,14 @@ mod tests {
         assert_eq!(id.to_string(), "auth0|1");
         assert!(id == *"auth0|1");
         assert_eq!(String::from(id), "auth0|1");
+    }
+
+    #[test]
+    fn ids_compare_with_strings_and_debug_as_strings() {
+        let id = FamilyId::from("f-1");
+        assert_eq!(id, "f-1");
+        assert_eq!(id, "f-1".to_owned());
+        assert_eq!(format!("{id:?}"), format!("{:?}", "f-1"));
+        assert_eq!(format!("{:?}", Some(&id)), r#"Some("f-1")"#);
     }
 }

@@ -26,6 +26,10 @@ impl TokenHash {
         &self.0
     }
 
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
     /// Constant-time check of a presented secret against this hash.
     pub fn matches(&self, presented: &str) -> bool {
         let candidate = Self::of(presented);

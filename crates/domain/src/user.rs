@@ -1,6 +1,6 @@
 //! Users of the database connection `Username-Password-Authentication`.
 
-use crate::{Timestamp, ValidationError};
+use crate::{Timestamp, UserId, ValidationError};
 
 pub const DATABASE_CONNECTION: &str = "Username-Password-Authentication";
 
@@ -8,7 +8,7 @@ pub const DATABASE_CONNECTION: &str = "Username-Password-Authentication";
 pub struct User {
     /// `auth0|<24 hex>`, or `auth0|<id>` for an id given at creation
     /// (see [`database_user_id`]).
-    pub user_id: String,
+    pub user_id: UserId,
     pub connection: String,
     /// Stored lower-cased, as Auth0 does.
     pub email: String,
@@ -91,9 +91,8 @@ impl UserPatch {
 impl User {
     /// The part of `user_id` after the provider prefix.
     pub fn identity_id(&self) -> &str {
-        self.user_id
-            .split_once('|')
-            .map_or(self.user_id.as_str(), |(_, id)| id)
+        let user_id = self.user_id.as_str();
+        user_id.split_once('|').map_or(user_id, |(_, id)| id)
     }
 
     /// A new user of the database connection: `email` and `patch` applied to
@@ -101,7 +100,7 @@ impl User {
     /// local part unless the patch names them, as Auth0 does. The password
     /// hash is left empty for the caller to set.
     pub fn create(
-        user_id: String,
+        user_id: UserId,
         email: &str,
         patch: &UserPatch,
         now: Timestamp,
@@ -345,7 +344,7 @@ mod tests {
 
     fn ann() -> User {
         User::create(
-            "auth0|ann".to_owned(),
+            UserId::from("auth0|ann"),
             " Ann@Example.com",
             &UserPatch {
                 password: Some("long enough".to_owned()),

@@ -13,8 +13,8 @@ mod postgres;
 mod sqlite;
 
 use grantor_domain::{
-    Client, ClientGrant, Reason, ResourceServer, ScopeSet, TenantSettings, Timestamp, TokenHash,
-    User,
+    Client, ClientGrant, ClientId, FamilyId, GrantId, Reason, ResourceServer, ScopeSet, SessionId,
+    TenantSettings, Timestamp, TokenHash, User, UserId,
 };
 
 pub use records::*;
@@ -129,11 +129,11 @@ operations! {
     fn update_tenant_settings(&self, settings: &TenantSettings, event: Option<&LogEvent>) -> ();
 
     fn insert_client(&self, client: &Client) -> ();
-    fn client(&self, client_id: &str) -> Option<Client>;
+    fn client(&self, client_id: &ClientId) -> Option<Client>;
     fn list_clients(&self, page: PageRequest) -> Page<Client>;
     /// With `event`, the change is audited in its transaction.
     fn update_client(&self, client: &Client, event: Option<&LogEvent>) -> ();
-    fn delete_client(&self, client_id: &str) -> bool;
+    fn delete_client(&self, client_id: &ClientId) -> bool;
 
     fn insert_resource_server(&self, rs: &ResourceServer) -> ();
     /// Looks an API up by id or by identifier (audience).
@@ -148,17 +148,17 @@ operations! {
 
     fn insert_client_grant(&self, grant: &ClientGrant) -> ();
     fn client_grant(&self, id: &str) -> Option<ClientGrant>;
-    fn client_grant_for(&self, client_id: &str, audience: &str) -> Option<ClientGrant>;
+    fn client_grant_for(&self, client_id: &ClientId, audience: &str) -> Option<ClientGrant>;
     fn list_client_grants(&self, filter: &ClientGrantFilter, page: PageRequest) -> Page<ClientGrant>;
     fn update_client_grant(&self, grant: &ClientGrant) -> ();
     fn delete_client_grant(&self, id: &str) -> bool;
 
     fn insert_user(&self, user: &User) -> ();
-    fn user(&self, user_id: &str) -> Option<User>;
+    fn user(&self, user_id: &UserId) -> Option<User>;
     fn user_by_email(&self, connection: &str, email: &str) -> Option<User>;
     fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Page<User>;
     fn update_user(&self, user: &User) -> ();
-    fn delete_user(&self, user_id: &str) -> bool;
+    fn delete_user(&self, user_id: &UserId) -> bool;
 
     fn admin_password_hash(&self, email: &str) -> Option<String>;
 
@@ -176,20 +176,20 @@ operations! {
     fn create_session(&self, session: &SessionRecord) -> ();
     /// The session a cookie names, if neither ended, revoked nor expired.
     fn active_session_by_cookie(&self, cookie_hash: &TokenHash, now: Timestamp) -> Option<SessionRecord>;
-    fn session(&self, id: &str) -> Option<SessionRecord>;
-    fn touch_session(&self, id: &str, client_id: Option<&str>, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> ();
+    fn session(&self, id: &SessionId) -> Option<SessionRecord>;
+    fn touch_session(&self, id: &SessionId, client_id: Option<&ClientId>, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> ();
     /// Browser logout; refresh tokens bound to the session stay valid. Writes
     /// `event` and queues the session's back-channel logouts with it.
-    fn end_session(&self, id: &str, event: &LogEvent, now: Timestamp) -> ();
-    fn record_login(&self, user_id: &str, ip: &str, now: Timestamp) -> ();
+    fn end_session(&self, id: &SessionId, event: &LogEvent, now: Timestamp) -> ();
+    fn record_login(&self, user_id: &UserId, ip: &str, now: Timestamp) -> ();
     fn save_authorization_request(&self, id: &str, params: &str, now: Timestamp, expires_at: Timestamp) -> ();
     fn authorization_request(&self, id: &str, now: Timestamp) -> Option<String>;
     fn delete_authorization_request(&self, id: &str) -> ();
 
-    fn grant(&self, id: &str) -> Option<UserGrant>;
-    fn grant_for(&self, user_id: &str, client_id: &str, audience: &str) -> Option<UserGrant>;
+    fn grant(&self, id: &GrantId) -> Option<UserGrant>;
+    fn grant_for(&self, user_id: &UserId, client_id: &ClientId, audience: &str) -> Option<UserGrant>;
     /// Creates the user's grant for (client, audience) or widens its scopes.
-    fn upsert_grant(&self, new_id: &str, user_id: &str, client_id: &str, audience: &str, scope: &ScopeSet, now: Timestamp) -> UserGrant;
+    fn upsert_grant(&self, new_id: &GrantId, user_id: &UserId, client_id: &ClientId, audience: &str, scope: &ScopeSet, now: Timestamp) -> UserGrant;
 
     fn insert_authorization_code(&self, code: &AuthorizationCodeRecord) -> ();
     /// A code by hash, used or not; writes nothing (checks come before spending).
@@ -205,7 +205,7 @@ operations! {
     fn load_exchange(&self, token_hash: &TokenHash) -> Option<PresentedExchange>;
     /// A family's state for a token of `generation` whose secret is no longer
     /// stored (rotated out long ago): what reuse detection needs.
-    fn load_pruned_refresh_token(&self, family_id: &str, generation: i64) -> Option<PresentedRefreshToken>;
+    fn load_pruned_refresh_token(&self, family_id: &FamilyId, generation: i64) -> Option<PresentedRefreshToken>;
     /// Imports existing refresh tokens in one transaction (no cap applied).
     fn import_refresh_tokens(&self, families: &[NewFamily]) -> ();
     /// Imports users, grants and refresh tokens in one transaction, many
@@ -215,7 +215,7 @@ operations! {
     fn analyze(&self) -> ();
     /// Compare-and-set on the family's generation; false if it moved or was revoked.
     fn apply_exchange(&self, write: &ExchangeWrite) -> bool;
-    fn refresh_token_family(&self, id: &str) -> Option<FamilyRecord>;
+    fn refresh_token_family(&self, id: &FamilyId) -> Option<FamilyRecord>;
     /// Whether a recorded user access token is live (itself, grant, user, family, session).
     fn access_token_state(&self, jti: &str, now: Timestamp) -> Option<AccessTokenState>;
     /// The one write path that invalidates tokens, with its audit event, in one
@@ -252,7 +252,7 @@ operations! {
 
     fn insert_device_code(&self, code: &DeviceCodeRecord) -> ();
     fn pending_device_code(&self, user_code_hash: &TokenHash, now: Timestamp) -> Option<DeviceCodeRecord>;
-    fn approve_device_code(&self, user_code_hash: &TokenHash, user_id: &str, session_id: &str, grant_id: &str, auth_time: Timestamp, now: Timestamp) -> bool;
+    fn approve_device_code(&self, user_code_hash: &TokenHash, user_id: &UserId, session_id: &SessionId, grant_id: &GrantId, auth_time: Timestamp, now: Timestamp) -> bool;
     fn deny_device_code(&self, user_code_hash: &TokenHash, now: Timestamp) -> bool;
     /// Records a poll and moves the code on; an approved code is consumed once.
     fn poll_device_code(&self, device_code_hash: &TokenHash, now: Timestamp) -> DevicePoll;
@@ -279,7 +279,7 @@ operations! {
     /// session: the same condition `revoke` counts with, so a revoked or
     /// rotated-out token never shows. (A rotated-out *secret* is not a token
     /// here: the family keeps its id across rotations.)
-    fn live_refresh_token(&self, id: &str, now: Timestamp) -> Option<FamilyRecord>;
+    fn live_refresh_token(&self, id: &FamilyId, now: Timestamp) -> Option<FamilyRecord>;
     /// Live refresh tokens matching `filter` (user, client), ordered by id,
     /// `page.limit` at most after `page.offset` rows. Checkpoint paging sets
     /// `filter.after_id` and offset 0 (ask for `limit + 1` to learn whether a
@@ -293,7 +293,7 @@ operations! {
     fn list_grants(&self, filter: &GrantFilter, page: PageRequest) -> Page<UserGrant>;
     /// One session by id with its clients, or `None` when it is unknown,
     /// ended (browser logout), revoked or expired (absolute or idle).
-    fn live_session(&self, id: &str, now: Timestamp) -> Option<SessionDetails>;
+    fn live_session(&self, id: &SessionId, now: Timestamp) -> Option<SessionDetails>;
     /// Live sessions (neither ended, revoked nor expired) matching `filter`,
     /// with their clients, ordered by id; paging as in
     /// `list_live_refresh_tokens` (`filter.after_id` for checkpoints); `total`

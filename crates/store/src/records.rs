@@ -1,6 +1,9 @@
 //! Inputs and outputs of store operations that are not domain entities.
 
-use grantor_domain::{Client, ClientGrant, ResourceServer, TenantSettings, Timestamp, TokenHash};
+use grantor_domain::{
+    Client, ClientGrant, ClientId, FamilyId, GrantId, ResourceServer, SessionId, TenantSettings,
+    Timestamp, TokenHash, UserId,
+};
 
 /// Offset paging: `offset` rows skipped, at most `limit` returned.
 #[derive(Debug, Clone, Copy)]
@@ -18,7 +21,7 @@ pub struct Page<T> {
 
 #[derive(Debug, Clone, Default)]
 pub struct ClientGrantFilter {
-    pub client_id: Option<String>,
+    pub client_id: Option<ClientId>,
     pub audience: Option<String>,
     /// Checkpoint paging: only ids greater than this one.
     pub after_id: Option<String>,
@@ -67,8 +70,8 @@ pub struct BootstrapPlan {
 /// A browser session (the `sid` of tokens issued through it).
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
-    pub id: String,
-    pub user_id: String,
+    pub id: SessionId,
+    pub user_id: UserId,
     /// SHA-256 of the cookie secret.
     pub cookie_hash: TokenHash,
     pub created_at: Timestamp,
@@ -88,9 +91,9 @@ pub struct SessionRecord {
 /// A user's consent for one client and one API.
 #[derive(Debug, Clone)]
 pub struct UserGrant {
-    pub id: String,
-    pub user_id: String,
-    pub client_id: String,
+    pub id: GrantId,
+    pub user_id: UserId,
+    pub client_id: ClientId,
     pub audience: String,
     pub scope: grantor_domain::ScopeSet,
     pub token_epoch: i64,
@@ -101,10 +104,10 @@ pub struct UserGrant {
 #[derive(Debug, Clone)]
 pub struct AuthorizationCodeRecord {
     pub code_hash: TokenHash,
-    pub client_id: String,
-    pub user_id: String,
-    pub session_id: Option<String>,
-    pub grant_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub session_id: Option<SessionId>,
+    pub grant_id: GrantId,
     /// The redirect URI the code was issued to (the one sent, or the
     /// client's only callback).
     pub redirect_uri: String,
@@ -137,7 +140,7 @@ pub enum CodeRedemption {
     Redeemed,
     /// A second use (RFC 6749 §4.1.2): what the first use issued, to revoke.
     Replayed {
-        issued_family_id: Option<String>,
+        issued_family_id: Option<FamilyId>,
         issued_jti: Option<String>,
     },
     /// Unknown or expired.
@@ -148,12 +151,12 @@ pub enum CodeRedemption {
 /// from the user row inside the issuing transaction.
 #[derive(Debug, Clone)]
 pub struct NewFamily {
-    pub id: String,
-    pub user_id: String,
-    pub client_id: String,
-    pub grant_id: String,
+    pub id: FamilyId,
+    pub user_id: UserId,
+    pub client_id: ClientId,
+    pub grant_id: GrantId,
     pub grant_epoch: i64,
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
     pub audience: String,
     pub scope: String,
     pub rotating: bool,
@@ -179,14 +182,14 @@ pub struct ImportBatch {
 #[derive(Debug, Clone)]
 pub struct AccessTokenRecord {
     pub jti: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub grant_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub grant_id: GrantId,
     pub grant_epoch: i64,
     /// `None`: the user's current epoch, read inside the writing transaction.
     pub user_epoch: Option<i64>,
-    pub family_id: Option<String>,
-    pub session_id: Option<String>,
+    pub family_id: Option<FamilyId>,
+    pub session_id: Option<SessionId>,
     pub expires_at: Timestamp,
 }
 
@@ -206,13 +209,13 @@ pub struct IssueBatch {
 /// A stored refresh-token family (the Management API's "refresh token").
 #[derive(Debug, Clone)]
 pub struct FamilyRecord {
-    pub id: String,
-    pub user_id: String,
-    pub client_id: String,
-    pub grant_id: String,
+    pub id: FamilyId,
+    pub user_id: UserId,
+    pub client_id: ClientId,
+    pub grant_id: GrantId,
     pub grant_epoch: i64,
     pub user_epoch: i64,
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
     pub audience: String,
     pub scope: String,
     pub rotating: bool,
@@ -255,7 +258,7 @@ pub struct PresentedExchange {
 /// `expected_generation` and not revoked (compare-and-set).
 #[derive(Debug, Clone)]
 pub struct ExchangeWrite {
-    pub family_id: String,
+    pub family_id: FamilyId,
     pub expected_generation: i64,
     pub new_generation: i64,
     /// Whether this exchange rotated (sets `last_rotated_at`).
@@ -281,7 +284,7 @@ pub struct ExchangeWrite {
 pub struct DeviceCodeRecord {
     pub device_code_hash: TokenHash,
     pub user_code_hash: TokenHash,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub audience: String,
     pub scope: String,
     pub created_at: Timestamp,
@@ -289,9 +292,9 @@ pub struct DeviceCodeRecord {
     pub interval_seconds: i64,
     pub last_polled_at: Option<Timestamp>,
     pub status: String,
-    pub user_id: Option<String>,
-    pub session_id: Option<String>,
-    pub grant_id: Option<String>,
+    pub user_id: Option<UserId>,
+    pub session_id: Option<SessionId>,
+    pub grant_id: Option<GrantId>,
     pub auth_time: Option<Timestamp>,
     pub device_ip: String,
     pub device_user_agent: String,
@@ -315,8 +318,8 @@ pub enum DevicePoll {
 /// The live state of a recorded user access token.
 #[derive(Debug, Clone)]
 pub struct AccessTokenState {
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     pub active: bool,
 }
 
@@ -326,39 +329,39 @@ pub struct AccessTokenState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevocationTarget {
     /// One refresh token (a family: the token and its rotations).
-    Family { family_id: String },
+    Family { family_id: FamilyId },
     /// Several refresh tokens by id (`POST /refresh-tokens/revoke {ids}`).
-    Families { family_ids: Vec<String> },
+    Families { family_ids: Vec<FamilyId> },
     /// Every refresh token issued for a grant; `delete_grant` removes the
     /// consent too, so the next `/authorize` asks again.
     Grant {
-        grant_id: String,
+        grant_id: GrantId,
         delete_grant: bool,
     },
     /// Every grant of a user, deleted, with their refresh tokens
     /// (`DELETE /grants?user_id=`): one statement.
-    UserGrants { user_id: String },
+    UserGrants { user_id: UserId },
     /// Every refresh token of a user, or only those for one client (and API).
     User {
-        user_id: String,
-        client_id: Option<String>,
+        user_id: UserId,
+        client_id: Option<ClientId>,
         audience: Option<String>,
     },
     /// A browser session; with `tokens`, the refresh tokens bound to it too
     /// (without, the session only ends and its refresh tokens keep working).
-    Session { session_id: String, tokens: bool },
+    Session { session_id: SessionId, tokens: bool },
     /// Every session of a user, with or without their bound refresh tokens.
-    UserSessions { user_id: String, tokens: bool },
+    UserSessions { user_id: UserId, tokens: bool },
     /// `POST /users/{id}/revoke-access`: every session of the user (or one)
     /// and, unless kept, every refresh token of the user.
     UserAccess {
-        user_id: String,
-        session_id: Option<String>,
+        user_id: UserId,
+        session_id: Option<SessionId>,
         keep_refresh_tokens: bool,
     },
     /// What the first redemption of a replayed authorization code issued.
     CodeIssue {
-        family_id: Option<String>,
+        family_id: Option<FamilyId>,
         jti: Option<String>,
     },
 }
@@ -370,12 +373,12 @@ pub enum UserChange {
     /// The user's new state (blocked, or a new password hash).
     Update(Box<grantor_domain::User>),
     Delete {
-        user_id: String,
+        user_id: UserId,
     },
 }
 
 impl UserChange {
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> &UserId {
         match self {
             UserChange::Update(u) => &u.user_id,
             UserChange::Delete { user_id } => user_id,
@@ -530,8 +533,8 @@ pub struct TableSizes {
 /// Devices tab. Every field narrows the list; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct RefreshTokenFilter {
-    pub user_id: Option<String>,
-    pub client_id: Option<String>,
+    pub user_id: Option<UserId>,
+    pub client_id: Option<ClientId>,
     /// Checkpoint paging: only ids greater than this one (ordering is by id).
     pub after_id: Option<String>,
 }
@@ -540,8 +543,8 @@ pub struct RefreshTokenFilter {
 /// Applications tab). Every field narrows the list; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct GrantFilter {
-    pub user_id: Option<String>,
-    pub client_id: Option<String>,
+    pub user_id: Option<UserId>,
+    pub client_id: Option<ClientId>,
     pub audience: Option<String>,
 }
 
@@ -549,7 +552,7 @@ pub struct GrantFilter {
 /// Sessions tab). Every field narrows the list; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Checkpoint paging: only ids greater than this one (ordering is by id).
     pub after_id: Option<String>,
 }
@@ -559,7 +562,7 @@ pub struct SessionFilter {
 pub struct SessionDetails {
     pub session: SessionRecord,
     /// Ids of the clients the session signed in to, sorted.
-    pub client_ids: Vec<String>,
+    pub client_ids: Vec<ClientId>,
 }
 
 /// A dashboard administrator's session (the `grantor_admin` cookie).

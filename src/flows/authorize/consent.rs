@@ -1,7 +1,7 @@
 //! Whether a request needs the user's consent, and what the consent page
 //! shows.
 
-use grantor_domain::Timestamp;
+use grantor_domain::{GrantId, Timestamp};
 use grantor_store::UserGrant;
 
 use super::{ConsentView, DeviceRequestView, Loaded, ScopeLine, Target};
@@ -67,7 +67,7 @@ pub(super) async fn record_grant(
     Ok(state
         .store
         .upsert_grant(
-            &secrets::hex_id(12),
+            &GrantId::new(secrets::hex_id(12)),
             &session.user.user_id,
             &loaded.client.client_id,
             &loaded.audience.audience,

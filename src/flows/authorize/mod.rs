@@ -11,7 +11,7 @@ mod params;
 
 use std::borrow::Cow;
 
-use grantor_domain::{Client, ScopeSet, Timestamp, TokenHash};
+use grantor_domain::{Client, ClientId, ScopeSet, Timestamp, TokenHash};
 use grantor_store::{AuthorizationCodeRecord, StoreError, UserGrant};
 use serde::{Deserialize, Serialize};
 
@@ -448,7 +448,7 @@ pub async fn login(
         .user(&previous.session.user_id)
         .detail(
             "session_id",
-            serde_json::Value::String(previous.session.id.clone()),
+            serde_json::Value::String(previous.session.id.to_string()),
         )
         .meta(meta);
         state
@@ -515,7 +515,7 @@ async fn load(state: &AppState, request_id: &str, now: Timestamp) -> Result<Load
     })?;
     let client = state
         .store
-        .client(&pending.client_id)
+        .client(&ClientId::from(&pending.client_id))
         .await?
         .ok_or_else(|| BrowserError::invalid("The application no longer exists."))?;
     let audience = match audience::resolve(state, Some(&pending.audience)).await {

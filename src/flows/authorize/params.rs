@@ -2,7 +2,7 @@
 //! OIDC Core §3.1.2.1): which errors become pages and which go back to the
 //! client, PKCE, `prompt`, and the audience and scopes of the request.
 
-use grantor_domain::{pkce, Client, GrantType, OAuthErrorKind, ScopeSet};
+use grantor_domain::{pkce, Client, ClientId, GrantType, OAuthErrorKind, ScopeSet};
 
 use super::{BrowserError, ClientRedirect, Loaded, PendingRequest, Rejected, ResponseMode, Target};
 use crate::flows::audience;
@@ -137,7 +137,7 @@ pub(super) async fn validate(
         .map(ScopeSet::parse)
         .unwrap_or_default();
     let pending = PendingRequest {
-        client_id: client.client_id.clone(),
+        client_id: client.client_id.to_string(),
         audience: audience.audience.clone(),
         scope: audience.grantable(&requested).to_wire(),
         force_consent: prompt.consent,
@@ -167,8 +167,9 @@ async fn client_and_redirect_uri(
     let client_id = params
         .client_id
         .as_deref()
+        .map(ClientId::from)
         .ok_or_else(|| BrowserError::invalid("The request has no client_id."))?;
-    let client = state.store.client(client_id).await?.ok_or_else(|| {
+    let client = state.store.client(&client_id).await?.ok_or_else(|| {
         BrowserError::invalid(
             "Unknown client: the application that sent you here is not registered.",
         )

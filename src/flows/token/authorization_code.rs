@@ -52,7 +52,7 @@ pub async fn exchange(
             // verifier (RFC 6749 §4.1.2): revoke what the first one issued.
             revocation::revoke_code_issue(
                 state,
-                issued_family_id.as_deref(),
+                issued_family_id.as_ref(),
                 issued_jti.as_deref(),
                 meta,
                 now,

@@ -54,7 +54,7 @@ pub async fn exchange(
         "iat": iat,
         "exp": iat + api.token_lifetime,
         "scope": scope.to_wire(),
-        "azp": client.client_id,
+        "azp": client.client_id.as_str(),
         "gty": "client-credentials",
         "jti": crate::secrets::hex_id(16),
     });

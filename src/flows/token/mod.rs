@@ -7,7 +7,7 @@ mod device_code;
 mod password;
 mod refresh_token;
 
-use grantor_domain::{Client, GrantType, OAuthError, Timestamp};
+use grantor_domain::{Client, ClientId, GrantType, OAuthError, Timestamp};
 
 use crate::flows::audit::{self, EventExt};
 use crate::flows::RequestMeta;
@@ -81,7 +81,7 @@ pub async fn exchange(
 async fn record_outcome(
     state: &AppState,
     grant_type: GrantType,
-    client_id: &str,
+    client_id: &ClientId,
     result: &Result<IssuedTokens, crate::flows::FlowError>,
     meta: &RequestMeta,
     now: Timestamp,

@@ -2,7 +2,7 @@
 //! `grant_types` (checked before dispatch). Using it records the user's grant,
 //! as there is no consent screen.
 
-use grantor_domain::{Client, OAuthError, OAuthErrorKind, ScopeSet, Timestamp};
+use grantor_domain::{Client, GrantId, OAuthError, OAuthErrorKind, ScopeSet, Timestamp};
 
 use super::{required, IssuedTokens, TokenRequest};
 use crate::flows::issue::{issue_for_user, IssueContext};
@@ -53,7 +53,7 @@ pub async fn exchange(
     let grant = state
         .store
         .upsert_grant(
-            &secrets::hex_id(12),
+            &GrantId::new(secrets::hex_id(12)),
             &user.user_id,
             &client.client_id,
             &audience.audience,

@@ -229,7 +229,7 @@ async fn continue_family(
     let secret = step.issue_secret.then(|| {
         state
             .refresh_secrets
-            .issue(&family.id, step.secret_generation)
+            .issue(family.id.as_str(), step.secret_generation)
     });
     let write = ExchangeWrite {
         family_id: family.id.clone(),
@@ -274,7 +274,7 @@ async fn replace_with_non_rotating(
     let granted = ScopeSet::parse(&family.scope);
     let (new, secret) = new_family(&state.refresh_secrets, ctx, &granted, meta, now);
     let minted = mint_access(state, ctx, Some(&new.id), now)?;
-    let new_id = new.id.clone();
+    let new_id = new.id.to_string();
     state
         .store
         .issue_tokens(
@@ -284,7 +284,7 @@ async fn replace_with_non_rotating(
                 code_hash: None,
                 event: Some(
                     exchange_event(ctx.client, family, meta, now)
-                        .detail("replaced_by", new_id.clone().into()),
+                        .detail("replaced_by", new_id.into()),
                 ),
             },
             now,
@@ -308,5 +308,5 @@ fn exchange_event(
         .client(&client.client_id)
         .user(&family.user_id)
         .meta(meta)
-        .detail("refresh_token_id", family.id.clone().into())
+        .detail("refresh_token_id", family.id.to_string().into())
 }

@@ -99,9 +99,17 @@ pub fn presented(
     match (basic, body_client_id, body_secret) {
         (Some(_), _, Some(_)) => Err(Failure::TwoMethods),
         (Some((id, _)), Some(body_id), None) if body_id != id => Err(Failure::IdMismatch),
-        (Some((client_id, secret)), _, None) => Ok(PresentedClient::Basic { client_id, secret }),
-        (None, Some(client_id), Some(secret)) => Ok(PresentedClient::Post { client_id, secret }),
-        (None, Some(client_id), None) => Ok(PresentedClient::IdOnly { client_id }),
+        (Some((client_id, secret)), _, None) => Ok(PresentedClient::Basic {
+            client_id: client_id.into(),
+            secret,
+        }),
+        (None, Some(client_id), Some(secret)) => Ok(PresentedClient::Post {
+            client_id: client_id.into(),
+            secret,
+        }),
+        (None, Some(client_id), None) => Ok(PresentedClient::IdOnly {
+            client_id: client_id.into(),
+        }),
         (None, None, _) => Err(Failure::NoClient),
     }
 }
@@ -128,7 +136,7 @@ pub async fn authenticate(
     // presented client id would let anyone lock that client out.
     state
         .rate_limits
-        .check_client(Surface::OAuth, &client.client_id)?;
+        .check_client(Surface::OAuth, client.client_id.as_str())?;
     Ok(client)
 }
 

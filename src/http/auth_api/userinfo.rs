@@ -26,7 +26,7 @@ fn invalid_token(description: &'static str) -> Response {
 }
 
 fn render(info: &UserInfo) -> Value {
-    let mut body = json!({ "sub": info.user.user_id });
+    let mut body = json!({ "sub": info.user.user_id.as_str() });
     add_profile_claims(&mut body, &info.user, &info.scope);
     body
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use grantor_domain::client::{
     ClientPatch, ExpirationType, RefreshTokenSettingsPatch, RotationType,
 };
-use grantor_domain::{Client, ValidationError};
+use grantor_domain::{Client, ClientId, ValidationError};
 use grantor_store::PageRequest;
 use serde::Deserialize;
 
@@ -42,7 +42,7 @@ pub async fn list_applications(
         .items
         .iter()
         .map(|c| views::ApplicationRow {
-            client_id: c.client_id.clone(),
+            client_id: c.client_id.to_string(),
             name: c.name.clone(),
             app_type: c.app_type.clone().unwrap_or_else(|| "—".to_owned()),
             rotation: rotation_label(c.refresh_token.rotation_type),
@@ -81,7 +81,7 @@ fn expiration_label(e: ExpirationType) -> &'static str {
 async fn find_client(state: &AppState, id: &str) -> Result<Client, DashboardError> {
     state
         .store
-        .client(id)
+        .client(&ClientId::from(id))
         .await?
         .ok_or_else(|| DashboardError::not_found("There is no application with this client ID."))
 }
@@ -109,7 +109,7 @@ fn render(
     notice: Option<&'static str>,
 ) -> Result<Page, DashboardError> {
     let facts = vec![
-        ("Client ID", client.client_id.clone()),
+        ("Client ID", client.client_id.to_string()),
         (
             "Application type",
             client.app_type.clone().unwrap_or_else(|| "—".to_owned()),
@@ -125,7 +125,7 @@ fn render(
         status,
         &views::ApplicationPage {
             layout: dash.layout("applications"),
-            client_id: client.client_id.clone(),
+            client_id: client.client_id.to_string(),
             name: client.name.clone(),
             facts,
             fields,

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use grantor_domain::User;
+use grantor_domain::{ClientId, FamilyId, GrantId, SessionId, User, UserId};
 use grantor_store::{
     GrantFilter, PageRequest, RefreshTokenFilter, RevocationReceipt, RevocationTarget,
     SessionFilter, UserFilter,
@@ -33,8 +33,8 @@ fn encode(segment: &str) -> String {
     percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-fn user_path(user_id: &str) -> String {
-    format!("/dashboard/users/{}", encode(user_id))
+fn user_path(user_id: &UserId) -> String {
+    format!("/dashboard/users/{}", encode(user_id.as_str()))
 }
 
 fn page_request(page: i64) -> PageRequest {
@@ -78,7 +78,7 @@ pub async fn list_users(
         .map(|u| views::UserRow {
             last_login: when_opt(u.last_login),
             created: when(u.created_at),
-            user_id: u.user_id,
+            user_id: u.user_id.into_string(),
             email: u.email,
             name: u.name,
             logins_count: u.logins_count,
@@ -111,17 +111,18 @@ pub async fn list_users(
 // A user's page
 // ---------------------------------------------------------------------------
 
+/// The user a path names (the one place its id is read), or 404.
 async fn find_user(state: &AppState, id: &str) -> Result<User, DashboardError> {
     state
         .store
-        .user(id)
+        .user(&UserId::from(id))
         .await?
         .ok_or_else(|| DashboardError::not_found("There is no user with this ID."))
 }
 
 fn header(user: &User) -> UserHeader {
     UserHeader {
-        user_id: user.user_id.clone(),
+        user_id: user.user_id.to_string(),
         email: user.email.clone(),
         name: user.name.clone(),
     }
@@ -166,7 +167,7 @@ impl TabQuery {
     }
 }
 
-fn after_revocation(user_id: &str, tab: &str, kind: &str, receipt: &RevocationReceipt) -> Page {
+fn after_revocation(user_id: &UserId, tab: &str, kind: &str, receipt: &RevocationReceipt) -> Page {
     let query = if receipt.found {
         serde_urlencoded::to_string([
             ("revoked", kind.to_owned()),
@@ -196,7 +197,7 @@ pub async fn get_details(
     let user = find_user(&state, &id).await?;
     let yes_no = |b: bool| if b { "Yes" } else { "No" }.to_owned();
     let details = vec![
-        ("User ID", user.user_id.clone()),
+        ("User ID", user.user_id.to_string()),
         ("Email", user.email.clone()),
         ("Email verified", yes_no(user.email_verified)),
         ("Name", user.name.clone()),
@@ -227,7 +228,7 @@ pub async fn get_details(
 /// Names of applications and APIs, each looked up once per page.
 struct Names<'a> {
     state: &'a AppState,
-    clients: HashMap<String, String>,
+    clients: HashMap<ClientId, String>,
     apis: HashMap<String, String>,
 }
 
@@ -240,7 +241,7 @@ impl<'a> Names<'a> {
         }
     }
 
-    async fn client(&mut self, client_id: &str) -> Result<String, DashboardError> {
+    async fn client(&mut self, client_id: &ClientId) -> Result<String, DashboardError> {
         if let Some(name) = self.clients.get(client_id) {
             return Ok(name.clone());
         }
@@ -250,7 +251,7 @@ impl<'a> Names<'a> {
             .client(client_id)
             .await?
             .map_or_else(|| format!("Deleted application ({client_id})"), |c| c.name);
-        self.clients.insert(client_id.to_owned(), name.clone());
+        self.clients.insert(client_id.clone(), name.clone());
         Ok(name)
     }
 
@@ -296,8 +297,8 @@ pub async fn get_authorized_applications(
             api: names.api(&g.audience).await?,
             scopes: g.scope.to_vec(),
             granted: when(g.created_at),
-            grant_id: g.id,
-            client_id: g.client_id,
+            grant_id: g.id.into_string(),
+            client_id: g.client_id.into_string(),
             audience: g.audience,
         });
     }
@@ -350,7 +351,7 @@ pub async fn get_sessions(
             ip: session.last_ip,
             last_activity: when(session.last_interacted_at),
             started: when(session.authenticated_at),
-            session_id: session.id,
+            session_id: session.id.into_string(),
             applications,
         });
     }
@@ -405,7 +406,7 @@ pub async fn get_devices(
             rotating: f.rotating,
             user_agent: f.last_user_agent,
             ip: f.last_ip,
-            token_id: f.id,
+            token_id: f.id.into_string(),
         });
     }
     let base = format!("{}/devices", user_path(&user.user_id));
@@ -449,7 +450,7 @@ async fn revocable_grant(
 ) -> Result<Option<Revocable>, DashboardError> {
     let Some(grant) = state
         .store
-        .grant(grant_id)
+        .grant(&GrantId::from(grant_id))
         .await?
         .filter(|g| g.user_id == user.user_id)
     else {
@@ -485,7 +486,7 @@ async fn revocable_session(
     let now = state.clock.now();
     let Some(details) = state
         .store
-        .live_session(session_id, now)
+        .live_session(&SessionId::from(session_id), now)
         .await?
         .filter(|s| s.session.user_id == user.user_id)
     else {
@@ -506,7 +507,7 @@ async fn revocable_session(
             ("Device", device),
             ("IP", session.last_ip.clone()),
             ("Last activity", when(session.last_interacted_at)),
-            ("Session ID", session.id.clone()),
+            ("Session ID", session.id.to_string()),
         ],
     }))
 }
@@ -519,7 +520,7 @@ async fn revocable_device(
     let now = state.clock.now();
     let Some(family) = state
         .store
-        .live_refresh_token(token_id, now)
+        .live_refresh_token(&FamilyId::from(token_id), now)
         .await?
         .filter(|f| f.user_id == user.user_id)
     else {
@@ -548,7 +549,7 @@ async fn revocable_device(
                 "Last used",
                 when(family.last_exchanged_at.unwrap_or(family.created_at)),
             ),
-            ("Refresh token ID", family.id.clone()),
+            ("Refresh token ID", family.id.to_string()),
         ],
     }))
 }

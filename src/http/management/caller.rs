@@ -11,7 +11,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use grantor_domain::{ScopeSet, Timestamp};
+use grantor_domain::{ClientId, ScopeSet, Timestamp};
 use grantor_store::{LogEvent, RevocationReceipt, RevocationTarget};
 
 use crate::flows::audit::{self, Actor};
@@ -27,7 +27,7 @@ use crate::http::AppState;
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// `azp` of the token: the client calling.
-    pub client_id: String,
+    pub client_id: ClientId,
     pub scopes: ScopeSet,
 }
 
@@ -92,25 +92,22 @@ impl FromRequestParts<AppState> for Caller {
         if claims["gty"].as_str() != Some("client-credentials") {
             return Err(invalid());
         }
-        let client_id = claims["azp"].as_str().ok_or_else(invalid)?;
+        let client_id = ClientId::from(claims["azp"].as_str().ok_or_else(invalid)?);
         // The client grant cascades away with its client, so finding it also
         // proves the client still exists.
         let grant = state
             .store
-            .client_grant_for(client_id, &audience)
+            .client_grant_for(&client_id, &audience)
             .await
             .map_err(ApiError::from)?
             .ok_or_else(invalid)?;
         let scopes = grant.held_scopes(claims["scope"].as_str().unwrap_or_default());
-        let caller = Caller {
-            client_id: client_id.to_owned(),
-            scopes,
-        };
+        let caller = Caller { client_id, scopes };
         // The per-client bucket, keyed by the verified `azp` (an unverified
         // one would let anyone drain another client's allowance).
         let allowance = state
             .rate_limits
-            .check_client(Surface::Management, &caller.client_id)
+            .check_client(Surface::Management, caller.client_id.as_str())
             .map_err(ApiError::too_many_requests)?;
         if let Some(note) = parts.extensions.get::<AllowanceNote>() {
             note.note(allowance);

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use grantor_domain::{ClientGrant, ScopeSet};
+use grantor_domain::{ClientGrant, ClientId, ScopeSet};
 use grantor_store::{ClientGrantFilter, PageRequest, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -39,7 +39,7 @@ pub struct ClientGrantQuery {
 pub fn render(g: &ClientGrant) -> Value {
     json!({
         "id": g.id,
-        "client_id": g.client_id,
+        "client_id": g.client_id.as_str(),
         "audience": g.audience,
         "scope": g.scope.to_vec(),
         "subject_type": "client",
@@ -91,7 +91,7 @@ pub async fn list_client_grants(
     caller.require(&["read:client_grants"])?;
     let checkpoint = params.from.is_some() || params.take.is_some();
     let mut filter = ClientGrantFilter {
-        client_id: query.client_id,
+        client_id: query.client_id.map(ClientId::from),
         audience: query.audience,
         after_id: None,
     };
@@ -177,7 +177,8 @@ pub async fn create_client_grant(
     ApiJson(body): ApiJson<CreateClientGrantBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&["create:client_grants"])?;
-    if state.store.client(&body.client_id).await?.is_none() {
+    let client_id = ClientId::from(body.client_id);
+    if state.store.client(&client_id).await?.is_none() {
         return Err(ApiError::not_found(
             messages::client_grants::CLIENT_NOT_FOUND,
             "inexistent_client",
@@ -186,7 +187,7 @@ pub async fn create_client_grant(
     let scope = checked_scopes(&state, &body.audience, body.scope).await?;
     let grant = ClientGrant {
         id: format!("cgr_{}", secrets::alphanumeric(16)),
-        client_id: body.client_id,
+        client_id,
         audience: body.audience,
         scope,
         created_at: state.clock.now(),

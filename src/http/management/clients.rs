@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use grantor_domain::client::{ClientPatch, RefreshTokenSettingsPatch};
-use grantor_domain::{Client, ExpirationType, RotationType, TokenHash, ValidationError};
+use grantor_domain::{Client, ClientId, ExpirationType, RotationType, TokenHash, ValidationError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -154,7 +154,7 @@ impl ClientBody {
 pub fn render(client: &Client, secret: Option<&str>) -> Value {
     let rt = &client.refresh_token;
     let mut body = json!({
-        "client_id": client.client_id,
+        "client_id": client.client_id.as_str(),
         "tenant": "grantor",
         "name": client.name,
         "description": client.description,
@@ -249,6 +249,7 @@ pub async fn get_client(
     Path(id): Path<String>,
     ApiQuery(fields): ApiQuery<FieldParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = ClientId::from(id);
     caller.require(READ)?;
     let client = state
         .store
@@ -284,8 +285,12 @@ pub async fn create_client(
     }
     let now = state.clock.now();
     let secret = secrets::client_secret();
-    let client = Client::new(secrets::client_id(), TokenHash::of(&secret), now)
-        .apply(&body.into_patch()?)?;
+    let client = Client::new(
+        ClientId::new(secrets::client_id()),
+        TokenHash::of(&secret),
+        now,
+    )
+    .apply(&body.into_patch()?)?;
     state.store.insert_client(&client).await?;
     Ok((StatusCode::CREATED, Json(render(&client, Some(&secret)))).into_response())
 }
@@ -312,6 +317,7 @@ pub async fn update_client(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ClientBody>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = ClientId::from(id);
     caller.require(&["update:clients"])?;
     let mut client = state
         .store
@@ -345,6 +351,7 @@ pub async fn delete_client(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = ClientId::from(id);
     caller.require(&["delete:clients"])?;
     let client = state
         .store
@@ -380,6 +387,7 @@ pub async fn rotate_secret(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = ClientId::from(id);
     caller.require(&["update:client_keys"])?;
     let mut client = state
         .store

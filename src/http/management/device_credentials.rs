@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use grantor_domain::{ClientId, FamilyId, UserId};
 use grantor_store::{FamilyRecord, Page, RefreshTokenFilter, RevocationTarget};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -42,14 +43,14 @@ pub struct DeviceCredentialView {
 
 fn render(f: &FamilyRecord) -> Value {
     let view = DeviceCredentialView {
-        id: f.id.clone(),
+        id: f.id.to_string(),
         device_name: f
             .device_name
             .clone()
             .unwrap_or_else(|| f.initial_user_agent.clone()),
         credential_type: REFRESH_TOKEN.to_owned(),
-        user_id: f.user_id.clone(),
-        client_id: f.client_id.clone(),
+        user_id: f.user_id.to_string(),
+        client_id: f.client_id.to_string(),
     };
     serde_json::to_value(view).unwrap_or_default()
 }
@@ -101,8 +102,8 @@ pub async fn list_device_credentials(
     let page = match present(query.credential_type).as_deref() {
         None | Some(REFRESH_TOKEN) => {
             let filter = RefreshTokenFilter {
-                user_id: present(query.user_id),
-                client_id: present(query.client_id),
+                user_id: present(query.user_id).map(UserId::from),
+                client_id: present(query.client_id).map(ClientId::from),
                 after_id: None,
             };
             state
@@ -148,6 +149,7 @@ pub async fn delete_device_credential(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = FamilyId::from(id);
     caller.require(&["delete:device_credentials"])?;
     let target = RevocationTarget::Family { family_id: id };
     let receipt = caller.revoke(&state, &meta, target).await?;

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use grantor_domain::{ClientId, GrantId, UserId};
 use grantor_store::{GrantFilter, RevocationTarget, UserGrant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,9 +34,9 @@ pub struct GrantView {
 
 fn render(g: &UserGrant) -> Value {
     let view = GrantView {
-        id: g.id.clone(),
-        client_id: g.client_id.clone(),
-        user_id: g.user_id.clone(),
+        id: g.id.to_string(),
+        client_id: g.client_id.to_string(),
+        user_id: g.user_id.to_string(),
         audience: g.audience.clone(),
         scope: g.scope.to_vec(),
     };
@@ -84,8 +85,8 @@ pub async fn list_grants(
     caller.require(&["read:grants"])?;
     let present = |v: Option<String>| v.filter(|s| !s.is_empty());
     let filter = GrantFilter {
-        user_id: present(query.user_id),
-        client_id: present(query.client_id),
+        user_id: present(query.user_id).map(UserId::from),
+        client_id: present(query.client_id).map(ClientId::from),
         audience: present(query.audience),
     };
     let page = state
@@ -116,6 +117,7 @@ pub async fn delete_grant(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = GrantId::from(id);
     caller.require(&["delete:grants"])?;
     let target = RevocationTarget::Grant {
         grant_id: id,
@@ -164,6 +166,7 @@ pub async fn delete_grants_by_user(
     let user_id = query
         .user_id
         .filter(|u| !u.is_empty())
+        .map(UserId::from)
         .ok_or_else(|| ApiError::invalid_query(messages::MISSING_USER_ID))?;
     let target = RevocationTarget::UserGrants { user_id };
     caller.revoke(&state, &meta, target).await?;

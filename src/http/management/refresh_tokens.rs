@@ -8,6 +8,7 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
+use grantor_domain::{ClientId, FamilyId, SessionId, UserId};
 use grantor_store::{FamilyRecord, RefreshTokenFilter, RevocationTarget};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -74,8 +75,8 @@ pub struct ResourceServerScopes {
 
 pub fn view(f: &FamilyRecord) -> RefreshTokenView {
     RefreshTokenView {
-        id: f.id.clone(),
-        user_id: f.user_id.clone(),
+        id: f.id.to_string(),
+        user_id: f.user_id.to_string(),
         created_at: iso8601(f.created_at),
         idle_expires_at: f.idle_expires_at.map(iso8601),
         expires_at: f.expires_at.map(iso8601),
@@ -87,8 +88,8 @@ pub fn view(f: &FamilyRecord) -> RefreshTokenView {
             last_asn: String::new(),
             last_user_agent: f.last_user_agent.clone(),
         },
-        client_id: f.client_id.clone(),
-        session_id: f.session_id.clone(),
+        client_id: f.client_id.to_string(),
+        session_id: f.session_id.as_ref().map(SessionId::to_string),
         rotating: f.rotating,
         resource_servers: vec![ResourceServerScopes {
             audience: f.audience.clone(),
@@ -125,7 +126,7 @@ async fn checkpoint_list(
         .store
         .list_live_refresh_tokens(&filter, params.checkpoint_request()?, state.clock.now())
         .await?;
-    let (items, next) = params.checkpoint_page(page.items, |f| f.id.clone())?;
+    let (items, next) = params.checkpoint_page(page.items, |f| f.id.to_string())?;
     Ok(params.checkpoint_envelope(
         key,
         items.iter().map(render).collect(),
@@ -154,6 +155,7 @@ pub async fn get_refresh_token(
     Path(id): Path<String>,
     ApiQuery(fields): ApiQuery<FieldParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = FamilyId::from(id);
     caller.require(&["read:refresh_tokens"])?;
     let family = state
         .store
@@ -184,6 +186,7 @@ pub async fn delete_refresh_token(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = FamilyId::from(id);
     caller.require(&["delete:refresh_tokens"])?;
     let target = RevocationTarget::Family { family_id: id };
     let receipt = caller.revoke(&state, &meta, target).await?;
@@ -243,11 +246,15 @@ pub async fn list_refresh_tokens(
     let user_id = query
         .user_id
         .filter(|u| !u.is_empty())
+        .map(UserId::from)
         .ok_or_else(|| ApiError::invalid_query(messages::MISSING_USER_ID))?;
     if state.store.user(&user_id).await?.is_none() {
         return Err(user_not_found());
     }
-    let client_id = query.client_id.filter(|c| !c.is_empty());
+    let client_id = query
+        .client_id
+        .filter(|c| !c.is_empty())
+        .map(ClientId::from);
     if let Some(client_id) = &client_id {
         if state.store.client(client_id).await?.is_none() {
             return Err(ApiError::not_found(
@@ -297,12 +304,14 @@ fn selection(body: RevokeRefreshTokensBody) -> Result<RefreshTokenSelection, Api
             }
             ids.sort();
             ids.dedup();
-            Ok(RefreshTokenSelection::Ids(ids))
+            Ok(RefreshTokenSelection::Ids(
+                ids.into_iter().map(FamilyId::from).collect(),
+            ))
         }
         (None, Some(_), None, Some(_)) => Err(invalid()),
         (None, Some(user_id), client_id, audience) => Ok(RefreshTokenSelection::User {
-            user_id,
-            client_id,
+            user_id: user_id.into(),
+            client_id: client_id.map(ClientId::from),
             audience,
         }),
         _ => Err(invalid()),
@@ -389,6 +398,7 @@ pub async fn list_user_refresh_tokens(
     Path(user_id): Path<String>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let user_id = UserId::from(user_id);
     caller.require(&["read:refresh_tokens"])?;
     if state.store.user(&user_id).await?.is_none() {
         return Err(user_not_found());
@@ -423,6 +433,7 @@ pub async fn delete_user_refresh_tokens(
     meta: RequestMeta,
     Path(user_id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let user_id = UserId::from(user_id);
     caller.require(&["delete:refresh_tokens"])?;
     let target = RevocationTarget::User {
         user_id,

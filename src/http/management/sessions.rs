@@ -11,6 +11,7 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
+use grantor_domain::{SessionId, UserId};
 use grantor_store::{RevocationTarget, SessionDetails, SessionFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -92,8 +93,8 @@ pub struct Cookie {
 fn render(d: &SessionDetails) -> Value {
     let s = &d.session;
     let view = SessionView {
-        id: s.id.clone(),
-        user_id: s.user_id.clone(),
+        id: s.id.to_string(),
+        user_id: s.user_id.to_string(),
         created_at: iso8601(s.created_at),
         updated_at: iso8601(s.updated_at),
         authenticated_at: iso8601(s.authenticated_at),
@@ -112,7 +113,7 @@ fn render(d: &SessionDetails) -> Value {
             .client_ids
             .iter()
             .map(|c| SessionClient {
-                client_id: c.clone(),
+                client_id: c.to_string(),
             })
             .collect(),
         authentication: Authentication {
@@ -163,6 +164,7 @@ pub async fn get_session(
     Path(id): Path<String>,
     ApiQuery(fields): ApiQuery<FieldParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = SessionId::from(id);
     caller.require(&["read:sessions"])?;
     let session = state
         .store
@@ -178,7 +180,7 @@ async fn revoke_one(
     state: AppState,
     caller: Caller,
     meta: RequestMeta,
-    session_id: String,
+    session_id: SessionId,
 ) -> Result<Response, ApiError> {
     require_revoke_scopes(&caller, true)?;
     let target = RevocationTarget::Session {
@@ -212,6 +214,7 @@ pub async fn delete_session(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = SessionId::from(id);
     revoke_one(state, caller, meta, id).await
 }
 
@@ -235,6 +238,7 @@ pub async fn revoke_session(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = SessionId::from(id);
     revoke_one(state, caller, meta, id).await
 }
 
@@ -277,6 +281,7 @@ pub async fn list_user_sessions(
     Path(user_id): Path<String>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let user_id = UserId::from(user_id);
     caller.require(&["read:sessions"])?;
     if state.store.user(&user_id).await?.is_none() {
         return Err(user_not_found());
@@ -289,7 +294,7 @@ pub async fn list_user_sessions(
         .store
         .list_live_sessions(&filter, params.checkpoint_request()?, state.clock.now())
         .await?;
-    let (items, next) = params.checkpoint_page(page.items, |d| d.session.id.clone())?;
+    let (items, next) = params.checkpoint_page(page.items, |d| d.session.id.to_string())?;
     Ok(Json(params.checkpoint_envelope(
         "sessions",
         items.iter().map(render).collect(),
@@ -319,6 +324,7 @@ pub async fn delete_user_sessions(
     meta: RequestMeta,
     Path(user_id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let user_id = UserId::from(user_id);
     require_revoke_scopes(&caller, true)?;
     let target = RevocationTarget::UserSessions {
         user_id,
@@ -365,11 +371,15 @@ pub async fn revoke_user_access(
     Path(user_id): Path<String>,
     ApiJson(body): ApiJson<RevokeAccessBody>,
 ) -> Result<Response, ApiError> {
+    let user_id = UserId::from(user_id);
     let keep_refresh_tokens = body.preserve_refresh_tokens.unwrap_or(false);
     require_revoke_scopes(&caller, !keep_refresh_tokens)?;
     let selection = AccessSelection {
         user_id,
-        session_id: body.session_id.filter(|s| !s.is_empty()),
+        session_id: body
+            .session_id
+            .filter(|s| !s.is_empty())
+            .map(SessionId::from),
         keep_refresh_tokens,
     };
     let now = state.clock.now();

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use grantor_domain::user::DATABASE_CONNECTION;
+use grantor_domain::UserId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -54,7 +55,7 @@ fn identifier(query: IdentifierQuery) -> Result<String, ApiError> {
 }
 
 /// The e-mail of a user of the database connection, or 404.
-async fn user_email(state: &AppState, id: &str) -> Result<String, ApiError> {
+async fn user_email(state: &AppState, id: &UserId) -> Result<String, ApiError> {
     state
         .store
         .user(id)
@@ -83,7 +84,7 @@ async fn lift(
     caller: &Caller,
     meta: &RequestMeta,
     identifier: &str,
-    user_id: Option<&str>,
+    user_id: Option<&UserId>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let mut event = caller.audit("Lift brute-force blocks", meta, now);
@@ -161,6 +162,7 @@ pub async fn get_user_blocks(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<UserBlocks>, ApiError> {
+    let id = UserId::from(id);
     caller.require(&["read:users"])?;
     let email = user_email(&state, &id).await?;
     render(&state, email).await
@@ -186,6 +188,7 @@ pub async fn delete_user_blocks(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = UserId::from(id);
     caller.require(&["update:users"])?;
     let email = user_email(&state, &id).await?;
     lift(&state, &caller, &meta, &email, Some(&id)).await

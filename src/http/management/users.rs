@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use grantor_domain::user::{database_user_id, normalize_email, UserPatch, DATABASE_CONNECTION};
-use grantor_domain::User;
+use grantor_domain::{User, UserId};
 use grantor_store::{StoreError, UserFilter};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -108,7 +108,7 @@ fn merge_metadata(current: &str, patch: Map<String, Value>) -> String {
 pub fn render(user: &User) -> Value {
     let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
     let mut body = json!({
-        "user_id": user.user_id,
+        "user_id": user.user_id.as_str(),
         "email": user.email,
         "email_verified": user.email_verified,
         "name": user.name,
@@ -253,6 +253,7 @@ pub async fn get_user(
     Path(id): Path<String>,
     ApiQuery(fields): ApiQuery<FieldParams>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = UserId::from(id);
     caller.require(&["read:users"])?;
     let user = state.store.user(&id).await?.ok_or_else(user_not_found)?;
     Ok(Json(fields.apply(render(&user))))
@@ -280,10 +281,10 @@ pub async fn create_user(
     caller.require(&["create:users"])?;
     check_connection(&body.connection)?;
     let _ = body.verify_email; // grantor sends no e-mail; accepted for SDK compatibility.
-    let user_id = match body.user_id.as_deref() {
+    let user_id = UserId::from(match body.user_id.as_deref() {
         Some(id) => database_user_id(id)?,
         None => format!("auth0|{}", secrets::hex_id(12)),
-    };
+    });
     let patch = UserPatch {
         email: None,
         password: Some(body.password),
@@ -338,6 +339,7 @@ pub async fn update_user(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUserBody>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = UserId::from(id);
     caller.require(&["update:users"])?;
     let current = state.store.user(&id).await?.ok_or_else(user_not_found)?;
     if let Some(c) = &body.connection {
@@ -417,6 +419,7 @@ pub async fn delete_user(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let id = UserId::from(id);
     caller.require(&["delete:users"])?;
     // CONTRACT §6.3: the user's sessions and tokens end with the user, in
     // one transaction, audited.

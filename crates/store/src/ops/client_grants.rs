@@ -1,4 +1,4 @@
-use grantor_domain::{ClientGrant, ScopeSet, Timestamp};
+use grantor_domain::{ClientGrant, ClientId, ScopeSet, Timestamp};
 use sqlx::FromRow;
 
 use super::{from_json, to_json, Backend, Conn};
@@ -17,7 +17,7 @@ impl From<ClientGrantRow> for ClientGrant {
     fn from(r: ClientGrantRow) -> Self {
         ClientGrant {
             id: r.id,
-            client_id: r.client_id,
+            client_id: r.client_id.into(),
             audience: r.audience,
             scope: from_json(&r.scope).into_iter().collect(),
             created_at: Timestamp(r.created_at),
@@ -33,7 +33,7 @@ fn scope_json(scope: &ScopeSet) -> String {
 pub(super) async fn insert_client_grant_in(conn: &mut Conn, g: &ClientGrant) -> StoreResult<()> {
     sqlx::query("INSERT INTO client_grants (id, client_id, audience, scope, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&g.id)
-        .bind(&g.client_id)
+        .bind(g.client_id.as_str())
         .bind(&g.audience)
         .bind(scope_json(&g.scope))
         .bind(g.created_at.0)
@@ -65,13 +65,13 @@ impl Backend {
 
     pub async fn client_grant_for(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         audience: &str,
     ) -> StoreResult<Option<ClientGrant>> {
         let row: Option<ClientGrantRow> = sqlx::query_as(
             "SELECT id, client_id, audience, scope, created_at FROM client_grants WHERE client_id = $1 AND audience = $2",
         )
-        .bind(client_id)
+        .bind(client_id.as_str())
         .bind(audience)
         .fetch_optional(&self.pool)
         .await?;
@@ -86,7 +86,7 @@ impl Backend {
         let rows: Vec<ClientGrantRow> = sqlx::query_as(&format!(
             "SELECT id, client_id, audience, scope, created_at FROM client_grants WHERE {FILTER} ORDER BY id LIMIT $4 OFFSET $5"
         ))
-        .bind(&filter.client_id)
+        .bind(filter.client_id.as_ref().map(ClientId::as_str))
         .bind(&filter.audience)
         .bind(&filter.after_id)
         .bind(page.limit)
@@ -96,7 +96,7 @@ impl Backend {
         let total: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM client_grants WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR audience = $2)",
         )
-        .bind(&filter.client_id)
+        .bind(filter.client_id.as_ref().map(ClientId::as_str))
         .bind(&filter.audience)
         .fetch_one(&self.pool)
         .await?;

@@ -1,6 +1,6 @@
 use grantor_domain::{
-    Client, ExpirationType, RefreshTokenSettings, RotationType, Timestamp, TokenEndpointAuthMethod,
-    TokenHash,
+    Client, ClientId, ExpirationType, RefreshTokenSettings, RotationType, Timestamp,
+    TokenEndpointAuthMethod, TokenHash,
 };
 use sqlx::FromRow;
 
@@ -44,7 +44,7 @@ impl ClientRow {
             StoreError::Unavailable(anyhow::anyhow!("stored client has an invalid {what}"))
         };
         Ok(Client {
-            client_id: self.client_id,
+            client_id: self.client_id.into(),
             name: self.name,
             description: self.description,
             app_type: self.app_type,
@@ -85,7 +85,7 @@ pub(super) async fn insert_client_in(conn: &mut Conn, c: &Client) -> StoreResult
     sqlx::query(&format!(
         "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
     ))
-    .bind(&c.client_id)
+    .bind(c.client_id.as_str())
     .bind(&c.name)
     .bind(&c.description)
     .bind(&c.app_type)
@@ -123,11 +123,11 @@ impl Backend {
         Ok(())
     }
 
-    pub async fn client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+    pub async fn client(&self, client_id: &ClientId) -> StoreResult<Option<Client>> {
         let row: Option<ClientRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM clients WHERE client_id = $1"
         ))
-        .bind(client_id)
+        .bind(client_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(ClientRow::into_domain).transpose()
@@ -156,7 +156,7 @@ impl Backend {
         let done = sqlx::query(
             "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, secret_hash = $13, id_token_lifetime = $14, rt_rotation_type = $15, rt_expiration_type = $16, rt_leeway = $17, rt_token_lifetime = $18, rt_infinite_token_lifetime = $19, rt_idle_token_lifetime = $20, rt_infinite_idle_token_lifetime = $21, updated_at = $22, backchannel_logout_url = $23 WHERE client_id = $1",
         )
-        .bind(&c.client_id)
+        .bind(c.client_id.as_str())
         .bind(&c.name)
         .bind(&c.description)
         .bind(&c.app_type)
@@ -192,10 +192,10 @@ impl Backend {
     }
 
     /// Deletes a client and, through foreign keys, its client grants.
-    pub async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+    pub async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1 AND is_system = FALSE")
-            .bind(client_id)
+            .bind(client_id.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

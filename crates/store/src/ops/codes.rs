@@ -1,4 +1,4 @@
-use grantor_domain::{Timestamp, TokenHash};
+use grantor_domain::{FamilyId, SessionId, Timestamp, TokenHash};
 use sqlx::FromRow;
 
 use super::Backend;
@@ -30,10 +30,10 @@ impl From<CodeRow> for StoredCode {
             used_at: r.used_at.map(Timestamp),
             record: AuthorizationCodeRecord {
                 code_hash: TokenHash::from_stored(r.code_hash),
-                client_id: r.client_id,
-                user_id: r.user_id,
-                session_id: r.session_id,
-                grant_id: r.grant_id,
+                client_id: r.client_id.into(),
+                user_id: r.user_id.into(),
+                session_id: r.session_id.map(SessionId::from),
+                grant_id: r.grant_id.into(),
                 redirect_uri: r.redirect_uri,
                 redirect_uri_sent: r.redirect_uri_sent,
                 audience: r.audience,
@@ -56,10 +56,10 @@ impl Backend {
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id, grant_id, redirect_uri, redirect_uri_sent, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(c.code_hash.as_str())
-        .bind(&c.client_id)
-        .bind(&c.user_id)
-        .bind(&c.session_id)
-        .bind(&c.grant_id)
+        .bind(c.client_id.as_str())
+        .bind(c.user_id.as_str())
+        .bind(c.session_id.as_ref().map(SessionId::as_str))
+        .bind(c.grant_id.as_str())
         .bind(&c.redirect_uri)
         .bind(c.redirect_uri_sent)
         .bind(&c.audience)
@@ -121,7 +121,7 @@ impl Backend {
         tx.commit().await?;
         Ok(match row {
             Some((Some(_), issued_family_id, issued_jti)) => CodeRedemption::Replayed {
-                issued_family_id,
+                issued_family_id: issued_family_id.map(FamilyId::from),
                 issued_jti,
             },
             _ => CodeRedemption::Invalid,

@@ -1,4 +1,4 @@
-use grantor_domain::{Timestamp, TokenHash};
+use grantor_domain::{GrantId, SessionId, Timestamp, TokenHash, UserId};
 use sqlx::FromRow;
 
 use super::Backend;
@@ -31,7 +31,7 @@ impl From<DeviceRow> for DeviceCodeRecord {
         DeviceCodeRecord {
             device_code_hash: TokenHash::from_stored(r.device_code_hash),
             user_code_hash: TokenHash::from_stored(r.user_code_hash),
-            client_id: r.client_id,
+            client_id: r.client_id.into(),
             audience: r.audience,
             scope: r.scope,
             created_at: Timestamp(r.created_at),
@@ -39,9 +39,9 @@ impl From<DeviceRow> for DeviceCodeRecord {
             interval_seconds: r.interval_seconds,
             last_polled_at: r.last_polled_at.map(Timestamp),
             status: r.status,
-            user_id: r.user_id,
-            session_id: r.session_id,
-            grant_id: r.grant_id,
+            user_id: r.user_id.map(UserId::from),
+            session_id: r.session_id.map(SessionId::from),
+            grant_id: r.grant_id.map(GrantId::from),
             auth_time: r.auth_time.map(Timestamp),
             device_ip: r.device_ip,
             device_user_agent: r.device_user_agent,
@@ -57,7 +57,7 @@ impl Backend {
         ))
         .bind(d.device_code_hash.as_str())
         .bind(d.user_code_hash.as_str())
-        .bind(&d.client_id)
+        .bind(d.client_id.as_str())
         .bind(&d.audience)
         .bind(&d.scope)
         .bind(d.created_at.0)
@@ -65,9 +65,9 @@ impl Backend {
         .bind(d.interval_seconds)
         .bind(d.last_polled_at.map(|t| t.0))
         .bind(&d.status)
-        .bind(&d.user_id)
-        .bind(&d.session_id)
-        .bind(&d.grant_id)
+        .bind(d.user_id.as_ref().map(UserId::as_str))
+        .bind(d.session_id.as_ref().map(SessionId::as_str))
+        .bind(d.grant_id.as_ref().map(GrantId::as_str))
         .bind(d.auth_time.map(|t| t.0))
         .bind(&d.device_ip)
         .bind(&d.device_user_agent)
@@ -97,9 +97,9 @@ impl Backend {
     pub async fn approve_device_code(
         &self,
         user_code_hash: &TokenHash,
-        user_id: &str,
-        session_id: &str,
-        grant_id: &str,
+        user_id: &UserId,
+        session_id: &SessionId,
+        grant_id: &GrantId,
         auth_time: Timestamp,
         now: Timestamp,
     ) -> StoreResult<bool> {
@@ -108,9 +108,9 @@ impl Backend {
             "UPDATE device_codes SET status = 'approved', user_id = $2, session_id = $3, grant_id = $4, auth_time = $5 WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $6",
         )
         .bind(user_code_hash.as_str())
-        .bind(user_id)
-        .bind(session_id)
-        .bind(grant_id)
+        .bind(user_id.as_str())
+        .bind(session_id.as_str())
+        .bind(grant_id.as_str())
         .bind(auth_time.0)
         .bind(now.0)
         .execute(&mut *tx)

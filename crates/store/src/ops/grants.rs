@@ -1,4 +1,4 @@
-use grantor_domain::{ScopeSet, Timestamp};
+use grantor_domain::{ClientId, GrantId, ScopeSet, Timestamp, UserId};
 use sqlx::FromRow;
 
 use super::{from_json, to_json, Backend};
@@ -22,9 +22,9 @@ struct GrantRow {
 impl From<GrantRow> for UserGrant {
     fn from(r: GrantRow) -> Self {
         UserGrant {
-            id: r.id,
-            user_id: r.user_id,
-            client_id: r.client_id,
+            id: r.id.into(),
+            user_id: r.user_id.into(),
+            client_id: r.client_id.into(),
             audience: r.audience,
             scope: from_json(&r.scope).into_iter().collect(),
             token_epoch: r.token_epoch,
@@ -35,10 +35,10 @@ impl From<GrantRow> for UserGrant {
 }
 
 impl Backend {
-    pub async fn grant(&self, id: &str) -> StoreResult<Option<UserGrant>> {
+    pub async fn grant(&self, id: &GrantId) -> StoreResult<Option<UserGrant>> {
         let row: Option<GrantRow> =
             sqlx::query_as(&format!("SELECT {COLUMNS} FROM grants WHERE id = $1"))
-                .bind(id)
+                .bind(id.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(Into::into))
@@ -46,15 +46,15 @@ impl Backend {
 
     pub async fn grant_for(
         &self,
-        user_id: &str,
-        client_id: &str,
+        user_id: &UserId,
+        client_id: &ClientId,
         audience: &str,
     ) -> StoreResult<Option<UserGrant>> {
         let row: Option<GrantRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM grants WHERE user_id = $1 AND client_id = $2 AND audience = $3"
         ))
-        .bind(user_id)
-        .bind(client_id)
+        .bind(user_id.as_str())
+        .bind(client_id.as_str())
         .bind(audience)
         .fetch_optional(&self.pool)
         .await?;
@@ -65,9 +65,9 @@ impl Backend {
     /// one to the union of its scopes and `scope`; one grant per triple.
     pub async fn upsert_grant(
         &self,
-        new_id: &str,
-        user_id: &str,
-        client_id: &str,
+        new_id: &GrantId,
+        user_id: &UserId,
+        client_id: &ClientId,
         audience: &str,
         scope: &ScopeSet,
         now: Timestamp,
@@ -76,9 +76,9 @@ impl Backend {
         sqlx::query(
             "INSERT INTO grants (id, user_id, client_id, audience, scope, token_epoch, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (user_id, client_id, audience) DO NOTHING",
         )
-        .bind(new_id)
-        .bind(user_id)
-        .bind(client_id)
+        .bind(new_id.as_str())
+        .bind(user_id.as_str())
+        .bind(client_id.as_str())
         .bind(audience)
         .bind(to_json(&scope.to_vec()))
         .bind(now.0)
@@ -87,8 +87,8 @@ impl Backend {
         let row: GrantRow = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM grants WHERE user_id = $1 AND client_id = $2 AND audience = $3"
         ))
-        .bind(user_id)
-        .bind(client_id)
+        .bind(user_id.as_str())
+        .bind(client_id.as_str())
         .bind(audience)
         .fetch_one(&mut *tx)
         .await?;
@@ -97,7 +97,7 @@ impl Backend {
             grant.scope = grant.scope.union(scope);
             grant.updated_at = now;
             sqlx::query("UPDATE grants SET scope = $2, updated_at = $3 WHERE id = $1")
-                .bind(&grant.id)
+                .bind(grant.id.as_str())
                 .bind(to_json(&grant.scope.to_vec()))
                 .bind(now.0)
                 .execute(&mut *tx)
@@ -118,16 +118,16 @@ impl Backend {
         let rows: Vec<GrantRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM grants WHERE {FILTER} ORDER BY created_at, id LIMIT $4 OFFSET $5"
         ))
-        .bind(&filter.user_id)
-        .bind(&filter.client_id)
+        .bind(filter.user_id.as_ref().map(UserId::as_str))
+        .bind(filter.client_id.as_ref().map(ClientId::as_str))
         .bind(&filter.audience)
         .bind(page.limit)
         .bind(page.offset)
         .fetch_all(&mut *conn)
         .await?;
         let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM grants WHERE {FILTER}"))
-            .bind(&filter.user_id)
-            .bind(&filter.client_id)
+            .bind(filter.user_id.as_ref().map(UserId::as_str))
+            .bind(filter.client_id.as_ref().map(ClientId::as_str))
             .bind(&filter.audience)
             .fetch_one(&mut *conn)
             .await?;

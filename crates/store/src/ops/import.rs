@@ -26,9 +26,9 @@ async fn insert_grants_in(conn: &mut Conn, grants: &[UserGrant]) -> StoreResult<
         let mut q = sqlx::query(&sql);
         for g in chunk {
             q = q
-                .bind(&g.id)
-                .bind(&g.user_id)
-                .bind(&g.client_id)
+                .bind(g.id.as_str())
+                .bind(g.user_id.as_str())
+                .bind(g.client_id.as_str())
                 .bind(&g.audience)
                 .bind(to_json(&g.scope.to_vec()))
                 .bind(g.token_epoch)

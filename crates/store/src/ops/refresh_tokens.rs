@@ -1,5 +1,5 @@
 use grantor_domain::refresh_token::{FamilySnapshot, MAX_ACTIVE_PER_USER_AND_CLIENT};
-use grantor_domain::{Timestamp, TokenHash};
+use grantor_domain::{FamilyId, SessionId, Timestamp, TokenHash};
 use sqlx::FromRow;
 
 use super::batch::{params, Batch, Param, Statement};
@@ -44,13 +44,13 @@ pub(super) struct FamilyRow {
 impl From<FamilyRow> for FamilyRecord {
     fn from(r: FamilyRow) -> Self {
         FamilyRecord {
-            id: r.id,
-            user_id: r.user_id,
-            client_id: r.client_id,
-            grant_id: r.grant_id,
+            id: r.id.into(),
+            user_id: r.user_id.into(),
+            client_id: r.client_id.into(),
+            grant_id: r.grant_id.into(),
             grant_epoch: r.grant_epoch,
             user_epoch: r.user_epoch,
-            session_id: r.session_id,
+            session_id: r.session_id.map(SessionId::from),
             audience: r.audience,
             scope: r.scope,
             rotating: r.rotating,
@@ -161,12 +161,12 @@ pub(super) async fn insert_families_in(
         let mut q = sqlx::query(&sql);
         for f in chunk {
             q = q
-                .bind(&f.id)
-                .bind(&f.user_id)
-                .bind(&f.client_id)
-                .bind(&f.grant_id)
+                .bind(f.id.as_str())
+                .bind(f.user_id.as_str())
+                .bind(f.client_id.as_str())
+                .bind(f.grant_id.as_str())
                 .bind(f.grant_epoch)
-                .bind(&f.session_id)
+                .bind(f.session_id.as_ref().map(SessionId::as_str))
                 .bind(&f.audience)
                 .bind(&f.scope)
                 .bind(f.rotating)
@@ -198,7 +198,7 @@ pub(super) async fn insert_families_in(
         for f in chunk {
             q = q
                 .bind(f.secret_hash.as_str())
-                .bind(&f.id)
+                .bind(f.id.as_str())
                 .bind(f.created_at.0)
                 .bind(carries_mac);
         }
@@ -209,7 +209,7 @@ pub(super) async fn insert_families_in(
 
 fn secret_statement<'a>(
     hash: &'a TokenHash,
-    family_id: &'a str,
+    family_id: &'a FamilyId,
     generation: i64,
     now: Timestamp,
 ) -> Statement<'a> {
@@ -248,8 +248,8 @@ impl Backend {
             let over: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM refresh_token_families WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3) AND (idle_expires_at IS NULL OR idle_expires_at > $3) ORDER BY created_at DESC, id DESC LIMIT 100 OFFSET $4",
             )
-            .bind(&f.user_id)
-            .bind(&f.client_id)
+            .bind(f.user_id.as_str())
+            .bind(f.client_id.as_str())
             .bind(now.0)
             .bind(MAX_ACTIVE_PER_USER_AND_CLIENT)
             .fetch_all(&mut *tx)
@@ -326,13 +326,13 @@ impl Backend {
     /// of `generation` whose secret rotation already removed.
     pub async fn load_pruned_refresh_token(
         &self,
-        family_id: &str,
+        family_id: &FamilyId,
         generation: i64,
     ) -> StoreResult<Option<PresentedRefreshToken>> {
         let row: Option<PresentedRow> = sqlx::query_as(&format!(
             "SELECT {FAMILY_COLUMNS}, {PRUNED_EXTRA} {PRUNED_FROM} WHERE f.id = $1"
         ))
-        .bind(family_id)
+        .bind(family_id.as_str())
         .bind(generation)
         .fetch_optional(&self.pool)
         .await?;
@@ -393,11 +393,11 @@ impl Backend {
         Ok(true)
     }
 
-    pub async fn refresh_token_family(&self, id: &str) -> StoreResult<Option<FamilyRecord>> {
+    pub async fn refresh_token_family(&self, id: &FamilyId) -> StoreResult<Option<FamilyRecord>> {
         let row: Option<FamilyRow> = sqlx::query_as(&format!(
             "SELECT {FAMILY_COLUMNS} FROM refresh_token_families f WHERE f.id = $1"
         ))
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(Into::into))
@@ -454,8 +454,8 @@ impl Backend {
                 && (r.session_id.is_none()
                     || (r.session_found.is_some() && r.session_revoked_at.is_none()));
             crate::AccessTokenState {
-                client_id: r.client_id,
-                user_id: r.user_id,
+                client_id: r.client_id.into(),
+                user_id: r.user_id.into(),
                 active,
             }
         }))

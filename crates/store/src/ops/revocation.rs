@@ -8,7 +8,7 @@
 //! new password, deletion) are written in that same transaction too
 //! (`change_user_revoking`).
 
-use grantor_domain::{Reason, Timestamp};
+use grantor_domain::{ClientId, FamilyId, Reason, Timestamp, UserId};
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
@@ -47,52 +47,52 @@ macro_rules! live_families_from {
 pub(super) const LIVE_FAMILIES: &str = live_families_from!("refresh_token_families");
 
 /// A target's live-family condition, with its string parameters from `$2` on.
-struct Scope {
+struct Scope<'a> {
     condition: String,
-    params: Vec<String>,
+    params: Vec<&'a str>,
 }
 
 /// Which live families a target revokes; `None` when it revokes none.
-fn token_scope(target: &RevocationTarget) -> Option<Scope> {
+fn token_scope(target: &RevocationTarget) -> Option<Scope<'_>> {
     use RevocationTarget as T;
-    let scope = |condition: &str, params: Vec<String>| {
+    let scope = |condition: &str, params| {
         Some(Scope {
             condition: condition.to_owned(),
             params,
         })
     };
     match target {
-        T::Family { family_id } => scope("f.id = $2", vec![family_id.clone()]),
-        T::CodeIssue { family_id, .. } => scope("f.id = $2", vec![family_id.clone()?]),
+        T::Family { family_id } => scope("f.id = $2", vec![family_id.as_str()]),
+        T::CodeIssue { family_id, .. } => scope("f.id = $2", vec![family_id.as_ref()?.as_str()]),
         T::Families { family_ids } if family_ids.is_empty() => None,
         T::Families { family_ids } => scope(
             &format!("f.id IN ({})", placeholders(2, family_ids.len())),
-            family_ids.clone(),
+            family_ids.iter().map(FamilyId::as_str).collect(),
         ),
-        T::Grant { grant_id, .. } => scope("f.grant_id = $2", vec![grant_id.clone()]),
-        T::UserGrants { user_id } => scope("f.user_id = $2", vec![user_id.clone()]),
+        T::Grant { grant_id, .. } => scope("f.grant_id = $2", vec![grant_id.as_str()]),
+        T::UserGrants { user_id } => scope("f.user_id = $2", vec![user_id.as_str()]),
         T::User {
             user_id,
             client_id,
             audience,
         } => {
             let mut condition = "f.user_id = $2".to_owned();
-            let mut params = vec![user_id.clone()];
+            let mut params = vec![user_id.as_str()];
             if let Some(c) = client_id {
-                params.push(c.clone());
+                params.push(c.as_str());
                 condition.push_str(&format!(" AND f.client_id = ${}", params.len() + 1));
             }
             if let Some(a) = audience {
-                params.push(a.clone());
+                params.push(a.as_str());
                 condition.push_str(&format!(" AND f.audience = ${}", params.len() + 1));
             }
             scope(&condition, params)
         }
         T::Session { tokens: false, .. } | T::UserSessions { tokens: false, .. } => None,
-        T::Session { session_id, .. } => scope("f.session_id = $2", vec![session_id.clone()]),
+        T::Session { session_id, .. } => scope("f.session_id = $2", vec![session_id.as_str()]),
         T::UserSessions { user_id, .. } => scope(
             "f.session_id IN (SELECT id FROM sessions WHERE user_id = $2)",
-            vec![user_id.clone()],
+            vec![user_id.as_str()],
         ),
         T::UserAccess {
             keep_refresh_tokens: true,
@@ -101,8 +101,8 @@ fn token_scope(target: &RevocationTarget) -> Option<Scope> {
         T::UserAccess {
             session_id: Some(s),
             ..
-        } => scope("f.session_id = $2", vec![s.clone()]),
-        T::UserAccess { user_id, .. } => scope("f.user_id = $2", vec![user_id.clone()]),
+        } => scope("f.session_id = $2", vec![s.as_str()]),
+        T::UserAccess { user_id, .. } => scope("f.user_id = $2", vec![user_id.as_str()]),
     }
 }
 
@@ -114,9 +114,9 @@ fn session_scope(target: &RevocationTarget) -> Option<(&'static str, &str)> {
         | T::UserAccess {
             session_id: Some(session_id),
             ..
-        } => Some(("id = $2", session_id)),
+        } => Some(("id = $2", session_id.as_str())),
         T::UserSessions { user_id, .. } | T::UserAccess { user_id, .. } => {
-            Some(("user_id = $2", user_id))
+            Some(("user_id = $2", user_id.as_str()))
         }
         _ => None,
     }
@@ -166,7 +166,7 @@ async fn count_in(
         count_limit = RECEIPT_COUNT_LIMIT + 1,
     );
     let mut q = sqlx::query_as::<_, (Option<String>, i64, i64, i64)>(&sql).bind(now.0);
-    for p in &scope.params {
+    for p in scope.params {
         q = q.bind(p);
     }
     let rows = q.fetch_all(&mut *conn).await?;
@@ -197,7 +197,7 @@ async fn subject_in(conn: &mut Conn, target: &RevocationTarget) -> StoreResult<O
     let (sql, id) = match target {
         T::Family { family_id } => one(
             "SELECT user_id, client_id FROM refresh_token_families WHERE id = $1",
-            family_id,
+            family_id.as_str(),
         ),
         T::Families { family_ids } => {
             if family_ids.is_empty() {
@@ -209,36 +209,36 @@ async fn subject_in(conn: &mut Conn, target: &RevocationTarget) -> StoreResult<O
             );
             let mut q = sqlx::query_as::<_, Subject>(&sql);
             for id in family_ids {
-                q = q.bind(id);
+                q = q.bind(id.as_str());
             }
             return Ok(q.fetch_optional(&mut *conn).await?);
         }
         T::Grant { grant_id, .. } => one(
             "SELECT user_id, client_id FROM grants WHERE id = $1",
-            grant_id,
+            grant_id.as_str(),
         ),
         T::User {
             user_id, client_id, ..
         } => {
             let found: Option<String> =
                 sqlx::query_scalar("SELECT user_id FROM users WHERE user_id = $1")
-                    .bind(user_id)
+                    .bind(user_id.as_str())
                     .fetch_optional(&mut *conn)
                     .await?;
             return Ok(found.map(|user_id| Subject {
                 user_id: Some(user_id),
-                client_id: client_id.clone(),
+                client_id: client_id.as_ref().map(ClientId::to_string),
             }));
         }
         T::UserSessions { user_id, .. }
         | T::UserAccess { user_id, .. }
         | T::UserGrants { user_id } => one(
             "SELECT user_id, NULL AS client_id FROM users WHERE user_id = $1",
-            user_id,
+            user_id.as_str(),
         ),
         T::Session { session_id, .. } => one(
             "SELECT user_id, NULL AS client_id FROM sessions WHERE id = $1",
-            session_id,
+            session_id.as_str(),
         ),
         T::CodeIssue { .. } => return Ok(Some(Subject::default())),
     };
@@ -293,11 +293,11 @@ async fn close_sessions_in(
 }
 
 /// Bumps the user's refresh-token epoch; false if the user is gone.
-async fn bump_user_epoch_in(conn: &mut Conn, user_id: &str) -> StoreResult<bool> {
+async fn bump_user_epoch_in(conn: &mut Conn, user_id: &UserId) -> StoreResult<bool> {
     let changed = sqlx::query(
         "UPDATE users SET refresh_token_epoch = refresh_token_epoch + 1 WHERE user_id = $1",
     )
-    .bind(user_id)
+    .bind(user_id.as_str())
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -315,7 +315,7 @@ fn lower_count(receipt: &mut RevocationReceipt, changed: i64) {
 
 async fn revoke_families_in(
     conn: &mut Conn,
-    ids: &[String],
+    ids: &[FamilyId],
     reason: Reason,
     now: Timestamp,
 ) -> StoreResult<i64> {
@@ -328,7 +328,7 @@ async fn revoke_families_in(
     );
     let mut q = sqlx::query(&sql).bind(now.0).bind(reason.as_str());
     for id in ids {
-        q = q.bind(id);
+        q = q.bind(id.as_str());
     }
     Ok(q.execute(&mut *conn).await?.rows_affected() as i64)
 }
@@ -363,14 +363,14 @@ async fn write_in(
         } => {
             let changed = if *delete_grant {
                 sqlx::query("DELETE FROM grants WHERE id = $1")
-                    .bind(grant_id)
+                    .bind(grant_id.as_str())
                     .execute(&mut *conn)
                     .await?
             } else {
                 sqlx::query(
                     "UPDATE grants SET token_epoch = token_epoch + 1, updated_at = $2 WHERE id = $1",
                 )
-                .bind(grant_id)
+                .bind(grant_id.as_str())
                 .bind(now.0)
                 .execute(&mut *conn)
                 .await?
@@ -383,18 +383,18 @@ async fn write_in(
                     ..Default::default()
                 };
             } else {
-                receipt.grant_ids = vec![grant_id.clone()];
+                receipt.grant_ids = vec![grant_id.to_string()];
                 receipt.grants_deleted = *delete_grant;
             }
         }
         T::UserGrants { user_id } => {
             receipt.grant_ids =
                 sqlx::query_scalar("SELECT id FROM grants WHERE user_id = $1 ORDER BY id")
-                    .bind(user_id)
+                    .bind(user_id.as_str())
                     .fetch_all(&mut *conn)
                     .await?;
             sqlx::query("DELETE FROM grants WHERE user_id = $1")
-                .bind(user_id)
+                .bind(user_id.as_str())
                 .execute(&mut *conn)
                 .await?;
             receipt.grants_deleted = !receipt.grant_ids.is_empty();
@@ -418,16 +418,16 @@ async fn write_in(
             let ids: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM grants WHERE user_id = $1 AND client_id = $2 AND ($3 IS NULL OR audience = $3) ORDER BY id",
             )
-            .bind(user_id)
-            .bind(client_id)
+            .bind(user_id.as_str())
+            .bind(client_id.as_str())
             .bind(audience)
             .fetch_all(&mut *conn)
             .await?;
             sqlx::query(
                 "UPDATE grants SET token_epoch = token_epoch + 1, updated_at = $4 WHERE user_id = $1 AND client_id = $2 AND ($3 IS NULL OR audience = $3)",
             )
-            .bind(user_id)
-            .bind(client_id)
+            .bind(user_id.as_str())
+            .bind(client_id.as_str())
             .bind(audience)
             .bind(now.0)
             .execute(&mut *conn)
@@ -435,14 +435,26 @@ async fn write_in(
             receipt.grant_ids = ids;
         }
         T::Session { session_id, tokens } => {
-            receipt.sessions =
-                close_sessions_in(conn, Sessions::One, session_id, *tokens, log_id, now).await?
-                    as i64;
+            receipt.sessions = close_sessions_in(
+                conn,
+                Sessions::One,
+                session_id.as_str(),
+                *tokens,
+                log_id,
+                now,
+            )
+            .await? as i64;
         }
         T::UserSessions { user_id, tokens } => {
-            receipt.sessions =
-                close_sessions_in(conn, Sessions::OfUser, user_id, *tokens, log_id, now).await?
-                    as i64;
+            receipt.sessions = close_sessions_in(
+                conn,
+                Sessions::OfUser,
+                user_id.as_str(),
+                *tokens,
+                log_id,
+                now,
+            )
+            .await? as i64;
         }
         T::UserAccess {
             user_id,
@@ -452,11 +464,19 @@ async fn write_in(
             let revoke = !keep_refresh_tokens;
             receipt.sessions = match session_id {
                 Some(s) => {
-                    close_sessions_in(conn, Sessions::One, s, revoke, log_id, now).await? as i64
+                    close_sessions_in(conn, Sessions::One, s.as_str(), revoke, log_id, now).await?
+                        as i64
                 }
                 None => {
-                    close_sessions_in(conn, Sessions::OfUser, user_id, revoke, log_id, now).await?
-                        as i64
+                    close_sessions_in(
+                        conn,
+                        Sessions::OfUser,
+                        user_id.as_str(),
+                        revoke,
+                        log_id,
+                        now,
+                    )
+                    .await? as i64
                 }
             };
             if revoke && session_id.is_none() {
@@ -509,7 +529,7 @@ impl Backend {
         now: Timestamp,
     ) -> StoreResult<Option<RevocationReceipt>> {
         let target = RevocationTarget::UserAccess {
-            user_id: change.user_id().to_owned(),
+            user_id: change.user_id().clone(),
             session_id: None,
             keep_refresh_tokens: false,
         };

@@ -1,4 +1,4 @@
-use grantor_domain::{Timestamp, TokenHash};
+use grantor_domain::{ClientId, SessionId, Timestamp, TokenHash, UserId};
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
@@ -55,11 +55,11 @@ async fn with_clients_in(
     );
     let mut q = sqlx::query_as::<_, (String, String)>(&sql);
     for d in &details {
-        q = q.bind(&d.session.id);
+        q = q.bind(d.session.id.as_str());
     }
     for (session_id, client_id) in q.fetch_all(&mut *conn).await? {
         if let Some(d) = details.iter_mut().find(|d| d.session.id == session_id) {
-            d.client_ids.push(client_id);
+            d.client_ids.push(ClientId::from(client_id));
         }
     }
     Ok(details)
@@ -68,8 +68,8 @@ async fn with_clients_in(
 impl From<SessionRow> for SessionRecord {
     fn from(r: SessionRow) -> Self {
         SessionRecord {
-            id: r.id,
-            user_id: r.user_id,
+            id: r.id.into(),
+            user_id: r.user_id.into(),
             cookie_hash: TokenHash::from_stored(r.cookie_hash),
             created_at: Timestamp(r.created_at),
             updated_at: Timestamp(r.updated_at),
@@ -93,8 +93,8 @@ impl Backend {
         sqlx::query(&format!(
             "INSERT INTO sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
-        .bind(&s.id)
-        .bind(&s.user_id)
+        .bind(s.id.as_str())
+        .bind(s.user_id.as_str())
         .bind(s.cookie_hash.as_str())
         .bind(s.created_at.0)
         .bind(s.updated_at.0)
@@ -130,10 +130,10 @@ impl Backend {
         Ok(row.map(Into::into))
     }
 
-    pub async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+    pub async fn session(&self, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
         let row: Option<SessionRow> =
             sqlx::query_as(&format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"))
-                .bind(id)
+                .bind(id.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(Into::into))
@@ -142,8 +142,8 @@ impl Backend {
     /// Records activity on a session and the client it was used for.
     pub async fn touch_session(
         &self,
-        id: &str,
-        client_id: Option<&str>,
+        id: &SessionId,
+        client_id: Option<&ClientId>,
         ip: &str,
         user_agent: &str,
         idle_expires_at: Timestamp,
@@ -153,7 +153,7 @@ impl Backend {
         sqlx::query(
             "UPDATE sessions SET last_interacted_at = $2, updated_at = $2, last_ip = $3, last_user_agent = $4, idle_expires_at = CASE WHEN idle_expires_at < $5 THEN $5 ELSE idle_expires_at END WHERE id = $1",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(now.0)
         .bind(ip)
         .bind(user_agent)
@@ -162,8 +162,8 @@ impl Backend {
         .await?;
         if let Some(client_id) = client_id {
             sqlx::query("INSERT INTO session_clients (session_id, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(id)
-                .bind(client_id)
+                .bind(id.as_str())
+                .bind(client_id.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -175,13 +175,19 @@ impl Backend {
     /// In one transaction: back-channel logouts are queued for the
     /// session's clients (if it was live) and `event` is written, if this
     /// call ended it.
-    pub async fn end_session(&self, id: &str, event: &LogEvent, now: Timestamp) -> StoreResult<()> {
+    pub async fn end_session(
+        &self,
+        id: &SessionId,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        enqueue_backchannel_logouts_in(&mut tx, "s.id = $3", id, &event.log_id, now).await?;
+        enqueue_backchannel_logouts_in(&mut tx, "s.id = $3", id.as_str(), &event.log_id, now)
+            .await?;
         let ended = sqlx::query(
             "UPDATE sessions SET ended_at = $2, updated_at = $2 WHERE id = $1 AND ended_at IS NULL",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(now.0)
         .execute(&mut *tx)
         .await?
@@ -194,10 +200,15 @@ impl Backend {
     }
 
     /// Updates `last_login`, `last_ip` and `logins_count` after a sign-in.
-    pub async fn record_login(&self, user_id: &str, ip: &str, now: Timestamp) -> StoreResult<()> {
+    pub async fn record_login(
+        &self,
+        user_id: &UserId,
+        ip: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET last_login = $2, last_ip = $3, logins_count = logins_count + 1 WHERE user_id = $1")
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(now.0)
             .bind(ip)
             .execute(&mut *tx)
@@ -251,7 +262,7 @@ impl Backend {
 
     pub async fn live_session(
         &self,
-        id: &str,
+        id: &SessionId,
         now: Timestamp,
     ) -> StoreResult<Option<SessionDetails>> {
         let mut conn = self.pool.acquire().await?;
@@ -259,7 +270,7 @@ impl Backend {
             "SELECT {COLUMNS} FROM sessions WHERE {LIVE} AND id = $2"
         ))
         .bind(now.0)
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut *conn)
         .await?;
         let sessions = row.into_iter().map(Into::into).collect();
@@ -277,7 +288,7 @@ impl Backend {
             "SELECT {COLUMNS} FROM sessions WHERE {LIVE} AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4 OFFSET $5"
         ))
         .bind(now.0)
-        .bind(&filter.user_id)
+        .bind(filter.user_id.as_ref().map(UserId::as_str))
         .bind(&filter.after_id)
         .bind(page.limit)
         .bind(page.offset)
@@ -287,7 +298,7 @@ impl Backend {
             "SELECT COUNT(*) FROM sessions WHERE {LIVE} AND ($2 IS NULL OR user_id = $2)"
         ))
         .bind(now.0)
-        .bind(&filter.user_id)
+        .bind(filter.user_id.as_ref().map(UserId::as_str))
         .fetch_one(&mut *conn)
         .await?;
         let sessions = rows.into_iter().map(Into::into).collect();

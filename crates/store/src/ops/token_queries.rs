@@ -3,7 +3,7 @@
 //! counts with, so a list never shows a token that `/oauth/token` would
 //! refuse (revoked, expired, or dead through its grant, user or session).
 
-use grantor_domain::Timestamp;
+use grantor_domain::{ClientId, FamilyId, Timestamp, UserId};
 
 use super::refresh_tokens::{FamilyRow, FAMILY_COLUMNS};
 use super::revocation::LIVE_FAMILIES;
@@ -16,14 +16,14 @@ const FILTER: &str = "($2 IS NULL OR f.user_id = $2) AND ($3 IS NULL OR f.client
 impl Backend {
     pub async fn live_refresh_token(
         &self,
-        id: &str,
+        id: &FamilyId,
         now: Timestamp,
     ) -> StoreResult<Option<FamilyRecord>> {
         let row: Option<FamilyRow> = sqlx::query_as(&format!(
             "SELECT {FAMILY_COLUMNS} {LIVE_FAMILIES} AND f.id = $2"
         ))
         .bind(now.0)
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(Into::into))
@@ -40,8 +40,8 @@ impl Backend {
             "SELECT {FAMILY_COLUMNS} {LIVE_FAMILIES} AND {FILTER} AND ($4 IS NULL OR f.id > $4) ORDER BY f.id LIMIT $5 OFFSET $6"
         ))
         .bind(now.0)
-        .bind(&filter.user_id)
-        .bind(&filter.client_id)
+        .bind(filter.user_id.as_ref().map(UserId::as_str))
+        .bind(filter.client_id.as_ref().map(ClientId::as_str))
         .bind(&filter.after_id)
         .bind(page.limit)
         .bind(page.offset)
@@ -50,8 +50,8 @@ impl Backend {
         let total: i64 =
             sqlx::query_scalar(&format!("SELECT COUNT(*) {LIVE_FAMILIES} AND {FILTER}"))
                 .bind(now.0)
-                .bind(&filter.user_id)
-                .bind(&filter.client_id)
+                .bind(filter.user_id.as_ref().map(UserId::as_str))
+                .bind(filter.client_id.as_ref().map(ClientId::as_str))
                 .fetch_one(&mut *conn)
                 .await?;
         Ok(Page {

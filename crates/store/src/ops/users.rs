@@ -1,4 +1,4 @@
-use grantor_domain::{Timestamp, User};
+use grantor_domain::{Timestamp, User, UserId};
 use sqlx::FromRow;
 
 use super::{Backend, Conn};
@@ -30,7 +30,7 @@ pub(super) async fn insert_users_in(conn: &mut Conn, users: &[User]) -> StoreRes
         let mut q = sqlx::query(&sql);
         for u in chunk {
             q = q
-                .bind(&u.user_id)
+                .bind(u.user_id.as_str())
                 .bind(&u.connection)
                 .bind(&u.email)
                 .bind(u.email_verified)
@@ -122,7 +122,7 @@ struct UserRow {
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
         User {
-            user_id: r.user_id,
+            user_id: r.user_id.into(),
             connection: r.connection,
             email: r.email,
             email_verified: r.email_verified,
@@ -170,10 +170,10 @@ impl Backend {
         Ok(())
     }
 
-    pub async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
+    pub async fn user(&self, user_id: &UserId) -> StoreResult<Option<User>> {
         let row: Option<UserRow> =
             sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE user_id = $1"))
-                .bind(user_id)
+                .bind(user_id.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(Into::into))
@@ -223,7 +223,7 @@ impl Backend {
         Ok(())
     }
 
-    pub async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
+    pub async fn delete_user(&self, user_id: &UserId) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let deleted = delete_user_in(&mut tx, user_id).await?;
         tx.commit().await?;
@@ -237,7 +237,7 @@ pub(super) async fn update_user_in(conn: &mut Conn, u: &User) -> StoreResult<()>
     let done = sqlx::query(
         "UPDATE users SET email = $2, email_verified = $3, username = $4, name = $5, nickname = $6, picture = $7, given_name = $8, family_name = $9, blocked = $10, app_metadata = $11, user_metadata = $12, password_hash = $13, updated_at = $14, phone_number = $15, phone_verified = $16 WHERE user_id = $1",
     )
-    .bind(&u.user_id)
+    .bind(u.user_id.as_str())
     .bind(&u.email)
     .bind(u.email_verified)
     .bind(&u.username)
@@ -262,9 +262,9 @@ pub(super) async fn update_user_in(conn: &mut Conn, u: &User) -> StoreResult<()>
 }
 
 /// Deletes a user inside the caller's transaction; false when unknown.
-pub(super) async fn delete_user_in(conn: &mut Conn, user_id: &str) -> StoreResult<bool> {
+pub(super) async fn delete_user_in(conn: &mut Conn, user_id: &UserId) -> StoreResult<bool> {
     let done = sqlx::query("DELETE FROM users WHERE user_id = $1")
-        .bind(user_id)
+        .bind(user_id.as_str())
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected() > 0)

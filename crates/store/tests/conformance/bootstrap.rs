@@ -1,5 +1,6 @@
 //! The first start (latched on the tenant row) and the tenant's settings.
 
+use grantor_domain::ClientId;
 use grantor_domain::TenantSettings;
 use grantor_store::{ClientGrantFilter, Store, StoreError};
 
@@ -28,7 +29,7 @@ async fn bootstrap_runs_once(store: &Store) {
     // Everything is still the first plan's.
     assert_eq!(store.tenant_settings().await.unwrap(), first.tenant);
     let mgmt = store
-        .client(MGMT_CLIENT)
+        .client(&ClientId::from(MGMT_CLIENT))
         .await
         .unwrap()
         .expect("mgmt client");
@@ -85,7 +86,11 @@ async fn concurrent_bootstraps_have_one_winner(store: &Store) {
         store.admin_password_hash(ADMIN_EMAIL).await.unwrap(),
         Some(winner.admin_password_hash.clone())
     );
-    let mgmt = store.client(MGMT_CLIENT).await.unwrap().unwrap();
+    let mgmt = store
+        .client(&ClientId::from(MGMT_CLIENT))
+        .await
+        .unwrap()
+        .unwrap();
     assert_client_eq(&mgmt, &winner.management_client);
 }
 

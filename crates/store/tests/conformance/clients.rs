@@ -1,6 +1,7 @@
 //! Clients, APIs (resource servers) and client grants: round trips, conflicts,
 //! cascades, paging, and the system rows bootstrap creates.
 
+use grantor_domain::ClientId;
 use grantor_domain::{
     Client, ClientGrant, ResourceServer, ScopeDefinition, ScopeSet, SigningAlg, Timestamp,
     TokenEndpointAuthMethod,
@@ -49,15 +50,40 @@ async fn client_round_trip(store: &Store) {
     let b = other_client("app-b");
     store.insert_client(&a).await.unwrap();
     store.insert_client(&b).await.unwrap();
-    assert_client_eq(&store.client("app-a").await.unwrap().unwrap(), &a);
-    assert_client_eq(&store.client("app-b").await.unwrap().unwrap(), &b);
-    assert!(store.client("app-c").await.unwrap().is_none());
+    assert_client_eq(
+        &store
+            .client(&ClientId::from("app-a"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &a,
+    );
+    assert_client_eq(
+        &store
+            .client(&ClientId::from("app-b"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &b,
+    );
+    assert!(store
+        .client(&ClientId::from("app-c"))
+        .await
+        .unwrap()
+        .is_none());
 
     // The other auth method round-trips too.
     let mut c = client("app-c");
     c.token_endpoint_auth_method = TokenEndpointAuthMethod::ClientSecretBasic;
     store.insert_client(&c).await.unwrap();
-    assert_client_eq(&store.client("app-c").await.unwrap().unwrap(), &c);
+    assert_client_eq(
+        &store
+            .client(&ClientId::from("app-c"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &c,
+    );
 
     // Update every updatable field of `a` to `b`'s values; `created_at` and
     // `is_system` are not updatable and keep their stored values.
@@ -66,7 +92,11 @@ async fn client_round_trip(store: &Store) {
     updated.created_at = ts(12_345);
     updated.is_system = true;
     store.update_client(&updated, None).await.unwrap();
-    let read = store.client("app-a").await.unwrap().unwrap();
+    let read = store
+        .client(&ClientId::from("app-a"))
+        .await
+        .unwrap()
+        .unwrap();
     let expected = Client {
         created_at: a.created_at,
         is_system: false,
@@ -74,19 +104,44 @@ async fn client_round_trip(store: &Store) {
     };
     assert_client_eq(&read, &expected);
     // The update did not touch the other clients.
-    assert_client_eq(&store.client("app-b").await.unwrap().unwrap(), &b);
-    assert_client_eq(&store.client("app-c").await.unwrap().unwrap(), &c);
+    assert_client_eq(
+        &store
+            .client(&ClientId::from("app-b"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &b,
+    );
+    assert_client_eq(
+        &store
+            .client(&ClientId::from("app-c"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &c,
+    );
 
     // …and back, to check the other direction of every value.
     let mut back = client("app-a");
     back.updated_at = ts(100);
     store.update_client(&back, None).await.unwrap();
-    assert_client_eq(&store.client("app-a").await.unwrap().unwrap(), &back);
+    assert_client_eq(
+        &store
+            .client(&ClientId::from("app-a"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &back,
+    );
 
     // The deleted client is gone; deleting again reports nothing deleted.
-    assert!(store.delete_client("app-c").await.unwrap());
-    assert!(store.client("app-c").await.unwrap().is_none());
-    assert!(!store.delete_client("app-c").await.unwrap());
+    assert!(store.delete_client(&ClientId::from("app-c")).await.unwrap());
+    assert!(store
+        .client(&ClientId::from("app-c"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!store.delete_client(&ClientId::from("app-c")).await.unwrap());
 }
 
 async fn update_missing_client_is_not_found(store: &Store) {
@@ -95,7 +150,11 @@ async fn update_missing_client_is_not_found(store: &Store) {
         store.update_client(&client("absent"), None).await,
         StoreError::NotFound
     );
-    assert!(store.client("absent").await.unwrap().is_none());
+    assert!(store
+        .client(&ClientId::from("absent"))
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(store.list_clients(all()).await.unwrap().total, 1);
 }
 
@@ -105,7 +164,10 @@ async fn duplicate_client_id_is_conflict(store: &Store) {
     let mut again = other_client("dup");
     again.name = "Impostor".to_owned();
     assert_store_err!(store.insert_client(&again).await, StoreError::Conflict(_));
-    assert_client_eq(&store.client("dup").await.unwrap().unwrap(), &original);
+    assert_client_eq(
+        &store.client(&ClientId::from("dup")).await.unwrap().unwrap(),
+        &original,
+    );
     assert_eq!(store.list_clients(all()).await.unwrap().total, 1);
 }
 
@@ -272,19 +334,19 @@ async fn client_grant_round_trip(store: &Store) {
     assert_grant_eq(&store.client_grant("cgr_1").await.unwrap().unwrap(), &g);
     assert_grant_eq(
         &store
-            .client_grant_for("c1", "https://one.example.com")
+            .client_grant_for(&ClientId::from("c1"), "https://one.example.com")
             .await
             .unwrap()
             .unwrap(),
         &g,
     );
     assert!(store
-        .client_grant_for("c1", "https://two.example.com")
+        .client_grant_for(&ClientId::from("c1"), "https://two.example.com")
         .await
         .unwrap()
         .is_none());
     assert!(store
-        .client_grant_for("c2", "https://one.example.com")
+        .client_grant_for(&ClientId::from("c2"), "https://one.example.com")
         .await
         .unwrap()
         .is_none());
@@ -320,7 +382,7 @@ async fn client_grant_round_trip(store: &Store) {
     assert!(store.client_grant("cgr_1").await.unwrap().is_none());
     assert!(!store.delete_client_grant("cgr_1").await.unwrap());
     // The client and the API are untouched.
-    assert!(store.client("c1").await.unwrap().is_some());
+    assert!(store.client(&ClientId::from("c1")).await.unwrap().is_some());
     assert!(store
         .resource_server("https://one.example.com")
         .await
@@ -379,7 +441,7 @@ async fn duplicate_client_grant_is_conflict(store: &Store) {
     assert!(store.client_grant("cgr_2").await.unwrap().is_none());
     assert_grant_eq(
         &store
-            .client_grant_for("c1", "https://one.example.com")
+            .client_grant_for(&ClientId::from("c1"), "https://one.example.com")
             .await
             .unwrap()
             .unwrap(),
@@ -409,8 +471,8 @@ async fn deleting_client_deletes_its_grants(store: &Store) {
     ] {
         store.insert_client_grant(&grant(id, c, aud)).await.unwrap();
     }
-    assert!(store.delete_client("c1").await.unwrap());
-    assert!(store.client("c1").await.unwrap().is_none());
+    assert!(store.delete_client(&ClientId::from("c1")).await.unwrap());
+    assert!(store.client(&ClientId::from("c1")).await.unwrap().is_none());
     assert!(store.client_grant("g1").await.unwrap().is_none());
     assert!(store.client_grant("g2").await.unwrap().is_none());
     assert_eq!(
@@ -422,7 +484,7 @@ async fn deleting_client_deletes_its_grants(store: &Store) {
     // A new client reusing the id starts without grants.
     store.insert_client(&client("c1")).await.unwrap();
     assert!(store
-        .client_grant_for("c1", "https://one.example.com")
+        .client_grant_for(&ClientId::from("c1"), "https://one.example.com")
         .await
         .unwrap()
         .is_none());
@@ -500,12 +562,12 @@ async fn management_api_identifier_sync_cascades_to_grants(store: &Store) {
     assert_eq!(g.audience, NEW);
     assert_eq!(g.scope.to_wire(), p.management_grant.scope.to_wire());
     assert!(store
-        .client_grant_for(MGMT_CLIENT, NEW)
+        .client_grant_for(&ClientId::from(MGMT_CLIENT), NEW)
         .await
         .unwrap()
         .is_some());
     assert!(store
-        .client_grant_for(MGMT_CLIENT, MGMT_AUDIENCE)
+        .client_grant_for(&ClientId::from(MGMT_CLIENT), MGMT_AUDIENCE)
         .await
         .unwrap()
         .is_none());
@@ -561,7 +623,7 @@ async fn list_client_grants_filters_and_checkpoints(store: &Store) {
     }
     let filter =
         |client: Option<&str>, audience: Option<&str>, after: Option<&str>| ClientGrantFilter {
-            client_id: client.map(str::to_owned),
+            client_id: client.map(ClientId::from),
             audience: audience.map(str::to_owned),
             after_id: after.map(str::to_owned),
         };
@@ -647,11 +709,18 @@ async fn system_rows_are_never_deleted(store: &Store) {
     let p = plan("sys");
     assert!(store.bootstrap(&p).await.unwrap());
 
-    assert!(!store.delete_client(MGMT_CLIENT).await.unwrap());
+    assert!(!store
+        .delete_client(&ClientId::from(MGMT_CLIENT))
+        .await
+        .unwrap());
     assert!(!store.delete_resource_server(MGMT_API).await.unwrap());
 
     assert_client_eq(
-        &store.client(MGMT_CLIENT).await.unwrap().unwrap(),
+        &store
+            .client(&ClientId::from(MGMT_CLIENT))
+            .await
+            .unwrap()
+            .unwrap(),
         &p.management_client,
     );
     assert_api_eq(
@@ -670,7 +739,7 @@ async fn system_rows_are_never_deleted(store: &Store) {
         .insert_resource_server(&api("plain-api", "urn:plain"))
         .await
         .unwrap();
-    assert!(store.delete_client("plain").await.unwrap());
+    assert!(store.delete_client(&ClientId::from("plain")).await.unwrap());
     assert!(store.delete_resource_server("plain-api").await.unwrap());
     assert_eq!(client_ids(store, all()).await, (owned(&[MGMT_CLIENT]), 1));
     assert_eq!(store.list_resource_servers(all()).await.unwrap().total, 1);

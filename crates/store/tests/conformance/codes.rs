@@ -2,6 +2,7 @@
 
 use grantor_domain::Timestamp;
 use grantor_domain::TokenHash;
+use grantor_domain::{ClientId, GrantId, SessionId, UserId};
 use grantor_store::Store;
 
 conformance_tests! {
@@ -13,10 +14,10 @@ async fn authorization_codes_are_read_without_writing_and_spent_once(store: &Sto
     let now = Timestamp(1_700_000_000_000);
     let code = |hash: &str, sent: bool| AuthorizationCodeRecord {
         code_hash: TokenHash::from_stored(hash.to_owned()),
-        client_id: "client".to_owned(),
-        user_id: "auth0|u".to_owned(),
-        session_id: Some("s".to_owned()),
-        grant_id: "g".to_owned(),
+        client_id: ClientId::from("client"),
+        user_id: UserId::from("auth0|u"),
+        session_id: Some(SessionId::from("s")),
+        grant_id: GrantId::from("g"),
         redirect_uri: "https://app.example/cb".to_owned(),
         redirect_uri_sent: sent,
         audience: "https://api.example/".to_owned(),

@@ -1,6 +1,7 @@
 //! User grants (consents) as the Management API lists them.
 
 use grantor_domain::ScopeSet;
+use grantor_domain::{ClientId, GrantId, UserId};
 use grantor_store::{PageRequest, Store};
 
 use crate::support::fixtures::{all, owned, page, ts};
@@ -20,14 +21,24 @@ async fn list_grants_filters_and_pages(store: &Store) {
     ];
     for (id, user_id, client_id, audience, at) in cases {
         store
-            .upsert_grant(id, user_id, client_id, audience, &read, ts(at))
+            .upsert_grant(
+                &GrantId::from(id),
+                &UserId::from(user_id),
+                &ClientId::from(client_id),
+                audience,
+                &read,
+                ts(at),
+            )
             .await
             .unwrap();
     }
     let ids = |filter: GrantFilter, request: PageRequest| async move {
         let page = store.list_grants(&filter, request).await.unwrap();
         (
-            page.items.into_iter().map(|g| g.id).collect::<Vec<_>>(),
+            page.items
+                .into_iter()
+                .map(|g| g.id.into_string())
+                .collect::<Vec<_>>(),
             page.total,
         )
     };
@@ -41,7 +52,7 @@ async fn list_grants_filters_and_pages(store: &Store) {
         (owned(&["g3", "g1"]), 4)
     );
     let by_user = GrantFilter {
-        user_id: Some("auth0|u1".to_owned()),
+        user_id: Some(UserId::from("auth0|u1")),
         ..Default::default()
     };
     assert_eq!(
@@ -51,7 +62,7 @@ async fn list_grants_filters_and_pages(store: &Store) {
     assert_eq!(
         ids(
             GrantFilter {
-                client_id: Some("client-a".to_owned()),
+                client_id: Some(ClientId::from("client-a")),
                 ..by_user.clone()
             },
             all()
@@ -74,7 +85,7 @@ async fn list_grants_filters_and_pages(store: &Store) {
     let page = store
         .list_grants(
             &GrantFilter {
-                user_id: Some("auth0|u2".to_owned()),
+                user_id: Some(UserId::from("auth0|u2")),
                 ..Default::default()
             },
             all(),

@@ -2,6 +2,7 @@
 //! (`ops/batch.rs`): each write is whole or absent, whatever its neighbours do.
 
 use grantor_domain::TokenHash;
+use grantor_domain::{ClientId, FamilyId};
 use grantor_store::{Store, StoreError};
 
 use crate::support::compare::assert_client_eq;
@@ -52,10 +53,10 @@ async fn concurrent_writes_commit_independently(store: &Store) {
         }
     }
     let listed = store.list_clients(all()).await.unwrap();
-    let durable: Vec<&String> = listed
+    let durable: Vec<&str> = listed
         .items
         .iter()
-        .map(|c| &c.client_id)
+        .map(|c| c.client_id.as_str())
         .filter(|id| id.starts_with('c'))
         .collect();
     assert_eq!(ok, 60 - 20, "every id but the duplicates was written");
@@ -64,13 +65,17 @@ async fn concurrent_writes_commit_independently(store: &Store) {
     for c in listed
         .items
         .iter()
-        .filter(|c| c.client_id.starts_with("dropped"))
+        .filter(|c| c.client_id.as_str().starts_with("dropped"))
     {
-        assert_client_eq(c, &client(&c.client_id));
+        assert_client_eq(c, &client(c.client_id.as_str()));
     }
     // And the store still writes afterwards.
     store.insert_client(&client("after")).await.unwrap();
-    assert!(store.client("after").await.unwrap().is_some());
+    assert!(store
+        .client(&ClientId::from("after"))
+        .await
+        .unwrap()
+        .is_some());
 }
 
 /// An exchange's statements go to SQLite in one call (`ops/batch.rs`): a
@@ -96,7 +101,7 @@ async fn an_exchange_is_written_whole_or_not_at_all(store: &Store) {
     };
     let generation = || async {
         store
-            .refresh_token_family("fam-whole")
+            .refresh_token_family(&FamilyId::from("fam-whole"))
             .await
             .unwrap()
             .unwrap()

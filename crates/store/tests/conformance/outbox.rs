@@ -2,7 +2,7 @@
 //! announce, claimed under a lease, settled only by the claim that holds them,
 //! purged once finished.
 
-use grantor_domain::Reason;
+use grantor_domain::{ClientId, Reason, SessionId, UserId};
 use grantor_store::{
     DeliveryOutcome, OutboxClaim, OutboxFilter, OutboxKind, OutboxMessage, OutboxStatus, PurgePlan,
     RevocationTarget, Store,
@@ -42,8 +42,8 @@ async fn arrange(store: &Store, sessions: &[&str]) -> String {
         for client in ["web", "silent"] {
             store
                 .touch_session(
-                    id,
-                    Some(client),
+                    &SessionId::from(*id),
+                    Some(&ClientId::from(client)),
                     "192.0.2.9",
                     "agent/9",
                     ts(1_000_000),
@@ -72,7 +72,7 @@ async fn revoke_session(store: &Store, id: &str, log_id: &str, at: i64) -> Strin
     store
         .revoke(
             &RevocationTarget::Session {
-                session_id: id.to_owned(),
+                session_id: SessionId::from(id),
                 tokens: true,
             },
             Reason::ManagementApi,
@@ -94,8 +94,8 @@ async fn session_ends_queue_one_logout_per_registered_client(store: &Store) {
     store.create_session(&expired).await.unwrap();
     store
         .touch_session(
-            "s4",
-            Some("web"),
+            &SessionId::from("s4"),
+            Some(&ClientId::from("web")),
             "192.0.2.9",
             "agent/9",
             ts(1_000_000),
@@ -127,8 +127,14 @@ async fn session_ends_queue_one_logout_per_registered_client(store: &Store) {
     // Revoked again: already ended, nothing more.
     revoke_session(store, "s1", "l1b", 11).await;
     let (l2, l2b) = (log_event("l2", "slo", 20), log_event("l2b", "slo", 21));
-    store.end_session("s2", &l2, ts(20)).await.unwrap();
-    store.end_session("s2", &l2b, ts(21)).await.unwrap();
+    store
+        .end_session(&SessionId::from("s2"), &l2, ts(20))
+        .await
+        .unwrap();
+    store
+        .end_session(&SessionId::from("s2"), &l2b, ts(21))
+        .await
+        .unwrap();
     assert!(
         store.log_event(&l2.log_id).await.unwrap().is_some(),
         "the logout event is written with its messages"
@@ -142,7 +148,7 @@ async fn session_ends_queue_one_logout_per_registered_client(store: &Store) {
     store
         .revoke(
             &RevocationTarget::UserSessions {
-                user_id: USER.to_owned(),
+                user_id: UserId::from(USER),
                 tokens: false,
             },
             Reason::ManagementApi,
@@ -173,7 +179,7 @@ async fn claims_are_leases_settled_only_by_their_owner(store: &Store) {
     store
         .revoke(
             &RevocationTarget::UserSessions {
-                user_id: USER.to_owned(),
+                user_id: UserId::from(USER),
                 tokens: true,
             },
             Reason::ManagementApi,

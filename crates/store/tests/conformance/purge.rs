@@ -1,6 +1,7 @@
 //! The purge: dead rows deleted in bounded batches, live ones kept.
 
 use grantor_domain::Reason;
+use grantor_domain::SessionId;
 use grantor_domain::TokenHash;
 use grantor_store::Store;
 
@@ -27,7 +28,7 @@ async fn purge_deletes_dead_rows_in_bounded_batches(store: &Store) {
     for i in 0..10 {
         let mut f = new_family(&format!("p{i}"), "auth0|pg", "client-a", &g.id, i);
         if i == 0 {
-            f.session_id = Some("s-ended".to_owned());
+            f.session_id = Some(SessionId::from("s-ended"));
         }
         let batch = grantor_store::IssueBatch {
             family: Some(f),
@@ -104,6 +105,14 @@ async fn purge_deletes_dead_rows_in_bounded_batches(store: &Store) {
             .unwrap();
         assert_eq!(stored.is_some(), i % 2 == 0, "p{i}");
     }
-    assert!(store.session("s-ended").await.unwrap().is_some());
-    assert!(store.session("s-revoked").await.unwrap().is_none());
+    assert!(store
+        .session(&SessionId::from("s-ended"))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .session(&SessionId::from("s-revoked"))
+        .await
+        .unwrap()
+        .is_none());
 }

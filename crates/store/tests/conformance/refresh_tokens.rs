@@ -4,6 +4,7 @@
 use grantor_domain::Reason;
 use grantor_domain::ScopeSet;
 use grantor_domain::TokenHash;
+use grantor_domain::{ClientId, FamilyId, GrantId, SessionId, UserId};
 use grantor_store::{PageRequest, Store};
 
 use crate::support::fixtures::{
@@ -127,7 +128,7 @@ async fn rotation_keeps_only_the_secrets_that_can_be_honoured(store: &Store) {
     // A pruned generation is read by family id, with the state reuse
     // detection decides on.
     let pruned = store
-        .load_pruned_refresh_token("fam-rot", 3)
+        .load_pruned_refresh_token(&FamilyId::from("fam-rot"), 3)
         .await
         .unwrap()
         .unwrap();
@@ -138,7 +139,7 @@ async fn rotation_keeps_only_the_secrets_that_can_be_honoured(store: &Store) {
         !pruned.snapshot.revoked && pruned.snapshot.grant_current && pruned.snapshot.user_current
     );
     assert!(store
-        .load_pruned_refresh_token("fam-none", 3)
+        .load_pruned_refresh_token(&FamilyId::from("fam-none"), 3)
         .await
         .unwrap()
         .is_none());
@@ -150,7 +151,7 @@ async fn rotation_keeps_only_the_secrets_that_can_be_honoured(store: &Store) {
     store.import_refresh_tokens(&[legacy]).await.unwrap();
     for (expected, hash) in [(0, "legacy1"), (1, "legacy2"), (2, "legacy3")] {
         let mut w = write(expected, true, hash);
-        w.family_id = "fam-legacy".to_owned();
+        w.family_id = FamilyId::from("fam-legacy");
         assert!(store.apply_exchange(&w).await.unwrap());
     }
     assert_eq!(found("legacy0").await, Some(0), "kept: it carries no MAC");
@@ -227,7 +228,10 @@ async fn exchange_is_a_compare_and_set_and_revocations_are_seen_on_load(store: &
         format!("{:?}", current.snapshot)
     );
     assert_eq!(loaded.token.family.id, current.family.id);
-    assert_eq!(loaded.user.map(|u| u.user_id), Some("auth0|cas".to_owned()));
+    assert_eq!(
+        loaded.user.map(|u| u.user_id),
+        Some(UserId::from("auth0|cas"))
+    );
     assert_eq!(
         loaded.api.map(|a| a.id),
         Some("api-cas".to_owned()),
@@ -310,7 +314,10 @@ async fn live_token_ids(
         .list_live_refresh_tokens(filter, request, ts(now))
         .await
         .unwrap();
-    (page.items.into_iter().map(|f| f.id).collect(), page.total)
+    (
+        page.items.into_iter().map(|f| f.id.into_string()).collect(),
+        page.total,
+    )
 }
 
 /// Revoked, expired (absolute or idle) tokens, and tokens whose grant, user
@@ -329,15 +336,36 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
     let audience = "https://api.example.com/";
     let scope = ScopeSet::parse("offline_access");
     let ga = store
-        .upsert_grant("g-a", "auth0|rt", "client-a", audience, &scope, ts(0))
+        .upsert_grant(
+            &GrantId::from("g-a"),
+            &UserId::from("auth0|rt"),
+            &ClientId::from("client-a"),
+            audience,
+            &scope,
+            ts(0),
+        )
         .await
         .unwrap();
     let gb = store
-        .upsert_grant("g-b", "auth0|rt", "client-b", audience, &scope, ts(0))
+        .upsert_grant(
+            &GrantId::from("g-b"),
+            &UserId::from("auth0|rt"),
+            &ClientId::from("client-b"),
+            audience,
+            &scope,
+            ts(0),
+        )
         .await
         .unwrap();
     let g2 = store
-        .upsert_grant("g-2", "auth0|rt2", "client-a", audience, &scope, ts(0))
+        .upsert_grant(
+            &GrantId::from("g-2"),
+            &UserId::from("auth0|rt2"),
+            &ClientId::from("client-a"),
+            audience,
+            &scope,
+            ts(0),
+        )
         .await
         .unwrap();
     store
@@ -352,7 +380,7 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
     issue_family(store, new_family("a1", "auth0|rt", "client-a", &ga.id, 1)).await;
     issue_family(store, new_family("a2", "auth0|rt", "client-a", &ga.id, 2)).await;
     let mut a3 = new_family("a3", "auth0|rt", "client-a", &ga.id, 3);
-    a3.session_id = Some("s-live".to_owned());
+    a3.session_id = Some(SessionId::from("s-live"));
     a3.device_name = Some("Pixel".to_owned());
     issue_family(store, a3).await;
     issue_family(store, new_family("b1", "auth0|rt", "client-b", &gb.id, 4)).await;
@@ -370,7 +398,7 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
     idle.idle_expires_at = Some(ts(100));
     issue_family(store, idle).await;
     let mut in_dead_session = new_family("x-session", "auth0|rt", "client-a", &ga.id, 9);
-    in_dead_session.session_id = Some("s-dead".to_owned());
+    in_dead_session.session_id = Some(SessionId::from("s-dead"));
     issue_family(store, in_dead_session).await;
     let revoke = |target: RevocationTarget, id: &str| {
         let event = log_event(id, "srrt", 50);
@@ -383,14 +411,14 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
     };
     revoke(
         RevocationTarget::Family {
-            family_id: "x-revoked".to_owned(),
+            family_id: FamilyId::from("x-revoked"),
         },
         "r1",
     )
     .await;
     revoke(
         RevocationTarget::Session {
-            session_id: "s-dead".to_owned(),
+            session_id: SessionId::from("s-dead"),
             tokens: true,
         },
         "r2",
@@ -399,20 +427,23 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
 
     let now = 200;
     let one = store
-        .live_refresh_token("a3", ts(now))
+        .live_refresh_token(&FamilyId::from("a3"), ts(now))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(one.user_id, "auth0|rt");
     assert_eq!(one.client_id, "client-a");
-    assert_eq!(one.session_id.as_deref(), Some("s-live"));
+    assert_eq!(
+        one.session_id.as_ref().map(SessionId::as_str),
+        Some("s-live")
+    );
     assert_eq!(one.device_name.as_deref(), Some("Pixel"));
     assert_eq!(one.audience, audience);
     assert_eq!(one.scope, "offline_access");
     for dead in ["x-revoked", "x-expired", "x-idle", "x-session", "unknown"] {
         assert!(
             store
-                .live_refresh_token(dead, ts(now))
+                .live_refresh_token(&FamilyId::from(dead), ts(now))
                 .await
                 .unwrap()
                 .is_none(),
@@ -421,7 +452,7 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
     }
     assert!(
         store
-            .live_refresh_token("x-expired", ts(50))
+            .live_refresh_token(&FamilyId::from("x-expired"), ts(50))
             .await
             .unwrap()
             .is_some(),
@@ -429,7 +460,7 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
     );
 
     let by_user = RefreshTokenFilter {
-        user_id: Some("auth0|rt".to_owned()),
+        user_id: Some(UserId::from("auth0|rt")),
         ..Default::default()
     };
     assert_eq!(
@@ -437,8 +468,8 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
         (owned(&["a1", "a2", "a3", "b1"]), 4)
     );
     let by_client = RefreshTokenFilter {
-        user_id: Some("auth0|rt".to_owned()),
-        client_id: Some("client-a".to_owned()),
+        user_id: Some(UserId::from("auth0|rt")),
+        client_id: Some(ClientId::from("client-a")),
         ..Default::default()
     };
     assert_eq!(
@@ -451,7 +482,7 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
         (owned(&["a2", "a3"]), 5)
     );
     let only_client_a = RefreshTokenFilter {
-        client_id: Some("client-a".to_owned()),
+        client_id: Some(ClientId::from("client-a")),
         ..Default::default()
     };
     assert_eq!(
@@ -483,7 +514,7 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
     );
     revoke(
         RevocationTarget::User {
-            user_id: "auth0|rt".to_owned(),
+            user_id: UserId::from("auth0|rt"),
             client_id: None,
             audience: None,
         },
@@ -495,7 +526,7 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
         (vec![], 0)
     );
     assert!(store
-        .live_refresh_token("a1", ts(now))
+        .live_refresh_token(&FamilyId::from("a1"), ts(now))
         .await
         .unwrap()
         .is_none());

@@ -3,6 +3,7 @@
 
 use grantor_domain::Reason;
 use grantor_domain::ScopeSet;
+use grantor_domain::{ClientId, GrantId, SessionId, UserId};
 use grantor_store::{PageRequest, Store};
 
 use crate::support::fixtures::{
@@ -114,9 +115,9 @@ async fn revocation_fixture(store: &Store) -> (String, String) {
     let scope = ScopeSet::parse("offline_access");
     let ga = store
         .upsert_grant(
-            "g-a",
-            "auth0|rev",
-            "client-a",
+            &GrantId::from("g-a"),
+            &UserId::from("auth0|rev"),
+            &ClientId::from("client-a"),
             "https://api.example.com/",
             &scope,
             ts(0),
@@ -125,9 +126,9 @@ async fn revocation_fixture(store: &Store) -> (String, String) {
         .unwrap();
     let gb = store
         .upsert_grant(
-            "g-b",
-            "auth0|rev",
-            "client-b",
+            &GrantId::from("g-b"),
+            &UserId::from("auth0|rev"),
+            &ClientId::from("client-b"),
             "https://api.example.com/",
             &scope,
             ts(0),
@@ -139,7 +140,7 @@ async fn revocation_fixture(store: &Store) -> (String, String) {
         .await
         .unwrap();
     let mut bound = new_family("fa1", "auth0|rev", "client-a", &ga.id, 1);
-    bound.session_id = Some("sa".to_owned());
+    bound.session_id = Some(SessionId::from("sa"));
     bound.device_name = Some("phone".to_owned());
     for family in [
         bound,
@@ -152,7 +153,7 @@ async fn revocation_fixture(store: &Store) -> (String, String) {
                 "auth0|rev",
                 &family.client_id,
                 &family.grant_id,
-                Some(&family.id),
+                Some(family.id.as_str()),
             ),
             family: Some(family),
             code_hash: None,
@@ -160,7 +161,7 @@ async fn revocation_fixture(store: &Store) -> (String, String) {
         };
         store.issue_tokens(&batch, ts(3)).await.unwrap();
     }
-    (ga.id, gb.id)
+    (ga.id.to_string(), gb.id.to_string())
 }
 
 /// Every target revokes exactly what it names, reports it in the receipt,
@@ -294,7 +295,7 @@ async fn revocations_cover_exactly_their_target_with_a_receipt(store: &Store) {
     assert_eq!((revoked.sessions, revoked.refresh_tokens), (1, 1));
     assert!(!live(store, "fa1").await);
     assert!(store
-        .session("sa")
+        .session(&SessionId::from("sa"))
         .await
         .unwrap()
         .unwrap()
@@ -394,7 +395,7 @@ async fn user_wide_revocation_is_one_epoch_and_later_tokens_work(store: &Store) 
 /// old user's refresh tokens.
 async fn recreated_user_does_not_revive_old_tokens(store: &Store) {
     revocation_fixture(store).await;
-    assert!(store.delete_user("auth0|rev").await.unwrap());
+    assert!(store.delete_user(&UserId::from("auth0|rev")).await.unwrap());
     assert!(!live(store, "fa2").await);
     let mut again = user("rev", "rev@example.com");
     again.created_at = ts(50);
@@ -426,6 +427,6 @@ async fn deleting_every_grant_of_a_user_is_one_revocation(store: &Store) {
     for f in ["fa1", "fa2", "fb1"] {
         assert!(!live(store, f).await, "{f}");
     }
-    assert!(store.grant("g-a").await.unwrap().is_none());
-    assert!(store.grant("g-b").await.unwrap().is_none());
+    assert!(store.grant(&GrantId::from("g-a")).await.unwrap().is_none());
+    assert!(store.grant(&GrantId::from("g-b")).await.unwrap().is_none());
 }

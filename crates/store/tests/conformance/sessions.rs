@@ -1,6 +1,7 @@
 //! Browser sessions as the Management API and the dashboard list them.
 
 use grantor_domain::Reason;
+use grantor_domain::{ClientId, SessionId, UserId};
 use grantor_store::{PageRequest, Store};
 
 use crate::support::fixtures::{all, log_event, owned, page, session_record, ts, user};
@@ -36,8 +37,8 @@ async fn live_sessions_leave_out_ended_revoked_and_expired(store: &Store) {
     for client in ["client-b", "client-a"] {
         store
             .touch_session(
-                "s2",
-                Some(client),
+                &SessionId::from("s2"),
+                Some(&ClientId::from(client)),
                 "192.0.2.9",
                 "agent/9",
                 ts(500_000),
@@ -47,13 +48,17 @@ async fn live_sessions_leave_out_ended_revoked_and_expired(store: &Store) {
             .unwrap();
     }
     store
-        .end_session("x-ended", &log_event("e-slo", "slo", 20), ts(20))
+        .end_session(
+            &SessionId::from("x-ended"),
+            &log_event("e-slo", "slo", 20),
+            ts(20),
+        )
         .await
         .unwrap();
     store
         .revoke(
             &RevocationTarget::Session {
-                session_id: "x-revoked".to_owned(),
+                session_id: SessionId::from("x-revoked"),
                 tokens: true,
             },
             Reason::ManagementApi,
@@ -64,13 +69,17 @@ async fn live_sessions_leave_out_ended_revoked_and_expired(store: &Store) {
         .unwrap();
 
     let now = ts(200);
-    let s2 = store.live_session("s2", now).await.unwrap().unwrap();
+    let s2 = store
+        .live_session(&SessionId::from("s2"), now)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(s2.client_ids, owned(&["client-a", "client-b"]));
     assert_eq!(s2.session.user_id, "auth0|se");
     assert_eq!(s2.session.last_ip, "192.0.2.9");
     assert_eq!(s2.session.initial_ip, "192.0.2.1");
     assert!(store
-        .live_session("s1", now)
+        .live_session(&SessionId::from("s1"), now)
         .await
         .unwrap()
         .unwrap()
@@ -78,7 +87,11 @@ async fn live_sessions_leave_out_ended_revoked_and_expired(store: &Store) {
         .is_empty());
     for dead in ["x-ended", "x-revoked", "x-expired", "x-idle", "unknown"] {
         assert!(
-            store.live_session(dead, now).await.unwrap().is_none(),
+            store
+                .live_session(&SessionId::from(dead), now)
+                .await
+                .unwrap()
+                .is_none(),
             "{dead} is not live"
         );
     }
@@ -91,13 +104,13 @@ async fn live_sessions_leave_out_ended_revoked_and_expired(store: &Store) {
         (
             page.items
                 .into_iter()
-                .map(|d| d.session.id)
+                .map(|d| d.session.id.into_string())
                 .collect::<Vec<_>>(),
             page.total,
         )
     };
     let by_user = SessionFilter {
-        user_id: Some("auth0|se".to_owned()),
+        user_id: Some(UserId::from("auth0|se")),
         after_id: None,
     };
     assert_eq!(

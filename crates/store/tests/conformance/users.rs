@@ -2,6 +2,7 @@
 
 use grantor_domain::user::DATABASE_CONNECTION;
 use grantor_domain::User;
+use grantor_domain::UserId;
 use grantor_store::{PageRequest, Store, StoreError, UserFilter};
 
 use crate::support::compare::assert_user_eq;
@@ -16,7 +17,10 @@ conformance_tests! {
 async fn user_ids(store: &Store, filter: &UserFilter, request: PageRequest) -> (Vec<String>, i64) {
     let page = store.list_users(filter, request).await.unwrap();
     (
-        page.items.into_iter().map(|u| u.user_id).collect(),
+        page.items
+            .into_iter()
+            .map(|u| u.user_id.into_string())
+            .collect(),
         page.total,
     )
 }
@@ -40,9 +44,27 @@ async fn user_crud(store: &Store) {
     store.insert_user(&ann).await.unwrap();
     store.insert_user(&bob).await.unwrap();
 
-    assert_user_eq(&store.user("auth0|0001").await.unwrap().unwrap(), &ann);
-    assert_user_eq(&store.user("auth0|0002").await.unwrap().unwrap(), &bob);
-    assert!(store.user("auth0|0003").await.unwrap().is_none());
+    assert_user_eq(
+        &store
+            .user(&UserId::from("auth0|0001"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &ann,
+    );
+    assert_user_eq(
+        &store
+            .user(&UserId::from("auth0|0002"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &bob,
+    );
+    assert!(store
+        .user(&UserId::from("auth0|0003"))
+        .await
+        .unwrap()
+        .is_none());
     assert_user_eq(
         &store
             .user_by_email(DATABASE_CONNECTION, "ann@example.com")
@@ -96,7 +118,14 @@ async fn user_crud(store: &Store) {
         logins_count: ann.logins_count,
         ..updated.clone()
     };
-    assert_user_eq(&store.user("auth0|0001").await.unwrap().unwrap(), &expected);
+    assert_user_eq(
+        &store
+            .user(&UserId::from("auth0|0001"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &expected,
+    );
     assert!(store
         .user_by_email(DATABASE_CONNECTION, "ann@example.com")
         .await
@@ -110,29 +139,57 @@ async fn user_crud(store: &Store) {
             .unwrap(),
         &expected,
     );
-    assert_user_eq(&store.user("auth0|0002").await.unwrap().unwrap(), &bob);
+    assert_user_eq(
+        &store
+            .user(&UserId::from("auth0|0002"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &bob,
+    );
 
     // Changing the e-mail to one another user has is a conflict, and changes nothing.
     let mut clash = expected.clone();
     clash.email = "bob@example.com".to_owned();
     clash.name = "Clash".to_owned();
     assert_store_err!(store.update_user(&clash).await, StoreError::Conflict(_));
-    assert_user_eq(&store.user("auth0|0001").await.unwrap().unwrap(), &expected);
+    assert_user_eq(
+        &store
+            .user(&UserId::from("auth0|0001"))
+            .await
+            .unwrap()
+            .unwrap(),
+        &expected,
+    );
 
     assert_store_err!(
         store.update_user(&user("9999", "ghost@example.com")).await,
         StoreError::NotFound
     );
-    assert!(store.user("auth0|9999").await.unwrap().is_none());
+    assert!(store
+        .user(&UserId::from("auth0|9999"))
+        .await
+        .unwrap()
+        .is_none());
 
-    assert!(store.delete_user("auth0|0001").await.unwrap());
-    assert!(store.user("auth0|0001").await.unwrap().is_none());
+    assert!(store
+        .delete_user(&UserId::from("auth0|0001"))
+        .await
+        .unwrap());
+    assert!(store
+        .user(&UserId::from("auth0|0001"))
+        .await
+        .unwrap()
+        .is_none());
     assert!(store
         .user_by_email(DATABASE_CONNECTION, "ann.new@example.com")
         .await
         .unwrap()
         .is_none());
-    assert!(!store.delete_user("auth0|0001").await.unwrap());
+    assert!(!store
+        .delete_user(&UserId::from("auth0|0001"))
+        .await
+        .unwrap());
     assert_eq!(
         user_ids(store, &UserFilter::default(), all()).await,
         (owned(&["auth0|0002"]), 1)
@@ -151,7 +208,11 @@ async fn duplicate_email_in_connection_is_conflict(store: &Store) {
     let mut twin = user("0002", "same@example.com");
     twin.name = "Twin".to_owned();
     assert_store_err!(store.insert_user(&twin).await, StoreError::Conflict(_));
-    assert!(store.user("auth0|0002").await.unwrap().is_none());
+    assert!(store
+        .user(&UserId::from("auth0|0002"))
+        .await
+        .unwrap()
+        .is_none());
 
     // Same user_id, other e-mail: also a conflict.
     assert_store_err!(

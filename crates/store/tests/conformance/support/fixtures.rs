@@ -36,7 +36,7 @@ pub fn page(offset: i64, limit: i64) -> PageRequest {
 /// that is dropped or swapped on the way to the database shows up.
 pub fn client(id: &str) -> Client {
     Client {
-        client_id: id.to_owned(),
+        client_id: id.into(),
         name: format!("App {id}"),
         description: format!("Description of {id}, with \"quotes\" and ünïcödé"),
         app_type: Some("regular_web".to_owned()),
@@ -77,7 +77,7 @@ pub fn client(id: &str) -> Client {
 /// variants, the other booleans, empty lists and an absent `app_type`.
 pub fn other_client(id: &str) -> Client {
     Client {
-        client_id: id.to_owned(),
+        client_id: id.into(),
         name: format!("Other {id}"),
         description: String::new(),
         app_type: None,
@@ -136,7 +136,7 @@ pub fn api(id: &str, identifier: &str) -> ResourceServer {
 pub fn grant(id: &str, client_id: &str, audience: &str) -> ClientGrant {
     ClientGrant {
         id: id.to_owned(),
-        client_id: client_id.to_owned(),
+        client_id: client_id.into(),
         audience: audience.to_owned(),
         scope: ScopeSet::parse("write:things read:things"),
         created_at: ts(5),
@@ -145,7 +145,7 @@ pub fn grant(id: &str, client_id: &str, audience: &str) -> ClientGrant {
 
 pub fn user(id: &str, email: &str) -> User {
     User {
-        user_id: format!("auth0|{id}"),
+        user_id: format!("auth0|{id}").into(),
         connection: DATABASE_CONNECTION.to_owned(),
         email: email.to_owned(),
         email_verified: true,
@@ -222,7 +222,10 @@ pub fn plan(tag: &str) -> BootstrapPlan {
 pub async fn client_ids(store: &Store, request: PageRequest) -> (Vec<String>, i64) {
     let page = store.list_clients(request).await.unwrap();
     (
-        page.items.into_iter().map(|c| c.client_id).collect(),
+        page.items
+            .into_iter()
+            .map(|c| c.client_id.into_string())
+            .collect(),
         page.total,
     )
 }
@@ -244,14 +247,14 @@ pub fn new_family(
     id: &str,
     user_id: &str,
     client_id: &str,
-    grant_id: &str,
+    grant_id: impl AsRef<str>,
     created_ms: i64,
 ) -> grantor_store::NewFamily {
     grantor_store::NewFamily {
-        id: id.to_owned(),
-        user_id: user_id.to_owned(),
-        client_id: client_id.to_owned(),
-        grant_id: grant_id.to_owned(),
+        id: id.into(),
+        user_id: user_id.into(),
+        client_id: client_id.into(),
+        grant_id: grant_id.as_ref().into(),
         grant_epoch: 0,
         session_id: None,
         audience: "https://api.example.com/".to_owned(),
@@ -270,19 +273,19 @@ pub fn new_family(
 
 pub fn access_record(
     jti: &str,
-    user_id: &str,
-    client_id: &str,
-    grant_id: &str,
+    user_id: impl AsRef<str>,
+    client_id: impl AsRef<str>,
+    grant_id: impl AsRef<str>,
     family: Option<&str>,
 ) -> grantor_store::AccessTokenRecord {
     grantor_store::AccessTokenRecord {
         jti: jti.to_owned(),
-        client_id: client_id.to_owned(),
-        user_id: user_id.to_owned(),
-        grant_id: grant_id.to_owned(),
+        client_id: client_id.as_ref().into(),
+        user_id: user_id.as_ref().into(),
+        grant_id: grant_id.as_ref().into(),
         grant_epoch: 0,
         user_epoch: None,
-        family_id: family.map(str::to_owned),
+        family_id: family.map(Into::into),
         session_id: None,
         expires_at: ts(10_000_000),
     }
@@ -297,9 +300,9 @@ pub async fn user_with_grant(store: &Store, name: &str) -> grantor_store::UserGr
         .unwrap();
     store
         .upsert_grant(
-            &format!("g-{name}"),
-            &format!("auth0|{name}"),
-            "client-a",
+            &format!("g-{name}").into(),
+            &format!("auth0|{name}").into(),
+            &"client-a".into(),
             "https://api.example.com/",
             &ScopeSet::parse("offline_access"),
             ts(0),
@@ -315,7 +318,7 @@ pub async fn user_with_grant(store: &Store, name: &str) -> grantor_store::UserGr
 pub fn exchange_write(
     family_id: &str,
     user_id: &str,
-    grant_id: &str,
+    grant_id: impl AsRef<str>,
     expected: i64,
     rotated: bool,
     hash: &str,
@@ -324,7 +327,7 @@ pub fn exchange_write(
 ) -> grantor_store::ExchangeWrite {
     let generation = if rotated { expected + 1 } else { expected };
     grantor_store::ExchangeWrite {
-        family_id: family_id.to_owned(),
+        family_id: family_id.into(),
         expected_generation: expected,
         new_generation: generation,
         rotated,
@@ -359,17 +362,20 @@ pub fn log_event(id: &str, type_code: &str, at: i64) -> grantor_store::LogEvent 
     }
 }
 
-pub fn grant_target(grant_id: &str, delete_grant: bool) -> grantor_store::RevocationTarget {
+pub fn grant_target(
+    grant_id: impl AsRef<str>,
+    delete_grant: bool,
+) -> grantor_store::RevocationTarget {
     grantor_store::RevocationTarget::Grant {
-        grant_id: grant_id.to_owned(),
+        grant_id: grant_id.as_ref().into(),
         delete_grant,
     }
 }
 
 pub fn session_record(id: &str, user_id: &str, created_ms: i64) -> grantor_store::SessionRecord {
     grantor_store::SessionRecord {
-        id: id.to_owned(),
-        user_id: user_id.to_owned(),
+        id: id.into(),
+        user_id: user_id.into(),
         cookie_hash: TokenHash::from_stored(format!("cookie-{id}")),
         created_at: ts(created_ms),
         updated_at: ts(created_ms),
@@ -394,7 +400,7 @@ pub async fn issue_family(store: &Store, family: grantor_store::NewFamily) {
             &family.user_id,
             &family.client_id,
             &family.grant_id,
-            Some(&family.id),
+            Some(family.id.as_str()),
         ),
         family: Some(family),
         code_hash: None,
@@ -405,7 +411,7 @@ pub async fn issue_family(store: &Store, family: grantor_store::NewFamily) {
 
 pub fn family_target(id: &str) -> grantor_store::RevocationTarget {
     grantor_store::RevocationTarget::Family {
-        family_id: id.to_owned(),
+        family_id: id.into(),
     }
 }
 
