@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use grantor_domain::{SigningAlg, Timestamp};
+use grantor_domain::{ClientId, SigningAlg, Timestamp};
 use grantor_store::{DeliveryOutcome, OutboxClaim, OutboxKind, OutboxMessage};
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
@@ -61,7 +61,7 @@ impl Default for OutboxConfig {
     fn default() -> Self {
         Self {
             poll_interval: Some(Duration::from_secs(1)),
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(30),
             batch: 50,
             per_destination: 4,
             max_attempts: 20,
@@ -107,21 +107,41 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
             return None;
         }
     };
-    let owner = crate::secrets::hex_id(16);
+    let worker = Arc::new(Worker {
+        owner: crate::secrets::hex_id(16),
+        limits: DestinationLimits::new(config.per_destination),
+        client,
+        config,
+        state,
+    });
     Some(tokio::spawn(async move {
-        let limits = DestinationLimits::new(config.per_destination);
+        let mut in_flight = tokio::task::JoinSet::new();
         loop {
-            let delivered_some = match deliver_due(&state, &client, &config, &owner, &limits).await
-            {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox: claiming messages failed; trying again later");
-                    false
+            while in_flight.try_join_next().is_some() {}
+            let free = usize::try_from(worker.config.batch)
+                .unwrap_or(1)
+                .saturating_sub(in_flight.len());
+            if free > 0 {
+                match worker.claim(free).await {
+                    Ok((messages, lease_until)) => {
+                        for message in messages {
+                            let worker = worker.clone();
+                            in_flight
+                                .spawn(async move { worker.deliver(message, lease_until).await });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox: claiming messages failed; trying again later");
+                    }
                 }
-            };
-            if !delivered_some {
-                // Woken by a new message, or the poll (retries, other processes).
-                let _ = tokio::time::timeout(poll, state.outbox.notify.notified()).await;
+            }
+            // Claim again when a delivery finishes (a place is free), when
+            // a change queued something, or at the poll (retries, messages
+            // other processes queued).
+            tokio::select! {
+                _ = in_flight.join_next(), if !in_flight.is_empty() => {}
+                _ = worker.state.outbox.notify.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
             }
         }
     }))
@@ -153,87 +173,180 @@ impl DestinationLimits {
         }
     }
 
-    fn for_destination(&self, destination: &str) -> Arc<Semaphore> {
-        let mut map = self
-            .semaphores
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Destinations come from client registrations; drop idle entries
-        // now and then so the map stays small.
-        if map.len() > 1_000 {
-            map.retain(|_, s| s.available_permits() < self.per_destination);
-        }
-        map.entry(destination.to_owned())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_destination)))
-            .clone()
+    /// A place for one request to `destination`, if one is free now.
+    fn try_acquire(&self, destination: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let semaphore = {
+            let mut map = self
+                .semaphores
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Destinations come from client registrations; drop idle entries
+            // now and then so the map stays small.
+            if map.len() > 1_000 {
+                map.retain(|_, s| s.available_permits() < self.per_destination);
+            }
+            map.entry(destination.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_destination)))
+                .clone()
+        };
+        semaphore.try_acquire_owned().ok()
     }
 }
 
-/// Claims one batch of due messages and delivers them concurrently (within
-/// each destination's limit); returns how many it claimed.
-async fn deliver_due(
-    state: &AppState,
-    client: &reqwest::Client,
-    config: &OutboxConfig,
-    owner: &str,
-    limits: &DestinationLimits,
-) -> anyhow::Result<usize> {
-    let now = state.clock.now();
-    if !state.store.outbox_due(now).await? {
-        return Ok(0);
+/// One process's delivery loop and what each delivery needs.
+struct Worker {
+    /// This process's lease owner id.
+    owner: String,
+    limits: DestinationLimits,
+    client: reqwest::Client,
+    config: OutboxConfig,
+    state: AppState,
+}
+
+impl Worker {
+    /// Leases up to `limit` due messages (nothing, without a write, when
+    /// none is due); returns them and when their lease runs out.
+    async fn claim(&self, limit: usize) -> anyhow::Result<(Vec<OutboxMessage>, Timestamp)> {
+        let now = self.state.clock.now();
+        let lease_until = Timestamp(now.0.saturating_add(millis(self.config.lease)));
+        if !self.state.store.outbox_due(now).await? {
+            return Ok((vec![], lease_until));
+        }
+        let claim = OutboxClaim {
+            owner: self.owner.clone(),
+            lease_until,
+            limit: i64::try_from(limit).unwrap_or(i64::MAX),
+        };
+        Ok((
+            self.state.store.claim_outbox(&claim, now).await?,
+            lease_until,
+        ))
     }
-    let lease_ms = i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX);
-    let claim = OutboxClaim {
-        owner: owner.to_owned(),
-        lease_until: Timestamp(now.0.saturating_add(lease_ms)),
-        limit: config.batch,
-    };
-    let messages = state.store.claim_outbox(&claim, now).await?;
-    let claimed = messages.len();
-    let mut tasks = tokio::task::JoinSet::new();
-    for message in messages {
-        let semaphore = limits.for_destination(&message.destination);
-        let state = state.clone();
-        let client = client.clone();
-        let config = config.clone();
-        let owner = owner.to_owned();
-        tasks.spawn(async move {
-            let Ok(_permit) = semaphore.acquire_owned().await else {
-                return;
+
+    /// Sends one claimed message and records the outcome. A message whose
+    /// destination has no free place, or whose lease would run out before
+    /// an answer could come, is given back unsent (no attempt counted), so a
+    /// slow receiver holds only its own places, never the others'.
+    async fn deliver(&self, message: OutboxMessage, lease_until: Timestamp) {
+        let now = self.state.clock.now();
+        let Some(destination) = self.current_destination(&message).await else {
+            let outcome = DeliveryOutcome::GaveUp {
+                error: "the client no longer has a back-channel logout URL".to_owned(),
             };
-            let result = attempt(&state, &client, &message).await;
-            let now = state.clock.now();
-            let outcome = match result {
-                Ok(()) => DeliveryOutcome::Delivered,
-                Err(error) if message.attempts >= config.max_attempts => {
-                    DeliveryOutcome::GaveUp { error }
-                }
-                Err(error) => {
-                    let delay = config.backoff(message.attempts);
-                    let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-                    DeliveryOutcome::Retry {
-                        error,
-                        next_attempt_at: Timestamp(now.0.saturating_add(delay_ms)),
-                    }
-                }
-            };
-            log_outcome(&message, &outcome);
-            match state
+            self.settle(&message, outcome).await;
+            return;
+        };
+        let lease_left = lease_until.0 - now.0;
+        let permit = self.limits.try_acquire(&destination);
+        if permit.is_none() || lease_left < millis(self.config.request_timeout) * 2 {
+            let later = Timestamp(now.0.saturating_add(millis(self.config.request_timeout)));
+            if let Err(e) = self
+                .state
                 .store
-                .settle_outbox(&message.id, &owner, &outcome, now)
+                .release_outbox(&message.id, &self.owner, later)
                 .await
             {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(
-                    message = %message.id,
-                    "outbox: the lease ran out before the attempt was recorded; the message may be sent again"
-                ),
-                Err(e) => tracing::warn!(message = %message.id, error = %e, "outbox: recording an attempt failed"),
+                tracing::warn!(message = %message.id, error = %e, "outbox: giving a message back failed; its lease will run out");
             }
-        });
+            return;
+        }
+        let result = self.attempt(&message, &destination).await;
+        drop(permit);
+        let now = self.state.clock.now();
+        let outcome = match result {
+            Ok(()) => DeliveryOutcome::Delivered,
+            Err(error) if message.attempts >= self.config.max_attempts => {
+                DeliveryOutcome::GaveUp { error }
+            }
+            Err(error) => DeliveryOutcome::Retry {
+                error,
+                next_attempt_at: Timestamp(
+                    now.0
+                        .saturating_add(millis(self.config.backoff(message.attempts))),
+                ),
+            },
+        };
+        self.settle(&message, outcome).await;
     }
-    while tasks.join_next().await.is_some() {}
-    Ok(claimed)
+
+    /// Where the message goes now: the client's current registration (a
+    /// changed URL is used, a removed one or a deleted client ends it).
+    async fn current_destination(&self, message: &OutboxMessage) -> Option<String> {
+        match message.kind {
+            OutboxKind::BackchannelLogout => {
+                let client_id = ClientId::from(message.client_id.as_deref()?);
+                match self.state.store.client(&client_id).await {
+                    Ok(client) => client?.backchannel_logout_url,
+                    // The store is unavailable: try the URL it was queued for.
+                    Err(_) => Some(message.destination.clone()),
+                }
+            }
+        }
+    }
+
+    async fn settle(&self, message: &OutboxMessage, outcome: DeliveryOutcome) {
+        log_outcome(message, &outcome);
+        let now = self.state.clock.now();
+        match self
+            .state
+            .store
+            .settle_outbox(&message.id, &self.owner, &outcome, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                message = %message.id,
+                "outbox: the lease ran out before the attempt was recorded; the message may be sent again"
+            ),
+            Err(e) => {
+                tracing::warn!(message = %message.id, error = %e, "outbox: recording an attempt failed")
+            }
+        }
+    }
+
+    /// One delivery attempt: `Err` carries what went wrong, for the record.
+    async fn attempt(&self, message: &OutboxMessage, destination: &str) -> Result<(), String> {
+        let request = match message.kind {
+            OutboxKind::BackchannelLogout => {
+                let token = logout_token(&self.state, message).map_err(|e| e.to_string())?;
+                self.client
+                    .post(destination)
+                    .header(reqwest::header::CACHE_CONTROL, "no-store")
+                    .form(&[("logout_token", token)])
+            }
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| describe(&e, self.config.request_timeout))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("the receiver answered {}", status.as_u16()))
+        }
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A failed request in words for the record: what kind of failure and its
+/// innermost cause (never the URL, which is the client's registration).
+fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    let text = if error.is_timeout() {
+        format!("no answer within {} s", timeout.as_secs())
+    } else if error.is_connect() {
+        format!("could not connect: {cause}")
+    } else {
+        format!("the request failed: {cause}")
+    };
+    truncate(text)
 }
 
 fn log_outcome(message: &OutboxMessage, outcome: &DeliveryOutcome) {
@@ -258,33 +371,6 @@ fn log_outcome(message: &OutboxMessage, outcome: &DeliveryOutcome) {
             error = %error,
             "outbox: delivery failed for the last time"
         ),
-    }
-}
-
-/// One delivery attempt: `Err` carries what went wrong, for the record.
-async fn attempt(
-    state: &AppState,
-    client: &reqwest::Client,
-    message: &OutboxMessage,
-) -> Result<(), String> {
-    let request = match message.kind {
-        OutboxKind::BackchannelLogout => {
-            let token = logout_token(state, message).map_err(|e| e.to_string())?;
-            client
-                .post(&message.destination)
-                .header(reqwest::header::CACHE_CONTROL, "no-store")
-                .form(&[("logout_token", token)])
-        }
-    };
-    let response = request.send().await.map_err(|e| {
-        // reqwest's error names the URL, which is the client's registration.
-        truncate(e.without_url().to_string())
-    })?;
-    let status = response.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("the receiver answered {}", status.as_u16()))
     }
 }
 

@@ -305,19 +305,20 @@ pub async fn active_session(
 }
 
 /// Records that the session was used for `client_id` and pushes its
-/// inactivity expiry forward (never past the absolute expiry).
+/// inactivity expiry forward (never past the absolute expiry); false when
+/// the session ended meanwhile (it must not be used).
 pub async fn touch_session(
     state: &AppState,
     session: &SessionRecord,
     client_id: &ClientId,
     meta: &RequestMeta,
     now: Timestamp,
-) -> Result<(), FlowError> {
+) -> Result<bool, FlowError> {
     let tenant = state.store.tenant_settings().await?;
     let idle_expires_at = now
         .plus_seconds(tenant.idle_session_lifetime.saturating_mul(3600))
         .min(session.expires_at);
-    state
+    Ok(state
         .store
         .touch_session(
             &session.id,
@@ -327,8 +328,7 @@ pub async fn touch_session(
             idle_expires_at,
             now,
         )
-        .await?;
-    Ok(())
+        .await?)
 }
 
 #[cfg(test)]

@@ -298,6 +298,70 @@ both_databases! {
 }
 
 both_databases! {
+    /// A receiver that holds its requests holds only its own places: another
+    /// client's token, queued after, is delivered meanwhile.
+    async fn a_held_receiver_does_not_hold_other_clients_tokens(db: Backend) {
+        let f = fixture(db).await;
+        let slow = Receiver::start().await;
+        let fast = Receiver::start().await;
+        register(&f.app, &f.web_id, &slow.url).await;
+        let (other_id, _) = web_client(&f.app, "Other", &[CALLBACK]).await;
+        register(&f.app, &other_id, &fast.url).await;
+        // Five sessions of the slow client: more than its four places.
+        for _ in 0..5 {
+            signed_in(&f).await;
+        }
+        let (browser, other_sid) = signed_in(&f).await;
+        authorize_code_with(&f.app, &browser, &other_id, CALLBACK, &[("scope", "openid"), ("audience", API)], EMAIL, PASSWORD).await;
+        slow.hold();
+        let user = crate::support::urlencode(&f.user_id);
+        let (status, _) = f.app.mgmt_call(Method::DELETE, &format!("/users/{user}/sessions"), None).await;
+        assert!(status.is_success());
+        slow.wait_until("four requests held", |r| r.requests() == 4).await;
+        let tokens = fast.wait_for(1).await;
+        assert_logout_token(&f, &tokens[0], &other_id, &other_sid).await;
+        assert_eq!(slow.requests(), 4, "at most four at once to one URL");
+        slow.release();
+        slow.wait_for(6).await;
+        settled(&f.app).await;
+        assert_eq!(slow.accepted().len(), 6);
+        assert_eq!(fast.accepted().len(), 1);
+    }
+}
+
+both_databases! {
+    /// A queued message goes to the client's URL as it is when sent; once
+    /// the URL is removed, it is given up with a reason.
+    async fn a_queued_message_follows_the_clients_current_url(db: Backend) {
+        let f = fixture(db).await;
+        let old = Receiver::start().await;
+        let new = Receiver::start().await;
+        old.answer_with(503);
+        register(&f.app, &f.web_id, &old.url).await;
+        let (_, sid) = signed_in(&f).await;
+        let (status, _) = f.app.mgmt_call(Method::DELETE, &format!("/sessions/{sid}"), None).await;
+        assert!(status.is_success());
+        old.wait_until("a failed attempt", |r| r.requests() >= 1).await;
+        register(&f.app, &f.web_id, &new.url).await;
+        let tokens = new.wait_for(1).await;
+        assert_logout_token(&f, &tokens[0], &f.web_id, &sid).await;
+        settled(&f.app).await;
+
+        new.answer_with(503);
+        let (_, sid) = signed_in(&f).await;
+        let (status, _) = f.app.mgmt_call(Method::DELETE, &format!("/sessions/{sid}"), None).await;
+        assert!(status.is_success());
+        new.wait_until("a failed attempt", |r| r.requests() >= 2).await;
+        let (status, _) = f.app.mgmt_call(Method::PATCH, &format!("/clients/{}", f.web_id), Some(json!({"oidc_logout": {"backchannel_logout_urls": []}}))).await;
+        assert_eq!(status, StatusCode::OK);
+        settled(&f.app).await;
+        let (_, failed) = f.app.mgmt_call(Method::GET, &format!("/deliveries?session_id={sid}"), None).await;
+        assert_eq!(failed[0]["status"], "failed", "{failed}");
+        assert_eq!(failed[0]["last_error"], "the client no longer has a back-channel logout URL");
+    }
+}
+
+both_databases! {
     /// Two processes on one database both deliver, each message once: with
     /// one message per claim and the receiver holding every request, two
     /// requests in flight at once can only be two processes' claims of two

@@ -177,7 +177,9 @@ operations! {
     /// The session a cookie names, if neither ended, revoked nor expired.
     fn active_session_by_cookie(&self, cookie_hash: &TokenHash, now: Timestamp) -> Option<SessionRecord>;
     fn session(&self, id: &SessionId) -> Option<SessionRecord>;
-    fn touch_session(&self, id: &SessionId, client_id: Option<&ClientId>, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> ();
+    /// Records a use of a live session (and the client it was used for);
+    /// false when the session has ended or was revoked.
+    fn touch_session(&self, id: &SessionId, client_id: Option<&ClientId>, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> bool;
     /// Browser logout; refresh tokens bound to the session stay valid. Writes
     /// `event` and queues the session's back-channel logouts with it.
     fn end_session(&self, id: &SessionId, event: &LogEvent, now: Timestamp) -> ();
@@ -245,6 +247,8 @@ operations! {
     fn outbox_due(&self, now: Timestamp) -> bool;
     /// Leases due messages to `claim.owner`, counting an attempt on each.
     fn claim_outbox(&self, claim: &OutboxClaim, now: Timestamp) -> Vec<OutboxMessage>;
+    /// Gives a claimed, unsent message back without counting an attempt.
+    fn release_outbox(&self, id: &str, owner: &str, next_attempt_at: Timestamp) -> bool;
     /// Records an attempt's outcome; false when `owner` lost the lease.
     fn settle_outbox(&self, id: &str, owner: &str, outcome: &DeliveryOutcome, now: Timestamp) -> bool;
     /// Messages matching `filter`, newest first; `total` counts every match.

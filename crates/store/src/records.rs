@@ -620,6 +620,8 @@ pub enum OutboxKind {
 }
 
 impl OutboxKind {
+    pub const ALL: [OutboxKind; 1] = [OutboxKind::BackchannelLogout];
+
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::BackchannelLogout => "backchannel_logout",

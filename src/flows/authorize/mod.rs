@@ -566,7 +566,11 @@ async fn complete(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<Step, BrowserError> {
-    login::touch_session(state, &session.session, &loaded.client.client_id, meta, now).await?;
+    if !login::touch_session(state, &session.session, &loaded.client.client_id, meta, now).await? {
+        return Err(BrowserError::invalid(
+            "Your session ended while this request was in progress. Sign in again.",
+        ));
+    }
     let scope = loaded.requested().intersection(&grant.scope);
     let step = match &loaded.pending.target {
         Target::Code {

@@ -2,7 +2,9 @@
 //! (`sqlite/mod.rs`, `postgres/mod.rs`), which supply `Db` and `begin_write`.
 //! Placeholders are `$n`, which both engines accept.
 
-use super::{analyze_tables, begin_write, Db, FAMILY_ROW_KEY, ONE_CALL_BATCHES, SKIP_LOCKED};
+use super::{
+    analyze_tables, begin_write, Db, FAMILY_ROW_KEY, FOR_UPDATE, ONE_CALL_BATCHES, SKIP_LOCKED,
+};
 pub(crate) use group_commit::{BatchedTx, GroupCommit};
 
 mod admin_sessions;

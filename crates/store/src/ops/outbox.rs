@@ -10,7 +10,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{Backend, Conn, SKIP_LOCKED};
+use super::{placeholders, Backend, Conn, SKIP_LOCKED};
 use crate::{
     DeliveryOutcome, OutboxClaim, OutboxFilter, OutboxKind, OutboxMessage, OutboxStatus, Page,
     PageRequest, StoreResult,
@@ -57,45 +57,58 @@ impl Row {
     }
 }
 
+/// Session ids per `INSERT … SELECT` (within every engine's parameter limit).
+const SESSIONS_PER_STATEMENT: usize = 200;
+
+/// The kinds this version delivers, as an SQL list: a message of a kind a
+/// newer process wrote is never claimed here.
+fn known_kinds() -> String {
+    OutboxKind::ALL
+        .iter()
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Queues a back-channel logout token for every client that registered a
-/// `backchannel_logout_url` and was issued tokens in a session that
-/// `condition` selects (over `sessions s`, with `$3` as its one parameter)
-/// and that is live at `now` (`$2`): one `INSERT … SELECT`, in the caller's
-/// transaction, before the sessions are closed. `$1` is the audit event's id,
-/// which with the session and client makes the message id.
+/// `backchannel_logout_url` and was issued tokens in one of `session_ids`
+/// (sessions the caller is closing and found live, locked in its
+/// transaction), in the caller's transaction. The message id is the audit
+/// event's id, the session and the client.
 pub(super) async fn enqueue_backchannel_logouts_in(
     conn: &mut Conn,
-    condition: &str,
-    id: &str,
+    session_ids: &[String],
     log_id: &str,
     now: Timestamp,
 ) -> StoreResult<u64> {
-    let sql = format!(
-        "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
-         SELECT $1 || ':' || s.id || ':' || c.client_id, 'backchannel_logout', c.backchannel_logout_url, c.client_id, s.user_id, s.id, $1, $2, 'pending', 0, $2 \
-         FROM sessions s \
-         JOIN session_clients sc ON sc.session_id = s.id \
-         JOIN clients c ON c.client_id = sc.client_id \
-         WHERE {condition} AND c.backchannel_logout_url IS NOT NULL \
-         AND s.ended_at IS NULL AND s.revoked_at IS NULL \
-         AND s.expires_at > $2 AND s.idle_expires_at > $2 \
-         ON CONFLICT (id) DO NOTHING"
-    );
-    Ok(sqlx::query(&sql)
-        .bind(log_id)
-        .bind(now.0)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected())
+    let mut queued = 0;
+    for chunk in session_ids.chunks(SESSIONS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
+             SELECT $1 || ':' || s.id || ':' || c.client_id, 'backchannel_logout', c.backchannel_logout_url, c.client_id, s.user_id, s.id, $1, $2, 'pending', 0, $2 \
+             FROM sessions s \
+             JOIN session_clients sc ON sc.session_id = s.id \
+             JOIN clients c ON c.client_id = sc.client_id \
+             WHERE s.id IN ({}) AND c.backchannel_logout_url IS NOT NULL \
+             ON CONFLICT (id) DO NOTHING",
+            placeholders(3, chunk.len())
+        );
+        let mut query = sqlx::query(&sql).bind(log_id).bind(now.0);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        queued += query.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(queued)
 }
 
 impl Backend {
     /// Whether any message is due at `now` (a read; an idle poll writes nothing).
     pub async fn outbox_due(&self, now: Timestamp) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) LIMIT 1) due",
-        )
+        Ok(sqlx::query_scalar::<_, i64>(&format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE status = 'pending' AND kind IN ({}) AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) LIMIT 1) due",
+            known_kinds()
+        ))
         .bind(now.0)
         .fetch_one(&self.pool)
         .await?
@@ -109,11 +122,12 @@ impl Backend {
         claim: &OutboxClaim,
         now: Timestamp,
     ) -> StoreResult<Vec<OutboxMessage>> {
+        let kinds = known_kinds();
         // The due ids are chosen (and on PostgreSQL locked) once, in a
         // materialized CTE: as `IN (subquery)` PostgreSQL may run the
         // locking subquery again while updating and take more than `limit`.
         let sql = format!(
-            "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
+            "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'pending' AND kind IN ({kinds}) AND next_attempt_at <= $3 \
              AND (lease_until IS NULL OR lease_until <= $3) ORDER BY next_attempt_at, id LIMIT $4{SKIP_LOCKED}) \
              UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM due) \
@@ -173,6 +187,29 @@ impl Backend {
         .bind(next_attempt_at)
         .bind(error)
         .bind(finished_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    /// Gives a claimed message back without an attempt (it was not sent):
+    /// due again at `next_attempt_at`. False when `owner` no longer holds it.
+    pub async fn release_outbox(
+        &self,
+        id: &str,
+        owner: &str,
+        next_attempt_at: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1, next_attempt_at = $3 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(next_attempt_at.0)
         .execute(&mut *tx)
         .await?
         .rows_affected();

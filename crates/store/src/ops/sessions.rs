@@ -3,7 +3,7 @@ use sqlx::FromRow;
 
 use super::logs::insert_event_in;
 use super::outbox::enqueue_backchannel_logouts_in;
-use super::{placeholders, Backend, Conn};
+use super::{placeholders, Backend, Conn, FOR_UPDATE};
 use crate::{
     LogEvent, Page, PageRequest, SessionDetails, SessionFilter, SessionRecord, StoreResult,
 };
@@ -148,10 +148,12 @@ impl Backend {
         user_agent: &str,
         idle_expires_at: Timestamp,
         now: Timestamp,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE sessions SET last_interacted_at = $2, updated_at = $2, last_ip = $3, last_user_agent = $4, idle_expires_at = CASE WHEN idle_expires_at < $5 THEN $5 ELSE idle_expires_at END WHERE id = $1",
+        // Only a session that has not ended: a client recorded here is told
+        // when it ends, and a close that got there first wins.
+        let touched = sqlx::query(
+            "UPDATE sessions SET last_interacted_at = $2, updated_at = $2, last_ip = $3, last_user_agent = $4, idle_expires_at = CASE WHEN idle_expires_at < $5 THEN $5 ELSE idle_expires_at END WHERE id = $1 AND ended_at IS NULL AND revoked_at IS NULL",
         )
         .bind(id.as_str())
         .bind(now.0)
@@ -159,7 +161,12 @@ impl Backend {
         .bind(user_agent)
         .bind(idle_expires_at.0)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected()
+            == 1;
+        if !touched {
+            return Ok(false);
+        }
         if let Some(client_id) = client_id {
             sqlx::query("INSERT INTO session_clients (session_id, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(id.as_str())
@@ -168,13 +175,13 @@ impl Backend {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Browser logout: the cookie stops working; refresh tokens are kept.
-    /// In one transaction: back-channel logouts are queued for the
-    /// session's clients (if it was live) and `event` is written, if this
-    /// call ended it.
+    /// In one transaction: if this call ends the session, `event` is written
+    /// and, if the session was live, back-channel logouts are queued for its
+    /// clients (the row is locked first, as in `close_sessions_in`).
     pub async fn end_session(
         &self,
         id: &SessionId,
@@ -182,8 +189,15 @@ impl Backend {
         now: Timestamp,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        enqueue_backchannel_logouts_in(&mut tx, "s.id = $3", id.as_str(), &event.log_id, now)
-            .await?;
+        let live: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM sessions WHERE id = $1 AND ended_at IS NULL AND revoked_at IS NULL \
+             AND expires_at > $2 AND idle_expires_at > $2{FOR_UPDATE}"
+        ))
+        .bind(id.as_str())
+        .bind(now.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        enqueue_backchannel_logouts_in(&mut tx, &live, &event.log_id, now).await?;
         let ended = sqlx::query(
             "UPDATE sessions SET ended_at = $2, updated_at = $2 WHERE id = $1 AND ended_at IS NULL",
         )

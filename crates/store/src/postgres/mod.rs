@@ -17,6 +17,9 @@ pub(crate) const ONE_CALL_BATCHES: bool = false;
 /// primary key (a heap tuple id is not a stable join key).
 pub(crate) const FAMILY_ROW_KEY: &str = "id";
 
+/// How a write locks rows it reads first: Sessions about to be closed are locked when read (`ops/revocation.rs`), so concurrent closes and `touch_session` serialise on them.
+pub(crate) const FOR_UPDATE: &str = " FOR UPDATE";
+
 /// How an outbox claim locks the rows it takes: Outbox claims skip rows another process is claiming (`ops/outbox.rs`).
 pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 

@@ -20,6 +20,9 @@ pub(crate) const ONE_CALL_BATCHES: bool = true;
 /// read from the index alone.
 pub(crate) const FAMILY_ROW_KEY: &str = "rowid";
 
+/// How a write locks rows it reads first: SQLite has one writer, so a read inside a write transaction needs no row lock.
+pub(crate) const FOR_UPDATE: &str = "";
+
 /// How an outbox claim locks the rows it takes: SQLite has one writer: a claim needs no row locks.
 pub(crate) const SKIP_LOCKED: &str = "";
 

@@ -12,6 +12,7 @@ use crate::support::fixtures::{all, client, log_event, other_client, session_rec
 
 conformance_tests! {
     session_ends_queue_one_logout_per_registered_client,
+    an_ended_session_records_no_new_client,
     claims_are_leases_settled_only_by_their_owner,
     finished_messages_are_purged_with_the_audit_log,
 }
@@ -163,6 +164,56 @@ async fn session_ends_queue_one_logout_per_registered_client(store: &Store) {
     assert_eq!(ids, expected);
 }
 
+/// A session that has ended is not touched and takes no new client, so no
+/// client can be issued tokens in it without hearing of its end.
+async fn an_ended_session_records_no_new_client(store: &Store) {
+    arrange(store, &["s1"]).await;
+    let s1 = SessionId::from("s1");
+    let late = ClientId::from("late");
+    store.insert_client(&client("late")).await.unwrap();
+    store
+        .end_session(&s1, &log_event("l1", "slo", 10), ts(10))
+        .await
+        .unwrap();
+    let touched = store
+        .touch_session(
+            &s1,
+            Some(&late),
+            "192.0.2.9",
+            "agent/9",
+            ts(1_000_000),
+            ts(11),
+        )
+        .await
+        .unwrap();
+    assert!(!touched);
+    let live = SessionId::from("s2");
+    store
+        .create_session(&session_record("s2", USER, 0))
+        .await
+        .unwrap();
+    assert!(store
+        .touch_session(
+            &live,
+            Some(&late),
+            "192.0.2.9",
+            "agent/9",
+            ts(1_000_000),
+            ts(11)
+        )
+        .await
+        .unwrap());
+    let l2 = log_event("l2", "slo", 12);
+    store.end_session(&live, &l2, ts(12)).await.unwrap();
+    let ids: Vec<String> = messages(store).await.into_iter().map(|m| m.id).collect();
+    let l1 = log_event("l1", "slo", 10).log_id;
+    assert_eq!(
+        ids,
+        vec![format!("{l1}:s1:web"), format!("{}:s2:late", l2.log_id)],
+        "the late client is told of the session it was recorded in, not of s1"
+    );
+}
+
 fn claim(owner: &str, lease_until: i64, limit: i64) -> OutboxClaim {
     OutboxClaim {
         owner: owner.to_owned(),
@@ -265,6 +316,13 @@ async fn claims_are_leases_settled_only_by_their_owner(store: &Store) {
         .await
         .unwrap());
 
+    // A message given back unsent counts no attempt and is due again at once.
+    let e = store
+        .claim_outbox(&claim("E", 9_000, 5), ts(1_500))
+        .await
+        .unwrap();
+    assert!(e.is_empty(), "nothing else is due before the retry");
+
     // The retry is due at its time, not before.
     assert!(store
         .claim_outbox(&claim("D", 6_000, 5), ts(4_999))
@@ -293,6 +351,7 @@ async fn claims_are_leases_settled_only_by_their_owner(store: &Store) {
         }
     };
     let first = by_id(&a[0].id).await;
+    let _ = by_id(&d[0].id).await;
     assert_eq!(
         (first.status, first.finished_at),
         (OutboxStatus::Delivered, Some(ts(400)))
