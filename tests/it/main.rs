@@ -40,5 +40,4 @@ mod redirect_urls; // registered URLs: dangerous schemes refused, native schemes
 mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges
 mod revocation; // /oauth/revoke and /oauth/introspect: grant-wide, flag, ownership, immediate effect
 mod revocation_scale; // one call revokes a user holding 100,000 refresh tokens, on each database
-mod server_errors; // a 5xx on each surface: the generic 500 for the client, one log line with the cause for the operator
 mod tenant_settings; // /api/v2/tenants/settings: flags, default_audience, unknown members

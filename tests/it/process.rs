@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 /// Starts `grantor serve` on port 0 in `dir`; returns the child and its address.
 fn start(dir: &std::path::Path, extra_env: &[(&str, &str)]) -> (std::process::Child, String) {
+    crate::support::tls();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_grantor"));
     cmd.arg("serve")
         .arg("--listen")

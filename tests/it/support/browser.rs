@@ -15,6 +15,7 @@ pub const CONNECTION: &str = "Username-Password-Authentication";
 
 /// A new browser: its own cookie store, redirects not followed.
 pub fn new_browser() -> reqwest::Client {
+    super::tls();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)

@@ -49,6 +49,13 @@ macro_rules! both_databases {
     };
 }
 
+/// Installs the process's TLS crypto (aws-lc-rs) for reqwest, which is built
+/// with rustls and no default provider (see the server's outbox); call it
+/// before building an HTTP client. Repeated calls do nothing.
+pub fn tls() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// A store on `db`, beside the server: for arranging or reading rows that
 /// the APIs do not reach. Close it when done.
 pub async fn connect_store(db: &TestDatabase) -> grantor_store::Store {
@@ -133,6 +140,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts a server on an existing test database (restarts, several processes).
 pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions) -> TestApp {
+    tls();
     let config = Config {
         listen: "127.0.0.1:0".to_owned(),
         issuer: options

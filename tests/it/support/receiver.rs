@@ -59,6 +59,7 @@ async fn receive(State(shared): State<Arc<Shared>>, Form(form): Form<LogoutForm>
 impl Receiver {
     /// A receiver answering 200.
     pub async fn start() -> Self {
+        super::tls();
         let shared = Arc::new(Shared::default());
         shared.status.store(200, Ordering::SeqCst);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
