@@ -223,6 +223,10 @@ both_databases! {
         assert_eq!(rows.len(), 1, "{rows:?}");
         assert!(rows[0].starts_with("pending "), "{rows:?}");
         assert!(rows[0].ends_with("the receiver answered 503"), "{rows:?}");
+        // The dashboard's application page shows it too.
+        let admin = crate::dashboard::Admin::signed_in(&f.app).await;
+        let html = admin.page(&format!("/dashboard/applications/{}", f.web_id)).await;
+        assert!(html.contains("Back-Channel Logout Deliveries") && html.contains(&sid) && html.contains("the receiver answered 503"), "{html}");
         // The Management API shows the same state.
         let (status, pending) = f.app.mgmt_call(Method::GET, &format!("/deliveries?client_id={}&status=pending&include_totals=true", f.web_id), None).await;
         assert_eq!(status, StatusCode::OK, "{pending}");
@@ -433,6 +437,7 @@ both_databases! {
             json!({"backchannel_logout_urls": ["https://a.example/1", "https://b.example/2"]}),
             json!({"backchannel_logout_urls": ["javascript:alert(1)"]}),
             json!({"backchannel_logout_urls": ["com.example.app:/logout"]}),
+            json!({"backchannel_logout_urls": ["https://*.example.com/logout"]}),
             json!({"backchannel_logout_urls": ["https://rp.example/logout#frag"]}),
             json!({"backchannel_logout_urls": ["https://rp.example/x"], "backchannel_logout_initiators": {"mode": "custom", "selected_initiators": ["rp-logout"]}}),
             json!({"backchannel_logout_urls": "https://rp.example/x"}),

@@ -18,7 +18,7 @@ use crate::support::{
 };
 
 /// A browser signed in (or not yet) to the dashboard.
-struct Admin<'a> {
+pub(crate) struct Admin<'a> {
     app: &'a TestApp,
     http: reqwest::Client,
 }
@@ -31,7 +31,7 @@ impl<'a> Admin<'a> {
         }
     }
 
-    async fn signed_in(app: &'a TestApp) -> Admin<'a> {
+    pub(crate) async fn signed_in(app: &'a TestApp) -> Admin<'a> {
         let admin = Self::new(app);
         let response = admin.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -43,7 +43,7 @@ impl<'a> Admin<'a> {
     }
 
     /// GET `path`, asserting 200; the HTML.
-    async fn page(&self, path: &str) -> String {
+    pub(crate) async fn page(&self, path: &str) -> String {
         let response = self.get(path).await;
         let status = response.status();
         let html = response.text().await.expect("page");

@@ -499,6 +499,12 @@ pub fn validate_backchannel_logout_urls(
         [] => Ok(None),
         [url] => {
             validate_urls(field, urls)?;
+            if url.contains('*') {
+                return Err(ValidationError::new(format!(
+                    "{}[0]: must not contain a wildcard",
+                    field.as_str()
+                )));
+            }
             let scheme = url.split(':').next().unwrap_or("").to_ascii_lowercase();
             if scheme != "https" && scheme != "http" {
                 return Err(ValidationError::new(format!(

@@ -10,7 +10,7 @@ use grantor_domain::client::{
     ClientPatch, ExpirationType, RefreshTokenSettingsPatch, RotationType,
 };
 use grantor_domain::{Client, ClientId, ValidationError};
-use grantor_store::PageRequest;
+use grantor_store::{OutboxFilter, OutboxStatus, PageRequest};
 use serde::Deserialize;
 
 use super::views::{self, ApplicationFields, Pager};
@@ -100,7 +100,50 @@ fn fields_of(client: &Client) -> ApplicationFields {
     }
 }
 
-fn render(
+/// How many deliveries an application's page shows.
+const DELIVERIES_SHOWN: i64 = 10;
+
+/// The newest back-channel logout deliveries to `client`.
+async fn deliveries(
+    state: &AppState,
+    client: &Client,
+) -> Result<Vec<views::DeliveryRow>, DashboardError> {
+    let filter = OutboxFilter {
+        client_id: Some(client.client_id.to_string()),
+        ..OutboxFilter::default()
+    };
+    let page = state
+        .store
+        .list_outbox(
+            &filter,
+            PageRequest {
+                offset: 0,
+                limit: DELIVERIES_SHOWN,
+            },
+        )
+        .await?;
+    Ok(page
+        .items
+        .iter()
+        .map(|m| views::DeliveryRow {
+            queued: views::when(m.created_at),
+            session_id: m.session_id.clone().unwrap_or_default(),
+            status: m.status.as_str(),
+            attempts: m.attempts,
+            when: match (m.status, m.finished_at) {
+                (OutboxStatus::Pending, _) => {
+                    format!("next attempt {}", views::when(m.next_attempt_at))
+                }
+                (_, Some(at)) => views::when(at),
+                (_, None) => String::new(),
+            },
+            last_error: m.last_error.clone().unwrap_or_default(),
+        })
+        .collect())
+}
+
+async fn render(
+    state: &AppState,
     dash: Dash,
     status: StatusCode,
     client: &Client,
@@ -108,6 +151,7 @@ fn render(
     error: Option<String>,
     notice: Option<&'static str>,
 ) -> Result<Page, DashboardError> {
+    let deliveries = deliveries(state, client).await?;
     let facts = vec![
         ("Client ID", client.client_id.to_string()),
         (
@@ -129,6 +173,7 @@ fn render(
             name: client.name.clone(),
             facts,
             fields,
+            deliveries,
             error,
             notice,
         },
@@ -153,6 +198,7 @@ pub async fn get_application(
         .is_some()
         .then_some("Refresh token settings saved.");
     render(
+        &state,
         dash,
         StatusCode::OK,
         &client,
@@ -160,6 +206,7 @@ pub async fn get_application(
         None,
         notice,
     )
+    .await
 }
 
 /// The form as sent: every member as text, checkboxes only when on.
@@ -252,6 +299,7 @@ pub async fn update_application(
         Ok(changed) => changed,
         Err(e) => {
             return render(
+                &state,
                 dash,
                 StatusCode::BAD_REQUEST,
                 &client,
@@ -259,6 +307,7 @@ pub async fn update_application(
                 Some(e.0),
                 None,
             )
+            .await
         }
     };
     let now = state.clock.now();

@@ -204,6 +204,17 @@ pub struct ApplicationsPage<'a> {
 }
 
 /// The refresh-token form's values, as shown (and as typed, after an error).
+/// One outbox message on an application's page.
+pub struct DeliveryRow {
+    pub queued: String,
+    pub session_id: String,
+    pub status: &'static str,
+    pub attempts: i64,
+    /// When the next attempt is due (pending), or when it ended.
+    pub when: String,
+    pub last_error: String,
+}
+
 pub struct ApplicationFields {
     pub backchannel_logout_url: String,
     pub rotation_type: String,
@@ -223,6 +234,8 @@ pub struct ApplicationPage<'a> {
     pub name: String,
     pub facts: Vec<(&'static str, String)>,
     pub fields: ApplicationFields,
+    /// The newest back-channel logout deliveries to this application.
+    pub deliveries: Vec<DeliveryRow>,
     pub error: Option<String>,
     pub notice: Option<&'static str>,
 }
