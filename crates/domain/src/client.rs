@@ -575,25 +575,14 @@ mod tests {
 
     fn client(method: TokenEndpointAuthMethod) -> Client {
         Client {
-            client_id: crate::ClientId::from("c"),
             name: "c".to_owned(),
-            description: String::new(),
-            app_type: None,
-            is_first_party: true,
-            oidc_conformant: false,
-            callbacks: vec![],
-            allowed_logout_urls: vec![],
-            allowed_origins: vec![],
-            web_origins: vec![],
             grant_types: vec![],
             token_endpoint_auth_method: method,
-            secret_hash: crate::TokenHash::of("s"),
-            id_token_lifetime: 36_000,
-            refresh_token: RefreshTokenSettings::default(),
-            backchannel_logout_url: None,
-            is_system: false,
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
+            ..Client::new(
+                crate::ClientId::from("c"),
+                crate::TokenHash::of("s"),
+                Timestamp(0),
+            )
         }
     }
 

@@ -10,7 +10,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{placeholders, Backend, Conn, SKIP_LOCKED};
+use super::{placeholders, Backend, Conn, FOR_UPDATE, SKIP_LOCKED};
 use crate::{
     DeliveryOutcome, OutboxClaim, OutboxFilter, OutboxKind, OutboxMessage, OutboxStatus, Page,
     PageRequest, StoreResult,
@@ -70,12 +70,35 @@ fn known_kinds() -> String {
         .join(", ")
 }
 
+/// Before the caller closes the sessions whose `column` (`id` or
+/// `user_id`) is `value`: reads the live ones, locking them on PostgreSQL
+/// (`FOR_UPDATE`), and queues their back-channel logouts in the caller's
+/// transaction. Two closes of one session, or a close racing
+/// `touch_session`, serialise on the row, so each session's end is
+/// announced once, to every client it was used for.
+pub(super) async fn announce_session_ends_in(
+    conn: &mut Conn,
+    column: &str,
+    value: &str,
+    log_id: &str,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let live: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM sessions WHERE {column} = $1 AND ended_at IS NULL AND revoked_at IS NULL \
+         AND expires_at > $2 AND idle_expires_at > $2 ORDER BY id{FOR_UPDATE}"
+    ))
+    .bind(value)
+    .bind(now.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    enqueue_backchannel_logouts_in(conn, &live, log_id, now).await
+}
+
 /// Queues a back-channel logout token for every client that registered a
 /// `backchannel_logout_url` and was issued tokens in one of `session_ids`
-/// (sessions the caller is closing and found live, locked in its
-/// transaction), in the caller's transaction. The message id is the audit
-/// event's id, the session and the client.
-pub(super) async fn enqueue_backchannel_logouts_in(
+/// (sessions found live and locked by `announce_session_ends_in`). The
+/// message id is the audit event's id, the session and the client.
+async fn enqueue_backchannel_logouts_in(
     conn: &mut Conn,
     session_ids: &[String],
     log_id: &str,

@@ -12,9 +12,9 @@ use grantor_domain::{ClientId, FamilyId, Reason, Timestamp, UserId};
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
-use super::outbox::enqueue_backchannel_logouts_in;
+use super::outbox::announce_session_ends_in;
 use super::users::{delete_user_in, update_user_in};
-use super::{placeholders, Backend, Conn, FAMILY_ROW_KEY, FOR_UPDATE};
+use super::{placeholders, Backend, Conn, FAMILY_ROW_KEY};
 use crate::{
     LogEvent, RevocationReceipt, RevocationTarget, StoreResult, UserChange, RECEIPT_COUNT_LIMIT,
     RECEIPT_ID_LIMIT, RECEIPT_SCAN_LIMIT,
@@ -265,12 +265,9 @@ impl Sessions {
     }
 }
 
-/// Ends (`revoke` false) or revokes the sessions `which` selects for `id`.
-/// The live ones are read first, locked on PostgreSQL (`FOR_UPDATE`), and a
-/// back-channel logout is queued for each of their clients
-/// (`enqueue_backchannel_logouts_in`, same transaction): two closes of one
-/// session, or a close racing `touch_session`, serialise on the row, so each
-/// session's end is announced once, to every client it was used for.
+/// Ends (`revoke` false) or revokes the sessions `which` selects for `id`,
+/// after announcing the live ones' ends (`announce_session_ends_in`, same
+/// transaction).
 async fn close_sessions_in(
     conn: &mut Conn,
     which: Sessions,
@@ -280,15 +277,7 @@ async fn close_sessions_in(
     now: Timestamp,
 ) -> StoreResult<u64> {
     let column = which.column();
-    let live: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT id FROM sessions WHERE {column} = $1 AND ended_at IS NULL AND revoked_at IS NULL \
-         AND expires_at > $2 AND idle_expires_at > $2 ORDER BY id{FOR_UPDATE}"
-    ))
-    .bind(id)
-    .bind(now.0)
-    .fetch_all(&mut *conn)
-    .await?;
-    enqueue_backchannel_logouts_in(conn, &live, log_id, now).await?;
+    announce_session_ends_in(conn, column, id, log_id, now).await?;
     let sql = if revoke {
         format!("UPDATE sessions SET revoked_at = $1, ended_at = COALESCE(ended_at, $2) WHERE {column} = $3 AND revoked_at IS NULL")
     } else {

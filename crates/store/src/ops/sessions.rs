@@ -2,8 +2,8 @@ use grantor_domain::{ClientId, SessionId, Timestamp, TokenHash, UserId};
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
-use super::outbox::enqueue_backchannel_logouts_in;
-use super::{placeholders, Backend, Conn, FOR_UPDATE};
+use super::outbox::announce_session_ends_in;
+use super::{placeholders, Backend, Conn};
 use crate::{
     LogEvent, Page, PageRequest, SessionDetails, SessionFilter, SessionRecord, StoreResult,
 };
@@ -180,8 +180,8 @@ impl Backend {
 
     /// Browser logout: the cookie stops working; refresh tokens are kept.
     /// In one transaction: if this call ends the session, `event` is written
-    /// and, if the session was live, back-channel logouts are queued for its
-    /// clients (the row is locked first, as in `close_sessions_in`).
+    /// and, if the session was live, its ends are announced
+    /// (`announce_session_ends_in`).
     pub async fn end_session(
         &self,
         id: &SessionId,
@@ -189,15 +189,7 @@ impl Backend {
         now: Timestamp,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let live: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT id FROM sessions WHERE id = $1 AND ended_at IS NULL AND revoked_at IS NULL \
-             AND expires_at > $2 AND idle_expires_at > $2{FOR_UPDATE}"
-        ))
-        .bind(id.as_str())
-        .bind(now.0)
-        .fetch_all(&mut *tx)
-        .await?;
-        enqueue_backchannel_logouts_in(&mut tx, &live, &event.log_id, now).await?;
+        announce_session_ends_in(&mut tx, "id", id.as_str(), &event.log_id, now).await?;
         let ended = sqlx::query(
             "UPDATE sessions SET ended_at = $2, updated_at = $2 WHERE id = $1 AND ended_at IS NULL",
         )
