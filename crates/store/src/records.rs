@@ -717,4 +717,8 @@ pub struct OutboxFilter {
     pub client_id: Option<String>,
     pub session_id: Option<String>,
     pub status: Option<OutboxStatus>,
+    pub kind: Option<OutboxKind>,
+    /// The message's `destination` exactly (a URL, or a stream's id for
+    /// the stream kinds).
+    pub destination: Option<String>,
 }

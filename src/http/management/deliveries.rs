@@ -4,11 +4,11 @@
 //! is due), `delivered` or `failed`, and the last error. A grantor
 //! extension (Auth0 has no such resource); it reads under `read:logs`, since
 //! it is part of the audit trail. Filters: `client_id`, `session_id`,
-//! `status`; offset paging, newest first.
+//! `status`, `type`, `stream_id`; offset paging, newest first.
 
 use axum::extract::State;
 use axum::Json;
-use grantor_store::{OutboxFilter, OutboxMessage, OutboxStatus};
+use grantor_store::{OutboxFilter, OutboxKind, OutboxMessage, OutboxStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -25,6 +25,12 @@ pub struct DeliveryQuery {
     session_id: Option<String>,
     /// `pending`, `delivered` or `failed`.
     status: Option<String>,
+    /// Only messages of this type (`backchannel_logout`, …).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    kind: Option<String>,
+    /// Only messages to this stream (a log stream's or SSF stream's id).
+    stream_id: Option<String>,
 }
 
 pub fn render(m: &OutboxMessage) -> Value {
@@ -85,10 +91,24 @@ pub async fn list_deliveries(
             })
         })
         .transpose()?;
+    let kind = query
+        .kind
+        .as_deref()
+        .map(|raw| {
+            OutboxKind::parse(raw).ok_or_else(|| {
+                ApiError::invalid_query(format!(
+                    "Query validation error: type must be one of {}",
+                    OutboxKind::ALL.map(OutboxKind::as_str).join(", ")
+                ))
+            })
+        })
+        .transpose()?;
     let filter = OutboxFilter {
         client_id: query.client_id,
         session_id: query.session_id,
         status,
+        kind,
+        destination: query.stream_id,
     };
     let page = state
         .store

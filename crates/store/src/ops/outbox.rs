@@ -247,14 +247,18 @@ impl Backend {
         filter: &OutboxFilter,
         page: PageRequest,
     ) -> StoreResult<Page<OutboxMessage>> {
-        const MATCHES: &str = "FROM outbox WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR session_id = $2) AND ($3 IS NULL OR status = $3)";
+        const MATCHES: &str = "FROM outbox WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR session_id = $2) AND ($3 IS NULL OR status = $3) \
+             AND ($4 IS NULL OR kind = $4) AND ($5 IS NULL OR destination = $5)";
         let status = filter.status.map(OutboxStatus::as_str);
+        let kind = filter.kind.map(OutboxKind::as_str);
         let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} {MATCHES} ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+            "SELECT {COLUMNS} {MATCHES} ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
         ))
         .bind(filter.client_id.as_deref())
         .bind(filter.session_id.as_deref())
         .bind(status)
+        .bind(kind)
+        .bind(filter.destination.as_deref())
         .bind(page.limit)
         .bind(page.offset)
         .fetch_all(&self.pool)
@@ -263,6 +267,8 @@ impl Backend {
             .bind(filter.client_id.as_deref())
             .bind(filter.session_id.as_deref())
             .bind(status)
+            .bind(kind)
+            .bind(filter.destination.as_deref())
             .fetch_one(&self.pool)
             .await?;
         Ok(Page {

@@ -14,24 +14,35 @@
 //! out. Receivers must therefore accept a message twice (the `jti` is stable
 //! across attempts).
 //!
-//! Message kinds: OpenID Connect Back-Channel Logout 1.0 tokens
-//! (`backchannel_logout`), one per session and client.
+//! Each message kind has a module of its own that says where a message goes
+//! now (`destination`), what request carries it (`request`) and what else a
+//! settled attempt changes (`settled`); the worker dispatches on
+//! `OutboxKind` in exactly those three places:
+//! - `backchannel`: OpenID Connect Back-Channel Logout 1.0 tokens
+//!   (`backchannel_logout`), one per session and client.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use grantor_domain::{ClientId, SigningAlg, Timestamp};
+use grantor_domain::Timestamp;
 use grantor_store::{DeliveryOutcome, OutboxClaim, OutboxKind, OutboxMessage};
-use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::state::AppState;
 
-/// The back-channel logout event member (Back-Channel Logout 1.0 §2.4).
-pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
-/// How long a logout token is valid after it is signed (each attempt signs anew).
-const LOGOUT_TOKEN_LIFETIME_SECONDS: i64 = 120;
+mod backchannel;
+
+pub use backchannel::BACKCHANNEL_LOGOUT_EVENT;
+
+/// Where a claimed message goes now.
+enum Destination {
+    /// Send it to this URL.
+    Url(String),
+    /// It can no longer be delivered (the registration is gone): fail it
+    /// with this reason, without a request.
+    Gone(String),
+}
 /// The longest error text kept for a failed attempt.
 const MAX_ERROR_LENGTH: usize = 300;
 
@@ -229,12 +240,13 @@ impl Worker {
     /// slow receiver holds only its own places, never the others'.
     async fn deliver(&self, message: OutboxMessage, lease_until: Timestamp) {
         let now = self.state.clock.now();
-        let Some(destination) = self.current_destination(&message).await else {
-            let outcome = DeliveryOutcome::GaveUp {
-                error: "the client no longer has a back-channel logout URL".to_owned(),
-            };
-            self.settle(&message, outcome).await;
-            return;
+        let destination = match self.current_destination(&message).await {
+            Destination::Url(url) => url,
+            Destination::Gone(error) => {
+                self.settle(&message, DeliveryOutcome::GaveUp { error })
+                    .await;
+                return;
+            }
         };
         let lease_left = lease_until.0 - now.0;
         let permit = self.limits.try_acquire(&destination);
@@ -269,17 +281,19 @@ impl Worker {
         self.settle(&message, outcome).await;
     }
 
-    /// Where the message goes now: the client's current registration (a
-    /// changed URL is used, a removed one or a deleted client ends it).
-    async fn current_destination(&self, message: &OutboxMessage) -> Option<String> {
+    /// Where the message goes now: the current registration, so a changed
+    /// URL is used and a removed one ends the message.
+    async fn current_destination(&self, message: &OutboxMessage) -> Destination {
+        match message.kind {
+            OutboxKind::BackchannelLogout => backchannel::destination(&self.state, message).await,
+        }
+    }
+
+    /// What else a recorded outcome changes, per kind.
+    async fn settled(&self, message: &OutboxMessage, outcome: &DeliveryOutcome) {
         match message.kind {
             OutboxKind::BackchannelLogout => {
-                let client_id = ClientId::from(message.client_id.as_deref()?);
-                match self.state.store.client(&client_id).await {
-                    Ok(client) => client?.backchannel_logout_url,
-                    // The store is unavailable: try the URL it was queued for.
-                    Err(_) => Some(message.destination.clone()),
-                }
+                let _ = outcome;
             }
         }
     }
@@ -293,7 +307,7 @@ impl Worker {
             .settle_outbox(&message.id, &self.owner, &outcome, now)
             .await
         {
-            Ok(true) => {}
+            Ok(true) => self.settled(message, &outcome).await,
             Ok(false) => tracing::warn!(
                 message = %message.id,
                 "outbox: the lease ran out before the attempt was recorded; the message may be sent again"
@@ -306,14 +320,9 @@ impl Worker {
 
     /// One delivery attempt: `Err` carries what went wrong, for the record.
     async fn attempt(&self, message: &OutboxMessage, destination: &str) -> Result<(), String> {
+        let request = self.client.post(destination);
         let request = match message.kind {
-            OutboxKind::BackchannelLogout => {
-                let token = logout_token(&self.state, message).map_err(|e| e.to_string())?;
-                self.client
-                    .post(destination)
-                    .header(reqwest::header::CACHE_CONTROL, "no-store")
-                    .form(&[("logout_token", token)])
-            }
+            OutboxKind::BackchannelLogout => backchannel::request(&self.state, message, request)?,
         };
         let response = request
             .send()
@@ -372,26 +381,6 @@ fn log_outcome(message: &OutboxMessage, outcome: &DeliveryOutcome) {
             "outbox: delivery failed for the last time"
         ),
     }
-}
-
-/// The Logout Token (Back-Channel Logout 1.0 §2.4): `iss`, `aud` (the
-/// client), `iat`, `exp`, `jti` (the message id), `sub`, `sid`, `events`; no
-/// `nonce`. Signed with RS256, as ID tokens are, with `typ: logout+jwt`.
-fn logout_token(state: &AppState, message: &OutboxMessage) -> anyhow::Result<String> {
-    let now = state.clock.now().unix_seconds();
-    let claims = json!({
-        "iss": state.issuer.as_str(),
-        "aud": message.client_id,
-        "iat": now,
-        "exp": now + LOGOUT_TOKEN_LIFETIME_SECONDS,
-        "jti": message.id,
-        "sub": message.user_id,
-        "sid": message.session_id,
-        "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
-    });
-    state
-        .keys
-        .sign_typed(SigningAlg::Rs256, "logout+jwt", &claims)
 }
 
 fn truncate(mut text: String) -> String {
