@@ -133,6 +133,8 @@ operations! {
     fn list_clients(&self, page: PageRequest) -> Page<Client>;
     /// With `event`, the change is audited in its transaction.
     fn update_client(&self, client: &Client, event: Option<&LogEvent>) -> ();
+    /// The one write of a client's secret (rotation), audited.
+    fn set_client_secret(&self, client_id: &ClientId, secret_hash: &TokenHash, now: Timestamp, event: &LogEvent) -> ();
     fn delete_client(&self, client_id: &ClientId) -> bool;
 
     fn insert_resource_server(&self, rs: &ResourceServer) -> ();

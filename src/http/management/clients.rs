@@ -399,6 +399,9 @@ pub async fn rotate_secret(
     let now = state.clock.now();
     client.updated_at = now;
     let event = caller.audit(format!("Rotate the secret of client {id}"), &meta, now);
-    state.store.update_client(&client, Some(&event)).await?;
+    state
+        .store
+        .set_client_secret(&id, &client.secret_hash, now, &event)
+        .await?;
     Ok(Json(render(&client, Some(&secret))))
 }

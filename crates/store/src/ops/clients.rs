@@ -151,10 +151,13 @@ impl Backend {
         Ok(Page { items, total })
     }
 
+    /// Writes every updatable member except the secret, which only
+    /// `set_client_secret` changes: a PATCH that read the client before a
+    /// concurrent rotation must not write the old secret back.
     pub async fn update_client(&self, c: &Client, event: Option<&LogEvent>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, secret_hash = $13, id_token_lifetime = $14, rt_rotation_type = $15, rt_expiration_type = $16, rt_leeway = $17, rt_token_lifetime = $18, rt_infinite_token_lifetime = $19, rt_idle_token_lifetime = $20, rt_infinite_idle_token_lifetime = $21, updated_at = $22, backchannel_logout_url = $23 WHERE client_id = $1",
+            "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, id_token_lifetime = $13, rt_rotation_type = $14, rt_expiration_type = $15, rt_leeway = $16, rt_token_lifetime = $17, rt_infinite_token_lifetime = $18, rt_idle_token_lifetime = $19, rt_infinite_idle_token_lifetime = $20, updated_at = $21, backchannel_logout_url = $22 WHERE client_id = $1",
         )
         .bind(c.client_id.as_str())
         .bind(&c.name)
@@ -168,7 +171,6 @@ impl Backend {
         .bind(to_json(&c.web_origins))
         .bind(to_json(&c.grant_types))
         .bind(c.token_endpoint_auth_method.as_str())
-        .bind(c.secret_hash.as_str())
         .bind(c.id_token_lifetime)
         .bind(c.refresh_token.rotation_type.as_str())
         .bind(c.refresh_token.expiration_type.as_str())
@@ -187,6 +189,31 @@ impl Backend {
         if let Some(event) = event {
             super::logs::insert_event_in(&mut tx, event).await?;
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the client's secret (its hash) and nothing else.
+    pub async fn set_client_secret(
+        &self,
+        client_id: &ClientId,
+        secret_hash: &TokenHash,
+        now: Timestamp,
+        event: &LogEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE client_id = $1",
+        )
+        .bind(client_id.as_str())
+        .bind(secret_hash.as_str())
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        super::logs::insert_event_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

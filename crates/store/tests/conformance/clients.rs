@@ -4,19 +4,20 @@
 use grantor_domain::ClientId;
 use grantor_domain::{
     Client, ClientGrant, ResourceServer, ScopeDefinition, ScopeSet, SigningAlg, Timestamp,
-    TokenEndpointAuthMethod,
+    TokenEndpointAuthMethod, TokenHash,
 };
 use grantor_store::{ClientGrantFilter, Store, StoreError};
 
 use crate::support::compare::{assert_api_eq, assert_client_eq, assert_grant_eq};
 use crate::support::fixtures::{
-    all, api, client, client_ids, grant, grant_ids, other_client, owned, page, plan, ts, MGMT_API,
-    MGMT_AUDIENCE, MGMT_CLIENT, MGMT_GRANT,
+    all, api, client, client_ids, grant, grant_ids, log_event, other_client, owned, page, plan, ts,
+    MGMT_API, MGMT_AUDIENCE, MGMT_CLIENT, MGMT_GRANT,
 };
 
 conformance_tests! {
     client_round_trip,
     update_missing_client_is_not_found,
+    only_set_client_secret_writes_the_secret,
     duplicate_client_id_is_conflict,
     list_clients_pages,
     resource_server_lookup_and_round_trip,
@@ -97,9 +98,11 @@ async fn client_round_trip(store: &Store) {
         .await
         .unwrap()
         .unwrap();
+    // Nor is the secret: only `set_client_secret` writes it.
     let expected = Client {
         created_at: a.created_at,
         is_system: false,
+        secret_hash: a.secret_hash.clone(),
         ..updated.clone()
     };
     assert_client_eq(&read, &expected);
@@ -142,6 +145,36 @@ async fn client_round_trip(store: &Store) {
         .unwrap()
         .is_none());
     assert!(!store.delete_client(&ClientId::from("app-c")).await.unwrap());
+}
+
+/// A rotation racing a PATCH: the PATCH read the client before the
+/// rotation and writes after it, and the rotated secret stays.
+async fn only_set_client_secret_writes_the_secret(store: &Store) {
+    store.insert_client(&client("app")).await.unwrap();
+    let id = ClientId::from("app");
+    let read_by_patch = store.client(&id).await.unwrap().unwrap();
+    let rotated = TokenHash::of("the-new-secret");
+    let event = log_event("rot1", "sapi", 50);
+    store
+        .set_client_secret(&id, &rotated, ts(50), &event)
+        .await
+        .unwrap();
+    let mut patched = read_by_patch;
+    patched.name = "renamed".to_owned();
+    patched.updated_at = ts(60);
+    store.update_client(&patched, None).await.unwrap();
+    let now = store.client(&id).await.unwrap().unwrap();
+    assert_eq!(now.secret_hash, rotated);
+    assert_eq!(now.name, "renamed");
+    assert!(store.log_event(&event.log_id).await.unwrap().is_some());
+    let missed = log_event("rot2", "sapi", 70);
+    assert_store_err!(
+        store
+            .set_client_secret(&ClientId::from("absent"), &rotated, ts(70), &missed)
+            .await,
+        StoreError::NotFound
+    );
+    assert!(store.log_event(&missed.log_id).await.unwrap().is_none());
 }
 
 async fn update_missing_client_is_not_found(store: &Store) {
