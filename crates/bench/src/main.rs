@@ -85,6 +85,10 @@ struct RunArgs {
     sample_seconds: Option<f64>,
     #[arg(long)]
     database_url: Option<String>,
+    /// The revoke workload starts at this token of the fixture's list, so a
+    /// second run against the same server revokes tokens the first did not.
+    #[arg(long, default_value_t = 0)]
+    revoke_skip: usize,
 }
 
 #[derive(clap::Args)]
@@ -137,7 +141,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     if args.rate.is_some_and(|r| !r.is_finite() || r <= 0.0) {
         anyhow::bail!("--rate must be a positive number");
     }
-    let mut fixture = Arc::new(Fixture::load(&args.fixture).context("reading the fixture")?);
+    let mut loaded = Fixture::load(&args.fixture).context("reading the fixture")?;
+    let skip = args.revoke_skip.min(loaded.revoke.tokens.len());
+    loaded.revoke.tokens.drain(..skip);
+    let mut fixture = Arc::new(loaded);
     let mut failed = false;
     let probe = CpuProbe {
         pid: args.server_pid,
