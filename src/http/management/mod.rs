@@ -41,6 +41,7 @@ use utoipa_axum::routes;
 pub use body::ApiJson;
 pub use caller::Caller;
 pub use error::ApiError;
+pub use logs::render as render_log_event;
 pub use paging::{iso8601, ApiQuery, FieldParams, ListParams};
 
 use super::AppState;

@@ -49,11 +49,13 @@ impl From<LogRow> for LogEvent {
 pub(super) async fn insert_event_in(conn: &mut Conn, e: &LogEvent) -> StoreResult<()> {
     let mut batch = Batch::default();
     batch.push(event_statement(e));
+    batch.push(super::log_streams::stage_statement(e));
     batch.run(conn).await?;
     Ok(())
 }
 
-/// The statement of `insert_event_in`, to send in a write's batch.
+/// The first statement of `insert_event_in`, to send in a write's batch;
+/// push `super::log_streams::stage_statement` with it.
 pub(super) fn event_statement(e: &LogEvent) -> Statement<'_> {
     Statement::new(
         format!(
@@ -120,6 +122,27 @@ impl Backend {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The events of `log_ids` that still exist, by log id (a log stream
+    /// batch's events).
+    pub async fn log_events(&self, log_ids: &[String]) -> StoreResult<Vec<LogEvent>> {
+        if log_ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM logs WHERE log_id IN ({}) ORDER BY log_id",
+            super::placeholders(1, log_ids.len())
+        );
+        let mut q = sqlx::query_as::<_, LogRow>(&sql);
+        for id in log_ids {
+            q = q.bind(id);
+        }
+        Ok(q.fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     pub async fn log_event(&self, log_id: &str) -> StoreResult<Option<LogEvent>> {

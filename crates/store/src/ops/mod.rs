@@ -18,6 +18,7 @@ mod device_codes;
 mod grants;
 mod group_commit;
 mod import;
+mod log_streams;
 mod logs;
 mod outbox;
 mod purge;
