@@ -47,6 +47,10 @@ pub fn render(m: &OutboxMessage) -> Value {
         "attempts": m.attempts,
         "last_error": m.last_error,
     });
+    if m.kind == OutboxKind::LogStreamBatch {
+        body["stream_id"] = json!(m.destination);
+        body["events"] = json!(m.log_ids().len());
+    }
     match (m.status, m.finished_at) {
         (OutboxStatus::Pending, _) => body["next_attempt_at"] = json!(iso8601(m.next_attempt_at)),
         (_, Some(at)) => body["finished_at"] = json!(iso8601(at)),
