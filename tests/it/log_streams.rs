@@ -403,3 +403,37 @@ both_databases! {
         assert!(deliveries(&f.app, &paused_id).await.is_empty());
     }
 }
+
+both_databases! {
+    /// The dashboard's Log Streams page shows each stream's status, failure
+    /// count, last error and newest batches; names are escaped and the
+    /// authorization secret is never shown.
+    async fn the_dashboard_shows_each_streams_health_and_batches(db: Backend) {
+        let f = fixture_on(spawn_app(db).await, non_rotating()).await;
+        let m = machine(&f.app).await;
+        let receiver = Receiver::start().await;
+        receiver.answer_with(503);
+        let mut body = stream_body(&receiver.stream_url, "JSONARRAY", &["auth.token_exchange.success"]);
+        body["name"] = json!("<script>x</script>");
+        let stream = create_stream(&f.app, body).await;
+        let stream_id = stream["id"].as_str().unwrap().to_owned();
+        machine_event(&f, &m).await;
+        receiver.wait_until("a failed attempt", |r| r.requests() >= 1).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let admin = crate::dashboard::Admin::signed_in(&f.app).await;
+        let html = loop {
+            let html = admin.page("/dashboard/log-streams").await;
+            if html.contains("the receiver answered 503") {
+                break html;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{html}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(html.contains(&stream_id));
+        assert!(html.contains("&#60;script&#62;x"), "{html}");
+        assert!(!html.contains("<script>x"));
+        assert!(!html.contains("stream-secret"));
+        assert!(html.contains("auth.token_exchange.success"));
+        assert!(html.contains(r#"href="/dashboard/log-streams" aria-current="page""#));
+    }
+}
