@@ -49,10 +49,11 @@ pub fn body(format: ContentFormat, events: &[Value]) -> String {
             .map(Value::to_string)
             .collect::<Vec<_>>()
             .join("\n"),
-        // Batches of a JSONOBJECT stream hold one event each.
-        ContentFormat::JsonObject => events
-            .first()
-            .map_or_else(|| "{}".to_owned(), Value::to_string),
+        // Batches of a JSONOBJECT stream hold one event each; a batch made
+        // before the stream switched to JSONOBJECT goes as one object per
+        // line rather than lose events.
+        ContentFormat::JsonObject if events.len() == 1 => events[0].to_string(),
+        ContentFormat::JsonObject => body(ContentFormat::JsonLines, events),
     }
 }
 
@@ -148,5 +149,10 @@ mod tests {
             "{\"a\":1}\n{\"b\":2}"
         );
         assert_eq!(body(ContentFormat::JsonObject, &events[..1]), r#"{"a":1}"#);
+        // Never drops events: several go as JSON lines.
+        assert_eq!(
+            body(ContentFormat::JsonObject, &events),
+            "{\"a\":1}\n{\"b\":2}"
+        );
     }
 }

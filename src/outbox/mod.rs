@@ -235,9 +235,11 @@ struct Worker {
 
 impl Worker {
     /// Turns staged audit events into log stream batches (a read when
-    /// nothing is staged), a few transactions at most per turn of the loop.
+    /// nothing is staged), at most `STREAM_BATCH_ROUNDS` transactions per
+    /// turn of the loop (the loop turns at least once per poll).
     async fn batch_log_streams(&self) {
-        for _ in 0..10 {
+        const STREAM_BATCH_ROUNDS: usize = 100;
+        for _ in 0..STREAM_BATCH_ROUNDS {
             let now = self.state.clock.now();
             match self
                 .state

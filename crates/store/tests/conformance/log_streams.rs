@@ -208,6 +208,16 @@ async fn failures_suspend_a_stream_once_with_its_event(store: &Store) {
         health.last_error.as_deref(),
         Some("the receiver answered 500")
     );
+    // An update from a stale read (a rename) keeps the failure count.
+    let mut renamed = s.clone();
+    renamed.name = "renamed".to_owned();
+    store
+        .update_log_stream(&renamed, &log_event("rename", "sapi", 550))
+        .await
+        .unwrap();
+    let after = store.log_stream(&s.id).await.unwrap().unwrap();
+    assert_eq!(after.name, "renamed");
+    assert_eq!(after.health.consecutive_failures, 2);
     // A delivery clears the run.
     assert!(!store
         .record_log_stream_outcome(&s.id, None, 1_000, &event("ok"), ts(600))
