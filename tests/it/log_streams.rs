@@ -437,3 +437,85 @@ both_databases! {
         assert!(html.contains(r#"href="/dashboard/log-streams" aria-current="page""#));
     }
 }
+
+both_databases! {
+    /// A receiver that does not answer never holds the calls whose events
+    /// it is sent: revocations and token exchanges return while it holds
+    /// every request, and it gets their events once it answers.
+    async fn a_slow_receiver_never_holds_a_request(db: Backend) {
+        let f = fixture_on(spawn_app(db).await, non_rotating()).await;
+        let m = machine(&f.app).await;
+        let receiver = Receiver::start().await;
+        receiver.hold();
+        create_stream(&f.app, stream_body(&receiver.stream_url, "JSONARRAY", &["auth.token_exchange.success"])).await;
+        machine_event(&f, &m).await;
+        receiver.wait_until("a request is held", |r| r.requests() >= 1).await;
+        let started = std::time::Instant::now();
+        for _ in 0..5 {
+            let login = f.password_login().await;
+            let response = f.app.http.post(f.app.url("/oauth/revoke")).form(&[
+                ("token", login.refresh_token.as_str()), ("client_id", f.id.as_str()), ("client_secret", f.secret.as_str()),
+            ]).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(receiver.raw_accepted().is_empty());
+        receiver.release();
+        // One seccft, then five sepft and five srrt.
+        let got = wait_for_events(&receiver, "JSONARRAY", 11).await;
+        drained(&f.app).await;
+        let got_types = types(&events(&receiver.raw_accepted(), "JSONARRAY"));
+        assert_eq!(got_types.iter().filter(|t| *t == "srrt").count(), 5, "{got:?}");
+        assert_eq!(got_types.len(), 11, "{got_types:?}");
+    }
+}
+
+both_databases! {
+    /// Two processes on one database batch and send each event once.
+    async fn two_processes_stream_each_event_once(db: Backend) {
+        let database = Arc::new(TestDatabase::new(db).await);
+        let f = fixture_on(spawn_app_on(database.clone(), AppOptions::default()).await, non_rotating()).await;
+        let second = spawn_app_on(database, AppOptions {
+            issuer: Some(f.app.issuer.clone()),
+            ..AppOptions::default()
+        }).await;
+        let m = machine(&f.app).await;
+        let receiver = Receiver::start().await;
+        create_stream(&f.app, stream_body(&receiver.stream_url, "JSONLINES", &["auth.token_exchange.success"])).await;
+        const EVENTS: usize = 30;
+        for i in 0..EVENTS {
+            let app = if i % 2 == 0 { &f.app } else { &second };
+            let _ = app.client_credentials(&m.id, &m.secret, &f.app.management_audience()).await;
+        }
+        wait_for_events(&receiver, "JSONLINES", EVENTS).await;
+        drained(&f.app).await;
+        let got = events(&receiver.raw_accepted(), "JSONLINES");
+        let mut ids: Vec<&str> = got.iter().map(|e| e["log_id"].as_str().unwrap()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), EVENTS, "each event once");
+        assert_eq!(got.len(), EVENTS);
+        second.stop().await;
+    }
+}
+
+both_databases! {
+    /// Deleting a stream ends its pending batches without a request.
+    async fn a_deleted_stream_ends_its_pending_batches(db: Backend) {
+        let f = fixture_on(spawn_app(db).await, non_rotating()).await;
+        let m = machine(&f.app).await;
+        let receiver = Receiver::start().await;
+        receiver.answer_with(503);
+        let stream = create_stream(&f.app, stream_body(&receiver.stream_url, "JSONARRAY", &[])).await;
+        let stream_id = stream["id"].as_str().unwrap().to_owned();
+        machine_event(&f, &m).await;
+        receiver.wait_until("a failed attempt", |r| r.requests() >= 1).await;
+        let (status, _) = f.app.mgmt_call(Method::DELETE, &format!("/log-streams/{stream_id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        drained(&f.app).await;
+        let batches = deliveries(&f.app, &stream_id).await;
+        assert!(!batches.is_empty());
+        assert!(batches.iter().all(|b| b["status"] == "failed"), "{batches:?}");
+        assert!(batches.iter().any(|b| b["last_error"] == "the log stream was deleted"), "{batches:?}");
+    }
+}
