@@ -51,6 +51,10 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "read:tenant_settings",
     "update:tenant_settings",
     "read:logs",
+    "read:log_streams",
+    "create:log_streams",
+    "update:log_streams",
+    "delete:log_streams",
 ];
 
 /// Bootstraps the database if nobody has; prints generated credentials once.

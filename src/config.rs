@@ -79,6 +79,11 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_OUTBOX_RETRY_BASE_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub outbox_retry_base_ms: u64,
+    /// Seconds a log stream's deliveries may keep failing before the stream
+    /// is suspended (Auth0: 7 days).
+    #[arg(long, env = "GRANTOR_LOG_STREAM_SUSPEND_AFTER_SECONDS", default_value_t = 604_800,
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub log_stream_suspend_after_seconds: u64,
     /// Argon2id password hashes or checks running at once (each needs 19 MiB).
     /// Default: the number of available cores.
     #[arg(long, env = "GRANTOR_PASSWORD_HASH_CONCURRENCY",
@@ -274,6 +279,9 @@ impl Config {
                     .then(|| std::time::Duration::from_millis(args.outbox_poll_interval_ms)),
                 max_attempts: args.outbox_max_attempts,
                 retry_base: std::time::Duration::from_millis(args.outbox_retry_base_ms),
+                stream_suspend_after: std::time::Duration::from_secs(
+                    args.log_stream_suspend_after_seconds,
+                ),
                 ..OutboxConfig::default()
             },
             password_hashing: {

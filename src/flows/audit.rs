@@ -58,6 +58,9 @@ pub enum EventType {
     SuccessPasswordExchange,
     /// `fepft`, "Failed Exchange, Password for Access Token".
     FailedPasswordExchange,
+    /// `log_stream_suspended`: grantor's own code (Auth0 defines none): a
+    /// log stream was suspended after its deliveries kept failing.
+    LogStreamSuspended,
 }
 
 impl EventType {
@@ -80,8 +83,62 @@ impl EventType {
             Self::FailedDeviceCodeExchange => "fede",
             Self::SuccessPasswordExchange => "sepft",
             Self::FailedPasswordExchange => "fepft",
+            Self::LogStreamSuspended => "log_stream_suspended",
         }
     }
+
+    pub const ALL: [EventType; 17] = [
+        Self::SuccessLogin,
+        Self::FailedLogin,
+        Self::SuccessLogout,
+        Self::SuccessApiOperation,
+        Self::SuccessRevocation,
+        Self::FailedRotatingRefreshTokenExchange,
+        Self::SuccessAuthorizationCodeExchange,
+        Self::FailedAuthorizationCodeExchange,
+        Self::SuccessClientCredentialsExchange,
+        Self::FailedClientCredentialsExchange,
+        Self::SuccessRefreshTokenExchange,
+        Self::FailedRefreshTokenExchange,
+        Self::SuccessDeviceCodeExchange,
+        Self::FailedDeviceCodeExchange,
+        Self::SuccessPasswordExchange,
+        Self::FailedPasswordExchange,
+        Self::LogStreamSuspended,
+    ];
+
+    /// The log stream filter category Auth0 puts this type in
+    /// (`filters[].name`): the one table of them.
+    pub fn category(self) -> &'static str {
+        match self {
+            Self::SuccessLogin => "auth.login.success",
+            Self::FailedLogin => "auth.login.fail",
+            Self::SuccessLogout => "auth.logout.success",
+            Self::SuccessApiOperation => "management.success",
+            Self::SuccessRevocation
+            | Self::SuccessAuthorizationCodeExchange
+            | Self::SuccessClientCredentialsExchange
+            | Self::SuccessRefreshTokenExchange
+            | Self::SuccessDeviceCodeExchange
+            | Self::SuccessPasswordExchange => "auth.token_exchange.success",
+            Self::FailedRotatingRefreshTokenExchange
+            | Self::FailedAuthorizationCodeExchange
+            | Self::FailedClientCredentialsExchange
+            | Self::FailedRefreshTokenExchange
+            | Self::FailedDeviceCodeExchange
+            | Self::FailedPasswordExchange => "auth.token_exchange.fail",
+            Self::LogStreamSuspended => "system.notification",
+        }
+    }
+}
+
+/// The filter category of a stored type code (`other` for a code this
+/// version does not write).
+pub fn category_of(code: &str) -> &'static str {
+    EventType::ALL
+        .iter()
+        .find(|t| t.as_str() == code)
+        .map_or("other", |t| t.category())
 }
 
 /// The success and failure codes of an exchange at `/oauth/token`.
@@ -254,5 +311,18 @@ mod tests {
         assert_eq!(codes(GrantType::RefreshToken), ("sertft", "fertft"));
         assert_eq!(codes(GrantType::DeviceCode), ("sede", "fede"));
         assert_eq!(codes(GrantType::Password), ("sepft", "fepft"));
+    }
+
+    #[test]
+    fn every_type_has_one_of_auth0s_categories() {
+        for t in EventType::ALL {
+            assert!(
+                grantor_domain::log_stream::CATEGORIES.contains(&t.category()),
+                "{t:?}"
+            );
+            assert_eq!(category_of(t.as_str()), t.category());
+        }
+        assert_eq!(category_of("unknown"), "other");
+        assert_eq!(category_of("sertft"), "auth.token_exchange.success");
     }
 }

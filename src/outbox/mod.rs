@@ -20,6 +20,10 @@
 //! `OutboxKind` in exactly those three places:
 //! - `backchannel`: OpenID Connect Back-Channel Logout 1.0 tokens
 //!   (`backchannel_logout`), one per session and client.
+//! - `log_streams`: batches of audit events for Auth0 log streams
+//!   (`log_stream_batch`), made from the staged events by the loop's first
+//!   step (`Worker::batch_log_streams`); one request at a time per stream,
+//!   retried until delivered or the stream stops being active.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +36,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::state::AppState;
 
 mod backchannel;
+mod log_streams;
 
 pub use backchannel::BACKCHANNEL_LOGOUT_EVENT;
 
@@ -42,6 +47,8 @@ enum Destination {
     /// It can no longer be delivered (the registration is gone): fail it
     /// with this reason, without a request.
     Gone(String),
+    /// Cannot tell now (the store did not answer): give it back for later.
+    Later,
 }
 /// The longest error text kept for a failed attempt.
 const MAX_ERROR_LENGTH: usize = 300;
@@ -66,6 +73,11 @@ pub struct OutboxConfig {
     pub retry_cap: Duration,
     /// Connect plus answer, per request.
     pub request_timeout: Duration,
+    /// Staged audit events put into log stream batches per transaction.
+    pub stream_batch: i64,
+    /// How long a log stream's deliveries may keep failing before it is
+    /// suspended (Auth0: 7 consecutive days).
+    pub stream_suspend_after: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -79,6 +91,8 @@ impl Default for OutboxConfig {
             retry_base: Duration::from_secs(1),
             retry_cap: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(10),
+            stream_batch: 100,
+            stream_suspend_after: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -121,6 +135,7 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
     let worker = Arc::new(Worker {
         owner: crate::secrets::hex_id(16),
         limits: DestinationLimits::new(config.per_destination),
+        stream_limits: DestinationLimits::new(1),
         client,
         config,
         state,
@@ -129,6 +144,7 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
         let mut in_flight = tokio::task::JoinSet::new();
         loop {
             while in_flight.try_join_next().is_some() {}
+            worker.batch_log_streams().await;
             let free = usize::try_from(worker.config.batch)
                 .unwrap_or(1)
                 .saturating_sub(in_flight.len());
@@ -209,12 +225,43 @@ struct Worker {
     /// This process's lease owner id.
     owner: String,
     limits: DestinationLimits,
+    /// One request at a time per log stream (keyed by stream id), so a
+    /// stream's batches arrive in order while none fails.
+    stream_limits: DestinationLimits,
     client: reqwest::Client,
     config: OutboxConfig,
     state: AppState,
 }
 
 impl Worker {
+    /// Turns staged audit events into log stream batches (a read when
+    /// nothing is staged), at most `STREAM_BATCH_ROUNDS` transactions per
+    /// turn of the loop (the loop turns at least once per poll).
+    async fn batch_log_streams(&self) {
+        const STREAM_BATCH_ROUNDS: usize = 100;
+        for _ in 0..STREAM_BATCH_ROUNDS {
+            let now = self.state.clock.now();
+            match self
+                .state
+                .store
+                .batch_log_streams(
+                    self.config.stream_batch,
+                    crate::flows::audit::category_of,
+                    now,
+                )
+                .await
+            {
+                Ok(done) if done.events >= u64::try_from(self.config.stream_batch).unwrap_or(0) => {
+                }
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox: batching log stream events failed; trying again later");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Leases up to `limit` due messages (nothing, without a write, when
     /// none is due); returns them and when their lease runs out.
     async fn claim(&self, limit: usize) -> anyhow::Result<(Vec<OutboxMessage>, Timestamp)> {
@@ -241,33 +288,52 @@ impl Worker {
     async fn deliver(&self, message: OutboxMessage, lease_until: Timestamp) {
         let now = self.state.clock.now();
         let destination = match self.current_destination(&message).await {
-            Destination::Url(url) => url,
+            Destination::Url(url) => Some(url),
             Destination::Gone(error) => {
                 self.settle(&message, DeliveryOutcome::GaveUp { error })
                     .await;
                 return;
             }
+            Destination::Later => None,
         };
         let lease_left = lease_until.0 - now.0;
-        let permit = self.limits.try_acquire(&destination);
-        if permit.is_none() || lease_left < millis(self.config.request_timeout) * 2 {
-            let later = Timestamp(now.0.saturating_add(millis(self.config.request_timeout)));
-            if let Err(e) = self
-                .state
-                .store
-                .release_outbox(&message.id, &self.owner, later)
-                .await
-            {
-                tracing::warn!(message = %message.id, error = %e, "outbox: giving a message back failed; its lease will run out");
+        let permit = match (&destination, message.kind) {
+            (None, _) => None,
+            (Some(_), OutboxKind::LogStreamBatch) => {
+                self.stream_limits.try_acquire(&message.destination)
             }
-            return;
-        }
+            (Some(url), _) => self.limits.try_acquire(url),
+        };
+        let destination = match destination {
+            Some(url)
+                if permit.is_some() && lease_left >= millis(self.config.request_timeout) * 2 =>
+            {
+                url
+            }
+            _ => {
+                let later = Timestamp(now.0.saturating_add(millis(self.config.request_timeout)));
+                if let Err(e) = self
+                    .state
+                    .store
+                    .release_outbox(&message.id, &self.owner, later)
+                    .await
+                {
+                    tracing::warn!(message = %message.id, error = %e, "outbox: giving a message back failed; its lease will run out");
+                }
+                return;
+            }
+        };
         let result = self.attempt(&message, &destination).await;
         drop(permit);
         let now = self.state.clock.now();
         let outcome = match result {
             Ok(()) => DeliveryOutcome::Delivered,
-            Err(error) if message.attempts >= self.config.max_attempts => {
+            // A stream batch is retried until it is delivered or its
+            // stream stops being active (as Auth0 retries until resolved).
+            Err(error)
+                if message.attempts >= self.config.max_attempts
+                    && message.kind != OutboxKind::LogStreamBatch =>
+            {
                 DeliveryOutcome::GaveUp { error }
             }
             Err(error) => DeliveryOutcome::Retry {
@@ -286,6 +352,7 @@ impl Worker {
     async fn current_destination(&self, message: &OutboxMessage) -> Destination {
         match message.kind {
             OutboxKind::BackchannelLogout => backchannel::destination(&self.state, message).await,
+            OutboxKind::LogStreamBatch => log_streams::destination(&self.state, message).await,
         }
     }
 
@@ -294,6 +361,15 @@ impl Worker {
         match message.kind {
             OutboxKind::BackchannelLogout => {
                 let _ = outcome;
+            }
+            OutboxKind::LogStreamBatch => {
+                log_streams::settled(
+                    &self.state,
+                    self.config.stream_suspend_after,
+                    message,
+                    outcome,
+                )
+                .await;
             }
         }
     }
@@ -323,6 +399,9 @@ impl Worker {
         let request = self.client.post(destination);
         let request = match message.kind {
             OutboxKind::BackchannelLogout => backchannel::request(&self.state, message, request)?,
+            OutboxKind::LogStreamBatch => {
+                log_streams::request(&self.state, message, request).await?
+            }
         };
         let response = request
             .send()

@@ -20,6 +20,7 @@ mod fuzz_http; // property tests: generated requests to every parsing endpoint, 
 mod fuzz_units; // property tests: JWT verification, body extractors, /authorize parameters, without a server
 mod interop; // code flow with PKCE, refresh and device flow driven by the oauth2 crate
 mod limits; // rate limits (429 with X-RateLimit-*), bounded unauthenticated writes, trusted proxies, connection timeouts and cap
+mod log_streams; // /api/v2/log-streams and delivery of audit events to http receivers through the outbox: shapes, scopes, order, filters, retries, suspension, pause
 mod logs; // /api/v2/logs: events with Auth0 codes, receipts, filters, paging, scopes
 mod management_auth; // bearer checks (401) and scopes (403)
 mod management_boundary; // the Management API is for machines: user flows refused, client grant read on every call (CONTRACT §6.1)

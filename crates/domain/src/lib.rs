@@ -7,6 +7,7 @@
 pub mod client;
 pub mod client_grant;
 pub mod ids;
+pub mod log_stream;
 pub mod oauth_error;
 pub mod pkce;
 pub mod refresh_token;
@@ -24,6 +25,7 @@ pub use client::{
 };
 pub use client_grant::ClientGrant;
 pub use ids::{ClientId, FamilyId, GrantId, SessionId, UserId};
+pub use log_stream::{LogStream, LogStreamPatch, LogStreamStatus};
 pub use oauth_error::{OAuthError, OAuthErrorKind};
 pub use resource_server::{ResourceServer, ScopeDefinition, SigningAlg};
 pub use revocation::Reason;

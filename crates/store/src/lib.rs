@@ -13,8 +13,8 @@ mod postgres;
 mod sqlite;
 
 use grantor_domain::{
-    Client, ClientGrant, ClientId, FamilyId, GrantId, Reason, ResourceServer, ScopeSet, SessionId,
-    TenantSettings, Timestamp, TokenHash, User, UserId,
+    Client, ClientGrant, ClientId, FamilyId, GrantId, LogStream, Reason, ResourceServer, ScopeSet,
+    SessionId, TenantSettings, Timestamp, TokenHash, User, UserId,
 };
 
 pub use records::*;
@@ -237,6 +237,8 @@ operations! {
     /// Writes several such events in one transaction.
     fn record_events(&self, events: &[LogEvent]) -> ();
     fn log_event(&self, log_id: &str) -> Option<LogEvent>;
+    /// The events of `log_ids` that still exist, by log id.
+    fn log_events(&self, log_ids: &[String]) -> Vec<LogEvent>;
     fn list_logs(&self, filter: &LogFilter, page: PageRequest) -> Page<LogEvent>;
 
     /// One bounded purge pass over dead rows (see `ops/purge.rs`).
@@ -255,6 +257,22 @@ operations! {
     fn settle_outbox(&self, id: &str, owner: &str, outcome: &DeliveryOutcome, now: Timestamp) -> bool;
     /// Messages matching `filter`, newest first; `total` counts every match.
     fn list_outbox(&self, filter: &OutboxFilter, page: PageRequest) -> Page<OutboxMessage>;
+
+    // Log streams (`ops/log_streams.rs`); every change with its audit event.
+    fn insert_log_stream(&self, stream: &LogStream, event: &LogEvent) -> ();
+    fn log_stream(&self, id: &str) -> Option<LogStream>;
+    /// Every stream, oldest first.
+    fn list_log_streams(&self) -> Vec<LogStream>;
+    /// `NotFound` when the stream is gone.
+    fn update_log_stream(&self, stream: &LogStream, event: &LogEvent) -> ();
+    fn delete_log_stream(&self, id: &str, event: &LogEvent) -> bool;
+    /// Turns the oldest staged events into per-stream batch messages.
+    fn batch_log_streams(&self, limit: i64, categorize: fn(&str) -> &'static str, now: Timestamp) -> StreamBatching;
+    /// Staged events not yet batched.
+    fn log_stream_backlog(&self) -> i64;
+    /// A batch attempt's outcome on the stream's health; true when it
+    /// suspended the stream (and wrote `suspension`).
+    fn record_log_stream_outcome(&self, id: &str, error: Option<&str>, suspend_after_ms: i64, suspension: &LogEvent, now: Timestamp) -> bool;
 
     fn insert_device_code(&self, code: &DeviceCodeRecord) -> ();
     fn pending_device_code(&self, user_code_hash: &TokenHash, now: Timestamp) -> Option<DeviceCodeRecord>;

@@ -478,6 +478,10 @@ pub struct PurgeReport {
     pub logs: u64,
     /// Delivered and given-up outbox messages.
     pub outbox: u64,
+    /// Staged log stream events older than the audit log's retention.
+    pub log_stream_backlog: u64,
+    /// Finished log stream batches older than a day.
+    pub log_stream_batches: u64,
     /// Where the next pass resumes its walks (empty: back to the start).
     pub families_after: String,
     pub sessions_after: String,
@@ -495,6 +499,8 @@ impl PurgeReport {
             + self.attempt_counters
             + self.logs
             + self.outbox
+            + self.log_stream_backlog
+            + self.log_stream_batches
     }
 
     /// Whether the pass left work behind: a time-ordered delete filled its
@@ -510,6 +516,8 @@ impl PurgeReport {
             || full(self.attempt_counters)
             || full(self.logs)
             || full(self.outbox)
+            || full(self.log_stream_backlog)
+            || full(self.log_stream_batches)
             || dense(self.refresh_token_families)
             || dense(self.sessions)
     }
@@ -617,20 +625,25 @@ pub enum OutboxKind {
     /// An OpenID Connect Back-Channel Logout token for one client and one
     /// session, POSTed to the client's `backchannel_logout_url`.
     BackchannelLogout,
+    /// A batch of audit events for one log stream (destination: the
+    /// stream's id; payload: the JSON list of the events' log ids).
+    LogStreamBatch,
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 1] = [OutboxKind::BackchannelLogout];
+    pub const ALL: [OutboxKind; 2] = [OutboxKind::BackchannelLogout, OutboxKind::LogStreamBatch];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::BackchannelLogout => "backchannel_logout",
+            OutboxKind::LogStreamBatch => "log_stream_batch",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "backchannel_logout" => Some(OutboxKind::BackchannelLogout),
+            "log_stream_batch" => Some(OutboxKind::LogStreamBatch),
             _ => None,
         }
     }
@@ -685,6 +698,19 @@ pub struct OutboxMessage {
     pub next_attempt_at: Timestamp,
     pub last_error: Option<String>,
     pub finished_at: Option<Timestamp>,
+    /// What the message carries beyond its columns (a log stream batch:
+    /// the JSON list of its log ids).
+    pub payload: Option<String>,
+}
+
+impl OutboxMessage {
+    /// The log ids a log stream batch carries (empty for other kinds).
+    pub fn log_ids(&self) -> Vec<String> {
+        self.payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// A claim on due messages: `owner` delivers them until `lease_until`,
@@ -721,4 +747,13 @@ pub struct OutboxFilter {
     /// The message's `destination` exactly (a URL, or a stream's id for
     /// the stream kinds).
     pub destination: Option<String>,
+}
+
+/// What one `batch_log_streams` call did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamBatching {
+    /// Staged events taken (and deleted from the backlog).
+    pub events: u64,
+    /// Outbox messages written.
+    pub batches: u64,
 }

@@ -14,6 +14,7 @@
 
 mod applications;
 mod error;
+mod log_streams;
 mod session;
 mod tenant_settings;
 mod users;
@@ -77,6 +78,7 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/tenant-settings/advanced",
             get(tenant_settings::get_advanced).post(tenant_settings::update_advanced),
         )
+        .route("/dashboard/log-streams", get(log_streams::list_log_streams))
         .route("/dashboard/{*rest}", get(not_found).post(not_found))
         .layer(axum::middleware::from_fn(security_headers))
 }

@@ -1,5 +1,7 @@
 //! `GET /api/v2/deliveries`: the outbox as an operator sees it, one item per
-//! message (a back-channel logout token for one client and session) with
+//! message (a back-channel logout token for one client and session, or a
+//! log stream batch, which also shows `stream_id` and its number of
+//! `events`) with
 //! its delivery state: `pending` (with its attempts so far and when the next
 //! is due), `delivered` or `failed`, and the last error. A grantor
 //! extension (Auth0 has no such resource); it reads under `read:logs`, since
@@ -47,6 +49,10 @@ pub fn render(m: &OutboxMessage) -> Value {
         "attempts": m.attempts,
         "last_error": m.last_error,
     });
+    if m.kind == OutboxKind::LogStreamBatch {
+        body["stream_id"] = json!(m.destination);
+        body["events"] = json!(m.log_ids().len());
+    }
     match (m.status, m.finished_at) {
         (OutboxStatus::Pending, _) => body["next_attempt_at"] = json!(iso8601(m.next_attempt_at)),
         (_, Some(at)) => body["finished_at"] = json!(iso8601(at)),

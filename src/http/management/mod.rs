@@ -18,6 +18,7 @@ mod deliveries;
 mod device_credentials;
 mod error;
 mod grants;
+mod log_streams;
 mod logs;
 mod messages;
 mod openapi;
@@ -41,6 +42,7 @@ use utoipa_axum::routes;
 pub use body::ApiJson;
 pub use caller::Caller;
 pub use error::ApiError;
+pub use logs::render as render_log_event;
 pub use paging::{iso8601, ApiQuery, FieldParams, ListParams};
 
 use super::AppState;
@@ -114,6 +116,15 @@ pub fn routes() -> Router<AppState> {
         ))
         .routes(routes!(logs::list_logs))
         .routes(routes!(deliveries::list_deliveries))
+        .routes(routes!(
+            log_streams::list_log_streams,
+            log_streams::create_log_stream
+        ))
+        .routes(routes!(
+            log_streams::get_log_stream,
+            log_streams::update_log_stream,
+            log_streams::delete_log_stream
+        ))
         .routes(routes!(logs::get_log))
         .routes(routes!(logs::list_user_logs))
         .routes(routes!(openapi::get_openapi))

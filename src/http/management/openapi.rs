@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "sessions", description = "Browser sessions"),
         (name = "tenants", description = "Tenant settings"),
         (name = "logs", description = "Audit log"),
+        (name = "log-streams", description = "Audit events streamed to HTTP receivers"),
         (name = "user-blocks", description = "Brute-force blocks"),
         (name = "openapi", description = "This document"),
     )

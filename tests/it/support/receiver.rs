@@ -28,11 +28,44 @@ struct Shared {
     status: AtomicU16,
     /// While `true`, requests wait before answering.
     held: Mutex<Option<watch::Receiver<bool>>>,
+    /// Raw requests to `stream_url` answered 2xx, in arrival order.
+    stream_accepted: Mutex<Vec<RawRequest>>,
+}
+
+/// A request to the receiver's raw endpoint (a log stream's batch).
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+async fn receive_raw(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> StatusCode {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    let held = shared.held.lock().unwrap().clone();
+    if let Some(mut released) = held {
+        let _ = released.wait_for(|released| *released).await;
+    }
+    let status = StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap();
+    if status.is_success() {
+        shared
+            .stream_accepted
+            .lock()
+            .unwrap()
+            .push(RawRequest { headers, body });
+    }
+    status
 }
 
 pub struct Receiver {
     /// The URL to register as `backchannel_logout_urls`.
     pub url: String,
+    /// A URL that records any POST's headers and body (a log stream's
+    /// `httpEndpoint`).
+    pub stream_url: String,
     shared: Arc<Shared>,
     hold: Mutex<Option<watch::Sender<bool>>>,
     server: tokio::task::JoinHandle<()>,
@@ -67,14 +100,17 @@ impl Receiver {
             "http://{}/backchannel-logout",
             listener.local_addr().unwrap()
         );
+        let stream_url = format!("http://{}/log-stream", listener.local_addr().unwrap());
         let router = Router::new()
             .route("/backchannel-logout", post(receive))
+            .route("/log-stream", post(receive_raw))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
         Self {
             url,
+            stream_url,
             shared,
             hold: Mutex::new(None),
             server,
@@ -108,6 +144,11 @@ impl Receiver {
     /// The tokens accepted so far.
     pub fn accepted(&self) -> Vec<String> {
         self.shared.accepted.lock().unwrap().clone()
+    }
+
+    /// The raw requests accepted so far.
+    pub fn raw_accepted(&self) -> Vec<RawRequest> {
+        self.shared.stream_accepted.lock().unwrap().clone()
     }
 
     /// Waits (up to 30 s) until `condition` holds for the receiver; panics

@@ -5,7 +5,7 @@ use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
 use super::batch::{params, Batch, Param, Statement};
-use super::{Backend, Conn};
+use super::{Backend, Conn, DML_IN_WITH};
 use crate::{LogEvent, LogFilter, Page, PageRequest, StoreResult};
 
 const COLUMNS: &str = "log_id, date, type, description, client_id, client_name, user_id, user_name, ip, user_agent, details";
@@ -45,34 +45,57 @@ impl From<LogRow> for LogEvent {
 }
 
 /// Writes one event; the client's and user's names are read from their rows
-/// now, so the event still names them after they are deleted.
+/// now, so the event still names them after they are deleted. The event is
+/// staged for the log streams with it ([`event_statements`]).
 pub(super) async fn insert_event_in(conn: &mut Conn, e: &LogEvent) -> StoreResult<()> {
     let mut batch = Batch::default();
-    batch.push(event_statement(e));
+    for statement in event_statements(e) {
+        batch.push(statement);
+    }
     batch.run(conn).await?;
     Ok(())
 }
 
-/// The statement of `insert_event_in`, to send in a write's batch.
-pub(super) fn event_statement(e: &LogEvent) -> Statement<'_> {
-    Statement::new(
-        format!(
-            "INSERT INTO logs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, COALESCE($6, (SELECT name FROM clients WHERE client_id = $5)), $7, COALESCE($8, (SELECT email FROM users WHERE user_id = $7)), $9, $10, $11)"
-        ),
-        params![
-            &e.log_id,
-            e.date.0,
-            &e.type_code,
-            &e.description,
-            &e.client_id,
-            &e.client_name,
-            &e.user_id,
-            &e.user_name,
-            &e.ip,
-            &e.user_agent,
-            e.details.to_string(),
-        ],
-    )
+const INSERT_EVENT: &str = "INSERT INTO logs (log_id, date, type, description, client_id, client_name, user_id, user_name, ip, user_agent, details) VALUES ($1, $2, $3, $4, $5, COALESCE($6, (SELECT name FROM clients WHERE client_id = $5)), $7, COALESCE($8, (SELECT email FROM users WHERE user_id = $7)), $9, $10, $11)";
+
+/// The statements of `insert_event_in`, to send in a write's batch: the
+/// event's insert and its staging for the log streams
+/// (`log_streams::stage_statement`, which writes nothing unless a stream is
+/// active). On PostgreSQL both are one statement (the insert in a `WITH`),
+/// so a write without streams makes no extra round trip; on SQLite the
+/// batch sends both in one call.
+pub(super) fn event_statements(e: &LogEvent) -> Vec<Statement<'_>> {
+    if DML_IN_WITH {
+        vec![Statement::new(
+            format!(
+                "WITH e AS ({INSERT_EVENT} RETURNING log_id, type, date) \
+                 INSERT INTO log_stream_backlog (log_id, type, staged_at) SELECT log_id, type, date FROM e \
+                 WHERE EXISTS (SELECT 1 FROM log_streams WHERE status = 'active')"
+            ),
+            event_params(e),
+        )]
+    } else {
+        vec![
+            Statement::new(INSERT_EVENT, event_params(e)),
+            super::log_streams::stage_statement(e),
+        ]
+    }
+}
+
+fn event_params(e: &LogEvent) -> Vec<Param<'_>> {
+    params![
+        &e.log_id,
+        e.date.0,
+        &e.type_code,
+        &e.description,
+        &e.client_id,
+        &e.client_name,
+        &e.user_id,
+        &e.user_name,
+        &e.ip,
+        &e.user_agent,
+        e.details.to_string(),
+    ]
 }
 
 /// `WHERE` clause and its parameters for a filter, parameters from `$1`.
@@ -120,6 +143,27 @@ impl Backend {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The events of `log_ids` that still exist, by log id (a log stream
+    /// batch's events).
+    pub async fn log_events(&self, log_ids: &[String]) -> StoreResult<Vec<LogEvent>> {
+        if log_ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM logs WHERE log_id IN ({}) ORDER BY log_id",
+            super::placeholders(1, log_ids.len())
+        );
+        let mut q = sqlx::query_as::<_, LogRow>(&sql);
+        for id in log_ids {
+            q = q.bind(id);
+        }
+        Ok(q.fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     pub async fn log_event(&self, log_id: &str) -> StoreResult<Option<LogEvent>> {

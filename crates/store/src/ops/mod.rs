@@ -3,7 +3,8 @@
 //! Placeholders are `$n`, which both engines accept.
 
 use super::{
-    analyze_tables, begin_write, Db, FAMILY_ROW_KEY, FOR_UPDATE, ONE_CALL_BATCHES, SKIP_LOCKED,
+    analyze_tables, begin_write, Db, DML_IN_WITH, FAMILY_ROW_KEY, FOR_UPDATE, ONE_CALL_BATCHES,
+    SKIP_LOCKED,
 };
 pub(crate) use group_commit::{BatchedTx, GroupCommit};
 
@@ -18,6 +19,7 @@ mod device_codes;
 mod grants;
 mod group_commit;
 mod import;
+mod log_streams;
 mod logs;
 mod outbox;
 mod purge;

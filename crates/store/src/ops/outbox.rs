@@ -16,7 +16,7 @@ use crate::{
     PageRequest, StoreResult,
 };
 
-const COLUMNS: &str = "id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at, last_error, finished_at";
+const COLUMNS: &str = "id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at, last_error, finished_at, payload";
 
 #[derive(FromRow)]
 struct Row {
@@ -33,6 +33,7 @@ struct Row {
     next_attempt_at: i64,
     last_error: Option<String>,
     finished_at: Option<i64>,
+    payload: Option<String>,
 }
 
 impl Row {
@@ -53,6 +54,7 @@ impl Row {
             next_attempt_at: Timestamp(self.next_attempt_at),
             last_error: self.last_error,
             finished_at: self.finished_at.map(Timestamp),
+            payload: self.payload,
         })
     }
 }

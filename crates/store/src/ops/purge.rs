@@ -216,6 +216,31 @@ impl Backend {
             limit,
         )
         .await?;
+        // Staged stream events whose audit event is past retention (no
+        // worker took them), and finished stream batches after a day.
+        report.log_stream_backlog = delete_before(
+            self,
+            "log_stream_backlog",
+            "log_id",
+            "staged_at",
+            plan.logs_before.0,
+            limit,
+        )
+        .await?;
+        report.log_stream_batches = {
+            let mut tx = self.begin_write().await?;
+            let n = sqlx::query(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = 'log_stream_batch' \
+                 AND finished_at < $1 ORDER BY finished_at LIMIT $2)",
+            )
+            .bind(now.0 - super::log_streams::FINISHED_BATCH_RETENTION_MS)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            n
+        };
         Ok(report)
     }
 }

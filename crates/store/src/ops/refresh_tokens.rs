@@ -3,7 +3,7 @@ use grantor_domain::{FamilyId, SessionId, Timestamp, TokenHash};
 use sqlx::FromRow;
 
 use super::batch::{params, Batch, Param, Statement};
-use super::logs::event_statement;
+use super::logs::event_statements;
 use super::resource_servers::{joined_api, API_COLUMNS};
 use super::users::{joined_user, USER_COLUMNS};
 use super::{prefixed, Backend, Conn};
@@ -272,7 +272,9 @@ impl Backend {
             ));
         }
         if let Some(event) = &batch.event {
-            rest.push(event_statement(event));
+            for statement in event_statements(event) {
+                rest.push(statement);
+            }
         }
         rest.run(&mut tx).await?;
         tx.commit().await?;
@@ -381,7 +383,9 @@ impl Backend {
             ));
         }
         batch.push(access_token_statement(&w.access_token));
-        batch.push(event_statement(&w.event));
+        for statement in event_statements(&w.event) {
+            batch.push(statement);
+        }
         // One trip on SQLite (`ops/batch.rs`); when the compare-and-set
         // missed, whatever else ran is rolled back with the write.
         let mut tx = self.begin_write().await?;

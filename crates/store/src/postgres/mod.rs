@@ -23,6 +23,11 @@ pub(crate) const FOR_UPDATE: &str = " FOR UPDATE";
 /// How an outbox claim locks the rows it takes: Outbox claims skip rows another process is claiming (`ops/outbox.rs`).
 pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
+/// Whether a statement may run an `INSERT` in a `WITH` clause: an audit
+/// event and its staging for the log streams are one statement (one round
+/// trip) here (`ops/logs.rs`).
+pub(crate) const DML_IN_WITH: bool = true;
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 

@@ -26,6 +26,11 @@ pub(crate) const FOR_UPDATE: &str = "";
 /// How an outbox claim locks the rows it takes: SQLite has one writer: a claim needs no row locks.
 pub(crate) const SKIP_LOCKED: &str = "";
 
+/// Whether a statement may run an `INSERT` in a `WITH` clause: SQLite
+/// cannot, so an audit event and its staging for the log streams are two
+/// statements, sent in one call (`ops/logs.rs`).
+pub(crate) const DML_IN_WITH: bool = false;
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 

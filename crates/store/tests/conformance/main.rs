@@ -20,6 +20,7 @@ mod clients; // clients, APIs and client grants: round trips, conflicts, cascade
 mod codes; // authorization codes: read without writing, spent once
 mod grants; // user grants: filters and paging
 mod group_commit; // concurrent writes and one-call exchanges: each whole or absent
+mod log_streams; // log streams: staging with each event, batches per matching stream, suspension, purge
 mod logs; // the audit log: filters, paging both ways
 mod migrations; // migrations/sqlite and migrations/postgres: same versions, same statements
 mod outbox; // the outbox: messages written with the change, leased claims, settled once, purged

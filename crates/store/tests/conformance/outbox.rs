@@ -123,6 +123,7 @@ async fn session_ends_queue_one_logout_per_registered_client(store: &Store) {
             next_attempt_at: ts(10),
             last_error: None,
             finished_at: None,
+            payload: None,
         }]
     );
     // Revoked again: already ended, nothing more.
