@@ -32,3 +32,7 @@ CREATE TABLE log_stream_backlog (
 -- What a message carries beyond its columns (a stream batch: the JSON list
 -- of its log ids).
 ALTER TABLE outbox ADD COLUMN payload TEXT;
+
+-- A log stream's oldest pending batch (the claim sends a stream's batches
+-- one at a time, in order).
+CREATE INDEX outbox_stream_pending ON outbox (destination, id) WHERE status = 'pending';

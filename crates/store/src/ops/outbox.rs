@@ -148,12 +148,19 @@ impl Backend {
         now: Timestamp,
     ) -> StoreResult<Vec<OutboxMessage>> {
         let kinds = known_kinds();
+        // A log stream's batches go one at a time, oldest first (a batch id
+        // starts with its first log id), in every process together: only
+        // a stream's oldest pending batch is due, and only while no claim
+        // holds it, so a busy stream's later batches are never claimed just
+        // to be given back.
         // The due ids are chosen (and on PostgreSQL locked) once, in a
         // materialized CTE: as `IN (subquery)` PostgreSQL may run the
         // locking subquery again while updating and take more than `limit`.
         let sql = format!(
-            "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'pending' AND kind IN ({kinds}) AND next_attempt_at <= $3 \
-             AND (lease_until IS NULL OR lease_until <= $3) ORDER BY next_attempt_at, id LIMIT $4{SKIP_LOCKED}) \
+            "WITH due AS MATERIALIZED (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.kind IN ({kinds}) AND o.next_attempt_at <= $3 \
+             AND (o.lease_until IS NULL OR o.lease_until <= $3) \
+             AND (o.kind <> 'log_stream_batch' OR o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.status = 'pending' AND p.destination = o.destination AND p.kind = 'log_stream_batch')) \
+             ORDER BY o.next_attempt_at, o.id LIMIT $4{SKIP_LOCKED}) \
              UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM due) \
              AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
