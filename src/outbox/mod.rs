@@ -20,6 +20,9 @@
 //! `OutboxKind` in exactly those three places:
 //! - `backchannel`: OpenID Connect Back-Channel Logout 1.0 tokens
 //!   (`backchannel_logout`), one per session and client.
+//! - `ssf`: Shared Signals Framework Security Event Tokens pushed to a
+//!   stream (`ssf_push`, RFC 8935, which also judges the answer);
+//!   `ssf_poll` and `ssf_held` are never claimed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::state::AppState;
 
 mod backchannel;
+pub mod ssf;
 
 pub use backchannel::BACKCHANNEL_LOGOUT_EVENT;
 
@@ -286,13 +290,19 @@ impl Worker {
     async fn current_destination(&self, message: &OutboxMessage) -> Destination {
         match message.kind {
             OutboxKind::BackchannelLogout => backchannel::destination(&self.state, message).await,
+            OutboxKind::SsfPush | OutboxKind::SsfPoll | OutboxKind::SsfHeld => {
+                ssf::destination(&self.state, message).await
+            }
         }
     }
 
     /// What else a recorded outcome changes, per kind.
     async fn settled(&self, message: &OutboxMessage, outcome: &DeliveryOutcome) {
         match message.kind {
-            OutboxKind::BackchannelLogout => {
+            OutboxKind::BackchannelLogout
+            | OutboxKind::SsfPush
+            | OutboxKind::SsfPoll
+            | OutboxKind::SsfHeld => {
                 let _ = outcome;
             }
         }
@@ -323,11 +333,17 @@ impl Worker {
         let request = self.client.post(destination);
         let request = match message.kind {
             OutboxKind::BackchannelLogout => backchannel::request(&self.state, message, request)?,
+            OutboxKind::SsfPush | OutboxKind::SsfPoll | OutboxKind::SsfHeld => {
+                ssf::request(&self.state, message, request).await?
+            }
         };
         let response = request
             .send()
             .await
             .map_err(|e| describe(&e, self.config.request_timeout))?;
+        if message.kind == OutboxKind::SsfPush {
+            return ssf::outcome(response).await;
+        }
         let status = response.status();
         if status.is_success() {
             Ok(())

@@ -617,22 +617,48 @@ pub enum OutboxKind {
     /// An OpenID Connect Back-Channel Logout token for one client and one
     /// session, POSTed to the client's `backchannel_logout_url`.
     BackchannelLogout,
+    /// A Security Event Token for an SSF stream with push delivery
+    /// (RFC 8935); `destination` is the stream's id.
+    SsfPush,
+    /// A Security Event Token waiting for its SSF stream's receiver to poll
+    /// it (RFC 8936); never claimed by the delivery worker.
+    SsfPoll,
+    /// A Security Event Token held for a paused SSF stream; it becomes
+    /// `SsfPush` or `SsfPoll` when the stream is enabled again. Never claimed.
+    SsfHeld,
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 1] = [OutboxKind::BackchannelLogout];
+    pub const ALL: [OutboxKind; 4] = [
+        OutboxKind::BackchannelLogout,
+        OutboxKind::SsfPush,
+        OutboxKind::SsfPoll,
+        OutboxKind::SsfHeld,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::BackchannelLogout => "backchannel_logout",
+            OutboxKind::SsfPush => "ssf_push",
+            OutboxKind::SsfPoll => "ssf_poll",
+            OutboxKind::SsfHeld => "ssf_held",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "backchannel_logout" => Some(OutboxKind::BackchannelLogout),
+            "ssf_push" => Some(OutboxKind::SsfPush),
+            "ssf_poll" => Some(OutboxKind::SsfPoll),
+            "ssf_held" => Some(OutboxKind::SsfHeld),
             _ => None,
         }
+    }
+
+    /// Whether the delivery worker claims messages of this kind (polled and
+    /// held messages wait for their receiver or their stream).
+    pub fn worker_delivers(self) -> bool {
+        !matches!(self, OutboxKind::SsfPoll | OutboxKind::SsfHeld)
     }
 }
 

@@ -65,6 +65,7 @@ const SESSIONS_PER_STATEMENT: usize = 200;
 fn known_kinds() -> String {
     OutboxKind::ALL
         .iter()
+        .filter(|k| k.worker_delivers())
         .map(|k| format!("'{}'", k.as_str()))
         .collect::<Vec<_>>()
         .join(", ")
@@ -91,6 +92,7 @@ pub(super) async fn announce_session_ends_in(
     .bind(now.0)
     .fetch_all(&mut *conn)
     .await?;
+    super::ssf::enqueue_ssf_session_ends_in(conn, &live, log_id, now).await?;
     enqueue_backchannel_logouts_in(conn, &live, log_id, now).await
 }
 
