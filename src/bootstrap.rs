@@ -51,6 +51,8 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "read:tenant_settings",
     "update:tenant_settings",
     "read:logs",
+    "read:ssf_streams",
+    "manage:ssf_streams",
 ];
 
 /// Bootstraps the database if nobody has; prints generated credentials once.
