@@ -100,15 +100,16 @@ fn event_type(message: &OutboxMessage, log: Option<&LogEvent>) -> &'static str {
     }
 }
 
-/// CAEP's `initiating_entity` from the audit event's actor: a Management
-/// API client or a dashboard administrator is `admin`, grantor itself
-/// (reuse detection, a replayed code) is `policy`, no actor (a browser
-/// logout, `/oauth/revoke` by the token's own client) is `user`.
+/// CAEP's `initiating_entity` from the audit event's actor: a dashboard
+/// administrator or a Management API client is `admin`, grantor itself
+/// (reuse detection, a replayed code) is `policy`; a client at
+/// `/oauth/revoke` acts for its user, and no actor (a browser logout) is the
+/// user too.
 fn initiating_entity(log: &LogEvent) -> &'static str {
     match log.details["actor"]["type"].as_str() {
         Some("admin") => "admin",
         Some("system") => "policy",
-        Some("client") if log.type_code == "sapi" => "admin",
+        Some("client") if log.details["reason"].as_str() != Some("revoke-endpoint") => "admin",
         _ => "user",
     }
 }

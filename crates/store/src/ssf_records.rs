@@ -18,7 +18,8 @@ pub const CAEP_SESSION_REVOKED: &str =
 pub const RISC_TOKENS_REVOKED: &str =
     "https://schemas.openid.net/secevent/risc/event-type/tokens-revoked";
 /// SSF 1.0 verification (§8.1.4): sent on request, whatever was requested.
-pub const SSF_VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
+pub const SSF_VERIFICATION: &str =
+    "https://schemas.openid.net/secevent/ssf/event-type/verification";
 
 /// The event types grantor transmits (`events_supported`), verification aside.
 pub const SSF_EVENTS_SUPPORTED: [&str; 2] = [CAEP_SESSION_REVOKED, RISC_TOKENS_REVOKED];

@@ -63,7 +63,7 @@ pub struct SsfError {
     description: String,
     /// Kept from the Management API's refusal (a 401's challenge, a 429's
     /// `Retry-After`).
-    headers: axum::http::HeaderMap,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl SsfError {
@@ -72,7 +72,7 @@ impl SsfError {
             status,
             err,
             description: description.into(),
-            headers: axum::http::HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -133,12 +133,9 @@ impl From<ApiError> for SsfError {
             _ => ("invalid_request", "The request was refused."),
         };
         let mut error = SsfError::new(status, err, description);
-        for name in [
-            header::WWW_AUTHENTICATE,
-            header::RETRY_AFTER,
-        ] {
+        for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
             if let Some(v) = response.headers().get(&name) {
-                error.headers.insert(name, v.clone());
+                error.headers.push((name, v.clone()));
             }
         }
         error
@@ -152,7 +149,9 @@ impl IntoResponse for SsfError {
             Json(json!({ "err": self.err, "description": self.description })),
         )
             .into_response();
-        response.headers_mut().extend(self.headers);
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

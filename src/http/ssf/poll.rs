@@ -54,7 +54,9 @@ pub async fn poll(
     caller.require(READ_SCOPE)?;
     let stream = caller.stream(&state, &stream_id).await?;
     if !stream.is_poll() {
-        return Err(SsfError::bad_request("This stream does not use poll delivery."));
+        return Err(SsfError::bad_request(
+            "This stream does not use poll delivery.",
+        ));
     }
     let max_events = body.max_events.unwrap_or(MAX_EVENTS);
     if !(0..=MAX_EVENTS).contains(&max_events) {

@@ -54,9 +54,8 @@ pub async fn update(
     SsfJson(body): SsfJson<StatusBody>,
 ) -> Result<Json<Value>, SsfError> {
     caller.require(MANAGE_SCOPE)?;
-    let status = SsfStatus::parse(&body.status).ok_or_else(|| {
-        SsfError::bad_request("status must be enabled, paused or disabled.")
-    })?;
+    let status = SsfStatus::parse(&body.status)
+        .ok_or_else(|| SsfError::bad_request("status must be enabled, paused or disabled."))?;
     if body
         .reason
         .as_ref()

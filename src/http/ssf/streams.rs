@@ -7,9 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use grantor_store::{
-    SsfStatus, SsfStream, SSF_EVENTS_SUPPORTED, SSF_POLL_METHOD, SSF_PUSH_METHOD,
-};
+use grantor_store::{SsfStatus, SsfStream, SSF_EVENTS_SUPPORTED, SSF_POLL_METHOD, SSF_PUSH_METHOD};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -182,7 +180,9 @@ fn apply(stream: &mut SsfStream, body: StreamBody, replace: bool) -> Result<(), 
     }
     if let Some(subjects) = body.default_subjects {
         if subjects != "ALL" && subjects != "NONE" {
-            return Err(SsfError::bad_request("default_subjects must be ALL or NONE."));
+            return Err(SsfError::bad_request(
+                "default_subjects must be ALL or NONE.",
+            ));
         }
         stream.default_subjects = subjects;
     } else if replace {
@@ -355,7 +355,11 @@ pub async fn delete(
     let stream = caller.stream(&state, &id).await?;
     let now = state.clock.now();
     let event = audit(&caller, "Delete an SSF stream", &stream, &meta, now);
-    if !state.store.delete_ssf_stream(&stream.id, &event, now).await? {
+    if !state
+        .store
+        .delete_ssf_stream(&stream.id, &event, now)
+        .await?
+    {
         return Err(SsfError::not_found());
     }
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -13,7 +13,7 @@ use sqlx::FromRow;
 
 use super::logs::insert_event_in;
 use super::outbox::announce_session_ends_in;
-use super::ssf::enqueue_ssf_tokens_revoked_in;
+use super::ssf::{code_issue_user_in, enqueue_ssf_tokens_revoked_in};
 use super::users::{delete_user_in, update_user_in};
 use super::{placeholders, Backend, Conn, FAMILY_ROW_KEY};
 use crate::{
@@ -597,8 +597,17 @@ impl Backend {
             );
         }
         insert_event_in(&mut tx, &event).await?;
-        if let (true, Some(user_id)) = (covers_tokens(target), event.user_id.as_deref()) {
-            enqueue_ssf_tokens_revoked_in(&mut tx, user_id, &event.log_id, now).await?;
+        if covers_tokens(target) {
+            let user_id = match (&event.user_id, target) {
+                (Some(user_id), _) => Some(user_id.clone()),
+                (None, RevocationTarget::CodeIssue { family_id, jti }) => {
+                    code_issue_user_in(&mut tx, family_id.as_ref(), jti.as_deref()).await?
+                }
+                (None, _) => None,
+            };
+            if let Some(user_id) = user_id {
+                enqueue_ssf_tokens_revoked_in(&mut tx, &user_id, &event.log_id, now).await?;
+            }
         }
         tx.commit().await?;
         Ok(receipt)

@@ -8,7 +8,7 @@
 //! subjects. The kind says who moves the message: `ssf_push` (the worker),
 //! `ssf_poll` (the receiver's polls) or `ssf_held` (a paused stream).
 
-use grantor_domain::Timestamp;
+use grantor_domain::{FamilyId, Timestamp};
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
@@ -139,6 +139,23 @@ pub(super) async fn enqueue_ssf_tokens_revoked_in(
         .execute(&mut *conn)
         .await?
         .rows_affected())
+}
+
+/// The user whose tokens a replayed code's revocation covers (its audit
+/// event names no user).
+pub(super) async fn code_issue_user_in(
+    conn: &mut Conn,
+    family_id: Option<&FamilyId>,
+    jti: Option<&str>,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT user_id FROM refresh_token_families WHERE id = $1 \
+         UNION ALL SELECT user_id FROM access_tokens WHERE jti = $2 LIMIT 1",
+    )
+    .bind(family_id.map(FamilyId::as_str))
+    .bind(jti)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 /// Moves a stream's waiting messages to its current state: held while it
