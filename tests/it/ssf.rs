@@ -712,6 +712,12 @@ both_databases! {
             assert!(tokio::time::Instant::now() < deadline, "{pending}");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        // The dashboard's SSF Streams page shows the stream and its failures.
+        let admin = crate::dashboard::Admin::signed_in(&f.app).await;
+        let html = admin.page("/dashboard/ssf-streams").await;
+        assert!(html.contains(&id) && html.contains(&rp.client_id) && html.contains(&receiver.ssf_url), "{html}");
+        assert!(html.contains("authentication_failed") && html.contains("SSF Streams"), "{html}");
+        assert!(!html.contains("receiver-secret"), "the authorization header is never shown");
         receiver.answer_with(200);
         let pushes = receiver.wait_for_pushes(2).await;
         settled(&f.app).await;
