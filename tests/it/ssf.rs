@@ -433,6 +433,11 @@ both_databases! {
             (Method::POST, "/ssf/subjects/add", json!({"stream_id": id, "subject": "u"})),
             (Method::POST, "/ssf/verify", json!({"stream_id": id, "state": long})),
             (Method::POST, &format!("/ssf/poll/{id}"), json!({})),
+            (Method::PATCH, "/ssf/streams", json!({"stream_id": "a\u{0}b", "description": "x"})),
+            (Method::POST, "/ssf/status", json!({"stream_id": id, "status": "enabled", "reason": "a\u{0}b"})),
+            (Method::POST, "/ssf/subjects/add", json!({"stream_id": id, "subject": {"format": "opaque", "id": "a\u{0}b"}})),
+            (Method::POST, "/ssf/verify", json!({"stream_id": id, "state": "\u{0}"})),
+            (Method::POST, "/ssf/streams", json!({"delivery": {"method": POLL}, "events_requested": ["a\u{0}b"]})),
         ];
         for (method, path, body) in bad_others {
             let (status, answer) = call(&app, Some(&rp.token), method.clone(), path, Some(body.clone())).await;
@@ -440,6 +445,17 @@ both_databases! {
         }
         let (status, answer) = call(&app, Some(&rp.token), Method::DELETE, "/ssf/streams", None).await;
         assert_ssf_error(status, &answer, StatusCode::BAD_REQUEST);
+        // NUL in a stream id (query, path): no such stream, never a 5xx.
+        let (status, answer) = call(&app, Some(&rp.token), Method::GET, "/ssf/streams?stream_id=a%00b", None).await;
+        assert_ssf_error(status, &answer, StatusCode::NOT_FOUND);
+        let (status, answer) = call(&app, Some(&rp.token), Method::POST, "/ssf/poll/a%00b", Some(json!({}))).await;
+        assert_ssf_error(status, &answer, StatusCode::NOT_FOUND);
+        let poll = create(&app, &rp, json!({"delivery": {"method": POLL}})).await;
+        let (status, answer) = call(&app, Some(&rp.token), Method::POST, &format!("/ssf/poll/{}", poll["stream_id"].as_str().unwrap()), Some(json!({"ack": ["a\u{0}b"]}))).await;
+        assert_ssf_error(status, &answer, StatusCode::BAD_REQUEST);
+        let (status, answer) = call(&app, Some(&rp.token), Method::POST, &format!("/ssf/poll/{}", poll["stream_id"].as_str().unwrap()), Some(json!({"maxEvents": -1}))).await;
+        assert_ssf_error(status, &answer, StatusCode::BAD_REQUEST);
+        call(&app, Some(&rp.token), Method::DELETE, &format!("/ssf/streams?stream_id={}", poll["stream_id"].as_str().unwrap()), None).await;
         assert_eq!(app.count_rows("ssf_streams").await, 1);
         assert_eq!(app.count_rows("ssf_subjects").await, 0);
         assert_eq!(app.count_rows("outbox").await, 0);

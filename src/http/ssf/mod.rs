@@ -187,7 +187,7 @@ impl SsfCaller {
     /// The caller's own stream `id`: another client's stream is 404, as
     /// an unknown one is.
     pub async fn stream(&self, state: &AppState, id: &str) -> Result<SsfStream, SsfError> {
-        if id.is_empty() || id.len() > 64 {
+        if id.is_empty() || id.len() > 64 || id.contains('\0') {
             return Err(SsfError::not_found());
         }
         match state.store.ssf_stream(id).await? {
@@ -225,6 +225,10 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<AppState> for SsfJson<T> {
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|_| SsfError::bad_request("The body could not be read."))?;
+        // A NUL character is refused everywhere (PostgreSQL cannot store it).
+        if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+            return Err(SsfError::bad_request("The body must not contain NUL."));
+        }
         serde_json::from_slice(&bytes)
             .map(SsfJson)
             .map_err(|e| SsfError::bad_request(format!("Invalid body: {e}")))
