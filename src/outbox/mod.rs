@@ -299,10 +299,8 @@ impl Worker {
     /// What else a recorded outcome changes, per kind.
     async fn settled(&self, message: &OutboxMessage, outcome: &DeliveryOutcome) {
         match message.kind {
-            OutboxKind::BackchannelLogout
-            | OutboxKind::SsfPush
-            | OutboxKind::SsfPoll
-            | OutboxKind::SsfHeld => {
+            OutboxKind::SsfPush => ssf::settled(&self.state, message, outcome).await,
+            OutboxKind::BackchannelLogout | OutboxKind::SsfPoll | OutboxKind::SsfHeld => {
                 let _ = outcome;
             }
         }

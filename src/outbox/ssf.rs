@@ -7,12 +7,14 @@
 
 use grantor_domain::SigningAlg;
 use grantor_store::{
-    LogEvent, OutboxKind, OutboxMessage, SsfStatus, SsfStream, CAEP_SESSION_REVOKED,
-    RISC_TOKENS_REVOKED, SSF_VERIFICATION,
+    DeliveryOutcome, LogEvent, OutboxKind, OutboxMessage, SsfStatus, SsfStream,
+    CAEP_SESSION_REVOKED, RISC_TOKENS_REVOKED, SSF_VERIFICATION,
 };
 use serde_json::{json, Map, Value};
 
 use super::Destination;
+use crate::flows::audit::{self, Actor};
+use crate::flows::RequestMeta;
 use crate::state::AppState;
 
 /// The media type of a SET (RFC 8417 §2.3) and of a push body (RFC 8935).
@@ -86,6 +88,46 @@ pub(super) async fn outcome(response: reqwest::Response) -> Result<(), String> {
         (Some(err), None) => format!("the receiver answered {}: {err}", status.as_u16()),
         _ => format!("the receiver answered {}", status.as_u16()),
     })
+}
+
+/// A push given up after its last attempt pauses its stream (if it was
+/// enabled), with the reason and an audit event: later events are held, not
+/// lost, until the receiver enables the stream again (`POST /ssf/status`).
+pub(super) async fn settled(state: &AppState, message: &OutboxMessage, outcome: &DeliveryOutcome) {
+    let DeliveryOutcome::GaveUp { error } = outcome else {
+        return;
+    };
+    let now = state.clock.now();
+    let reason = format!(
+        "suspended by grantor: event {} failed for good: {error}",
+        message.id
+    );
+    let mut event = audit::api_operation(
+        "SSF stream paused: a delivery failed for good",
+        &Actor::System,
+        &RequestMeta::default(),
+        now,
+    );
+    event.client_id = message.client_id.clone();
+    if let Value::Object(details) = &mut event.details {
+        details.insert(
+            "ssf_stream".to_owned(),
+            json!({ "stream_id": message.destination, "status": "paused", "reason": reason }),
+        );
+    }
+    match state
+        .store
+        .suspend_ssf_stream(&message.destination, &reason, &event, now)
+        .await
+    {
+        Ok(true) => {
+            tracing::warn!(stream = %message.destination, "ssf: stream paused after a delivery failed for good")
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(stream = %message.destination, error = %e, "ssf: pausing a failing stream failed")
+        }
+    }
 }
 
 /// The event type a message carries: a named session's end, a verification

@@ -746,3 +746,48 @@ both_databases! {
         assert_eq!(delivered.as_array().unwrap().len(), 2);
     }
 }
+
+both_databases! {
+    /// A push given up after its last attempt pauses the stream, with a
+    /// reason and an audit event; later events are held and delivered once
+    /// the receiver enables the stream again.
+    async fn a_stream_whose_delivery_fails_for_good_is_paused(db: Backend) {
+        let database = std::sync::Arc::new(crate::support::TestDatabase::new(db).await);
+        let mut options = crate::support::AppOptions::default();
+        options.outbox.max_attempts = 1;
+        let app = crate::support::spawn_app_on(database, options).await;
+        let f = crate::management_refresh_tokens::fixture_on(app, crate::management_refresh_tokens::non_rotating()).await;
+        let rp = manager(&f.app).await;
+        let receiver = Receiver::start().await;
+        receiver.answer_with(500);
+        let id = push_stream(&f.app, &rp, &receiver.ssf_url).await;
+        let browser = new_browser();
+        f.browser_login(&browser).await;
+        assert!(get(&f.app, &browser, "/v2/logout").await.status().is_success());
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        let status = loop {
+            let (_, status) = call(&f.app, Some(&rp.token), Method::GET, &format!("/ssf/status?stream_id={id}"), None).await;
+            if status["status"] == "paused" {
+                break status;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{status}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert!(status["reason"].as_str().unwrap().contains("failed for good: the receiver answered 500"), "{status}");
+        assert_eq!(f.app.count_rows("logs WHERE description = 'SSF stream paused: a delivery failed for good'").await, 1);
+        assert_eq!(receiver.requests(), 1);
+        // Held while paused; delivered once enabled.
+        receiver.answer_with(200);
+        let browser = new_browser();
+        f.browser_login(&browser).await;
+        assert!(get(&f.app, &browser, "/v2/logout").await.status().is_success());
+        assert_eq!(f.app.count_rows(&format!("outbox WHERE destination = '{id}' AND kind = 'ssf_held'")).await, 1);
+        set_status(&f.app, &rp, &id, "enabled").await;
+        let pushes = receiver.wait_for_pushes(1).await;
+        settled(&f.app).await;
+        assert_eq!(event_type(&verify_push(&f.app, &pushes[0], &rp.client_id).await), SESSION_REVOKED);
+        let (_, failed) = f.app.mgmt_call(Method::GET, &format!("/deliveries?stream_id={id}&status=failed"), None).await;
+        assert_eq!(failed.as_array().unwrap().len(), 1, "{failed}");
+        assert_eq!(failed[0]["stream_id"], id);
+    }
+}

@@ -265,6 +265,9 @@ operations! {
     /// Replaces a stream's settings and status; its waiting events follow
     /// (held while paused, dropped when disabled). False when it is gone.
     fn update_ssf_stream(&self, stream: &SsfStream, event: &LogEvent, now: Timestamp) -> bool;
+    /// Pauses an enabled stream whose deliveries failed for good, holding
+    /// its waiting events, with its audit event; false unless it was enabled.
+    fn suspend_ssf_stream(&self, id: &str, reason: &str, event: &LogEvent, now: Timestamp) -> bool;
     /// Deletes a stream, its subjects, and drops its waiting events.
     fn delete_ssf_stream(&self, id: &str, event: &LogEvent, now: Timestamp) -> bool;
     /// Adds a user to a stream or removes one from it.

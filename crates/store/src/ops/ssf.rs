@@ -305,6 +305,32 @@ impl Backend {
         Ok(true)
     }
 
+    pub async fn suspend_ssf_stream(
+        &self,
+        id: &str,
+        reason: &str,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE ssf_streams SET status = 'paused', reason = $2, updated_at = $3 WHERE id = $1 AND status = 'enabled'",
+        )
+        .bind(id)
+        .bind(reason)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        requeue_in(&mut tx, id, Some(OutboxKind::SsfHeld), "", now).await?;
+        insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     pub async fn delete_ssf_stream(
         &self,
         id: &str,
