@@ -791,3 +791,36 @@ both_databases! {
         assert_eq!(failed[0]["stream_id"], id);
     }
 }
+
+both_databases! {
+    /// Reuse detection (grantor's own policy) and deleting the user each
+    /// send one tokens-revoked SET naming the user and the audit receipt.
+    async fn reuse_detection_and_deleting_the_user_send_their_sets(db: Backend) {
+        use crate::refresh_tokens::{password_grant, refresh, rotating, setup};
+        let app = crate::support::spawn_app(db).await;
+        let (id, secret) = setup(&app, rotating(0)).await;
+        let (_, users) = app.mgmt_call(Method::GET, &format!("/users-by-email?email={EMAIL}"), None).await;
+        let user_id = users[0]["user_id"].as_str().unwrap().to_owned();
+        let f = Fixture { app, id, secret, web_id: String::new(), web_secret: String::new(), user_id };
+        let rp = manager(&f.app).await;
+        let receiver = Receiver::start().await;
+        push_stream(&f.app, &rp, &receiver.ssf_url).await;
+
+        let first = password_grant(&f.app, &f.id, &f.secret, "read:orders offline_access").await;
+        let first = first["refresh_token"].as_str().unwrap().to_owned();
+        let (status, _) = refresh(&f.app, &f.id, &f.secret, &first).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = refresh(&f.app, &f.id, &f.secret, &first).await;
+        assert!(status.is_client_error(), "reuse is refused");
+        let (sets, by_type) = expect_sets(&f, &receiver, &rp, 0, 1, "reuse detection").await;
+        assert_eq!(by_type, counts(0, 1));
+        assert_eq!(sets[0]["events"][TOKENS_REVOKED]["initiating_entity"], "policy");
+        assert_eq!(sets[0]["events"][TOKENS_REVOKED]["receipt"]["refresh_tokens"], 1, "{}", sets[0]);
+
+        let (status, _) = f.app.mgmt_call(Method::DELETE, &format!("/users/{}", crate::support::urlencode(&f.user_id)), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (sets, by_type) = expect_sets(&f, &receiver, &rp, 1, 1, "deleting the user").await;
+        assert_eq!(by_type, counts(0, 1));
+        assert_eq!(sets[0]["events"][TOKENS_REVOKED]["initiating_entity"], "admin");
+    }
+}
