@@ -430,5 +430,59 @@ async fn held_and_polled_events_wait_for_their_stream(store: &Store) {
         .await
         .unwrap();
     assert!(empty.messages.is_empty());
+
+    // A failing push stream is suspended (paused) once, with its event;
+    // its waiting events are held.
+    store
+        .create_session(&session_record("s4", USER, 0))
+        .await
+        .unwrap();
+    store
+        .end_session(&SessionId::from("s4"), &log_event("s4", "slo", 60), ts(60))
+        .await
+        .unwrap();
+    let suspended = log_event("suspend", "sapi", 61);
+    assert!(store
+        .suspend_ssf_stream("push", "failed for good", &suspended, ts(61))
+        .await
+        .unwrap());
+    assert!(!store
+        .suspend_ssf_stream("push", "again", &log_event("suspend2", "sapi", 62), ts(62))
+        .await
+        .unwrap());
+    assert!(!store
+        .suspend_ssf_stream(
+            "paused",
+            "disabled streams stay disabled",
+            &log_event("suspend3", "sapi", 63),
+            ts(63)
+        )
+        .await
+        .unwrap());
+    let now = store.ssf_stream("push").await.unwrap().unwrap();
+    assert_eq!(
+        (now.status, now.reason.as_deref()),
+        (SsfStatus::Paused, Some("failed for good"))
+    );
+    assert!(store.log_event(&suspended.log_id).await.unwrap().is_some());
+    assert!(store
+        .log_event(&log_event("suspend2", "sapi", 62).log_id)
+        .await
+        .unwrap()
+        .is_none());
+    let held = store
+        .list_outbox(
+            &OutboxFilter {
+                destination: Some("push".to_owned()),
+                session_id: Some("s4".to_owned()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].kind, OutboxKind::SsfHeld);
     let _: Timestamp = ts(0);
 }
