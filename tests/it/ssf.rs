@@ -424,6 +424,11 @@ both_databases! {
         assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
         let raw = app.http.post(app.url("/ssf/streams")).bearer_auth(&rp.token).header("content-type", "text/plain").body("{}").send().await.unwrap();
         assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+        let huge = format!("{{\"description\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+        let raw = app.http.post(app.url("/ssf/streams")).bearer_auth(&rp.token).header("content-type", "application/json").body(huge).send().await.unwrap();
+        assert_eq!(raw.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body: Value = raw.json().await.unwrap();
+        assert!(body["err"].is_string(), "{body}");
         let bad_others = [
             (Method::POST, "/ssf/status", json!({"stream_id": id, "status": "sleeping"})),
             (Method::POST, "/ssf/status", json!({"stream_id": id})),

@@ -224,7 +224,14 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<AppState> for SsfJson<T> {
         }
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|_| SsfError::bad_request("The body could not be read."))?;
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => SsfError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid_request",
+                    "The body is too large.",
+                ),
+                _ => SsfError::bad_request("The body could not be read."),
+            })?;
         // A NUL character is refused everywhere (PostgreSQL cannot store it).
         if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
             return Err(SsfError::bad_request("The body must not contain NUL."));
