@@ -34,6 +34,9 @@ pub(super) async fn destination(state: &AppState, message: &OutboxMessage) -> De
         Ok(Some(stream)) if stream.status == SsfStatus::Disabled => {
             Destination::Gone("the stream was disabled".to_owned())
         }
+        Ok(Some(stream)) if !owner_exists(state, &stream).await => {
+            Destination::Gone("the stream's client was deleted".to_owned())
+        }
         Ok(Some(stream)) => match (stream.is_poll(), stream.endpoint_url) {
             (false, Some(url)) => Destination::Url(url),
             _ => Destination::Gone("the stream no longer uses push delivery".to_owned()),
@@ -41,6 +44,13 @@ pub(super) async fn destination(state: &AppState, message: &OutboxMessage) -> De
         Ok(None) => Destination::Gone("the stream was deleted".to_owned()),
         Err(e) => Destination::Gone(format!("the stream could not be read: {e}")),
     }
+}
+
+/// Whether the stream's owner client still exists (a store failure counts
+/// as yes: the attempt goes ahead).
+async fn owner_exists(state: &AppState, stream: &SsfStream) -> bool {
+    let id = grantor_domain::ClientId::from(stream.client_id.as_str());
+    !matches!(state.store.client(&id).await, Ok(None))
 }
 
 /// The RFC 8935 push: the SET as the body, `application/secevent+jwt`,
