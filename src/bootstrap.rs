@@ -55,6 +55,8 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "create:log_streams",
     "update:log_streams",
     "delete:log_streams",
+    "read:ssf_streams",
+    "manage:ssf_streams",
 ];
 
 /// Bootstraps the database if nobody has; prints generated credentials once.

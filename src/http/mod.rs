@@ -12,6 +12,7 @@ pub mod media_type;
 pub mod nul;
 pub mod pages;
 pub mod rate_limit;
+pub mod ssf;
 
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth_api::routes().layer(from_fn(nul::oauth_targets)))
         .merge(pages::routes().layer(from_fn(nul::page_targets)))
         .merge(dashboard::routes().layer(from_fn(nul::dashboard_targets)))
+        .merge(ssf::routes())
         .nest(
             "/api/v2",
             management::routes().layer(from_fn(nul::management_targets)),

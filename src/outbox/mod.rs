@@ -24,6 +24,9 @@
 //!   (`log_stream_batch`), made from the staged events by the loop's first
 //!   step (`Worker::batch_log_streams`); one request at a time per stream,
 //!   retried until delivered or the stream stops being active.
+//! - `ssf`: Shared Signals Framework Security Event Tokens pushed to a
+//!   stream (`ssf_push`, RFC 8935, which also judges the answer);
+//!   `ssf_poll` and `ssf_held` are never claimed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,6 +40,7 @@ use crate::state::AppState;
 
 mod backchannel;
 mod log_streams;
+pub mod ssf;
 
 pub use backchannel::BACKCHANNEL_LOGOUT_EVENT;
 
@@ -353,13 +357,17 @@ impl Worker {
         match message.kind {
             OutboxKind::BackchannelLogout => backchannel::destination(&self.state, message).await,
             OutboxKind::LogStreamBatch => log_streams::destination(&self.state, message).await,
+            OutboxKind::SsfPush | OutboxKind::SsfPoll | OutboxKind::SsfHeld => {
+                ssf::destination(&self.state, message).await
+            }
         }
     }
 
     /// What else a recorded outcome changes, per kind.
     async fn settled(&self, message: &OutboxMessage, outcome: &DeliveryOutcome) {
         match message.kind {
-            OutboxKind::BackchannelLogout => {
+            OutboxKind::SsfPush => ssf::settled(&self.state, message, outcome).await,
+            OutboxKind::BackchannelLogout | OutboxKind::SsfPoll | OutboxKind::SsfHeld => {
                 let _ = outcome;
             }
             OutboxKind::LogStreamBatch => {
@@ -402,11 +410,17 @@ impl Worker {
             OutboxKind::LogStreamBatch => {
                 log_streams::request(&self.state, message, request).await?
             }
+            OutboxKind::SsfPush | OutboxKind::SsfPoll | OutboxKind::SsfHeld => {
+                ssf::request(&self.state, message, request).await?
+            }
         };
         let response = request
             .send()
             .await
             .map_err(|e| describe(&e, self.config.request_timeout))?;
+        if message.kind == OutboxKind::SsfPush {
+            return ssf::outcome(response).await;
+        }
         let status = response.status();
         if status.is_success() {
             Ok(())

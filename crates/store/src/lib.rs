@@ -18,8 +18,10 @@ use grantor_domain::{
 };
 
 pub use records::*;
+pub use ssf_records::*;
 
 mod records;
+mod ssf_records;
 
 /// Failures the callers can act on; everything else is `Unavailable`.
 #[derive(Debug, thiserror::Error)]
@@ -273,6 +275,27 @@ operations! {
     /// A batch attempt's outcome on the stream's health; true when it
     /// suspended the stream (and wrote `suspension`).
     fn record_log_stream_outcome(&self, id: &str, error: Option<&str>, suspend_after_ms: i64, suspension: &LogEvent, now: Timestamp) -> bool;
+    // Shared Signals streams (`ops/ssf.rs`); each change with its audit event.
+    /// Stores a new stream.
+    fn insert_ssf_stream(&self, stream: &SsfStream, event: &LogEvent) -> ();
+    fn ssf_stream(&self, id: &str) -> Option<SsfStream>;
+    /// The streams of one client (all with `None`), oldest first.
+    fn list_ssf_streams(&self, client_id: Option<&str>) -> Vec<SsfStream>;
+    /// Replaces a stream's settings and status; its waiting events follow
+    /// (held while paused, dropped when disabled). False when it is gone.
+    fn update_ssf_stream(&self, stream: &SsfStream, event: &LogEvent, now: Timestamp) -> bool;
+    /// Pauses an enabled stream whose deliveries failed for good, holding
+    /// its waiting events, with its audit event; false unless it was enabled.
+    fn suspend_ssf_stream(&self, id: &str, reason: &str, event: &LogEvent, now: Timestamp) -> bool;
+    /// Deletes a stream, its subjects, and drops its waiting events.
+    fn delete_ssf_stream(&self, id: &str, event: &LogEvent, now: Timestamp) -> bool;
+    /// Adds a user to a stream or removes one from it.
+    fn set_ssf_subject(&self, stream_id: &str, user_id: &str, mode: SsfSubjectMode, event: &LogEvent, now: Timestamp) -> bool;
+    /// Queues a verification event for an enabled or paused stream.
+    fn request_ssf_verification(&self, stream_id: &str, event: &LogEvent, now: Timestamp) -> bool;
+    /// An RFC 8936 poll: settles acknowledged and failed events and returns
+    /// up to `max_events` waiting ones, in one transaction.
+    fn poll_ssf(&self, stream_id: &str, poll: &SsfPoll, now: Timestamp) -> SsfPollResult;
 
     fn insert_device_code(&self, code: &DeviceCodeRecord) -> ();
     fn pending_device_code(&self, user_code_hash: &TokenHash, now: Timestamp) -> Option<DeviceCodeRecord>;

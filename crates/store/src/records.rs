@@ -628,15 +628,33 @@ pub enum OutboxKind {
     /// A batch of audit events for one log stream (destination: the
     /// stream's id; payload: the JSON list of the events' log ids).
     LogStreamBatch,
+    /// A Security Event Token for an SSF stream with push delivery
+    /// (RFC 8935); `destination` is the stream's id.
+    SsfPush,
+    /// A Security Event Token waiting for its SSF stream's receiver to poll
+    /// it (RFC 8936); never claimed by the delivery worker.
+    SsfPoll,
+    /// A Security Event Token held for a paused SSF stream; it becomes
+    /// `SsfPush` or `SsfPoll` when the stream is enabled again. Never claimed.
+    SsfHeld,
 }
 
 impl OutboxKind {
-    pub const ALL: [OutboxKind; 2] = [OutboxKind::BackchannelLogout, OutboxKind::LogStreamBatch];
+    pub const ALL: [OutboxKind; 5] = [
+        OutboxKind::BackchannelLogout,
+        OutboxKind::LogStreamBatch,
+        OutboxKind::SsfPush,
+        OutboxKind::SsfPoll,
+        OutboxKind::SsfHeld,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OutboxKind::BackchannelLogout => "backchannel_logout",
             OutboxKind::LogStreamBatch => "log_stream_batch",
+            OutboxKind::SsfPush => "ssf_push",
+            OutboxKind::SsfPoll => "ssf_poll",
+            OutboxKind::SsfHeld => "ssf_held",
         }
     }
 
@@ -644,8 +662,17 @@ impl OutboxKind {
         match raw {
             "backchannel_logout" => Some(OutboxKind::BackchannelLogout),
             "log_stream_batch" => Some(OutboxKind::LogStreamBatch),
+            "ssf_push" => Some(OutboxKind::SsfPush),
+            "ssf_poll" => Some(OutboxKind::SsfPoll),
+            "ssf_held" => Some(OutboxKind::SsfHeld),
             _ => None,
         }
+    }
+
+    /// Whether the delivery worker claims messages of this kind (polled and
+    /// held messages wait for their receiver or their stream).
+    pub fn worker_delivers(self) -> bool {
+        !matches!(self, OutboxKind::SsfPoll | OutboxKind::SsfHeld)
     }
 }
 

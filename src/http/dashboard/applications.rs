@@ -10,7 +10,7 @@ use grantor_domain::client::{
     ClientPatch, ExpirationType, RefreshTokenSettingsPatch, RotationType,
 };
 use grantor_domain::{Client, ClientId, ValidationError};
-use grantor_store::{OutboxFilter, OutboxStatus, PageRequest};
+use grantor_store::{OutboxFilter, OutboxKind, OutboxStatus, PageRequest};
 use serde::Deserialize;
 
 use super::views::{self, ApplicationFields, Pager};
@@ -110,6 +110,7 @@ async fn deliveries(
 ) -> Result<Vec<views::DeliveryRow>, DashboardError> {
     let filter = OutboxFilter {
         client_id: Some(client.client_id.to_string()),
+        kind: Some(OutboxKind::BackchannelLogout),
         ..OutboxFilter::default()
     };
     let page = state

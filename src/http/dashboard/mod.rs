@@ -16,6 +16,7 @@ mod applications;
 mod error;
 mod log_streams;
 mod session;
+mod ssf_streams;
 mod tenant_settings;
 mod users;
 mod views;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/dashboard/logout", post(session::post_logout))
         .route("/dashboard/static/dashboard.css", get(get_stylesheet))
+        .route("/dashboard/ssf-streams", get(ssf_streams::list_streams))
         .route("/dashboard/users", get(users::list_users))
         .route("/dashboard/users/{id}", get(users::get_details))
         .route(

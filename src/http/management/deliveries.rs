@@ -58,6 +58,13 @@ pub fn render(m: &OutboxMessage) -> Value {
         (_, Some(at)) => body["finished_at"] = json!(iso8601(at)),
         (_, None) => {}
     }
+    // An SSF message's destination is its stream.
+    if matches!(
+        m.kind,
+        OutboxKind::SsfPush | OutboxKind::SsfPoll | OutboxKind::SsfHeld
+    ) {
+        body["stream_id"] = json!(m.destination);
+    }
     body
 }
 

@@ -1,7 +1,9 @@
 //! A relying party's back-channel endpoint for the outbox tests: a real HTTP
 //! server on 127.0.0.1:0 that records every `logout_token` POSTed to it,
 //! answers with a status the test sets, and can hold requests until the test
-//! releases them.
+//! releases them. It is also an RFC 8935 push endpoint (`ssf_url`): each
+//! POST's content type, `Authorization` and raw body are recorded, and a
+//! success is answered 202, a failure with an RFC 8935 error body.
 
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,8 @@ struct Shared {
     held: Mutex<Option<watch::Receiver<bool>>>,
     /// Raw requests to `stream_url` answered 2xx, in arrival order.
     stream_accepted: Mutex<Vec<RawRequest>>,
+    /// SET pushes answered 2xx, in arrival order.
+    pushes: Mutex<Vec<Push>>,
 }
 
 /// A request to the receiver's raw endpoint (a log stream's batch).
@@ -60,9 +64,20 @@ async fn receive_raw(
     status
 }
 
+/// One accepted RFC 8935 push.
+#[derive(Debug, Clone)]
+pub struct Push {
+    pub content_type: Option<String>,
+    pub authorization: Option<String>,
+    /// The raw body: the SET.
+    pub body: String,
+}
+
 pub struct Receiver {
     /// The URL to register as `backchannel_logout_urls`.
     pub url: String,
+    /// The URL to register as an SSF stream's push endpoint.
+    pub ssf_url: String,
     /// A URL that records any POST's headers and body (a log stream's
     /// `httpEndpoint`).
     pub stream_url: String,
@@ -89,6 +104,35 @@ async fn receive(State(shared): State<Arc<Shared>>, Form(form): Form<LogoutForm>
     status
 }
 
+async fn receive_push(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> (StatusCode, axum::Json<Value>) {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    let held = shared.held.lock().unwrap().clone();
+    if let Some(mut released) = held {
+        let _ = released.wait_for(|released| *released).await;
+    }
+    let status = StatusCode::from_u16(shared.status.load(Ordering::SeqCst)).unwrap();
+    if !status.is_success() {
+        let error = serde_json::json!({"err": "authentication_failed", "description": "the test receiver refuses"});
+        return (status, axum::Json(error));
+    }
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    shared.pushes.lock().unwrap().push(Push {
+        content_type: header(axum::http::header::CONTENT_TYPE),
+        authorization: header(axum::http::header::AUTHORIZATION),
+        body,
+    });
+    (StatusCode::ACCEPTED, axum::Json(Value::Null))
+}
+
 impl Receiver {
     /// A receiver answering 200.
     pub async fn start() -> Self {
@@ -101,9 +145,11 @@ impl Receiver {
             listener.local_addr().unwrap()
         );
         let stream_url = format!("http://{}/log-stream", listener.local_addr().unwrap());
+        let ssf_url = format!("http://{}/ssf", listener.local_addr().unwrap());
         let router = Router::new()
             .route("/backchannel-logout", post(receive))
             .route("/log-stream", post(receive_raw))
+            .route("/ssf", post(receive_push))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
@@ -111,6 +157,7 @@ impl Receiver {
         Self {
             url,
             stream_url,
+            ssf_url,
             shared,
             hold: Mutex::new(None),
             server,
@@ -164,6 +211,18 @@ impl Receiver {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The SET pushes accepted so far.
+    pub fn pushes(&self) -> Vec<Push> {
+        self.shared.pushes.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` SET pushes were accepted; returns them.
+    pub async fn wait_for_pushes(&self, n: usize) -> Vec<Push> {
+        self.wait_until(&format!("{n} SETs arrived"), |r| r.pushes().len() >= n)
+            .await;
+        self.pushes()
     }
 
     /// Waits until `n` tokens were accepted; returns them.

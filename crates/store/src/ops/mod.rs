@@ -27,6 +27,7 @@ mod refresh_tokens;
 mod resource_servers;
 mod revocation;
 mod sessions;
+mod ssf;
 mod tenant;
 mod token_queries;
 mod users;

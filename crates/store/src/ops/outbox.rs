@@ -16,11 +16,11 @@ use crate::{
     PageRequest, StoreResult,
 };
 
-const COLUMNS: &str = "id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at, last_error, finished_at, payload";
+pub(super) const COLUMNS: &str = "id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at, last_error, finished_at, payload";
 
 #[derive(FromRow)]
-struct Row {
-    id: String,
+pub(super) struct Row {
+    pub(super) id: String,
     kind: String,
     destination: String,
     client_id: Option<String>,
@@ -39,7 +39,7 @@ struct Row {
 impl Row {
     /// `None` for a kind or status this version does not know (written by a
     /// newer process sharing the database): it is left alone.
-    fn into_message(self) -> Option<OutboxMessage> {
+    pub(super) fn into_message(self) -> Option<OutboxMessage> {
         Some(OutboxMessage {
             kind: OutboxKind::parse(&self.kind)?,
             status: OutboxStatus::parse(&self.status)?,
@@ -67,6 +67,7 @@ const SESSIONS_PER_STATEMENT: usize = 200;
 fn known_kinds() -> String {
     OutboxKind::ALL
         .iter()
+        .filter(|k| k.worker_delivers())
         .map(|k| format!("'{}'", k.as_str()))
         .collect::<Vec<_>>()
         .join(", ")
@@ -93,6 +94,7 @@ pub(super) async fn announce_session_ends_in(
     .bind(now.0)
     .fetch_all(&mut *conn)
     .await?;
+    super::ssf::enqueue_ssf_session_ends_in(conn, &live, log_id, now).await?;
     enqueue_backchannel_logouts_in(conn, &live, log_id, now).await
 }
 

@@ -13,6 +13,7 @@ use sqlx::FromRow;
 
 use super::logs::insert_event_in;
 use super::outbox::announce_session_ends_in;
+use super::ssf::{code_issue_user_in, enqueue_ssf_tokens_revoked_in};
 use super::users::{delete_user_in, update_user_in};
 use super::{placeholders, Backend, Conn, FAMILY_ROW_KEY};
 use crate::{
@@ -103,6 +104,22 @@ fn token_scope(target: &RevocationTarget) -> Option<Scope<'_>> {
             ..
         } => scope("f.session_id = $2", vec![s.as_str()]),
         T::UserAccess { user_id, .. } => scope("f.user_id = $2", vec![user_id.as_str()]),
+    }
+}
+
+/// Whether a target revokes refresh tokens or grants (what an SSF stream
+/// hears of as RISC tokens-revoked); a session that only ends does not.
+fn covers_tokens(target: &RevocationTarget) -> bool {
+    use RevocationTarget as T;
+    match target {
+        T::Session { tokens, .. } | T::UserSessions { tokens, .. } => *tokens,
+        T::UserAccess {
+            keep_refresh_tokens,
+            ..
+        } => !keep_refresh_tokens,
+        T::Families { family_ids } => !family_ids.is_empty(),
+        T::Family { .. } | T::Grant { .. } | T::UserGrants { .. } | T::User { .. } => true,
+        T::CodeIssue { family_id, jti } => family_id.is_some() || jti.is_some(),
     }
 }
 
@@ -580,6 +597,18 @@ impl Backend {
             );
         }
         insert_event_in(&mut tx, &event).await?;
+        if covers_tokens(target) {
+            let user_id = match (&event.user_id, target) {
+                (Some(user_id), _) => Some(user_id.clone()),
+                (None, RevocationTarget::CodeIssue { family_id, jti }) => {
+                    code_issue_user_in(&mut tx, family_id.as_ref(), jti.as_deref()).await?
+                }
+                (None, _) => None,
+            };
+            if let Some(user_id) = user_id {
+                enqueue_ssf_tokens_revoked_in(&mut tx, &user_id, &event.log_id, now).await?;
+            }
+        }
         tx.commit().await?;
         Ok(receipt)
     }

@@ -28,4 +28,5 @@ mod purge; // bounded batches of dead rows
 mod refresh_tokens; // cap, exchange compare-and-set, rotation pruning, MAC key, live listing
 mod revocation; // every revocation target, receipts, epochs
 mod sessions; // browser sessions: live listing
+mod ssf; // Shared Signals streams: round trips, events queued per matching stream, held, polled, dropped
 mod users; // users: round trip, unique e-mail, filters

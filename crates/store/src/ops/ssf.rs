@@ -1,0 +1,464 @@
+//! Shared Signals Framework 1.0 streams and their events. An event is an
+//! outbox message (`ops/outbox.rs`) written in the transaction of the change
+//! it announces, one per matching stream, by one `INSERT … SELECT` per
+//! change: `destination` is the stream id, `log_id` the change's audit
+//! event, the id `<log_id>:<stream>` (plus `:<session>` for a session's
+//! end). A stream matches when it is enabled or paused, its owner client
+//! still exists, it delivers the event type, and the user is among its
+//! subjects. The kind says who moves the message: `ssf_push` (the worker),
+//! `ssf_poll` (the receiver's polls) or `ssf_held` (a paused stream).
+
+use grantor_domain::{FamilyId, Timestamp};
+use sqlx::FromRow;
+
+use super::logs::insert_event_in;
+use super::{from_json, outbox, placeholders, to_json, Backend, Conn};
+use crate::{
+    LogEvent, OutboxKind, SsfPoll, SsfPollResult, SsfStatus, SsfStream, SsfSubjectMode,
+    StoreResult, CAEP_SESSION_REVOKED, RISC_TOKENS_REVOKED, SSF_POLL_METHOD,
+};
+
+const COLUMNS: &str = "id, client_id, delivery_method, endpoint_url, authorization_header, events_requested, events_delivered, description, default_subjects, status, reason, created_at, updated_at";
+
+/// The kind a new message of stream `st` gets.
+const KIND: &str = "CASE WHEN st.status = 'paused' THEN 'ssf_held' \
+     WHEN st.delivery_method = 'urn:ietf:rfc:8936' THEN 'ssf_poll' ELSE 'ssf_push' END";
+
+/// The SSF kinds, as an SQL list.
+const SSF_KINDS: &str = "'ssf_push', 'ssf_poll', 'ssf_held'";
+
+/// Streams `st` that take events at all (enabled or paused, owner alive).
+const LIVE_STREAM: &str = "st.status IN ('enabled', 'paused') \
+     AND EXISTS (SELECT 1 FROM clients c WHERE c.client_id = st.client_id)";
+
+/// Streams `st` that deliver the event type matched by LIKE pattern `$ev`
+/// for the user in column `user`.
+fn matching(event_pattern: &str, user: &str) -> String {
+    format!(
+        "{LIVE_STREAM} AND st.events_delivered LIKE {event_pattern} \
+         AND ((st.default_subjects = 'ALL' AND NOT EXISTS (SELECT 1 FROM ssf_subjects sj WHERE sj.stream_id = st.id AND sj.user_id = {user} AND sj.mode = 'removed')) \
+         OR (st.default_subjects = 'NONE' AND EXISTS (SELECT 1 FROM ssf_subjects sj WHERE sj.stream_id = st.id AND sj.user_id = {user} AND sj.mode = 'added')))"
+    )
+}
+
+/// A LIKE pattern that finds `event_type` in a JSON list.
+fn pattern(event_type: &str) -> String {
+    format!("%\"{event_type}\"%")
+}
+
+#[derive(FromRow)]
+struct Row {
+    id: String,
+    client_id: String,
+    delivery_method: String,
+    endpoint_url: Option<String>,
+    authorization_header: Option<String>,
+    events_requested: String,
+    events_delivered: String,
+    description: Option<String>,
+    default_subjects: String,
+    status: String,
+    reason: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl Row {
+    fn into_stream(self) -> SsfStream {
+        SsfStream {
+            id: self.id,
+            client_id: self.client_id,
+            delivery_method: self.delivery_method,
+            endpoint_url: self.endpoint_url,
+            authorization_header: self.authorization_header,
+            events_requested: from_json(&self.events_requested),
+            events_delivered: from_json(&self.events_delivered),
+            description: self.description,
+            default_subjects: self.default_subjects,
+            // An unknown status (a newer process) reads as disabled: nothing sent.
+            status: SsfStatus::parse(&self.status).unwrap_or(SsfStatus::Disabled),
+            reason: self.reason,
+            created_at: Timestamp(self.created_at),
+            updated_at: Timestamp(self.updated_at),
+        }
+    }
+}
+
+/// Queues a CAEP session-revoked event for each of `session_ids` (live
+/// sessions about to end, locked by the caller) to every matching stream.
+pub(super) async fn enqueue_ssf_session_ends_in(
+    conn: &mut Conn,
+    session_ids: &[String],
+    log_id: &str,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let mut queued = 0;
+    for chunk in session_ids.chunks(200) {
+        let sql = format!(
+            "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
+             SELECT $1 || ':' || st.id || ':' || s.id, {KIND}, st.id, st.client_id, s.user_id, s.id, $1, $2, 'pending', 0, $2 \
+             FROM sessions s, ssf_streams st \
+             WHERE s.id IN ({}) AND {} \
+             ON CONFLICT (id) DO NOTHING",
+            placeholders(4, chunk.len()),
+            matching("$3", "s.user_id"),
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(log_id)
+            .bind(now.0)
+            .bind(pattern(CAEP_SESSION_REVOKED));
+        for id in chunk {
+            query = query.bind(id);
+        }
+        queued += query.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(queued)
+}
+
+/// Queues a RISC tokens-revoked event about `user_id` to every matching
+/// stream (a revocation that covered refresh tokens or grants).
+pub(super) async fn enqueue_ssf_tokens_revoked_in(
+    conn: &mut Conn,
+    user_id: &str,
+    log_id: &str,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    let sql = format!(
+        "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
+         SELECT $1 || ':' || st.id, {KIND}, st.id, st.client_id, $4, NULL, $1, $2, 'pending', 0, $2 \
+         FROM ssf_streams st WHERE {} \
+         ON CONFLICT (id) DO NOTHING",
+        matching("$3", "$4"),
+    );
+    Ok(sqlx::query(&sql)
+        .bind(log_id)
+        .bind(now.0)
+        .bind(pattern(RISC_TOKENS_REVOKED))
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
+
+/// The user whose tokens a replayed code's revocation covers (its audit
+/// event names no user).
+pub(super) async fn code_issue_user_in(
+    conn: &mut Conn,
+    family_id: Option<&FamilyId>,
+    jti: Option<&str>,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT user_id FROM refresh_token_families WHERE id = $1 \
+         UNION ALL SELECT user_id FROM access_tokens WHERE jti = $2 LIMIT 1",
+    )
+    .bind(family_id.map(FamilyId::as_str))
+    .bind(jti)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Moves a stream's waiting messages to its current state: held while it
+/// is paused, failed when it is disabled or deleted (`dropped` says why),
+/// else pushed or polled as its delivery method says. Messages under a
+/// live lease are being sent and are left alone.
+async fn requeue_in(
+    conn: &mut Conn,
+    stream_id: &str,
+    kind: Option<OutboxKind>,
+    dropped: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let waiting = format!(
+        "destination = $1 AND status = 'pending' AND kind IN ({SSF_KINDS}) \
+         AND (lease_until IS NULL OR lease_until <= $2)"
+    );
+    match kind {
+        Some(kind) => {
+            sqlx::query(&format!("UPDATE outbox SET kind = $3 WHERE {waiting}"))
+                .bind(stream_id)
+                .bind(now.0)
+                .bind(kind.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        None => {
+            sqlx::query(&format!(
+                "UPDATE outbox SET status = 'failed', last_error = $3, finished_at = $2, lease_until = NULL WHERE {waiting}"
+            ))
+            .bind(stream_id)
+            .bind(now.0)
+            .bind(dropped)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The kind waiting messages of `stream` get; `None` when they are dropped.
+fn kind_for(stream: &SsfStream) -> Option<OutboxKind> {
+    match stream.status {
+        SsfStatus::Disabled => None,
+        SsfStatus::Paused => Some(OutboxKind::SsfHeld),
+        SsfStatus::Enabled if stream.delivery_method == SSF_POLL_METHOD => {
+            Some(OutboxKind::SsfPoll)
+        }
+        SsfStatus::Enabled => Some(OutboxKind::SsfPush),
+    }
+}
+
+impl Backend {
+    pub async fn insert_ssf_stream(&self, s: &SsfStream, event: &LogEvent) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO ssf_streams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&s.id)
+        .bind(&s.client_id)
+        .bind(&s.delivery_method)
+        .bind(&s.endpoint_url)
+        .bind(&s.authorization_header)
+        .bind(to_json(&s.events_requested))
+        .bind(to_json(&s.events_delivered))
+        .bind(&s.description)
+        .bind(&s.default_subjects)
+        .bind(s.status.as_str())
+        .bind(&s.reason)
+        .bind(s.created_at.0)
+        .bind(s.updated_at.0)
+        .execute(&mut *tx)
+        .await?;
+        insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn ssf_stream(&self, id: &str) -> StoreResult<Option<SsfStream>> {
+        let row: Option<Row> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM ssf_streams WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(Row::into_stream))
+    }
+
+    pub async fn list_ssf_streams(&self, client_id: Option<&str>) -> StoreResult<Vec<SsfStream>> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM ssf_streams WHERE ($1 IS NULL OR client_id = $1) ORDER BY created_at, id"
+        ))
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Row::into_stream).collect())
+    }
+
+    pub async fn update_ssf_stream(
+        &self,
+        s: &SsfStream,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE ssf_streams SET delivery_method = $2, endpoint_url = $3, authorization_header = $4, \
+             events_requested = $5, events_delivered = $6, description = $7, default_subjects = $8, \
+             status = $9, reason = $10, updated_at = $11 WHERE id = $1",
+        )
+        .bind(&s.id)
+        .bind(&s.delivery_method)
+        .bind(&s.endpoint_url)
+        .bind(&s.authorization_header)
+        .bind(to_json(&s.events_requested))
+        .bind(to_json(&s.events_delivered))
+        .bind(&s.description)
+        .bind(&s.default_subjects)
+        .bind(s.status.as_str())
+        .bind(&s.reason)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        requeue_in(&mut tx, &s.id, kind_for(s), "the stream was disabled", now).await?;
+        insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn suspend_ssf_stream(
+        &self,
+        id: &str,
+        reason: &str,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE ssf_streams SET status = 'paused', reason = $2, updated_at = $3 WHERE id = $1 AND status = 'enabled'",
+        )
+        .bind(id)
+        .bind(reason)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        requeue_in(&mut tx, id, Some(OutboxKind::SsfHeld), "", now).await?;
+        insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn delete_ssf_stream(
+        &self,
+        id: &str,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query("DELETE FROM ssf_streams WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM ssf_subjects WHERE stream_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        requeue_in(&mut tx, id, None, "the stream was deleted", now).await?;
+        insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn set_ssf_subject(
+        &self,
+        stream_id: &str,
+        user_id: &str,
+        mode: SsfSubjectMode,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM ssf_streams WHERE id = $1")
+            .bind(stream_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO ssf_subjects (stream_id, user_id, mode, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (stream_id, user_id) DO UPDATE SET mode = excluded.mode, created_at = excluded.created_at",
+        )
+        .bind(stream_id)
+        .bind(user_id)
+        .bind(mode.as_str())
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn request_ssf_verification(
+        &self,
+        stream_id: &str,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let queued = sqlx::query(&format!(
+            "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
+             SELECT $1 || ':' || st.id, {KIND}, st.id, st.client_id, NULL, NULL, $1, $2, 'pending', 0, $2 \
+             FROM ssf_streams st WHERE st.id = $3 AND {LIVE_STREAM} \
+             ON CONFLICT (id) DO NOTHING"
+        ))
+        .bind(&event.log_id)
+        .bind(now.0)
+        .bind(stream_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if queued == 0 {
+            return Ok(false);
+        }
+        insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn poll_ssf(
+        &self,
+        stream_id: &str,
+        poll: &SsfPoll,
+        now: Timestamp,
+    ) -> StoreResult<SsfPollResult> {
+        const MINE: &str =
+            "id = $1 AND destination = $2 AND kind = 'ssf_poll' AND status = 'pending'";
+        let mut tx = self.begin_write().await?;
+        for jti in &poll.ack {
+            sqlx::query(&format!(
+                "UPDATE outbox SET status = 'delivered', finished_at = $3 WHERE {MINE}"
+            ))
+            .bind(jti)
+            .bind(stream_id)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (jti, error) in &poll.errors {
+            sqlx::query(&format!(
+                "UPDATE outbox SET status = 'failed', finished_at = $3, last_error = $4 WHERE {MINE}"
+            ))
+            .bind(jti)
+            .bind(stream_id)
+            .bind(now.0)
+            .bind(error)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut rows: Vec<outbox::Row> = sqlx::query_as(&format!(
+            "SELECT {} FROM outbox WHERE destination = $1 AND kind = 'ssf_poll' AND status = 'pending' \
+             ORDER BY created_at, id LIMIT $2",
+            outbox::COLUMNS
+        ))
+        .bind(stream_id)
+        .bind(poll.max_events.max(0) + 1)
+        .fetch_all(&mut *tx)
+        .await?;
+        let more_available = rows.len() as i64 > poll.max_events.max(0);
+        rows.truncate(usize::try_from(poll.max_events.max(0)).unwrap_or(0));
+        if !rows.is_empty() {
+            let sql = format!(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE id IN ({})",
+                placeholders(1, rows.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for row in &rows {
+                query = query.bind(&row.id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(SsfPollResult {
+            messages: rows
+                .into_iter()
+                .filter_map(outbox::Row::into_message)
+                .map(|mut m| {
+                    m.attempts += 1;
+                    m
+                })
+                .collect(),
+            more_available,
+        })
+    }
+}

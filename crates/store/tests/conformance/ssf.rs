@@ -1,0 +1,488 @@
+//! Shared Signals streams: round trips, and the events each change queues
+//! for the matching streams only (status, event types, subjects), held
+//! while paused, dropped when disabled, never claimed by the worker when
+//! polled, settled by polls.
+
+use grantor_domain::{Reason, SessionId, Timestamp};
+use grantor_store::{
+    OutboxClaim, OutboxFilter, OutboxKind, OutboxStatus, RevocationTarget, SsfPoll, SsfStatus,
+    SsfStream, SsfSubjectMode, Store, CAEP_SESSION_REVOKED, RISC_TOKENS_REVOKED, SSF_POLL_METHOD,
+    SSF_PUSH_METHOD,
+};
+
+use crate::support::fixtures::{all, client, log_event, session_record, ts, user};
+
+conformance_tests! {
+    streams_round_trip_and_delete_with_their_subjects,
+    changes_queue_one_event_per_matching_stream,
+    held_and_polled_events_wait_for_their_stream,
+}
+
+const USER: &str = "auth0|ssf";
+
+fn stream(id: &str, owner: &str, method: &str, events: &[&str]) -> SsfStream {
+    let events: Vec<String> = events.iter().map(|e| (*e).to_owned()).collect();
+    SsfStream {
+        id: id.to_owned(),
+        client_id: owner.to_owned(),
+        delivery_method: method.to_owned(),
+        endpoint_url: (method == SSF_PUSH_METHOD).then(|| format!("https://rp.example/{id}")),
+        authorization_header: Some("Bearer s3cret".to_owned()),
+        events_requested: events.clone(),
+        events_delivered: events,
+        description: Some("a stream with \"quotes\" and ünïcödé".to_owned()),
+        default_subjects: "ALL".to_owned(),
+        status: SsfStatus::Enabled,
+        reason: None,
+        created_at: ts(1),
+        updated_at: ts(1),
+    }
+}
+
+async fn arrange(store: &Store) {
+    store
+        .insert_user(&user("ssf", "ssf@example.com"))
+        .await
+        .unwrap();
+    store.insert_client(&client("rp")).await.unwrap();
+    store.insert_client(&client("other")).await.unwrap();
+}
+
+async fn insert(store: &Store, s: &SsfStream, at: i64) {
+    store
+        .insert_ssf_stream(s, &log_event(&format!("create-{}", s.id), "sapi", at))
+        .await
+        .unwrap();
+}
+
+async fn queued(store: &Store) -> Vec<(String, OutboxKind, OutboxStatus)> {
+    let mut rows: Vec<_> = store
+        .list_outbox(&OutboxFilter::default(), all())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|m| m.kind != OutboxKind::BackchannelLogout)
+        .map(|m| (m.id, m.kind, m.status))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+async fn streams_round_trip_and_delete_with_their_subjects(store: &Store) {
+    arrange(store).await;
+    let a = stream("a", "rp", SSF_PUSH_METHOD, &[CAEP_SESSION_REVOKED]);
+    let b = stream("b", "other", SSF_POLL_METHOD, &[RISC_TOKENS_REVOKED]);
+    insert(store, &a, 1).await;
+    insert(store, &b, 2).await;
+    assert_eq!(store.ssf_stream("a").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.ssf_stream("missing").await.unwrap(), None);
+    assert_eq!(
+        store.list_ssf_streams(Some("rp")).await.unwrap(),
+        vec![a.clone()]
+    );
+    assert_eq!(store.list_ssf_streams(None).await.unwrap().len(), 2);
+
+    let mut changed = a.clone();
+    changed.status = SsfStatus::Paused;
+    changed.reason = Some("maintenance".to_owned());
+    changed.default_subjects = "NONE".to_owned();
+    let event = log_event("update-a", "sapi", 3);
+    assert!(store
+        .update_ssf_stream(&changed, &event, ts(3))
+        .await
+        .unwrap());
+    changed.updated_at = ts(3);
+    assert_eq!(store.ssf_stream("a").await.unwrap(), Some(changed));
+    assert!(
+        store.log_event(&event.log_id).await.unwrap().is_some(),
+        "audited with the change"
+    );
+    let mut gone = a.clone();
+    gone.id = "nope".to_owned();
+    assert!(!store
+        .update_ssf_stream(&gone, &log_event("u2", "sapi", 4), ts(4))
+        .await
+        .unwrap());
+
+    assert!(store
+        .set_ssf_subject(
+            "a",
+            USER,
+            SsfSubjectMode::Added,
+            &log_event("s1", "sapi", 5),
+            ts(5)
+        )
+        .await
+        .unwrap());
+    assert!(store
+        .set_ssf_subject(
+            "a",
+            USER,
+            SsfSubjectMode::Removed,
+            &log_event("s2", "sapi", 6),
+            ts(6)
+        )
+        .await
+        .unwrap());
+    assert!(!store
+        .set_ssf_subject(
+            "nope",
+            USER,
+            SsfSubjectMode::Added,
+            &log_event("s3", "sapi", 7),
+            ts(7)
+        )
+        .await
+        .unwrap());
+    assert!(
+        store
+            .log_event(&log_event("s3", "sapi", 7).log_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "no event without a change"
+    );
+
+    assert!(store
+        .delete_ssf_stream("a", &log_event("d", "sapi", 8), ts(8))
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_ssf_stream("a", &log_event("d2", "sapi", 9), ts(9))
+        .await
+        .unwrap());
+    assert_eq!(store.ssf_stream("a").await.unwrap(), None);
+    assert_eq!(store.list_ssf_streams(None).await.unwrap(), vec![b]);
+}
+
+/// Ending a session with its tokens queues session-revoked and
+/// tokens-revoked events, each only to the streams that take them.
+async fn changes_queue_one_event_per_matching_stream(store: &Store) {
+    arrange(store).await;
+    store
+        .create_session(&session_record("s1", USER, 0))
+        .await
+        .unwrap();
+    let both = [CAEP_SESSION_REVOKED, RISC_TOKENS_REVOKED];
+    insert(store, &stream("all", "rp", SSF_PUSH_METHOD, &both), 1).await;
+    insert(
+        store,
+        &stream("sessions", "rp", SSF_POLL_METHOD, &[CAEP_SESSION_REVOKED]),
+        1,
+    )
+    .await;
+    let mut disabled = stream("disabled", "rp", SSF_PUSH_METHOD, &both);
+    disabled.status = SsfStatus::Disabled;
+    insert(store, &disabled, 1).await;
+    let mut none = stream("none", "rp", SSF_PUSH_METHOD, &both);
+    none.default_subjects = "NONE".to_owned();
+    insert(store, &none, 1).await;
+    let mut added = stream("added", "other", SSF_PUSH_METHOD, &[RISC_TOKENS_REVOKED]);
+    added.default_subjects = "NONE".to_owned();
+    insert(store, &added, 1).await;
+    store
+        .set_ssf_subject(
+            "added",
+            USER,
+            SsfSubjectMode::Added,
+            &log_event("a", "sapi", 2),
+            ts(2),
+        )
+        .await
+        .unwrap();
+    insert(store, &stream("removed", "rp", SSF_PUSH_METHOD, &both), 1).await;
+    store
+        .set_ssf_subject(
+            "removed",
+            USER,
+            SsfSubjectMode::Removed,
+            &log_event("r", "sapi", 2),
+            ts(2),
+        )
+        .await
+        .unwrap();
+    // A stream whose owner client is gone hears nothing.
+    insert(
+        store,
+        &stream("orphan", "deleted-client", SSF_PUSH_METHOD, &both),
+        1,
+    )
+    .await;
+
+    let event = log_event("l1", "srrt", 10);
+    store
+        .revoke(
+            &RevocationTarget::Session {
+                session_id: SessionId::from("s1"),
+                tokens: true,
+            },
+            Reason::ManagementApi,
+            &event,
+            ts(10),
+        )
+        .await
+        .unwrap();
+    let l = &event.log_id;
+    let mut expected = vec![
+        (
+            format!("{l}:all:s1"),
+            OutboxKind::SsfPush,
+            OutboxStatus::Pending,
+        ),
+        (
+            format!("{l}:all"),
+            OutboxKind::SsfPush,
+            OutboxStatus::Pending,
+        ),
+        (
+            format!("{l}:sessions:s1"),
+            OutboxKind::SsfPoll,
+            OutboxStatus::Pending,
+        ),
+        (
+            format!("{l}:added"),
+            OutboxKind::SsfPush,
+            OutboxStatus::Pending,
+        ),
+    ];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(queued(store).await, expected);
+    let message = store
+        .list_outbox(
+            &OutboxFilter {
+                destination: Some("all".to_owned()),
+                session_id: Some("s1".to_owned()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(
+        (
+            message.client_id.as_deref(),
+            message.user_id.as_deref(),
+            message.log_id.as_deref()
+        ),
+        (Some("rp"), Some(USER), Some(l.as_str()))
+    );
+
+    // An unknown session revokes nothing and queues nothing.
+    let before = queued(store).await.len();
+    store
+        .revoke(
+            &RevocationTarget::Session {
+                session_id: SessionId::from("nope"),
+                tokens: true,
+            },
+            Reason::ManagementApi,
+            &log_event("l2", "srrt", 11),
+            ts(11),
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued(store).await.len(), before);
+}
+
+/// Paused streams hold their events (never claimed); enabling releases
+/// them as the stream's delivery says; polled events are never claimed and
+/// are settled by polls; disabling drops what waits.
+async fn held_and_polled_events_wait_for_their_stream(store: &Store) {
+    arrange(store).await;
+    let mut paused = stream("paused", "rp", SSF_POLL_METHOD, &[CAEP_SESSION_REVOKED]);
+    paused.status = SsfStatus::Paused;
+    insert(store, &paused, 1).await;
+    let mut push = stream("push", "rp", SSF_PUSH_METHOD, &[CAEP_SESSION_REVOKED]);
+    push.status = SsfStatus::Paused;
+    insert(store, &push, 1).await;
+    for s in ["s1", "s2", "s3"] {
+        store
+            .create_session(&session_record(s, USER, 0))
+            .await
+            .unwrap();
+        store
+            .end_session(&SessionId::from(s), &log_event(s, "slo", 10), ts(10))
+            .await
+            .unwrap();
+    }
+    let kinds: Vec<OutboxKind> = queued(store).await.into_iter().map(|q| q.1).collect();
+    assert_eq!(kinds, vec![OutboxKind::SsfHeld; 6]);
+    let claim = OutboxClaim {
+        owner: "w".to_owned(),
+        lease_until: ts(100_000),
+        limit: 50,
+    };
+    assert!(!store.outbox_due(ts(20)).await.unwrap());
+    assert!(
+        store.claim_outbox(&claim, ts(20)).await.unwrap().is_empty(),
+        "held events are never claimed"
+    );
+
+    paused.status = SsfStatus::Enabled;
+    store
+        .update_ssf_stream(&paused, &log_event("e1", "sapi", 30), ts(30))
+        .await
+        .unwrap();
+    assert!(
+        store.claim_outbox(&claim, ts(31)).await.unwrap().is_empty(),
+        "polled events are never claimed"
+    );
+    push.status = SsfStatus::Enabled;
+    store
+        .update_ssf_stream(&push, &log_event("e2", "sapi", 32), ts(32))
+        .await
+        .unwrap();
+    let claimed = store.claim_outbox(&claim, ts(33)).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert!(claimed
+        .iter()
+        .all(|m| m.kind == OutboxKind::SsfPush && m.destination == "push"));
+
+    let first = store
+        .poll_ssf(
+            "paused",
+            &SsfPoll {
+                max_events: 2,
+                ..Default::default()
+            },
+            ts(40),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.messages.len(), 2);
+    assert!(first.more_available);
+    assert!(first
+        .messages
+        .iter()
+        .all(|m| m.kind == OutboxKind::SsfPoll && m.attempts == 1));
+    let (a, b) = (first.messages[0].id.clone(), first.messages[1].id.clone());
+    // Another stream's poll cannot settle these.
+    store
+        .poll_ssf(
+            "push",
+            &SsfPoll {
+                ack: vec![a.clone()],
+                ..Default::default()
+            },
+            ts(41),
+        )
+        .await
+        .unwrap();
+    let second = store
+        .poll_ssf(
+            "paused",
+            &SsfPoll {
+                ack: vec![a.clone()],
+                errors: vec![(b.clone(), "bad".to_owned())],
+                max_events: 10,
+            },
+            ts(42),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.messages.len(), 1);
+    assert!(!second.more_available);
+    let third = second.messages[0].id.clone();
+    let status = |id: String| async move {
+        store
+            .list_outbox(&OutboxFilter::default(), all())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|m| m.id == id)
+            .map(|m| (m.status, m.last_error, m.finished_at))
+    };
+    assert_eq!(
+        status(a).await,
+        Some((OutboxStatus::Delivered, None, Some(ts(42))))
+    );
+    assert_eq!(
+        status(b).await,
+        Some((OutboxStatus::Failed, Some("bad".to_owned()), Some(ts(42))))
+    );
+
+    paused.status = SsfStatus::Disabled;
+    store
+        .update_ssf_stream(&paused, &log_event("e3", "sapi", 50), ts(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        status(third).await,
+        Some((
+            OutboxStatus::Failed,
+            Some("the stream was disabled".to_owned()),
+            Some(ts(50))
+        ))
+    );
+    let empty = store
+        .poll_ssf(
+            "paused",
+            &SsfPoll {
+                max_events: 10,
+                ..Default::default()
+            },
+            ts(51),
+        )
+        .await
+        .unwrap();
+    assert!(empty.messages.is_empty());
+
+    // A failing push stream is suspended (paused) once, with its event;
+    // its waiting events are held.
+    store
+        .create_session(&session_record("s4", USER, 0))
+        .await
+        .unwrap();
+    store
+        .end_session(&SessionId::from("s4"), &log_event("s4", "slo", 60), ts(60))
+        .await
+        .unwrap();
+    let suspended = log_event("suspend", "sapi", 61);
+    assert!(store
+        .suspend_ssf_stream("push", "failed for good", &suspended, ts(61))
+        .await
+        .unwrap());
+    assert!(!store
+        .suspend_ssf_stream("push", "again", &log_event("suspend2", "sapi", 62), ts(62))
+        .await
+        .unwrap());
+    assert!(!store
+        .suspend_ssf_stream(
+            "paused",
+            "disabled streams stay disabled",
+            &log_event("suspend3", "sapi", 63),
+            ts(63)
+        )
+        .await
+        .unwrap());
+    let now = store.ssf_stream("push").await.unwrap().unwrap();
+    assert_eq!(
+        (now.status, now.reason.as_deref()),
+        (SsfStatus::Paused, Some("failed for good"))
+    );
+    assert!(store.log_event(&suspended.log_id).await.unwrap().is_some());
+    assert!(store
+        .log_event(&log_event("suspend2", "sapi", 62).log_id)
+        .await
+        .unwrap()
+        .is_none());
+    let held = store
+        .list_outbox(
+            &OutboxFilter {
+                destination: Some("push".to_owned()),
+                session_id: Some("s4".to_owned()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].kind, OutboxKind::SsfHeld);
+    let _: Timestamp = ts(0);
+}
