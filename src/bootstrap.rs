@@ -59,6 +59,37 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "manage:ssf_streams",
 ];
 
+/// A tenant bootstrapped by an older version lacks the Management API
+/// scopes added since (`read:log_streams`, `manage:ssf_streams`, …): they
+/// are added to the API's definitions at start, so a client grant can hold
+/// them (`PATCH /api/v2/client-grants/{id}`). No grant is widened.
+async fn add_new_management_scopes(
+    store: &Store,
+    audience: &str,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    let Some(mut api) = store.resource_server_by_identifier(audience).await? else {
+        return Ok(());
+    };
+    let missing: Vec<&str> = MANAGEMENT_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| !api.scopes.iter().any(|d| d.value == *s))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(scopes = ?missing, "adding this version's new scopes to the Management API");
+    api.scopes
+        .extend(missing.into_iter().map(|s| ScopeDefinition {
+            value: s.to_owned(),
+            description: String::new(),
+        }));
+    api.updated_at = now;
+    store.update_resource_server(&api).await?;
+    Ok(())
+}
+
 /// Bootstraps the database if nobody has; prints generated credentials once.
 pub async fn ensure_bootstrapped(
     store: &Store,
@@ -70,6 +101,7 @@ pub async fn ensure_bootstrapped(
     let audience = issuer.management_audience();
     if store.tenant_settings().await.is_ok() {
         store.sync_management_api_identifier(&audience, now).await?;
+        add_new_management_scopes(store, &audience, now).await?;
         return Ok(());
     }
     let client_id = ClientId::from(creds.client_id.clone().unwrap_or_else(secrets::client_id));

@@ -64,3 +64,38 @@ both_databases! {
         store.close().await;
     }
 }
+
+both_databases! {
+    /// A tenant bootstrapped before a scope existed gets it added to the
+    /// Management API at the next start, once.
+    async fn a_later_start_adds_new_management_scopes_without_granting_them(db: Backend) {
+        let database = Arc::new(TestDatabase::new(db).await);
+        let first = spawn_app_on(database.clone(), AppOptions::default()).await;
+        let audience = first.management_audience();
+        let issuer = first.issuer.clone();
+        first.stop().await;
+        // Make the tenant look older: the log-stream scopes were not defined.
+        let store = connect_store(&database).await;
+        let mut api = store.resource_server_by_identifier(&audience).await.unwrap().unwrap();
+        let before = api.scopes.len();
+        api.scopes.retain(|s| !s.value.ends_with(":log_streams"));
+        assert_eq!(api.scopes.len(), before - 4);
+        store.update_resource_server(&api).await.unwrap();
+        store.close().await;
+
+        let second = spawn_app_on(database.clone(), AppOptions {
+            issuer: Some(issuer),
+            ..AppOptions::default()
+        }).await;
+        let store = connect_store(&database).await;
+        let api = store.resource_server_by_identifier(&audience).await.unwrap().unwrap();
+        let values: Vec<&str> = api.scopes.iter().map(|s| s.value.as_str()).collect();
+        for scope in grantor::bootstrap::MANAGEMENT_SCOPES {
+            assert_eq!(values.iter().filter(|v| *v == scope).count(), 1, "{scope} once in {values:?}");
+        }
+        // The bootstrap grant still holds what it held.
+        let (status, _) = second.mgmt_call(Method::GET, "/log-streams", None).await;
+        assert_eq!(status, StatusCode::OK);
+        store.close().await;
+    }
+}
