@@ -30,3 +30,7 @@ CREATE TABLE ssf_subjects (
 );
 
 CREATE INDEX outbox_destination ON outbox (destination, status);
+
+-- The messages the delivery worker claims: polled and held SSF events can
+-- wait long, and the claim's scan of due messages must not walk them.
+CREATE INDEX outbox_claimable ON outbox (next_attempt_at) WHERE status = 'pending' AND kind IN ('backchannel_logout', 'log_stream_batch', 'ssf_push');

@@ -190,7 +190,8 @@ fn http_client(config: &OutboxConfig) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-/// One semaphore per destination URL, created on first use.
+/// One semaphore per destination (a message's `destination` column: the
+/// URL it was queued for, or its stream's id), created on first use.
 struct DestinationLimits {
     per_destination: usize,
     semaphores: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -202,6 +203,22 @@ impl DestinationLimits {
             per_destination: per_destination.max(1),
             semaphores: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Destinations with no free place now (at most `MAX_SKIPPED`): the
+    /// claim leaves their messages alone instead of taking them only to
+    /// give them back.
+    fn busy(&self) -> Vec<String> {
+        const MAX_SKIPPED: usize = 100;
+        let map = self
+            .semaphores
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.iter()
+            .filter(|(_, s)| s.available_permits() == 0)
+            .map(|(d, _)| d.clone())
+            .take(MAX_SKIPPED)
+            .collect()
     }
 
     /// A place for one request to `destination`, if one is free now.
@@ -274,10 +291,13 @@ impl Worker {
         if !self.state.store.outbox_due(now).await? {
             return Ok((vec![], lease_until));
         }
+        let mut busy = self.limits.busy();
+        busy.extend(self.stream_limits.busy());
         let claim = OutboxClaim {
             owner: self.owner.clone(),
             lease_until,
             limit: i64::try_from(limit).unwrap_or(i64::MAX),
+            skip_destinations: busy,
         };
         Ok((
             self.state.store.claim_outbox(&claim, now).await?,
@@ -294,19 +314,23 @@ impl Worker {
         let destination = match self.current_destination(&message).await {
             Destination::Url(url) => Some(url),
             Destination::Gone(error) => {
-                self.settle(&message, DeliveryOutcome::GaveUp { error })
+                // Nothing was attempted: the receiver is not to blame, so
+                // no per-kind consequence (a stream is not suspended).
+                self.record(&message, &DeliveryOutcome::GaveUp { error })
                     .await;
                 return;
             }
             Destination::Later => None,
         };
         let lease_left = lease_until.0 - now.0;
+        // Places are counted per `destination` column (the queued URL, or
+        // the stream's id), the same key the claim uses to skip busy ones.
         let permit = match (&destination, message.kind) {
             (None, _) => None,
             (Some(_), OutboxKind::LogStreamBatch) => {
                 self.stream_limits.try_acquire(&message.destination)
             }
-            (Some(url), _) => self.limits.try_acquire(url),
+            (Some(_), _) => self.limits.try_acquire(&message.destination),
         };
         let destination = match destination {
             Some(url)
@@ -327,7 +351,10 @@ impl Worker {
                 return;
             }
         };
-        let result = self.attempt(&message, &destination).await;
+        let result = self
+            .attempt(&message, &destination)
+            .await
+            .map_err(clean_error);
         drop(permit);
         let now = self.state.clock.now();
         let outcome = match result {
@@ -382,22 +409,34 @@ impl Worker {
         }
     }
 
+    /// Records an attempt's outcome, then what else it changes per kind.
     async fn settle(&self, message: &OutboxMessage, outcome: DeliveryOutcome) {
-        log_outcome(message, &outcome);
+        if self.record(message, &outcome).await {
+            self.settled(message, &outcome).await;
+        }
+    }
+
+    /// Records an outcome; true when this process still held the message.
+    async fn record(&self, message: &OutboxMessage, outcome: &DeliveryOutcome) -> bool {
+        log_outcome(message, outcome);
         let now = self.state.clock.now();
         match self
             .state
             .store
-            .settle_outbox(&message.id, &self.owner, &outcome, now)
+            .settle_outbox(&message.id, &self.owner, outcome, now)
             .await
         {
-            Ok(true) => self.settled(message, &outcome).await,
-            Ok(false) => tracing::warn!(
-                message = %message.id,
-                "outbox: the lease ran out before the attempt was recorded; the message may be sent again"
-            ),
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::warn!(
+                    message = %message.id,
+                    "outbox: the lease ran out before the attempt was recorded; the message may be sent again"
+                );
+                false
+            }
             Err(e) => {
-                tracing::warn!(message = %message.id, error = %e, "outbox: recording an attempt failed")
+                tracing::warn!(message = %message.id, error = %e, "outbox: recording an attempt failed");
+                false
             }
         }
     }
@@ -474,6 +513,17 @@ fn log_outcome(message: &OutboxMessage, outcome: &DeliveryOutcome) {
             "outbox: delivery failed for the last time"
         ),
     }
+}
+
+/// An error kept for the record: receivers choose part of it (an RFC 8935
+/// `err`), so control characters (NUL, which PostgreSQL text refuses, line
+/// breaks) become spaces and the length is capped.
+fn clean_error(text: String) -> String {
+    truncate(
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect(),
+    )
 }
 
 fn truncate(mut text: String) -> String {

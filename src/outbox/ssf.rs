@@ -8,7 +8,7 @@
 use grantor_domain::SigningAlg;
 use grantor_store::{
     DeliveryOutcome, LogEvent, OutboxKind, OutboxMessage, SsfStatus, SsfStream,
-    CAEP_SESSION_REVOKED, RISC_TOKENS_REVOKED, SSF_VERIFICATION,
+    CAEP_SESSION_REVOKED, OAUTH_TOKENS_REVOKED, SSF_VERIFICATION,
 };
 use serde_json::{json, Map, Value};
 
@@ -42,7 +42,8 @@ pub(super) async fn destination(state: &AppState, message: &OutboxMessage) -> De
             _ => Destination::Gone("the stream no longer uses push delivery".to_owned()),
         },
         Ok(None) => Destination::Gone("the stream was deleted".to_owned()),
-        Err(e) => Destination::Gone(format!("the stream could not be read: {e}")),
+        // The store did not answer: try again later, never fail the event.
+        Err(_) => Destination::Later,
     }
 }
 
@@ -86,11 +87,17 @@ pub(super) async fn outcome(response: reqwest::Response) -> Result<(), String> {
     if status == reqwest::StatusCode::ACCEPTED {
         return Ok(());
     }
-    let body: Option<Value> = response
-        .bytes()
-        .await
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    // An error body is read up to 4 KiB (the receiver chooses its size);
+    // the worker also cleans and cuts the text it keeps.
+    let mut response = response;
+    let mut bytes = Vec::new();
+    while bytes.len() < 4096 {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    let body: Option<Value> = serde_json::from_slice(&bytes).ok();
     let err = body.as_ref().and_then(|b| b["err"].as_str());
     let description = body.as_ref().and_then(|b| b["description"].as_str());
     Err(match (err, description) {
@@ -148,7 +155,7 @@ fn event_type(message: &OutboxMessage, log: Option<&LogEvent>) -> &'static str {
     } else if log.is_some_and(|l| l.details.get(VERIFICATION_DETAIL).is_some()) {
         SSF_VERIFICATION
     } else {
-        RISC_TOKENS_REVOKED
+        OAUTH_TOKENS_REVOKED
     }
 }
 

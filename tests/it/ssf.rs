@@ -18,7 +18,7 @@ use crate::support::receiver::{Push, Receiver};
 use crate::support::{claims, TestApp};
 
 const SESSION_REVOKED: &str = "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
-const TOKENS_REVOKED: &str = "https://schemas.openid.net/secevent/risc/event-type/tokens-revoked";
+const TOKENS_REVOKED: &str = "https://schemas.openid.net/secevent/oauth/event-type/tokens-revoked";
 const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
 const PUSH: &str = "urn:ietf:rfc:8935";
 const POLL: &str = "urn:ietf:rfc:8936";
@@ -489,7 +489,7 @@ both_databases! {
 both_databases! {
     /// Each revocation path sends exactly the SETs it should: a session's
     /// end is CAEP session-revoked (one per session), a revocation of
-    /// refresh tokens or grants is RISC tokens-revoked; each names the user,
+    /// refresh tokens or grants is OAuth tokens-revoked; each names the user,
     /// the client and the receipt the audit log records.
     async fn every_revocation_path_sends_its_sets(db: Backend) {
         let f = fixture(db).await;

@@ -747,6 +747,9 @@ pub struct OutboxClaim {
     pub owner: String,
     pub lease_until: Timestamp,
     pub limit: i64,
+    /// Destinations whose messages are left alone (the claiming process has
+    /// no free place for them).
+    pub skip_destinations: Vec<String>,
 }
 
 /// How one delivery attempt ended.

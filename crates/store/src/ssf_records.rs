@@ -15,14 +15,14 @@ pub const CAEP_SESSION_REVOKED: &str =
     "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
 /// RISC 1.0 tokens revoked: one per revocation that covers refresh tokens
 /// or grants.
-pub const RISC_TOKENS_REVOKED: &str =
-    "https://schemas.openid.net/secevent/risc/event-type/tokens-revoked";
+pub const OAUTH_TOKENS_REVOKED: &str =
+    "https://schemas.openid.net/secevent/oauth/event-type/tokens-revoked";
 /// SSF 1.0 verification (§8.1.4): sent on request, whatever was requested.
 pub const SSF_VERIFICATION: &str =
     "https://schemas.openid.net/secevent/ssf/event-type/verification";
 
 /// The event types grantor transmits (`events_supported`), verification aside.
-pub const SSF_EVENTS_SUPPORTED: [&str; 2] = [CAEP_SESSION_REVOKED, RISC_TOKENS_REVOKED];
+pub const SSF_EVENTS_SUPPORTED: [&str; 2] = [CAEP_SESSION_REVOKED, OAUTH_TOKENS_REVOKED];
 
 /// A stream's status (SSF 1.0 §8.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

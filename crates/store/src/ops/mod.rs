@@ -3,8 +3,8 @@
 //! Placeholders are `$n`, which both engines accept.
 
 use super::{
-    analyze_tables, begin_write, Db, DML_IN_WITH, FAMILY_ROW_KEY, FOR_UPDATE, ONE_CALL_BATCHES,
-    SKIP_LOCKED,
+    analyze_tables, begin_write, Db, DML_IN_WITH, FAMILY_ROW_KEY, FOR_SHARE_OF_STREAMS, FOR_UPDATE,
+    ONE_CALL_BATCHES, SKIP_LOCKED,
 };
 pub(crate) use group_commit::{BatchedTx, GroupCommit};
 

@@ -158,24 +158,34 @@ impl Backend {
         // The due ids are chosen (and on PostgreSQL locked) once, in a
         // materialized CTE: as `IN (subquery)` PostgreSQL may run the
         // locking subquery again while updating and take more than `limit`.
+        let skip = if claim.skip_destinations.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "AND o.destination NOT IN ({})",
+                placeholders(5, claim.skip_destinations.len())
+            )
+        };
         let sql = format!(
             "WITH due AS MATERIALIZED (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.kind IN ({kinds}) AND o.next_attempt_at <= $3 \
              AND (o.lease_until IS NULL OR o.lease_until <= $3) \
              AND (o.kind <> 'log_stream_batch' OR o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.status = 'pending' AND p.destination = o.destination AND p.kind = 'log_stream_batch')) \
-             ORDER BY o.next_attempt_at, o.id LIMIT $4{SKIP_LOCKED}) \
+             {skip} ORDER BY o.next_attempt_at, o.id LIMIT $4{SKIP_LOCKED}) \
              UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM due) \
              AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
              RETURNING {COLUMNS}"
         );
         let mut tx = self.begin_write().await?;
-        let rows: Vec<Row> = sqlx::query_as(&sql)
+        let mut query = sqlx::query_as(&sql)
             .bind(&claim.owner)
             .bind(claim.lease_until.0)
             .bind(now.0)
-            .bind(claim.limit)
-            .fetch_all(&mut *tx)
-            .await?;
+            .bind(claim.limit);
+        for destination in &claim.skip_destinations {
+            query = query.bind(destination);
+        }
+        let rows: Vec<Row> = query.fetch_all(&mut *tx).await?;
         tx.commit().await?;
         let mut messages: Vec<OutboxMessage> =
             rows.into_iter().filter_map(Row::into_message).collect();

@@ -107,8 +107,24 @@ fn token_scope(target: &RevocationTarget) -> Option<Scope<'_>> {
     }
 }
 
+/// The users whose families are listed (at most the list's length).
+async fn family_users_in(conn: &mut Conn, family_ids: &[FamilyId]) -> StoreResult<Vec<String>> {
+    if family_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!(
+        "SELECT DISTINCT user_id FROM refresh_token_families WHERE id IN ({}) ORDER BY user_id",
+        placeholders(1, family_ids.len())
+    );
+    let mut query = sqlx::query_scalar(&sql);
+    for id in family_ids {
+        query = query.bind(id.as_str());
+    }
+    Ok(query.fetch_all(&mut *conn).await?)
+}
+
 /// Whether a target revokes refresh tokens or grants (what an SSF stream
-/// hears of as RISC tokens-revoked); a session that only ends does not.
+/// hears of as OAuth tokens-revoked); a session that only ends does not.
 fn covers_tokens(target: &RevocationTarget) -> bool {
     use RevocationTarget as T;
     match target {
@@ -598,15 +614,24 @@ impl Backend {
         }
         insert_event_in(&mut tx, &event).await?;
         if covers_tokens(target) {
-            let user_id = match (&event.user_id, target) {
-                (Some(user_id), _) => Some(user_id.clone()),
-                (None, RevocationTarget::CodeIssue { family_id, jti }) => {
-                    code_issue_user_in(&mut tx, family_id.as_ref(), jti.as_deref()).await?
+            let users = match (&event.user_id, target) {
+                // A list of families may span users: each hears of it.
+                (_, RevocationTarget::Families { family_ids }) => {
+                    family_users_in(&mut tx, family_ids).await?
                 }
-                (None, _) => None,
+                (Some(user_id), _) => vec![user_id.clone()],
+                (None, RevocationTarget::CodeIssue { family_id, jti }) => {
+                    code_issue_user_in(&mut tx, family_id.as_ref(), jti.as_deref())
+                        .await?
+                        .into_iter()
+                        .collect()
+                }
+                (None, _) => vec![],
             };
-            if let Some(user_id) = user_id {
-                enqueue_ssf_tokens_revoked_in(&mut tx, &user_id, &event.log_id, now).await?;
+            let per_user = users.len() > 1;
+            for user_id in &users {
+                enqueue_ssf_tokens_revoked_in(&mut tx, user_id, &event.log_id, per_user, now)
+                    .await?;
             }
         }
         tx.commit().await?;

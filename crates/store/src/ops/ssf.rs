@@ -12,10 +12,10 @@ use grantor_domain::{FamilyId, Timestamp};
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
-use super::{from_json, outbox, placeholders, to_json, Backend, Conn};
+use super::{from_json, outbox, placeholders, to_json, Backend, Conn, FOR_SHARE_OF_STREAMS};
 use crate::{
     LogEvent, OutboxKind, SsfPoll, SsfPollResult, SsfStatus, SsfStream, SsfSubjectMode,
-    StoreResult, CAEP_SESSION_REVOKED, RISC_TOKENS_REVOKED, SSF_POLL_METHOD,
+    StoreResult, CAEP_SESSION_REVOKED, OAUTH_TOKENS_REVOKED, SSF_POLL_METHOD,
 };
 
 const COLUMNS: &str = "id, client_id, delivery_method, endpoint_url, authorization_header, events_requested, events_delivered, description, default_subjects, status, reason, created_at, updated_at";
@@ -98,7 +98,7 @@ pub(super) async fn enqueue_ssf_session_ends_in(
             "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
              SELECT $1 || ':' || st.id || ':' || s.id, {KIND}, st.id, st.client_id, s.user_id, s.id, $1, $2, 'pending', 0, $2 \
              FROM sessions s, ssf_streams st \
-             WHERE s.id IN ({}) AND {} \
+             WHERE s.id IN ({}) AND {}{FOR_SHARE_OF_STREAMS} \
              ON CONFLICT (id) DO NOTHING",
             placeholders(4, chunk.len()),
             matching("$3", "s.user_id"),
@@ -115,25 +115,30 @@ pub(super) async fn enqueue_ssf_session_ends_in(
     Ok(queued)
 }
 
-/// Queues a RISC tokens-revoked event about `user_id` to every matching
+/// Queues a OAuth tokens-revoked event about `user_id` to every matching
 /// stream (a revocation that covered refresh tokens or grants).
+///
+/// With `per_user` (a revocation that covered several users' tokens) the
+/// message id ends in `:<user>`, so each user gets an event.
 pub(super) async fn enqueue_ssf_tokens_revoked_in(
     conn: &mut Conn,
     user_id: &str,
     log_id: &str,
+    per_user: bool,
     now: Timestamp,
 ) -> StoreResult<u64> {
+    let suffix = if per_user { " || ':' || $4" } else { "" };
     let sql = format!(
         "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
-         SELECT $1 || ':' || st.id, {KIND}, st.id, st.client_id, $4, NULL, $1, $2, 'pending', 0, $2 \
-         FROM ssf_streams st WHERE {} \
+         SELECT $1 || ':' || st.id{suffix}, {KIND}, st.id, st.client_id, $4, NULL, $1, $2, 'pending', 0, $2 \
+         FROM ssf_streams st WHERE {}{FOR_SHARE_OF_STREAMS} \
          ON CONFLICT (id) DO NOTHING",
         matching("$3", "$4"),
     );
     Ok(sqlx::query(&sql)
         .bind(log_id)
         .bind(now.0)
-        .bind(pattern(RISC_TOKENS_REVOKED))
+        .bind(pattern(OAUTH_TOKENS_REVOKED))
         .bind(user_id)
         .execute(&mut *conn)
         .await?

@@ -20,6 +20,11 @@ pub(crate) const FAMILY_ROW_KEY: &str = "id";
 /// How a write locks rows it reads first: Sessions about to be closed are locked when read (`ops/revocation.rs`), so concurrent closes and `touch_session` serialise on them.
 pub(crate) const FOR_UPDATE: &str = " FOR UPDATE";
 
+/// How a change that queues SSF events reads the streams (`st`): a share
+/// lock, so a status change of a stream waits for the change to commit (and
+/// then moves its new messages), or the change waits and sees the new status.
+pub(crate) const FOR_SHARE_OF_STREAMS: &str = " FOR SHARE OF st";
+
 /// How an outbox claim locks the rows it takes: Outbox claims skip rows another process is claiming (`ops/outbox.rs`).
 pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 

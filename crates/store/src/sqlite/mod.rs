@@ -23,6 +23,10 @@ pub(crate) const FAMILY_ROW_KEY: &str = "rowid";
 /// How a write locks rows it reads first: SQLite has one writer, so a read inside a write transaction needs no row lock.
 pub(crate) const FOR_UPDATE: &str = "";
 
+/// How a change that queues SSF events reads the streams: SQLite has one
+/// writer, so a stream's status cannot change during the change.
+pub(crate) const FOR_SHARE_OF_STREAMS: &str = "";
+
 /// How an outbox claim locks the rows it takes: SQLite has one writer: a claim needs no row locks.
 pub(crate) const SKIP_LOCKED: &str = "";
 

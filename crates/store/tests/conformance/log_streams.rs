@@ -279,6 +279,7 @@ async fn staged_rows_and_finished_batches_are_purged(store: &Store) {
                 owner: "A".to_owned(),
                 lease_until: ts(1_000),
                 limit: 10,
+                skip_destinations: vec![],
             },
             ts(10),
         )

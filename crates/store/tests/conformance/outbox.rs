@@ -220,6 +220,7 @@ fn claim(owner: &str, lease_until: i64, limit: i64) -> OutboxClaim {
         owner: owner.to_owned(),
         lease_until: ts(lease_until),
         limit,
+        skip_destinations: vec![],
     }
 }
 
@@ -227,7 +228,7 @@ fn claim(owner: &str, lease_until: i64, limit: i64) -> OutboxClaim {
 /// leased message is not claimed again until its lease runs out; only the
 /// holder settles it; a retry waits for its time.
 async fn claims_are_leases_settled_only_by_their_owner(store: &Store) {
-    arrange(store, &["s1", "s2", "s3"]).await;
+    let url = arrange(store, &["s1", "s2", "s3"]).await;
     store
         .revoke(
             &RevocationTarget::UserSessions {
@@ -245,6 +246,16 @@ async fn claims_are_leases_settled_only_by_their_owner(store: &Store) {
         "not due before it was written"
     );
     assert!(store.outbox_due(ts(100)).await.unwrap());
+    let mut skipping = claim("S", 1_100, 5);
+    skipping.skip_destinations = vec!["https://elsewhere.example/".to_owned(), url];
+    assert!(
+        store
+            .claim_outbox(&skipping, ts(100))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a busy destination's messages are left alone"
+    );
 
     let a = store
         .claim_outbox(&claim("A", 1_100, 2), ts(100))

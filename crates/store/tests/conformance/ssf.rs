@@ -6,7 +6,7 @@
 use grantor_domain::{Reason, SessionId, Timestamp};
 use grantor_store::{
     OutboxClaim, OutboxFilter, OutboxKind, OutboxStatus, RevocationTarget, SsfPoll, SsfStatus,
-    SsfStream, SsfSubjectMode, Store, CAEP_SESSION_REVOKED, RISC_TOKENS_REVOKED, SSF_POLL_METHOD,
+    SsfStream, SsfSubjectMode, Store, CAEP_SESSION_REVOKED, OAUTH_TOKENS_REVOKED, SSF_POLL_METHOD,
     SSF_PUSH_METHOD,
 };
 
@@ -72,7 +72,7 @@ async fn queued(store: &Store) -> Vec<(String, OutboxKind, OutboxStatus)> {
 async fn streams_round_trip_and_delete_with_their_subjects(store: &Store) {
     arrange(store).await;
     let a = stream("a", "rp", SSF_PUSH_METHOD, &[CAEP_SESSION_REVOKED]);
-    let b = stream("b", "other", SSF_POLL_METHOD, &[RISC_TOKENS_REVOKED]);
+    let b = stream("b", "other", SSF_POLL_METHOD, &[OAUTH_TOKENS_REVOKED]);
     insert(store, &a, 1).await;
     insert(store, &b, 2).await;
     assert_eq!(store.ssf_stream("a").await.unwrap(), Some(a.clone()));
@@ -164,7 +164,7 @@ async fn changes_queue_one_event_per_matching_stream(store: &Store) {
         .create_session(&session_record("s1", USER, 0))
         .await
         .unwrap();
-    let both = [CAEP_SESSION_REVOKED, RISC_TOKENS_REVOKED];
+    let both = [CAEP_SESSION_REVOKED, OAUTH_TOKENS_REVOKED];
     insert(store, &stream("all", "rp", SSF_PUSH_METHOD, &both), 1).await;
     insert(
         store,
@@ -178,7 +178,7 @@ async fn changes_queue_one_event_per_matching_stream(store: &Store) {
     let mut none = stream("none", "rp", SSF_PUSH_METHOD, &both);
     none.default_subjects = "NONE".to_owned();
     insert(store, &none, 1).await;
-    let mut added = stream("added", "other", SSF_PUSH_METHOD, &[RISC_TOKENS_REVOKED]);
+    let mut added = stream("added", "other", SSF_PUSH_METHOD, &[OAUTH_TOKENS_REVOKED]);
     added.default_subjects = "NONE".to_owned();
     insert(store, &added, 1).await;
     store
@@ -314,6 +314,7 @@ async fn held_and_polled_events_wait_for_their_stream(store: &Store) {
         owner: "w".to_owned(),
         lease_until: ts(100_000),
         limit: 50,
+        skip_destinations: vec![],
     };
     assert!(!store.outbox_due(ts(20)).await.unwrap());
     assert!(
