@@ -375,6 +375,12 @@ both_databases! {
         // Nothing is staged for a suspended stream.
         machine_event(&f, &m).await;
         receiver.answer_with(200);
+        // A rename does not resume it, and answers with the stored status.
+        let (status, body) = f.app.mgmt_call(Method::PATCH, &format!("/log-streams/{stream_id}"), Some(json!({"name": "renamed"}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!((body["name"].as_str(), body["status"].as_str()), (Some("renamed"), Some("suspended")));
+        let (_, read) = f.app.mgmt_call(Method::GET, &format!("/log-streams/{stream_id}"), None).await;
+        assert_eq!(read["status"], "suspended");
         let (status, body) = f.app.mgmt_call(Method::PATCH, &format!("/log-streams/{stream_id}"), Some(json!({"status": "active"}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["status"], "active");

@@ -266,7 +266,8 @@ operations! {
     /// Every stream, oldest first.
     fn list_log_streams(&self) -> Vec<LogStream>;
     /// `NotFound` when the stream is gone.
-    fn update_log_stream(&self, stream: &LogStream, event: &LogEvent) -> ();
+    /// `set_status`: the update names a status (else the stored one stays).
+    fn update_log_stream(&self, stream: &LogStream, set_status: bool, event: &LogEvent) -> ();
     fn delete_log_stream(&self, id: &str, event: &LogEvent) -> bool;
     /// Turns the oldest staged events into per-stream batch messages.
     fn batch_log_streams(&self, limit: i64, categorize: fn(&str) -> &'static str, now: Timestamp) -> StreamBatching;
@@ -281,9 +282,10 @@ operations! {
     fn ssf_stream(&self, id: &str) -> Option<SsfStream>;
     /// The streams of one client (all with `None`), oldest first.
     fn list_ssf_streams(&self, client_id: Option<&str>) -> Vec<SsfStream>;
-    /// Replaces a stream's settings and status; its waiting events follow
-    /// (held while paused, dropped when disabled). False when it is gone.
-    fn update_ssf_stream(&self, stream: &SsfStream, event: &LogEvent, now: Timestamp) -> bool;
+    /// Replaces a stream's settings and, unless `keep_status`, its status;
+    /// its waiting events follow (held while paused, dropped when
+    /// disabled). False when it is gone.
+    fn update_ssf_stream(&self, stream: &SsfStream, keep_status: bool, event: &LogEvent, now: Timestamp) -> bool;
     /// Pauses an enabled stream whose deliveries failed for good, holding
     /// its waiting events, with its audit event; false unless it was enabled.
     fn suspend_ssf_stream(&self, id: &str, reason: &str, event: &LogEvent, now: Timestamp) -> bool;

@@ -267,7 +267,18 @@ pub async fn update_log_stream(
         .apply(&p, now)
         .map_err(invalid)?;
     let event = caller.audit(format!("Update log stream {id}"), &meta, now);
-    match state.store.update_log_stream(&stream, &event).await {
+    let set_status = p.status.is_some();
+    match state
+        .store
+        .update_log_stream(&stream, set_status, &event)
+        .await
+    {
+        // Without a status in the body, answer with the stored one (the
+        // worker may have suspended the stream since it was read).
+        Ok(()) if !set_status => {
+            let stored = state.store.log_stream(&id).await?.ok_or_else(not_found)?;
+            Ok(Json(render(&stored)))
+        }
         Ok(()) => Ok(Json(render(&stream))),
         Err(StoreError::NotFound) => Err(not_found()),
         Err(e) => Err(e.into()),

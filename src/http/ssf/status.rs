@@ -74,7 +74,11 @@ pub async fn update(
         &meta,
         now,
     );
-    if !state.store.update_ssf_stream(&stream, &event, now).await? {
+    if !state
+        .store
+        .update_ssf_stream(&stream, false, &event, now)
+        .await?
+    {
         return Err(SsfError::not_found());
     }
     state.outbox.wake();

@@ -316,7 +316,11 @@ async fn change(
         "Update an SSF stream"
     };
     let event = audit(&caller, description, &stream, &meta, now);
-    if !state.store.update_ssf_stream(&stream, &event, now).await? {
+    if !state
+        .store
+        .update_ssf_stream(&stream, true, &event, now)
+        .await?
+    {
         return Err(SsfError::not_found());
     }
     state.outbox.wake();

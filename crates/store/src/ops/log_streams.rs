@@ -156,17 +156,24 @@ impl Backend {
         Ok(rows.into_iter().map(Row::into_stream).collect())
     }
 
-    /// Writes the stream's settings and status; its health only when this
-    /// update resumes it (the worker counts failures meanwhile, and a stale
-    /// read must not undo them). `NotFound` when it was deleted meanwhile.
-    pub async fn update_log_stream(&self, s: &LogStream, event: &LogEvent) -> StoreResult<()> {
+    /// Writes the stream's settings; its status only with `set_status` (the
+    /// update names one: a rename read before a suspension must not undo
+    /// it); its health only when this update resumes it (the worker counts
+    /// failures meanwhile, and a stale read must not undo them). `NotFound`
+    /// when it was deleted meanwhile.
+    pub async fn update_log_stream(
+        &self,
+        s: &LogStream,
+        set_status: bool,
+        event: &LogEvent,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let changed = sqlx::query(
-            "UPDATE log_streams SET name = $2, status = $3, http_endpoint = $4, http_content_type = $5, \
+            "UPDATE log_streams SET name = $2, status = CASE WHEN $14 THEN $3 ELSE status END, http_endpoint = $4, http_content_type = $5, \
              http_content_format = $6, http_authorization = $7, http_custom_headers = $8, filters = $9, \
-             consecutive_failures = CASE WHEN $3 = 'active' AND status <> 'active' THEN $10 ELSE consecutive_failures END, \
-             failing_since = CASE WHEN $3 = 'active' AND status <> 'active' THEN $11 ELSE failing_since END, \
-             last_error = CASE WHEN $3 = 'active' AND status <> 'active' THEN $12 ELSE last_error END, \
+             consecutive_failures = CASE WHEN $14 AND $3 = 'active' AND status <> 'active' THEN $10 ELSE consecutive_failures END, \
+             failing_since = CASE WHEN $14 AND $3 = 'active' AND status <> 'active' THEN $11 ELSE failing_since END, \
+             last_error = CASE WHEN $14 AND $3 = 'active' AND status <> 'active' THEN $12 ELSE last_error END, \
              updated_at = $13 WHERE id = $1",
         )
         .bind(&s.id)
@@ -182,6 +189,7 @@ impl Backend {
         .bind(s.health.failing_since.map(|t| t.0))
         .bind(&s.health.last_error)
         .bind(s.updated_at.0)
+        .bind(set_status)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -12,7 +12,9 @@ use grantor_domain::{FamilyId, Timestamp};
 use sqlx::FromRow;
 
 use super::logs::insert_event_in;
-use super::{from_json, outbox, placeholders, to_json, Backend, Conn, FOR_SHARE_OF_STREAMS};
+use super::{
+    from_json, outbox, placeholders, to_json, Backend, Conn, FOR_SHARE_OF_STREAMS, FOR_UPDATE,
+};
 use crate::{
     LogEvent, OutboxKind, SsfPoll, SsfPollResult, SsfStatus, SsfStream, SsfSubjectMode,
     StoreResult, CAEP_SESSION_REVOKED, OAUTH_TOKENS_REVOKED, SSF_POLL_METHOD,
@@ -260,10 +262,31 @@ impl Backend {
     pub async fn update_ssf_stream(
         &self,
         s: &SsfStream,
+        keep_status: bool,
         event: &LogEvent,
         now: Timestamp,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
+        // A settings change keeps the stored status and reason (the worker
+        // may have paused the stream since the caller read it).
+        let mut merged;
+        let s = if keep_status {
+            let stored: Option<(String, Option<String>)> = sqlx::query_as(&format!(
+                "SELECT status, reason FROM ssf_streams WHERE id = $1{FOR_UPDATE}"
+            ))
+            .bind(&s.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((status, reason)) = stored else {
+                return Ok(false);
+            };
+            merged = s.clone();
+            merged.status = SsfStatus::parse(&status).unwrap_or(SsfStatus::Disabled);
+            merged.reason = reason;
+            &merged
+        } else {
+            s
+        };
         let changed = sqlx::query(
             "UPDATE ssf_streams SET delivery_method = $2, endpoint_url = $3, authorization_header = $4, \
              events_requested = $5, events_delivered = $6, description = $7, default_subjects = $8, \

@@ -86,7 +86,7 @@ async fn events_are_staged_only_while_a_stream_is_active(store: &Store) {
     let mut paused = s.clone();
     paused.status = LogStreamStatus::Paused;
     store
-        .update_log_stream(&paused, &log_event("d", "sapi", 4))
+        .update_log_stream(&paused, true, &log_event("d", "sapi", 4))
         .await
         .unwrap();
     store
@@ -122,7 +122,7 @@ async fn staged_events_become_one_batch_per_matching_stream(store: &Store) {
     let mut p = paused.clone();
     p.status = LogStreamStatus::Paused;
     store
-        .update_log_stream(&p, &log_event("pause", "sapi", 1))
+        .update_log_stream(&p, true, &log_event("pause", "sapi", 1))
         .await
         .unwrap();
     // The creation events and the pause's: drain them first.
@@ -212,7 +212,7 @@ async fn failures_suspend_a_stream_once_with_its_event(store: &Store) {
     let mut renamed = s.clone();
     renamed.name = "renamed".to_owned();
     store
-        .update_log_stream(&renamed, &log_event("rename", "sapi", 550))
+        .update_log_stream(&renamed, false, &log_event("rename", "sapi", 550))
         .await
         .unwrap();
     let after = store.log_stream(&s.id).await.unwrap().unwrap();
@@ -236,6 +236,19 @@ async fn failures_suspend_a_stream_once_with_its_event(store: &Store) {
     assert!(!fail(1_800, "s5").await, "once");
     let after = store.log_stream(&s.id).await.unwrap().unwrap();
     assert_eq!(after.status, LogStreamStatus::Suspended);
+    // A rename read before the suspension (its status still active) does
+    // not resume the stream; an update that names a status does.
+    let mut stale = s.clone();
+    stale.name = "renamed again".to_owned();
+    store
+        .update_log_stream(&stale, false, &log_event("rename2", "sapi", 1_900))
+        .await
+        .unwrap();
+    let after = store.log_stream(&s.id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.name.as_str(), after.status),
+        ("renamed again", LogStreamStatus::Suspended)
+    );
     let events = store
         .list_logs(
             &grantor_store::LogFilter {

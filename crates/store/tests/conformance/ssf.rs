@@ -10,12 +10,15 @@ use grantor_store::{
     SSF_PUSH_METHOD,
 };
 
-use crate::support::fixtures::{all, client, log_event, session_record, ts, user};
+use crate::support::fixtures::{
+    all, client, issue_family, log_event, new_family, session_record, ts, user, user_with_grant,
+};
 
 conformance_tests! {
     streams_round_trip_and_delete_with_their_subjects,
     changes_queue_one_event_per_matching_stream,
     held_and_polled_events_wait_for_their_stream,
+    a_multi_user_revocation_announces_every_user,
 }
 
 const USER: &str = "auth0|ssf";
@@ -89,7 +92,7 @@ async fn streams_round_trip_and_delete_with_their_subjects(store: &Store) {
     changed.default_subjects = "NONE".to_owned();
     let event = log_event("update-a", "sapi", 3);
     assert!(store
-        .update_ssf_stream(&changed, &event, ts(3))
+        .update_ssf_stream(&changed, false, &event, ts(3))
         .await
         .unwrap());
     changed.updated_at = ts(3);
@@ -98,10 +101,27 @@ async fn streams_round_trip_and_delete_with_their_subjects(store: &Store) {
         store.log_event(&event.log_id).await.unwrap().is_some(),
         "audited with the change"
     );
+    // A settings change read before a status change keeps the stored
+    // status and reason.
+    let mut stale = a.clone();
+    stale.description = Some("new words".to_owned());
+    assert!(store
+        .update_ssf_stream(&stale, true, &log_event("u1", "sapi", 3), ts(3))
+        .await
+        .unwrap());
+    let kept = store.ssf_stream("a").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            kept.status,
+            kept.reason.as_deref(),
+            kept.description.as_deref()
+        ),
+        (SsfStatus::Paused, Some("maintenance"), Some("new words"))
+    );
     let mut gone = a.clone();
     gone.id = "nope".to_owned();
     assert!(!store
-        .update_ssf_stream(&gone, &log_event("u2", "sapi", 4), ts(4))
+        .update_ssf_stream(&gone, false, &log_event("u2", "sapi", 4), ts(4))
         .await
         .unwrap());
 
@@ -324,7 +344,7 @@ async fn held_and_polled_events_wait_for_their_stream(store: &Store) {
 
     paused.status = SsfStatus::Enabled;
     store
-        .update_ssf_stream(&paused, &log_event("e1", "sapi", 30), ts(30))
+        .update_ssf_stream(&paused, false, &log_event("e1", "sapi", 30), ts(30))
         .await
         .unwrap();
     assert!(
@@ -333,7 +353,7 @@ async fn held_and_polled_events_wait_for_their_stream(store: &Store) {
     );
     push.status = SsfStatus::Enabled;
     store
-        .update_ssf_stream(&push, &log_event("e2", "sapi", 32), ts(32))
+        .update_ssf_stream(&push, false, &log_event("e2", "sapi", 32), ts(32))
         .await
         .unwrap();
     let claimed = store.claim_outbox(&claim, ts(33)).await.unwrap();
@@ -408,7 +428,7 @@ async fn held_and_polled_events_wait_for_their_stream(store: &Store) {
 
     paused.status = SsfStatus::Disabled;
     store
-        .update_ssf_stream(&paused, &log_event("e3", "sapi", 50), ts(50))
+        .update_ssf_stream(&paused, false, &log_event("e3", "sapi", 50), ts(50))
         .await
         .unwrap();
     assert_eq!(
@@ -486,4 +506,53 @@ async fn held_and_polled_events_wait_for_their_stream(store: &Store) {
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].kind, OutboxKind::SsfHeld);
     let _: Timestamp = ts(0);
+}
+
+/// Revoking a list of families that belong to several users (the
+/// Management API's bulk revoke) tells each user's streams, once each.
+async fn a_multi_user_revocation_announces_every_user(store: &Store) {
+    store.insert_client(&client("rp")).await.unwrap();
+    let a = user_with_grant(store, "ma").await;
+    let b = user_with_grant(store, "mb").await;
+    issue_family(store, new_family("fa", "auth0|ma", "client-a", &a.id, 1)).await;
+    issue_family(store, new_family("fb", "auth0|mb", "client-a", &b.id, 1)).await;
+    insert(
+        store,
+        &stream("all", "rp", SSF_PUSH_METHOD, &[OAUTH_TOKENS_REVOKED]),
+        1,
+    )
+    .await;
+    let event = log_event("multi", "srrt", 10);
+    store
+        .revoke(
+            &RevocationTarget::Families {
+                family_ids: vec!["fa".into(), "fb".into()],
+            },
+            Reason::ManagementApi,
+            &event,
+            ts(10),
+        )
+        .await
+        .unwrap();
+    let filter = OutboxFilter {
+        destination: Some("all".to_owned()),
+        ..OutboxFilter::default()
+    };
+    let mut got: Vec<(String, Option<String>)> = store
+        .list_outbox(&filter, all())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| (m.id, m.user_id))
+        .collect();
+    got.sort();
+    let l = &event.log_id;
+    assert_eq!(
+        got,
+        vec![
+            (format!("{l}:all:auth0|ma"), Some("auth0|ma".to_owned())),
+            (format!("{l}:all:auth0|mb"), Some("auth0|mb".to_owned())),
+        ]
+    );
 }
