@@ -11,9 +11,10 @@
 use grantor_domain::{ClientId, FamilyId, Reason, Timestamp, UserId};
 use sqlx::FromRow;
 
-use super::logs::insert_event_in;
+use super::batch::Batch;
+use super::logs::event_statements;
 use super::outbox::announce_session_ends_in;
-use super::ssf::{code_issue_user_in, enqueue_ssf_tokens_revoked_in};
+use super::ssf::{code_issue_user_in, ssf_tokens_revoked_statement};
 use super::users::{delete_user_in, update_user_in};
 use super::{placeholders, Backend, Conn, FAMILY_ROW_KEY};
 use crate::{
@@ -612,9 +613,8 @@ impl Backend {
                 serde_json::to_value(&receipt).unwrap_or_default(),
             );
         }
-        insert_event_in(&mut tx, &event).await?;
-        if covers_tokens(target) {
-            let users = match (&event.user_id, target) {
+        let users = if covers_tokens(target) {
+            match (&event.user_id, target) {
                 // A list of families may span users: each hears of it.
                 (_, RevocationTarget::Families { family_ids }) => {
                     family_users_in(&mut tx, family_ids).await?
@@ -627,13 +627,26 @@ impl Backend {
                         .collect()
                 }
                 (None, _) => vec![],
-            };
-            let per_user = users.len() > 1;
-            for user_id in &users {
-                enqueue_ssf_tokens_revoked_in(&mut tx, user_id, &event.log_id, per_user, now)
-                    .await?;
             }
+        } else {
+            vec![]
+        };
+        // The audit event, its staging for log streams and its SSF events go
+        // in one batch (one trip to SQLite's thread).
+        let mut batch = Batch::default();
+        for statement in event_statements(&event) {
+            batch.push(statement);
         }
+        let per_user = users.len() > 1;
+        for user_id in &users {
+            batch.push(ssf_tokens_revoked_statement(
+                user_id,
+                &event.log_id,
+                per_user,
+                now,
+            ));
+        }
+        batch.run(&mut tx).await?;
         tx.commit().await?;
         Ok(receipt)
     }

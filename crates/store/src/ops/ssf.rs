@@ -11,6 +11,7 @@
 use grantor_domain::{FamilyId, Timestamp};
 use sqlx::FromRow;
 
+use super::batch::{params, Param, Statement};
 use super::logs::insert_event_in;
 use super::{
     from_json, outbox, placeholders, to_json, Backend, Conn, FOR_SHARE_OF_STREAMS, FOR_UPDATE,
@@ -117,18 +118,18 @@ pub(super) async fn enqueue_ssf_session_ends_in(
     Ok(queued)
 }
 
-/// Queues a OAuth tokens-revoked event about `user_id` to every matching
-/// stream (a revocation that covered refresh tokens or grants).
+/// The statement that queues an OAuth tokens-revoked event about `user_id`
+/// to every matching stream, to run in the change's own write batch (on
+/// SQLite in the same trip as its audit event).
 ///
 /// With `per_user` (a revocation that covered several users' tokens) the
 /// message id ends in `:<user>`, so each user gets an event.
-pub(super) async fn enqueue_ssf_tokens_revoked_in(
-    conn: &mut Conn,
-    user_id: &str,
-    log_id: &str,
+pub(super) fn ssf_tokens_revoked_statement<'a>(
+    user_id: &'a str,
+    log_id: &'a str,
     per_user: bool,
     now: Timestamp,
-) -> StoreResult<u64> {
+) -> Statement<'a> {
     let suffix = if per_user { " || ':' || $4" } else { "" };
     let sql = format!(
         "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
@@ -137,14 +138,10 @@ pub(super) async fn enqueue_ssf_tokens_revoked_in(
          ON CONFLICT (id) DO NOTHING",
         matching("$3", "$4"),
     );
-    Ok(sqlx::query(&sql)
-        .bind(log_id)
-        .bind(now.0)
-        .bind(pattern(OAUTH_TOKENS_REVOKED))
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected())
+    Statement::new(
+        sql,
+        params![log_id, now.0, pattern(OAUTH_TOKENS_REVOKED), user_id],
+    )
 }
 
 /// The user whose tokens a replayed code's revocation covers (its audit
