@@ -144,9 +144,22 @@ async fn machine(app: &TestApp) -> Machine {
 }
 
 /// A machine-token exchange: one `seccft` event (through the audit queue).
+/// A machine token, once its `seccft` event is stored: the audit queue
+/// writes it after the answer, and a test that changes a stream next must
+/// not race that write.
 async fn machine_event(f: &Fixture, m: &Machine) {
+    const STORED: &str = "logs WHERE type = 'seccft'";
+    let before = f.app.count_rows(STORED).await;
     let audience = f.app.management_audience();
     let _ = f.app.client_credentials(&m.id, &m.secret, &audience).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while f.app.count_rows(STORED).await <= before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the seccft event was never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 both_databases! {
