@@ -474,20 +474,20 @@ fn millis(duration: Duration) -> i64 {
 }
 
 /// A failed request in words for the record: what kind of failure and its
-/// innermost cause (never the URL, which is the client's registration).
+/// innermost cause (never the URL, which is the client's registration); the
+/// caller cleans and cuts it with every other attempt error (`clean_error`).
 fn describe(error: &reqwest::Error, timeout: Duration) -> String {
     let mut cause: &dyn std::error::Error = error;
     while let Some(source) = cause.source() {
         cause = source;
     }
-    let text = if error.is_timeout() {
+    if error.is_timeout() {
         format!("no answer within {} s", timeout.as_secs())
     } else if error.is_connect() {
         format!("could not connect: {cause}")
     } else {
         format!("the request failed: {cause}")
-    };
-    truncate(text)
+    }
 }
 
 fn log_outcome(message: &OutboxMessage, outcome: &DeliveryOutcome) {

@@ -121,27 +121,15 @@ async fn settled(app: &TestApp) {
 /// Verifies a SET against the JWKS with `jsonwebtoken` (signature, `typ`,
 /// `iss`, `aud`) and returns its claims.
 async fn verify_set(app: &TestApp, token: &str, audience: &str) -> Value {
-    let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(app.url("/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let header = jsonwebtoken::decode_header(token).unwrap();
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
-    assert_eq!(header.typ.as_deref(), Some("secevent+jwt"));
-    let jwk = jwks
-        .find(header.kid.as_deref().expect("kid"))
-        .expect("the key is published");
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    validation.validate_exp = false;
-    validation.set_audience(&[audience]);
-    validation.set_issuer(&[&app.issuer]);
-    validation.set_required_spec_claims(&["iss", "aud", "iat"]);
-    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .expect("the SET verifies")
-        .claims;
+    let claims = crate::support::receiver::verify_jwt_at(
+        &app.url(""),
+        &app.issuer,
+        token,
+        "secevent+jwt",
+        audience,
+        &["iss", "aud", "iat"],
+    )
+    .await;
     assert!(
         claims["jti"].as_str().is_some_and(|j| !j.is_empty()),
         "{claims}"

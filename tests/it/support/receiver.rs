@@ -255,29 +255,15 @@ pub async fn verify_logout_token_at(
     token: &str,
     client_id: &str,
 ) -> Value {
-    let jwks: JwkSet = reqwest::get(format!(
-        "{}/.well-known/jwks.json",
-        base.trim_end_matches('/')
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let header = jsonwebtoken::decode_header(token).unwrap();
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
-    assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
-    let jwk = jwks
-        .find(header.kid.as_deref().expect("kid"))
-        .expect("the signing key is published");
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-    validation.set_audience(&[client_id]);
-    validation.set_issuer(&[issuer]);
-    validation.set_required_spec_claims(&["iss", "aud", "exp", "iat", "sub"]);
-    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .expect("the logout token verifies against the JWKS")
-        .claims;
+    let claims = verify_jwt_at(
+        base,
+        issuer,
+        token,
+        "logout+jwt",
+        client_id,
+        &["iss", "aud", "exp", "iat", "sub"],
+    )
+    .await;
     assert!(
         claims.get("nonce").is_none(),
         "a logout token has no nonce: {claims}"
@@ -298,4 +284,41 @@ pub async fn verify_logout_token_at(
     );
     assert!(exp > iat && exp - iat <= 300, "{claims}");
     claims
+}
+
+/// Verifies an RS256 JWT of type `typ` from the server at `base` against its
+/// JWKS with `jsonwebtoken` (signature, `iss`, `aud`, the `required`
+/// claims, and `exp` when it is required); returns its claims.
+pub async fn verify_jwt_at(
+    base: &str,
+    issuer: &str,
+    token: &str,
+    typ: &str,
+    audience: &str,
+    required: &[&str],
+) -> Value {
+    let jwks: JwkSet = reqwest::get(format!(
+        "{}/.well-known/jwks.json",
+        base.trim_end_matches('/')
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    assert_eq!(header.typ.as_deref(), Some(typ));
+    let jwk = jwks
+        .find(header.kid.as_deref().expect("kid"))
+        .expect("the signing key is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.validate_exp = required.contains(&"exp");
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[issuer]);
+    validation.set_required_spec_claims(required);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .unwrap_or_else(|e| panic!("the {typ} token verifies against the JWKS: {e}"))
+        .claims
 }
