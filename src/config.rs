@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::http::client_ip::TrustedProxies;
 use crate::http::rate_limit::{Rate, RateLimitConfig};
+use crate::outbox::egress::EgressPolicy;
 use crate::outbox::OutboxConfig;
 use crate::password::PasswordHashConfig;
 use crate::purge::PurgeConfig;
@@ -84,6 +85,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_LOG_STREAM_SUSPEND_AFTER_SECONDS", default_value_t = 604_800,
           value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub log_stream_suspend_after_seconds: u64,
+    /// Internal networks (comma-separated CIDRs or addresses) that
+    /// back-channel logout, log stream and SSF receivers may be in. Loopback,
+    /// private, link-local (cloud metadata) and other non-public addresses
+    /// are refused otherwise.
+    #[arg(long, env = "GRANTOR_OUTBOUND_ALLOW_NETWORKS", default_value = "")]
+    pub outbound_allow_networks: String,
     /// Argon2id password hashes or checks running at once (each needs 19 MiB).
     /// Default: the number of available cores.
     #[arg(long, env = "GRANTOR_PASSWORD_HASH_CONCURRENCY",
@@ -282,6 +289,8 @@ impl Config {
                 stream_suspend_after: std::time::Duration::from_secs(
                     args.log_stream_suspend_after_seconds,
                 ),
+                egress: EgressPolicy::parse(&args.outbound_allow_networks)
+                    .map_err(|e| format!("--outbound-allow-networks: {e}"))?,
                 ..OutboxConfig::default()
             },
             password_hashing: {

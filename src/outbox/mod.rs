@@ -39,6 +39,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::state::AppState;
 
 mod backchannel;
+pub mod egress;
 mod log_streams;
 pub mod ssf;
 
@@ -82,6 +83,8 @@ pub struct OutboxConfig {
     /// How long a log stream's deliveries may keep failing before it is
     /// suspended (Auth0: 7 consecutive days).
     pub stream_suspend_after: Duration,
+    /// Which internal networks receivers may be in (none by default).
+    pub egress: egress::EgressPolicy,
 }
 
 impl Default for OutboxConfig {
@@ -97,6 +100,7 @@ impl Default for OutboxConfig {
             request_timeout: Duration::from_secs(10),
             stream_batch: 100,
             stream_suspend_after: Duration::from_secs(7 * 24 * 3600),
+            egress: egress::EgressPolicy::default(),
         }
     }
 }
@@ -186,6 +190,9 @@ fn http_client(config: &OutboxConfig) -> anyhow::Result<reqwest::Client> {
         .connect_timeout(config.request_timeout)
         // A receiver answers; it does not send us elsewhere.
         .redirect(reqwest::redirect::Policy::none())
+        // Only addresses the egress rule permits (names; IP literals are
+        // checked before each request).
+        .dns_resolver(config.egress.resolver())
         .user_agent(concat!("grantor/", env!("CARGO_PKG_VERSION")))
         .build()?)
 }
@@ -443,6 +450,7 @@ impl Worker {
 
     /// One delivery attempt: `Err` carries what went wrong, for the record.
     async fn attempt(&self, message: &OutboxMessage, destination: &str) -> Result<(), String> {
+        self.config.egress.check_url(destination)?;
         let request = self.client.post(destination);
         let request = match message.kind {
             OutboxKind::BackchannelLogout => backchannel::request(&self.state, message, request)?,

@@ -16,6 +16,7 @@ mod client_credentials; // machine tokens: authentication, audiences, scopes, cl
 mod dashboard; // /dashboard: sign-in, CSRF, users and their tabs, revocations, applications, tenant settings
 mod device_flow; // /oauth/device/code and /activate: codes, guessing protection, login, consent, approval
 mod discovery; // discovery document, JWKS, healthz
+mod egress; // receivers on internal addresses (SSRF) refused unless the operator allows their network
 mod fuzz_http; // property tests: generated requests to every parsing endpoint, on the running server
 mod fuzz_units; // property tests: JWT verification, body extractors, /authorize parameters, without a server
 mod interop; // code flow with PKCE, refresh and device flow driven by the oauth2 crate

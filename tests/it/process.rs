@@ -15,6 +15,7 @@ fn start(dir: &std::path::Path, extra_env: &[(&str, &str)]) -> (std::process::Ch
         .env_remove("GRANTOR_DATABASE_URL")
         .env_remove("GRANTOR_ISSUER")
         .env("RUST_LOG", "info")
+        .env("GRANTOR_OUTBOUND_ALLOW_NETWORKS", "127.0.0.0/8")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in extra_env {

@@ -112,6 +112,9 @@ impl Default for AppOptions {
                 poll_interval: Some(std::time::Duration::from_millis(200)),
                 retry_base: std::time::Duration::from_millis(200),
                 retry_cap: std::time::Duration::from_secs(2),
+                // The tests' receivers listen on 127.0.0.1.
+                egress: grantor::outbox::egress::EgressPolicy::parse("127.0.0.0/8,::1")
+                    .expect("networks"),
                 ..Default::default()
             },
             trusted_proxies: Default::default(),
