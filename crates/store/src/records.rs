@@ -482,6 +482,9 @@ pub struct PurgeReport {
     pub log_stream_backlog: u64,
     /// Finished log stream batches older than a day.
     pub log_stream_batches: u64,
+    /// SSF events never polled (or held by a paused stream) until their
+    /// audit event's retention ended, marked failed.
+    pub expired_ssf_events: u64,
     /// Where the next pass resumes its walks (empty: back to the start).
     pub families_after: String,
     pub sessions_after: String,
@@ -501,6 +504,7 @@ impl PurgeReport {
             + self.outbox
             + self.log_stream_backlog
             + self.log_stream_batches
+            + self.expired_ssf_events
     }
 
     /// Whether the pass left work behind: a time-ordered delete filled its
@@ -518,6 +522,7 @@ impl PurgeReport {
             || full(self.outbox)
             || full(self.log_stream_backlog)
             || full(self.log_stream_batches)
+            || full(self.expired_ssf_events)
             || dense(self.refresh_token_families)
             || dense(self.sessions)
     }

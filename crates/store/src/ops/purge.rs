@@ -203,6 +203,27 @@ impl Backend {
             limit,
         )
         .await?;
+        // An SSF event waiting for a poll, or held by a paused stream,
+        // cannot wait longer than the audit event its SET is built from:
+        // it is failed (shown in deliveries, purged like the rest) before
+        // that event goes.
+        report.expired_ssf_events = {
+            let mut tx = self.begin_write().await?;
+            let n = sqlx::query(
+                "UPDATE outbox SET status = 'failed', finished_at = $2, lease_owner = NULL, lease_until = NULL, \
+                 last_error = 'expired: not delivered within the audit log retention' \
+                 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' \
+                 AND kind IN ('ssf_poll', 'ssf_held') AND created_at < $1 ORDER BY created_at LIMIT $3)",
+            )
+            .bind(plan.logs_before.0)
+            .bind(now.0)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            n
+        };
         report.logs =
             delete_before(self, "logs", "log_id", "date", plan.logs_before.0, limit).await?;
         // Delivered and given-up messages are kept as long as audit events;

@@ -5,9 +5,9 @@
 
 use grantor_domain::{Reason, SessionId, Timestamp};
 use grantor_store::{
-    OutboxClaim, OutboxFilter, OutboxKind, OutboxStatus, RevocationTarget, SsfPoll, SsfStatus,
-    SsfStream, SsfSubjectMode, Store, CAEP_SESSION_REVOKED, OAUTH_TOKENS_REVOKED, SSF_POLL_METHOD,
-    SSF_PUSH_METHOD,
+    OutboxClaim, OutboxFilter, OutboxKind, OutboxStatus, PurgePlan, RevocationTarget, SsfPoll,
+    SsfStatus, SsfStream, SsfSubjectMode, Store, CAEP_SESSION_REVOKED, OAUTH_TOKENS_REVOKED,
+    SSF_POLL_METHOD, SSF_PUSH_METHOD,
 };
 
 use crate::support::fixtures::{
@@ -19,6 +19,7 @@ conformance_tests! {
     changes_queue_one_event_per_matching_stream,
     held_and_polled_events_wait_for_their_stream,
     a_multi_user_revocation_announces_every_user,
+    unpolled_and_held_events_expire_with_the_audit_log,
 }
 
 const USER: &str = "auth0|ssf";
@@ -554,5 +555,94 @@ async fn a_multi_user_revocation_announces_every_user(store: &Store) {
             (format!("{l}:all:auth0|ma"), Some("auth0|ma".to_owned())),
             (format!("{l}:all:auth0|mb"), Some("auth0|mb".to_owned())),
         ]
+    );
+}
+
+/// A receiver that never polls, or a stream left paused, keeps its events
+/// only as long as the audit events they are built from: the purge fails
+/// them (a bounded batch at a time) before those go; push events are left
+/// to their attempt limit.
+async fn unpolled_and_held_events_expire_with_the_audit_log(store: &Store) {
+    arrange(store).await;
+    insert(
+        store,
+        &stream("poll", "rp", SSF_POLL_METHOD, &[CAEP_SESSION_REVOKED]),
+        1,
+    )
+    .await;
+    let mut held = stream("held", "rp", SSF_PUSH_METHOD, &[CAEP_SESSION_REVOKED]);
+    held.status = SsfStatus::Paused;
+    insert(store, &held, 1).await;
+    for (s, at) in [("s1", 10), ("s2", 20)] {
+        store
+            .create_session(&session_record(s, USER, 0))
+            .await
+            .unwrap();
+        store
+            .end_session(&SessionId::from(s), &log_event(s, "slo", at), ts(at))
+            .await
+            .unwrap();
+    }
+    let kinds: Vec<OutboxKind> = queued(store).await.into_iter().map(|q| q.1).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            OutboxKind::SsfHeld,
+            OutboxKind::SsfPoll,
+            OutboxKind::SsfHeld,
+            OutboxKind::SsfPoll
+        ]
+    );
+    let plan = |before: i64, batch_size: i64| PurgePlan {
+        batch_size,
+        logs_before: ts(before),
+        families_after: String::new(),
+        sessions_after: String::new(),
+    };
+    let report = store.purge(&plan(10, 100), ts(1_000)).await.unwrap();
+    assert_eq!(
+        report.expired_ssf_events, 0,
+        "nothing older than the cutoff"
+    );
+    let report = store.purge(&plan(15, 1), ts(1_000)).await.unwrap();
+    assert_eq!(report.expired_ssf_events, 1, "a bounded batch");
+    assert!(report.behind(1));
+    let report = store.purge(&plan(15, 100), ts(1_000)).await.unwrap();
+    assert_eq!(report.expired_ssf_events, 1);
+    let rows = queued(store).await;
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.2 == OutboxStatus::Failed)
+        .map(|r| r.0.as_str())
+        .collect();
+    assert_eq!(failed.len(), 2, "{rows:?}");
+    assert!(failed.iter().all(|id| id.ends_with(":s1")), "{rows:?}");
+    let expired = store
+        .list_outbox(&OutboxFilter::default(), all())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|m| m.status == OutboxStatus::Failed)
+        .unwrap();
+    assert_eq!(expired.finished_at, Some(ts(1_000)));
+    assert!(expired.last_error.unwrap().starts_with("expired"));
+    // The later events still wait, and a poll no longer returns the expired one.
+    let polled = store
+        .poll_ssf(
+            "poll",
+            &SsfPoll {
+                max_events: 10,
+                ..Default::default()
+            },
+            ts(1_001),
+        )
+        .await
+        .unwrap();
+    assert_eq!(polled.messages.len(), 1);
+    assert!(
+        polled.messages[0].id.ends_with(":s2"),
+        "{:?}",
+        polled.messages
     );
 }
