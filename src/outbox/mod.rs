@@ -54,6 +54,9 @@ enum Destination {
     Gone(String),
     /// Cannot tell now (the store did not answer): give it back for later.
     Later,
+    /// Its stream now holds or polls its events: give it back to wait
+    /// there (`Store::requeue_ssf_message`).
+    Requeue,
 }
 /// The longest error text kept for a failed attempt.
 const MAX_ERROR_LENGTH: usize = 300;
@@ -328,6 +331,17 @@ impl Worker {
                 return;
             }
             Destination::Later => None,
+            Destination::Requeue => {
+                if let Err(e) = self
+                    .state
+                    .store
+                    .requeue_ssf_message(&message.id, &self.owner, now)
+                    .await
+                {
+                    tracing::warn!(message = %message.id, error = %e, "outbox: requeueing a message failed; its lease will run out");
+                }
+                return;
+            }
         };
         let lease_left = lease_until.0 - now.0;
         // Places are counted per `destination` column (the queued URL, or

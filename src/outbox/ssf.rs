@@ -7,8 +7,8 @@
 
 use grantor_domain::SigningAlg;
 use grantor_store::{
-    DeliveryOutcome, LogEvent, OutboxKind, OutboxMessage, SsfStatus, SsfStream,
-    CAEP_SESSION_REVOKED, OAUTH_TOKENS_REVOKED, SSF_VERIFICATION,
+    DeliveryOutcome, LogEvent, OutboxMessage, SsfStatus, SsfStream, CAEP_SESSION_REVOKED,
+    OAUTH_TOKENS_REVOKED, SSF_VERIFICATION,
 };
 use serde_json::{json, Map, Value};
 
@@ -24,12 +24,11 @@ pub const SET_TYP: &str = "secevent+jwt";
 /// The audit detail a verification request carries (`{stream_id, state}`).
 pub const VERIFICATION_DETAIL: &str = "ssf_verification";
 
-/// The stream's current push endpoint: a deleted or disabled stream, or one
-/// that no longer pushes, ends the message.
+/// The stream's current push endpoint: a deleted or disabled stream ends
+/// the message; one paused or polled since the message was queued (a
+/// status change leaves messages in flight alone) takes it back to wait.
+/// Only `ssf_push` messages are claimed.
 pub(super) async fn destination(state: &AppState, message: &OutboxMessage) -> Destination {
-    if message.kind != OutboxKind::SsfPush {
-        return Destination::Gone("polled and held events are not pushed".to_owned());
-    }
     match state.store.ssf_stream(&message.destination).await {
         Ok(Some(stream)) if stream.status == SsfStatus::Disabled => {
             Destination::Gone("the stream was disabled".to_owned())
@@ -37,9 +36,12 @@ pub(super) async fn destination(state: &AppState, message: &OutboxMessage) -> De
         Ok(Some(stream)) if !owner_exists(state, &stream).await => {
             Destination::Gone("the stream's client was deleted".to_owned())
         }
-        Ok(Some(stream)) => match (stream.is_poll(), stream.endpoint_url) {
-            (false, Some(url)) => Destination::Url(url),
-            _ => Destination::Gone("the stream no longer uses push delivery".to_owned()),
+        Ok(Some(stream)) if stream.status == SsfStatus::Paused || stream.is_poll() => {
+            Destination::Requeue
+        }
+        Ok(Some(stream)) => match stream.endpoint_url {
+            Some(url) => Destination::Url(url),
+            None => Destination::Gone("the stream has no push endpoint".to_owned()),
         },
         Ok(None) => Destination::Gone("the stream was deleted".to_owned()),
         // The store did not answer: try again later, never fail the event.

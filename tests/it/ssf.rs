@@ -786,6 +786,39 @@ both_databases! {
 }
 
 both_databases! {
+    /// A push in flight when the receiver pauses its stream is not pushed
+    /// again: after the failed attempt it waits with the stream's held
+    /// events and goes out once the stream is enabled.
+    async fn a_push_in_flight_when_paused_waits_with_the_held_events(db: Backend) {
+        let f = fixture(db).await;
+        let rp = manager(&f.app).await;
+        let receiver = Receiver::start().await;
+        let id = push_stream(&f.app, &rp, &receiver.ssf_url).await;
+        receiver.hold();
+        receiver.answer_with(500);
+        let browser = new_browser();
+        f.browser_login(&browser).await;
+        assert!(get(&f.app, &browser, "/v2/logout").await.status().is_success());
+        receiver.wait_until("the push reached the receiver", |r| r.requests() == 1).await;
+        set_status(&f.app, &rp, &id, "paused").await;
+        receiver.release();
+        let held = format!("outbox WHERE destination = '{id}' AND kind = 'ssf_held' AND status = 'pending' AND lease_owner IS NULL");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while f.app.count_rows(&held).await != 1 {
+            assert!(tokio::time::Instant::now() < deadline, "the failed push never moved to the held events");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(receiver.requests(), 1, "nothing is pushed to a paused stream");
+        receiver.answer_with(202);
+        set_status(&f.app, &rp, &id, "enabled").await;
+        let pushes = receiver.wait_for_pushes(1).await;
+        settled(&f.app).await;
+        assert_eq!(event_type(&verify_push(&f.app, &pushes[0], &rp.client_id).await), SESSION_REVOKED);
+        assert_eq!(receiver.requests(), 2);
+    }
+}
+
+both_databases! {
     /// Reuse detection (grantor's own policy) and deleting the user each
     /// send one tokens-revoked SET naming the user and the audit receipt.
     async fn reuse_detection_and_deleting_the_user_send_their_sets(db: Backend) {

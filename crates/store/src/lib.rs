@@ -289,6 +289,11 @@ operations! {
     /// Pauses an enabled stream whose deliveries failed for good, holding
     /// its waiting events, with its audit event; false unless it was enabled.
     fn suspend_ssf_stream(&self, id: &str, reason: &str, event: &LogEvent, now: Timestamp) -> bool;
+    /// Gives back a push event `owner` claimed for a stream that now holds
+    /// or polls its events (no attempt counted) and moves the stream's
+    /// waiting events to its current state, under the stream's lock; false
+    /// when `owner` no longer held it.
+    fn requeue_ssf_message(&self, id: &str, owner: &str, now: Timestamp) -> bool;
     /// Deletes a stream, its subjects, and drops its waiting events.
     fn delete_ssf_stream(&self, id: &str, event: &LogEvent, now: Timestamp) -> bool;
     /// Adds a user to a stream or removes one from it.

@@ -338,6 +338,58 @@ impl Backend {
         Ok(true)
     }
 
+    pub async fn requeue_ssf_message(
+        &self,
+        id: &str,
+        owner: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        // The stream's row first, as every status change and enqueue takes
+        // it, so a change racing this one sees the message unleased.
+        let stream: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM ssf_streams WHERE id = (SELECT destination FROM outbox WHERE id = $1){FOR_UPDATE}"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let released = sqlx::query(
+            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if released == 0 {
+            return Ok(false);
+        }
+        match stream.map(Row::into_stream) {
+            Some(stream) => {
+                requeue_in(
+                    &mut tx,
+                    &stream.id,
+                    kind_for(&stream),
+                    "the stream was disabled",
+                    now,
+                )
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'failed', last_error = 'the stream was deleted', finished_at = $2 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     pub async fn delete_ssf_stream(
         &self,
         id: &str,

@@ -20,6 +20,7 @@ conformance_tests! {
     held_and_polled_events_wait_for_their_stream,
     a_multi_user_revocation_announces_every_user,
     unpolled_and_held_events_expire_with_the_audit_log,
+    a_claimed_push_follows_its_stream_when_given_back,
 }
 
 const USER: &str = "auth0|ssf";
@@ -644,5 +645,86 @@ async fn unpolled_and_held_events_expire_with_the_audit_log(store: &Store) {
         polled.messages[0].id.ends_with(":s2"),
         "{:?}",
         polled.messages
+    );
+}
+
+/// A push in flight when its stream is paused (or switched to poll) is
+/// left alone by the status change; the worker gives it back with
+/// `requeue_ssf_message`, which moves it to the stream's current kind
+/// without counting an attempt. Only the lease owner can.
+async fn a_claimed_push_follows_its_stream_when_given_back(store: &Store) {
+    arrange(store).await;
+    let mut push = stream("push", "rp", SSF_PUSH_METHOD, &[CAEP_SESSION_REVOKED]);
+    insert(store, &push, 1).await;
+    for s in ["s1", "s2"] {
+        store
+            .create_session(&session_record(s, USER, 0))
+            .await
+            .unwrap();
+        store
+            .end_session(&SessionId::from(s), &log_event(s, "slo", 10), ts(10))
+            .await
+            .unwrap();
+    }
+    let claim = OutboxClaim {
+        owner: "w".to_owned(),
+        lease_until: ts(100_000),
+        limit: 50,
+        skip_destinations: vec![],
+    };
+    let claimed = store.claim_outbox(&claim, ts(20)).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    push.status = SsfStatus::Paused;
+    store
+        .update_ssf_stream(&push, false, &log_event("p", "sapi", 30), ts(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        queued(store).await.iter().map(|q| q.1).collect::<Vec<_>>(),
+        vec![OutboxKind::SsfPush; 2],
+        "leased messages are left to their owner"
+    );
+    assert!(!store
+        .requeue_ssf_message(&claimed[0].id, "someone-else", ts(31))
+        .await
+        .unwrap());
+    assert!(store
+        .requeue_ssf_message(&claimed[0].id, "w", ts(31))
+        .await
+        .unwrap());
+    let rows = store
+        .list_outbox(&OutboxFilter::default(), all())
+        .await
+        .unwrap()
+        .items;
+    let given_back = rows.iter().find(|m| m.id == claimed[0].id).unwrap();
+    assert_eq!(
+        (given_back.kind, given_back.status, given_back.attempts),
+        (OutboxKind::SsfHeld, OutboxStatus::Pending, 0)
+    );
+    // Enabled again as a poll stream, the held one is polled; the other,
+    // still leased, follows when its owner gives it back.
+    push.status = SsfStatus::Enabled;
+    push.delivery_method = SSF_POLL_METHOD.to_owned();
+    push.endpoint_url = None;
+    store
+        .update_ssf_stream(&push, false, &log_event("e", "sapi", 40), ts(40))
+        .await
+        .unwrap();
+    assert!(store
+        .requeue_ssf_message(&claimed[1].id, "w", ts(41))
+        .await
+        .unwrap());
+    assert_eq!(
+        queued(store)
+            .await
+            .iter()
+            .map(|q| (q.1, q.2))
+            .collect::<Vec<_>>(),
+        vec![(OutboxKind::SsfPoll, OutboxStatus::Pending); 2]
+    );
+    assert!(
+        store.claim_outbox(&claim, ts(50)).await.unwrap().is_empty(),
+        "nothing is pushed any more"
     );
 }
