@@ -138,6 +138,32 @@ impl<'a> Statement<'a> {
     }
 }
 
+/// One statement doing the work of several, for PostgreSQL, which runs
+/// each data-modifying statement in a `WITH` exactly once and to completion
+/// whether or not the main statement reads it: `WITH name AS (statement),
+/// … main` in one round trip. The parameters are renumbered in order.
+pub(crate) fn with_ctes<'a>(
+    ctes: Vec<(String, Statement<'a>)>,
+    main: Statement<'a>,
+) -> Statement<'a> {
+    let mut sql = String::from("WITH ");
+    let mut params = Vec::new();
+    for (i, (name, statement)) in ctes.into_iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&name);
+        sql.push_str(" AS (");
+        renumber_into(&mut sql, &statement.sql, params.len());
+        sql.push(')');
+        params.extend(statement.params);
+    }
+    sql.push(' ');
+    renumber_into(&mut sql, &main.sql, params.len());
+    params.extend(main.params);
+    Statement::new(sql, params)
+}
+
 /// Statements that run together inside one write transaction.
 #[derive(Debug, Default)]
 pub(crate) struct Batch<'a> {
@@ -275,7 +301,40 @@ fn renumber_into(out: &mut String, sql: &str, offset: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::renumber_into;
+    use super::{renumber_into, with_ctes, Param, Statement};
+
+    #[test]
+    fn ctes_and_their_parameters_are_numbered_in_order() {
+        let statement = with_ctes(
+            vec![
+                (
+                    "e".to_owned(),
+                    Statement::new(
+                        "INSERT INTO a VALUES ($1, $2) RETURNING x",
+                        params![1i64, 2i64],
+                    ),
+                ),
+                (
+                    "r0".to_owned(),
+                    Statement::new("INSERT INTO b VALUES ($2, $1)", params![3i64, 4i64]),
+                ),
+            ],
+            Statement::new("INSERT INTO c SELECT x FROM e WHERE x > $1", params![5i64]),
+        );
+        assert_eq!(
+            statement.sql,
+            "WITH e AS (INSERT INTO a VALUES ($1, $2) RETURNING x), r0 AS (INSERT INTO b VALUES ($4, $3)) INSERT INTO c SELECT x FROM e WHERE x > $5"
+        );
+        let values: Vec<i64> = statement
+            .params
+            .iter()
+            .map(|p| match p {
+                Param::Int(Some(v)) => *v,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(values, vec![1, 2, 3, 4, 5]);
+    }
 
     #[test]
     fn placeholders_are_shifted_by_the_offset() {

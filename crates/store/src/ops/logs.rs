@@ -4,7 +4,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::batch::{params, Batch, Param, Statement};
+use super::batch::{params, with_ctes, Batch, Param, Statement};
 use super::{Backend, Conn, DML_IN_WITH};
 use crate::{LogEvent, LogFilter, Page, PageRequest, StoreResult};
 
@@ -65,20 +65,47 @@ const INSERT_EVENT: &str = "INSERT INTO logs (log_id, date, type, description, c
 /// so a write without streams makes no extra round trip; on SQLite the
 /// batch sends both in one call.
 pub(super) fn event_statements(e: &LogEvent) -> Vec<Statement<'_>> {
+    event_statements_with(e, Vec::new())
+}
+
+/// [`event_statements`] and `riders`, statements that must commit with the
+/// event (its SSF events): on PostgreSQL more data-modifying `WITH`s of the
+/// event's one statement, so they cost no round trip either; on SQLite
+/// more statements of the same batch. A rider may not read what the event
+/// writes (a `WITH` sees the snapshot from before the statement).
+pub(super) fn event_statements_with<'a>(
+    e: &'a LogEvent,
+    riders: Vec<Statement<'a>>,
+) -> Vec<Statement<'a>> {
     if DML_IN_WITH {
-        vec![Statement::new(
-            format!(
-                "WITH e AS ({INSERT_EVENT} RETURNING log_id, type, date) \
-                 INSERT INTO log_stream_backlog (log_id, type, staged_at) SELECT log_id, type, date FROM e \
-                 WHERE EXISTS (SELECT 1 FROM log_streams WHERE status = 'active')"
+        let mut ctes = vec![(
+            "e".to_owned(),
+            Statement::new(
+                format!("{INSERT_EVENT} RETURNING log_id, type, date"),
+                event_params(e),
             ),
-            event_params(e),
+        )];
+        ctes.extend(
+            riders
+                .into_iter()
+                .enumerate()
+                .map(|(i, rider)| (format!("r{i}"), rider)),
+        );
+        vec![with_ctes(
+            ctes,
+            Statement::new(
+                "INSERT INTO log_stream_backlog (log_id, type, staged_at) SELECT log_id, type, date FROM e \
+                 WHERE EXISTS (SELECT 1 FROM log_streams WHERE status = 'active')",
+                Vec::new(),
+            ),
         )]
     } else {
-        vec![
+        let mut statements = vec![
             Statement::new(INSERT_EVENT, event_params(e)),
             super::log_streams::stage_statement(e),
-        ]
+        ];
+        statements.extend(riders);
+        statements
     }
 }
 

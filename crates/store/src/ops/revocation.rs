@@ -12,7 +12,7 @@ use grantor_domain::{ClientId, FamilyId, Reason, Timestamp, UserId};
 use sqlx::FromRow;
 
 use super::batch::Batch;
-use super::logs::event_statements;
+use super::logs::event_statements_with;
 use super::outbox::announce_session_ends_in;
 use super::ssf::{code_issue_user_in, ssf_tokens_revoked_statement};
 use super::users::{delete_user_in, update_user_in};
@@ -632,19 +632,16 @@ impl Backend {
             vec![]
         };
         // The audit event, its staging for log streams and its SSF events go
-        // in one batch (one trip to SQLite's thread).
-        let mut batch = Batch::default();
-        for statement in event_statements(&event) {
-            batch.push(statement);
-        }
+        // in one batch (one trip to SQLite's thread, one statement on
+        // PostgreSQL).
         let per_user = users.len() > 1;
-        for user_id in &users {
-            batch.push(ssf_tokens_revoked_statement(
-                user_id,
-                &event.log_id,
-                per_user,
-                now,
-            ));
+        let riders = users
+            .iter()
+            .map(|user_id| ssf_tokens_revoked_statement(user_id, &event.log_id, per_user, now))
+            .collect();
+        let mut batch = Batch::default();
+        for statement in event_statements_with(&event, riders) {
+            batch.push(statement);
         }
         batch.run(&mut tx).await?;
         tx.commit().await?;

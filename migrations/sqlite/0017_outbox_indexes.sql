@@ -1,0 +1,13 @@
+-- Fewer index entries per outbox row: each revocation with an SSF stream
+-- writes one, so every index on the table is paid on the revoke path.
+-- The claim and the due check use `outbox_claimable` (0015), not this one.
+DROP INDEX outbox_due;
+-- Pending messages have no `finished_at`; only finished ones are purged by it.
+DROP INDEX outbox_finished;
+CREATE INDEX outbox_finished ON outbox (finished_at) WHERE finished_at IS NOT NULL;
+-- Only back-channel logouts and session-revoked SETs name a session.
+DROP INDEX outbox_session;
+CREATE INDEX outbox_session ON outbox (session_id) WHERE session_id IS NOT NULL;
+-- Only log stream batches are claimed one at a time per destination.
+DROP INDEX outbox_stream_pending;
+CREATE INDEX outbox_stream_pending ON outbox (destination, id) WHERE status = 'pending' AND kind = 'log_stream_batch';
