@@ -632,6 +632,83 @@ mod tests {
         );
     }
 
+    fn in_state(mut rec: SigningKeyRecord, state: SigningKeyState, since: i64) -> SigningKeyRecord {
+        rec.state = state;
+        rec.current_since = (state != SigningKeyState::Next).then_some(Timestamp(since));
+        rec
+    }
+
+    #[test]
+    fn current_keys_sign_and_only_revoked_keys_are_left_out() {
+        let gen = |state, since| {
+            in_state(
+                generate_signing_key(SigningAlg::Es256, SigningKeyState::Current, Timestamp(0))
+                    .unwrap(),
+                state,
+                since,
+            )
+        };
+        let mut records = generate_signing_keys(Timestamp(0)).unwrap();
+        records.retain(|r| r.alg != "ES256");
+        let (previous, current, next, revoked) = (
+            gen(SigningKeyState::Previous, 1),
+            gen(SigningKeyState::Current, 2),
+            gen(SigningKeyState::Next, 0),
+            gen(SigningKeyState::Revoked, 0),
+        );
+        records.extend([
+            previous.clone(),
+            current.clone(),
+            next.clone(),
+            revoked.clone(),
+        ]);
+        let keys = Keys::load(&records).unwrap();
+        assert_eq!(
+            keys.signing_kid(SigningAlg::Es256),
+            Some(current.kid.as_str())
+        );
+        let published: Vec<&str> = keys.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["alg"] == "ES256")
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            published,
+            [&current.kid, &next.kid, &previous.kid],
+            "current, next, previous; never revoked"
+        );
+        // What the previous and next keys sign verifies; the revoked key's does not.
+        for (rec, ok) in [(&previous, true), (&next, true), (&revoked, false)] {
+            let only = Keys::load(
+                &generate_signing_keys(Timestamp(0))
+                    .unwrap()
+                    .into_iter()
+                    .filter(|r| r.alg != "ES256")
+                    .chain([in_state(rec.clone(), SigningKeyState::Current, 0)])
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+            let token = only.sign(SigningAlg::Es256, &json!({"sub": "x"})).unwrap();
+            assert_eq!(keys.verify(&token).is_ok(), ok, "{:?}", rec.state);
+            if !ok {
+                assert_eq!(keys.verify(&token), Err(JwtError::UnknownKey));
+            }
+        }
+    }
+
+    #[test]
+    fn public_key_info_is_pem_and_sha1() {
+        let rec = generate_signing_key(SigningAlg::EdDsa, SigningKeyState::Current, Timestamp(0))
+            .unwrap();
+        let info = public_key_info(&rec).unwrap();
+        assert!(info.pem.starts_with("-----BEGIN PUBLIC KEY-----\r\n"));
+        assert!(info.pem.ends_with("\r\n-----END PUBLIC KEY-----"));
+        assert_eq!(info.fingerprint.len(), 59);
+        assert_eq!(info.thumbprint, info.fingerprint.replace(':', ""));
+    }
+
     #[test]
     fn garbage_is_malformed() {
         let keys = keys();

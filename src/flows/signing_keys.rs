@@ -39,7 +39,7 @@ pub async fn rotate(
         }),
     );
     let current = state.store.rotate_signing_keys(&fresh, now, &event).await?;
-    state.keys.reload(&state.store).await?;
+    reload(state).await;
     Ok(current)
 }
 
@@ -55,7 +55,16 @@ pub async fn revoke(
         .detail("signing_keys", json!({ "revoked": kid }));
     let outcome = state.store.revoke_signing_key(kid, now, &event).await?;
     if matches!(outcome, SigningKeyRevocation::Revoked(_)) {
-        state.keys.reload(&state.store).await?;
+        reload(state).await;
     }
     Ok(outcome)
+}
+
+/// This process takes the change at once. The change is committed whatever
+/// happens here, so a failed reload is not the request's failure: it is
+/// logged, and the next poll tries again.
+async fn reload(state: &AppState) {
+    if let Err(e) = state.keys.reload(&state.store).await {
+        tracing::warn!("reloading the signing keys after a change failed: {e:#}");
+    }
 }
