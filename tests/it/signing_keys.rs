@@ -400,3 +400,40 @@ both_databases! {
         assert_eq!(revocation[0]["details"]["actor"]["type"], "admin");
     }
 }
+
+/// Runs one statement straight on the database.
+async fn execute(db: &crate::support::TestDatabase, sql: &str) {
+    match db.backend() {
+        crate::support::Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(db.url()).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        crate::support::Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+both_databases! {
+    /// A database from before rotation holds current keys only (migration
+    /// 0016 marks them current): the first start of this version publishes
+    /// a next key per algorithm and keeps signing with the current ones.
+    async fn a_start_on_an_older_database_publishes_next_keys(db: Backend) {
+        let app = spawn_app(db).await;
+        let before = list(&app).await;
+        let database = app.db.clone();
+        app.stop().await;
+        execute(&database, "DELETE FROM signing_keys WHERE state = 'next'").await;
+        let app = spawn_app_on(database, AppOptions::default()).await;
+        let after = list(&app).await;
+        assert_eq!(after.len(), 8, "{after:?}");
+        for alg in ["RS256", "PS256", "ES256", "EdDSA"] {
+            assert_eq!(kid_in(&after, alg, "current"), kid_in(&before, alg, "current"), "{alg} still signs");
+            assert_ne!(kid_in(&after, alg, "next"), kid_in(&before, alg, "next"), "{alg} has a new next key");
+        }
+        assert!(jwks_kids(&app).await.contains(&kid_in(&after, "RS256", "next")));
+    }
+}
