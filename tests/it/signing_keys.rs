@@ -213,6 +213,16 @@ both_databases! {
         }
         assert_eq!(list(&app).await, keys, "refusals change nothing");
         assert!(events(&app, "Revoke signing key").await.is_empty());
+
+        // `create:signing_keys` alone may rotate, not revoke.
+        let (id, secret, _) = app.create_client(json!({"name": "key rotator", "grant_types": ["client_credentials"]})).await;
+        app.create_client_grant(&id, &audience, &["create:signing_keys"]).await;
+        let rotator = app.client_credentials(&id, &secret, &audience).await;
+        let (status, body) = call(&app, &rotator, Method::POST, "/keys/signing/rotate").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = call(&app, &rotator, Method::PUT, &format!("/keys/signing/{previous_kid}/revoke")).await;
+        assert_mgmt_error(status, &body, StatusCode::FORBIDDEN);
+        assert_eq!(key(&list(&app).await, &previous_kid)["previous"], true, "rotated, not revoked");
     }
 }
 

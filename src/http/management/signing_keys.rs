@@ -124,7 +124,7 @@ pub async fn get_signing_key(
         (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
         (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
     ),
-    security(("bearer" = ["create:signing_keys", "update:signing_keys"]))
+    security(("bearer" = ["create:signing_keys"]), ("bearer" = ["update:signing_keys"]))
 )]
 pub async fn rotate_signing_keys(
     State(state): State<AppState>,
