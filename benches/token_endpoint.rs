@@ -39,7 +39,7 @@ use grantor::config::{Cli, Command};
 use grantor::flows::client_auth::PresentedClient;
 use grantor::flows::token::TokenRequest;
 use grantor::flows::RequestMeta;
-use grantor::keys::Keys;
+use grantor::keys::KeyRing;
 use grantor::state::AppState;
 use grantor::{Application, Clock, Config};
 use grantor_domain::GrantType;
@@ -262,7 +262,7 @@ impl Bench {
     /// does, for the benchmarks that skip HTTP.
     async fn state(&self) -> AppState {
         let store = Store::connect(self.db.url()).await.expect("store");
-        let keys = Keys::load(&store.signing_keys().await.expect("keys")).expect("load keys");
+        let keys = KeyRing::new(&store.signing_key_set().await.expect("keys")).expect("load keys");
         let mac_key = store
             .refresh_token_mac_key(
                 &grantor::refresh_secret::RefreshSecrets::generate_key(),

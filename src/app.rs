@@ -20,7 +20,7 @@ use crate::flows::audit::AuditQueue;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::rate_limit::{self, ip_key, RateLimits};
 use crate::http::{self, AppState};
-use crate::keys::Keys;
+use crate::keys::KeyRing;
 use crate::password::PasswordHashing;
 use crate::refresh_secret::RefreshSecrets;
 
@@ -32,6 +32,7 @@ pub struct Application {
     purge: crate::purge::PurgeConfig,
     outbox: crate::outbox::OutboxConfig,
     connections: ConnectionConfig,
+    signing_key_refresh: std::time::Duration,
     audit_writer: tokio::task::JoinHandle<()>,
 }
 
@@ -52,7 +53,8 @@ impl Application {
         let passwords = Arc::new(PasswordHashing::new(config.password_hashing));
         crate::bootstrap::ensure_bootstrapped(&store, &issuer, &config.bootstrap, &passwords, now)
             .await?;
-        let keys = Keys::load(&store.signing_keys().await?)?;
+        crate::keys::ensure_next_keys(&store, now).await?;
+        let keys = KeyRing::new(&store.signing_key_set().await?)?;
         let mac_key = store
             .refresh_token_mac_key(&RefreshSecrets::generate_key(), now)
             .await?;
@@ -77,6 +79,7 @@ impl Application {
             purge: config.purge,
             outbox: config.outbox,
             connections: config.connections,
+            signing_key_refresh: config.signing_key_refresh,
             audit_writer,
         })
     }
@@ -106,10 +109,16 @@ impl Application {
             self.state.rate_limits.clone(),
             std::time::Duration::from_secs(60),
         );
+        let key_refresher = crate::keys::spawn_refresher(
+            self.state.keys.clone(),
+            store.clone(),
+            self.signing_key_refresh,
+        );
         let exempt = self.state.trusted_proxies.clone();
         let router = http::router(self.state);
         serve(self.listener, router, &self.connections, exempt, shutdown).await;
         pruner.abort();
+        key_refresher.abort();
         if let Some(purge) = purge {
             purge.abort();
         }

@@ -57,6 +57,9 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "delete:log_streams",
     "read:ssf_streams",
     "manage:ssf_streams",
+    "read:signing_keys",
+    "create:signing_keys",
+    "update:signing_keys",
 ];
 
 /// A tenant bootstrapped by an older version lacks the Management API

@@ -63,6 +63,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_PURGE_BATCH_SIZE", default_value_t = 500,
           value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub purge_batch_size: i64,
+    /// Seconds between each process's checks for a signing-key rotation or
+    /// revocation made by another process (1 to 3600): the bound on how long
+    /// a process may sign with a replaced key or trust a revoked one.
+    #[arg(long, env = "GRANTOR_SIGNING_KEY_REFRESH_SECONDS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub signing_key_refresh_seconds: u64,
     /// Days audit events are kept (1 to 3650).
     #[arg(long, env = "GRANTOR_LOG_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(i64).range(1..=3650))]
@@ -258,6 +264,8 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     pub trusted_proxies: TrustedProxies,
     pub connections: ConnectionConfig,
+    /// How often this process polls the signing keys' version (`keys.rs`).
+    pub signing_key_refresh: std::time::Duration,
 }
 
 impl Config {
@@ -316,6 +324,7 @@ impl Config {
                     .map_err(|_| "rate-limit-max-keys is too large".to_owned())?,
             },
             trusted_proxies,
+            signing_key_refresh: std::time::Duration::from_secs(args.signing_key_refresh_seconds),
             connections: ConnectionConfig {
                 header_read_timeout: std::time::Duration::from_secs(
                     args.header_read_timeout_seconds,

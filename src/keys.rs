@@ -1,13 +1,24 @@
 //! Signing keys, the JWKS document, and JWT signing and verification.
 //!
-//! Keys are made once per tenant (at bootstrap), stored in the database so that
-//! every process signs with the same keys, and parsed once at start into
-//! aws-lc-rs key objects that are kept for the life of the process. JWTs are
-//! assembled here rather than with `jsonwebtoken` because that crate re-parses
-//! the private key for every signature (about 4x the cost of an RS256 signature
-//! with a loaded key).
+//! Keys are made per tenant (at bootstrap, then by each rotation), stored in
+//! the database so that every process signs with the same keys, and parsed
+//! into aws-lc-rs key objects once per change of the set, never per
+//! signature. JWTs are assembled here rather than with `jsonwebtoken` because
+//! that crate re-parses the private key for every signature (about 4x the
+//! cost of an RS256 signature with a loaded key).
+//!
+//! Rotation: every key is next, current, previous or revoked
+//! (`grantor_store::SigningKeyState`). The current key of an algorithm signs;
+//! next, current and previous keys verify and are published; revoked keys do
+//! neither. [`KeyRing`] holds the parsed set of this process behind one
+//! pointer that is swapped whole, so a request sees the old set or the new
+//! one, never a mix; [`spawn_refresher`] polls the set's version and swaps
+//! when another process changed it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use aws_lc_rs::encoding::AsDer;
@@ -17,10 +28,10 @@ use aws_lc_rs::signature::{
     self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RsaKeyPair,
     RsaPublicKeyComponents,
 };
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use grantor_domain::{SigningAlg, Timestamp};
-use grantor_store::SigningKeyRecord;
+use grantor_store::{SigningKeyRecord, SigningKeySet, SigningKeyState, Store};
 use serde_json::{json, Value};
 
 enum PrivateKey {
@@ -81,118 +92,233 @@ fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Makes one new key per supported algorithm, ready to store.
+/// Makes one new key per supported algorithm, current from `now` (the
+/// bootstrap's set; a rotation stores them as next instead).
 pub fn generate_signing_keys(now: Timestamp) -> anyhow::Result<Vec<SigningKeyRecord>> {
+    SigningAlg::ALL
+        .into_iter()
+        .map(|alg| generate_signing_key(alg, SigningKeyState::Current, now))
+        .collect()
+}
+
+/// Makes one new key for `alg` in `state`.
+pub fn generate_signing_key(
+    alg: SigningAlg,
+    state: SigningKeyState,
+    now: Timestamp,
+) -> anyhow::Result<SigningKeyRecord> {
     let rng = SystemRandom::new();
-    let mut out = Vec::new();
-    for alg in SigningAlg::ALL {
-        let private_pkcs8 = match alg {
-            SigningAlg::Rs256 | SigningAlg::Ps256 => RsaKeyPair::generate(KeySize::Rsa2048)
-                .context("generating RSA key")?
+    let private_pkcs8 = match alg {
+        SigningAlg::Rs256 | SigningAlg::Ps256 => RsaKeyPair::generate(KeySize::Rsa2048)
+            .context("generating RSA key")?
+            .as_der()
+            .context("encoding RSA key")?
+            .as_ref()
+            .to_vec(),
+        SigningAlg::Es256 => {
+            EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .context("generating P-256 key")?
+                .as_ref()
+                .to_vec()
+        }
+        SigningAlg::EdDsa => Ed25519KeyPair::generate_pkcs8(&rng)
+            .context("generating Ed25519 key")?
+            .as_ref()
+            .to_vec(),
+    };
+    Ok(SigningKeyRecord::new(
+        crate::secrets::alphanumeric(22),
+        alg.as_str().to_owned(),
+        private_pkcs8,
+        state,
+        now,
+    ))
+}
+
+/// A stored key, parsed.
+struct ParsedKey {
+    alg: SigningAlg,
+    private: PrivateKey,
+    public: ParsedPublicKey,
+    jwk: Value,
+    /// The public key as DER `SubjectPublicKeyInfo`.
+    spki: Vec<u8>,
+}
+
+fn parse_key(rec: &SigningKeyRecord) -> anyhow::Result<ParsedKey> {
+    let alg = SigningAlg::parse(&rec.alg).map_err(|e| anyhow::anyhow!(e.0))?;
+    let (private, public, jwk, spki) = match alg {
+        SigningAlg::Rs256 | SigningAlg::Ps256 => {
+            let pair = RsaKeyPair::from_pkcs8(&rec.private_pkcs8)
+                .map_err(|e| anyhow::anyhow!("stored RSA key {}: {e}", rec.kid))?;
+            let public = pair.public_key();
+            let spki = public
                 .as_der()
-                .context("encoding RSA key")?
+                .context("encoding an RSA public key")?
                 .as_ref()
-                .to_vec(),
-            SigningAlg::Es256 => {
-                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                    .context("generating P-256 key")?
-                    .as_ref()
-                    .to_vec()
-            }
-            SigningAlg::EdDsa => Ed25519KeyPair::generate_pkcs8(&rng)
-                .context("generating Ed25519 key")?
+                .to_vec();
+            let n = public.modulus().big_endian_without_leading_zero().to_vec();
+            let e = public.exponent().big_endian_without_leading_zero().to_vec();
+            let params = if alg == SigningAlg::Rs256 {
+                &signature::RSA_PKCS1_2048_8192_SHA256
+            } else {
+                &signature::RSA_PSS_2048_8192_SHA256
+            };
+            let parsed = RsaPublicKeyComponents { n: &n, e: &e }
+                .to_parsed_public_key(params)
+                .map_err(|e| anyhow::anyhow!("RSA public key: {e}"))?;
+            let jwk = json!({"kty": "RSA", "n": b64(&n), "e": b64(&e)});
+            (PrivateKey::Rsa(pair), parsed, jwk, spki)
+        }
+        SigningAlg::Es256 => {
+            let pair = EcdsaKeyPair::from_pkcs8(
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &rec.private_pkcs8,
+            )
+            .map_err(|e| anyhow::anyhow!("stored EC key {}: {e}", rec.kid))?;
+            let spki = pair
+                .public_key()
+                .as_der()
+                .context("encoding an EC public key")?
                 .as_ref()
-                .to_vec(),
-        };
-        out.push(SigningKeyRecord {
-            kid: crate::secrets::alphanumeric(22),
-            alg: alg.as_str().to_owned(),
-            private_pkcs8,
-            created_at: now,
-        });
+                .to_vec();
+            let point = pair.public_key().as_ref().to_vec();
+            anyhow::ensure!(
+                point.len() == 65 && point[0] == 4,
+                "unexpected P-256 point encoding"
+            );
+            let parsed = ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
+                .map_err(|e| anyhow::anyhow!("EC public key: {e}"))?;
+            let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..])});
+            (PrivateKey::Ec(pair), parsed, jwk, spki)
+        }
+        SigningAlg::EdDsa => {
+            let pair = Ed25519KeyPair::from_pkcs8(&rec.private_pkcs8)
+                .map_err(|e| anyhow::anyhow!("stored Ed25519 key {}: {e}", rec.kid))?;
+            let spki = pair
+                .public_key()
+                .as_der()
+                .context("encoding an Ed25519 public key")?
+                .as_ref()
+                .to_vec();
+            let public = pair.public_key().as_ref().to_vec();
+            let parsed = ParsedPublicKey::new(&signature::ED25519, &public)
+                .map_err(|e| anyhow::anyhow!("Ed25519 public key: {e}"))?;
+            let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&public)});
+            (PrivateKey::Ed(pair), parsed, jwk, spki)
+        }
+    };
+    let mut jwk = jwk;
+    jwk["use"] = json!("sig");
+    jwk["alg"] = json!(alg.as_str());
+    jwk["kid"] = json!(rec.kid);
+    Ok(ParsedKey {
+        alg,
+        private,
+        public,
+        jwk,
+        spki,
+    })
+}
+
+/// The public half of a stored key as the Management API shows it.
+#[derive(Debug, Clone)]
+pub struct PublicKeyInfo {
+    /// PEM `PUBLIC KEY` (DER `SubjectPublicKeyInfo`), CRLF line ends as
+    /// Auth0 writes its PEM.
+    pub pem: String,
+    /// SHA-1 of the DER, upper-case hex in colon-separated pairs.
+    pub fingerprint: String,
+    /// The same SHA-1 as plain upper-case hex.
+    pub thumbprint: String,
+}
+
+/// Parses `rec` for its public key (the Management API's `cert`,
+/// `fingerprint` and `thumbprint`).
+pub fn public_key_info(rec: &SigningKeyRecord) -> anyhow::Result<PublicKeyInfo> {
+    let spki = parse_key(rec)?.spki;
+    let body = STANDARD.encode(&spki);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\r\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push_str("\r\n");
     }
-    Ok(out)
+    pem.push_str("-----END PUBLIC KEY-----");
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &spki);
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    Ok(PublicKeyInfo {
+        pem,
+        fingerprint: hex.join(":"),
+        thumbprint: hex.concat(),
+    })
 }
 
 impl Keys {
-    /// Parses stored keys; the newest key of each algorithm signs, all verify.
+    /// Parses stored keys: the current key of each algorithm signs (the one
+    /// current since the latest instant, should there be two); next, current
+    /// and previous keys verify and are published (current first, then next,
+    /// then previous); revoked keys are left out.
     pub fn load(records: &[SigningKeyRecord]) -> anyhow::Result<Self> {
-        let mut signers = HashMap::new();
+        let mut signers: HashMap<&'static str, (Timestamp, Signer)> = HashMap::new();
         let mut verifiers = HashMap::new();
         let mut jwks = Vec::new();
-        for rec in records {
-            let alg = SigningAlg::parse(&rec.alg).map_err(|e| anyhow::anyhow!(e.0))?;
-            let (key, verifier, jwk) = match alg {
-                SigningAlg::Rs256 | SigningAlg::Ps256 => {
-                    let pair = RsaKeyPair::from_pkcs8(&rec.private_pkcs8)
-                        .map_err(|e| anyhow::anyhow!("stored RSA key {}: {e}", rec.kid))?;
-                    let public = pair.public_key();
-                    let n = public.modulus().big_endian_without_leading_zero().to_vec();
-                    let e = public.exponent().big_endian_without_leading_zero().to_vec();
-                    let params = if alg == SigningAlg::Rs256 {
-                        &signature::RSA_PKCS1_2048_8192_SHA256
-                    } else {
-                        &signature::RSA_PSS_2048_8192_SHA256
-                    };
-                    let parsed = RsaPublicKeyComponents { n: &n, e: &e }
-                        .to_parsed_public_key(params)
-                        .map_err(|e| anyhow::anyhow!("RSA public key: {e}"))?;
-                    let jwk = json!({"kty": "RSA", "n": b64(&n), "e": b64(&e)});
-                    (PrivateKey::Rsa(pair), parsed, jwk)
-                }
-                SigningAlg::Es256 => {
-                    let pair = EcdsaKeyPair::from_pkcs8(
-                        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                        &rec.private_pkcs8,
-                    )
-                    .map_err(|e| anyhow::anyhow!("stored EC key {}: {e}", rec.kid))?;
-                    let point = pair.public_key().as_ref().to_vec();
-                    anyhow::ensure!(
-                        point.len() == 65 && point[0] == 4,
-                        "unexpected P-256 point encoding"
-                    );
-                    let parsed = ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
-                        .map_err(|e| anyhow::anyhow!("EC public key: {e}"))?;
-                    let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..])});
-                    (PrivateKey::Ec(pair), parsed, jwk)
-                }
-                SigningAlg::EdDsa => {
-                    let pair = Ed25519KeyPair::from_pkcs8(&rec.private_pkcs8)
-                        .map_err(|e| anyhow::anyhow!("stored Ed25519 key {}: {e}", rec.kid))?;
-                    let public = pair.public_key().as_ref().to_vec();
-                    let parsed = ParsedPublicKey::new(&signature::ED25519, &public)
-                        .map_err(|e| anyhow::anyhow!("Ed25519 public key: {e}"))?;
-                    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&public)});
-                    (PrivateKey::Ed(pair), parsed, jwk)
-                }
-            };
-            let mut jwk = jwk;
-            jwk["use"] = json!("sig");
-            jwk["alg"] = json!(alg.as_str());
-            jwk["kid"] = json!(rec.kid);
-            jwks.push(jwk);
-            verifiers.insert(rec.kid.clone(), Verifier { alg, key: verifier });
-            // Records come oldest first, so the newest key of an algorithm wins.
-            signers.insert(
-                alg.as_str(),
-                Signer {
-                    kid: rec.kid.clone(),
-                    key,
+        let rank = |state: SigningKeyState| match state {
+            SigningKeyState::Current => 0,
+            SigningKeyState::Next => 1,
+            SigningKeyState::Previous => 2,
+            SigningKeyState::Revoked => 3,
+        };
+        let mut live: Vec<&SigningKeyRecord> = records
+            .iter()
+            .filter(|r| r.state != SigningKeyState::Revoked)
+            .collect();
+        live.sort_by_key(|r| rank(r.state));
+        for rec in live {
+            let parsed = parse_key(rec)?;
+            jwks.push(parsed.jwk);
+            verifiers.insert(
+                rec.kid.clone(),
+                Verifier {
+                    alg: parsed.alg,
+                    key: parsed.public,
                 },
             );
+            if rec.state == SigningKeyState::Current {
+                let since = rec.current_since.unwrap_or(rec.created_at);
+                let newer = signers
+                    .get(parsed.alg.as_str())
+                    .is_none_or(|(held, _)| since >= *held);
+                if newer {
+                    signers.insert(
+                        parsed.alg.as_str(),
+                        (
+                            since,
+                            Signer {
+                                kid: rec.kid.clone(),
+                                key: parsed.private,
+                            },
+                        ),
+                    );
+                }
+            }
         }
         for alg in SigningAlg::ALL {
             anyhow::ensure!(
                 signers.contains_key(alg.as_str()),
-                "no stored {} signing key",
+                "no current {} signing key",
                 alg.as_str()
             );
         }
         Ok(Self {
-            signers,
+            signers: signers.into_iter().map(|(k, (_, s))| (k, s)).collect(),
             verifiers,
             jwks: json!({ "keys": jwks }),
         })
+    }
+
+    /// The kid the current key of `alg` signs under.
+    pub fn signing_kid(&self, alg: SigningAlg) -> Option<&str> {
+        self.signers.get(alg.as_str()).map(|s| s.kid.as_str())
     }
 
     /// The public JWK set.
@@ -305,6 +431,168 @@ impl Keys {
     }
 }
 
+/// This process's signing keys: one parsed [`Keys`] behind a pointer that
+/// a change of the stored set replaces whole. Each call takes the pointer
+/// once, so it signs or verifies with one set from start to end.
+pub struct KeyRing {
+    keys: RwLock<Arc<Keys>>,
+    /// The stored set's version the held keys were loaded at.
+    version: AtomicI64,
+    /// One reload at a time (the poller and a rotating request may race).
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("version", &self.version())
+            .field("keys", &self.get())
+            .finish()
+    }
+}
+
+impl KeyRing {
+    pub fn new(set: &SigningKeySet) -> anyhow::Result<Self> {
+        Ok(Self {
+            keys: RwLock::new(Arc::new(Keys::load(&set.keys)?)),
+            version: AtomicI64::new(set.version),
+            reloading: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// A ring over keys that never change (tools and unit tests).
+    pub fn fixed(keys: Keys) -> Self {
+        Self {
+            keys: RwLock::new(Arc::new(keys)),
+            version: AtomicI64::new(0),
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The keys as they are now.
+    pub fn get(&self) -> Arc<Keys> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The stored set's version the held keys were loaded at.
+    pub fn version(&self) -> i64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Reads the stored set and, when its version is not the one held,
+    /// parses it and swaps it in; returns whether it did. A set that fails
+    /// to parse leaves the held keys in place.
+    pub async fn reload(&self, store: &Store) -> anyhow::Result<bool> {
+        let _one = self.reloading.lock().await;
+        let set = store.signing_key_set().await?;
+        if set.version == self.version() {
+            return Ok(false);
+        }
+        let keys = Arc::new(Keys::load(&set.keys)?);
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+        self.version.store(set.version, Ordering::Release);
+        tracing::info!(version = set.version, "signing keys reloaded");
+        Ok(true)
+    }
+
+    /// The poll: the version alone, and a reload only when it moved.
+    pub async fn refresh(&self, store: &Store) -> anyhow::Result<bool> {
+        if store.signing_key_version().await? == self.version() {
+            return Ok(false);
+        }
+        self.reload(store).await
+    }
+
+    /// [`Keys::jwks`] of the keys now held.
+    pub fn jwks(&self) -> Value {
+        self.get().jwks().clone()
+    }
+
+    /// [`Keys::sign`] with the keys now held.
+    pub fn sign(&self, alg: SigningAlg, claims: &Value) -> anyhow::Result<String> {
+        self.get().sign(alg, claims)
+    }
+
+    /// [`Keys::sign_typed`] with the keys now held.
+    pub fn sign_typed(&self, alg: SigningAlg, typ: &str, claims: &Value) -> anyhow::Result<String> {
+        self.get().sign_typed(alg, typ, claims)
+    }
+
+    /// [`Keys::verify`] with the keys now held.
+    pub fn verify(&self, token: &str) -> Result<Value, JwtError> {
+        self.get().verify(token)
+    }
+
+    /// [`Keys::verify_access_token`] with the keys now held.
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: Option<&str>,
+        now_seconds: i64,
+    ) -> Result<Value, JwtError> {
+        self.get()
+            .verify_access_token(token, issuer, audience, now_seconds)
+    }
+}
+
+/// A start of this version: every algorithm gets a next key if it has none
+/// (databases from before rotation hold current keys only). Keys are made
+/// only when one is missing, and the store adds only the missing ones, so
+/// concurrent starts agree.
+pub async fn ensure_next_keys(store: &Store, now: Timestamp) -> anyhow::Result<()> {
+    let stored = store.signing_keys().await?;
+    let missing: Vec<SigningAlg> = SigningAlg::ALL
+        .into_iter()
+        .filter(|alg| {
+            !stored
+                .iter()
+                .any(|k| k.state == SigningKeyState::Next && k.alg == alg.as_str())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let fresh = tokio::task::spawn_blocking(move || {
+        missing
+            .into_iter()
+            .map(|alg| generate_signing_key(alg, SigningKeyState::Next, now))
+            .collect::<anyhow::Result<Vec<_>>>()
+    })
+    .await??;
+    let added = store.ensure_next_signing_keys(&fresh, now).await?;
+    if added > 0 {
+        tracing::info!(added, "published next signing keys");
+    }
+    Ok(())
+}
+
+/// Polls the stored set's version every `interval` and reloads the ring
+/// when another process rotated or revoked.
+pub fn spawn_refresher(
+    ring: Arc<KeyRing>,
+    store: Store,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(e) = ring.refresh(&store).await {
+                tracing::warn!("refreshing the signing keys failed: {e:#}");
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +630,83 @@ mod tests {
             set.iter().all(|k| k.get("d").is_none()),
             "no private members"
         );
+    }
+
+    fn in_state(mut rec: SigningKeyRecord, state: SigningKeyState, since: i64) -> SigningKeyRecord {
+        rec.state = state;
+        rec.current_since = (state != SigningKeyState::Next).then_some(Timestamp(since));
+        rec
+    }
+
+    #[test]
+    fn current_keys_sign_and_only_revoked_keys_are_left_out() {
+        let gen = |state, since| {
+            in_state(
+                generate_signing_key(SigningAlg::Es256, SigningKeyState::Current, Timestamp(0))
+                    .unwrap(),
+                state,
+                since,
+            )
+        };
+        let mut records = generate_signing_keys(Timestamp(0)).unwrap();
+        records.retain(|r| r.alg != "ES256");
+        let (previous, current, next, revoked) = (
+            gen(SigningKeyState::Previous, 1),
+            gen(SigningKeyState::Current, 2),
+            gen(SigningKeyState::Next, 0),
+            gen(SigningKeyState::Revoked, 0),
+        );
+        records.extend([
+            previous.clone(),
+            current.clone(),
+            next.clone(),
+            revoked.clone(),
+        ]);
+        let keys = Keys::load(&records).unwrap();
+        assert_eq!(
+            keys.signing_kid(SigningAlg::Es256),
+            Some(current.kid.as_str())
+        );
+        let published: Vec<&str> = keys.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["alg"] == "ES256")
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            published,
+            [&current.kid, &next.kid, &previous.kid],
+            "current, next, previous; never revoked"
+        );
+        // What the previous and next keys sign verifies; the revoked key's does not.
+        for (rec, ok) in [(&previous, true), (&next, true), (&revoked, false)] {
+            let only = Keys::load(
+                &generate_signing_keys(Timestamp(0))
+                    .unwrap()
+                    .into_iter()
+                    .filter(|r| r.alg != "ES256")
+                    .chain([in_state(rec.clone(), SigningKeyState::Current, 0)])
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+            let token = only.sign(SigningAlg::Es256, &json!({"sub": "x"})).unwrap();
+            assert_eq!(keys.verify(&token).is_ok(), ok, "{:?}", rec.state);
+            if !ok {
+                assert_eq!(keys.verify(&token), Err(JwtError::UnknownKey));
+            }
+        }
+    }
+
+    #[test]
+    fn public_key_info_is_pem_and_sha1() {
+        let rec = generate_signing_key(SigningAlg::EdDsa, SigningKeyState::Current, Timestamp(0))
+            .unwrap();
+        let info = public_key_info(&rec).unwrap();
+        assert!(info.pem.starts_with("-----BEGIN PUBLIC KEY-----\r\n"));
+        assert!(info.pem.ends_with("\r\n-----END PUBLIC KEY-----"));
+        assert_eq!(info.fingerprint.len(), 59);
+        assert_eq!(info.thumbprint, info.fingerprint.replace(':', ""));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::config::Issuer;
 use crate::flows::audit::AuditQueue;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::rate_limit::RateLimits;
-use crate::keys::Keys;
+use crate::keys::KeyRing;
 use crate::outbox::Outbox;
 use crate::password::PasswordHashing;
 use crate::refresh_secret::RefreshSecrets;
@@ -20,7 +20,8 @@ use crate::Clock;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub keys: Arc<Keys>,
+    /// The signing keys, swapped whole when the stored set changes.
+    pub keys: Arc<KeyRing>,
     /// The MAC that refresh-token strings carry (`refresh_secret`).
     pub refresh_secrets: Arc<RefreshSecrets>,
     pub issuer: Arc<Issuer>,

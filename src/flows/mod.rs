@@ -12,6 +12,7 @@ pub mod issue;
 pub mod login;
 pub mod logout;
 pub mod revocation;
+pub mod signing_keys;
 pub mod token;
 pub mod userinfo;
 

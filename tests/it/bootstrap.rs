@@ -60,7 +60,10 @@ both_databases! {
         let store = connect_store(&database).await;
         let clients = store.list_clients(grantor_store::PageRequest { offset: 0, limit: 100 }).await.unwrap();
         assert_eq!(clients.total, 1, "exactly one bootstrap client");
-        assert_eq!(store.signing_keys().await.unwrap().len(), 4, "one key per algorithm, made once");
+        let keys = store.signing_keys().await.unwrap();
+        let count = |state| keys.iter().filter(|k| k.state == state).count();
+        assert_eq!(keys.len(), 8, "a current and a next key per algorithm, made once");
+        assert_eq!((count(grantor_store::SigningKeyState::Current), count(grantor_store::SigningKeyState::Next)), (4, 4));
         store.close().await;
     }
 }

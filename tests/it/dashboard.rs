@@ -38,7 +38,7 @@ impl<'a> Admin<'a> {
         admin
     }
 
-    async fn get(&self, path: &str) -> Response {
+    pub(crate) async fn get(&self, path: &str) -> Response {
         self.http.get(self.app.url(path)).send().await.expect("GET")
     }
 
@@ -51,7 +51,7 @@ impl<'a> Admin<'a> {
         html
     }
 
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         self.http
             .post(self.app.url(path))
             .form(fields)
@@ -61,7 +61,12 @@ impl<'a> Admin<'a> {
     }
 
     /// Posts `fields` and the CSRF token of the form on the page at `from`.
-    async fn submit(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) async fn submit(
+        &self,
+        from: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
         let html = self.page(from).await;
         let csrf = input_value(&html, "csrf").expect("a csrf field");
         let mut all = vec![("csrf", csrf.as_str())];

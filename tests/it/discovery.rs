@@ -52,6 +52,10 @@ both_databases! {
         let key_types = |set: &JwkSet| {
             let mut algs: Vec<String> = set.keys.iter().map(|k| format!("{:?}", k.common.key_algorithm.unwrap())).collect();
             algs.sort();
+            // Each algorithm's current and next key (signing-key rotation).
+            let published = algs.len();
+            algs.dedup();
+            assert_eq!(published, 2 * algs.len(), "a current and a next key per algorithm");
             algs
         };
         let fetch = || async { app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json::<JwkSet>().await.unwrap() };

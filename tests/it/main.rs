@@ -42,5 +42,6 @@ mod redirect_urls; // registered URLs: dangerous schemes refused, native schemes
 mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges
 mod revocation; // /oauth/revoke and /oauth/introspect: grant-wide, flag, ownership, immediate effect
 mod revocation_scale; // one call revokes a user holding 100,000 refresh tokens, on each database
+mod signing_keys; // /api/v2/keys/signing and the dashboard page: shapes, scopes, rotation, revocation, two processes
 mod ssf; // Shared Signals (SSF 1.0, CAEP, RISC): streams, boundaries, SETs per revocation path, push and poll
 mod tenant_settings; // /api/v2/tenants/settings: flags, default_audience, unknown members

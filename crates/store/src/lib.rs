@@ -121,7 +121,22 @@ operations! {
     fn bootstrap(&self, plan: &BootstrapPlan) -> bool;
     /// Points the Management API's identifier at the current issuer.
     fn sync_management_api_identifier(&self, identifier: &str, now: Timestamp) -> ();
+    /// Every signing key, revoked ones too, oldest first.
     fn signing_keys(&self) -> Vec<SigningKeyRecord>;
+    /// Every signing key with the set's version, in one statement.
+    fn signing_key_set(&self) -> SigningKeySet;
+    /// The set's version alone: the cheap poll of every process.
+    fn signing_key_version(&self) -> i64;
+    /// Stores `fresh` keys as next for the algorithms without a next key
+    /// (the first start of a version with rotation); returns how many.
+    fn ensure_next_signing_keys(&self, fresh: &[SigningKeyRecord], now: Timestamp) -> u64;
+    /// Rotation, one transaction: current keys become previous, next keys
+    /// current, `fresh` the new next keys; bumps the version, writes
+    /// `event`. Returns the keys now current.
+    fn rotate_signing_keys(&self, fresh: &[SigningKeyRecord], now: Timestamp, event: &LogEvent) -> Vec<SigningKeyRecord>;
+    /// Revokes a previous key (any other state is refused, unchanged);
+    /// bumps the version and writes `event` when it does.
+    fn revoke_signing_key(&self, kid: &str, now: Timestamp, event: &LogEvent) -> SigningKeyRevocation;
     /// The refresh-token MAC key: `candidate` is stored unless a key exists;
     /// every process gets the one stored.
     fn refresh_token_mac_key(&self, candidate: &[u8], now: Timestamp) -> Vec<u8>;

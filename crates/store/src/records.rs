@@ -35,13 +35,44 @@ pub struct UserFilter {
     pub email_contains: Option<String>,
 }
 
-/// A signing key as stored: PKCS#8 private key bytes.
+/// A signing key as stored: PKCS#8 private key bytes and its place in the
+/// rotation.
 #[derive(Clone)]
 pub struct SigningKeyRecord {
     pub kid: String,
     pub alg: String,
     pub private_pkcs8: Vec<u8>,
     pub created_at: Timestamp,
+    pub state: SigningKeyState,
+    /// When it became current (keys made before rotation existed: their
+    /// creation).
+    pub current_since: Option<Timestamp>,
+    /// When a rotation replaced it as current.
+    pub current_until: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl SigningKeyRecord {
+    /// A new key in `state`, as bootstrap (current) or a rotation (next)
+    /// stores it.
+    pub fn new(
+        kid: String,
+        alg: String,
+        private_pkcs8: Vec<u8>,
+        state: SigningKeyState,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            kid,
+            alg,
+            private_pkcs8,
+            created_at: now,
+            state,
+            current_since: (state == SigningKeyState::Current).then_some(now),
+            current_until: None,
+            revoked_at: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for SigningKeyRecord {
@@ -49,8 +80,62 @@ impl std::fmt::Debug for SigningKeyRecord {
         f.debug_struct("SigningKeyRecord")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
+            .field("state", &self.state)
             .finish()
     }
+}
+
+/// Where a signing key is in its rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningKeyState {
+    /// Published, signs after the next rotation.
+    Next,
+    /// Signs (one per algorithm).
+    Current,
+    /// Replaced; published so that what it signed still verifies.
+    Previous,
+    /// Neither published nor trusted.
+    Revoked,
+}
+
+impl SigningKeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Current => "current",
+            Self::Previous => "previous",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "next" => Self::Next,
+            "current" => Self::Current,
+            "previous" => Self::Previous,
+            "revoked" => Self::Revoked,
+            _ => return None,
+        })
+    }
+}
+
+/// Every stored key with the version of the set (bumped by each rotation
+/// and revocation), read in one statement.
+#[derive(Debug, Clone)]
+pub struct SigningKeySet {
+    pub version: i64,
+    pub keys: Vec<SigningKeyRecord>,
+}
+
+/// What `Store::revoke_signing_key` did.
+#[derive(Debug, Clone)]
+pub enum SigningKeyRevocation {
+    /// The key was previous and is revoked now (the record as it is now).
+    Revoked(SigningKeyRecord),
+    /// No key has this kid.
+    NotFound,
+    /// Only a previous key can be revoked; nothing changed.
+    NotPrevious(SigningKeyState),
 }
 
 /// Everything the first start writes, prepared (secrets hashed, keys made)

@@ -16,6 +16,7 @@ mod applications;
 mod error;
 mod log_streams;
 mod session;
+mod signing_keys;
 mod ssf_streams;
 mod tenant_settings;
 mod users;
@@ -81,6 +82,18 @@ pub fn routes() -> Router<AppState> {
             get(tenant_settings::get_advanced).post(tenant_settings::update_advanced),
         )
         .route("/dashboard/log-streams", get(log_streams::list_log_streams))
+        .route(
+            "/dashboard/signing-keys",
+            get(signing_keys::list_signing_keys),
+        )
+        .route(
+            "/dashboard/signing-keys/rotate",
+            get(signing_keys::confirm_rotate).post(signing_keys::rotate),
+        )
+        .route(
+            "/dashboard/signing-keys/{kid}/revoke",
+            get(signing_keys::confirm_revoke).post(signing_keys::revoke),
+        )
         .route("/dashboard/{*rest}", get(not_found).post(not_found))
         .layer(axum::middleware::from_fn(security_headers))
 }

@@ -26,6 +26,7 @@ mod paging;
 mod refresh_tokens;
 mod resource_servers;
 mod sessions;
+mod signing_keys;
 mod tenant_settings;
 mod user_blocks;
 mod users;
@@ -127,6 +128,10 @@ pub fn routes() -> Router<AppState> {
         ))
         .routes(routes!(logs::get_log))
         .routes(routes!(logs::list_user_logs))
+        .routes(routes!(signing_keys::list_signing_keys))
+        .routes(routes!(signing_keys::rotate_signing_keys))
+        .routes(routes!(signing_keys::get_signing_key))
+        .routes(routes!(signing_keys::revoke_signing_key))
         .routes(routes!(openapi::get_openapi))
         .split_for_parts();
     let document = serde_json::to_value(&document).unwrap_or_default();

@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "logs", description = "Audit log"),
         (name = "log-streams", description = "Audit events streamed to HTTP receivers"),
         (name = "user-blocks", description = "Brute-force blocks"),
+        (name = "keys", description = "Signing keys and their rotation"),
         (name = "openapi", description = "This document"),
     )
 )]

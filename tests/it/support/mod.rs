@@ -85,6 +85,8 @@ pub struct AppOptions {
     pub connections: grantor::config::ConnectionConfig,
     /// The outbox worker; as `grantor serve` runs it, but quick to retry.
     pub outbox: grantor::outbox::OutboxConfig,
+    /// How often the server polls the signing keys' version.
+    pub signing_key_refresh: std::time::Duration,
 }
 
 impl Default for AppOptions {
@@ -119,6 +121,7 @@ impl Default for AppOptions {
             },
             trusted_proxies: Default::default(),
             connections: Default::default(),
+            signing_key_refresh: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -159,6 +162,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         rate_limits: options.rate_limits,
         trusted_proxies: options.trusted_proxies,
         connections: options.connections,
+        signing_key_refresh: options.signing_key_refresh,
     };
     let app = Application::build(config)
         .await

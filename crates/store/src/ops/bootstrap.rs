@@ -1,19 +1,10 @@
 use grantor_domain::Timestamp;
-use sqlx::FromRow;
 
 use super::client_grants::insert_client_grant_in;
 use super::clients::insert_client_in;
 use super::resource_servers::insert_resource_server_in;
 use super::Backend;
-use crate::{BootstrapPlan, SigningKeyRecord, StoreResult};
-
-#[derive(FromRow)]
-struct KeyRow {
-    kid: String,
-    alg: String,
-    private_pkcs8: Vec<u8>,
-    created_at: i64,
-}
+use crate::{BootstrapPlan, StoreResult};
 
 impl Backend {
     /// The tenant row is the latch: the first transaction to insert it writes
@@ -48,13 +39,7 @@ impl Backend {
             .execute(&mut *tx)
             .await?;
         for key in &plan.signing_keys {
-            sqlx::query("INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(&key.kid)
-                .bind(&key.alg)
-                .bind(&key.private_pkcs8)
-                .bind(key.created_at.0)
-                .execute(&mut *tx)
-                .await?;
+            super::signing_keys::insert_key_in(&mut tx, key, key.state).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -92,23 +77,6 @@ impl Backend {
                 .await?;
         tx.commit().await?;
         Ok(key)
-    }
-
-    pub async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        let rows: Vec<KeyRow> = sqlx::query_as(
-            "SELECT kid, alg, private_pkcs8, created_at FROM signing_keys ORDER BY created_at, kid",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| SigningKeyRecord {
-                kid: r.kid,
-                alg: r.alg,
-                private_pkcs8: r.private_pkcs8,
-                created_at: Timestamp(r.created_at),
-            })
-            .collect())
     }
 
     pub async fn admin_password_hash(&self, email: &str) -> StoreResult<Option<String>> {

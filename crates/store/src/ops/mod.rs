@@ -27,6 +27,7 @@ mod refresh_tokens;
 mod resource_servers;
 mod revocation;
 mod sessions;
+mod signing_keys;
 mod ssf;
 mod tenant;
 mod token_queries;

@@ -28,5 +28,6 @@ mod purge; // bounded batches of dead rows
 mod refresh_tokens; // cap, exchange compare-and-set, rotation pruning, MAC key, live listing
 mod revocation; // every revocation target, receipts, epochs
 mod sessions; // browser sessions: live listing
+mod signing_keys; // rotation and revocation: states, version and audit event in one transaction
 mod ssf; // Shared Signals streams: round trips, events queued per matching stream, held, polled, dropped
 mod users; // users: round trip, unique e-mail, filters

@@ -9,7 +9,9 @@ use grantor_domain::{
     ScopeDefinition, ScopeSet, SigningAlg, TenantSettings, Timestamp, TokenEndpointAuthMethod,
     TokenHash, User,
 };
-use grantor_store::{BootstrapPlan, ClientGrantFilter, PageRequest, SigningKeyRecord, Store};
+use grantor_store::{
+    BootstrapPlan, ClientGrantFilter, PageRequest, SigningKeyRecord, SigningKeyState, Store,
+};
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -202,18 +204,20 @@ pub fn plan(tag: &str) -> BootstrapPlan {
         admin_email: ADMIN_EMAIL.to_owned(),
         admin_password_hash: format!("$argon2id$admin-{tag}"),
         signing_keys: vec![
-            SigningKeyRecord {
-                kid: format!("{tag}-key-1"),
-                alg: "RS256".to_owned(),
-                private_pkcs8: format!("pkcs8 bytes of {tag} 1\0\u{ff}").into_bytes(),
-                created_at: ts(0),
-            },
-            SigningKeyRecord {
-                kid: format!("{tag}-key-2"),
-                alg: "ES256".to_owned(),
-                private_pkcs8: vec![0, 1, 2, 254, 255, tag.len() as u8],
-                created_at: ts(1),
-            },
+            SigningKeyRecord::new(
+                format!("{tag}-key-1"),
+                "RS256".to_owned(),
+                format!("pkcs8 bytes of {tag} 1\0\u{ff}").into_bytes(),
+                SigningKeyState::Current,
+                ts(0),
+            ),
+            SigningKeyRecord::new(
+                format!("{tag}-key-2"),
+                "ES256".to_owned(),
+                vec![0, 1, 2, 254, 255, tag.len() as u8],
+                SigningKeyState::Current,
+                ts(1),
+            ),
         ],
         now: ts(0),
     }
