@@ -11,3 +11,7 @@ CREATE INDEX outbox_session ON outbox (session_id) WHERE session_id IS NOT NULL;
 -- Only log stream batches are claimed one at a time per destination.
 DROP INDEX outbox_stream_pending;
 CREATE INDEX outbox_stream_pending ON outbox (destination, id) WHERE status = 'pending' AND kind = 'log_stream_batch';
+-- The claim walks the destinations with claimable messages and takes the
+-- oldest due few of each, so a busy destination's backlog is never walked
+-- (log stream batches: `outbox_stream_pending`).
+CREATE INDEX outbox_claimable_destination ON outbox (destination, next_attempt_at, id) WHERE status = 'pending' AND kind IN ('backchannel_logout', 'ssf_push');

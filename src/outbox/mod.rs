@@ -308,6 +308,7 @@ impl Worker {
             lease_until,
             limit: i64::try_from(limit).unwrap_or(i64::MAX),
             skip_destinations: busy,
+            per_destination: i64::try_from(self.config.per_destination).unwrap_or(1),
         };
         Ok((
             self.state.store.claim_outbox(&claim, now).await?,

@@ -840,6 +840,9 @@ pub struct OutboxClaim {
     /// Destinations whose messages are left alone (the claiming process has
     /// no free place for them).
     pub skip_destinations: Vec<String>,
+    /// At most this many messages per destination (1 to 16): the places a
+    /// process has for one destination.
+    pub per_destination: i64,
 }
 
 /// How one delivery attempt ended.

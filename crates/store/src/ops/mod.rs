@@ -4,7 +4,7 @@
 
 use super::{
     analyze_tables, begin_write, Db, DML_IN_WITH, FAMILY_ROW_KEY, FOR_SHARE_OF_STREAMS, FOR_UPDATE,
-    ONE_CALL_BATCHES, SKIP_LOCKED,
+    IN_IDS_END, IN_IDS_OF, ONE_CALL_BATCHES, SKIP_LOCKED,
 };
 pub(crate) use group_commit::{BatchedTx, GroupCommit};
 

@@ -10,7 +10,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{placeholders, Backend, Conn, FOR_UPDATE, SKIP_LOCKED};
+use super::{placeholders, Backend, Conn, FOR_UPDATE, IN_IDS_END, IN_IDS_OF, SKIP_LOCKED};
 use crate::{
     DeliveryOutcome, OutboxClaim, OutboxFilter, OutboxKind, OutboxMessage, OutboxStatus, Page,
     PageRequest, StoreResult,
@@ -61,6 +61,22 @@ impl Row {
 
 /// Session ids per `INSERT … SELECT` (within every engine's parameter limit).
 const SESSIONS_PER_STATEMENT: usize = 200;
+
+/// The kinds the worker sends one message at a time, as the partial index
+/// `outbox_claimable_destination` (0017) lists them; with
+/// `log_stream_batch` (`outbox_stream_pending`), every kind it delivers.
+const SENT_ONE_BY_ONE: &str = "'backchannel_logout', 'ssf_push'";
+
+/// Claimable messages of the kinds sent one by one, in table `a`.
+fn one_by_one(a: &str) -> String {
+    format!("{a}.status = 'pending' AND {a}.kind IN ({SENT_ONE_BY_ONE})")
+}
+
+/// A log stream's pending batches in table `a`, as `outbox_stream_pending`
+/// (0017) has them.
+fn stream_pending(a: &str) -> String {
+    format!("{a}.status = 'pending' AND {a}.kind = 'log_stream_batch'")
+}
 
 /// The kinds this version delivers, as an SQL list: a message of a kind a
 /// newer process wrote is never claimed here.
@@ -149,32 +165,78 @@ impl Backend {
         claim: &OutboxClaim,
         now: Timestamp,
     ) -> StoreResult<Vec<OutboxMessage>> {
-        let kinds = known_kinds();
-        // A log stream's batches go one at a time, oldest first (a batch id
-        // starts with its first log id), in every process together: only
-        // a stream's oldest pending batch is due, and only while no claim
-        // holds it, so a busy stream's later batches are never claimed just
-        // to be given back.
+        // The claim walks destinations, not messages: a receiver that is
+        // slow or busy (skipped: no free place in this process) may have
+        // any number of messages waiting, and a claim that stepped over
+        // each of them would cost as much as that backlog. Two loose index
+        // scans list the destinations with waiting messages, one probe per
+        // destination: `dests` over `outbox_claimable_destination` (the
+        // kinds sent one by one), `streams` over `outbox_stream_pending`
+        // (log stream batches). `picked` then takes, per destination not
+        // skipped, up to `per_destination` due messages (the n-th by its
+        // own probe, `OFFSET n`: neither engine lets a correlated value set
+        // a `LIMIT`), and per log stream its oldest pending batch only: a
+        // stream's batches go one at a time, oldest first (a batch id
+        // starts with its first log id), in every process together, so a
+        // busy stream's later batches are never claimed just to be given
+        // back. `due` keeps those that are due and not leased. Each probe's
+        // `ORDER BY` is its index's whole key, so PostgreSQL walks that
+        // index rather than `outbox_destination`, whose entries include
+        // the kinds never claimed (a poll stream's waiting events).
         // The due ids are chosen (and on PostgreSQL locked) once, in a
         // materialized CTE: as `IN (subquery)` PostgreSQL may run the
         // locking subquery again while updating and take more than `limit`.
-        let skip = if claim.skip_destinations.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "AND o.destination NOT IN ({})",
-                placeholders(5, claim.skip_destinations.len())
-            )
+        let skip = |column: &str| {
+            if claim.skip_destinations.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "AND {column} NOT IN ({})",
+                    placeholders(5, claim.skip_destinations.len())
+                )
+            }
         };
+        let mut picks: Vec<String> = (0..claim.per_destination.clamp(1, 16))
+            .map(|n| {
+                format!(
+                    "SELECT (SELECT r.id FROM outbox r WHERE r.destination = dests.d AND {} \
+                     AND r.next_attempt_at <= $3 AND (r.lease_until IS NULL OR r.lease_until <= $3) \
+                     ORDER BY r.next_attempt_at, r.id LIMIT 1 OFFSET {n}) FROM dests WHERE dests.d IS NOT NULL {}",
+                    one_by_one("r"),
+                    skip("dests.d")
+                )
+            })
+            .collect();
+        picks.push(format!(
+            "SELECT (SELECT MIN(p.id) FROM outbox p WHERE p.destination = streams.d AND {}) \
+             FROM streams WHERE streams.d IS NOT NULL {}",
+            stream_pending("p"),
+            skip("streams.d")
+        ));
         let sql = format!(
-            "WITH due AS MATERIALIZED (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.kind IN ({kinds}) AND o.next_attempt_at <= $3 \
-             AND (o.lease_until IS NULL OR o.lease_until <= $3) \
-             AND (o.kind <> 'log_stream_batch' OR o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.status = 'pending' AND p.destination = o.destination AND p.kind = 'log_stream_batch')) \
-             {skip} ORDER BY o.next_attempt_at, o.id LIMIT $4{SKIP_LOCKED}) \
+            "WITH RECURSIVE dests(d) AS ( \
+               SELECT (SELECT o.destination FROM outbox o WHERE {one_o} ORDER BY o.destination, o.next_attempt_at, o.id LIMIT 1) \
+               UNION ALL \
+               SELECT (SELECT o.destination FROM outbox o WHERE {one_o} AND o.destination > dests.d ORDER BY o.destination, o.next_attempt_at, o.id LIMIT 1) \
+               FROM dests WHERE dests.d IS NOT NULL), \
+             streams(d) AS ( \
+               SELECT (SELECT o.destination FROM outbox o WHERE {stream_o} ORDER BY o.destination, o.id LIMIT 1) \
+               UNION ALL \
+               SELECT (SELECT o.destination FROM outbox o WHERE {stream_o} AND o.destination > streams.d ORDER BY o.destination, o.id LIMIT 1) \
+               FROM streams WHERE streams.d IS NOT NULL), \
+             picked(id) AS ({picks}), \
+             due AS MATERIALIZED (SELECT o.id FROM outbox o WHERE o.id{IN_IDS_OF}SELECT id FROM picked WHERE id IS NOT NULL{IN_IDS_END} \
+               AND o.status = 'pending' AND o.kind IN ({kinds}) AND o.next_attempt_at <= $3 \
+               AND (o.lease_until IS NULL OR o.lease_until <= $3) \
+               ORDER BY o.next_attempt_at, o.id LIMIT $4{SKIP_LOCKED}) \
              UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM due) \
              AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}",
+            picks = picks.join(" UNION ALL "),
+            kinds = known_kinds(),
+            one_o = one_by_one("o"),
+            stream_o = stream_pending("o"),
         );
         let mut tx = self.begin_write().await?;
         let mut query = sqlx::query_as(&sql)
@@ -296,5 +358,18 @@ impl Backend {
             items: rows.into_iter().filter_map(Row::into_message).collect(),
             total,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The claim's two index walks cover every kind the worker delivers.
+    #[test]
+    fn the_claims_kinds_are_the_delivered_kinds() {
+        assert_eq!(
+            super::known_kinds(),
+            "'backchannel_logout', 'log_stream_batch', 'ssf_push'"
+        );
+        assert_eq!(super::SENT_ONE_BY_ONE, "'backchannel_logout', 'ssf_push'");
     }
 }

@@ -33,6 +33,13 @@ pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 /// trip) here (`ops/logs.rs`).
 pub(crate) const DML_IN_WITH: bool = true;
 
+/// `x IN_IDS_OF (subquery) IN_IDS_END`: PostgreSQL's planner cannot estimate
+/// how few ids a `WITH` query yields and may scan the whole table to join
+/// them; `= ANY(ARRAY(…))` evaluates the subquery once and probes the index
+/// per id (the outbox claim).
+pub(crate) const IN_IDS_OF: &str = " = ANY(ARRAY(";
+pub(crate) const IN_IDS_END: &str = "))";
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 

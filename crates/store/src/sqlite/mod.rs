@@ -35,6 +35,11 @@ pub(crate) const SKIP_LOCKED: &str = "";
 /// statements, sent in one call (`ops/logs.rs`).
 pub(crate) const DML_IN_WITH: bool = false;
 
+/// `x IN_IDS_OF (subquery) IN_IDS_END`: a plain `IN` (SQLite probes the
+/// primary key per id).
+pub(crate) const IN_IDS_OF: &str = " IN (";
+pub(crate) const IN_IDS_END: &str = ")";
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 

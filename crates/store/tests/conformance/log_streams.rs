@@ -293,6 +293,7 @@ async fn staged_rows_and_finished_batches_are_purged(store: &Store) {
                 lease_until: ts(1_000),
                 limit: 10,
                 skip_destinations: vec![],
+                per_destination: 16,
             },
             ts(10),
         )

@@ -15,6 +15,7 @@ conformance_tests! {
     an_ended_session_records_no_new_client,
     claims_are_leases_settled_only_by_their_owner,
     finished_messages_are_purged_with_the_audit_log,
+    a_claim_takes_a_few_per_destination_and_skips_busy_ones,
 }
 
 const USER: &str = "auth0|ob";
@@ -221,6 +222,7 @@ fn claim(owner: &str, lease_until: i64, limit: i64) -> OutboxClaim {
         lease_until: ts(lease_until),
         limit,
         skip_destinations: vec![],
+        per_destination: 16,
     }
 }
 
@@ -417,4 +419,64 @@ async fn finished_messages_are_purged_with_the_audit_log(store: &Store) {
     let left = messages(store).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].status, OutboxStatus::Pending);
+}
+
+/// A claim takes at most `per_destination` due messages of each
+/// destination, none of a skipped (busy) one, and a destination's next
+/// messages once the first are leased.
+async fn a_claim_takes_a_few_per_destination_and_skips_busy_ones(store: &Store) {
+    let url = arrange(store, &["s1", "s2", "s3", "s4", "s5"]).await;
+    let mut second = client("second");
+    second.backchannel_logout_url = Some("https://second.example/logout".to_owned());
+    store.insert_client(&second).await.unwrap();
+    for id in ["s1", "s2"] {
+        store
+            .touch_session(
+                &SessionId::from(id),
+                Some(&ClientId::from("second")),
+                "192.0.2.9",
+                "agent/9",
+                ts(1_000_000),
+                ts(1),
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .revoke(
+            &RevocationTarget::UserSessions {
+                user_id: UserId::from(USER),
+                tokens: true,
+            },
+            Reason::ManagementApi,
+            &log_event("l1", "srrt", 10),
+            ts(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(messages(store).await.len(), 7);
+    let destinations = |claimed: &[OutboxMessage]| -> Vec<String> {
+        claimed.iter().map(|m| m.destination.clone()).collect()
+    };
+    let mut x = claim("X", 1_000, 50);
+    x.per_destination = 2;
+    x.skip_destinations = vec![url.clone()];
+    let claimed = store.claim_outbox(&x, ts(100)).await.unwrap();
+    assert_eq!(
+        destinations(&claimed),
+        vec!["https://second.example/logout"; 2],
+        "the busy destination is skipped"
+    );
+    let mut y = claim("Y", 1_000, 50);
+    y.per_destination = 2;
+    let claimed = store.claim_outbox(&y, ts(100)).await.unwrap();
+    assert_eq!(
+        destinations(&claimed),
+        vec![url.clone(); 2],
+        "two per destination"
+    );
+    y.per_destination = 5;
+    let claimed = store.claim_outbox(&y, ts(100)).await.unwrap();
+    assert_eq!(destinations(&claimed), vec![url.clone(); 3], "the rest");
+    assert!(store.claim_outbox(&y, ts(100)).await.unwrap().is_empty());
 }

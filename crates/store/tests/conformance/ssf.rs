@@ -337,6 +337,7 @@ async fn held_and_polled_events_wait_for_their_stream(store: &Store) {
         lease_until: ts(100_000),
         limit: 50,
         skip_destinations: vec![],
+        per_destination: 16,
     };
     assert!(!store.outbox_due(ts(20)).await.unwrap());
     assert!(
@@ -671,6 +672,7 @@ async fn a_claimed_push_follows_its_stream_when_given_back(store: &Store) {
         lease_until: ts(100_000),
         limit: 50,
         skip_destinations: vec![],
+        per_destination: 16,
     };
     let claimed = store.claim_outbox(&claim, ts(20)).await.unwrap();
     assert_eq!(claimed.len(), 2);
