@@ -15,3 +15,8 @@ CREATE INDEX outbox_stream_pending ON outbox (destination, id) WHERE status = 'p
 -- oldest due few of each, so a busy destination's backlog is never walked
 -- (log stream batches: `outbox_stream_pending`).
 CREATE INDEX outbox_claimable_destination ON outbox (destination, next_attempt_at, id) WHERE status = 'pending' AND kind IN ('backchannel_logout', 'ssf_push');
+-- The purge's walks: SSF events waiting for a poll or a paused stream, by
+-- age (they expire with the audit log), and finished log stream batches
+-- (kept a day). Without these each purge pass read the whole table.
+CREATE INDEX outbox_waiting ON outbox (created_at) WHERE status = 'pending' AND kind IN ('ssf_poll', 'ssf_held');
+CREATE INDEX outbox_finished_batches ON outbox (finished_at) WHERE kind = 'log_stream_batch' AND finished_at IS NOT NULL;
