@@ -12,6 +12,7 @@ pub mod media_type;
 pub mod nul;
 pub mod pages;
 pub mod rate_limit;
+pub mod readiness;
 pub mod ssf;
 
 use std::time::Duration;
@@ -43,6 +44,7 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readiness::readyz))
         .merge(auth_api::routes().layer(from_fn(nul::oauth_targets)))
         .merge(pages::routes().layer(from_fn(nul::page_targets)))
         .merge(dashboard::routes().layer(from_fn(nul::dashboard_targets)))

@@ -37,6 +37,7 @@ mod openapi; // /api/v2/openapi.json: every Management route described, every de
 mod password_hashing; // the Argon2id bound: waiting, 429 with Retry-After on each surface, no failure counted
 mod process; // the binary itself: default SQLite file, SIGTERM, kill -9 durability
 mod purge; // the background purge deletes revoked rows while the server runs
+mod readiness; // GET /readyz: ready only when the database answers and its migrations are this binary's
 mod redirect_urls; // registered URLs: dangerous schemes refused, native schemes work, exact match, never redirected to
 mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges
 mod revocation; // /oauth/revoke and /oauth/introspect: grant-wide, flag, ownership, immediate effect

@@ -17,9 +17,11 @@ use grantor_domain::{
     SessionId, TenantSettings, Timestamp, TokenHash, User, UserId,
 };
 
+pub use readiness::MigrationStatus;
 pub use records::*;
 pub use ssf_records::*;
 
+mod readiness;
 mod records;
 mod ssf_records;
 
@@ -247,6 +249,9 @@ operations! {
     fn purge(&self, plan: &PurgePlan, now: Timestamp) -> PurgeReport;
     /// Row counts of the tables that grow with use (full counts).
     fn table_sizes(&self) -> TableSizes;
+    /// The applied migrations against this binary's (`GET /readyz`); an
+    /// error when the database does not answer.
+    fn migration_status(&self) -> MigrationStatus;
 
     // The outbox (`ops/outbox.rs`); messages are written by the changes they announce.
     /// Whether any message is due at `now` (a read).

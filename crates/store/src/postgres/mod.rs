@@ -33,6 +33,10 @@ pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 /// trip) here (`ops/logs.rs`).
 pub(crate) const DML_IN_WITH: bool = true;
 
+/// The migrations this binary embeds and runs at start; readiness compares
+/// the database's applied versions with them.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 
@@ -44,7 +48,7 @@ pub(crate) async fn connect(url: &str) -> StoreResult<ops::Backend> {
         .connect_with(options)
         .await?;
     // sqlx takes an advisory lock, so processes starting together migrate once.
-    sqlx::migrate!("../../migrations/postgres")
+    MIGRATOR
         .run(&pool)
         .await
         .map_err(|e| anyhow::anyhow!(e).context("running PostgreSQL migrations"))?;
