@@ -146,6 +146,10 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_BODY_READ_TIMEOUT_SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub body_read_timeout_seconds: u64,
+    /// Log lines as `text` or `json` (one object per line); `auto` is text
+    /// when standard error is a terminal, JSON otherwise.
+    #[arg(long, env = "GRANTOR_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Auto)]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// How connections are served.

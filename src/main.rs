@@ -10,12 +10,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    telemetry::init();
     let cli = Cli::parse();
     // Installed before anything else, so an early SIGTERM still exits cleanly.
     let shutdown = grantor::app::shutdown_signal();
     match cli.command {
         Command::Serve(args) => {
+            telemetry::init(args.log_format);
             let config = match Config::from_args(args) {
                 Ok(c) => c,
                 Err(message) => {

@@ -40,6 +40,7 @@ mod purge; // the background purge deletes revoked rows while the server runs
 mod readiness; // GET /readyz: ready only when the database answers and its migrations are this binary's
 mod redirect_urls; // registered URLs: dangerous schemes refused, native schemes work, exact match, never redirected to
 mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges
+mod request_logs; // a grantor process with JSON logs: one line per request with its X-Request-Id, no secret in any line
 mod revocation; // /oauth/revoke and /oauth/introspect: grant-wide, flag, ownership, immediate effect
 mod revocation_scale; // one call revokes a user holding 100,000 refresh tokens, on each database
 mod ssf; // Shared Signals (SSF 1.0, CAEP, RISC): streams, boundaries, SETs per revocation path, push and poll

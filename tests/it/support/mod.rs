@@ -186,6 +186,30 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
 }
 
 impl TestApp {
+    /// A `TestApp` for a server this test started some other way (a
+    /// `grantor serve` process) on `db`, with the suite's bootstrap
+    /// credentials; `stop` does nothing.
+    pub fn remote(base_url: &str, db: std::sync::Arc<TestDatabase>) -> TestApp {
+        tls();
+        TestApp {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            issuer: format!("{}/", base_url.trim_end_matches('/')),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .expect("http client"),
+            clock: Clock::System,
+            db,
+            password_hashing: std::sync::Arc::new(grantor::password::PasswordHashing::new(
+                Default::default(),
+            )),
+            shutdown: None,
+            server: None,
+            mgmt_token: tokio::sync::OnceCell::new(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
