@@ -30,6 +30,10 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// TOML file of options: each key is a long option name below (with `-`
+    /// or `_`); options and environment variables override it.
+    #[arg(long, env = "GRANTOR_CONFIG", value_name = "FILE")]
+    pub config: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "GRANTOR_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -50,7 +54,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_BOOTSTRAP_CLIENT_SECRET", hide_env_values = true)]
     pub bootstrap_client_secret: Option<String>,
     /// E-mail of the dashboard administrator made at first start.
-    #[arg(long, env = "GRANTOR_ADMIN_EMAIL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "GRANTOR_ADMIN_EMAIL",
+        hide_env_values = true,
+        default_value = "admin@grantor.local"
+    )]
     pub admin_email: Option<String>,
     /// Its password (generated when unset).
     #[arg(long, env = "GRANTOR_ADMIN_PASSWORD", hide_env_values = true)]

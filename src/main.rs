@@ -1,5 +1,4 @@
-use clap::Parser;
-use grantor::config::{Cli, Command};
+use grantor::config::Command;
 use grantor::{telemetry, Application, Config};
 
 /// mimalloc instead of glibc's allocator: cheaper per allocation on the
@@ -10,7 +9,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match grantor::config_file::parse() {
+        Ok(cli) => cli,
+        Err(message) => {
+            eprintln!("grantor: {message}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     // Installed before anything else, so an early SIGTERM still exits cleanly.
     let shutdown = grantor::app::shutdown_signal();
     match cli.command {

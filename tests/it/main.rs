@@ -13,6 +13,7 @@ mod bootstrap; // first start, restarts, concurrent starts
 mod browser_hardening; // CSP per page (nonce on form_post), RFC 9207 iss, __Host- CSRF cookie rotated at sign-in
 mod brute_force; // brute-force limits: per e-mail and IP, per IP, /activate guesses; reserved before the check, so parallel guesses get no more
 mod client_credentials; // machine tokens: authentication, audiences, scopes, claims
+mod config_file; // --config grantor.toml: file values used, options and environment override them, unknown keys refused
 mod dashboard; // /dashboard: sign-in, CSRF, users and their tabs, revocations, applications, tenant settings
 mod device_flow; // /oauth/device/code and /activate: codes, guessing protection, login, consent, approval
 mod discovery; // discovery document, JWKS, healthz
