@@ -159,6 +159,11 @@ pub struct ServeArgs {
     /// when standard error is a terminal, JSON otherwise.
     #[arg(long, env = "GRANTOR_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Auto)]
     pub log_format: crate::telemetry::LogFormat,
+    /// OpenTelemetry collector to export traces to over OTLP/HTTP (protobuf),
+    /// as a base URL (`http://collector:4318`; `/v1/traces` is appended).
+    /// Unset: no export.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// How connections are served.

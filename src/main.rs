@@ -20,7 +20,13 @@ async fn main() -> std::process::ExitCode {
     let shutdown = grantor::app::shutdown_signal();
     match cli.command {
         Command::Serve(args) => {
-            telemetry::init(args.log_format);
+            let telemetry = match telemetry::init(args.log_format, args.otlp_endpoint.as_deref()) {
+                Ok(t) => t,
+                Err(message) => {
+                    eprintln!("grantor: {message}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
             let config = match Config::from_args(args) {
                 Ok(c) => c,
                 Err(message) => {
@@ -34,12 +40,14 @@ async fn main() -> std::process::ExitCode {
                 app.run_until_stopped(shutdown).await
             }
             .await;
+            if let Err(e) = result.as_ref() {
+                tracing::error!("grantor stopped: {e:#}");
+            }
+            // The spans still queued are sent before the process exits.
+            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
             match result {
                 Ok(()) => std::process::ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("grantor stopped: {e:#}");
-                    std::process::ExitCode::FAILURE
-                }
+                Err(_) => std::process::ExitCode::FAILURE,
             }
         }
     }

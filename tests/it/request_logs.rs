@@ -30,17 +30,23 @@ const EMAIL: &str = "logs@example.test";
 const PASSWORD: &str = "a password that never appears in a log";
 
 /// A `grantor serve` process on `db` whose stderr is collected line by line.
-struct Server {
+pub struct Server {
     child: std::process::Child,
-    base_url: String,
+    pub base_url: String,
     lines: Arc<Mutex<Vec<String>>>,
     reader: std::thread::JoinHandle<()>,
 }
 
 impl Server {
-    fn start(db: &TestDatabase) -> Self {
+    pub fn start(db: &TestDatabase) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    /// [`Server::start`] with more environment variables.
+    pub fn start_with(db: &TestDatabase, env: &[(&str, &str)]) -> Self {
         crate::support::tls();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_grantor"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_grantor"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("GRANTOR_ISSUER")
             .env_remove("GRANTOR_CONFIG")
@@ -56,10 +62,13 @@ impl Server {
             .env("GRANTOR_RATE_LIMIT_PER_CLIENT", "0")
             .env("GRANTOR_RATE_LIMIT_WRITES_PER_IP", "0")
             .env("GRANTOR_PURGE_INTERVAL_SECONDS", "0")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("grantor starts");
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("grantor starts");
         let stderr = child.stderr.take().expect("stderr");
         let lines: Arc<Mutex<Vec<String>>> = Arc::default();
         let collected = lines.clone();
@@ -96,7 +105,7 @@ impl Server {
     }
 
     /// SIGTERM, wait for the exit, and every line it wrote.
-    fn stop(mut self) -> Vec<String> {
+    pub fn stop(mut self) -> Vec<String> {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())

@@ -103,14 +103,18 @@ macro_rules! dispatch {
 }
 use dispatch;
 
-/// Declares `Store` methods that forward to the backend method of the same name.
+/// Declares `Store` methods that forward to the backend method of the same
+/// name, each in a `debug` span `store.<name>` without fields (for trace
+/// export; switched off, and free, unless a subscriber wants it).
 macro_rules! operations {
     ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
         impl Store {
             $(
                 $(#[$meta])*
                 pub async fn $name(&self $(, $arg: $ty)*) -> StoreResult<$ret> {
-                    dispatch!(self, b => b.$name($($arg),*).await)
+                    use tracing::Instrument as _;
+                    let span = tracing::debug_span!(concat!("store.", stringify!($name)));
+                    dispatch!(self, b => b.$name($($arg),*).instrument(span).await)
                 }
             )*
         }
