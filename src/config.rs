@@ -31,6 +31,10 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// TOML file of options: each key is a long option name below (with `-`
+    /// or `_`); options and environment variables override it.
+    #[arg(long, env = "GRANTOR_CONFIG", value_name = "FILE")]
+    pub config: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "GRANTOR_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -51,7 +55,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_BOOTSTRAP_CLIENT_SECRET", hide_env_values = true)]
     pub bootstrap_client_secret: Option<String>,
     /// E-mail of the dashboard administrator made at first start.
-    #[arg(long, env = "GRANTOR_ADMIN_EMAIL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "GRANTOR_ADMIN_EMAIL",
+        hide_env_values = true,
+        default_value = "admin@grantor.local"
+    )]
     pub admin_email: Option<String>,
     /// Its password (generated when unset).
     #[arg(long, env = "GRANTOR_ADMIN_PASSWORD", hide_env_values = true)]
@@ -159,6 +168,15 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_BODY_READ_TIMEOUT_SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub body_read_timeout_seconds: u64,
+    /// Log lines as `text` or `json` (one object per line); `auto` is text
+    /// when standard error is a terminal, JSON otherwise.
+    #[arg(long, env = "GRANTOR_LOG_FORMAT", value_enum, default_value_t = crate::telemetry::LogFormat::Auto)]
+    pub log_format: crate::telemetry::LogFormat,
+    /// OpenTelemetry collector to export traces to over OTLP/HTTP (protobuf),
+    /// as a base URL (`http://collector:4318`; `/v1/traces` is appended).
+    /// Unset: no export.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// How connections are served.

@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod claims;
 pub mod clock;
 pub mod config;
+pub mod config_file;
 pub mod flows;
 pub mod http;
 pub mod keys;

@@ -1,5 +1,4 @@
-use clap::Parser;
-use grantor::config::{Cli, Command};
+use grantor::config::Command;
 use grantor::{telemetry, Application, Config};
 
 /// mimalloc instead of glibc's allocator: cheaper per allocation on the
@@ -10,12 +9,24 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    telemetry::init();
-    let cli = Cli::parse();
+    let cli = match grantor::config_file::parse() {
+        Ok(cli) => cli,
+        Err(message) => {
+            eprintln!("grantor: {message}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     // Installed before anything else, so an early SIGTERM still exits cleanly.
     let shutdown = grantor::app::shutdown_signal();
     match cli.command {
         Command::Serve(args) => {
+            let telemetry = match telemetry::init(args.log_format, args.otlp_endpoint.as_deref()) {
+                Ok(t) => t,
+                Err(message) => {
+                    eprintln!("grantor: {message}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
             let config = match Config::from_args(args) {
                 Ok(c) => c,
                 Err(message) => {
@@ -29,12 +40,14 @@ async fn main() -> std::process::ExitCode {
                 app.run_until_stopped(shutdown).await
             }
             .await;
+            if let Err(e) = result.as_ref() {
+                tracing::error!("grantor stopped: {e:#}");
+            }
+            // The spans still queued are sent before the process exits.
+            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
             match result {
                 Ok(()) => std::process::ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("grantor stopped: {e:#}");
-                    std::process::ExitCode::FAILURE
-                }
+                Err(_) => std::process::ExitCode::FAILURE,
             }
         }
     }

@@ -38,6 +38,7 @@ pub enum ClientAuthError {
 }
 
 /// Looks the client up and checks what it presented; one database read.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn authenticate(
     store: &Store,
     presented: &PresentedClient,

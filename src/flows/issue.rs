@@ -194,6 +194,7 @@ pub fn new_family(
 }
 
 /// Mints and records the tokens of a user flow (code, device, password).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn issue_for_user(
     state: &AppState,
     mut ctx: IssueContext<'_>,

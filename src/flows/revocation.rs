@@ -78,6 +78,7 @@ fn revocation_event(
 
 /// Revokes what `target` covers, at once and durably, and records who did it
 /// and what it covered. An unknown target writes nothing (`receipt.found`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke(
     state: &AppState,
     target: RevocationTarget,

@@ -13,6 +13,7 @@ mod bootstrap; // first start, restarts, concurrent starts
 mod browser_hardening; // CSP per page (nonce on form_post), RFC 9207 iss, __Host- CSRF cookie rotated at sign-in
 mod brute_force; // brute-force limits: per e-mail and IP, per IP, /activate guesses; reserved before the check, so parallel guesses get no more
 mod client_credentials; // machine tokens: authentication, audiences, scopes, claims
+mod config_file; // --config grantor.toml: file values used, options and environment override them, unknown keys refused
 mod dashboard; // /dashboard: sign-in, CSRF, users and their tabs, revocations, applications, tenant settings
 mod device_flow; // /oauth/device/code and /activate: codes, guessing protection, login, consent, approval
 mod discovery; // discovery document, JWKS, healthz
@@ -35,11 +36,14 @@ mod management_sessions; // /api/v2/sessions, users/{id}/sessions, revoke-access
 mod management_user_blocks; // /api/v2/user-blocks: brute-force blocks listed and lifted, by e-mail and user id
 mod management_users; // /api/v2/users and /users-by-email: CRUD, paging, search, metadata merge
 mod openapi; // /api/v2/openapi.json: every Management route described, every description served
+mod otlp; // --otlp-endpoint: request, flow and store spans exported over OTLP/HTTP to a receiver in the test
 mod password_hashing; // the Argon2id bound: waiting, 429 with Retry-After on each surface, no failure counted
 mod process; // the binary itself: default SQLite file, SIGTERM, kill -9 durability
 mod purge; // the background purge deletes revoked rows while the server runs
+mod readiness; // GET /readyz: ready only when the database answers and its migrations are this binary's
 mod redirect_urls; // registered URLs: dangerous schemes refused, native schemes work, exact match, never redirected to
 mod refresh_tokens; // password grant, rotation, leeway, reuse detection, lifetimes, parallel exchanges
+mod request_logs; // a grantor process with JSON logs: one line per request with its X-Request-Id, no secret in any line
 mod revocation; // /oauth/revoke and /oauth/introspect: grant-wide, flag, ownership, immediate effect
 mod revocation_scale; // one call revokes a user holding 100,000 refresh tokens, on each database
 mod signing_keys; // /api/v2/keys/signing and the dashboard page: shapes, scopes, rotation, revocation, two processes

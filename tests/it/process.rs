@@ -27,7 +27,11 @@ fn start(dir: &std::path::Path, extra_env: &[(&str, &str)]) -> (std::process::Ch
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+                // Text or JSON lines: the address ends at a space or a quote.
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"')
+                    .collect();
                 let _ = tx.send(addr);
             }
         }

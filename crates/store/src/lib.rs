@@ -17,9 +17,11 @@ use grantor_domain::{
     SessionId, TenantSettings, Timestamp, TokenHash, User, UserId,
 };
 
+pub use readiness::MigrationStatus;
 pub use records::*;
 pub use ssf_records::*;
 
+mod readiness;
 mod records;
 mod ssf_records;
 
@@ -101,14 +103,18 @@ macro_rules! dispatch {
 }
 use dispatch;
 
-/// Declares `Store` methods that forward to the backend method of the same name.
+/// Declares `Store` methods that forward to the backend method of the same
+/// name, each in a `debug` span `store.<name>` without fields (for trace
+/// export; switched off, and free, unless a subscriber wants it).
 macro_rules! operations {
     ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
         impl Store {
             $(
                 $(#[$meta])*
                 pub async fn $name(&self $(, $arg: $ty)*) -> StoreResult<$ret> {
-                    dispatch!(self, b => b.$name($($arg),*).await)
+                    use tracing::Instrument as _;
+                    let span = tracing::debug_span!(concat!("store.", stringify!($name)));
+                    dispatch!(self, b => b.$name($($arg),*).instrument(span).await)
                 }
             )*
         }
@@ -262,6 +268,9 @@ operations! {
     fn purge(&self, plan: &PurgePlan, now: Timestamp) -> PurgeReport;
     /// Row counts of the tables that grow with use (full counts).
     fn table_sizes(&self) -> TableSizes;
+    /// The applied migrations against this binary's (`GET /readyz`); an
+    /// error when the database does not answer.
+    fn migration_status(&self) -> MigrationStatus;
 
     // The outbox (`ops/outbox.rs`); messages are written by the changes they announce.
     /// Whether any message is due at `now` (a read).

@@ -47,6 +47,7 @@ pub struct IssuedTokens {
 
 /// Runs `grant_type` for a client the token endpoint authenticated
 /// (`flows::client_auth`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn exchange(
     state: &AppState,
     grant_type: GrantType,

@@ -132,6 +132,7 @@ pub async fn authenticate(
             return Err(endpoint.refusal(Failure::Rejected).into())
         }
     };
+    crate::http::request_log::note_client(client.client_id.as_str());
     // Charged only once the client is authenticated: a bucket keyed by a
     // presented client id would let anyone lock that client out.
     state

@@ -103,6 +103,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(invalid)?;
         let scopes = grant.held_scopes(claims["scope"].as_str().unwrap_or_default());
         let caller = Caller { client_id, scopes };
+        crate::http::request_log::note_client(caller.client_id.as_str());
         // The per-client bucket, keyed by the verified `azp` (an unverified
         // one would let anyone drain another client's allowance).
         let allowance = state

@@ -145,25 +145,31 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 /// Starts a server on an existing test database (restarts, several processes).
-pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions) -> TestApp {
-    tls();
-    let config = Config {
+/// `grantor serve`'s configuration as the suite runs it, on `database_url`.
+pub fn config_for(database_url: &str, options: AppOptions) -> Config {
+    Config {
         listen: "127.0.0.1:0".to_owned(),
         issuer: options
             .issuer
             .as_deref()
             .map(|i| grantor::config::Issuer::parse(i).expect("test issuer")),
-        database_url: db.url().to_owned(),
+        database_url: database_url.to_owned(),
         bootstrap: options.bootstrap,
-        clock: options.clock.clone(),
-        purge: options.purge.clone(),
+        clock: options.clock,
+        purge: options.purge,
         outbox: options.outbox,
         password_hashing: options.password_hashing,
         rate_limits: options.rate_limits,
         trusted_proxies: options.trusted_proxies,
         connections: options.connections,
         signing_key_refresh: options.signing_key_refresh,
-    };
+    }
+}
+
+pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions) -> TestApp {
+    tls();
+    let clock = options.clock.clone();
+    let config = config_for(db.url(), options);
     let app = Application::build(config)
         .await
         .expect("application starts");
@@ -183,7 +189,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         base_url,
         issuer,
         http,
-        clock: options.clock,
+        clock,
         db,
         password_hashing,
         shutdown: Some(tx),
@@ -193,6 +199,30 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
 }
 
 impl TestApp {
+    /// A `TestApp` for a server this test started some other way (a
+    /// `grantor serve` process) on `db`, with the suite's bootstrap
+    /// credentials; `stop` does nothing.
+    pub fn remote(base_url: &str, db: std::sync::Arc<TestDatabase>) -> TestApp {
+        tls();
+        TestApp {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            issuer: format!("{}/", base_url.trim_end_matches('/')),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .expect("http client"),
+            clock: Clock::System,
+            db,
+            password_hashing: std::sync::Arc::new(grantor::password::PasswordHashing::new(
+                Default::default(),
+            )),
+            shutdown: None,
+            server: None,
+            mgmt_token: tokio::sync::OnceCell::new(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }

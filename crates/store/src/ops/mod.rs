@@ -23,6 +23,7 @@ mod log_streams;
 mod logs;
 mod outbox;
 mod purge;
+mod readiness;
 mod refresh_tokens;
 mod resource_servers;
 mod revocation;

@@ -40,6 +40,10 @@ pub(crate) const DML_IN_WITH: bool = true;
 pub(crate) const IN_IDS_OF: &str = " = ANY(ARRAY(";
 pub(crate) const IN_IDS_END: &str = "))";
 
+/// The migrations this binary embeds and runs at start; readiness compares
+/// the database's applied versions with them.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 
@@ -51,7 +55,7 @@ pub(crate) async fn connect(url: &str) -> StoreResult<ops::Backend> {
         .connect_with(options)
         .await?;
     // sqlx takes an advisory lock, so processes starting together migrate once.
-    sqlx::migrate!("../../migrations/postgres")
+    MIGRATOR
         .run(&pool)
         .await
         .map_err(|e| anyhow::anyhow!(e).context("running PostgreSQL migrations"))?;

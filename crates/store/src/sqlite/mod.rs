@@ -40,6 +40,10 @@ pub(crate) const DML_IN_WITH: bool = false;
 pub(crate) const IN_IDS_OF: &str = " IN (";
 pub(crate) const IN_IDS_END: &str = ")";
 
+/// The migrations this binary embeds and runs at start; readiness compares
+/// the database's applied versions with them.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
 #[path = "../ops/mod.rs"]
 pub mod ops;
 
@@ -77,7 +81,7 @@ async fn open_and_migrate(url: &str) -> StoreResult<ops::Backend> {
         .test_before_acquire(false)
         .connect_with(options)
         .await?;
-    if let Err(e) = sqlx::migrate!("../../migrations/sqlite").run(&pool).await {
+    if let Err(e) = MIGRATOR.run(&pool).await {
         pool.close().await;
         return Err(anyhow::anyhow!(e)
             .context("running SQLite migrations")

@@ -25,6 +25,7 @@ mod logs; // the audit log: filters, paging both ways
 mod migrations; // migrations/sqlite and migrations/postgres: same versions, same statements
 mod outbox; // the outbox: messages written with the change, leased claims, settled once, purged
 mod purge; // bounded batches of dead rows
+mod readiness; // the applied migrations are this binary's
 mod refresh_tokens; // cap, exchange compare-and-set, rotation pruning, MAC key, live listing
 mod revocation; // every revocation target, receipts, epochs
 mod sessions; // browser sessions: live listing
