@@ -41,9 +41,23 @@ pub fn parse_from(argv: Vec<OsString>) -> Result<Cli, String> {
     };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("reading the configuration file {path}: {e}"))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| format!("the configuration file {path} is not valid TOML: {e}"))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        // Only the message and the line: the parser's own rendering quotes
+        // the line, which may hold a password or a database URL.
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        match line {
+            Some(line) => format!(
+                "the configuration file {path} is not valid TOML at line {line}: {}",
+                e.message()
+            ),
+            None => format!(
+                "the configuration file {path} is not valid TOML: {}",
+                e.message()
+            ),
+        }
+    })?;
 
     let command = Cli::command();
     let serve_command = command
@@ -172,6 +186,16 @@ mod tests {
         let error = serve("purge-batch-size = 0\n", &[]).unwrap_err();
         assert!(error.contains("purge-batch-size"), "{error}");
         let error = serve("listen = \n", &[]).unwrap_err();
-        assert!(error.contains("not valid TOML"), "{error}");
+        assert!(error.contains("not valid TOML at line 1"), "{error}");
+        // A broken line may hold a secret: the error never quotes it.
+        for broken in [
+            "listen = \"127.0.0.1:1\"\nadmin-password = \"pa\\ss-S3cret\"\n",
+            "database_url = \"postgres://grantor:S3cret@db/grantor\n",
+            "admin-password = \"S3cret\"\nadmin-password = \"S3cret\"\n",
+        ] {
+            let error = serve(broken, &[]).unwrap_err();
+            assert!(!error.contains("S3cret"), "{error}");
+            assert!(error.contains("configuration file"), "{error}");
+        }
     }
 }

@@ -129,6 +129,12 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
         || (ip.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
             && is_internal_v4(embedded_v4(ip)))
         || (ip.segments()[..6] == [0; 6] && is_internal_v4(embedded_v4(ip)))
+        // Local-use NAT64 (64:ff9b:1::/48, RFC 8215) translates into the
+        // operator's own IPv4 networks; Teredo (2001::/32) and 6to4
+        // (2002::/16) tunnel to IPv4 addresses too: none is a receiver's.
+        || (first == 0x64 && ip.segments()[1] == 0xff9b && ip.segments()[2] == 1)
+        || (first == 0x2001 && ip.segments()[1] == 0)
+        || first == 0x2002
 }
 
 fn embedded_v4(ip: Ipv6Addr) -> Ipv4Addr {
@@ -155,10 +161,15 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 .copied()
                 .filter(|addr| policy.permits(addr.ip()))
                 .collect();
-            match (permitted.is_empty(), found.first()) {
+            // The refusal does not say which address the name has: the
+            // receiver's registrant would learn the internal network's names.
+            match (permitted.is_empty(), found.is_empty()) {
                 (false, _) => Ok(Box::new(permitted.into_iter()) as reqwest::dns::Addrs),
-                (true, Some(first)) => Err(refusal(first.ip()).into()),
-                (true, None) => Err(format!("{host} has no address").into()),
+                (true, false) => Err(format!(
+                    "refused to connect to {host}: it resolves only to internal addresses (allow their network with --outbound-allow-networks)"
+                )
+                .into()),
+                (true, true) => Err(format!("{host} has no address").into()),
             }
         })
     }
@@ -193,6 +204,9 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
             "::127.0.0.1",
+            "64:ff9b:1::a00:1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2002:a00:1::1",
         ] {
             assert!(!policy.permits(ip(internal)), "{internal} must be refused");
         }
@@ -239,6 +253,10 @@ mod tests {
         let refused = EgressPolicy::default().resolver().resolve(name).await;
         let error = refused.err().expect("localhost is internal").to_string();
         assert!(error.contains("--outbound-allow-networks"), "{error}");
+        assert!(
+            !error.contains("127.0.0.1") && !error.contains("::1"),
+            "the address is not told: {error}"
+        );
 
         let name: reqwest::dns::Name = "localhost".parse().unwrap();
         let allowed = EgressPolicy::parse("127.0.0.0/8,::1")

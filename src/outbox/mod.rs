@@ -193,6 +193,10 @@ fn http_client(config: &OutboxConfig) -> anyhow::Result<reqwest::Client> {
         .connect_timeout(config.request_timeout)
         // A receiver answers; it does not send us elsewhere.
         .redirect(reqwest::redirect::Policy::none())
+        // Never through a proxy from the environment (`HTTPS_PROXY`): the
+        // proxy would resolve the receiver's name, out of the egress rule's
+        // sight.
+        .no_proxy()
         // Only addresses the egress rule permits (names; IP literals are
         // checked before each request).
         .dns_resolver(config.egress.resolver())

@@ -63,6 +63,10 @@ async fn delete_ids_in(
 
 /// Deletes up to `limit` rows of `table` whose `order_column` is before
 /// `cutoff`, oldest first; `key` identifies a row.
+/// How long before its audit event is purged an SSF event still waiting is
+/// failed (`expired_ssf_events`).
+pub(crate) const SSF_EXPIRY_LEAD_MS: i64 = 3_600_000;
+
 async fn delete_before(
     backend: &Backend,
     table: &str,
@@ -205,17 +209,21 @@ impl Backend {
         .await?;
         // An SSF event waiting for a poll, or held by a paused stream,
         // cannot wait longer than the audit event its SET is built from:
-        // it is failed (shown in deliveries, purged like the rest) before
-        // that event goes.
+        // it is failed (shown in deliveries, purged like the rest) an hour
+        // before that event goes, so a pass that cannot expire them all
+        // leaves the next passes time to. The outer conditions are checked
+        // again: on PostgreSQL a row a poll settled or a worker claimed
+        // since the subquery read it must be left alone.
         report.expired_ssf_events = {
             let mut tx = self.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE outbox SET status = 'failed', finished_at = $2, lease_owner = NULL, lease_until = NULL, \
                  last_error = 'expired: not delivered within the audit log retention' \
                  WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' \
-                 AND kind IN ('ssf_poll', 'ssf_held') AND created_at < $1 ORDER BY created_at LIMIT $3)",
+                 AND kind IN ('ssf_poll', 'ssf_held') AND created_at < $1 ORDER BY created_at LIMIT $3) \
+                 AND status = 'pending' AND kind IN ('ssf_poll', 'ssf_held')",
             )
-            .bind(plan.logs_before.0)
+            .bind(plan.logs_before.0.saturating_add(SSF_EXPIRY_LEAD_MS))
             .bind(now.0)
             .bind(limit)
             .execute(&mut *tx)

@@ -178,12 +178,14 @@ async fn requeue_in(
     );
     match kind {
         Some(kind) => {
-            sqlx::query(&format!("UPDATE outbox SET kind = $3 WHERE {waiting}"))
-                .bind(stream_id)
-                .bind(now.0)
-                .bind(kind.as_str())
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(&format!(
+                "UPDATE outbox SET kind = $3 WHERE {waiting} AND kind <> $3"
+            ))
+            .bind(stream_id)
+            .bind(now.0)
+            .bind(kind.as_str())
+            .execute(&mut *conn)
+            .await?;
         }
         None => {
             sqlx::query(&format!(
@@ -365,23 +367,29 @@ impl Backend {
         if released == 0 {
             return Ok(false);
         }
-        match stream.map(Row::into_stream) {
-            Some(stream) => {
-                requeue_in(
-                    &mut tx,
-                    &stream.id,
-                    kind_for(&stream),
-                    "the stream was disabled",
-                    now,
-                )
-                .await?;
+        // Only this message moves: the stream's other waiting messages
+        // followed its last change already.
+        let stream = stream.map(Row::into_stream);
+        match stream.as_ref().map(kind_for) {
+            Some(Some(kind)) => {
+                sqlx::query("UPDATE outbox SET kind = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(kind.as_str())
+                    .execute(&mut *tx)
+                    .await?;
             }
-            None => {
+            dropped => {
+                let reason = if dropped.is_some() {
+                    "the stream was disabled"
+                } else {
+                    "the stream was deleted"
+                };
                 sqlx::query(
-                    "UPDATE outbox SET status = 'failed', last_error = 'the stream was deleted', finished_at = $2 WHERE id = $1",
+                    "UPDATE outbox SET status = 'failed', last_error = $3, finished_at = $2 WHERE id = $1",
                 )
                 .bind(id)
                 .bind(now.0)
+                .bind(reason)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -562,7 +562,7 @@ async fn a_multi_user_revocation_announces_every_user(store: &Store) {
 
 /// A receiver that never polls, or a stream left paused, keeps its events
 /// only as long as the audit events they are built from: the purge fails
-/// them (a bounded batch at a time) before those go; push events are left
+/// them (a bounded batch at a time) an hour before those go; push events are left
 /// to their attempt limit.
 async fn unpolled_and_held_events_expire_with_the_audit_log(store: &Store) {
     arrange(store).await;
@@ -595,9 +595,12 @@ async fn unpolled_and_held_events_expire_with_the_audit_log(store: &Store) {
             OutboxKind::SsfPoll
         ]
     );
-    let plan = |before: i64, batch_size: i64| PurgePlan {
+    // Events expire an hour before their audit events go: `expiring_before`
+    // is the events' cutoff.
+    const LEAD: i64 = 3_600_000;
+    let plan = |expiring_before: i64, batch_size: i64| PurgePlan {
         batch_size,
-        logs_before: ts(before),
+        logs_before: ts(expiring_before - LEAD),
         families_after: String::new(),
         sessions_after: String::new(),
     };
