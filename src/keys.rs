@@ -234,8 +234,30 @@ pub struct PublicKeyInfo {
 }
 
 /// Parses `rec` for its public key (the Management API's `cert`,
-/// `fingerprint` and `thumbprint`).
+/// `fingerprint` and `thumbprint`). A kid's key never changes, so each is
+/// parsed once per process: listing the keys must not parse every private
+/// key ever made (four more with each rotation) on every request.
 pub fn public_key_info(rec: &SigningKeyRecord) -> anyhow::Result<PublicKeyInfo> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<HashMap<String, PublicKeyInfo>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let cached = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&rec.kid)
+        .cloned();
+    if let Some(info) = cached {
+        return Ok(info);
+    }
+    let info = public_key_info_uncached(rec)?;
+    cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(rec.kid.clone(), info.clone());
+    Ok(info)
+}
+
+fn public_key_info_uncached(rec: &SigningKeyRecord) -> anyhow::Result<PublicKeyInfo> {
     let spki = parse_key(rec)?.spki;
     let body = STANDARD.encode(&spki);
     let mut pem = String::from("-----BEGIN PUBLIC KEY-----\r\n");
