@@ -271,6 +271,18 @@ impl Bench {
             .await
             .expect("MAC key");
         let (audit, _writer) = grantor::flows::audit::AuditQueue::start(store.clone());
+        let passwords = Arc::new(grantor::password::PasswordHashing::new(Default::default()));
+        let rate_limits = Arc::new(grantor::http::rate_limit::RateLimits::new(
+            &grantor::http::rate_limit::RateLimitConfig::disabled(),
+        ));
+        // As `Application::build` does: every store operation is timed.
+        let metrics = Arc::new(grantor::metrics::Metrics::new(
+            true,
+            &audit,
+            &passwords,
+            &rate_limits,
+        ));
+        store.observe_operations(metrics.clone());
         AppState {
             store,
             keys: Arc::new(keys),
@@ -279,11 +291,10 @@ impl Bench {
             clock: Clock::System,
             audit,
             outbox: Default::default(),
-            passwords: Arc::new(grantor::password::PasswordHashing::new(Default::default())),
-            rate_limits: Arc::new(grantor::http::rate_limit::RateLimits::new(
-                &grantor::http::rate_limit::RateLimitConfig::disabled(),
-            )),
+            passwords,
+            rate_limits,
             trusted_proxies: Arc::new(Default::default()),
+            metrics,
         }
     }
 }

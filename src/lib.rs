@@ -9,6 +9,7 @@ pub mod config;
 pub mod flows;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod outbox;
 pub mod password;
 pub mod purge;

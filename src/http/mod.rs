@@ -43,6 +43,7 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::metrics::routes(&state))
         .merge(auth_api::routes().layer(from_fn(nul::oauth_targets)))
         .merge(pages::routes().layer(from_fn(nul::page_targets)))
         .merge(dashboard::routes().layer(from_fn(nul::dashboard_targets)))
@@ -72,6 +73,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client_ip::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::http_layer,
         ))
         .with_state(state)
 }

@@ -87,6 +87,9 @@ pub struct AppOptions {
     pub outbox: grantor::outbox::OutboxConfig,
     /// How often the server polls the signing keys' version.
     pub signing_key_refresh: std::time::Duration,
+    /// `--metrics-listen` (e.g. `127.0.0.1:0`); `None`: `/metrics` on the
+    /// main listener.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -122,6 +125,7 @@ impl Default for AppOptions {
             trusted_proxies: Default::default(),
             connections: Default::default(),
             signing_key_refresh: std::time::Duration::from_secs(2),
+            metrics_listen: None,
         }
     }
 }
@@ -134,6 +138,8 @@ pub struct TestApp {
     pub db: std::sync::Arc<TestDatabase>,
     /// The server's password-hashing bound: tests take its places to fill it.
     pub password_hashing: std::sync::Arc<grantor::password::PasswordHashing>,
+    /// `/metrics` on the separate listener, when one was asked for.
+    pub metrics_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     mgmt_token: tokio::sync::OnceCell<String>,
@@ -163,11 +169,13 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         trusted_proxies: options.trusted_proxies,
         connections: options.connections,
         signing_key_refresh: options.signing_key_refresh,
+        metrics_listen: options.metrics_listen,
     };
     let app = Application::build(config)
         .await
         .expect("application starts");
     let base_url = format!("http://{}", app.local_addr());
+    let metrics_url = app.metrics_addr().map(|a| format!("http://{a}/metrics"));
     let issuer = app.issuer().as_str().to_owned();
     let password_hashing = app.password_hashing();
     let (tx, rx) = oneshot::channel::<()>();
@@ -186,6 +194,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         clock: options.clock,
         db,
         password_hashing,
+        metrics_url,
         shutdown: Some(tx),
         server: Some(server),
         mgmt_token: tokio::sync::OnceCell::new(),
