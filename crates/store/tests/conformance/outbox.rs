@@ -15,6 +15,7 @@ conformance_tests! {
     an_ended_session_records_no_new_client,
     claims_are_leases_settled_only_by_their_owner,
     finished_messages_are_purged_with_the_audit_log,
+    pending_messages_are_counted_per_kind,
 }
 
 const USER: &str = "auth0|ob";
@@ -417,4 +418,45 @@ async fn finished_messages_are_purged_with_the_audit_log(store: &Store) {
     let left = messages(store).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].status, OutboxStatus::Pending);
+}
+
+/// The metrics' periodic count: pending messages per kind, a settled one no
+/// longer counted; and the pool's state, read without a query.
+async fn pending_messages_are_counted_per_kind(store: &Store) {
+    assert!(store.outbox_pending_counts().await.unwrap().is_empty());
+    arrange(store, &["s1", "s2", "s3"]).await;
+    store
+        .revoke(
+            &RevocationTarget::UserSessions {
+                user_id: UserId::from(USER),
+                tokens: true,
+            },
+            Reason::ManagementApi,
+            &log_event("l1", "srrt", 10),
+            ts(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.outbox_pending_counts().await.unwrap(),
+        vec![(OutboxKind::BackchannelLogout, 3)]
+    );
+    let claimed = store
+        .claim_outbox(&claim("A", 1_100, 1), ts(100))
+        .await
+        .unwrap();
+    assert!(store
+        .settle_outbox(&claimed[0].id, "A", &DeliveryOutcome::Delivered, ts(200))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.outbox_pending_counts().await.unwrap(),
+        vec![(OutboxKind::BackchannelLogout, 2)],
+        "a leased message is still pending; a delivered one is not"
+    );
+    let pool = store.pool_stats();
+    assert!(
+        pool.max >= 1 && pool.size <= pool.max && pool.idle <= pool.size,
+        "{pool:?}"
+    );
 }
