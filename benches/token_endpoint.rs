@@ -496,6 +496,26 @@ fn suite(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str, db: Tes
             .expect("token issued")
         });
     });
+    // What the metrics add to one rotating refresh at most: its request,
+    // a token issued, an outcome, and four timed store operations.
+    group.bench_function("metrics_of_one_refresh", |b| {
+        use grantor_store::OperationObserver as _;
+        let metrics = state.metrics.clone();
+        b.iter(|| {
+            metrics.request(
+                std::sync::Arc::from("/oauth/token"),
+                "POST",
+                200,
+                std::time::Duration::from_micros(900),
+            );
+            metrics.token_issued(GrantType::RefreshToken, grantor_domain::SigningAlg::Rs256);
+            metrics.refresh_exchange(grantor::metrics::RefreshOutcome::Rotated);
+            for operation in ["client", "load_exchange", "apply_exchange", "record_events"] {
+                let started = std::time::Instant::now();
+                metrics.observe(operation, started.elapsed());
+            }
+        });
+    });
     group.finish();
 
     let mut group = c.benchmark_group(format!("{backend}/store"));

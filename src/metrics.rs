@@ -282,8 +282,8 @@ impl Metrics {
         Self { registry, ..m }
     }
 
-    /// Counts one answered request (the HTTP layer).
-    fn request(&self, route: Arc<str>, method: &'static str, status: u16, elapsed: Duration) {
+    /// Counts one answered request (the HTTP layer; public for the bench).
+    pub fn request(&self, route: Arc<str>, method: &'static str, status: u16, elapsed: Duration) {
         self.http_duration
             .get_or_create(&RouteLabels {
                 route: route.clone(),
