@@ -271,6 +271,18 @@ impl Bench {
             .await
             .expect("MAC key");
         let (audit, _writer) = grantor::flows::audit::AuditQueue::start(store.clone());
+        let passwords = Arc::new(grantor::password::PasswordHashing::new(Default::default()));
+        let rate_limits = Arc::new(grantor::http::rate_limit::RateLimits::new(
+            &grantor::http::rate_limit::RateLimitConfig::disabled(),
+        ));
+        // As `Application::build` does: every store operation is timed.
+        let metrics = Arc::new(grantor::metrics::Metrics::new(
+            true,
+            &audit,
+            &passwords,
+            &rate_limits,
+        ));
+        store.observe_operations(metrics.clone());
         AppState {
             store,
             keys: Arc::new(keys),
@@ -279,11 +291,10 @@ impl Bench {
             clock: Clock::System,
             audit,
             outbox: Default::default(),
-            passwords: Arc::new(grantor::password::PasswordHashing::new(Default::default())),
-            rate_limits: Arc::new(grantor::http::rate_limit::RateLimits::new(
-                &grantor::http::rate_limit::RateLimitConfig::disabled(),
-            )),
+            passwords,
+            rate_limits,
             trusted_proxies: Arc::new(Default::default()),
+            metrics,
         }
     }
 }
@@ -483,6 +494,26 @@ fn suite(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &str, db: Tes
             )
             .await
             .expect("token issued")
+        });
+    });
+    // What the metrics add to one rotating refresh at most: its request,
+    // a token issued, an outcome, and four timed store operations.
+    group.bench_function("metrics_of_one_refresh", |b| {
+        use grantor_store::OperationObserver as _;
+        let metrics = state.metrics.clone();
+        b.iter(|| {
+            metrics.request(
+                std::sync::Arc::from("/oauth/token"),
+                "POST",
+                200,
+                std::time::Duration::from_micros(900),
+            );
+            metrics.token_issued(GrantType::RefreshToken, grantor_domain::SigningAlg::Rs256);
+            metrics.refresh_exchange(grantor::metrics::RefreshOutcome::Rotated);
+            for operation in ["client", "load_exchange", "apply_exchange", "record_events"] {
+                let started = std::time::Instant::now();
+                metrics.observe(operation, started.elapsed());
+            }
         });
     });
     group.finish();

@@ -34,6 +34,7 @@ pub struct Application {
     connections: ConnectionConfig,
     signing_key_refresh: std::time::Duration,
     audit_writer: tokio::task::JoinHandle<()>,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Application {
@@ -42,6 +43,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
+        let metrics_listener = crate::metrics::bind(config.metrics_listen.as_deref()).await?;
         let issuer = config
             .issuer
             .clone()
@@ -60,6 +62,14 @@ impl Application {
             .await?;
         let refresh_secrets = RefreshSecrets::new(&mac_key);
         let (audit, audit_writer) = AuditQueue::start(store.clone());
+        let rate_limits = Arc::new(RateLimits::new(&config.rate_limits));
+        let metrics = Arc::new(crate::metrics::Metrics::new(
+            metrics_listener.is_none(),
+            &audit,
+            &passwords,
+            &rate_limits,
+        ));
+        store.observe_operations(metrics.clone());
         let state = AppState {
             store,
             keys: Arc::new(keys),
@@ -69,8 +79,9 @@ impl Application {
             audit,
             outbox: crate::outbox::Outbox::default(),
             passwords,
-            rate_limits: Arc::new(RateLimits::new(&config.rate_limits)),
+            rate_limits,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+            metrics,
         };
         Ok(Self {
             listener,
@@ -81,6 +92,7 @@ impl Application {
             connections: config.connections,
             signing_key_refresh: config.signing_key_refresh,
             audit_writer,
+            metrics_listener,
         })
     }
 
@@ -90,6 +102,13 @@ impl Application {
 
     pub fn issuer(&self) -> &Issuer {
         &self.state.issuer
+    }
+
+    /// The separate metrics listener's address (`--metrics-listen`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The password-hashing bound this server runs under (tests fill it).
@@ -103,7 +122,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
-        let purge = crate::purge::spawn(store.clone(), self.state.clock.clone(), self.purge);
+        let purge = crate::purge::spawn(
+            store.clone(),
+            self.state.clock.clone(),
+            self.purge,
+            self.state.metrics.clone(),
+        );
+        let metrics = crate::metrics::spawn(self.state.clone(), self.metrics_listener);
         let outbox = crate::outbox::spawn(self.state.clone(), self.outbox);
         let pruner = rate_limit::spawn_pruner(
             self.state.rate_limits.clone(),
@@ -118,6 +143,7 @@ impl Application {
         let router = http::router(self.state);
         serve(self.listener, router, &self.connections, exempt, shutdown).await;
         pruner.abort();
+        metrics.iter().for_each(|task| task.abort());
         key_refresher.abort();
         if let Some(purge) = purge {
             purge.abort();

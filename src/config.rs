@@ -78,6 +78,10 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_SIGNING_KEY_REFRESH_SECONDS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub signing_key_refresh_seconds: u64,
+    /// Serve `GET /metrics` only on this address (e.g. 127.0.0.1:9464), not
+    /// on the main listener. Default: on the main listener.
+    #[arg(long, env = "GRANTOR_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// Days audit events are kept (1 to 3650).
     #[arg(long, env = "GRANTOR_LOG_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(i64).range(1..=3650))]
@@ -284,6 +288,8 @@ pub struct Config {
     pub connections: ConnectionConfig,
     /// How often this process polls the signing keys' version (`keys.rs`).
     pub signing_key_refresh: std::time::Duration,
+    /// `--metrics-listen`: `/metrics` only there (`metrics.rs`).
+    pub metrics_listen: Option<String>,
 }
 
 impl Config {
@@ -343,6 +349,7 @@ impl Config {
             },
             trusted_proxies,
             signing_key_refresh: std::time::Duration::from_secs(args.signing_key_refresh_seconds),
+            metrics_listen: args.metrics_listen,
             connections: ConnectionConfig {
                 header_read_timeout: std::time::Duration::from_secs(
                     args.header_read_timeout_seconds,

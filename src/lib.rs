@@ -10,6 +10,7 @@ pub mod config_file;
 pub mod flows;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod outbox;
 pub mod password;
 pub mod purge;

@@ -75,6 +75,8 @@ pub struct PasswordHashing {
     config: PasswordHashConfig,
     permits: Arc<Semaphore>,
     waiting: AtomicUsize,
+    /// Requests refused with [`Busy`] (the metrics register this handle).
+    pub refused: prometheus_client::metrics::counter::Counter,
     buffers: Arc<Mutex<Vec<Vec<Block>>>>,
 }
 
@@ -103,6 +105,7 @@ impl PasswordHashing {
             config,
             permits: Arc::new(Semaphore::new(config.concurrency)),
             waiting: AtomicUsize::new(0),
+            refused: Default::default(),
             buffers: Arc::new(Mutex::new(Vec::new())),
         }
     }
@@ -116,6 +119,13 @@ impl PasswordHashing {
         self.waiting.load(Ordering::Acquire)
     }
 
+    /// Computations running right now.
+    pub fn in_use(&self) -> usize {
+        self.config
+            .concurrency
+            .saturating_sub(self.permits.available_permits())
+    }
+
     /// Takes a place: at once if one is free, else after waiting (if fewer
     /// than `max_waiting` already wait) for at most `queue_timeout`.
     pub async fn permit(&self) -> Result<HashPermit, Busy> {
@@ -127,7 +137,10 @@ impl PasswordHashing {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
-            .map_err(|_| Busy)?;
+            .map_err(|_| {
+                self.refused.inc();
+                Busy
+            })?;
         let _waiting = Waiting(&self.waiting);
         match tokio::time::timeout(
             self.config.queue_timeout,
@@ -137,7 +150,10 @@ impl PasswordHashing {
         {
             Ok(Ok(permit)) => Ok(HashPermit { _permit: permit }),
             // Timed out (or the semaphore closed, which it never is).
-            _ => Err(Busy),
+            _ => {
+                self.refused.inc();
+                Err(Busy)
+            }
         }
     }
 

@@ -41,6 +41,7 @@ pub fn spawn(
     store: Store,
     clock: Clock,
     config: PurgeConfig,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let interval = config.interval?;
     Some(tokio::spawn(async move {
@@ -62,13 +63,18 @@ pub fn spawn(
                     if report.total() > 0 {
                         tracing::debug!(?report, "purge pass");
                     }
-                    if report.behind(config.batch_size) {
+                    let behind = report.behind(config.batch_size);
+                    metrics.purge_pass(&report, behind);
+                    if behind {
                         pause = BEHIND_PAUSE.min(interval);
                     }
                     families_after = report.families_after;
                     sessions_after = report.sessions_after;
                 }
-                Err(e) => tracing::warn!(error = %e, "purge pass failed; trying again later"),
+                Err(e) => {
+                    metrics.purge_failed();
+                    tracing::warn!(error = %e, "purge pass failed; trying again later");
+                }
             }
         }
     }))

@@ -36,4 +36,6 @@ pub struct AppState {
     pub rate_limits: Arc<RateLimits>,
     /// Proxies whose `X-Forwarded-For` names the client (`http::client_ip`).
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Prometheus metrics (`metrics.rs`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

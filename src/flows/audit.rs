@@ -262,6 +262,8 @@ const BATCH: usize = 200;
 #[derive(Clone)]
 pub struct AuditQueue {
     tx: mpsc::Sender<LogEvent>,
+    /// Events that could not be stored (the metrics register this handle).
+    pub dropped: prometheus_client::metrics::counter::Counter,
 }
 
 impl AuditQueue {
@@ -269,6 +271,8 @@ impl AuditQueue {
     /// the queue is drained.
     pub fn start(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<LogEvent>(QUEUE_CAPACITY);
+        let dropped = prometheus_client::metrics::counter::Counter::default();
+        let lost = dropped.clone();
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while let Some(first) = rx.recv().await {
@@ -281,17 +285,24 @@ impl AuditQueue {
                 }
                 if let Err(e) = store.record_events(&batch).await {
                     tracing::warn!(error = %e, events = batch.len(), "could not record audit events");
+                    lost.inc_by(batch.len() as u64);
                 }
                 batch.clear();
             }
         });
-        (Self { tx }, writer)
+        (Self { tx, dropped }, writer)
+    }
+
+    /// Events queued and not yet taken by the writer.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
     }
 
     /// Queues an event; waits only when the writer is far behind.
     pub async fn record(&self, event: LogEvent) {
         if self.tx.send(event).await.is_err() {
             tracing::warn!("audit writer stopped; an event was not recorded");
+            self.dropped.inc();
         }
     }
 }

@@ -125,6 +125,7 @@ pub fn mint_access(
             scope: scope.to_wire(),
             refresh_token: None,
             id_token,
+            signing_alg: alg,
         },
         record,
     })

@@ -89,6 +89,7 @@ pub async fn revoke(
 ) -> Result<RevocationReceipt, FlowError> {
     let event = revocation_event(&target, reason, actor, meta, now);
     let receipt = state.store.revoke(&target, reason, &event, now).await?;
+    state.metrics.revocation(&target, &receipt);
     if receipt.sessions > 0 {
         // Ended sessions may have queued back-channel logouts.
         state.outbox.wake();
@@ -129,6 +130,7 @@ pub async fn change_account(
         .change_user_revoking(&change, reason, &event, now)
         .await?;
     if let Some(receipt) = &receipt {
+        state.metrics.revocation(&target, receipt);
         if receipt.sessions > 0 {
             state.outbox.wake();
         }

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readiness::readyz))
+        .merge(crate::metrics::routes(&state))
         .merge(auth_api::routes().layer(from_fn(nul::oauth_targets)))
         .merge(pages::routes().layer(from_fn(nul::page_targets)))
         .merge(dashboard::routes().layer(from_fn(nul::dashboard_targets)))
@@ -85,6 +86,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client_ip::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::http_layer,
         ))
         // Request ids (outermost, so every response carries one): a sane
         // incoming `X-Request-Id` is kept, else one is made.

@@ -102,6 +102,17 @@ pub enum Surface {
     Management,
 }
 
+impl Surface {
+    /// The metrics' label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Surface::OAuth => "oauth",
+            Surface::Pages => "pages",
+            Surface::Management => "management",
+        }
+    }
+}
+
 /// A keyed store that never holds more than `cap` keys: a request with a new
 /// key while the store is full is measured against one shared overflow state.
 #[derive(Debug)]
@@ -273,6 +284,11 @@ pub struct RateLimits {
     per_ip: Option<Limiter<(Surface, IpAddr)>>,
     per_client: Option<Limiter<(Surface, String)>>,
     writes: Option<Limiter<IpAddr>>,
+    /// 429s by limit and surface (the metrics register this handle).
+    pub refusals: prometheus_client::metrics::family::Family<
+        crate::metrics::Labels2,
+        prometheus_client::metrics::counter::Counter,
+    >,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -299,16 +315,34 @@ impl RateLimits {
             per_ip: config.per_ip.map(|r| limiter(r, config.max_keys)),
             per_client: config.per_client.map(|r| limiter(r, config.max_keys)),
             writes: config.writes_per_ip.map(|r| limiter(r, config.max_keys)),
+            refusals: Default::default(),
         }
+    }
+
+    /// Counts a refusal of `limit` on `surface`.
+    fn refused<T>(
+        &self,
+        limit: &'static str,
+        surface: &'static str,
+        r: Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        if r.is_err() {
+            self.refusals
+                .get_or_create(&[("limit", limit), ("surface", surface)])
+                .inc();
+        }
+        r
     }
 
     /// Takes one request from the IP's bucket of `surface`; `Ok(None)` when
     /// the limit is off.
     pub fn check_ip(&self, surface: Surface, ip: IpAddr) -> Result<Option<Allowance>, Refusal> {
-        self.per_ip
+        let r = self
+            .per_ip
             .as_ref()
             .map(|l| check(l, &(surface, ip_key(ip))))
-            .transpose()
+            .transpose();
+        self.refused("per_ip", surface.label(), r)
     }
 
     /// Takes one request from the client's bucket of `surface`.
@@ -317,18 +351,24 @@ impl RateLimits {
         surface: Surface,
         client_id: &str,
     ) -> Result<Option<Allowance>, Refusal> {
-        self.per_client
+        let r = self
+            .per_client
             .as_ref()
             .map(|l| check(l, &(surface, client_id.to_owned())))
-            .transpose()
+            .transpose();
+        self.refused("per_client", surface.label(), r)
     }
 
     /// Takes one row-writing request from the IP's bucket.
     pub fn check_write(&self, ip: IpAddr) -> Result<Option<Allowance>, Refusal> {
-        self.writes
+        let r = self
+            .writes
             .as_ref()
             .map(|l| check(l, &ip_key(ip)))
-            .transpose()
+            .transpose();
+        // `/authorize` (pages) and `/oauth/device/code` (OAuth): the one
+        // bucket is shared by both, so is the label.
+        self.refused("writes_per_ip", "unauthenticated_writes", r)
     }
 
     /// Drops the keys whose buckets are full again (they behave exactly as

@@ -445,6 +445,14 @@ impl Worker {
     /// Records an outcome; true when this process still held the message.
     async fn record(&self, message: &OutboxMessage, outcome: &DeliveryOutcome) -> bool {
         log_outcome(message, outcome);
+        self.state.metrics.delivery(
+            message.kind,
+            match outcome {
+                DeliveryOutcome::Delivered => "delivered",
+                DeliveryOutcome::Retry { .. } => "retry",
+                DeliveryOutcome::GaveUp { .. } => "gave_up",
+            },
+        );
         let now = self.state.clock.now();
         match self
             .state

@@ -90,7 +90,50 @@ impl Store {
     pub async fn close(&self) {
         dispatch!(self, b => b.close().await)
     }
+
+    /// The connection pool's state now (no query; for metrics).
+    pub fn pool_stats(&self) -> PoolStats {
+        dispatch!(self, b => b.pool_stats())
+    }
+
+    /// Has `observer` told the duration of every operation of the
+    /// `operations!` table run through this handle and its clones from now
+    /// on. Set once; later calls are ignored.
+    pub fn observe_operations(&self, observer: std::sync::Arc<dyn OperationObserver>) {
+        let _ = dispatch!(self, b => b.observer.0.set(observer));
+    }
+
+    fn observed(&self, operation: &'static str, started: std::time::Instant) {
+        if let Some(observer) = dispatch!(self, b => b.observer.0.get()) {
+            observer.observe(operation, started.elapsed());
+        }
+    }
 }
+
+/// A connection pool's state (`Store::pool_stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open, idle or in use.
+    pub size: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+    /// SQLite: this process's writes use one more connection, outside the
+    /// pool (`ops/group_commit.rs`).
+    pub dedicated_writer: bool,
+}
+
+/// Told the duration of each store operation (metrics).
+pub trait OperationObserver: Send + Sync {
+    fn observe(&self, operation: &'static str, elapsed: std::time::Duration);
+}
+
+/// Where a backend keeps its observer; shared by the clones of a `Store`.
+#[derive(Clone, Default)]
+pub(crate) struct ObserverSlot(
+    std::sync::Arc<std::sync::OnceLock<std::sync::Arc<dyn OperationObserver>>>,
+);
 
 /// Forwards a call to whichever backend runs.
 macro_rules! dispatch {
@@ -114,7 +157,10 @@ macro_rules! operations {
                 pub async fn $name(&self $(, $arg: $ty)*) -> StoreResult<$ret> {
                     use tracing::Instrument as _;
                     let span = tracing::debug_span!(concat!("store.", stringify!($name)));
-                    dispatch!(self, b => b.$name($($arg),*).instrument(span).await)
+                    let started = std::time::Instant::now();
+                    let result = dispatch!(self, b => b.$name($($arg),*).instrument(span).await);
+                    self.observed(stringify!($name), started);
+                    result
                 }
             )*
         }
@@ -281,6 +327,8 @@ operations! {
     fn release_outbox(&self, id: &str, owner: &str, next_attempt_at: Timestamp) -> bool;
     /// Records an attempt's outcome; false when `owner` lost the lease.
     fn settle_outbox(&self, id: &str, owner: &str, outcome: &DeliveryOutcome, now: Timestamp) -> bool;
+    /// Pending messages per kind (the metrics' periodic count).
+    fn outbox_pending_counts(&self) -> Vec<(OutboxKind, i64)>;
     /// Messages matching `filter`, newest first; `total` counts every match.
     fn list_outbox(&self, filter: &OutboxFilter, page: PageRequest) -> Page<OutboxMessage>;
 

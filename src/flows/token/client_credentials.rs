@@ -65,5 +65,6 @@ pub async fn exchange(
         scope: scope.to_wire(),
         refresh_token: None,
         id_token: None,
+        signing_alg: api.signing_alg,
     })
 }

@@ -43,6 +43,8 @@ pub struct IssuedTokens {
     pub scope: String,
     pub refresh_token: Option<String>,
     pub id_token: Option<String>,
+    /// The access token's algorithm (for the metrics; not rendered).
+    pub signing_alg: grantor_domain::SigningAlg,
 }
 
 /// Runs `grant_type` for a client the token endpoint authenticated
@@ -73,6 +75,9 @@ pub async fn exchange(
         GrantType::Password => password::exchange(state, &client, request, meta, now).await,
     };
     record_outcome(state, grant_type, &client.client_id, &result, meta, now).await;
+    if let Ok(issued) = &result {
+        state.metrics.token_issued(grant_type, issued.signing_alg);
+    }
     result
 }
 

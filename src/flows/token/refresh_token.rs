@@ -25,6 +25,7 @@ use crate::flows::audit::{self, EventExt};
 use crate::flows::issue::{mint_access, new_family, IssueContext};
 use crate::flows::revocation::{self, Reason};
 use crate::flows::{FlowError, RequestMeta};
+use crate::metrics::RefreshOutcome;
 use crate::state::AppState;
 
 fn invalid_refresh_token() -> OAuthError {
@@ -41,11 +42,29 @@ pub async fn exchange(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<IssuedTokens, FlowError> {
+    let mut outcome = RefreshOutcome::Rejected;
+    let result = exchange_counted(state, client, request, meta, now, &mut outcome).await;
+    state.metrics.refresh_exchange(match (&result, outcome) {
+        (Ok(_), outcome) | (Err(_), outcome @ RefreshOutcome::ReuseDetected) => outcome,
+        (Err(_), _) => RefreshOutcome::Rejected,
+    });
+    result
+}
+
+/// The exchange; `outcome` is set to what the decision was (the metrics).
+async fn exchange_counted(
+    state: &AppState,
+    client: &Client,
+    request: TokenRequest,
+    meta: &RequestMeta,
+    now: Timestamp,
+    outcome: &mut RefreshOutcome,
+) -> Result<IssuedTokens, FlowError> {
     let presented = required(&request.refresh_token, "refresh_token")?;
     let hash = TokenHash::of(presented);
     for _ in 0..MAX_ATTEMPTS {
         let Some(loaded) = state.store.load_exchange(&hash).await? else {
-            return Err(pruned_token(state, client, presented, meta, now).await);
+            return Err(pruned_token(state, client, presented, meta, now, outcome).await);
         };
         let token = &loaded.token;
         if token.family.client_id != client.client_id {
@@ -60,6 +79,7 @@ pub async fn exchange(
         let step = match decision {
             ExchangeDecision::Reject(_) => return Err(invalid_refresh_token().into()),
             ExchangeDecision::ReuseDetected => {
+                *outcome = RefreshOutcome::ReuseDetected;
                 revocation::revoke_family(
                     state,
                     &token.family.id,
@@ -73,6 +93,11 @@ pub async fn exchange(
             ExchangeDecision::Reuse
             | ExchangeDecision::Rotate
             | ExchangeDecision::RotateWithinLeeway => {
+                *outcome = match decision {
+                    ExchangeDecision::Reuse => RefreshOutcome::NonRotating,
+                    ExchangeDecision::RotateWithinLeeway => RefreshOutcome::WithinLeeway,
+                    _ => RefreshOutcome::Rotated,
+                };
                 exchange_once(state, client, &request, meta, now, &loaded, decision).await?
             }
         };
@@ -97,6 +122,7 @@ async fn pruned_token(
     presented: &str,
     meta: &RequestMeta,
     now: Timestamp,
+    outcome: &mut RefreshOutcome,
 ) -> FlowError {
     let token = match revocation::pruned_refresh_token(state, presented).await {
         Ok(Some(token)) => token,
@@ -116,6 +142,7 @@ async fn pruned_token(
         now,
     ) == ExchangeDecision::ReuseDetected
     {
+        *outcome = RefreshOutcome::ReuseDetected;
         if let Err(e) =
             revocation::revoke_family(state, &token.family.id, Reason::ReuseDetected, meta, now)
                 .await

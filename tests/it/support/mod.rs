@@ -87,6 +87,9 @@ pub struct AppOptions {
     pub outbox: grantor::outbox::OutboxConfig,
     /// How often the server polls the signing keys' version.
     pub signing_key_refresh: std::time::Duration,
+    /// `--metrics-listen` (e.g. `127.0.0.1:0`); `None`: `/metrics` on the
+    /// main listener.
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -122,6 +125,7 @@ impl Default for AppOptions {
             trusted_proxies: Default::default(),
             connections: Default::default(),
             signing_key_refresh: std::time::Duration::from_secs(2),
+            metrics_listen: None,
         }
     }
 }
@@ -134,6 +138,8 @@ pub struct TestApp {
     pub db: std::sync::Arc<TestDatabase>,
     /// The server's password-hashing bound: tests take its places to fill it.
     pub password_hashing: std::sync::Arc<grantor::password::PasswordHashing>,
+    /// `/metrics` on the separate listener, when one was asked for.
+    pub metrics_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     mgmt_token: tokio::sync::OnceCell<String>,
@@ -144,7 +150,6 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_on(db, AppOptions::default()).await
 }
 
-/// Starts a server on an existing test database (restarts, several processes).
 /// `grantor serve`'s configuration as the suite runs it, on `database_url`.
 pub fn config_for(database_url: &str, options: AppOptions) -> Config {
     Config {
@@ -163,9 +168,11 @@ pub fn config_for(database_url: &str, options: AppOptions) -> Config {
         trusted_proxies: options.trusted_proxies,
         connections: options.connections,
         signing_key_refresh: options.signing_key_refresh,
+        metrics_listen: options.metrics_listen,
     }
 }
 
+/// Starts a server on an existing test database (restarts, several processes).
 pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions) -> TestApp {
     tls();
     let clock = options.clock.clone();
@@ -174,6 +181,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         .await
         .expect("application starts");
     let base_url = format!("http://{}", app.local_addr());
+    let metrics_url = app.metrics_addr().map(|a| format!("http://{a}/metrics"));
     let issuer = app.issuer().as_str().to_owned();
     let password_hashing = app.password_hashing();
     let (tx, rx) = oneshot::channel::<()>();
@@ -192,6 +200,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
         clock,
         db,
         password_hashing,
+        metrics_url,
         shutdown: Some(tx),
         server: Some(server),
         mgmt_token: tokio::sync::OnceCell::new(),
@@ -217,6 +226,7 @@ impl TestApp {
             password_hashing: std::sync::Arc::new(grantor::password::PasswordHashing::new(
                 Default::default(),
             )),
+            metrics_url: None,
             shutdown: None,
             server: None,
             mgmt_token: tokio::sync::OnceCell::new(),

@@ -44,6 +44,8 @@ pub struct Backend {
     /// `None` for PostgreSQL, whose writers run concurrently on the pool and
     /// whose commits the server already groups.
     pub(crate) writer: Option<std::sync::Arc<GroupCommit>>,
+    /// Told how long each `Store` operation took (`Store::observe_operations`).
+    pub(crate) observer: crate::ObserverSlot,
 }
 
 /// A write transaction: a pool transaction (PostgreSQL) or one write of a
@@ -91,7 +93,21 @@ impl WriteTx {
 
 impl Backend {
     pub(crate) fn new(pool: sqlx::Pool<Db>, writer: Option<std::sync::Arc<GroupCommit>>) -> Self {
-        Self { pool, writer }
+        Self {
+            pool,
+            writer,
+            observer: crate::ObserverSlot::default(),
+        }
+    }
+
+    /// The pool's connections now: open, idle, and the most it opens.
+    pub(crate) fn pool_stats(&self) -> crate::PoolStats {
+        crate::PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+            dedicated_writer: self.writer.is_some(),
+        }
     }
 
     /// Opens a write transaction.

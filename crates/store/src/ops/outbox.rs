@@ -146,6 +146,20 @@ async fn enqueue_backchannel_logouts_in(
 }
 
 impl Backend {
+    /// Pending messages per kind this version knows (kinds without any are
+    /// left out): one grouped count over the pending rows, for the metrics.
+    pub async fn outbox_pending_counts(&self) -> StoreResult<Vec<(OutboxKind, i64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM outbox WHERE status = 'pending' GROUP BY kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(kind, n)| Some((OutboxKind::parse(&kind)?, n)))
+            .collect())
+    }
+
     /// Whether any message is due at `now` (a read; an idle poll writes nothing).
     pub async fn outbox_due(&self, now: Timestamp) -> StoreResult<bool> {
         Ok(sqlx::query_scalar::<_, i64>(&format!(

@@ -16,6 +16,7 @@ conformance_tests! {
     claims_are_leases_settled_only_by_their_owner,
     finished_messages_are_purged_with_the_audit_log,
     a_claim_takes_a_few_per_destination_and_skips_busy_ones,
+    pending_messages_are_counted_per_kind,
 }
 
 const USER: &str = "auth0|ob";
@@ -479,4 +480,45 @@ async fn a_claim_takes_a_few_per_destination_and_skips_busy_ones(store: &Store) 
     let claimed = store.claim_outbox(&y, ts(100)).await.unwrap();
     assert_eq!(destinations(&claimed), vec![url.clone(); 3], "the rest");
     assert!(store.claim_outbox(&y, ts(100)).await.unwrap().is_empty());
+}
+
+/// The metrics' periodic count: pending messages per kind, a settled one no
+/// longer counted; and the pool's state, read without a query.
+async fn pending_messages_are_counted_per_kind(store: &Store) {
+    assert!(store.outbox_pending_counts().await.unwrap().is_empty());
+    arrange(store, &["s1", "s2", "s3"]).await;
+    store
+        .revoke(
+            &RevocationTarget::UserSessions {
+                user_id: UserId::from(USER),
+                tokens: true,
+            },
+            Reason::ManagementApi,
+            &log_event("l1", "srrt", 10),
+            ts(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.outbox_pending_counts().await.unwrap(),
+        vec![(OutboxKind::BackchannelLogout, 3)]
+    );
+    let claimed = store
+        .claim_outbox(&claim("A", 1_100, 1), ts(100))
+        .await
+        .unwrap();
+    assert!(store
+        .settle_outbox(&claimed[0].id, "A", &DeliveryOutcome::Delivered, ts(200))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.outbox_pending_counts().await.unwrap(),
+        vec![(OutboxKind::BackchannelLogout, 2)],
+        "a leased message is still pending; a delivered one is not"
+    );
+    let pool = store.pool_stats();
+    assert!(
+        pool.max >= 1 && pool.size <= pool.max && pool.idle <= pool.size,
+        "{pool:?}"
+    );
 }
