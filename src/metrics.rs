@@ -317,7 +317,12 @@ impl Metrics {
 
     /// A revocation that committed; nothing for an unknown target.
     pub fn revocation(&self, target: &RevocationTarget, receipt: &RevocationReceipt) {
-        if !receipt.found {
+        // Only a revocation that ended something: a target that was found
+        // but had nothing live (an already revoked token, a second
+        // `/oauth/revoke`) is not counted, so a client cannot drive this up.
+        let ended_something =
+            receipt.refresh_tokens > 0 || receipt.sessions > 0 || receipt.grants_deleted;
+        if !receipt.found || !ended_something {
             return;
         }
         let labels = [("target", target_label(target))];

@@ -226,6 +226,15 @@ both_databases! {
             delta("grantor_http_requests_total", &[("route", "/oauth/token"), ("method", "POST"), ("status", "403")]),
             2.0
         );
+        // The same reuse again revokes nothing more: not counted again.
+        let (status, _) = refresh(&app, &id, &secret, first).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let again = scrape(&app).await;
+        assert_eq!(
+            again.value("grantor_revocations_total", &[("target", "family")]),
+            after.value("grantor_revocations_total", &[("target", "family")]),
+            "a family already revoked is not counted twice"
+        );
     }
 }
 

@@ -147,11 +147,18 @@ async fn enqueue_backchannel_logouts_in(
 
 impl Backend {
     /// Pending messages per kind this version knows (kinds without any are
-    /// left out): one grouped count over the pending rows, for the metrics.
+    /// left out), for the metrics. Each part repeats a partial index's
+    /// predicate (0015, 0017), so only pending rows are read, never the
+    /// delivered and failed ones kept with the audit log.
     pub async fn outbox_pending_counts(&self) -> StoreResult<Vec<(OutboxKind, i64)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT kind, COUNT(*) FROM outbox WHERE status = 'pending' GROUP BY kind",
-        )
+        let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "SELECT o.kind, COUNT(*) FROM outbox o WHERE {} GROUP BY o.kind \
+             UNION ALL SELECT o.kind, COUNT(*) FROM outbox o WHERE {} GROUP BY o.kind \
+             UNION ALL SELECT o.kind, COUNT(*) FROM outbox o WHERE o.status = 'pending' \
+             AND o.kind IN ('ssf_poll', 'ssf_held') GROUP BY o.kind",
+            one_by_one("o"),
+            stream_pending("o"),
+        ))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
