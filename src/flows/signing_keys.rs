@@ -30,11 +30,11 @@ pub async fn rotate(
     })
     .await
     .map_err(anyhow::Error::new)??;
-    let before = state.keys.get();
+    // `previous` is filled by the store with the keys the rotation demoted.
     let event = audit::api_operation("Rotate signing keys", actor, meta, now).detail(
         "signing_keys",
         json!({
-            "previous": SigningAlg::ALL.iter().filter_map(|a| before.signing_kid(*a)).collect::<Vec<_>>(),
+            "previous": [],
             "next": fresh.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
         }),
     );

@@ -258,6 +258,10 @@ both_databases! {
         }
         let rotation = events(&app, "Rotate signing keys").await;
         assert_eq!(rotation.len(), 1, "{rotation:?}");
+        let demoted = rotation[0]["details"]["signing_keys"]["previous"].as_array().cloned().unwrap_or_default();
+        assert_eq!(demoted.len(), 4, "one key per algorithm demoted: {demoted:?}");
+        assert!(demoted.contains(&json!(old_rs256)), "{demoted:?}");
+        assert!(!demoted.contains(&json!(next_rs256)), "{demoted:?}");
         assert_eq!(rotation[0]["details"]["actor"]["client_id"], MGMT_CLIENT_ID);
 
         // New tokens carry the new kid and verify against the JWKS.

@@ -191,6 +191,20 @@ impl Backend {
                 missing.alg
             )));
         }
+        // The keys this rotation demotes, read under the version's lock: the
+        // audit event names them (the caller's cached set may be stale).
+        let demoted: Vec<String> =
+            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE state = 'current' ORDER BY alg")
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut event = event.clone();
+        if let Some(details) = event
+            .details
+            .get_mut("signing_keys")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            details.insert("previous".to_owned(), serde_json::json!(demoted));
+        }
         sqlx::query("UPDATE signing_keys SET state = 'previous', current_until = $1 WHERE state = 'current'")
             .bind(now.0)
             .execute(&mut *tx)
@@ -204,7 +218,7 @@ impl Backend {
         for key in fresh {
             insert_key_in(&mut tx, key, SigningKeyState::Next).await?;
         }
-        super::logs::insert_event_in(&mut tx, event).await?;
+        super::logs::insert_event_in(&mut tx, &event).await?;
         let current = keys_in_state_in(&mut tx, SigningKeyState::Current).await?;
         tx.commit().await?;
         Ok(current)
