@@ -2,9 +2,7 @@
 //! option and an environment variable each override them (the option
 //! winning over both), and an unknown key stops the start naming the key.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::both_databases;
 use crate::support::{TestDatabase, MGMT_CLIENT_ID, MGMT_CLIENT_SECRET};
@@ -29,23 +27,7 @@ async fn issuer_of(args: &[&str], env: &[(&str, &str)]) -> String {
         command.env(k, v);
     }
     let mut child = command.spawn().expect("grantor starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-                let _ = tx.send(Ok(addr));
-            }
-            seen.push(line);
-        }
-        let _ = tx.send(Err(seen.join("\n")));
-    });
-    let addr = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(Ok(addr)) => addr,
-        other => panic!("no 'listening on' line: {other:?}"),
-    };
+    let (addr, _stderr) = crate::support::process::listen_address(&mut child);
     let discovery: serde_json::Value =
         reqwest::get(format!("http://{addr}/.well-known/openid-configuration"))
             .await

@@ -1,6 +1,5 @@
 //! The `grantor` binary as a user runs it.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,23 +21,7 @@ fn start(dir: &std::path::Path, extra_env: &[(&str, &str)]) -> (std::process::Ch
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("grantor starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                // Text or JSON lines: the address ends at a space or a quote.
-                let addr: String = rest
-                    .chars()
-                    .take_while(|c| !c.is_whitespace() && *c != '"')
-                    .collect();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("server reports its address");
+    let (addr, _stderr) = crate::support::process::listen_address(&mut child);
     (child, addr)
 }
 

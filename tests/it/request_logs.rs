@@ -6,10 +6,8 @@
 //! consent forms), a refresh, a revoke, a client-credentials grant and a
 //! Management API call.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use reqwest::header::SET_COOKIE;
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -69,33 +67,9 @@ impl Server {
             command.env(k, v);
         }
         let mut child = command.spawn().expect("grantor starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-        let collected = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                collected.lock().unwrap().push(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let base_url = loop {
-            let found = lines.lock().unwrap().iter().find_map(|line| {
-                let line: Value = serde_json::from_str(line).ok()?;
-                let message = line["message"].as_str()?;
-                message
-                    .strip_prefix("listening on ")
-                    .map(|addr| format!("http://{addr}"))
-            });
-            if let Some(base_url) = found {
-                break base_url;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no 'listening on' line: {:?}",
-                lines.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let (addr, stderr) = crate::support::process::listen_address(&mut child);
+        let base_url = format!("http://{addr}");
+        let (lines, reader) = (stderr.lines, stderr.reader);
         Self {
             child,
             base_url,

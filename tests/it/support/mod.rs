@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod fuzz;
+pub mod process;
 pub mod receiver;
 
 use grantor::config::BootstrapCredentials;
