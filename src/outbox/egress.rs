@@ -36,11 +36,6 @@ impl EgressPolicy {
         Ok(Self { allowed })
     }
 
-    /// Allows these networks (tests: their receivers listen on 127.0.0.1).
-    pub fn allowing(allowed: Vec<IpNet>) -> Self {
-        Self { allowed }
-    }
-
     /// Whether a request may connect to `ip`.
     pub fn permits(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
