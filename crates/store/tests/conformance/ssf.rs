@@ -60,6 +60,21 @@ async fn insert(store: &Store, s: &SsfStream, at: i64) {
         .unwrap();
 }
 
+/// Creates each session of `USER` and ends it by browser logout at `at`,
+/// with its own `slo` event.
+async fn end_sessions(store: &Store, sessions: &[(&str, i64)]) {
+    for (s, at) in sessions {
+        store
+            .create_session(&session_record(s, USER, 0))
+            .await
+            .unwrap();
+        store
+            .end_session(&SessionId::from(*s), &log_event(s, "slo", *at), ts(*at))
+            .await
+            .unwrap();
+    }
+}
+
 async fn queued(store: &Store) -> Vec<(String, OutboxKind, OutboxStatus)> {
     let mut rows: Vec<_> = store
         .list_outbox(&OutboxFilter::default(), all())
@@ -320,16 +335,7 @@ async fn held_and_polled_events_wait_for_their_stream(store: &Store) {
     let mut push = stream("push", "rp", SSF_PUSH_METHOD, &[CAEP_SESSION_REVOKED]);
     push.status = SsfStatus::Paused;
     insert(store, &push, 1).await;
-    for s in ["s1", "s2", "s3"] {
-        store
-            .create_session(&session_record(s, USER, 0))
-            .await
-            .unwrap();
-        store
-            .end_session(&SessionId::from(s), &log_event(s, "slo", 10), ts(10))
-            .await
-            .unwrap();
-    }
+    end_sessions(store, &[("s1", 10), ("s2", 10), ("s3", 10)]).await;
     let kinds: Vec<OutboxKind> = queued(store).await.into_iter().map(|q| q.1).collect();
     assert_eq!(kinds, vec![OutboxKind::SsfHeld; 6]);
     let claim = OutboxClaim {
@@ -457,14 +463,7 @@ async fn held_and_polled_events_wait_for_their_stream(store: &Store) {
 
     // A failing push stream is suspended (paused) once, with its event;
     // its waiting events are held.
-    store
-        .create_session(&session_record("s4", USER, 0))
-        .await
-        .unwrap();
-    store
-        .end_session(&SessionId::from("s4"), &log_event("s4", "slo", 60), ts(60))
-        .await
-        .unwrap();
+    end_sessions(store, &[("s4", 60)]).await;
     let suspended = log_event("suspend", "sapi", 61);
     assert!(store
         .suspend_ssf_stream("push", "failed for good", &suspended, ts(61))
@@ -575,16 +574,7 @@ async fn unpolled_and_held_events_expire_with_the_audit_log(store: &Store) {
     let mut held = stream("held", "rp", SSF_PUSH_METHOD, &[CAEP_SESSION_REVOKED]);
     held.status = SsfStatus::Paused;
     insert(store, &held, 1).await;
-    for (s, at) in [("s1", 10), ("s2", 20)] {
-        store
-            .create_session(&session_record(s, USER, 0))
-            .await
-            .unwrap();
-        store
-            .end_session(&SessionId::from(s), &log_event(s, "slo", at), ts(at))
-            .await
-            .unwrap();
-    }
+    end_sessions(store, &[("s1", 10), ("s2", 20)]).await;
     let kinds: Vec<OutboxKind> = queued(store).await.into_iter().map(|q| q.1).collect();
     assert_eq!(
         kinds,
@@ -660,16 +650,7 @@ async fn a_claimed_push_follows_its_stream_when_given_back(store: &Store) {
     arrange(store).await;
     let mut push = stream("push", "rp", SSF_PUSH_METHOD, &[CAEP_SESSION_REVOKED]);
     insert(store, &push, 1).await;
-    for s in ["s1", "s2"] {
-        store
-            .create_session(&session_record(s, USER, 0))
-            .await
-            .unwrap();
-        store
-            .end_session(&SessionId::from(s), &log_event(s, "slo", 10), ts(10))
-            .await
-            .unwrap();
-    }
+    end_sessions(store, &[("s1", 10), ("s2", 10)]).await;
     let claim = OutboxClaim {
         owner: "w".to_owned(),
         lease_until: ts(100_000),
