@@ -36,7 +36,9 @@ both_databases! {
 /// Sends an oversized body. The server answers 413 as soon as it sees the
 /// length and closes the connection without reading the rest, so the client
 /// can lose the race and see a reset instead of the answer: try again then.
-async fn oversized(request: impl Fn() -> reqwest::RequestBuilder) -> reqwest::Response {
+/// The answer says `Connection: close`, so the client never reuses that
+/// connection for the next request.
+pub(crate) async fn oversized(request: impl Fn() -> reqwest::RequestBuilder) -> reqwest::Response {
     let mut last_error = None;
     for _ in 0..5 {
         match request().send().await {
@@ -54,10 +56,12 @@ both_databases! {
         let token = app.mgmt_token().await;
         let response = oversized(|| app.http.post(app.url("/api/v2/clients")).bearer_auth(&token)
             .header("content-type", "application/json").body(huge.clone())).await;
+        assert_eq!(response.headers()["connection"], "close");
         let (status, body) = read(response).await;
         assert_mgmt_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE);
         let response = oversized(|| app.http.post(app.url("/oauth/token"))
             .header("content-type", "application/json").body(huge.clone())).await;
+        assert_eq!(response.headers()["connection"], "close");
         let (status, body) = read(response).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
         assert!(body["error"].is_string() && body["error_description"].is_string());

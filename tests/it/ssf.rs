@@ -413,8 +413,9 @@ both_databases! {
         let raw = app.http.post(app.url("/ssf/streams")).bearer_auth(&rp.token).header("content-type", "text/plain").body("{}").send().await.unwrap();
         assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
         let huge = format!("{{\"description\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
-        let raw = app.http.post(app.url("/ssf/streams")).bearer_auth(&rp.token).header("content-type", "application/json").body(huge).send().await.unwrap();
+        let raw = crate::bad_input::oversized(|| app.http.post(app.url("/ssf/streams")).bearer_auth(&rp.token).header("content-type", "application/json").body(huge.clone())).await;
         assert_eq!(raw.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(raw.headers()["connection"], "close");
         let body: Value = raw.json().await.unwrap();
         assert!(body["err"].is_string(), "{body}");
         let bad_others = [
