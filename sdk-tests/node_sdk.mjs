@@ -1,14 +1,14 @@
 // Drives grantor with Auth0's own Node SDK (npm `auth0`, pinned in
 // package.json / package-lock.json) and asserts what comes back.
 //
-// Run by scripts/sdk-tests, which starts a fresh grantor behind tls_proxy.mjs
-// and sets:
+// Run by scripts/sdk-tests, which starts a fresh grantor serving TLS itself
+// (--tls-cert/--tls-key) and sets:
 //
-//   GRANTOR_DOMAIN         127.0.0.1:PORT of the TLS proxy
-//   GRANTOR_ISSUER         https://127.0.0.1:PORT/ (grantor runs with --issuer)
+//   GRANTOR_DOMAIN         127.0.0.1:PORT of grantor
+//   GRANTOR_ISSUER         https://127.0.0.1:PORT/ (the default issuer with TLS)
 //   GRANTOR_CLIENT_ID      the bootstrap Management API client
 //   GRANTOR_CLIENT_SECRET  its secret
-//   NODE_EXTRA_CA_CERTS    the proxy's throw-away certificate
+//   NODE_EXTRA_CA_CERTS    grantor's throw-away certificate
 //
 // The SDK is used exactly as against a real tenant: `domain` only, no fetch
 // override. Management API: `ManagementClient` (v7, generated). Authentication

@@ -35,6 +35,8 @@ pub struct Application {
     signing_key_refresh: std::time::Duration,
     audit_writer: tokio::task::JoinHandle<()>,
     metrics_listener: Option<TcpListener>,
+    /// `--tls-cert`/`--tls-key`: connections are accepted over TLS.
+    tls: Option<Arc<crate::tls::Tls>>,
 }
 
 impl Application {
@@ -44,10 +46,16 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen))?;
         let local_addr = listener.local_addr()?;
         let metrics_listener = crate::metrics::bind(config.metrics_listen.as_deref()).await?;
+        let tls = match &config.tls {
+            Some(files) => Some(Arc::new(
+                crate::tls::Tls::load(files.clone()).map_err(anyhow::Error::msg)?,
+            )),
+            None => None,
+        };
         let issuer = config
             .issuer
             .clone()
-            .unwrap_or_else(|| Issuer::for_listen_address(local_addr));
+            .unwrap_or_else(|| Issuer::for_listen_address(local_addr, tls.is_some()));
         let store = Store::connect(&config.database_url)
             .await
             .context("opening the database")?;
@@ -93,6 +101,7 @@ impl Application {
             signing_key_refresh: config.signing_key_refresh,
             audit_writer,
             metrics_listener,
+            tls,
         })
     }
 
@@ -139,9 +148,35 @@ impl Application {
             store.clone(),
             self.signing_key_refresh,
         );
+        let tls_reloader = match &self.tls {
+            Some(tls) => Some(crate::tls::spawn_reloader(tls.clone())?),
+            None => None,
+        };
         let exempt = self.state.trusted_proxies.clone();
-        let router = http::router(self.state);
-        serve(self.listener, router, &self.connections, exempt, shutdown).await;
+        let mut router = http::router(self.state);
+        if self.tls.is_some() {
+            // Only over TLS: browsers ignore it on plain HTTP, and behind a
+            // TLS-terminating proxy the proxy decides. No includeSubDomains:
+            // other hosts of the domain are not ours to promise.
+            router = router.layer(
+                tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                    axum::http::header::STRICT_TRANSPORT_SECURITY,
+                    axum::http::HeaderValue::from_static("max-age=31536000"),
+                ),
+            );
+        }
+        serve(
+            self.listener,
+            router,
+            &self.connections,
+            exempt,
+            self.tls,
+            shutdown,
+        )
+        .await;
+        if let Some(reloader) = tls_reloader {
+            reloader.abort();
+        }
         pruner.abort();
         metrics.iter().for_each(|task| task.abort());
         key_refresher.abort();
@@ -169,13 +204,16 @@ impl Application {
 /// `max_connections` at once (the next `accept` waits for a permit, so
 /// further clients wait in the listen backlog), each with hyper's
 /// header-read timeout, which also ends a keep-alive connection left idle
-/// that long. On `shutdown` it stops accepting, asks every connection to
-/// finish its request in flight and close, and waits for them.
+/// that long. With `tls`, each connection's handshake runs in its own task
+/// and must finish within that same timeout. On `shutdown` it stops
+/// accepting, asks every connection to finish its request in flight and
+/// close, and waits for them.
 async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: &ConnectionConfig,
     exempt: Arc<TrustedProxies>,
+    tls: Option<Arc<crate::tls::Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -227,10 +265,35 @@ async fn serve(
                 .clone()
                 .oneshot(hyper::Request::from_parts(parts, body))
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let acceptor = tls.as_ref().map(|tls| tls.acceptor());
+        let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let result = match acceptor {
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(connection).await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let connection =
+                                builder.serve_connection(TokioIo::new(stream), service);
+                            watcher.watch(connection).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, "TLS handshake failed: {e}");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
             drop(slot);

@@ -38,9 +38,17 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "GRANTOR_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// Issuer URL; every endpoint URL derives from it. Default: http://<listen>/.
+    /// Issuer URL; every endpoint URL derives from it. Default:
+    /// http://<listen>/, or https://<listen>/ with --tls-cert.
     #[arg(long, env = "GRANTOR_ISSUER")]
     pub issuer: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate
+    /// first); needs --tls-key. Both files are read again on SIGHUP.
+    #[arg(long, env = "GRANTOR_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's PEM private key (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "GRANTOR_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// sqlite://FILE (created if missing) or postgres://USER:PASSWORD@HOST:PORT/DB.
     #[arg(
         long,
@@ -249,8 +257,10 @@ impl Issuer {
         Ok(Self(value))
     }
 
-    pub fn for_listen_address(addr: SocketAddr) -> Self {
-        Self(format!("http://{addr}/"))
+    /// `http://<addr>/`, or `https://<addr>/` when grantor serves TLS.
+    pub fn for_listen_address(addr: SocketAddr, https: bool) -> Self {
+        let scheme = if https { "https" } else { "http" };
+        Self(format!("{scheme}://{addr}/"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -277,6 +287,8 @@ impl Issuer {
 pub struct Config {
     pub listen: String,
     pub issuer: Option<Issuer>,
+    /// `--tls-cert` and `--tls-key`: the main listener serves HTTPS.
+    pub tls: Option<crate::tls::TlsFiles>,
     pub database_url: String,
     pub bootstrap: BootstrapCredentials,
     pub clock: Clock,
@@ -299,6 +311,7 @@ impl Config {
         Ok(Self {
             listen: args.listen,
             issuer,
+            tls: crate::tls::TlsFiles::from_options(args.tls_cert, args.tls_key)?,
             database_url: args.database_url,
             bootstrap: BootstrapCredentials {
                 client_id: args.bootstrap_client_id,
@@ -433,6 +446,51 @@ mod tests {
             "https://a/?q",
         ] {
             assert!(Issuer::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The README's option tables (First start, Configuration) have a row
+    /// for every option of `grantor serve`, with its environment variable,
+    /// and no row for an option that does not exist.
+    #[test]
+    fn the_readme_lists_every_option() {
+        use clap::CommandFactory as _;
+        let readme = include_str!("../README.md");
+        // Rows whose first cell is exactly one option name.
+        let rows: Vec<&str> = readme
+            .lines()
+            .filter(|l| {
+                l.strip_prefix("| `--")
+                    .and_then(|rest| rest.split_once("` |"))
+                    .is_some_and(|(name, _)| {
+                        name.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                    })
+            })
+            .collect();
+        let cli = Cli::command();
+        let serve = cli.find_subcommand("serve").expect("serve");
+        let mut options = Vec::new();
+        for arg in serve.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            let env = arg
+                .get_env()
+                .map(|e| e.to_string_lossy().into_owned())
+                .expect("every option has an environment variable");
+            let row = rows
+                .iter()
+                .find(|r| r.starts_with(&format!("| `--{long}` |")))
+                .unwrap_or_else(|| panic!("README has no row for --{long}"));
+            assert!(row.contains(&format!("`{env}`")), "--{long}: {row}");
+            options.push(format!("| `--{long}` |"));
+        }
+        for row in rows {
+            assert!(
+                options.iter().any(|o| row.starts_with(o.as_str())),
+                "README lists an option grantor does not have: {row}"
+            );
         }
     }
 }

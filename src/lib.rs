@@ -18,6 +18,7 @@ pub mod refresh_secret;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 
 pub use app::Application;
 pub use clock::Clock;

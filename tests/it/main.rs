@@ -50,3 +50,4 @@ mod revocation_scale; // one call revokes a user holding 100,000 refresh tokens,
 mod signing_keys; // /api/v2/keys/signing and the dashboard page: shapes, scopes, rotation, revocation, two processes
 mod ssf; // Shared Signals (SSF 1.0, CAEP, RISC): streams, boundaries, SETs per revocation path, push and poll
 mod tenant_settings; // /api/v2/tenants/settings: flags, default_audience, unknown members
+mod tls; // native TLS: https issuer, HSTS, Secure cookies, no plain HTTP, handshake timeout, SIGHUP reload, bad options stop the start

@@ -2,6 +2,7 @@
 //! file or a fresh PostgreSQL schema, with typed helpers for the APIs.
 
 pub mod browser;
+pub mod certificate;
 pub mod fuzz;
 pub mod process;
 pub mod receiver;
@@ -91,6 +92,9 @@ pub struct AppOptions {
     /// `--metrics-listen` (e.g. `127.0.0.1:0`); `None`: `/metrics` on the
     /// main listener.
     pub metrics_listen: Option<String>,
+    /// Native TLS with this certificate: the server is `https://` and
+    /// `TestApp::http` trusts it.
+    pub tls: Option<std::sync::Arc<certificate::TestCertificate>>,
 }
 
 impl Default for AppOptions {
@@ -127,6 +131,7 @@ impl Default for AppOptions {
             connections: Default::default(),
             signing_key_refresh: std::time::Duration::from_secs(2),
             metrics_listen: None,
+            tls: None,
         }
     }
 }
@@ -159,6 +164,7 @@ pub fn config_for(database_url: &str, options: AppOptions) -> Config {
             .issuer
             .as_deref()
             .map(|i| grantor::config::Issuer::parse(i).expect("test issuer")),
+        tls: options.tls.as_ref().map(|c| c.files()),
         database_url: database_url.to_owned(),
         bootstrap: options.bootstrap,
         clock: options.clock,
@@ -177,11 +183,17 @@ pub fn config_for(database_url: &str, options: AppOptions) -> Config {
 pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions) -> TestApp {
     tls();
     let clock = options.clock.clone();
+    let certificate = options.tls.clone();
     let config = config_for(db.url(), options);
     let app = Application::build(config)
         .await
         .expect("application starts");
-    let base_url = format!("http://{}", app.local_addr());
+    let scheme = if certificate.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let base_url = format!("{scheme}://{}", app.local_addr());
     let metrics_url = app.metrics_addr().map(|a| format!("http://{a}/metrics"));
     let issuer = app.issuer().as_str().to_owned();
     let password_hashing = app.password_hashing();
@@ -189,11 +201,14 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDatabase>, options: AppOptions)
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("http client");
+    let http = match &certificate {
+        Some(certificate) => certificate.client(),
+        None => reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .expect("http client"),
+    };
     TestApp {
         base_url,
         issuer,
