@@ -137,7 +137,11 @@ impl Application {
             self.purge,
             self.state.metrics.clone(),
         );
-        let metrics = crate::metrics::spawn(self.state.clone(), self.metrics_listener);
+        let metrics = crate::metrics::spawn(
+            self.state.clone(),
+            self.metrics_listener,
+            self.connections.header_read_timeout,
+        );
         let outbox = crate::outbox::spawn(self.state.clone(), self.outbox);
         let pruner = rate_limit::spawn_pruner(
             self.state.rate_limits.clone(),
@@ -208,7 +212,7 @@ impl Application {
 /// and must finish within that same timeout. On `shutdown` it stops
 /// accepting, asks every connection to finish its request in flight and
 /// close, and waits for them.
-async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: &ConnectionConfig,

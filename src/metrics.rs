@@ -45,6 +45,10 @@ use crate::state::AppState;
 /// How often the outbox's pending messages are counted.
 pub const OUTBOX_SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
+/// Connections the separate metrics listener serves at once (in all and
+/// per client address); more wait in its backlog.
+const METRICS_MAX_CONNECTIONS: usize = 16;
+
 /// Label sets of fixed keys and `'static` values: no allocation per event.
 pub type Labels1 = [(&'static str, &'static str); 1];
 pub type Labels2 = [(&'static str, &'static str); 2];
@@ -522,7 +526,11 @@ pub async fn bind(listen: Option<&str>) -> anyhow::Result<Option<TcpListener>> {
 
 /// Starts the outbox sampler and, with a separate listener, its server
 /// (`/metrics` only; everything else 404). Abort the tasks to stop them.
-pub fn spawn(state: AppState, listener: Option<TcpListener>) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn(
+    state: AppState,
+    listener: Option<TcpListener>,
+    header_read_timeout: Duration,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let sampler_state = state.clone();
     tasks.push(tokio::spawn(async move {
@@ -541,10 +549,25 @@ pub fn spawn(state: AppState, listener: Option<TcpListener>) -> Vec<tokio::task:
             .route("/metrics", get(scrape))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .with_state(state);
+        // The main listener's accept loop, with its header-read timeout and
+        // a small connection cap: a scraper needs one or two connections,
+        // and nobody reaching this port can hold more.
+        let limits = crate::config::ConnectionConfig {
+            header_read_timeout,
+            max_connections: METRICS_MAX_CONNECTIONS,
+            max_connections_per_ip: METRICS_MAX_CONNECTIONS,
+            ..crate::config::ConnectionConfig::default()
+        };
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::warn!("the metrics listener stopped: {e}");
-            }
+            crate::app::serve(
+                listener,
+                router,
+                &limits,
+                Default::default(),
+                None,
+                std::future::pending(),
+            )
+            .await;
         }));
     }
     tasks

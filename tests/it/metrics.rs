@@ -334,3 +334,55 @@ both_databases! {
         assert_eq!(other.status(), StatusCode::NOT_FOUND);
     }
 }
+
+/// The separate metrics listener is served like the main one: a connection
+/// that sends nothing is closed after the header-read timeout, so clients
+/// that connect and stay silent (more of them than its connection cap)
+/// cannot keep a scraper out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_cannot_hold_the_metrics_listener() {
+    use tokio::io::AsyncReadExt as _;
+    let database = std::sync::Arc::new(TestDatabase::new(crate::support::Backend::Sqlite).await);
+    let app = spawn_app_on(
+        database,
+        AppOptions {
+            metrics_listen: Some("127.0.0.1:0".to_owned()),
+            connections: grantor::config::ConnectionConfig {
+                header_read_timeout: std::time::Duration::from_secs(1),
+                ..Default::default()
+            },
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let url = app.metrics_url.clone().expect("a metrics listener");
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let mut silent = Vec::new();
+    for _ in 0..20 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    // A scrape is answered once the silent ones have been dropped.
+    let scrape = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        app.http.get(&url).send(),
+    )
+    .await
+    .expect("the scrape was answered")
+    .unwrap();
+    assert_eq!(scrape.status(), StatusCode::OK);
+    for mut connection in silent {
+        let mut buffer = [0u8; 16];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            connection.read(&mut buffer),
+        )
+        .await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "a silent connection was kept: {read:?}"
+        );
+    }
+}
