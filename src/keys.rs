@@ -52,8 +52,8 @@ struct Verifier {
 
 /// The tenant's signing keys, loaded once.
 pub struct Keys {
-    signers: HashMap<&'static str, Signer>,
-    verifiers: HashMap<String, Verifier>,
+    signers: HashMap<&'static str, Arc<Signer>>,
+    verifiers: HashMap<String, Arc<Verifier>>,
     jwks: Value,
 }
 
@@ -281,7 +281,7 @@ impl Keys {
     /// and previous keys verify and are published (current first, then next,
     /// then previous); revoked keys are left out.
     pub fn load(records: &[SigningKeyRecord]) -> anyhow::Result<Self> {
-        let mut signers: HashMap<&'static str, (Timestamp, Signer)> = HashMap::new();
+        let mut signers: HashMap<&'static str, (Timestamp, Arc<Signer>)> = HashMap::new();
         let mut verifiers = HashMap::new();
         let mut jwks = Vec::new();
         let rank = |state: SigningKeyState| match state {
@@ -300,10 +300,10 @@ impl Keys {
             jwks.push(parsed.jwk);
             verifiers.insert(
                 rec.kid.clone(),
-                Verifier {
+                Arc::new(Verifier {
                     alg: parsed.alg,
                     key: parsed.public,
-                },
+                }),
             );
             if rec.state == SigningKeyState::Current {
                 let since = rec.current_since.unwrap_or(rec.created_at);
@@ -315,10 +315,10 @@ impl Keys {
                         parsed.alg.as_str(),
                         (
                             since,
-                            Signer {
+                            Arc::new(Signer {
                                 kid: rec.kid.clone(),
                                 key: parsed.private,
-                            },
+                            }),
                         ),
                     );
                 }
@@ -336,6 +336,36 @@ impl Keys {
             verifiers,
             jwks: json!({ "keys": jwks }),
         })
+    }
+
+    /// These keys without any whose kid is not in `live`: what a process
+    /// keeps when a newer stored set cannot be parsed, so that a key
+    /// revoked (or removed) there stops verifying and signing here at once.
+    fn restricted_to(&self, live: &std::collections::HashSet<&str>) -> Self {
+        let jwks = self.jwks["keys"]
+            .as_array()
+            .map(|keys| {
+                keys.iter()
+                    .filter(|k| k["kid"].as_str().is_some_and(|kid| live.contains(kid)))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        Self {
+            signers: self
+                .signers
+                .iter()
+                .filter(|(_, s)| live.contains(s.kid.as_str()))
+                .map(|(alg, s)| (*alg, s.clone()))
+                .collect(),
+            verifiers: self
+                .verifiers
+                .iter()
+                .filter(|(kid, _)| live.contains(kid.as_str()))
+                .map(|(kid, v)| (kid.clone(), v.clone()))
+                .collect(),
+            jwks: json!({ "keys": jwks }),
+        }
     }
 
     /// The kid the current key of `alg` signs under.
@@ -506,18 +536,40 @@ impl KeyRing {
 
     /// Reads the stored set and, when its version is not the one held,
     /// parses it and swaps it in; returns whether it did. A set that fails
-    /// to parse leaves the held keys in place.
+    /// to parse leaves the held keys in place, less those it revoked or no
+    /// longer has.
     pub async fn reload(&self, store: &Store) -> anyhow::Result<bool> {
         let _one = self.reloading.lock().await;
         let set = store.signing_key_set().await?;
         if set.version == self.version() {
             return Ok(false);
         }
-        let keys = Arc::new(Keys::load(&set.keys)?);
+        let keys = match Keys::load(&set.keys) {
+            Ok(keys) => keys,
+            Err(e) => {
+                // Fail closed for what was taken away: the held keys lose
+                // every kid the stored set no longer has live. The version
+                // is not recorded, so the next poll tries the whole set again.
+                let live = set
+                    .keys
+                    .iter()
+                    .filter(|k| k.state != SigningKeyState::Revoked)
+                    .map(|k| k.kid.as_str())
+                    .collect();
+                let restricted = Arc::new(self.get().restricted_to(&live));
+                *self
+                    .keys
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = restricted;
+                return Err(e.context(
+                    "the stored signing keys did not parse; revoked keys were dropped, the rest kept",
+                ));
+            }
+        };
         *self
             .keys
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         self.version.store(set.version, Ordering::Release);
         tracing::info!(version = set.version, "signing keys reloaded");
         Ok(true)

@@ -415,6 +415,46 @@ both_databases! {
     }
 }
 
+both_databases! {
+    /// A stored set that no longer parses (here: a damaged next key) still
+    /// takes a revocation away: the other process drops the revoked key at
+    /// its next poll and keeps verifying with the keys that are still live.
+    async fn a_revocation_applies_even_when_the_new_set_does_not_parse(db: Backend) {
+        let refresh_every = Duration::from_secs(1);
+        let options = || AppOptions { signing_key_refresh: refresh_every, ..AppOptions::default() };
+        let a = spawn_app_on(std::sync::Arc::new(crate::support::TestDatabase::new(db).await), options()).await;
+        let b = spawn_app_on(a.db.clone(), AppOptions { issuer: Some(a.issuer.clone()), ..options() }).await;
+        let old_token = b.client_credentials(MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, &b.management_audience()).await;
+        let old_rs256 = kid_of(&old_token);
+        let a_token = fresh_mgmt_token(&a).await;
+        let (status, body) = call(&a, &a_token, Method::POST, "/keys/signing/rotate").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let new_rs256 = kid_in(&list(&a).await, "RS256", "current");
+        let bound = refresh_every + Duration::from_secs(5);
+        eventually("B signs with the new key", bound, || async {
+            kid_of(&b.client_credentials(MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, &b.management_audience()).await) == new_rs256
+        })
+        .await;
+        let new_token = b.client_credentials(MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, &b.management_audience()).await;
+
+        let damaged = kid_in(&list(&a).await, "ES256", "next");
+        execute(&a.db, &format!("UPDATE signing_keys SET private_pkcs8 = 'AAAA' WHERE kid = '{damaged}'")).await;
+        let a_token = fresh_mgmt_token(&a).await;
+        let (status, body) = call(&a, &a_token, Method::PUT, &format!("/keys/signing/{old_rs256}/revoke")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        eventually("B rejects the revoked key's token", bound, || async {
+            call(&b, &old_token, Method::GET, "/keys/signing").await.0 == StatusCode::UNAUTHORIZED
+        })
+        .await;
+        assert!(!jwks_kids(&b).await.contains(&old_rs256));
+        // A, whose own reload failed the same way, dropped it at once.
+        assert_eq!(call(&a, &old_token, Method::GET, "/keys/signing").await.0, StatusCode::UNAUTHORIZED);
+        // The live keys still verify, on both.
+        assert_eq!(call(&b, &new_token, Method::GET, "/keys/signing").await.0, StatusCode::OK);
+        assert_eq!(call(&a, &new_token, Method::GET, "/keys/signing").await.0, StatusCode::OK);
+    }
+}
+
 /// Runs one statement straight on the database.
 async fn execute(db: &crate::support::TestDatabase, sql: &str) {
     match db.backend() {
