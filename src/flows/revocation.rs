@@ -90,8 +90,10 @@ pub async fn revoke(
     let event = revocation_event(&target, reason, actor, meta, now);
     let receipt = state.store.revoke(&target, reason, &event, now).await?;
     state.metrics.revocation(&target, &receipt);
-    if receipt.sessions > 0 {
-        // Ended sessions may have queued back-channel logouts.
+    if receipt.found {
+        // Ended sessions may have queued back-channel logouts, and the
+        // revocation SSF events; the worker folds a burst of wakes into one
+        // claim.
         state.outbox.wake();
     }
     if receipt.found {

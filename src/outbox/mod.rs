@@ -118,6 +118,11 @@ impl OutboxConfig {
     }
 }
 
+/// How long the worker waits after a wake before it claims, so that the
+/// wakes of a burst of changes (each `Notify` permit taken, further ones
+/// folded into one) cost one claim per window rather than one per change.
+const WAKE_WINDOW: Duration = Duration::from_millis(10);
+
 /// The handle flows use to say "something was queued": the worker looks
 /// at once instead of at its next poll. Cheap to clone.
 #[derive(Clone, Default)]
@@ -178,7 +183,11 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
             // other processes queued).
             tokio::select! {
                 _ = in_flight.join_next(), if !in_flight.is_empty() => {}
-                _ = worker.state.outbox.notify.notified() => {}
+                _ = worker.state.outbox.notify.notified() => {
+                    // Changes that come in a burst (a revocation a
+                    // millisecond) wake it once per window, not once each.
+                    tokio::time::sleep(WAKE_WINDOW).await;
+                }
                 _ = tokio::time::sleep(poll) => {}
             }
         }

@@ -851,3 +851,33 @@ both_databases! {
         assert_eq!(sets[0]["events"][TOKENS_REVOKED]["initiating_entity"], "admin");
     }
 }
+
+both_databases! {
+    /// A revocation's SET is pushed at once (the worker is woken; its poll
+    /// is a minute here), and revoking refresh tokens that are already dead
+    /// announces nothing.
+    async fn a_revocation_wakes_the_worker_and_a_repeat_announces_nothing(db: Backend) {
+        let database = std::sync::Arc::new(crate::support::TestDatabase::new(db).await);
+        let mut options = crate::support::AppOptions::default();
+        options.outbox.poll_interval = Some(std::time::Duration::from_secs(60));
+        let app = crate::support::spawn_app_on(database, options).await;
+        let f = crate::management_refresh_tokens::fixture_on(app, crate::management_refresh_tokens::non_rotating()).await;
+        let receiver = Receiver::start().await;
+        let rp = manager(&f.app).await;
+        push_stream(&f.app, &rp, &receiver.ssf_url).await;
+        let before = f.token_ids().await;
+        f.password_login().await;
+        let token_id = f.token_id(&before).await;
+        let revoke = || f.app.mgmt_call(Method::POST, "/refresh-tokens/revoke", Some(json!({"ids": [token_id]})));
+        let started = std::time::Instant::now();
+        assert!(revoke().await.0.is_success());
+        let pushes = receiver.wait_for_pushes(1).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "pushed before the poll");
+        assert_eq!(event_type(&claims(&pushes[0].body)), TOKENS_REVOKED);
+        // Again: accepted, nothing ended, nothing queued.
+        assert!(revoke().await.0.is_success());
+        assert_eq!(f.app.count_rows("outbox WHERE kind IN ('ssf_push', 'ssf_poll', 'ssf_held')").await, 1);
+        settled(&f.app).await;
+        assert_eq!(receiver.pushes().len(), 1);
+    }
+}

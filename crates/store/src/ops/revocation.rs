@@ -140,6 +140,25 @@ fn covers_tokens(target: &RevocationTarget) -> bool {
     }
 }
 
+/// Whether a revocation of `target` that wrote `receipt` is announced as
+/// tokens-revoked (SSF). A target of refresh tokens alone (one or several
+/// families, a session's) only when some were live: revoking the same
+/// token again announces nothing. A user, grant or code target always
+/// (when found): it also ends access tokens (an epoch, a deleted grant, a
+/// `jti`), which the receipt does not count.
+fn announces_tokens(target: &RevocationTarget, receipt: &RevocationReceipt) -> bool {
+    use RevocationTarget as T;
+    if !covers_tokens(target) {
+        return false;
+    }
+    match target {
+        T::Family { .. } | T::Families { .. } | T::Session { .. } | T::UserSessions { .. } => {
+            receipt.refresh_tokens > 0
+        }
+        _ => true,
+    }
+}
+
 /// Which sessions a target revokes or ends (condition on `$2`).
 fn session_scope(target: &RevocationTarget) -> Option<(&'static str, &str)> {
     use RevocationTarget as T;
@@ -613,7 +632,7 @@ impl Backend {
                 serde_json::to_value(&receipt).unwrap_or_default(),
             );
         }
-        let users = if covers_tokens(target) {
+        let users = if announces_tokens(target, &receipt) {
             match (&event.user_id, target) {
                 // A list of families may span users: each hears of it.
                 (_, RevocationTarget::Families { family_ids }) => {

@@ -201,6 +201,21 @@ async fn changes_queue_one_event_per_matching_stream(store: &Store) {
         .create_session(&session_record("s1", USER, 0))
         .await
         .unwrap();
+    // A refresh token bound to the session, for its tokens-revoked event.
+    let grant = store
+        .upsert_grant(
+            &"g-ssf".into(),
+            &USER.into(),
+            &"rp".into(),
+            "https://api.example.com/",
+            &grantor_domain::ScopeSet::parse("offline_access"),
+            ts(0),
+        )
+        .await
+        .unwrap();
+    let mut family = new_family("f-s1", USER, "rp", &grant.id, 0);
+    family.session_id = Some(SessionId::from("s1"));
+    issue_family(store, family).await;
     let both = [CAEP_SESSION_REVOKED, OAUTH_TOKENS_REVOKED];
     insert(store, &stream("all", "rp", SSF_PUSH_METHOD, &both), 1).await;
     insert(
@@ -284,6 +299,20 @@ async fn changes_queue_one_event_per_matching_stream(store: &Store) {
         ),
     ];
     expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(queued(store).await, expected);
+    // The same revocation again ends nothing and announces nothing.
+    store
+        .revoke(
+            &RevocationTarget::Session {
+                session_id: SessionId::from("s1"),
+                tokens: true,
+            },
+            Reason::ManagementApi,
+            &log_event("l2", "srrt", 11),
+            ts(11),
+        )
+        .await
+        .unwrap();
     assert_eq!(queued(store).await, expected);
     let message = store
         .list_outbox(
