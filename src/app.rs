@@ -126,9 +126,22 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes requests in flight.
+    /// With TLS, SIGHUP reloads the certificate (from now on).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let hangups = self.tls.is_some().then(crate::tls::hangups);
+        self.run(shutdown, hangups).await
+    }
+
+    /// [`Self::run_until_stopped`], answering the SIGHUPs `hangups` receives
+    /// (`main` installs it before anything else): a TLS reload, or a line
+    /// saying there is nothing to reload.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        hangups: Option<crate::tls::Hangups>,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
         let purge = crate::purge::spawn(
@@ -152,10 +165,7 @@ impl Application {
             store.clone(),
             self.signing_key_refresh,
         );
-        let tls_reloader = match &self.tls {
-            Some(tls) => Some(crate::tls::spawn_reloader(tls.clone())?),
-            None => None,
-        };
+        let tls_reloader = hangups.map(|h| crate::tls::spawn_reloader(self.tls.clone(), h));
         let exempt = self.state.trusted_proxies.clone();
         let mut router = http::router(self.state);
         if self.tls.is_some() {
@@ -224,6 +234,9 @@ pub(crate) async fn serve(
     let per_ip = PerIpConnections::new(limits.max_connections_per_ip, exempt);
     let body_read_timeout = limits.body_read_timeout;
     let graceful = GracefulShutdown::new();
+    // Set at shutdown: a TLS handshake still in progress is dropped then
+    // (hyper's graceful shutdown only reaches connections it serves).
+    let (stopping, stop_signal) = tokio::sync::watch::channel(false);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -264,15 +277,31 @@ pub(crate) async fn serve(
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let (mut parts, body) = request.into_parts();
             parts.extensions.insert(ConnectInfo(peer));
-            let body = axum::body::Body::new(DeadlineBody::new(body, body_read_timeout));
-            router
-                .clone()
-                .oneshot(hyper::Request::from_parts(parts, body))
+            let body = DeadlineBody::new(body, body_read_timeout);
+            let unread = body.unread.clone();
+            let answer = router.clone().oneshot(hyper::Request::from_parts(
+                parts,
+                axum::body::Body::new(body),
+            ));
+            async move {
+                let mut response = answer.await?;
+                // Answered before the body was read to its end (a 413, a
+                // 401, a 429, a timeout): hyper closes the connection after
+                // this response, so say so, lest the client reuse it.
+                if unread.load(std::sync::atomic::Ordering::Acquire) {
+                    response.headers_mut().insert(
+                        axum::http::header::CONNECTION,
+                        axum::http::HeaderValue::from_static("close"),
+                    );
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
         let watcher = graceful.watcher();
         let builder = builder.clone();
         let acceptor = tls.as_ref().map(|tls| tls.acceptor());
         let handshake_timeout = limits.header_read_timeout;
+        let mut stop_signal = stop_signal.clone();
         tokio::spawn(async move {
             let result = match acceptor {
                 None => {
@@ -280,20 +309,27 @@ pub(crate) async fn serve(
                     watcher.watch(connection).await
                 }
                 Some(acceptor) => {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => {
-                            let connection =
-                                builder.serve_connection(TokioIo::new(stream), service);
-                            watcher.watch(connection).await
-                        }
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, "TLS handshake failed: {e}");
-                            Ok(())
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            Ok(())
-                        }
+                    let handshake =
+                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
+                    tokio::select! {
+                        shaken = handshake => match shaken {
+                            Ok(Ok(stream)) => {
+                                let connection =
+                                    builder.serve_connection(TokioIo::new(stream), service);
+                                watcher.watch(connection).await
+                            }
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, "TLS handshake failed: {e}");
+                                Ok(())
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                Ok(())
+                            }
+                        },
+                        () = async {
+                            let _ = stop_signal.wait_for(|stopping| *stopping).await.is_ok();
+                        } => Ok(()),
                     }
                 }
             };
@@ -305,6 +341,7 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
     graceful.shutdown().await;
 }
 
@@ -369,16 +406,22 @@ impl Drop for ConnectionSlot {
 /// its head was read: a client that trickles a body (one byte every few
 /// seconds) cannot hold a connection and a request task for long. Past the
 /// deadline the body errors, which the extractors answer with a 4xx.
+/// `unread` is true while some of the body has not been read (a request
+/// without one starts false).
 struct DeadlineBody {
     inner: Incoming,
     deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    unread: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl DeadlineBody {
     fn new(inner: Incoming, timeout: std::time::Duration) -> Self {
+        use http_body::Body as _;
+        let unread = Arc::new(std::sync::atomic::AtomicBool::new(!inner.is_end_stream()));
         Self {
             inner,
             deadline: Box::pin(tokio::time::sleep(timeout)),
+            unread,
         }
     }
 }
@@ -393,6 +436,10 @@ impl http_body::Body for DeadlineBody {
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
         use std::task::Poll;
         if let Poll::Ready(frame) = std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            if frame.is_none() || self.inner.is_end_stream() {
+                self.unread
+                    .store(false, std::sync::atomic::Ordering::Release);
+            }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
         if self.deadline.as_mut().poll(cx).is_ready() {

@@ -307,11 +307,17 @@ pub struct Config {
 impl Config {
     pub fn from_args(args: ServeArgs) -> Result<Self, String> {
         let issuer = args.issuer.as_deref().map(Issuer::parse).transpose()?;
+        let tls = crate::tls::TlsFiles::from_options(args.tls_cert, args.tls_key)?;
+        if tls.is_some() && issuer.as_ref().is_some_and(|i| !i.is_https()) {
+            // Discovery would send clients to http:// URLs this listener
+            // does not answer, and cookies would lose `Secure`.
+            return Err("--issuer must be an https:// URL with --tls-cert".to_owned());
+        }
         let trusted_proxies = TrustedProxies::parse(&args.trusted_proxies)?;
         Ok(Self {
             listen: args.listen,
             issuer,
-            tls: crate::tls::TlsFiles::from_options(args.tls_cert, args.tls_key)?,
+            tls,
             database_url: args.database_url,
             bootstrap: BootstrapCredentials {
                 client_id: args.bootstrap_client_id,

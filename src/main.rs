@@ -16,8 +16,10 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    // Installed before anything else, so an early SIGTERM still exits cleanly.
+    // Installed before anything else, so an early SIGTERM still exits
+    // cleanly and an early SIGHUP does not end the process.
     let shutdown = grantor::app::shutdown_signal();
+    let hangups = grantor::tls::hangups();
     match cli.command {
         Command::Serve(args) => {
             let telemetry = match telemetry::init(args.log_format, args.otlp_endpoint.as_deref()) {
@@ -37,7 +39,7 @@ async fn main() -> std::process::ExitCode {
             let result = async {
                 let app = Application::build(config).await?;
                 tracing::info!(issuer = %app.issuer().as_str(), "listening on {}", app.local_addr());
-                app.run_until_stopped(shutdown).await
+                app.run(shutdown, Some(hangups)).await
             }
             .await;
             if let Err(e) = result.as_ref() {

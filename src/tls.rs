@@ -80,6 +80,15 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
     let what = || format!("--tls-key {}", path.display());
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", what()))?;
+    if bytes
+        .windows(b"BEGIN ENCRYPTED PRIVATE KEY".len())
+        .any(|w| w == b"BEGIN ENCRYPTED PRIVATE KEY")
+    {
+        return Err(format!(
+            "{}: an encrypted key; give grantor the key unencrypted (e.g. `openssl pkey -in KEY -out PLAIN`) and protect the file instead",
+            what()
+        ));
+    }
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => {
             format!("{}: no PRIVATE KEY block", what())
@@ -140,30 +149,66 @@ impl Tls {
     }
 }
 
-/// Reloads `tls` on every SIGHUP until aborted. The handler is installed
-/// here, before the server accepts its first connection.
-#[cfg(unix)]
-pub fn spawn_reloader(tls: Arc<Tls>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hangups = signal(SignalKind::hangup())?;
-    Ok(tokio::spawn(async move {
-        while hangups.recv().await.is_some() {
-            match tls.reload() {
-                Ok(()) => tracing::info!(
+/// SIGHUPs, received from the moment [`hangups`] was called: installed
+/// first thing in `main`, so that a SIGHUP while the server starts (or one
+/// sent to a server without TLS) is never the default action, which ends
+/// the process.
+pub struct Hangups {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+/// Starts receiving SIGHUP (nothing on platforms without it).
+pub fn hangups() -> Hangups {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        Hangups {
+            signal: signal(SignalKind::hangup()).ok(),
+        }
+    }
+    #[cfg(not(unix))]
+    Hangups {}
+}
+
+impl Hangups {
+    /// The next SIGHUP; never, when none can be received.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = self.signal.as_mut() {
+            if signal.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Answers every SIGHUP until aborted: with `tls`, by reloading it; without,
+/// by saying in the log that there is nothing to reload.
+pub fn spawn_reloader(tls: Option<Arc<Tls>>, mut hangups: Hangups) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            hangups.next().await;
+            let Some(tls) = &tls else {
+                tracing::info!("SIGHUP: nothing to reload (no --tls-cert)");
+                continue;
+            };
+            let tls = tls.clone();
+            // Two small file reads, off the async workers.
+            let reloaded = tokio::task::spawn_blocking(move || tls.reload().map(|()| tls)).await;
+            match reloaded {
+                Ok(Ok(tls)) => tracing::info!(
                     cert = %tls.files.cert.display(),
                     "SIGHUP: TLS certificate reloaded"
                 ),
-                Err(e) => tracing::error!(
+                Ok(Err(e)) => tracing::error!(
                     "SIGHUP: TLS certificate not reloaded, keeping the one in use: {e}"
                 ),
+                Err(e) => tracing::error!("SIGHUP: the TLS reload failed: {e}"),
             }
         }
-    }))
-}
-
-#[cfg(not(unix))]
-pub fn spawn_reloader(_tls: Arc<Tls>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    Ok(tokio::spawn(async {}))
+    })
 }
 
 #[cfg(test)]

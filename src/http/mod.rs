@@ -47,26 +47,6 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
-/// A 413 (body over the limit) or 408 (timed out) is answered before the
-/// request's body has been read to its end, so the connection cannot carry
-/// another request: hyper closes it after the response. Saying so with
-/// `Connection: close` keeps a client from reusing it in the meantime
-/// (a reused connection then fails with an incomplete message).
-async fn close_when_body_unread(
-    mut response: axum::response::Response,
-) -> axum::response::Response {
-    use axum::http::{header, HeaderValue, StatusCode};
-    if matches!(
-        response.status(),
-        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
-    ) {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
-}
-
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -86,7 +66,6 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
-        .layer(axum::middleware::map_response(close_when_body_unread))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit::layer,

@@ -104,3 +104,26 @@ both_databases! {
         let _ = json!(null);
     }
 }
+
+both_databases! {
+    /// An answer given before the request's body was read to its end (here
+    /// a 401: no token) says `Connection: close`, since the server will not
+    /// read further on that connection; an answer after the whole body was
+    /// read keeps the connection.
+    async fn an_answer_before_the_body_was_read_closes_the_connection(db: Backend) {
+        let app = spawn_app(db).await;
+        let body = format!("{{\"name\": \"{}\"}}", "x".repeat(200 * 1024));
+        let response = app.http.post(app.url("/api/v2/clients"))
+            .header("content-type", "application/json").body(body).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["connection"], "close");
+        let response = app.http.post(app.url("/oauth/token"))
+            .form(&[("grant_type", "client_credentials"), ("client_id", "nobody"), ("client_secret", "x")])
+            .send().await.unwrap();
+        assert!(response.status().is_client_error());
+        assert!(response.headers().get("connection").is_none(), "{:?}", response.headers());
+        // The connection reused for the next request works.
+        let response = app.http.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+}

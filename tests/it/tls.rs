@@ -111,6 +111,30 @@ async fn a_connection_that_never_shakes_hands_is_closed_and_frees_its_slot() {
     assert_eq!(ok.status(), StatusCode::OK);
 }
 
+/// A handshake that never comes does not hold up a graceful stop: the
+/// server stops well before the header-read timeout (a minute here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_handshake_does_not_delay_shutdown() {
+    let options = AppOptions {
+        connections: grantor::config::ConnectionConfig {
+            header_read_timeout: Duration::from_secs(60),
+            ..Default::default()
+        },
+        ..AppOptions::default()
+    };
+    let app = https_app(crate::support::Backend::Sqlite, options).await;
+    let addr = app.base_url.trim_start_matches("https://").to_owned();
+    let _silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // The connection is accepted (its task waits for the handshake).
+    let ok = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), app.stop())
+        .await
+        .expect("stopped without waiting for the handshake");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
 /// A `grantor serve` process with `--tls-cert`/`--tls-key`.
 struct TlsProcess {
     child: std::process::Child,
@@ -120,6 +144,17 @@ struct TlsProcess {
 
 impl TlsProcess {
     fn start(db: &TestDatabase, certificate: &TestCertificate) -> Self {
+        let tls = [
+            "--tls-cert".into(),
+            certificate.cert.clone().into_os_string(),
+            "--tls-key".into(),
+            certificate.key.clone().into_os_string(),
+        ];
+        Self::start_with(db, &tls)
+    }
+
+    /// `grantor serve` on `db` with `args` (plain HTTP without TLS options).
+    fn start_with(db: &TestDatabase, args: &[std::ffi::OsString]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_grantor"))
             .args([
                 "serve",
@@ -130,12 +165,11 @@ impl TlsProcess {
             ])
             .arg("--database-url")
             .arg(db.url())
-            .arg("--tls-cert")
-            .arg(&certificate.cert)
-            .arg("--tls-key")
-            .arg(&certificate.key)
+            .args(args)
             .env_remove("GRANTOR_ISSUER")
             .env_remove("GRANTOR_CONFIG")
+            .env_remove("GRANTOR_TLS_CERT")
+            .env_remove("GRANTOR_TLS_KEY")
             .env("GRANTOR_LOG_FORMAT", "text")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -201,6 +235,14 @@ impl TlsProcess {
     }
 }
 
+impl Drop for TlsProcess {
+    /// A failed test does not leave the process running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 both_databases! {
     /// SIGHUP re-reads the files: new connections get the renewed
     /// certificate; a file that no longer parses keeps the one in use and
@@ -217,25 +259,51 @@ both_databases! {
         // Not before the signal: the files are read at start and on SIGHUP.
         assert_eq!(server.certificate_presented(&both).await, first.der);
         server.signal("HUP");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !server.logged("TLS certificate reloaded") {
-            assert!(tokio::time::Instant::now() < deadline, "no reload logged");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_log(&server, "TLS certificate reloaded").await;
         assert_eq!(server.certificate_presented(&both).await, second.der);
 
         // A broken certificate file: the reload fails, the renewed one stays.
         std::fs::write(&first.cert, "-----BEGIN CERTIFICATE-----\nnot base64!\n").unwrap();
         server.signal("HUP");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !server.logged("TLS certificate not reloaded") {
-            assert!(tokio::time::Instant::now() < deadline, "no failed reload logged");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_log(&server, "TLS certificate not reloaded").await;
         assert_eq!(server.certificate_presented(&[&second]).await, second.der);
         server.stop();
         db.close().await;
     }
+}
+
+/// Waits (30 s at most) until `process` logged `text`.
+async fn wait_for_log(process: &TlsProcess, text: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !process.logged(text) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never logged: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Without TLS a SIGHUP does not end the process (the default action of
+/// the signal): it is answered with a log line, and the server serves on,
+/// without HSTS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_without_tls_is_logged_and_harmless() {
+    let db = TestDatabase::new(crate::support::Backend::Sqlite).await;
+    let server = TlsProcess::start_with(&db, &[]);
+    server.signal("HUP");
+    wait_for_log(&server, "SIGHUP: nothing to reload").await;
+    crate::support::tls();
+    let response = reqwest::get(format!("http://{}/healthz", server.addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response
+        .headers()
+        .get("strict-transport-security")
+        .is_none());
+    server.stop();
+    db.close().await;
 }
 
 /// `--tls-cert` without `--tls-key` (and the reverse) is a usage error;
@@ -252,7 +320,20 @@ fn bad_tls_options_stop_the_start() {
     let key_text = std::fs::read_to_string(&other.key).unwrap();
     let key_body = key_text.lines().nth(1).unwrap().to_owned();
     let cert = certificate.cert.to_str().unwrap();
-    let cases: [(Vec<&str>, Option<i32>, &str); 4] = [
+    let key = certificate.key.to_str().unwrap();
+    let cases: [(Vec<&str>, Option<i32>, &str); 5] = [
+        (
+            vec![
+                "--tls-cert",
+                cert,
+                "--tls-key",
+                key,
+                "--issuer",
+                "http://id.example.test/",
+            ],
+            Some(2),
+            "--issuer must be an https:// URL",
+        ),
         (
             vec!["--tls-cert", cert],
             Some(2),
