@@ -881,3 +881,28 @@ both_databases! {
         assert_eq!(receiver.pushes().len(), 1);
     }
 }
+
+both_databases! {
+    /// A client holds at most 10 streams, also when it asks for fifteen at
+    /// once: exactly ten are created, the rest are 409, and only the ten
+    /// are audited.
+    async fn a_client_gets_at_most_ten_streams_even_in_parallel(db: Backend) {
+        let app = crate::support::spawn_app(db).await;
+        let rp = manager(&app).await;
+        let logs_before = app.count_rows("logs").await;
+        let mut attempts = tokio::task::JoinSet::new();
+        for _ in 0..15 {
+            let request = app.http.post(app.url("/ssf/streams")).bearer_auth(&rp.token).json(&json!({"delivery": {"method": POLL}}));
+            attempts.spawn(async move { crate::support::read(request.send().await.unwrap()).await });
+        }
+        let answers = attempts.join_all().await;
+        let created = answers.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
+        let refused: Vec<_> = answers.iter().filter(|(s, _)| *s != StatusCode::CREATED).collect();
+        assert_eq!(created, 10, "{answers:?}");
+        for (status, body) in refused {
+            assert_ssf_error(*status, body, StatusCode::CONFLICT);
+        }
+        assert_eq!(app.count_rows("ssf_streams").await, 10);
+        assert_eq!(app.count_rows("logs").await - logs_before, 10);
+    }
+}

@@ -349,8 +349,10 @@ operations! {
     /// suspended the stream (and wrote `suspension`).
     fn record_log_stream_outcome(&self, id: &str, error: Option<&str>, suspend_after_ms: i64, suspension: &LogEvent, now: Timestamp) -> bool;
     // Shared Signals streams (`ops/ssf.rs`); each change with its audit event.
-    /// Stores a new stream.
-    fn insert_ssf_stream(&self, stream: &SsfStream, event: &LogEvent) -> ();
+    /// Stores a new stream, unless its owner client already has `limit`
+    /// (false then, nothing written). The count and the insert are one
+    /// transaction, under the owner's row lock on PostgreSQL.
+    fn insert_ssf_stream(&self, stream: &SsfStream, limit: i64, event: &LogEvent) -> bool;
     fn ssf_stream(&self, id: &str) -> Option<SsfStream>;
     /// The streams of one client (all with `None`), oldest first.
     fn list_ssf_streams(&self, client_id: Option<&str>) -> Vec<SsfStream>;

@@ -215,13 +215,6 @@ pub async fn create(
         return Err(SsfError::bad_request("delivery is required."));
     }
     let owner = caller.0.client_id.as_str().to_owned();
-    if state.store.list_ssf_streams(Some(&owner)).await?.len() >= MAX_STREAMS_PER_CLIENT {
-        return Err(SsfError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("A client may have at most {MAX_STREAMS_PER_CLIENT} streams."),
-        ));
-    }
     let now = state.clock.now();
     let mut stream = SsfStream {
         id: crate::secrets::hex_id(16),
@@ -240,7 +233,18 @@ pub async fn create(
     };
     apply(&mut stream, body, true)?;
     let event = audit(&caller, "Create an SSF stream", &stream, &meta, now);
-    state.store.insert_ssf_stream(&stream, &event).await?;
+    let limit = i64::try_from(MAX_STREAMS_PER_CLIENT).unwrap_or(i64::MAX);
+    if !state
+        .store
+        .insert_ssf_stream(&stream, limit, &event)
+        .await?
+    {
+        return Err(SsfError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("A client may have at most {MAX_STREAMS_PER_CLIENT} streams."),
+        ));
+    }
     Ok((StatusCode::CREATED, Json(render(&state, &stream))).into_response())
 }
 

@@ -214,8 +214,28 @@ fn kind_for(stream: &SsfStream) -> Option<OutboxKind> {
 }
 
 impl Backend {
-    pub async fn insert_ssf_stream(&self, s: &SsfStream, event: &LogEvent) -> StoreResult<()> {
+    pub async fn insert_ssf_stream(
+        &self,
+        s: &SsfStream,
+        limit: i64,
+        event: &LogEvent,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
+        // Concurrent creations by one client queue on its row (SQLite's
+        // write transaction is already exclusive), so the count holds.
+        sqlx::query(&format!(
+            "SELECT client_id FROM clients WHERE client_id = $1{FOR_UPDATE}"
+        ))
+        .bind(&s.client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ssf_streams WHERE client_id = $1")
+            .bind(&s.client_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if held >= limit {
+            return Ok(false);
+        }
         sqlx::query(&format!(
             "INSERT INTO ssf_streams ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
@@ -236,7 +256,7 @@ impl Backend {
         .await?;
         insert_event_in(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     pub async fn ssf_stream(&self, id: &str) -> StoreResult<Option<SsfStream>> {

@@ -54,10 +54,11 @@ async fn arrange(store: &Store) {
 }
 
 async fn insert(store: &Store, s: &SsfStream, at: i64) {
-    store
-        .insert_ssf_stream(s, &log_event(&format!("create-{}", s.id), "sapi", at))
+    let inserted = store
+        .insert_ssf_stream(s, 10, &log_event(&format!("create-{}", s.id), "sapi", at))
         .await
         .unwrap();
+    assert!(inserted, "{} was refused", s.id);
 }
 
 /// Creates each session of `USER` and ends it by browser logout at `at`,
