@@ -7,6 +7,7 @@ mod support;
 mod account_changes; // blocking, a new password or deleting a user ends their sessions and tokens (CONTRACT §6.3)
 mod attacks; // what a read-only attack review proved, each fixed: client-bucket lockout, IPv6 /64 rotation, dashboard sign-in limit, machine-token introspection, /authorize row size
 mod authorize; // /authorize, login and consent pages, sessions, CSRF, prompt, form_post, /v2/logout
+mod authorize_hints; // /authorize login_hint, ui_locales, max_age, prompt=login: re-authentication keeps the session, auth_time
 mod backchannel_logout; // OIDC Back-Channel Logout through the durable outbox: every session end, retries, two processes, slow receivers
 mod bad_input; // malformed bodies, media types, oversize bodies, on both surfaces
 mod bootstrap; // first start, restarts, concurrent starts

@@ -251,6 +251,10 @@ operations! {
     /// Records a use of a live session (and the client it was used for);
     /// false when the session has ended or was revoked.
     fn touch_session(&self, id: &SessionId, client_id: Option<&ClientId>, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> bool;
+    /// A new sign-in in a live session: `authenticated_at` (and the last
+    /// interaction) become `now`, the cookie hash is replaced; false when
+    /// the session has ended, was revoked or expired.
+    fn reauthenticate_session(&self, id: &SessionId, cookie_hash: &TokenHash, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> bool;
     /// Browser logout; refresh tokens bound to the session stay valid. Writes
     /// `event` and queues the session's back-channel logouts with it.
     fn end_session(&self, id: &SessionId, event: &LogEvent, now: Timestamp) -> ();
