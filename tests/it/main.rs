@@ -36,6 +36,7 @@ mod management_resource_servers; // /api/v2/resource-servers: defaults, validati
 mod management_sessions; // /api/v2/sessions, users/{id}/sessions, revoke-access: shape, paging, revocation effects
 mod management_user_blocks; // /api/v2/user-blocks: brute-force blocks listed and lifted, by e-mail and user id
 mod management_users; // /api/v2/users and /users-by-email: CRUD, paging, search, metadata merge
+mod management_users_search; // GET /api/v2/users?q= (Auth0 v3 syntax subset), sort, fields, paging; hostile values; 400s that name what is unsupported
 mod metrics; // GET /metrics: text format, counters moved by a refresh, reuse, machine token, 429; pool gauges; --metrics-listen
 mod openapi; // /api/v2/openapi.json: every Management route described, every description served
 mod otlp; // --otlp-endpoint: request, flow and store spans exported over OTLP/HTTP to a receiver in the test

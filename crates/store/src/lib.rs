@@ -228,6 +228,13 @@ operations! {
     fn user(&self, user_id: &UserId) -> Option<User>;
     fn user_by_email(&self, connection: &str, email: &str) -> Option<User>;
     fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Page<User>;
+    /// The Management API's user search: users matching `query` (all
+    /// without one) in `sort` order (creation time by default), a page and
+    /// the total. Every value of the query is a bound parameter.
+    fn search_users(&self, query: Option<&grantor_domain::user_search::UserSearch>, sort: Option<grantor_domain::user_search::UserSort>, page: PageRequest) -> Page<User>;
+    /// The engine's plan for `search_users`'s row query (a diagnostic: the
+    /// conformance suite checks that e-mail and user id terms use an index).
+    fn user_search_plan(&self, query: Option<&grantor_domain::user_search::UserSearch>, sort: Option<grantor_domain::user_search::UserSort>) -> Vec<String>;
     fn update_user(&self, user: &User) -> ();
     fn delete_user(&self, user_id: &UserId) -> bool;
 
