@@ -186,15 +186,18 @@ impl Backend {
             compiled.values.len() + 1,
             compiled.values.len() + 2,
         );
+        // One read transaction: the total counts the rows the page came from.
+        let mut tx = self.pool.begin().await?;
         let rows: Vec<UserRow> = bind_all!(sqlx::query_as(&compiled.sql), &compiled.values)
             .bind(page.limit)
             .bind(page.offset)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
         let count = format!("SELECT COUNT(*) FROM users WHERE {filter}");
         let total: i64 = bind_all!(sqlx::query_scalar(&count), &compiled.values)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(Page {
             items: rows.into_iter().map(Into::into).collect(),
             total,
