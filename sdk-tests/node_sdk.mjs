@@ -453,6 +453,14 @@ resource(async function users(ctx) {
   await expectMgmtError(m.create({ connection: DB, email, password: PASSWORD }), 409, "duplicate user");
 
   eq((await all(await m.list({ q: `email:"${email.toLowerCase()}"` }))).map((u) => u.user_id), [created.user_id], "list q=email");
+  // User search (Auth0's v3 syntax, the subset grantor answers): a prefix,
+  // AND, sort and fields; a leading wildcard is a 400, never ignored.
+  const prefix = email.toLowerCase().split("@")[0];
+  const searched = await all(await m.list({
+    q: `email:${prefix}* AND blocked:false`, search_engine: "v3", sort: "email:1", fields: "user_id,email", include_fields: true,
+  }));
+  eq(searched.map((u) => [u.user_id, u.email]), [[created.user_id, email.toLowerCase()]], "search: prefix AND blocked");
+  await expectMgmtError(m.list({ q: "email:*@example.test", search_engine: "v3" }), 400, "search: a leading wildcard");
   eq((await m.listUsersByEmail({ email })).map((u) => u.user_id), [created.user_id], "users-by-email");
   const page = await m.list({ per_page: 1, page: 0 });
   eq(page.data.length, 1, "per_page=1");

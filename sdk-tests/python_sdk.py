@@ -381,6 +381,18 @@ def users(ctx: Ctx):
 
     found = list(m.list(q=f'email:"{email.lower()}"'))
     eq([u.user_id for u in found], [created.user_id], "list q=email")
+    # User search (Auth0's v3 syntax, the subset grantor answers): a prefix,
+    # AND, sort and fields; a leading wildcard is a 400, never ignored.
+    prefix = email.lower().split("@")[0]
+    found = list(m.list(
+        q=f"email:{prefix}* AND blocked:false", search_engine="v3", sort="email:1",
+        fields="user_id,email", include_fields=True,
+    ))
+    eq([(u.user_id, u.email) for u in found], [(created.user_id, email.lower())], "search: prefix AND blocked")
+    expect_mgmt_error(
+        lambda: list(m.list(q="email:*@example.test", search_engine="v3")),
+        BadRequestError, 400, "search: a leading wildcard",
+    )
     eq([u.user_id for u in m.list_users_by_email(email=email)], [created.user_id], "users-by-email")
     page = m.list(per_page=1, page=0)
     eq(len(page.items), 1, "per_page=1")

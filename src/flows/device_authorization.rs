@@ -226,6 +226,8 @@ pub async fn activate(
         scope: record.scope.clone(),
         // Device approvals always ask (`consent::decide_consent`).
         force_consent: true,
+        login_hint: None,
+        authenticated_after: None,
         target: Target::Device {
             user_code_hash: record.user_code_hash.as_str().to_owned(),
             device_ip: record.device_ip.clone(),

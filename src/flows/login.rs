@@ -283,6 +283,59 @@ pub async fn create_session(
     })
 }
 
+/// A new sign-in of `active`'s own user in the same browser (`prompt=login`,
+/// `max_age`): the session is kept (Auth0 keeps it and moves its
+/// `authenticated_at`), its authentication and interaction times become
+/// `now`, and its cookie secret is replaced, so a secret seen before the
+/// sign-in stops working. `None` when the session ended meanwhile.
+#[tracing::instrument(skip_all, fields(user_id = %active.user.user_id))]
+pub async fn reauthenticate_session(
+    state: &AppState,
+    active: ActiveSession,
+    meta: &RequestMeta,
+    now: Timestamp,
+) -> Result<Option<NewSession>, FlowError> {
+    let tenant = state.store.tenant_settings().await?;
+    let cookie_secret = secrets::bearer_token();
+    let cookie_hash = TokenHash::of(&cookie_secret);
+    let idle_expires_at = now
+        .plus_seconds(tenant.idle_session_lifetime.saturating_mul(3600))
+        .min(active.session.expires_at);
+    let kept = state
+        .store
+        .reauthenticate_session(
+            &active.session.id,
+            &cookie_hash,
+            &meta.ip,
+            &meta.user_agent,
+            idle_expires_at,
+            now,
+        )
+        .await?;
+    if !kept {
+        return Ok(None);
+    }
+    state
+        .store
+        .record_login(&active.user.user_id, &meta.ip, now)
+        .await?;
+    let mut session = active.session;
+    session.cookie_hash = cookie_hash;
+    session.authenticated_at = now;
+    session.last_interacted_at = now;
+    session.updated_at = now;
+    session.last_ip = meta.ip.clone();
+    session.last_user_agent = meta.user_agent.clone();
+    session.idle_expires_at = session.idle_expires_at.max(idle_expires_at);
+    Ok(Some(NewSession {
+        cookie_secret,
+        active: ActiveSession {
+            session,
+            user: active.user,
+        },
+    }))
+}
+
 /// The active session a cookie secret names, if any.
 pub async fn active_session(
     state: &AppState,

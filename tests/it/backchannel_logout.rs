@@ -111,8 +111,9 @@ both_databases! {
 }
 
 both_databases! {
-    /// Signing in again in the same browser (`prompt=login`) replaces its
-    /// session: the replaced one is announced.
+    /// Signing in again in the same browser (`prompt=login`) as the same
+    /// user keeps its session (nothing ends, nothing is announced); another
+    /// user's sign-in replaces it, and the replaced one is announced.
     async fn a_new_sign_in_announces_the_session_it_replaces(db: Backend) {
         let f = fixture(db).await;
         let receiver = Receiver::start().await;
@@ -120,9 +121,12 @@ both_databases! {
         let (browser, first) = signed_in(&f).await;
         let extra = [("scope", "openid"), ("audience", API), ("prompt", "login")];
         authorize_code_with(&f.app, &browser, &f.web_id, CALLBACK, &extra, EMAIL, PASSWORD).await;
+        let other = "other-user@example.test";
+        crate::support::browser::create_user(&f.app, other, PASSWORD).await;
+        authorize_code_with(&f.app, &browser, &f.web_id, CALLBACK, &extra, other, PASSWORD).await;
         let tokens = receiver.wait_for(1).await;
         settled(&f.app).await;
-        assert_eq!(receiver.accepted().len(), 1);
+        assert_eq!(receiver.accepted().len(), 1, "only the replaced session, once");
         assert_logout_token(&f, &tokens[0], &f.web_id, &first).await;
     }
 }

@@ -7,6 +7,7 @@ mod support;
 mod account_changes; // blocking, a new password or deleting a user ends their sessions and tokens (CONTRACT §6.3)
 mod attacks; // what a read-only attack review proved, each fixed: client-bucket lockout, IPv6 /64 rotation, dashboard sign-in limit, machine-token introspection, /authorize row size
 mod authorize; // /authorize, login and consent pages, sessions, CSRF, prompt, form_post, /v2/logout
+mod authorize_hints; // /authorize login_hint, ui_locales, max_age, prompt=login: re-authentication keeps the session, auth_time
 mod backchannel_logout; // OIDC Back-Channel Logout through the durable outbox: every session end, retries, two processes, slow receivers
 mod bad_input; // malformed bodies, media types, oversize bodies, on both surfaces
 mod bootstrap; // first start, restarts, concurrent starts
@@ -35,6 +36,7 @@ mod management_resource_servers; // /api/v2/resource-servers: defaults, validati
 mod management_sessions; // /api/v2/sessions, users/{id}/sessions, revoke-access: shape, paging, revocation effects
 mod management_user_blocks; // /api/v2/user-blocks: brute-force blocks listed and lifted, by e-mail and user id
 mod management_users; // /api/v2/users and /users-by-email: CRUD, paging, search, metadata merge
+mod management_users_search; // GET /api/v2/users?q= (Auth0 v3 syntax subset), sort, fields, paging; hostile values; 400s that name what is unsupported
 mod metrics; // GET /metrics: text format, counters moved by a refresh, reuse, machine token, 429; pool gauges; --metrics-listen
 mod openapi; // /api/v2/openapi.json: every Management route described, every description served
 mod otlp; // --otlp-endpoint: request, flow and store spans exported over OTLP/HTTP to a receiver in the test

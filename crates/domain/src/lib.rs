@@ -19,6 +19,7 @@ pub mod tenant;
 pub mod time;
 pub mod urls;
 pub mod user;
+pub mod user_search;
 
 pub use client::{
     Client, ExpirationType, GrantType, RefreshTokenSettings, RotationType, TokenEndpointAuthMethod,

@@ -228,6 +228,13 @@ operations! {
     fn user(&self, user_id: &UserId) -> Option<User>;
     fn user_by_email(&self, connection: &str, email: &str) -> Option<User>;
     fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Page<User>;
+    /// The Management API's user search: users matching `query` (all
+    /// without one) in `sort` order (creation time by default), a page and
+    /// the total. Every value of the query is a bound parameter.
+    fn search_users(&self, query: Option<&grantor_domain::user_search::UserSearch>, sort: Option<grantor_domain::user_search::UserSort>, page: PageRequest) -> Page<User>;
+    /// The engine's plan for `search_users`'s row query (a diagnostic: the
+    /// conformance suite checks that e-mail and user id terms use an index).
+    fn user_search_plan(&self, query: Option<&grantor_domain::user_search::UserSearch>, sort: Option<grantor_domain::user_search::UserSort>) -> Vec<String>;
     fn update_user(&self, user: &User) -> ();
     fn delete_user(&self, user_id: &UserId) -> bool;
 
@@ -251,6 +258,10 @@ operations! {
     /// Records a use of a live session (and the client it was used for);
     /// false when the session has ended or was revoked.
     fn touch_session(&self, id: &SessionId, client_id: Option<&ClientId>, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> bool;
+    /// A new sign-in in a live session: `authenticated_at` (and the last
+    /// interaction) become `now`, the cookie hash is replaced; false when
+    /// the session has ended, was revoked or expired.
+    fn reauthenticate_session(&self, id: &SessionId, cookie_hash: &TokenHash, ip: &str, user_agent: &str, idle_expires_at: Timestamp, now: Timestamp) -> bool;
     /// Browser logout; refresh tokens bound to the session stay valid. Writes
     /// `event` and queues the session's back-channel logouts with it.
     fn end_session(&self, id: &SessionId, event: &LogEvent, now: Timestamp) -> ();

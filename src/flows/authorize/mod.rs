@@ -144,6 +144,15 @@ pub struct PendingRequest {
     /// `prompt=consent`: show the consent page even if a grant covers the scopes.
     #[serde(default)]
     pub force_consent: bool,
+    /// `login_hint`, trimmed and bounded: only ever the login page's
+    /// pre-filled e-mail.
+    #[serde(default)]
+    pub login_hint: Option<String>,
+    /// `prompt=login` or `max_age` asked for a new sign-in: the session
+    /// that finishes this request must have authenticated at or after this
+    /// instant (milliseconds), whichever page (login or consent) is posted.
+    #[serde(default)]
+    pub authenticated_after: Option<i64>,
     pub target: Target,
 }
 
@@ -162,6 +171,8 @@ pub enum Step {
 pub struct LoginView {
     pub request_id: String,
     pub app_name: String,
+    /// The request's `login_hint`, to pre-fill the e-mail field.
+    pub login_hint: Option<String>,
     /// The client's `redirect_uri` when the request ends in a code: posting
     /// the form may redirect there, so the page's CSP `form-action` names it.
     pub redirect_uri: Option<String>,
@@ -306,8 +317,17 @@ impl Loaded {
         LoginView {
             request_id: self.request_id.clone().unwrap_or_default(),
             app_name: self.client.name.clone(),
+            login_hint: self.pending.login_hint.clone(),
             redirect_uri: self.redirect_uri(),
         }
+    }
+
+    /// Whether `session` signed in recently enough for this request (see
+    /// [`PendingRequest::authenticated_after`]).
+    fn accepts(&self, session: &ActiveSession) -> bool {
+        self.pending
+            .authenticated_after
+            .is_none_or(|after| session.session.authenticated_at.0 >= after)
     }
 
     /// The client's `redirect_uri`, for a request that ends in a code.
@@ -353,9 +373,13 @@ pub async fn start(
         Ok(v) => v,
         Err(rejected) => return settle(rejected),
     };
+    let must_sign_in = session
+        .as_ref()
+        .is_some_and(|s| prompt.needs_sign_in(s.session.authenticated_at, now));
     if prompt.none {
-        // OIDC Core §3.1.2.1: no page may be shown.
-        let Some(session) = session else {
+        // OIDC Core §3.1.2.1: no page may be shown; a session older than
+        // `max_age` counts as none.
+        let Some(session) = session.filter(|_| !must_sign_in) else {
             return settle(loaded.reject(state, "login_required", "Login required"));
         };
         return match decide_consent(state, &loaded, &session, now).await? {
@@ -363,11 +387,12 @@ pub async fn start(
             Consent::Granted(grant) => complete(state, &loaded, &session, &grant, meta, now).await,
         };
     }
-    begin(state, loaded, session, prompt.login, meta, now).await
+    begin(state, loaded, session, must_sign_in, meta, now).await
 }
 
 /// Saves an [unsaved](Loaded::unsaved) request, then shows the login page
-/// (no session, or `force_login`) or goes on to consent.
+/// (no session, or `force_login`) or goes on to consent. With `force_login`
+/// the request remembers that only a sign-in from now on may finish it.
 pub(crate) async fn begin(
     state: &AppState,
     mut loaded: Loaded,
@@ -377,6 +402,9 @@ pub(crate) async fn begin(
     now: Timestamp,
 ) -> Result<Step, BrowserError> {
     let request_id = secrets::bearer_token();
+    if force_login {
+        loaded.pending.authenticated_after = Some(now.0);
+    }
     let json = serde_json::to_string(&loaded.pending).map_err(anyhow::Error::new)?;
     state
         .store
@@ -438,7 +466,18 @@ pub async fn login(
             });
         }
     };
-    // A new sign-in replaces the browser's previous session.
+    // The same user signing in again (`prompt=login`, `max_age`) keeps the
+    // browser's session with a new authentication time and cookie secret.
+    let (previous, renewed) = match previous {
+        Some(previous) if previous.user.user_id == user.user_id => {
+            match login::reauthenticate_session(state, previous, meta, now).await? {
+                Some(renewed) => (None, Some(renewed)),
+                None => (None, None),
+            }
+        }
+        other => (other, None),
+    };
+    // Another user's sign-in replaces the browser's previous session.
     if let Some(previous) = previous {
         let event = audit::event(
             EventType::SuccessLogout,
@@ -457,7 +496,10 @@ pub async fn login(
             .await?;
         state.outbox.wake();
     }
-    let session = login::create_session(state, user, meta, now).await?;
+    let session = match renewed {
+        Some(renewed) => renewed,
+        None => login::create_session(state, user, meta, now).await?,
+    };
     let step = proceed(state, &loaded, &session.active, meta, now).await?;
     Ok(LoginResult::SignedIn {
         session: Box::new(session),
@@ -484,6 +526,10 @@ pub async fn consent(
         // The session ended between the pages: sign in again.
         return Ok(Step::Login(loaded.login_view()));
     };
+    if !loaded.accepts(&session) {
+        // `prompt=login` or `max_age`: the page to post was the login form.
+        return Ok(Step::Login(loaded.login_view()));
+    }
     if !accept {
         state.store.delete_authorization_request(request_id).await?;
         return match &loaded.pending.target {
@@ -566,6 +612,9 @@ async fn complete(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<Step, BrowserError> {
+    if !loaded.accepts(session) {
+        return Ok(Step::Login(loaded.login_view()));
+    }
     if !login::touch_session(state, &session.session, &loaded.client.client_id, meta, now).await? {
         return Err(BrowserError::invalid(
             "Your session ended while this request was in progress. Sign in again.",

@@ -24,6 +24,11 @@ pub struct AuthorizeParams {
     pub prompt: Option<String>,
     pub response_mode: Option<String>,
     pub device: Option<String>,
+    /// OIDC Core §3.1.2.1: pre-fills the login page's e-mail field, nothing else.
+    pub login_hint: Option<String>,
+    /// OIDC Core §3.1.2.1: the longest time, in seconds, since the user last
+    /// signed in that this request accepts.
+    pub max_age: Option<String>,
     /// Known parameters that appeared more than once (RFC 6749 §3.1 forbids it).
     pub duplicates: Vec<String>,
 }
@@ -47,6 +52,11 @@ impl AuthorizeParams {
                 "prompt" => &mut params.prompt,
                 "response_mode" => &mut params.response_mode,
                 "device" => &mut params.device,
+                "login_hint" => &mut params.login_hint,
+                "max_age" => &mut params.max_age,
+                // `ui_locales` (and `claims`, `display`, …) are accepted and
+                // ignored: the pages are English only (`lang="en"`), and
+                // `auth_time` is in every ID token anyway.
                 _ => continue,
             };
             if value.is_empty() {
@@ -68,7 +78,37 @@ pub(super) struct Prompt {
     pub none: bool,
     pub login: bool,
     pub consent: bool,
+    /// `max_age`, in seconds (a value past `u64` counts as `u64::MAX`).
+    pub max_age: Option<u64>,
 }
+
+impl Prompt {
+    /// Whether `session` must sign in again for this request: `prompt=login`,
+    /// `max_age=0`, or an authentication older than `max_age` seconds.
+    pub fn needs_sign_in(
+        &self,
+        authenticated_at: grantor_domain::Timestamp,
+        now: grantor_domain::Timestamp,
+    ) -> bool {
+        if self.login {
+            return true;
+        }
+        match self.max_age {
+            None => false,
+            Some(0) => true,
+            Some(max_age) => {
+                let max_ms = i64::try_from(max_age)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1000);
+                now.0.saturating_sub(authenticated_at.0) > max_ms
+            }
+        }
+    }
+}
+
+/// The longest `login_hint` shown (RFC 5321's longest e-mail address); a
+/// longer hint is ignored, not an error: it is only a convenience.
+pub const MAX_LOGIN_HINT_CHARS: usize = 254;
 
 /// The longest value `/authorize` accepts for any parameter it stores.
 pub const MAX_PARAMETER_LENGTH: usize = 2048;
@@ -136,7 +176,13 @@ pub(super) async fn validate(
         .as_deref()
         .map(ScopeSet::parse)
         .unwrap_or_default();
+    let login_hint = params
+        .login_hint
+        .map(|hint| hint.trim().to_owned())
+        .filter(|hint| !hint.is_empty() && hint.chars().count() <= MAX_LOGIN_HINT_CHARS);
     let pending = PendingRequest {
+        login_hint,
+        authenticated_after: None,
         client_id: client.client_id.to_string(),
         audience: audience.audience.clone(),
         scope: audience.grantable(&requested).to_wire(),
@@ -209,6 +255,7 @@ fn check_lengths(params: &AuthorizeParams) -> Result<(), BrowserError> {
         ("code_challenge", &params.code_challenge),
         ("device", &params.device),
         ("prompt", &params.prompt),
+        ("max_age", &params.max_age),
     ]
     .into_iter()
     .find(|(_, value)| {
@@ -253,7 +300,22 @@ fn check_request(params: &AuthorizeParams, client: &Client) -> Result<Prompt, Cl
         });
     }
     check_pkce(params, client)?;
-    parse_prompt(params.prompt.as_deref())
+    let mut prompt = parse_prompt(params.prompt.as_deref())?;
+    prompt.max_age = params.max_age.as_deref().map(parse_max_age).transpose()?;
+    Ok(prompt)
+}
+
+/// `max_age`: a non-negative decimal integer of seconds (OIDC Core
+/// §3.1.2.1); anything else (a sign, a fraction, an exponent, spaces) is
+/// `invalid_request`. A number too large for `u64` means "no limit" in
+/// practice and is kept as `u64::MAX`.
+fn parse_max_age(raw: &str) -> Result<u64, ClientError> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ClientError::invalid_request(
+            "Invalid max_age: it must be a non-negative integer (seconds)",
+        ));
+    }
+    Ok(raw.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 /// PKCE (RFC 7636 §4.4.1): S256 only, and required for public clients.
@@ -308,5 +370,38 @@ mod tests {
         assert_eq!(p.scope.as_deref(), Some("a"));
         assert_eq!(p.duplicates, vec!["scope".to_owned()]);
         assert!(p.state.is_none());
+    }
+
+    #[test]
+    fn max_age_is_digits_only() {
+        assert_eq!(parse_max_age("0").ok(), Some(0));
+        assert_eq!(parse_max_age("3600").ok(), Some(3600));
+        assert_eq!(
+            parse_max_age("99999999999999999999999").ok(),
+            Some(u64::MAX)
+        );
+        for bad in ["", "-1", "+1", "1.5", "1e3", " 1", "abc", "0x10", "１"] {
+            assert!(parse_max_age(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn max_age_decides_on_the_authentication_time() {
+        use grantor_domain::Timestamp;
+        let now = Timestamp(1_000_000_000);
+        let prompt = |max_age| Prompt {
+            max_age,
+            ..Prompt::default()
+        };
+        assert!(!prompt(None).needs_sign_in(Timestamp(0), now));
+        assert!(prompt(Some(0)).needs_sign_in(now, now));
+        assert!(!prompt(Some(60)).needs_sign_in(Timestamp(now.0 - 60_000), now));
+        assert!(prompt(Some(60)).needs_sign_in(Timestamp(now.0 - 60_001), now));
+        assert!(!prompt(Some(u64::MAX)).needs_sign_in(Timestamp(i64::MIN), now));
+        let login = Prompt {
+            login: true,
+            ..Prompt::default()
+        };
+        assert!(login.needs_sign_in(now, now));
     }
 }

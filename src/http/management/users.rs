@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use grantor_domain::user::{database_user_id, normalize_email, UserPatch, DATABASE_CONNECTION};
+use grantor_domain::user_search::{Condition, SearchError, TextMatch, UserSearch, UserSort};
 use grantor_domain::{User, UserId};
-use grantor_store::{StoreError, UserFilter};
+use grantor_store::StoreError;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -73,8 +74,18 @@ pub struct UpdateUserBody {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
+    /// Auth0's user search syntax, the subset grantor answers: `email:`,
+    /// `user_id:`, `name:`, `blocked:`, `logins_count:` (number or
+    /// `[a TO b]`), quoted phrases, a trailing `*`, `AND`/`OR`/`NOT` and
+    /// parentheses. Anything else is a 400 naming it.
     q: Option<String>,
     email: Option<String>,
+    /// `v3` (the default); other engines are refused.
+    search_engine: Option<String>,
+    /// `field:1` (ascending) or `field:-1` (descending); fields `email`,
+    /// `user_id`, `name`, `created_at`, `updated_at`, `last_login`,
+    /// `logins_count`.
+    sort: Option<String>,
 }
 
 fn user_not_found() -> ApiError {
@@ -147,13 +158,32 @@ pub fn render(user: &User) -> Value {
     body
 }
 
-/// Supports the `q` forms used to find a user by e-mail: `email:"a@b.c"` or `email:a@b.c`.
-fn email_from_q(q: &str) -> Result<String, ApiError> {
-    let value = q.trim().strip_prefix("email:").ok_or_else(|| {
-        ApiError::invalid_query("Query validation error: only q=email:\"…\" is supported")
-    })?;
-    let value = value.trim().trim_matches('"');
-    normalize_email(value).map_err(|e| ApiError::invalid_query(e.0))
+/// `q` (Auth0's user search syntax, the subset `grantor_domain::user_search`
+/// parses), or the `email` parameter, as one search.
+fn search_of(query: &UserQuery) -> Result<Option<UserSearch>, ApiError> {
+    match query.search_engine.as_deref() {
+        None | Some("" | "v3") => {}
+        Some(other) => {
+            return Err(ApiError::invalid_query(format!(
+                "Query validation error: search_engine '{}' is not supported; use v3",
+                other.chars().take(20).collect::<String>()
+            )))
+        }
+    }
+    let refused = |e: SearchError| ApiError::invalid_query(format!("Query validation error: {e}"));
+    match (
+        query.q.as_deref().filter(|q| !q.trim().is_empty()),
+        query.email.as_deref(),
+    ) {
+        (Some(q), _) => UserSearch::parse(q).map_err(refused),
+        (None, Some(e)) => {
+            let email = normalize_email(e).map_err(|e| ApiError::invalid_query(e.0))?;
+            Ok(Some(UserSearch::Term(Condition::Email(TextMatch::Exact(
+                email,
+            )))))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 #[utoipa::path(
@@ -176,21 +206,17 @@ pub async fn list_users(
     ApiQuery(query): ApiQuery<UserQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&["read:users"])?;
-    let email = match (
-        query.q.as_deref().filter(|q| !q.is_empty()),
-        query.email.as_deref(),
-    ) {
-        (Some(q), _) => Some(email_from_q(q)?),
-        (None, Some(e)) => Some(normalize_email(e).map_err(|e| ApiError::invalid_query(e.0))?),
-        (None, None) => None,
-    };
-    let filter = UserFilter {
-        email,
-        email_contains: None,
-    };
+    let search = search_of(&query)?;
+    let sort = query
+        .sort
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(UserSort::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid_query(format!("Query validation error: {e}")))?;
     let page = state
         .store
-        .list_users(&filter, params.page_request()?)
+        .search_users(search.as_ref(), sort, params.page_request()?)
         .await?;
     Ok(Json(params.offset_envelope("users", page, render)?))
 }

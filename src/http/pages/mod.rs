@@ -219,7 +219,7 @@ pub fn render_step(step: Step, csrf: CsrfToken, secure: bool) -> Result<Page, Pa
                 csrf: csrf.value(),
                 request_id: &view.request_id,
                 app_name: &view.app_name,
-                username: "",
+                username: view.login_hint.as_deref().unwrap_or(""),
                 error: None,
             },
         )?

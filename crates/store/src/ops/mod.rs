@@ -3,8 +3,9 @@
 //! Placeholders are `$n`, which both engines accept.
 
 use super::{
-    analyze_tables, begin_write, Db, DML_IN_WITH, FAMILY_ROW_KEY, FOR_SHARE_OF_STREAMS, FOR_UPDATE,
-    IN_IDS_END, IN_IDS_OF, ONE_CALL_BATCHES, SKIP_LOCKED,
+    analyze_tables, begin_write, Db, BYTE_ORDER, DML_IN_WITH, EXPLAIN, FAMILY_ROW_KEY,
+    FOR_SHARE_OF_STREAMS, FOR_UPDATE, IN_IDS_END, IN_IDS_OF, ONE_CALL_BATCHES, PREFER_INDEXES,
+    SKIP_LOCKED,
 };
 pub(crate) use group_commit::{BatchedTx, GroupCommit};
 
@@ -32,6 +33,7 @@ mod signing_keys;
 mod ssf;
 mod tenant;
 mod token_queries;
+mod user_search;
 mod users;
 
 /// One backend's connection pool; the operations are `impl` blocks in the

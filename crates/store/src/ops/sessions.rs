@@ -139,6 +139,36 @@ impl Backend {
         Ok(row.map(Into::into))
     }
 
+    /// A new sign-in in a live session (`prompt=login`, `max_age`): the
+    /// session is kept, its authentication time moves to `now` and its
+    /// cookie secret is replaced; false when it has ended or expired.
+    pub async fn reauthenticate_session(
+        &self,
+        id: &SessionId,
+        cookie_hash: &TokenHash,
+        ip: &str,
+        user_agent: &str,
+        idle_expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET cookie_hash = $2, authenticated_at = $6, last_interacted_at = $6, updated_at = $6, last_ip = $3, last_user_agent = $4, idle_expires_at = CASE WHEN idle_expires_at < $5 THEN $5 ELSE idle_expires_at END WHERE id = $1 AND ended_at IS NULL AND revoked_at IS NULL AND expires_at > $6 AND idle_expires_at > $6",
+        )
+        .bind(id.as_str())
+        .bind(cookie_hash.as_str())
+        .bind(ip)
+        .bind(user_agent)
+        .bind(idle_expires_at.0)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(done)
+    }
+
     /// Records activity on a session and the client it was used for.
     pub async fn touch_session(
         &self,

@@ -95,7 +95,7 @@ pub(super) fn joined_user(row: &super::DbRow) -> Result<Option<User>, sqlx::Erro
 }
 
 #[derive(FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     user_id: String,
     connection: String,
     email: String,

@@ -40,6 +40,19 @@ pub(crate) const DML_IN_WITH: bool = true;
 pub(crate) const IN_IDS_OF: &str = " = ANY(ARRAY(";
 pub(crate) const IN_IDS_END: &str = "))";
 
+/// Appended to a text column to compare it in code point (UTF-8 byte)
+/// order, whatever the database's collation: the user search's exact and
+/// prefix-range terms, served by the `COLLATE "C"` indexes of migration 21.
+pub(crate) const BYTE_ORDER: &str = " COLLATE \"C\"";
+
+/// Makes the planner prefer any usable index for the rest of a transaction
+/// (the user search's plan check, `Store::user_search_plan`: an empty test
+/// table would otherwise be scanned).
+pub(crate) const PREFER_INDEXES: Option<&str> = Some("SET LOCAL enable_seqscan = off");
+
+/// How a statement's plan is asked for.
+pub(crate) const EXPLAIN: &str = "EXPLAIN ";
+
 /// The migrations this binary embeds and runs at start; readiness compares
 /// the database's applied versions with them.
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");

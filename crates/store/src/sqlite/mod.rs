@@ -40,6 +40,16 @@ pub(crate) const DML_IN_WITH: bool = false;
 pub(crate) const IN_IDS_OF: &str = " IN (";
 pub(crate) const IN_IDS_END: &str = ")";
 
+/// Appended to a text column to compare it in code point (UTF-8 byte)
+/// order: SQLite's BINARY collation (the user search, migration 21).
+pub(crate) const BYTE_ORDER: &str = " COLLATE BINARY";
+
+/// SQLite's planner needs no push towards an index (`Store::user_search_plan`).
+pub(crate) const PREFER_INDEXES: Option<&str> = None;
+
+/// How a statement's plan is asked for.
+pub(crate) const EXPLAIN: &str = "EXPLAIN QUERY PLAN ";
+
 /// The migrations this binary embeds and runs at start; readiness compares
 /// the database's applied versions with them.
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");

@@ -31,4 +31,5 @@ mod revocation; // every revocation target, receipts, epochs
 mod sessions; // browser sessions: live listing
 mod signing_keys; // rotation and revocation: states, version and audit event in one transaction
 mod ssf; // Shared Signals streams: round trips, events queued per matching stream, held, polled, dropped
-mod users; // users: round trip, unique e-mail, filters
+mod user_search;
+mod users; // users: round trip, unique e-mail, filters // the user search: compiled terms with bound values, and the indexes e-mail and user id terms use

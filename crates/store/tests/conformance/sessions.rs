@@ -8,6 +8,7 @@ use crate::support::fixtures::{all, log_event, owned, page, session_record, ts, 
 
 conformance_tests! {
     live_sessions_leave_out_ended_revoked_and_expired,
+    reauthentication_moves_the_time_and_the_cookie_of_a_live_session_only,
 }
 
 /// Ended (logout), revoked and expired sessions are not live; live ones come
@@ -140,4 +141,98 @@ async fn live_sessions_leave_out_ended_revoked_and_expired(store: &Store) {
         page_with_clients.items[1].client_ids,
         owned(&["client-a", "client-b"])
     );
+}
+
+/// A new sign-in in a live session (`prompt=login`, `max_age`) moves its
+/// authentication time and replaces its cookie hash; an ended session is
+/// left alone.
+async fn reauthentication_moves_the_time_and_the_cookie_of_a_live_session_only(store: &Store) {
+    use grantor_domain::TokenHash;
+    store
+        .insert_user(&user("ra", "ra@example.com"))
+        .await
+        .unwrap();
+    store
+        .create_session(&session_record("r1", "auth0|ra", 0))
+        .await
+        .unwrap();
+    let fresh = TokenHash::from_stored("cookie-new".to_owned());
+    let done = store
+        .reauthenticate_session(
+            &SessionId::from("r1"),
+            &fresh,
+            "192.0.2.7",
+            "agent/7",
+            ts(900_000),
+            ts(50_000),
+        )
+        .await
+        .unwrap();
+    assert!(done);
+    let s = store
+        .session(&SessionId::from("r1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.authenticated_at, ts(50_000));
+    assert_eq!(s.last_interacted_at, ts(50_000));
+    assert_eq!(s.created_at, ts(0));
+    assert_eq!(s.last_ip, "192.0.2.7");
+    assert_eq!(s.idle_expires_at, ts(1_000_000), "never moved backwards");
+    assert!(store
+        .active_session_by_cookie(&fresh, ts(50_001))
+        .await
+        .unwrap()
+        .is_some());
+    let old = TokenHash::from_stored("cookie-r1".to_owned());
+    assert!(store
+        .active_session_by_cookie(&old, ts(50_001))
+        .await
+        .unwrap()
+        .is_none());
+
+    store
+        .end_session(
+            &SessionId::from("r1"),
+            &log_event("e-ra", "slo", 60_000),
+            ts(60_000),
+        )
+        .await
+        .unwrap();
+    let again = TokenHash::from_stored("cookie-again".to_owned());
+    let done = store
+        .reauthenticate_session(
+            &SessionId::from("r1"),
+            &again,
+            "192.0.2.8",
+            "agent/8",
+            ts(900_000),
+            ts(70_000),
+        )
+        .await
+        .unwrap();
+    assert!(!done, "an ended session is not signed into again");
+    let s = store
+        .session(&SessionId::from("r1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.authenticated_at, ts(50_000));
+    // Expired: refused too.
+    store
+        .create_session(&session_record("r2", "auth0|ra", 0))
+        .await
+        .unwrap();
+    let done = store
+        .reauthenticate_session(
+            &SessionId::from("r2"),
+            &again,
+            "192.0.2.8",
+            "agent/8",
+            ts(3_000_000),
+            ts(2_500_000),
+        )
+        .await
+        .unwrap();
+    assert!(!done);
 }
