@@ -2,7 +2,7 @@
 //! [`UserSearch`] compiled to one `WHERE` clause whose every value is a bound
 //! parameter; no user input is ever part of the SQL text. `email` and
 //! `user_id` compare in code point order ([`BYTE_ORDER`]) so the indexes of
-//! migration 21 serve exact terms and prefixes (`value*` as the range
+//! migration 18 serve exact terms and prefixes (`value*` as the range
 //! `[value, next)`); `name` compares its lower-cased value, a prefix with
 //! `LIKE` and the wildcards of the input escaped.
 

@@ -42,7 +42,7 @@ pub(crate) const IN_IDS_END: &str = "))";
 
 /// Appended to a text column to compare it in code point (UTF-8 byte)
 /// order, whatever the database's collation: the user search's exact and
-/// prefix-range terms, served by the `COLLATE "C"` indexes of migration 21.
+/// prefix-range terms, served by the `COLLATE "C"` indexes of migration 18.
 pub(crate) const BYTE_ORDER: &str = " COLLATE \"C\"";
 
 /// Makes the planner prefer any usable index for the rest of a transaction

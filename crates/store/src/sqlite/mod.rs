@@ -41,7 +41,7 @@ pub(crate) const IN_IDS_OF: &str = " IN (";
 pub(crate) const IN_IDS_END: &str = ")";
 
 /// Appended to a text column to compare it in code point (UTF-8 byte)
-/// order: SQLite's BINARY collation (the user search, migration 21).
+/// order: SQLite's BINARY collation (the user search, migration 18).
 pub(crate) const BYTE_ORDER: &str = " COLLATE BINARY";
 
 /// SQLite's planner needs no push towards an index (`Store::user_search_plan`).

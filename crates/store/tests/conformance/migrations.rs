@@ -53,26 +53,26 @@ struct OneEngineOnly {
     statement: &'static str,
 }
 
-/// The user search's byte-order indexes (migration 21): SQLite's byte
+/// The user search's byte-order indexes (migration 18): SQLite's byte
 /// order is its `BINARY` collation, PostgreSQL's the `"C"` collation.
 const ONE_ENGINE_ONLY: &[OneEngineOnly] = &[
     OneEngineOnly {
-        file: "0021_user_search.sql",
+        file: "0018_user_search.sql",
         engine: "sqlite",
         statement: "create index users_email_search on users ( email collate binary )",
     },
     OneEngineOnly {
-        file: "0021_user_search.sql",
+        file: "0018_user_search.sql",
         engine: "postgres",
         statement: "create index users_email_search on users ( email collate \"C\" )",
     },
     OneEngineOnly {
-        file: "0021_user_search.sql",
+        file: "0018_user_search.sql",
         engine: "sqlite",
         statement: "create index users_user_id_search on users ( user_id collate binary )",
     },
     OneEngineOnly {
-        file: "0021_user_search.sql",
+        file: "0018_user_search.sql",
         engine: "postgres",
         statement: "create index users_user_id_search on users ( user_id collate \"C\" )",
     },

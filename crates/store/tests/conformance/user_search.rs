@@ -1,6 +1,6 @@
 //! The Management API's user search as the store runs it: terms compiled
 //! with bound values (hostile text is only text), and the plans of e-mail
-//! and user id terms, exact and prefix, using the indexes of migration 21.
+//! and user id terms, exact and prefix, using the indexes of migration 18.
 
 use grantor_domain::user_search::{UserSearch, UserSort};
 use grantor_store::{PageRequest, Store};
