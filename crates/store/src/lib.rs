@@ -413,6 +413,17 @@ operations! {
     /// `after_id`. This is also the device-credential listing: in grantor a
     /// device credential of type `refresh_token` is a live family.
     fn list_live_refresh_tokens(&self, filter: &RefreshTokenFilter, page: PageRequest, now: Timestamp) -> Page<FamilyRecord>;
+    /// Replaces a live refresh token's `refresh_token_metadata` (JSON object
+    /// text; `None` clears it), with its audit event; false when the token is
+    /// unknown, revoked or expired (nothing written).
+    fn set_refresh_token_metadata(&self, id: &FamilyId, metadata: Option<&str>, event: &LogEvent, now: Timestamp) -> bool;
+    /// The metadata of those of `ids` that have some (JSON object text).
+    fn refresh_token_metadata(&self, ids: &[FamilyId]) -> Vec<(FamilyId, String)>;
+    /// Replaces a live session's `session_metadata`, as
+    /// `set_refresh_token_metadata` does for a refresh token.
+    fn set_session_metadata(&self, id: &SessionId, metadata: Option<&str>, event: &LogEvent, now: Timestamp) -> bool;
+    /// The metadata of those of `ids` that have some (JSON object text).
+    fn session_metadata(&self, ids: &[SessionId]) -> Vec<(SessionId, String)>;
     /// User grants (consents) matching `filter` (user, client, audience),
     /// oldest first (`created_at`, then id), offset paging; `total` counts
     /// every match.

@@ -14,6 +14,7 @@ mod body;
 mod caller;
 mod client_grants;
 mod clients;
+mod cursor;
 mod deliveries;
 mod device_credentials;
 mod error;
@@ -21,6 +22,7 @@ mod grants;
 mod log_streams;
 mod logs;
 mod messages;
+mod metadata;
 mod openapi;
 mod paging;
 mod refresh_tokens;
@@ -93,14 +95,19 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(refresh_tokens::list_refresh_tokens))
         .routes(routes!(
             refresh_tokens::get_refresh_token,
-            refresh_tokens::delete_refresh_token
+            refresh_tokens::delete_refresh_token,
+            refresh_tokens::update_refresh_token
         ))
         .routes(routes!(refresh_tokens::revoke_refresh_tokens))
         .routes(routes!(
             refresh_tokens::list_user_refresh_tokens,
             refresh_tokens::delete_user_refresh_tokens
         ))
-        .routes(routes!(sessions::get_session, sessions::delete_session))
+        .routes(routes!(
+            sessions::get_session,
+            sessions::delete_session,
+            sessions::update_session
+        ))
         .routes(routes!(sessions::revoke_session))
         .routes(routes!(
             sessions::list_user_sessions,

@@ -21,6 +21,7 @@ mod group_commit;
 mod import;
 mod log_streams;
 mod logs;
+mod metadata;
 mod outbox;
 mod purge;
 mod readiness;
