@@ -101,7 +101,9 @@ mod tests {
         assert!(parse(m, Some(json!([]))).is_err());
         assert!(parse(m, Some(json!({"a": 1}))).is_err());
         let full: Map<String, Value> = (0..25).map(|i| (format!("k{i}"), json!("v"))).collect();
-        assert!(parse(m, Some(Value::Object(full.clone()))).unwrap().is_some());
+        assert!(parse(m, Some(Value::Object(full.clone())))
+            .unwrap()
+            .is_some());
         let mut over = full;
         over.insert("k25".into(), json!("v"));
         assert!(parse(m, Some(Value::Object(over))).is_err());

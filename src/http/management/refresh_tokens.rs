@@ -111,7 +111,10 @@ pub fn render(f: &FamilyRecord) -> Value {
 }
 
 /// Renders refresh tokens with their `refresh_token_metadata` (one read).
-pub async fn render_all(state: &AppState, families: &[FamilyRecord]) -> Result<Vec<Value>, ApiError> {
+pub async fn render_all(
+    state: &AppState,
+    families: &[FamilyRecord],
+) -> Result<Vec<Value>, ApiError> {
     let ids: Vec<FamilyId> = families.iter().map(|f| f.id.clone()).collect();
     let stored = metadata::by_id(state.store.refresh_token_metadata(&ids).await?);
     Ok(families
@@ -195,7 +198,9 @@ pub async fn get_refresh_token(
         .await?
         .ok_or_else(token_not_found)?;
     let rendered = render_all(&state, std::slice::from_ref(&family)).await?;
-    Ok(Json(fields.apply(rendered.into_iter().next().unwrap_or_default())))
+    Ok(Json(
+        fields.apply(rendered.into_iter().next().unwrap_or_default()),
+    ))
 }
 
 /// `PATCH /refresh-tokens/{id}` body.
@@ -238,7 +243,11 @@ pub async fn update_refresh_token(
     caller.require(&["update:refresh_tokens"])?;
     let stored = metadata::parse(METADATA, body.refresh_token_metadata)?;
     let now = state.clock.now();
-    let event = caller.audit(format!("Update the metadata of refresh token {id}"), &meta, now);
+    let event = caller.audit(
+        format!("Update the metadata of refresh token {id}"),
+        &meta,
+        now,
+    );
     if !state
         .store
         .set_refresh_token_metadata(&id, stored.as_deref(), &event, now)

@@ -192,7 +192,9 @@ pub async fn get_session(
         .await?
         .ok_or_else(session_not_found)?;
     let rendered = render_all(&state, std::slice::from_ref(&session)).await?;
-    Ok(Json(fields.apply(rendered.into_iter().next().unwrap_or_default())))
+    Ok(Json(
+        fields.apply(rendered.into_iter().next().unwrap_or_default()),
+    ))
 }
 
 /// `PATCH /sessions/{id}` body.
