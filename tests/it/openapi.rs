@@ -78,7 +78,7 @@ both_databases! {
             ("/tenants/settings", &["get", "patch"]),
             ("/grants", &["get", "delete"]),
             ("/grants/{id}", &["delete"]),
-            ("/device-credentials", &["get"]),
+            ("/device-credentials", &["get", "post"]),
             ("/device-credentials/{id}", &["delete"]),
             ("/refresh-tokens", &["get"]),
             ("/refresh-tokens/{id}", &["get", "patch", "delete"]),

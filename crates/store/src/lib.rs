@@ -17,10 +17,12 @@ use grantor_domain::{
     SessionId, TenantSettings, Timestamp, TokenHash, User, UserId,
 };
 
+pub use device_key_records::*;
 pub use readiness::MigrationStatus;
 pub use records::*;
 pub use ssf_records::*;
 
+mod device_key_records;
 mod readiness;
 mod records;
 mod ssf_records;
@@ -424,6 +426,15 @@ operations! {
     fn set_session_metadata(&self, id: &SessionId, metadata: Option<&str>, event: &LogEvent, now: Timestamp) -> bool;
     /// The metadata of those of `ids` that have some (JSON object text).
     fn session_metadata(&self, ids: &[SessionId]) -> Vec<(SessionId, String)>;
+    /// Registers a device's public key with its audit event; `Conflict` when
+    /// the user has one for that client and device, `MissingReference` when
+    /// the user or client does not exist.
+    fn insert_device_public_key(&self, key: &DevicePublicKey, event: &LogEvent) -> ();
+    /// Public keys matching `filter`, by id, offset paging; `total` counts
+    /// every match.
+    fn list_device_public_keys(&self, filter: &DevicePublicKeyFilter, page: PageRequest) -> Page<DevicePublicKey>;
+    /// Deletes a public key with its event; false when there is none.
+    fn delete_device_public_key(&self, id: &str, event: &LogEvent) -> bool;
     /// User grants (consents) matching `filter` (user, client, audience),
     /// oldest first (`created_at`, then id), offset paging; `total` counts
     /// every match.

@@ -25,6 +25,7 @@ mod messages;
 mod metadata;
 mod openapi;
 mod paging;
+mod public_key;
 mod refresh_tokens;
 mod resource_servers;
 mod sessions;
@@ -90,7 +91,10 @@ pub fn routes() -> Router<AppState> {
         ))
         .routes(routes!(grants::list_grants, grants::delete_grants_by_user))
         .routes(routes!(grants::delete_grant))
-        .routes(routes!(device_credentials::list_device_credentials))
+        .routes(routes!(
+            device_credentials::list_device_credentials,
+            device_credentials::create_device_credential
+        ))
         .routes(routes!(device_credentials::delete_device_credential))
         .routes(routes!(refresh_tokens::list_refresh_tokens))
         .routes(routes!(

@@ -16,6 +16,7 @@ mod client_grants;
 mod clients;
 mod codes;
 mod device_codes;
+mod device_public_keys;
 mod grants;
 mod group_commit;
 mod import;
