@@ -21,7 +21,7 @@
 // through serverIssue("ID", ...); SDK_TESTS_XFAIL="ID,..." turns those into
 // expected failures.
 
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 
 import { ManagementClient, ManagementError } from "auth0";
@@ -632,6 +632,23 @@ resource(async function device_credentials(ctx) {
   eq(sorted((await list({ per_page: 1 })).map((c) => c.id)), sorted(creds.map((c) => c.id)), "paging");
   eq((await ctx.mgmt.refreshTokens.get(mine.id)).client_id, app.client_id, "the id is the refresh token's id");
 
+  // createPublicKey: a device's public key for a user (grantor's callers are
+  // machines, so user_id goes in the body) and a client.
+  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const spki = publicKey.export({ type: "spki", format: "der" }).toString("base64");
+  const keyBody = (value, device_id) => ({
+    device_name: "sdk-tests phone", type: "public_key", value, device_id, client_id: app.client_id, user_id: user.user_id,
+  });
+  const created = await m.createPublicKey(keyBody(spki, "0a1b2c3d"));
+  check(created.id.startsWith("dcr_"), `createPublicKey id ${show(created.id)}`);
+  const [pk, ...others] = await list({ type: "public_key" });
+  eq([pk.id, pk.type, pk.device_id, pk.client_id, others.length], [created.id, "public_key", "0a1b2c3d", app.client_id, 0], "public key listed");
+  const pkcs8 = privateKey.export({ type: "pkcs8", format: "der" }).toString("base64");
+  await expectMgmtError(m.createPublicKey(keyBody(pkcs8, "0a1b2c3e")), 400, "a private key as value");
+  await expectMgmtError(m.createPublicKey(keyBody(spki, "0a1b2c3d")), 409, "a second key for the device");
+  await m.delete(created.id);
+  eq(await list({ type: "public_key" }), [], "public key deleted");
+
   await m.delete(mine.id);
   await refreshFails(ctx, app, rt, "deleted device credential");
   await refreshWorks(ctx, other, otherRt, "the other device");
@@ -681,6 +698,18 @@ resource(async function refresh_tokens(ctx) {
   eq([got.id, got.client_id, got.rotating], [firstId, rotating.client_id, true], "get");
   check(got.expires_at && got.idle_expires_at, "expiring token has both expiries");
   check(got.device.initial_ip && got.device.initial_user_agent, `device ${show(got.device)}`);
+
+  // update: refresh_token_metadata on every read; {} clears it.
+  const updated = await m.update(firstId, { refresh_token_metadata: { device: "kitchen tablet" } });
+  eq(updated.refresh_token_metadata, { device: "kitchen tablet" }, "update refresh_token_metadata");
+  eq((await m.get(firstId)).refresh_token_metadata, { device: "kitchen tablet" }, "get shows the metadata");
+  eq((await list()).find((t) => t.id === firstId).refresh_token_metadata, { device: "kitchen tablet" }, "list shows the metadata");
+  const tooMany = Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`k${i}`, "v"]));
+  await expectMgmtError(m.update(firstId, { refresh_token_metadata: tooMany }), 400, "26 metadata entries");
+  check(!(await m.update(firstId, { refresh_token_metadata: {} })).refresh_token_metadata, "{} clears the metadata");
+  await expectMgmtError(m.update("no-such-token", { refresh_token_metadata: { a: "b" } }), 404, "update unknown token");
+  // A cursor grantor did not issue is a 400, not an empty page.
+  await expectMgmtError(m.list({ user_id: user.user_id, from: "garbage" }), 400, "garbage from");
 
   await m.delete(firstId);
   await refreshFails(ctx, rotating, exchanged.refresh_token, "deleted refresh token");
@@ -736,6 +765,11 @@ resource(async function sessions(ctx) {
   const got = await m.get(s1);
   eq([got.id, got.user_id, got.clients.map((c) => c.client_id)], [s1, user.user_id, [web.client_id]], "get");
   eq([got.device.initial_user_agent, got.authentication.methods[0].name], ["sdk-tests browser 1", "pwd"], "device, method");
+  eq((await m.update(s1, { session_metadata: { risk: "low" } })).session_metadata, { risk: "low" }, "update session_metadata");
+  eq((await m.get(s1)).session_metadata, { risk: "low" }, "get shows the session metadata");
+  check(!(await m.update(s1, { session_metadata: {} })).session_metadata, "{} clears the session metadata");
+  await expectMgmtError(m.update("no-such-session", { session_metadata: { a: "b" } }), 404, "update unknown session");
+  await expectMgmtError(ofUser.list(user.user_id, { from: "garbage" }), 400, "garbage from (sessions)");
   const bound = (await all(await ctx.mgmt.refreshTokens.list({ user_id: user.user_id }))).map((t) => t.session_id);
   eq(sorted(bound), sorted([s1, s2, s3]), "each refresh token names its session");
   const walked = await pages(await ofUser.list(user.user_id, { take: 1 }));
@@ -797,9 +831,6 @@ resource(async function logs(ctx) {
   eq((await all(await ctx.mgmt.users.logs.list(user.user_id))).map((e) => e.log_id), mine.map((e) => e.log_id), "users.logs.list");
   await expectMgmtError(ctx.mgmt.logs.get("no-such-log"), 404, "unknown log");
 });
-
-// Not covered: refreshTokens.update and sessions.update (PATCH, metadata),
-// which grantor does not implement.
 
 async function main() {
   const require = createRequire(import.meta.url);

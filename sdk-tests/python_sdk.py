@@ -21,12 +21,15 @@ those into expected failures.
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 import urllib.parse
 from importlib.metadata import version
 
 import jwt  # PyJWT, a dependency of auth0-python
+from cryptography.hazmat.primitives import serialization  # a dependency of PyJWT's crypto
+from cryptography.hazmat.primitives.asymmetric import ec
 import requests  # a dependency of auth0-python; the browser of `sessions`
 from auth0.authentication import GetToken, RevokeToken, Users
 from auth0.authentication.exceptions import Auth0Error
@@ -630,6 +633,32 @@ def device_credentials(ctx: Ctx):
     eq(sorted(c.id for c in m.list(user_id=user.user_id, per_page=1)), sorted(c.id for c in creds), "paging")
     eq(ctx.mgmt.refresh_tokens.get(mine.id).client_id, app.client_id, "the id is the refresh token's id")
 
+    # create_public_key: a device's public key for a user (grantor's callers
+    # are machines, so the user goes in the body) and a client.
+    key = ec.generate_private_key(ec.SECP256R1())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    created = m.create_public_key(
+        device_name="sdk-tests phone", type="public_key", value=base64.b64encode(spki).decode(),
+        device_id="0a1b2c3d", client_id=app.client_id,
+        request_options={"additional_body_parameters": {"user_id": user.user_id}},
+    )
+    check(created.id.startswith("dcr_"), f"create_public_key id {created.id!r}")
+    (pk,) = m.list(user_id=user.user_id, type="public_key")
+    eq((pk.id, pk.type, pk.device_id, pk.device_name, pk.client_id), (created.id, "public_key", "0a1b2c3d", "sdk-tests phone", app.client_id), "public key listed")
+    private = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    expect_mgmt_error(lambda: m.create_public_key(
+        device_name="sdk-tests phone", type="public_key", value=base64.b64encode(private).decode(),
+        device_id="0a1b2c3e", client_id=app.client_id,
+        request_options={"additional_body_parameters": {"user_id": user.user_id}},
+    ), BadRequestError, 400, "a private key as value")
+    expect_mgmt_error(lambda: m.create_public_key(
+        device_name="again", type="public_key", value=base64.b64encode(spki).decode(),
+        device_id="0a1b2c3d", client_id=app.client_id,
+        request_options={"additional_body_parameters": {"user_id": user.user_id}},
+    ), ConflictError, 409, "a second key for the device")
+    eq(m.delete(created.id), None, "delete a public key")
+    eq(list(m.list(user_id=user.user_id, type="public_key")), [], "public key deleted")
+
     # delete: "unlink device" revokes that refresh token only.
     eq(m.delete(mine.id), None, "delete")
     refresh_fails(ctx, app, rt, "deleted device credential")
@@ -682,6 +711,21 @@ def refresh_tokens(ctx: Ctx):
     eq((got.id, got.client_id, got.rotating), (first_id, rotating.client_id, True), "get")
     check(got.expires_at is not None and got.idle_expires_at is not None, "expiring token has both expiries")
     check(got.device.initial_ip and got.device.initial_user_agent, f"device {got.device!r}")
+
+    # update: refresh_token_metadata, shown by every read; None clears... as {} does.
+    updated = m.update(first_id, refresh_token_metadata={"device": "kitchen tablet"})
+    eq(updated.refresh_token_metadata, {"device": "kitchen tablet"}, "update refresh_token_metadata")
+    eq(m.get(first_id).refresh_token_metadata, {"device": "kitchen tablet"}, "get shows the metadata")
+    (listed,) = [t for t in m.list(user_id=user.user_id) if t.id == first_id]
+    eq(listed.refresh_token_metadata, {"device": "kitchen tablet"}, "list shows the metadata")
+    expect_mgmt_error(
+        lambda: m.update(first_id, refresh_token_metadata={f"k{i}": "v" for i in range(26)}),
+        BadRequestError, 400, "26 metadata entries",
+    )
+    check(not m.update(first_id, refresh_token_metadata={}).refresh_token_metadata, "{} clears the metadata")
+    expect_mgmt_error(lambda: m.update("no-such-token", refresh_token_metadata={"a": "b"}), NotFoundError, 404, "update unknown token")
+    # A cursor grantor did not issue is a 400, not an empty page.
+    expect_mgmt_error(lambda: m.list(user_id=user.user_id, from_="garbage"), BadRequestError, 400, "garbage from")
 
     # delete(id), revoke(ids=): that token only.
     eq(m.delete(first_id), None, "delete")
@@ -747,6 +791,13 @@ def sessions(ctx: Ctx):
     eq([c.client_id for c in got.clients], [web.client_id], "clients")
     eq(got.device.initial_user_agent, "sdk-tests browser 1", "device.initial_user_agent")
     eq(got.authentication.methods[0].name, "pwd", "authentication method")
+    updated = m.update(s1, session_metadata={"risk": "low"})
+    eq(updated.session_metadata, {"risk": "low"}, "update session_metadata")
+    eq(m.get(s1).session_metadata, {"risk": "low"}, "get shows the session metadata")
+    check(not m.update(s1, session_metadata={}).session_metadata, "{} clears the session metadata")
+    expect_mgmt_error(lambda: m.update("no-such-session", session_metadata={"a": "b"}), NotFoundError, 404, "update unknown session")
+    # No 400 in Auth0's description of this list: the base ApiError.
+    expect_mgmt_error(lambda: of_user.list(user.user_id, from_="garbage"), ApiError, 400, "garbage from (sessions)")
     bound = {t.session_id for t in ctx.mgmt.refresh_tokens.list(user_id=user.user_id)}
     eq(bound, {s1, s2, s3}, "each refresh token names its session")
     pages = list(of_user.list(user.user_id, take=1).iter_pages())
@@ -813,10 +864,6 @@ def logs(ctx: Ctx):
     eq(ctx.mgmt.logs.list(search=search, per_page=1, page=0).response.total, len(mine), "total")
     eq([e.log_id for e in ctx.mgmt.users.logs.list(user.user_id)], [e.log_id for e in mine], "users.logs.list")
     expect_mgmt_error(lambda: ctx.mgmt.logs.get("no-such-log"), NotFoundError, 404, "unknown log")
-
-
-# Not covered: refresh_tokens.update and sessions.update (PATCH, metadata),
-# which grantor does not implement.
 
 
 def main() -> int:

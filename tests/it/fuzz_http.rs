@@ -481,6 +481,33 @@ both_databases! {
             ])),
             |(id, raw)| mgmt(Method::POST, format!("/users/{}/revoke-access", encode(&id)), raw),
         );
+        // Metadata PATCHes and public-key device credentials (issue 15).
+        let (_, tokens) = app.mgmt_call(Method::GET, &format!("/users/{}/refresh-tokens", encode(&t.user_id)), None).await;
+        let token_id = tokens["tokens"][0]["id"].as_str().unwrap_or("rt_unknown").to_owned();
+        let metadata_values = vec![
+            json!({"a": "b"}), json!({}), Value::Null, json!({"n": 1}), json!({"o": {"a": "b"}}), json!(["x"]), s("x"),
+            Value::Object((0..30).map(|i| (format!("k{i}"), s("v"))).collect()), json!({"k": "v".repeat(300)}),
+        ];
+        for (path, member, id) in [("refresh-tokens", "refresh_token_metadata", token_id), ("sessions", "session_metadata", "unknown-session".to_owned())] {
+            let fields: &'static [&'static str] = if member == "session_metadata" { &["session_metadata"] } else { &["refresh_token_metadata"] };
+            property(
+                &format!("PATCH /api/v2/{path}/{{id}}"),
+                (id_path(id), body("application/json", fields, metadata_values.clone(), vec![valid(&[(member, json!({"device": "fuzz"}))])])),
+                |(id, raw)| mgmt(Method::PATCH, format!("/{path}/{}", encode(&id)), raw),
+            );
+        }
+        let spki = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEb/b0+9O+dXEuACnX0j2ihETFD8UlelmwNclu4NmfXv1iuq1/KyMjSv9+9VKZzwaeFE18othnMIOQV5pPrQiwTQ==";
+        property(
+            "POST /api/v2/device-credentials",
+            body("application/json", &["device_name", "type", "value", "device_id", "client_id", "user_id"], vec![
+                s("phone"), s("public_key"), s("refresh_token"), s(spki), s("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"),
+                s("0a1b"), s(&"f".repeat(37)), id.clone(), s(&t.user_id), s(""), json!(1),
+            ], vec![valid(&[
+                ("device_name", s("phone")), ("type", s("public_key")), ("value", s(spki)), ("device_id", s("0a1b")),
+                ("client_id", id.clone()), ("user_id", s(&t.user_id)),
+            ])]),
+            |raw| mgmt(Method::POST, "/device-credentials".into(), raw),
+        );
         property(
             "Management bearer tokens",
             bearer(real_tokens),

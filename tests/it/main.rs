@@ -30,7 +30,9 @@ mod management_boundary; // the Management API is for machines: user flows refus
 mod management_client_grants; // /api/v2/client-grants: CRUD, offset and checkpoint paging, effect on tokens
 mod management_clients; // /api/v2/clients
 mod management_device_credentials; // /api/v2/device-credentials: live refresh tokens as devices, unlink revokes
+mod management_device_public_keys; // POST /api/v2/device-credentials (public_key): shapes, listing, delete, private keys refused, scopes
 mod management_grants; // /api/v2/grants: clientID, filters, paging; delete revokes tokens and consent
+mod management_metadata; // PATCH refresh-tokens/sessions metadata (limits, every read, dashboard, audit), checkpoint cursors (400 for foreign from), refresh-token list filters
 mod management_refresh_tokens; // /api/v2/refresh-tokens and users/{id}/refresh-tokens: shape, checkpoints, revocation effects
 mod management_resource_servers; // /api/v2/resource-servers: defaults, validation, system API, token lifetime
 mod management_sessions; // /api/v2/sessions, users/{id}/sessions, revoke-access: shape, paging, revocation effects

@@ -105,7 +105,7 @@ both_databases! {
         assert_insufficient_scope(status, &body);
         let (status, body) = call_with(&f.app, &reader, Method::DELETE, &format!("/device-credentials/{id}"), None).await;
         assert_insufficient_scope(status, &body);
-        assert_eq!(body["message"], "Insufficient scope, expected any of: delete:device_credentials");
+        assert_eq!(body["message"], "Insufficient scope, expected any of: delete:device_credentials,delete:current_user_device_credentials");
         f.assert_works(&login).await;
     }
 }

@@ -250,6 +250,7 @@ both_databases! {
         assert_eq!(keys, BTreeSet::from([
             "id", "user_id", "created_at", "idle_expires_at", "expires_at", "device", "client_id",
             "session_id", "rotating", "resource_servers", "last_exchanged_at",
+            "refresh_token_metadata",
         ]), "{token}");
         assert_eq!(token["id"], browser_id);
         assert_eq!(token["user_id"], f.user_id);

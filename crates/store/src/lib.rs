@@ -17,10 +17,12 @@ use grantor_domain::{
     SessionId, TenantSettings, Timestamp, TokenHash, User, UserId,
 };
 
+pub use device_key_records::*;
 pub use readiness::MigrationStatus;
 pub use records::*;
 pub use ssf_records::*;
 
+mod device_key_records;
 mod readiness;
 mod records;
 mod ssf_records;
@@ -426,6 +428,26 @@ operations! {
     /// `after_id`. This is also the device-credential listing: in grantor a
     /// device credential of type `refresh_token` is a live family.
     fn list_live_refresh_tokens(&self, filter: &RefreshTokenFilter, page: PageRequest, now: Timestamp) -> Page<FamilyRecord>;
+    /// Replaces a live refresh token's `refresh_token_metadata` (JSON object
+    /// text; `None` clears it), with its audit event; false when the token is
+    /// unknown, revoked or expired (nothing written).
+    fn set_refresh_token_metadata(&self, id: &FamilyId, metadata: Option<&str>, event: &LogEvent, now: Timestamp) -> bool;
+    /// The metadata of those of `ids` that have some (JSON object text).
+    fn refresh_token_metadata(&self, ids: &[FamilyId]) -> Vec<(FamilyId, String)>;
+    /// Replaces a live session's `session_metadata`, as
+    /// `set_refresh_token_metadata` does for a refresh token.
+    fn set_session_metadata(&self, id: &SessionId, metadata: Option<&str>, event: &LogEvent, now: Timestamp) -> bool;
+    /// The metadata of those of `ids` that have some (JSON object text).
+    fn session_metadata(&self, ids: &[SessionId]) -> Vec<(SessionId, String)>;
+    /// Registers a device's public key with its audit event; `Conflict` when
+    /// the user has one for that client and device, `MissingReference` when
+    /// the user or client does not exist.
+    fn insert_device_public_key(&self, key: &DevicePublicKey, event: &LogEvent) -> ();
+    /// Public keys matching `filter`, by id, offset paging; `total` counts
+    /// every match.
+    fn list_device_public_keys(&self, filter: &DevicePublicKeyFilter, page: PageRequest) -> Page<DevicePublicKey>;
+    /// Deletes a public key with its event; false when there is none.
+    fn delete_device_public_key(&self, id: &str, event: &LogEvent) -> bool;
     /// User grants (consents) matching `filter` (user, client, audience),
     /// oldest first (`created_at`, then id), offset paging; `total` counts
     /// every match.

@@ -337,6 +337,12 @@ pub async fn get_sessions(
         .store
         .list_live_sessions(&filter, page_request(page), now)
         .await?;
+    let ids: Vec<SessionId> = sessions
+        .items
+        .iter()
+        .map(|d| d.session.id.clone())
+        .collect();
+    let mut metadata = views::metadata_by_id(state.store.session_metadata(&ids).await?);
     let mut names = Names::new(&state);
     let mut rows = Vec::with_capacity(sessions.items.len());
     for s in sessions.items {
@@ -346,6 +352,7 @@ pub async fn get_sessions(
         }
         let session = s.session;
         rows.push(views::SessionRow {
+            metadata: metadata.remove(session.id.as_str()).unwrap_or_default(),
             device: views::device_name(&session.last_user_agent),
             user_agent: session.last_user_agent,
             ip: session.last_ip,
@@ -390,10 +397,13 @@ pub async fn get_devices(
         .store
         .list_live_refresh_tokens(&filter, page_request(page), now)
         .await?;
+    let ids: Vec<FamilyId> = tokens.items.iter().map(|f| f.id.clone()).collect();
+    let mut metadata = views::metadata_by_id(state.store.refresh_token_metadata(&ids).await?);
     let mut names = Names::new(&state);
     let mut rows = Vec::with_capacity(tokens.items.len());
     for f in tokens.items {
         rows.push(views::DeviceRow {
+            metadata: metadata.remove(f.id.as_str()).unwrap_or_default(),
             device: f
                 .device_name
                 .clone()

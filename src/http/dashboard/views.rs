@@ -124,12 +124,41 @@ pub struct UserApplicationsPage<'a> {
 
 pub struct SessionRow {
     pub session_id: String,
+    /// `session_metadata` (Management API), by key.
+    pub metadata: Vec<MetadataEntry>,
     pub device: String,
     pub user_agent: String,
     pub ip: String,
     pub last_activity: String,
     pub started: String,
     pub applications: Vec<String>,
+}
+
+/// One entry of a refresh token's or session's metadata.
+pub struct MetadataEntry {
+    pub key: String,
+    pub value: String,
+}
+
+/// The stored metadata (a JSON object of strings) of each id, as entries
+/// sorted by key; ids without metadata are absent.
+pub fn metadata_by_id<I: ToString>(
+    rows: Vec<(I, String)>,
+) -> std::collections::HashMap<String, Vec<MetadataEntry>> {
+    rows.into_iter()
+        .map(|(id, text)| {
+            let map: std::collections::BTreeMap<String, serde_json::Value> =
+                serde_json::from_str(&text).unwrap_or_default();
+            let entries = map
+                .into_iter()
+                .map(|(key, value)| MetadataEntry {
+                    key,
+                    value: value.as_str().unwrap_or_default().to_owned(),
+                })
+                .collect();
+            (id.to_string(), entries)
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -145,6 +174,8 @@ pub struct UserSessionsPage<'a> {
 
 pub struct DeviceRow {
     pub token_id: String,
+    /// `refresh_token_metadata` (Management API), by key.
+    pub metadata: Vec<MetadataEntry>,
     pub device: String,
     pub user_agent: String,
     pub application: String,

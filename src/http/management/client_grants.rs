@@ -107,7 +107,15 @@ pub async fn list_client_grants(
         )?));
     }
     let take = params.take()?;
-    filter.after_id = params.from.clone().filter(|f| !f.is_empty());
+    let cursors = super::cursor::Cursors::new(
+        &state,
+        "client_grants",
+        &[
+            filter.client_id.as_ref().map(ClientId::as_str),
+            filter.audience.as_deref(),
+        ],
+    );
+    filter.after_id = cursors.open(params.from.as_deref())?;
     let page = state
         .store
         .list_client_grants(
@@ -121,7 +129,7 @@ pub async fn list_client_grants(
     let has_more = page.items.len() as i64 > take;
     let items: Vec<&ClientGrant> = page.items.iter().take(take as usize).collect();
     let next = has_more
-        .then(|| items.last().map(|g| g.id.clone()))
+        .then(|| items.last().map(|g| cursors.seal(&g.id)))
         .flatten();
     let rendered = items.into_iter().map(render).collect();
     Ok(Json(params.checkpoint_envelope(

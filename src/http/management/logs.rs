@@ -101,6 +101,11 @@ async fn list(
         parse_q(q, &mut filter)?;
     }
     if let Some(from) = &params.from {
+        // A `from` that is not a log id grantor makes is Auth0's 400 for a
+        // checkpoint it did not issue; an empty one is the start.
+        if !from.is_empty() && !super::cursor::is_log_id(from) {
+            return Err(super::cursor::invalid_checkpoint());
+        }
         filter.after_id = Some(from.clone());
         let take = params.take()?;
         let page = state

@@ -14,6 +14,7 @@ mod body;
 mod caller;
 mod client_grants;
 mod clients;
+mod cursor;
 mod deliveries;
 mod device_credentials;
 mod error;
@@ -21,8 +22,10 @@ mod grants;
 mod log_streams;
 mod logs;
 mod messages;
+mod metadata;
 mod openapi;
 mod paging;
+mod public_key;
 mod refresh_tokens;
 mod resource_servers;
 mod sessions;
@@ -88,19 +91,27 @@ pub fn routes() -> Router<AppState> {
         ))
         .routes(routes!(grants::list_grants, grants::delete_grants_by_user))
         .routes(routes!(grants::delete_grant))
-        .routes(routes!(device_credentials::list_device_credentials))
+        .routes(routes!(
+            device_credentials::list_device_credentials,
+            device_credentials::create_device_credential
+        ))
         .routes(routes!(device_credentials::delete_device_credential))
         .routes(routes!(refresh_tokens::list_refresh_tokens))
         .routes(routes!(
             refresh_tokens::get_refresh_token,
-            refresh_tokens::delete_refresh_token
+            refresh_tokens::delete_refresh_token,
+            refresh_tokens::update_refresh_token
         ))
         .routes(routes!(refresh_tokens::revoke_refresh_tokens))
         .routes(routes!(
             refresh_tokens::list_user_refresh_tokens,
             refresh_tokens::delete_user_refresh_tokens
         ))
-        .routes(routes!(sessions::get_session, sessions::delete_session))
+        .routes(routes!(
+            sessions::get_session,
+            sessions::delete_session,
+            sessions::update_session
+        ))
         .routes(routes!(sessions::revoke_session))
         .routes(routes!(
             sessions::list_user_sessions,

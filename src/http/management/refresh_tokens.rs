@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::cursor::Cursors;
 use super::messages::{self, revoke_refresh_tokens};
+use super::metadata;
 use super::openapi::ErrorBody;
 use super::{accepted, iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
 use crate::flows::revocation::{self, RefreshTokenSelection, UnknownSubject};
@@ -26,8 +28,8 @@ const MAX_REVOKE_IDS: usize = 100;
 
 /// Auth0's refresh token object (reference §6.2). Dates are ISO 8601 with
 /// `Z`; the nullable ones are `null`, never absent. ASNs are not known to
-/// grantor and are empty strings. `refresh_token_metadata` is not supported
-/// (no `PATCH /refresh-tokens/{id}`), so it is not shown.
+/// grantor and are empty strings. `refresh_token_metadata` is set by
+/// `PATCH /refresh-tokens/{id}` and shown on every read (`null` when none).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = RefreshToken)]
 pub struct RefreshTokenView {
@@ -52,6 +54,10 @@ pub struct RefreshTokenView {
     /// Its last exchange at `/oauth/token`; `null` before the first.
     #[schema(format = DateTime, required = true)]
     last_exchanged_at: Option<String>,
+    /// Up to 25 string entries (keys and values of at most 255
+    /// characters); `null` when there is none.
+    #[schema(value_type = Option<Object>, required = true)]
+    refresh_token_metadata: Option<Value>,
 }
 
 /// Where a refresh token was issued and last used.
@@ -96,12 +102,33 @@ pub fn view(f: &FamilyRecord) -> RefreshTokenView {
             scopes: f.scope.clone(),
         }],
         last_exchanged_at: f.last_exchanged_at.map(iso8601),
+        refresh_token_metadata: None,
     }
 }
 
 pub fn render(f: &FamilyRecord) -> Value {
     serde_json::to_value(view(f)).unwrap_or_default()
 }
+
+/// Renders refresh tokens with their `refresh_token_metadata` (one read).
+pub async fn render_all(
+    state: &AppState,
+    families: &[FamilyRecord],
+) -> Result<Vec<Value>, ApiError> {
+    let ids: Vec<FamilyId> = families.iter().map(|f| f.id.clone()).collect();
+    let stored = metadata::by_id(state.store.refresh_token_metadata(&ids).await?);
+    Ok(families
+        .iter()
+        .map(|f| {
+            let mut object = render(f);
+            metadata::attach(&mut object, METADATA, &stored);
+            object
+        })
+        .collect())
+}
+
+/// The member `PATCH /refresh-tokens/{id}` sets.
+const METADATA: &str = "refresh_token_metadata";
 
 fn token_not_found() -> ApiError {
     ApiError::not_found(
@@ -121,7 +148,15 @@ async fn checkpoint_list(
     mut filter: RefreshTokenFilter,
     key: &str,
 ) -> Result<Value, ApiError> {
-    filter.after_id = params.after_id();
+    let cursors = Cursors::new(
+        state,
+        key,
+        &[
+            filter.user_id.as_ref().map(UserId::as_str),
+            filter.client_id.as_ref().map(ClientId::as_str),
+        ],
+    );
+    filter.after_id = cursors.open(params.from.as_deref())?;
     let page = state
         .store
         .list_live_refresh_tokens(&filter, params.checkpoint_request()?, state.clock.now())
@@ -129,8 +164,8 @@ async fn checkpoint_list(
     let (items, next) = params.checkpoint_page(page.items, |f| f.id.to_string())?;
     Ok(params.checkpoint_envelope(
         key,
-        items.iter().map(render).collect(),
-        next,
+        render_all(state, &items).await?,
+        next.map(|position| cursors.seal(&position)),
         Some(page.total),
     ))
 }
@@ -162,7 +197,71 @@ pub async fn get_refresh_token(
         .live_refresh_token(&id, state.clock.now())
         .await?
         .ok_or_else(token_not_found)?;
-    Ok(Json(fields.apply(render(&family))))
+    let rendered = render_all(&state, std::slice::from_ref(&family)).await?;
+    Ok(Json(
+        fields.apply(rendered.into_iter().next().unwrap_or_default()),
+    ))
+}
+
+/// `PATCH /refresh-tokens/{id}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRefreshTokenBody {
+    /// Replaces the metadata: up to 25 entries, string keys and values of
+    /// at most 255 characters; `null` or `{}` removes it.
+    #[serde(default, deserialize_with = "metadata::present")]
+    #[schema(value_type = Option<Object>, required = true)]
+    refresh_token_metadata: Option<Value>,
+}
+
+/// `PATCH /refresh-tokens/{id}`: replaces a live refresh token's
+/// `refresh_token_metadata`. A revoked, expired or unknown token is 404
+/// (for Auth0 it no longer exists), and nothing is written.
+#[utoipa::path(
+    patch,
+    path = "/refresh-tokens/{id}",
+    tag = "refresh-tokens",
+    params(("id" = String, Path, description = "The refresh token's id")),
+    request_body = UpdateRefreshTokenBody,
+    responses(
+        (status = 200, description = "The refresh token, with its new metadata", body = RefreshTokenView),
+        (status = 400, description = "Bad body: metadata over the limits, a value that is not a string", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Insufficient scope", body = ErrorBody),
+        (status = 404, description = "Unknown, revoked or expired", body = ErrorBody),
+    ),
+    security(("bearer" = ["update:refresh_tokens"]))
+)]
+pub async fn update_refresh_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateRefreshTokenBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = FamilyId::from(id);
+    caller.require(&["update:refresh_tokens"])?;
+    let stored = metadata::parse(METADATA, body.refresh_token_metadata)?;
+    let now = state.clock.now();
+    let event = caller.audit(
+        format!("Update the metadata of refresh token {id}"),
+        &meta,
+        now,
+    );
+    if !state
+        .store
+        .set_refresh_token_metadata(&id, stored.as_deref(), &event, now)
+        .await?
+    {
+        return Err(token_not_found());
+    }
+    let family = state
+        .store
+        .live_refresh_token(&id, now)
+        .await?
+        .ok_or_else(token_not_found)?;
+    let rendered = render_all(&state, std::slice::from_ref(&family)).await?;
+    Ok(Json(rendered.into_iter().next().unwrap_or_default()))
 }
 
 /// `DELETE /refresh-tokens/{id}`: revokes the token (and its rotations).

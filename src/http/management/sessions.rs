@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::cursor::Cursors;
 use super::messages;
+use super::metadata;
 use super::openapi::ErrorBody;
 use super::refresh_tokens::user_not_found;
 use super::{accepted, iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
@@ -51,7 +53,8 @@ pub struct SessionView {
     clients: Vec<SessionClient>,
     authentication: Authentication,
     cookie: Cookie,
-    /// Not supported; always `null`.
+    /// Set by `PATCH /sessions/{id}`: up to 25 string entries; `null` when
+    /// there is none.
     #[schema(value_type = Option<Object>, required = true)]
     session_metadata: Option<Value>,
 }
@@ -130,6 +133,23 @@ fn render(d: &SessionDetails) -> Value {
     serde_json::to_value(view).unwrap_or_default()
 }
 
+/// The member `PATCH /sessions/{id}` sets.
+const METADATA: &str = "session_metadata";
+
+/// Renders sessions with their `session_metadata` (one read).
+async fn render_all(state: &AppState, sessions: &[SessionDetails]) -> Result<Vec<Value>, ApiError> {
+    let ids: Vec<SessionId> = sessions.iter().map(|d| d.session.id.clone()).collect();
+    let stored = metadata::by_id(state.store.session_metadata(&ids).await?);
+    Ok(sessions
+        .iter()
+        .map(|d| {
+            let mut object = render(d);
+            metadata::attach(&mut object, METADATA, &stored);
+            object
+        })
+        .collect())
+}
+
 fn session_not_found() -> ApiError {
     ApiError::not_found(messages::SESSION_DOES_NOT_EXIST, "inexistent_session")
 }
@@ -171,7 +191,66 @@ pub async fn get_session(
         .live_session(&id, state.clock.now())
         .await?
         .ok_or_else(session_not_found)?;
-    Ok(Json(fields.apply(render(&session))))
+    let rendered = render_all(&state, std::slice::from_ref(&session)).await?;
+    Ok(Json(
+        fields.apply(rendered.into_iter().next().unwrap_or_default()),
+    ))
+}
+
+/// `PATCH /sessions/{id}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSessionBody {
+    /// Replaces the metadata: up to 25 entries, string keys and values of
+    /// at most 255 characters; `null` or `{}` removes it.
+    #[serde(default, deserialize_with = "metadata::present")]
+    #[schema(value_type = Option<Object>, required = true)]
+    session_metadata: Option<Value>,
+}
+
+/// `PATCH /sessions/{id}`: replaces a live session's `session_metadata`. An
+/// ended, revoked, expired or unknown session is 404, and nothing is written.
+#[utoipa::path(
+    patch,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session's id (`sid`)")),
+    request_body = UpdateSessionBody,
+    responses(
+        (status = 200, description = "The session, with its new metadata", body = SessionView),
+        (status = 400, description = "Bad body: metadata over the limits, a value that is not a string", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Insufficient scope", body = ErrorBody),
+        (status = 404, description = "Unknown, ended, revoked or expired", body = ErrorBody),
+    ),
+    security(("bearer" = ["update:sessions"]))
+)]
+pub async fn update_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateSessionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let id = SessionId::from(id);
+    caller.require(&["update:sessions"])?;
+    let stored = metadata::parse(METADATA, body.session_metadata)?;
+    let now = state.clock.now();
+    let event = caller.audit(format!("Update the metadata of session {id}"), &meta, now);
+    if !state
+        .store
+        .set_session_metadata(&id, stored.as_deref(), &event, now)
+        .await?
+    {
+        return Err(session_not_found());
+    }
+    let session = state
+        .store
+        .live_session(&id, now)
+        .await?
+        .ok_or_else(session_not_found)?;
+    let rendered = render_all(&state, std::slice::from_ref(&session)).await?;
+    Ok(Json(rendered.into_iter().next().unwrap_or_default()))
 }
 
 /// `DELETE /sessions/{id}` and `POST /sessions/{id}/revoke`: both revoke the
@@ -286,9 +365,10 @@ pub async fn list_user_sessions(
     if state.store.user(&user_id).await?.is_none() {
         return Err(user_not_found());
     }
+    let cursors = Cursors::new(&state, "sessions", &[Some(user_id.as_str())]);
     let filter = SessionFilter {
+        after_id: cursors.open(params.from.as_deref())?,
         user_id: Some(user_id),
-        after_id: params.after_id(),
     };
     let page = state
         .store
@@ -297,8 +377,8 @@ pub async fn list_user_sessions(
     let (items, next) = params.checkpoint_page(page.items, |d| d.session.id.to_string())?;
     Ok(Json(params.checkpoint_envelope(
         "sessions",
-        items.iter().map(render).collect(),
-        next,
+        render_all(&state, &items).await?,
+        next.map(|position| cursors.seal(&position)),
         Some(page.total),
     )))
 }

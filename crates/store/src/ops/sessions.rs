@@ -31,7 +31,7 @@ pub(super) struct SessionRow {
 
 /// A session that still counts (Management API, dashboard): neither ended
 /// (browser logout), revoked nor expired. `$1` is now.
-const LIVE: &str =
+pub(super) const LIVE: &str =
     "ended_at IS NULL AND revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1";
 
 /// The sessions with their clients (`session_clients`), in the same order.

@@ -22,6 +22,7 @@ mod grants; // user grants: filters and paging
 mod group_commit; // concurrent writes and one-call exchanges: each whole or absent
 mod log_streams; // log streams: staging with each event, batches per matching stream, suspension, purge
 mod logs; // the audit log: filters, paging both ways
+mod metadata; // refresh-token and session metadata (live rows only), public-key device credentials
 mod migrations; // migrations/sqlite and migrations/postgres: same versions, same statements
 mod outbox; // the outbox: messages written with the change, leased claims, settled once, purged
 mod purge; // bounded batches of dead rows
