@@ -4,7 +4,7 @@
 -- or as a range `[prefix, next)` for `value*`, so these indexes serve both.
 -- SQLite's default collation is already byte order (BINARY); PostgreSQL's
 -- indexes say COLLATE "C" (listed in conformance/migrations.rs).
--- Keep in step with migrations/postgres/0021_user_search.sql.
+-- Keep in step with migrations/postgres/0018_user_search.sql.
 CREATE INDEX users_email_search ON users (email COLLATE BINARY);
 CREATE INDEX users_user_id_search ON users (user_id COLLATE BINARY);
 -- `name:"…"` compares the lower-cased name (case-insensitive, as Auth0);
