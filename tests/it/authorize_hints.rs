@@ -330,3 +330,44 @@ fn session_cookie(app: &TestApp, jar: &reqwest::cookie::Jar) -> String {
         .expect("a session cookie")
         .to_owned()
 }
+
+/// `name=value` of a `Set-Cookie` line.
+fn cookie_pair(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().unwrap_or_default()
+}
+
+both_databases! {
+    /// A request that asks for a fresh sign-in (`max_age=0`), started with
+    /// no session at all, cannot be finished afterwards with an older
+    /// session's cookie: its consent form, posted with that cookie, gets the
+    /// login page and no code.
+    async fn an_older_session_added_after_the_start_cannot_finish_a_forced_request(db: Backend) {
+        let s = setup(db).await;
+        // A session signed in at the start of the clock; its cookie kept.
+        let owner = new_browser();
+        let html = get(&s.app, &owner, &s.path(&[])).await.text().await.unwrap();
+        let response = submit_login(&s.app, &owner, &html, EMAIL, PASSWORD).await;
+        let session_cookie = set_cookie_named(&response, "grantor_session").expect("a session cookie");
+        s.clock.advance_seconds(60);
+        // The forced request, begun by a browser without any session.
+        let other = new_browser();
+        let response = get(&s.app, &other, &s.path(&[("max_age", "0")])).await;
+        let csrf_cookie = set_cookie_named(&response, "grantor_csrf").expect("a CSRF cookie");
+        let html = response.text().await.unwrap();
+        assert!(is_login_page(&html), "{html}");
+        let csrf = input_value(&html, "csrf").unwrap();
+        let request = input_value(&html, "request").unwrap();
+        // The old session's cookie added for the consent post.
+        let raw = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let response = raw
+            .post(s.app.url("/u/consent"))
+            .header("cookie", format!("{}; {}", cookie_pair(&csrf_cookie), cookie_pair(&session_cookie)))
+            .form(&[("csrf", csrf.as_str()), ("request", request.as_str()), ("decision", "accept")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{:?}", response.headers().get("location"));
+        let page = response.text().await.unwrap();
+        assert!(is_login_page(&page), "{page}");
+    }
+}

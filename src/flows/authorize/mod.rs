@@ -369,10 +369,11 @@ pub async fn start(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<Step, BrowserError> {
-    let (loaded, prompt) = match validate(state, params).await {
+    let (mut loaded, prompt) = match validate(state, params).await {
         Ok(v) => v,
         Err(rejected) => return settle(rejected),
     };
+    loaded.pending.authenticated_after = prompt.sign_in_after(now);
     let must_sign_in = session
         .as_ref()
         .is_some_and(|s| prompt.needs_sign_in(s.session.authenticated_at, now));

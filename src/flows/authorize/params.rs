@@ -104,6 +104,24 @@ impl Prompt {
             }
         }
     }
+
+    /// The earliest authentication time (ms) that may finish a request made
+    /// at `now`, whatever session the browser has when it starts: `now` for
+    /// `prompt=login` or `max_age=0`, `now − max_age` for a positive
+    /// `max_age`, none otherwise. Stored with the pending request, so that
+    /// no later form (consent, a cookie added after the start) can finish
+    /// it with an older sign-in.
+    pub fn sign_in_after(&self, now: grantor_domain::Timestamp) -> Option<i64> {
+        if self.login {
+            return Some(now.0);
+        }
+        self.max_age.map(|max_age| {
+            let max_ms = i64::try_from(max_age)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1000);
+            now.0.saturating_sub(max_ms)
+        })
+    }
 }
 
 /// The longest `login_hint` shown (RFC 5321's longest e-mail address); a
