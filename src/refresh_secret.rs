@@ -97,6 +97,13 @@ impl RefreshSecrets {
     /// `domain` and a NUL, never with a token's version byte, so no tag made
     /// here is ever a refresh token's.
     pub fn tag(&self, domain: &str, data: &[u8]) -> [u8; MAC_LEN] {
+        // The separation above holds only for such domains.
+        debug_assert!(
+            !domain.is_empty()
+                && !domain.contains('\0')
+                && !domain.as_bytes()[0].is_ascii_control(),
+            "a MAC domain is printable text"
+        );
         let mut ctx = hmac::Context::with_key(&self.key);
         ctx.update(domain.as_bytes());
         ctx.update(&[0]);

@@ -105,7 +105,12 @@ both_databases! {
         assert_insufficient_scope(status, &body);
         let (status, body) = call_with(&f.app, &reader, Method::DELETE, &format!("/device-credentials/{id}"), None).await;
         assert_insufficient_scope(status, &body);
-        assert_eq!(body["message"], "Insufficient scope, expected any of: delete:device_credentials,delete:current_user_device_credentials");
+        assert_eq!(body["message"], "Insufficient scope, expected any of: delete:device_credentials");
+        // The current_user scope cannot revoke a user's refresh token: it
+        // is for a user's own credentials, and callers here are machines.
+        let current_user = token_with(&f.app, &["delete:current_user_device_credentials"]).await;
+        let (status, body) = call_with(&f.app, &current_user, Method::DELETE, &format!("/device-credentials/{id}"), None).await;
+        assert_insufficient_scope(status, &body);
         f.assert_works(&login).await;
     }
 }

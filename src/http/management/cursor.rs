@@ -44,12 +44,13 @@ impl<'a> Cursors<'a> {
     /// `list` names the list (e.g. `refresh_tokens`); `filters` are the
     /// filter values that shape it (a cursor works only with the same ones).
     pub fn new(state: &'a AppState, list: &str, filters: &[Option<&str>]) -> Self {
+        // Each filter length-prefixed, so that no two filter sets give the
+        // same bytes (a value may contain any separator).
         let mut scope = list.to_owned();
         for f in filters {
-            scope.push('\n');
-            if let Some(f) = f {
-                scope.push('=');
-                scope.push_str(f);
+            match f {
+                Some(f) => scope.push_str(&format!("\n{}:{f}", f.len())),
+                None => scope.push_str("\n-"),
             }
         }
         Self {

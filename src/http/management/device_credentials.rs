@@ -193,11 +193,12 @@ pub async fn delete_device_credential(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[
-        "delete:device_credentials",
-        "delete:current_user_device_credentials",
-    ])?;
     if id.starts_with(PUBLIC_KEY_ID_PREFIX) {
+        // A public key: either of Auth0's delete scopes.
+        caller.require(&[
+            "delete:device_credentials",
+            "delete:current_user_device_credentials",
+        ])?;
         let now = state.clock.now();
         let event = caller.audit(format!("Delete device credential {id}"), &meta, now);
         if !state.store.delete_device_public_key(&id, &event).await? {
@@ -205,6 +206,10 @@ pub async fn delete_device_credential(
         }
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
+    // A refresh token: revoking any user's takes the tenant-wide scope. The
+    // `current_user` scope is for a user's own credentials, and grantor's
+    // callers are machines with no user of their own.
+    caller.require(&["delete:device_credentials"])?;
     let id = FamilyId::from(id);
     let target = RevocationTarget::Family { family_id: id };
     let receipt = caller.revoke(&state, &meta, target).await?;
