@@ -114,6 +114,11 @@ both_databases! {
         assert_eq!(public_keys(&f, &format!("user_id={user}")).await.len(), 1);
         let (status, answer) = f.app.mgmt_call(Method::DELETE, &format!("/device-credentials/{id}"), None).await;
         assert_mgmt_error(status, &answer, StatusCode::NOT_FOUND);
+        // The deletion is audited with the key's user.
+        let (_, logs) = f.app.mgmt_call(Method::GET, "/logs?q=type:sapi&per_page=100", None).await;
+        let deleted: Vec<&Value> = logs.as_array().unwrap().iter().filter(|e| e["description"].as_str().unwrap().starts_with("Delete device credential")).collect();
+        assert_eq!(deleted.len(), 1, "{logs}");
+        assert_eq!(deleted[0]["user_id"], f.user_id.as_str());
         // The refresh token is untouched.
         let (_, devices) = f.app.mgmt_call(Method::GET, &format!("/device-credentials?user_id={user}"), None).await;
         assert_eq!(devices.as_array().unwrap().len(), 1);

@@ -103,14 +103,18 @@ impl Backend {
     /// Deletes one key with its event; false (nothing written) when unknown.
     pub async fn delete_device_public_key(&self, id: &str, event: &LogEvent) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("DELETE FROM device_public_keys WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
+        let owner: Option<String> =
+            sqlx::query_scalar("DELETE FROM device_public_keys WHERE id = $1 RETURNING user_id")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(owner) = owner else {
             return Ok(false);
-        }
-        insert_event_in(&mut tx, event).await?;
+        };
+        // The event names the user whose key it was.
+        let mut event = event.clone();
+        event.user_id = event.user_id.or(Some(owner));
+        insert_event_in(&mut tx, &event).await?;
         tx.commit().await?;
         Ok(true)
     }
