@@ -78,6 +78,13 @@ fn stream_pending(a: &str) -> String {
     format!("{a}.status = 'pending' AND {a}.kind = 'log_stream_batch'")
 }
 
+/// SSF events waiting for a receiver's poll or a paused stream, in table
+/// `a`, as `outbox_waiting` (0017) has them: never claimed, expired by the
+/// purge.
+pub(super) fn waiting(a: &str) -> String {
+    format!("{a}.status = 'pending' AND {a}.kind IN ('ssf_poll', 'ssf_held')")
+}
+
 /// The kinds this version delivers, as an SQL list: a message of a kind a
 /// newer process wrote is never claimed here.
 fn known_kinds() -> String {
@@ -154,10 +161,10 @@ impl Backend {
         let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
             "SELECT o.kind, COUNT(*) FROM outbox o WHERE {} GROUP BY o.kind \
              UNION ALL SELECT o.kind, COUNT(*) FROM outbox o WHERE {} GROUP BY o.kind \
-             UNION ALL SELECT o.kind, COUNT(*) FROM outbox o WHERE o.status = 'pending' \
-             AND o.kind IN ('ssf_poll', 'ssf_held') GROUP BY o.kind",
+             UNION ALL SELECT o.kind, COUNT(*) FROM outbox o WHERE {} GROUP BY o.kind",
             one_by_one("o"),
             stream_pending("o"),
+            waiting("o"),
         ))
         .fetch_all(&self.pool)
         .await?;

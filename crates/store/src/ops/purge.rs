@@ -216,13 +216,14 @@ impl Backend {
         // since the subquery read it must be left alone.
         report.expired_ssf_events = {
             let mut tx = self.begin_write().await?;
-            let n = sqlx::query(
+            let n = sqlx::query(&format!(
                 "UPDATE outbox SET status = 'failed', finished_at = $2, lease_owner = NULL, lease_until = NULL, \
                  last_error = 'expired: not delivered within the audit log retention' \
-                 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' \
-                 AND kind IN ('ssf_poll', 'ssf_held') AND created_at < $1 ORDER BY created_at LIMIT $3) \
-                 AND status = 'pending' AND kind IN ('ssf_poll', 'ssf_held')",
-            )
+                 WHERE id IN (SELECT id FROM outbox w WHERE {} AND w.created_at < $1 ORDER BY w.created_at LIMIT $3) \
+                 AND {}",
+                super::outbox::waiting("w"),
+                super::outbox::waiting("outbox"),
+            ))
             .bind(plan.logs_before.0.saturating_add(SSF_EXPIRY_LEAD_MS))
             .bind(now.0)
             .bind(limit)
