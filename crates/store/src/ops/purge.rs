@@ -7,7 +7,7 @@
 use grantor_domain::Timestamp;
 use sqlx::FromRow;
 
-use super::{placeholders, Backend, Conn};
+use super::{placeholders, Backend, Conn, IN_IDS_END, IN_IDS_OF, SKIP_LOCKED};
 use crate::{PurgePlan, PurgeReport, StoreResult, TableSizes};
 
 /// Sessions, codes and device codes are kept this long after they end or
@@ -213,13 +213,18 @@ impl Backend {
         // before that event goes, so a pass that cannot expire them all
         // leaves the next passes time to. The outer conditions are checked
         // again: on PostgreSQL a row a poll settled or a worker claimed
-        // since the subquery read it must be left alone.
+        // since the subquery read it must be left alone. Rows another
+        // transaction holds (a poll settling them, a stream's status change)
+        // are skipped, not waited for: the purge never waits in a lock
+        // cycle with them, and takes those rows at a later pass. The ids
+        // are picked once (`= ANY(ARRAY(…))` on PostgreSQL; an `IN` may run
+        // the locking subquery again and take more than the limit).
         report.expired_ssf_events = {
             let mut tx = self.begin_write().await?;
             let n = sqlx::query(&format!(
                 "UPDATE outbox SET status = 'failed', finished_at = $2, lease_owner = NULL, lease_until = NULL, \
                  last_error = 'expired: not delivered within the audit log retention' \
-                 WHERE id IN (SELECT id FROM outbox w WHERE {} AND w.created_at < $1 ORDER BY w.created_at LIMIT $3) \
+                 WHERE id{IN_IDS_OF}SELECT id FROM outbox w WHERE {} AND w.created_at < $1 ORDER BY w.created_at LIMIT $3{SKIP_LOCKED}{IN_IDS_END} \
                  AND {}",
                 super::outbox::waiting("w"),
                 super::outbox::waiting("outbox"),
