@@ -510,6 +510,15 @@ impl Backend {
         const MINE: &str =
             "id = $1 AND destination = $2 AND kind = 'ssf_poll' AND status = 'pending'";
         let mut tx = self.begin_write().await?;
+        // Polls of one stream, and its status changes (which move all its
+        // waiting events), queue on the stream's row: neither can then hold
+        // some of its events while waiting for others (a lock cycle).
+        sqlx::query(&format!(
+            "SELECT id FROM ssf_streams WHERE id = $1{FOR_UPDATE}"
+        ))
+        .bind(stream_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         for jti in &poll.ack {
             sqlx::query(&format!(
                 "UPDATE outbox SET status = 'delivered', finished_at = $3 WHERE {MINE}"
