@@ -21,22 +21,12 @@ impl Backend {
         event: &LogEvent,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE refresh_token_families SET metadata = $3 \
              WHERE id = $2 AND id IN (SELECT f.id {LIVE_FAMILIES} AND f.id = $2)"
-        ))
-        .bind(now.0)
-        .bind(id.as_str())
-        .bind(metadata)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        insert_event_in(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(true)
+        );
+        self.set_metadata(&sql, id.as_str(), metadata, event, now)
+            .await
     }
 
     pub async fn set_session_metadata(
@@ -46,15 +36,28 @@ impl Backend {
         event: &LogEvent,
         now: Timestamp,
     ) -> StoreResult<bool> {
+        let sql = format!("UPDATE sessions SET metadata = $3 WHERE {LIVE_SESSION} AND id = $2");
+        self.set_metadata(&sql, id.as_str(), metadata, event, now)
+            .await
+    }
+
+    /// Runs `sql` (`$1` now, `$2` the id, `$3` the metadata) and, when it
+    /// changed a row, writes `event` in the same transaction.
+    async fn set_metadata(
+        &self,
+        sql: &str,
+        id: &str,
+        metadata: Option<&str>,
+        event: &LogEvent,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(&format!(
-            "UPDATE sessions SET metadata = $3 WHERE {LIVE_SESSION} AND id = $2"
-        ))
-        .bind(now.0)
-        .bind(id.as_str())
-        .bind(metadata)
-        .execute(&mut *tx)
-        .await?;
+        let done = sqlx::query(sql)
+            .bind(now.0)
+            .bind(id)
+            .bind(metadata)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
