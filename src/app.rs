@@ -150,10 +150,14 @@ impl Application {
             self.purge,
             self.state.metrics.clone(),
         );
-        let metrics = crate::metrics::spawn(
+        let (stop_metrics, metrics_stopping) = tokio::sync::oneshot::channel::<()>();
+        let mut metrics = crate::metrics::spawn(
             self.state.clone(),
             self.metrics_listener,
             self.connections.header_read_timeout,
+            async move {
+                let _ = metrics_stopping.await;
+            },
         );
         let outbox = crate::outbox::spawn(self.state.clone(), self.outbox);
         let pruner = rate_limit::spawn_pruner(
@@ -192,7 +196,14 @@ impl Application {
             reloader.abort();
         }
         pruner.abort();
-        metrics.iter().for_each(|task| task.abort());
+        // The sampler first; then the metrics listener finishes its
+        // requests and closes, so no connection keeps the state alive.
+        let sampler = metrics.remove(0);
+        sampler.abort();
+        let _ = stop_metrics.send(());
+        for listener in metrics {
+            let _ = listener.await;
+        }
         key_refresher.abort();
         if let Some(purge) = purge {
             purge.abort();
@@ -213,6 +224,11 @@ impl Application {
         Ok(())
     }
 }
+
+/// The largest unread request body after which the connection is still
+/// offered for reuse: hyper drains one that has arrived (a refused form
+/// post, a 429), where a larger one means closing.
+const DRAINABLE_BODY_BYTES: u64 = 64 * 1024;
 
 /// The accept loop: HTTP/1.1 connections through hyper, at most
 /// `max_connections` at once (the next `accept` waits for a permit, so
@@ -277,6 +293,14 @@ pub(crate) async fn serve(
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let (mut parts, body) = request.into_parts();
             parts.extensions.insert(ConnectInfo(peer));
+            // hyper drains a small unread body that already arrived and
+            // keeps the connection; a large or chunked one it cannot.
+            let drainable = parts
+                .headers
+                .get(axum::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|n| n <= DRAINABLE_BODY_BYTES);
             let body = DeadlineBody::new(body, body_read_timeout);
             let unread = body.unread.clone();
             let answer = router.clone().oneshot(hyper::Request::from_parts(
@@ -285,10 +309,11 @@ pub(crate) async fn serve(
             ));
             async move {
                 let mut response = answer.await?;
-                // Answered before the body was read to its end (a 413, a
-                // 401, a 429, a timeout): hyper closes the connection after
-                // this response, so say so, lest the client reuse it.
-                if unread.load(std::sync::atomic::Ordering::Acquire) {
+                // Answered before a large body was read to its end (a 413,
+                // a 401 before the body, a timeout): hyper closes the
+                // connection after this response, so say so, lest the
+                // client reuse it.
+                if !drainable && unread.load(std::sync::atomic::Ordering::Acquire) {
                     response.headers_mut().insert(
                         axum::http::header::CONNECTION,
                         axum::http::HeaderValue::from_static("close"),

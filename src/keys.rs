@@ -279,10 +279,26 @@ impl Keys {
     /// Parses stored keys: the current key of each algorithm signs (the one
     /// current since the latest instant, should there be two); next, current
     /// and previous keys verify and are published (current first, then next,
-    /// then previous); revoked keys are left out.
+    /// then previous); revoked keys are left out. Every key must parse and
+    /// every algorithm have a current key (a start).
     pub fn load(records: &[SigningKeyRecord]) -> anyhow::Result<Self> {
+        let (keys, problems) = Self::load_over(records, None);
+        if let Some(problem) = problems.first() {
+            anyhow::bail!("{problem}");
+        }
+        Ok(keys)
+    }
+
+    /// [`Keys::load`] for a running process that holds `held`: a key that
+    /// does not parse is taken from `held` when it has it (a key never
+    /// changes under its kid), and otherwise left out; an algorithm whose
+    /// current key is unusable keeps signing with the key `held` signed with,
+    /// while that key is still live. Revoked keys are dropped whatever
+    /// fails. Returns the keys and what could not be used.
+    pub fn load_over(records: &[SigningKeyRecord], held: Option<&Keys>) -> (Self, Vec<String>) {
+        let mut problems = Vec::new();
         let mut signers: HashMap<&'static str, (Timestamp, Arc<Signer>)> = HashMap::new();
-        let mut verifiers = HashMap::new();
+        let mut verifiers: HashMap<String, Arc<Verifier>> = HashMap::new();
         let mut jwks = Vec::new();
         let rank = |state: SigningKeyState| match state {
             SigningKeyState::Current => 0,
@@ -296,76 +312,69 @@ impl Keys {
             .collect();
         live.sort_by_key(|r| rank(r.state));
         for rec in live {
-            let parsed = parse_key(rec)?;
-            jwks.push(parsed.jwk);
-            verifiers.insert(
-                rec.kid.clone(),
-                Arc::new(Verifier {
-                    alg: parsed.alg,
-                    key: parsed.public,
-                }),
-            );
+            let (verifier, jwk, signer) = match parse_key(rec) {
+                Ok(parsed) => (
+                    Arc::new(Verifier {
+                        alg: parsed.alg,
+                        key: parsed.public,
+                    }),
+                    parsed.jwk,
+                    Some(Arc::new(Signer {
+                        kid: rec.kid.clone(),
+                        key: parsed.private,
+                    })),
+                ),
+                Err(e) => match held.and_then(|h| h.held_key(&rec.kid)) {
+                    Some(reused) => reused,
+                    None => {
+                        problems.push(format!("signing key {}: {e:#}", rec.kid));
+                        continue;
+                    }
+                },
+            };
+            let alg = verifier.alg.as_str();
+            jwks.push(jwk);
+            verifiers.insert(rec.kid.clone(), verifier);
             if rec.state == SigningKeyState::Current {
+                let Some(signer) = signer else { continue };
                 let since = rec.current_since.unwrap_or(rec.created_at);
-                let newer = signers
-                    .get(parsed.alg.as_str())
-                    .is_none_or(|(held, _)| since >= *held);
+                let newer = signers.get(alg).is_none_or(|(held, _)| since >= *held);
                 if newer {
-                    signers.insert(
-                        parsed.alg.as_str(),
-                        (
-                            since,
-                            Arc::new(Signer {
-                                kid: rec.kid.clone(),
-                                key: parsed.private,
-                            }),
-                        ),
-                    );
+                    signers.insert(alg, (since, signer));
+                }
+            }
+        }
+        if let Some(held) = held {
+            for (alg, signer) in &held.signers {
+                if !signers.contains_key(alg) && verifiers.contains_key(&signer.kid) {
+                    signers.insert(alg, (Timestamp(i64::MIN), signer.clone()));
                 }
             }
         }
         for alg in SigningAlg::ALL {
-            anyhow::ensure!(
-                signers.contains_key(alg.as_str()),
-                "no current {} signing key",
-                alg.as_str()
-            );
+            if !signers.contains_key(alg.as_str()) {
+                problems.push(format!("no current {} signing key", alg.as_str()));
+            }
         }
-        Ok(Self {
+        let keys = Self {
             signers: signers.into_iter().map(|(k, (_, s))| (k, s)).collect(),
             verifiers,
             jwks: json!({ "keys": jwks }),
-        })
+        };
+        (keys, problems)
     }
 
-    /// These keys without any whose kid is not in `live`: what a process
-    /// keeps when a newer stored set cannot be parsed, so that a key
-    /// revoked (or removed) there stops verifying and signing here at once.
-    fn restricted_to(&self, live: &std::collections::HashSet<&str>) -> Self {
-        let jwks = self.jwks["keys"]
-            .as_array()
-            .map(|keys| {
-                keys.iter()
-                    .filter(|k| k["kid"].as_str().is_some_and(|kid| live.contains(kid)))
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        Self {
-            signers: self
-                .signers
-                .iter()
-                .filter(|(_, s)| live.contains(s.kid.as_str()))
-                .map(|(alg, s)| (*alg, s.clone()))
-                .collect(),
-            verifiers: self
-                .verifiers
-                .iter()
-                .filter(|(kid, _)| live.contains(kid.as_str()))
-                .map(|(kid, v)| (kid.clone(), v.clone()))
-                .collect(),
-            jwks: json!({ "keys": jwks }),
-        }
+    /// The key held under `kid`: its verifier, its JWK and, if it signs
+    /// here, its signer.
+    fn held_key(&self, kid: &str) -> Option<(Arc<Verifier>, Value, Option<Arc<Signer>>)> {
+        let verifier = self.verifiers.get(kid)?.clone();
+        let jwk = self.jwks["keys"]
+            .as_array()?
+            .iter()
+            .find(|k| k["kid"] == kid)?
+            .clone();
+        let signer = self.signers.values().find(|s| s.kid == kid).cloned();
+        Some((verifier, jwk, signer))
     }
 
     /// The kid the current key of `alg` signs under.
@@ -535,42 +544,31 @@ impl KeyRing {
     }
 
     /// Reads the stored set and, when its version is not the one held,
-    /// parses it and swaps it in; returns whether it did. A set that fails
-    /// to parse leaves the held keys in place, less those it revoked or no
-    /// longer has.
+    /// parses it and swaps it in; returns whether it did. A key of the set
+    /// that fails to parse is kept as held, or left out (`Keys::load_over`),
+    /// and logged; keys the set revoked or no longer has are dropped.
     pub async fn reload(&self, store: &Store) -> anyhow::Result<bool> {
         let _one = self.reloading.lock().await;
         let set = store.signing_key_set().await?;
         if set.version == self.version() {
             return Ok(false);
         }
-        let keys = match Keys::load(&set.keys) {
-            Ok(keys) => keys,
-            Err(e) => {
-                // Fail closed for what was taken away: the held keys lose
-                // every kid the stored set no longer has live. The version
-                // is not recorded, so the next poll tries the whole set again.
-                let live = set
-                    .keys
-                    .iter()
-                    .filter(|k| k.state != SigningKeyState::Revoked)
-                    .map(|k| k.kid.as_str())
-                    .collect();
-                let restricted = Arc::new(self.get().restricted_to(&live));
-                *self
-                    .keys
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = restricted;
-                return Err(e.context(
-                    "the stored signing keys did not parse; revoked keys were dropped, the rest kept",
-                ));
-            }
-        };
+        let (keys, problems) = Keys::load_over(&set.keys, Some(&self.get()));
         *self
             .keys
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         self.version.store(set.version, Ordering::Release);
+        if !problems.is_empty() {
+            // Said once per change of the set: the version is recorded, so
+            // the next poll does not parse the same keys again.
+            tracing::error!(
+                version = set.version,
+                "signing keys reloaded without what could not be used (revoked keys are dropped all the same): {}",
+                problems.join("; ")
+            );
+            return Ok(true);
+        }
         tracing::info!(version = set.version, "signing keys reloaded");
         Ok(true)
     }

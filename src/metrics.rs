@@ -525,11 +525,14 @@ pub async fn bind(listen: Option<&str>) -> anyhow::Result<Option<TcpListener>> {
 }
 
 /// Starts the outbox sampler and, with a separate listener, its server
-/// (`/metrics` only; everything else 404). Abort the tasks to stop them.
+/// (`/metrics` only; everything else 404), which stops like the main one
+/// when `shutdown` completes (its connections, and their copies of the
+/// state, gone). Abort the sampler (the first task) to stop it.
 pub fn spawn(
     state: AppState,
     listener: Option<TcpListener>,
     header_read_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let sampler_state = state.clone();
@@ -565,7 +568,7 @@ pub fn spawn(
                 &limits,
                 Default::default(),
                 None,
-                std::future::pending(),
+                shutdown,
             )
             .await;
         }));

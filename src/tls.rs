@@ -163,9 +163,15 @@ pub fn hangups() -> Hangups {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        Hangups {
-            signal: signal(SignalKind::hangup()).ok(),
-        }
+        let signal = match signal(SignalKind::hangup()) {
+            Ok(signal) => Some(signal),
+            Err(e) => {
+                // Before the log is set up: straight to standard error.
+                eprintln!("grantor: SIGHUP cannot be caught ({e}); it will end the process");
+                None
+            }
+        };
+        Hangups { signal }
     }
     #[cfg(not(unix))]
     Hangups {}

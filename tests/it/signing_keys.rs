@@ -452,6 +452,22 @@ both_databases! {
         // The live keys still verify, on both.
         assert_eq!(call(&b, &new_token, Method::GET, "/keys/signing").await.0, StatusCode::OK);
         assert_eq!(call(&a, &new_token, Method::GET, "/keys/signing").await.0, StatusCode::OK);
+
+        // Another rotation makes the damaged key ES256's current one. The
+        // other algorithms take their new current keys; ES256 keeps signing
+        // with the key it signed with (now previous, still live). Nothing
+        // stops issuing tokens, on either process.
+        let a_token = fresh_mgmt_token(&a).await;
+        let (status, body) = call(&a, &a_token, Method::POST, "/keys/signing/rotate").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let newest_rs256 = kid_in(&list(&a).await, "RS256", "current");
+        assert_eq!(kid_of(&fresh_mgmt_token(&a).await), newest_rs256);
+        eventually("B signs with the newest key", bound, || async {
+            kid_of(&b.client_credentials(MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, &b.management_audience()).await) == newest_rs256
+        })
+        .await;
+        assert!(jwks_kids(&b).await.contains(&kid_in(&list(&a).await, "RS256", "next")), "B publishes the new next key");
+        assert!(!jwks_kids(&b).await.contains(&damaged), "a key that does not parse is not published");
     }
 }
 
