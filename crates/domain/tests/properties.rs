@@ -18,22 +18,12 @@ use grantor_domain::{
     SigningAlg, Timestamp, TokenEndpointAuthMethod,
 };
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
+use proptest::test_runner::Config;
+
+mod support;
 
 fn config() -> Config {
-    let number = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    Config {
-        cases: number("GRANTOR_FUZZ_CASES", 512) as u32,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(number("GRANTOR_FUZZ_SEED", 0x0067_7261_6e74_6f72)),
-        failure_persistence: None,
-        ..Config::default()
-    }
+    support::config(512)
 }
 
 /// Strings mixing the characters parsers care about with any Unicode at all

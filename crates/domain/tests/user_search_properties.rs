@@ -8,22 +8,12 @@ use grantor_domain::user_search::{
     MAX_TERMS,
 };
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
+use proptest::test_runner::Config;
+
+mod support;
 
 fn config() -> Config {
-    let number = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    Config {
-        cases: number("GRANTOR_FUZZ_CASES", 1024) as u32,
-        rng_algorithm: RngAlgorithm::ChaCha,
-        rng_seed: RngSeed::Fixed(number("GRANTOR_FUZZ_SEED", 0x0067_7261_6e74_6f72)),
-        failure_persistence: None,
-        ..Config::default()
-    }
+    support::config(1024)
 }
 
 /// Query-shaped input: fields, operators, quotes, brackets, wildcards and
