@@ -151,7 +151,7 @@ impl Application {
             self.state.metrics.clone(),
         );
         let (stop_metrics, metrics_stopping) = tokio::sync::oneshot::channel::<()>();
-        let mut metrics = crate::metrics::spawn(
+        let metrics = crate::metrics::spawn(
             self.state.clone(),
             self.metrics_listener,
             self.connections.header_read_timeout,
@@ -198,10 +198,9 @@ impl Application {
         pruner.abort();
         // The sampler first; then the metrics listener finishes its
         // requests and closes, so no connection keeps the state alive.
-        let sampler = metrics.remove(0);
-        sampler.abort();
+        metrics.sampler.abort();
         let _ = stop_metrics.send(());
-        for listener in metrics {
+        if let Some(listener) = metrics.listener {
             let _ = listener.await;
         }
         key_refresher.abort();
@@ -353,7 +352,7 @@ pub(crate) async fn serve(
                             }
                         },
                         () = async {
-                            let _ = stop_signal.wait_for(|stopping| *stopping).await.is_ok();
+                            let _ = stop_signal.wait_for(|stopping| *stopping).await;
                         } => Ok(()),
                     }
                 }

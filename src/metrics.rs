@@ -524,19 +524,27 @@ pub async fn bind(listen: Option<&str>) -> anyhow::Result<Option<TcpListener>> {
     }
 }
 
+/// The tasks [`spawn`] starts.
+pub struct Tasks {
+    /// Samples the outbox backlog; runs until aborted.
+    pub sampler: tokio::task::JoinHandle<()>,
+    /// The separate listener's server, when there is one; ends after
+    /// `shutdown`.
+    pub listener: Option<tokio::task::JoinHandle<()>>,
+}
+
 /// Starts the outbox sampler and, with a separate listener, its server
 /// (`/metrics` only; everything else 404), which stops like the main one
 /// when `shutdown` completes (its connections, and their copies of the
-/// state, gone). Abort the sampler (the first task) to stop it.
+/// state, gone).
 pub fn spawn(
     state: AppState,
     listener: Option<TcpListener>,
     header_read_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
+) -> Tasks {
     let sampler_state = state.clone();
-    tasks.push(tokio::spawn(async move {
+    let sampler = tokio::spawn(async move {
         let mut tick = tokio::time::interval(OUTBOX_SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -546,8 +554,8 @@ pub fn spawn(
                 .sample_outbox(&sampler_state.store)
                 .await;
         }
-    }));
-    if let Some(listener) = listener {
+    });
+    let listener = listener.map(|listener| {
         let router = Router::new()
             .route("/metrics", get(scrape))
             .fallback(|| async { StatusCode::NOT_FOUND })
@@ -561,7 +569,7 @@ pub fn spawn(
             max_connections_per_ip: METRICS_MAX_CONNECTIONS,
             ..crate::config::ConnectionConfig::default()
         };
-        tasks.push(tokio::spawn(async move {
+        tokio::spawn(async move {
             crate::app::serve(
                 listener,
                 router,
@@ -571,7 +579,7 @@ pub fn spawn(
                 shutdown,
             )
             .await;
-        }));
-    }
-    tasks
+        })
+    });
+    Tasks { sampler, listener }
 }
