@@ -889,7 +889,6 @@ both_databases! {
     async fn a_client_gets_at_most_ten_streams_even_in_parallel(db: Backend) {
         let app = crate::support::spawn_app(db).await;
         let rp = manager(&app).await;
-        let logs_before = app.count_rows("logs").await;
         let mut attempts = tokio::task::JoinSet::new();
         for _ in 0..15 {
             let request = app.http.post(app.url("/ssf/streams")).bearer_auth(&rp.token).json(&json!({"delivery": {"method": POLL}}));
@@ -903,6 +902,8 @@ both_databases! {
             assert_ssf_error(*status, body, StatusCode::CONFLICT);
         }
         assert_eq!(app.count_rows("ssf_streams").await, 10);
-        assert_eq!(app.count_rows("logs").await - logs_before, 10);
+        // Counted by description: the machine token's own audit event goes
+        // through the batching queue and may land at any moment.
+        assert_eq!(app.count_rows("logs WHERE description LIKE 'Create an SSF stream%'").await, 10);
     }
 }
