@@ -18,7 +18,7 @@ use grantor_domain::{
 use grantor_store::FamilyRecord;
 use serde_json::Value;
 
-use super::FlowError;
+use super::{multi_resource, FlowError};
 use crate::keys::audiences;
 use crate::state::AppState;
 
@@ -136,9 +136,24 @@ async fn introspect_access_token(
         let Some(jti) = claims["jti"].as_str() else {
             return Ok(Introspection::Inactive);
         };
-        match state.store.access_token_state(jti, now).await? {
-            Some(s) if s.active => {}
-            _ => return Ok(Introspection::Inactive),
+        let Some(record) = state
+            .store
+            .access_token_state(jti, now)
+            .await?
+            .filter(|s| s.active)
+        else {
+            return Ok(Introspection::Inactive);
+        };
+        // An access token for another API than its refresh token's came
+        // through a Multi-Resource Refresh Token policy: live only while
+        // the client's policy still reaches that API.
+        let api = audiences(&claims).first().copied();
+        if let (Some(own), Some(api)) = (record.family_audience.as_deref(), api) {
+            if api != own
+                && !multi_resource::policy_still_holds(state, &record.client_id, api).await?
+            {
+                return Ok(Introspection::Inactive);
+            }
         }
     }
     Ok(Introspection::AccessToken(ActiveAccessToken {

@@ -227,11 +227,21 @@ pub async fn issue_for_user(
             "refresh_token_id",
             family.as_ref().map(|f| f.id.to_string()).into(),
         );
+    // Multi-Resource Refresh Tokens: the policy APIs it reaches, bound now.
+    let resources = match &family {
+        Some(_) => {
+            super::multi_resource::bindings_at_issue(state, ctx.client, &ctx.audience.audience)
+                .await?
+        }
+        None => vec![],
+    };
     let batch = IssueBatch {
         family,
         access_token: minted.record,
         code_hash: ctx.code_hash,
         event: Some(event),
+        resources,
+        resources_of: None,
     };
     state.store.issue_tokens(&batch, now).await?;
     Ok(IssuedTokens {

@@ -11,6 +11,7 @@ pub mod introspect;
 pub mod issue;
 pub mod login;
 pub mod logout;
+pub mod multi_resource;
 pub mod revocation;
 pub mod signing_keys;
 pub mod token;

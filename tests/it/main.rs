@@ -40,6 +40,7 @@ mod management_user_blocks; // /api/v2/user-blocks: brute-force blocks listed an
 mod management_users; // /api/v2/users and /users-by-email: CRUD, paging, search, metadata merge
 mod management_users_search; // GET /api/v2/users?q= (Auth0 v3 syntax subset), sort, fields, paging; hostile values; 400s that name what is unsupported
 mod metrics; // GET /metrics: text format, counters moved by a refresh, reuse, machine token, 429; pool gauges; --metrics-listen
+mod multi_resource; // Multi-Resource Refresh Tokens: refresh_token.policies, exchanges for other APIs, resource_servers, every way access ends
 mod openapi; // /api/v2/openapi.json: every Management route described, every description served
 mod otlp; // --otlp-endpoint: request, flow and store spans exported over OTLP/HTTP to a receiver in the test
 mod password_hashing; // the Argon2id bound: waiting, 429 with Retry-After on each surface, no failure counted

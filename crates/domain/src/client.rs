@@ -158,6 +158,19 @@ pub struct RefreshTokenSettings {
     pub infinite_token_lifetime: bool,
     pub idle_token_lifetime: i64,
     pub infinite_idle_token_lifetime: bool,
+    /// Multi-Resource Refresh Token policies (`refresh_token.policies`): the
+    /// APIs besides its own that a refresh token of this client may be
+    /// exchanged for, and the scopes allowed there. Empty: none (Auth0's
+    /// `null`). See [`crate::multi_resource`].
+    pub policies: Vec<RefreshTokenPolicy>,
+}
+
+/// One Multi-Resource Refresh Token policy: an API (`audience`, its
+/// identifier) and the scopes a refresh exchange may ask for there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenPolicy {
+    pub audience: String,
+    pub scope: Vec<String>,
 }
 
 /// Partial `refresh_token` input; absent members take the current (or default) values.
@@ -170,6 +183,8 @@ pub struct RefreshTokenSettingsPatch {
     pub infinite_token_lifetime: Option<bool>,
     pub idle_token_lifetime: Option<i64>,
     pub infinite_idle_token_lifetime: Option<bool>,
+    /// Replaces the policies; an empty list removes them (Auth0's `null`).
+    pub policies: Option<Vec<RefreshTokenPolicy>>,
 }
 
 impl RefreshTokenSettings {
@@ -182,6 +197,13 @@ impl RefreshTokenSettings {
     /// Our ceiling for the rotation overlap period: one day. Auth0 documents none;
     /// a longer overlap would defeat reuse detection.
     pub const MAX_LEEWAY: i64 = 86_400;
+    /// Our ceiling for `policies` (Auth0 documents none): each is one more
+    /// API a stolen refresh token reaches, and one more grant per issue.
+    pub const MAX_POLICIES: usize = 20;
+    /// Our ceiling for the scopes of one policy.
+    pub const MAX_POLICY_SCOPES: usize = 100;
+    /// The longest policy audience (an API identifier) and scope value.
+    pub const MAX_POLICY_TEXT: usize = 600;
 
     /// Applies `patch` to `self`, then validates the result.
     ///
@@ -212,6 +234,10 @@ impl RefreshTokenSettings {
             infinite_idle_token_lifetime: patch
                 .infinite_idle_token_lifetime
                 .unwrap_or_else(|| infinite_default(self.infinite_idle_token_lifetime)),
+            policies: patch
+                .policies
+                .clone()
+                .unwrap_or_else(|| self.policies.clone()),
         };
         next.validate()?;
         Ok(next)
@@ -244,7 +270,67 @@ impl RefreshTokenSettings {
                 "refresh_token.idle_token_lifetime must not exceed refresh_token.token_lifetime",
             ));
         }
+        self.validate_policies()
+    }
+
+    fn validate_policies(&self) -> Result<(), ValidationError> {
+        if self.policies.len() > Self::MAX_POLICIES {
+            return Err(ValidationError::new(format!(
+                "refresh_token.policies: at most {} policies",
+                Self::MAX_POLICIES
+            )));
+        }
+        let text_ok = |t: &str| {
+            !t.is_empty()
+                && t.len() <= Self::MAX_POLICY_TEXT
+                && !t.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
+        for (i, policy) in self.policies.iter().enumerate() {
+            if !text_ok(&policy.audience) {
+                return Err(ValidationError::new(format!(
+                    "refresh_token.policies[{i}].audience must be an API identifier (1 to {} characters, no spaces)",
+                    Self::MAX_POLICY_TEXT
+                )));
+            }
+            if self.policies[..i]
+                .iter()
+                .any(|p| p.audience == policy.audience)
+            {
+                return Err(ValidationError::new(format!(
+                    "refresh_token.policies[{i}].audience repeats an earlier policy's audience"
+                )));
+            }
+            if policy.scope.len() > Self::MAX_POLICY_SCOPES {
+                return Err(ValidationError::new(format!(
+                    "refresh_token.policies[{i}].scope: at most {} scopes",
+                    Self::MAX_POLICY_SCOPES
+                )));
+            }
+            if let Some(bad) = policy.scope.iter().find(|s| !text_ok(s)) {
+                return Err(ValidationError::new(format!(
+                    "refresh_token.policies[{i}].scope: '{}' is not a scope value (1 to {} characters, no spaces)",
+                    bad.chars().take(40).collect::<String>(),
+                    Self::MAX_POLICY_TEXT
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The policy for `audience`, if there is one.
+    pub fn policy_for(&self, audience: &str) -> Option<&RefreshTokenPolicy> {
+        self.policies.iter().find(|p| p.audience == audience)
+    }
+
+    /// Refuses a policy for `reserved` (the Management API: no end user
+    /// ever holds a token for it, CONTRACT §6.1).
+    pub fn refuse_policy_audience(&self, reserved: &str) -> Result<(), ValidationError> {
+        match self.policies.iter().position(|p| p.audience == reserved) {
+            Some(i) => Err(ValidationError::new(format!(
+                "refresh_token.policies[{i}].audience: the Management API cannot be reached with a refresh token"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Absolute lifetime in seconds, or `None` when tokens never expire by age.
@@ -271,6 +357,7 @@ impl Default for RefreshTokenSettings {
             infinite_token_lifetime: true,
             idle_token_lifetime: Self::DEFAULT_IDLE_TOKEN_LIFETIME,
             infinite_idle_token_lifetime: true,
+            policies: vec![],
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod client;
 pub mod client_grant;
 pub mod ids;
 pub mod log_stream;
+pub mod multi_resource;
 pub mod oauth_error;
 pub mod pkce;
 pub mod refresh_token;

@@ -148,6 +148,7 @@ proptest! {
             infinite_token_lifetime: flags[0],
             idle_token_lifetime: numbers[2],
             infinite_idle_token_lifetime: flags[1],
+            policies: None,
         };
         if let Ok(next) = RefreshTokenSettings::default().apply(&patch) {
             prop_assert!(next.validate().is_ok());

@@ -214,6 +214,8 @@ operations! {
     /// Looks an API up by identifier (audience) only.
     fn resource_server_by_identifier(&self, identifier: &str) -> Option<ResourceServer>;
     fn list_resource_servers(&self, page: PageRequest) -> Page<ResourceServer>;
+    /// The APIs with these identifiers, in one query.
+    fn resource_servers_by_identifiers(&self, identifiers: &[String]) -> Vec<ResourceServer>;
     /// The signing algorithms some API uses (for the JWKS).
     fn signing_algs_in_use(&self) -> Vec<String>;
     fn update_resource_server(&self, rs: &ResourceServer) -> ();
@@ -304,6 +306,11 @@ operations! {
     fn refresh_token_family(&self, id: &FamilyId) -> Option<FamilyRecord>;
     /// Whether a recorded user access token is live (itself, grant, user, family, session).
     fn access_token_state(&self, jti: &str, now: Timestamp) -> Option<AccessTokenState>;
+    /// A family's binding to a policy API (Multi-Resource Refresh Tokens),
+    /// with the state of the grant it names now.
+    fn family_resource(&self, family_id: &FamilyId, audience: &str) -> Option<FamilyResource>;
+    /// The policy APIs these families are bound to through unrevoked grants.
+    fn family_resources(&self, family_ids: &[FamilyId]) -> Vec<(FamilyId, String)>;
     /// The one write path that invalidates tokens, with its audit event, in one
     /// transaction; a constant number of row writes whatever it covers.
     fn revoke(&self, target: &RevocationTarget, reason: Reason, event: &LogEvent, now: Timestamp) -> RevocationReceipt;

@@ -289,6 +289,40 @@ pub struct IssueBatch {
     pub code_hash: Option<TokenHash>,
     /// The audit event of this issue.
     pub event: Option<LogEvent>,
+    /// Multi-Resource Refresh Tokens: the policy APIs the new family is
+    /// bound to (each through the user's grant for it, created if missing).
+    pub resources: Vec<ResourceBinding>,
+    /// The family whose bindings the new family takes over (a family
+    /// replaced when its client switched rotation off).
+    pub resources_of: Option<FamilyId>,
+}
+
+/// A policy API a new family is bound to: `grant_id` names the grant to
+/// create if the user has none for this client and API yet.
+#[derive(Debug, Clone)]
+pub struct ResourceBinding {
+    pub audience: String,
+    pub scope: String,
+    pub grant_id: GrantId,
+}
+
+/// A family's binding to one policy API, as a refresh exchange reads it.
+#[derive(Debug, Clone)]
+pub struct FamilyResource {
+    pub grant_id: GrantId,
+    /// The grant's epoch when the family was bound to it.
+    pub grant_epoch: i64,
+    /// The grant's epoch now; `None` when the grant was deleted.
+    pub grant_epoch_now: Option<i64>,
+    pub grant_scope: Option<String>,
+    pub created_at: Option<Timestamp>,
+}
+
+impl FamilyResource {
+    /// Whether the grant it was bound through is unrevoked.
+    pub fn is_current(&self) -> bool {
+        self.grant_epoch_now == Some(self.grant_epoch)
+    }
 }
 
 /// A stored refresh-token family (the Management API's "refresh token").
@@ -361,6 +395,10 @@ pub struct ExchangeWrite {
     /// Enabling rotation revokes the user's other non-rotating tokens for the
     /// same client and API (reference §3.2).
     pub revoke_other_non_rotating: bool,
+    /// For an access token for a policy API: the grant it is issued under
+    /// and the epoch it was read at; the write is refused (a lost race) if
+    /// the grant was revoked since.
+    pub resource_guard: Option<(GrantId, i64)>,
     /// The audit event of this exchange (`sertft`).
     pub event: LogEvent,
 }
@@ -406,6 +444,9 @@ pub struct AccessTokenState {
     pub client_id: ClientId,
     pub user_id: UserId,
     pub active: bool,
+    /// The audience of the refresh token it was issued from, if any (an
+    /// access token for another audience came through a policy).
+    pub family_audience: Option<String>,
 }
 
 /// What one revocation covers (CONTRACT §4). Every variant is a constant

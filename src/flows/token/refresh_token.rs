@@ -8,6 +8,7 @@
 //! leeway it gets a sibling, outside it trips reuse detection. So parallel
 //! exchanges never leave two live successors when the leeway is 0.
 
+use grantor_domain::multi_resource::exchange_scope;
 use grantor_domain::refresh_token::{
     decide_exchange, lifetimes_on_exchange, plan_exchange, ExchangeDecision, ExchangePlan,
     FamilyStep,
@@ -23,6 +24,7 @@ use super::{required, IssuedTokens, TokenRequest};
 use crate::flows::audience;
 use crate::flows::audit::{self, EventExt};
 use crate::flows::issue::{mint_access, new_family, IssueContext};
+use crate::flows::multi_resource;
 use crate::flows::revocation::{self, Reason};
 use crate::flows::{FlowError, RequestMeta};
 use crate::metrics::RefreshOutcome;
@@ -168,20 +170,41 @@ async fn exchange_once(
     let Some(plan) = plan_exchange(decision, &token.snapshot, &client.refresh_token) else {
         return Err(invalid_refresh_token().into());
     };
-    let scope = narrowed_scope(request, family)?;
     // Read with the presented token (`load_exchange`): no further query.
     let user = loaded
         .user
         .clone()
         .filter(|u| !u.blocked)
         .ok_or_else(invalid_refresh_token)?;
-    let audience = audience::resolve_loaded(state, &family.audience, loaded.api.clone()).map_err(
-        |e| match e {
-            FlowError::OAuth(why) => invalid_refresh_token().with_cause(why).into(),
-            internal => internal,
-        },
-    )?;
-    let grant = grant_of(family);
+    // Another API by a Multi-Resource Refresh Token policy, if the request
+    // names one this token reaches (two more reads); else the token's own
+    // API, whatever `audience` says (Auth0's treatment of an API no policy
+    // allows). The switch to non-rotating answers for the token's own API.
+    let reach = match (request.audience.as_deref(), &plan) {
+        (Some(asked), ExchangePlan::Continue(_)) if asked != family.audience => {
+            multi_resource::reach(state, client, family, asked).await?
+        }
+        _ => None,
+    };
+    let (scope, audience, grant) = match reach {
+        Some(reach) => {
+            let asked = request.scope.as_deref().map(ScopeSet::parse);
+            let scope = exchange_scope(
+                asked.as_ref(),
+                &reach.allowed,
+                &multi_resource::oidc_scopes(family),
+            );
+            (scope, reach.audience, reach.grant)
+        }
+        None => {
+            let audience = audience::resolve_loaded(state, &family.audience, loaded.api.clone())
+                .map_err(|e| match e {
+                    FlowError::OAuth(why) => invalid_refresh_token().with_cause(why).into(),
+                    internal => internal,
+                })?;
+            (narrowed_scope(request, family)?, audience, grant_of(family))
+        }
+    };
     let ctx = IssueContext {
         client,
         user: &user,
@@ -253,6 +276,8 @@ async fn continue_family(
     let (expires_at, idle_expires_at) =
         lifetimes_on_exchange(&ctx.client.refresh_token, family.expires_at, now);
     let minted = mint_access(state, ctx, Some(&family.id), now)?;
+    // An access token for a policy API is issued under that API's grant.
+    let for_policy_api = ctx.audience.audience != family.audience;
     let secret = step.issue_secret.then(|| {
         state
             .refresh_secrets
@@ -273,7 +298,10 @@ async fn continue_family(
         now,
         access_token: minted.record,
         revoke_other_non_rotating: step.starts_rotating(&token.snapshot),
-        event: exchange_event(ctx.client, family, meta, now).detail("rotated", step.rotated.into()),
+        resource_guard: for_policy_api.then(|| (ctx.grant.id.clone(), ctx.grant.token_epoch)),
+        event: exchange_event(ctx.client, family, meta, now)
+            .detail("rotated", step.rotated.into())
+            .detail("audience", ctx.audience.audience.clone().into()),
     };
     if !state.store.apply_exchange(&write).await? {
         return Ok(None);
@@ -313,6 +341,8 @@ async fn replace_with_non_rotating(
                     exchange_event(ctx.client, family, meta, now)
                         .detail("replaced_by", new_id.into()),
                 ),
+                resources: vec![],
+                resources_of: Some(family.id.clone()),
             },
             now,
         )

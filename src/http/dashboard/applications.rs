@@ -7,7 +7,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use grantor_domain::client::{
-    ClientPatch, ExpirationType, RefreshTokenSettingsPatch, RotationType,
+    ClientPatch, ExpirationType, RefreshTokenPolicy, RefreshTokenSettingsPatch, RotationType,
 };
 use grantor_domain::{Client, ClientId, ValidationError};
 use grantor_store::{OutboxFilter, OutboxKind, OutboxStatus, PageRequest};
@@ -97,7 +97,33 @@ fn fields_of(client: &Client) -> ApplicationFields {
         infinite_token_lifetime: rt.infinite_token_lifetime,
         idle_token_lifetime: rt.idle_token_lifetime.to_string(),
         infinite_idle_token_lifetime: rt.infinite_idle_token_lifetime,
+        policies: rt
+            .policies
+            .iter()
+            .map(|p| {
+                std::iter::once(p.audience.as_str())
+                    .chain(p.scope.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
     }
+}
+
+/// The policies textarea: one policy per line, the API's identifier then
+/// its scopes, separated by spaces; no line removes them all.
+fn parse_policies(text: &str) -> Vec<RefreshTokenPolicy> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let audience = words.next()?.to_owned();
+            Some(RefreshTokenPolicy {
+                audience,
+                scope: words.map(str::to_owned).collect(),
+            })
+        })
+        .collect()
 }
 
 /// How many deliveries an application's page shows.
@@ -222,6 +248,9 @@ pub struct ApplicationForm {
     infinite_token_lifetime: Option<String>,
     idle_token_lifetime: Option<String>,
     infinite_idle_token_lifetime: Option<String>,
+    /// Multi-Resource Refresh Token policies, one per line; absent leaves
+    /// them as they are.
+    policies: Option<String>,
 }
 
 impl ApplicationForm {
@@ -236,6 +265,7 @@ impl ApplicationForm {
             infinite_token_lifetime: self.infinite_token_lifetime.is_some(),
             idle_token_lifetime: text(&self.idle_token_lifetime),
             infinite_idle_token_lifetime: self.infinite_idle_token_lifetime.is_some(),
+            policies: text(&self.policies),
         }
     }
 
@@ -284,6 +314,7 @@ impl ApplicationForm {
             infinite_token_lifetime: Some(self.infinite_token_lifetime.is_some()),
             idle_token_lifetime: number("idle_token_lifetime", &self.idle_token_lifetime)?,
             infinite_idle_token_lifetime: Some(self.infinite_idle_token_lifetime.is_some()),
+            policies: self.policies.as_deref().map(parse_policies),
         })
     }
 }
@@ -295,7 +326,12 @@ pub async fn update_application(
     AdminForm { dash, form }: AdminForm<ApplicationForm>,
 ) -> Result<Page, DashboardError> {
     let client = find_client(&state, &id).await?;
-    let changed = form.to_patch().and_then(|patch| client.apply(&patch));
+    let management = state.issuer.management_audience();
+    let changed = form.to_patch().and_then(|patch| {
+        let changed = client.apply(&patch)?;
+        changed.refresh_token.refuse_policy_audience(&management)?;
+        Ok(changed)
+    });
     let mut client = match changed {
         Ok(changed) => changed,
         Err(e) => {
@@ -333,6 +369,9 @@ pub async fn update_application(
             "infinite_token_lifetime": client.refresh_token.infinite_token_lifetime,
             "idle_token_lifetime": client.refresh_token.idle_token_lifetime,
             "infinite_idle_token_lifetime": client.refresh_token.infinite_idle_token_lifetime,
+            "policies": client.refresh_token.policies.iter()
+                .map(|p| serde_json::json!({ "audience": p.audience, "scope": p.scope }))
+                .collect::<Vec<_>>(),
         }),
     );
     state.store.update_client(&client, Some(&event)).await?;

@@ -255,6 +255,8 @@ pub struct ApplicationFields {
     pub infinite_token_lifetime: bool,
     pub idle_token_lifetime: String,
     pub infinite_idle_token_lifetime: bool,
+    /// Multi-Resource Refresh Token policies, one per line.
+    pub policies: String,
 }
 
 #[derive(Template)]

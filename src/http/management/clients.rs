@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use grantor_domain::client::{ClientPatch, RefreshTokenSettingsPatch};
+use grantor_domain::client::{ClientPatch, RefreshTokenPolicy, RefreshTokenSettingsPatch};
 use grantor_domain::{Client, ClientId, ExpirationType, RotationType, TokenHash, ValidationError};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,6 +29,30 @@ pub struct RefreshTokenBody {
     infinite_token_lifetime: Option<bool>,
     idle_token_lifetime: Option<i64>,
     infinite_idle_token_lifetime: Option<bool>,
+    /// Multi-Resource Refresh Token policies: at least one, or `null` to
+    /// remove them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<RefreshTokenPolicyBody>>)]
+    policies: Option<Option<Vec<RefreshTokenPolicyBody>>>,
+}
+
+/// One `refresh_token.policies` entry.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshTokenPolicyBody {
+    /// The API's identifier.
+    audience: String,
+    /// The scopes a refresh exchange may ask for at that API.
+    scope: Vec<String>,
+}
+
+/// A member that is present (`null` included) becomes `Some`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl RefreshTokenBody {
@@ -50,6 +74,23 @@ impl RefreshTokenBody {
             infinite_token_lifetime: self.infinite_token_lifetime,
             idle_token_lifetime: self.idle_token_lifetime,
             infinite_idle_token_lifetime: self.infinite_idle_token_lifetime,
+            policies: match &self.policies {
+                None => None,
+                Some(None) => Some(vec![]),
+                Some(Some(list)) if list.is_empty() => {
+                    return Err(ValidationError::new(
+                        "refresh_token.policies must hold at least one policy, or be null",
+                    ))
+                }
+                Some(Some(list)) => Some(
+                    list.iter()
+                        .map(|p| RefreshTokenPolicy {
+                            audience: p.audience.clone(),
+                            scope: p.scope.clone(),
+                        })
+                        .collect(),
+                ),
+            },
         })
     }
 }
@@ -186,6 +227,13 @@ pub fn render(client: &Client, secret: Option<&str>) -> Value {
             "infinite_idle_token_lifetime": rt.infinite_idle_token_lifetime,
         },
     });
+    if !rt.policies.is_empty() {
+        body["refresh_token"]["policies"] = rt
+            .policies
+            .iter()
+            .map(|p| json!({ "audience": p.audience, "scope": p.scope }))
+            .collect();
+    }
     if let Some(app_type) = &client.app_type {
         body["app_type"] = json!(app_type);
     }
@@ -291,6 +339,9 @@ pub async fn create_client(
         now,
     )
     .apply(&body.into_patch()?)?;
+    client
+        .refresh_token
+        .refuse_policy_audience(&state.issuer.management_audience())?;
     state.store.insert_client(&client).await?;
     Ok((StatusCode::CREATED, Json(render(&client, Some(&secret)))).into_response())
 }
@@ -325,6 +376,9 @@ pub async fn update_client(
         .await?
         .ok_or_else(client_not_found)?
         .apply(&body.into_patch()?)?;
+    client
+        .refresh_token
+        .refuse_policy_audience(&state.issuer.management_audience())?;
     let now = state.clock.now();
     client.updated_at = now;
     let event = caller.audit(format!("Update client {id}"), &meta, now);

@@ -11,7 +11,7 @@ use axum::Json;
 use grantor_domain::{ClientId, FamilyId, SessionId, UserId};
 use grantor_store::{FamilyRecord, RefreshTokenFilter, RevocationTarget};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::cursor::Cursors;
@@ -20,7 +20,7 @@ use super::metadata;
 use super::openapi::ErrorBody;
 use super::{accepted, iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
 use crate::flows::revocation::{self, RefreshTokenSelection, UnknownSubject};
-use crate::flows::RequestMeta;
+use crate::flows::{multi_resource, RequestMeta};
 use crate::http::AppState;
 
 /// The most ids one `POST /refresh-tokens/revoke` takes (reference §6.2).
@@ -50,6 +50,8 @@ pub struct RefreshTokenView {
     #[schema(required = true)]
     session_id: Option<String>,
     rotating: bool,
+    /// Its own API first, then every API its client's Multi-Resource Refresh
+    /// Token policies let it reach now (`refresh_token.policies`).
     resource_servers: Vec<ResourceServerScopes>,
     /// Its last exchange at `/oauth/token`; `null` before the first.
     #[schema(format = DateTime, required = true)]
@@ -117,11 +119,21 @@ pub async fn render_all(
 ) -> Result<Vec<Value>, ApiError> {
     let ids: Vec<FamilyId> = families.iter().map(|f| f.id.clone()).collect();
     let stored = metadata::by_id(state.store.refresh_token_metadata(&ids).await?);
+    let mut reach = multi_resource::reach_of(state, families).await?;
     Ok(families
         .iter()
         .map(|f| {
             let mut object = render(f);
             metadata::attach(&mut object, METADATA, &stored);
+            // The APIs its client's policies let it reach besides its own.
+            if let (Some(list), Some(more)) = (
+                object["resource_servers"].as_array_mut(),
+                reach.remove(&f.id),
+            ) {
+                list.extend(more.into_iter().map(
+                    |(audience, scope)| json!({ "audience": audience, "scopes": scope.to_wire() }),
+                ));
+            }
             object
         })
         .collect())

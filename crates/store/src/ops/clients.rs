@@ -1,3 +1,4 @@
+use grantor_domain::client::RefreshTokenPolicy;
 use grantor_domain::{
     Client, ClientId, ExpirationType, RefreshTokenSettings, RotationType, Timestamp,
     TokenEndpointAuthMethod, TokenHash,
@@ -7,7 +8,7 @@ use sqlx::FromRow;
 use super::{from_json, to_json, Backend, Conn};
 use crate::{LogEvent, Page, PageRequest, StoreError, StoreResult};
 
-const COLUMNS: &str = "client_id, name, description, app_type, is_first_party, oidc_conformant, callbacks, allowed_logout_urls, allowed_origins, web_origins, grant_types, token_endpoint_auth_method, secret_hash, id_token_lifetime, rt_rotation_type, rt_expiration_type, rt_leeway, rt_token_lifetime, rt_infinite_token_lifetime, rt_idle_token_lifetime, rt_infinite_idle_token_lifetime, is_system, created_at, updated_at, backchannel_logout_url";
+const COLUMNS: &str = "client_id, name, description, app_type, is_first_party, oidc_conformant, callbacks, allowed_logout_urls, allowed_origins, web_origins, grant_types, token_endpoint_auth_method, secret_hash, id_token_lifetime, rt_rotation_type, rt_expiration_type, rt_leeway, rt_token_lifetime, rt_infinite_token_lifetime, rt_idle_token_lifetime, rt_infinite_idle_token_lifetime, is_system, created_at, updated_at, backchannel_logout_url, rt_policies";
 
 #[derive(FromRow)]
 struct ClientRow {
@@ -36,6 +37,27 @@ struct ClientRow {
     created_at: i64,
     updated_at: i64,
     backchannel_logout_url: Option<String>,
+    rt_policies: Option<String>,
+}
+
+/// `rt_policies` as stored: JSON, `[{"audience": …, "scope": […]}]`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredPolicy {
+    audience: String,
+    scope: Vec<String>,
+}
+
+fn policies_to_json(policies: &[RefreshTokenPolicy]) -> Option<String> {
+    (!policies.is_empty()).then(|| {
+        let stored: Vec<StoredPolicy> = policies
+            .iter()
+            .map(|p| StoredPolicy {
+                audience: p.audience.clone(),
+                scope: p.scope.clone(),
+            })
+            .collect();
+        serde_json::to_string(&stored).unwrap_or_default()
+    })
 }
 
 impl ClientRow {
@@ -71,6 +93,17 @@ impl ClientRow {
                 infinite_token_lifetime: self.rt_infinite_token_lifetime,
                 idle_token_lifetime: self.rt_idle_token_lifetime,
                 infinite_idle_token_lifetime: self.rt_infinite_idle_token_lifetime,
+                policies: match self.rt_policies.as_deref() {
+                    None => vec![],
+                    Some(text) => serde_json::from_str::<Vec<StoredPolicy>>(text)
+                        .map_err(|_| corrupt("refresh_token.policies"))?
+                        .into_iter()
+                        .map(|p| RefreshTokenPolicy {
+                            audience: p.audience,
+                            scope: p.scope,
+                        })
+                        .collect(),
+                },
             },
             backchannel_logout_url: self.backchannel_logout_url,
             is_system: self.is_system,
@@ -83,7 +116,7 @@ impl ClientRow {
 /// Inserts one client inside the caller's transaction.
 pub(super) async fn insert_client_in(conn: &mut Conn, c: &Client) -> StoreResult<()> {
     sqlx::query(&format!(
-        "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+        "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
     ))
     .bind(c.client_id.as_str())
     .bind(&c.name)
@@ -110,6 +143,7 @@ pub(super) async fn insert_client_in(conn: &mut Conn, c: &Client) -> StoreResult
     .bind(c.created_at.0)
     .bind(c.updated_at.0)
     .bind(&c.backchannel_logout_url)
+    .bind(policies_to_json(&c.refresh_token.policies))
     .execute(conn)
     .await?;
     Ok(())
@@ -157,7 +191,7 @@ impl Backend {
     pub async fn update_client(&self, c: &Client, event: Option<&LogEvent>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, id_token_lifetime = $13, rt_rotation_type = $14, rt_expiration_type = $15, rt_leeway = $16, rt_token_lifetime = $17, rt_infinite_token_lifetime = $18, rt_idle_token_lifetime = $19, rt_infinite_idle_token_lifetime = $20, updated_at = $21, backchannel_logout_url = $22 WHERE client_id = $1",
+            "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, id_token_lifetime = $13, rt_rotation_type = $14, rt_expiration_type = $15, rt_leeway = $16, rt_token_lifetime = $17, rt_infinite_token_lifetime = $18, rt_idle_token_lifetime = $19, rt_infinite_idle_token_lifetime = $20, updated_at = $21, backchannel_logout_url = $22, rt_policies = $23 WHERE client_id = $1",
         )
         .bind(c.client_id.as_str())
         .bind(&c.name)
@@ -181,6 +215,7 @@ impl Backend {
         .bind(c.refresh_token.infinite_idle_token_lifetime)
         .bind(c.updated_at.0)
         .bind(&c.backchannel_logout_url)
+        .bind(policies_to_json(&c.refresh_token.policies))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

@@ -140,6 +140,7 @@ impl Backend {
         (report.families_after, dead) = split_walk(examined, limit);
         report.refresh_token_secrets =
             delete_ids_in(&mut tx, "refresh_token_secrets", "family_id", &dead).await?;
+        delete_ids_in(&mut tx, "family_resources", "family_id", &dead).await?;
         report.refresh_token_families =
             delete_ids_in(&mut tx, "refresh_token_families", "id", &dead).await?;
         tx.commit().await?;

@@ -8,8 +8,8 @@ use super::resource_servers::{joined_api, API_COLUMNS};
 use super::users::{joined_user, USER_COLUMNS};
 use super::{prefixed, Backend, Conn};
 use crate::{
-    AccessTokenRecord, ExchangeWrite, FamilyRecord, IssueBatch, NewFamily, PresentedExchange,
-    PresentedRefreshToken, StoreResult,
+    AccessTokenRecord, ExchangeWrite, FamilyRecord, FamilyResource, IssueBatch, NewFamily,
+    PresentedExchange, PresentedRefreshToken, StoreResult,
 };
 
 pub(super) const FAMILY_COLUMNS: &str = "f.id, f.user_id, f.client_id, f.grant_id, f.grant_epoch, f.user_epoch, f.session_id, f.audience, f.scope, f.rotating, f.device_name, f.initial_ip, f.initial_user_agent, f.last_ip, f.last_user_agent, f.auth_time, f.created_at, f.expires_at, f.idle_expires_at, f.last_exchanged_at, f.current_generation, f.last_rotated_at, f.revoked_at";
@@ -264,6 +264,24 @@ impl Backend {
         }
         // The rest in one trip on SQLite (`ops/batch.rs`).
         let mut rest = Batch::default();
+        if let Some(f) = &batch.family {
+            for binding in &batch.resources {
+                rest.push(Statement::new(
+                    "INSERT INTO grants (id, user_id, client_id, audience, scope, token_epoch, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (user_id, client_id, audience) DO NOTHING",
+                    params![&binding.grant_id, &f.user_id, &f.client_id, &binding.audience, &binding.scope, now.0],
+                ));
+                rest.push(Statement::new(
+                    "INSERT INTO family_resources (family_id, audience, grant_id, grant_epoch) SELECT $1, audience, id, token_epoch FROM grants WHERE user_id = $2 AND client_id = $3 AND audience = $4",
+                    params![&f.id, &f.user_id, &f.client_id, &binding.audience],
+                ));
+            }
+            if let Some(old) = &batch.resources_of {
+                rest.push(Statement::new(
+                    "INSERT INTO family_resources (family_id, audience, grant_id, grant_epoch) SELECT $1, audience, grant_id, grant_epoch FROM family_resources WHERE family_id = $2",
+                    params![&f.id, old],
+                ));
+            }
+        }
         rest.push(access_token_statement(&batch.access_token));
         if let Some(code_hash) = &batch.code_hash {
             rest.push(Statement::new(
@@ -382,6 +400,13 @@ impl Backend {
                 params![&w.family_id, w.now.0],
             ));
         }
+        if let Some((grant_id, epoch)) = &w.resource_guard {
+            // The policy API's grant is still the one the exchange read.
+            batch.guard(Statement::new(
+                "UPDATE grants SET token_epoch = token_epoch WHERE id = $1 AND token_epoch = $2",
+                params![grant_id, *epoch],
+            ));
+        }
         batch.push(access_token_statement(&w.access_token));
         for statement in event_statements(&w.event) {
             batch.push(statement);
@@ -422,6 +447,9 @@ struct AccessStateRow {
     user_epoch_now: Option<i64>,
     family_revoked_at: Option<i64>,
     family_found: Option<String>,
+    family_grant_epoch: Option<i64>,
+    family_grant_epoch_now: Option<i64>,
+    family_audience: Option<String>,
     session_found: Option<String>,
     session_revoked_at: Option<i64>,
 }
@@ -437,11 +465,13 @@ impl Backend {
         let row: Option<AccessStateRow> = sqlx::query_as(
             "SELECT a.client_id, a.user_id, a.grant_epoch, a.user_epoch, a.family_id, a.session_id, a.expires_at, a.revoked_at, \
              g.token_epoch AS grant_epoch_now, u.refresh_token_epoch AS user_epoch_now, \
-             f.revoked_at AS family_revoked_at, f.id AS family_found, se.id AS session_found, se.revoked_at AS session_revoked_at \
+             f.revoked_at AS family_revoked_at, f.id AS family_found, se.id AS session_found, se.revoked_at AS session_revoked_at, \
+             f.grant_epoch AS family_grant_epoch, fg.token_epoch AS family_grant_epoch_now, f.audience AS family_audience \
              FROM access_tokens a \
              LEFT JOIN grants g ON g.id = a.grant_id \
              LEFT JOIN users u ON u.user_id = a.user_id \
              LEFT JOIN refresh_token_families f ON f.id = a.family_id \
+             LEFT JOIN grants fg ON fg.id = f.grant_id \
              LEFT JOIN sessions se ON se.id = a.session_id \
              WHERE a.jti = $1",
         )
@@ -453,16 +483,75 @@ impl Backend {
                 && r.expires_at > now.0
                 && r.grant_epoch_now == Some(r.grant_epoch)
                 && r.user_epoch_now == Some(r.user_epoch)
+                // The family's own grant too: an access token for a policy
+                // API is issued under that API's grant, and ends with the
+                // refresh token's grant as well.
                 && (r.family_id.is_none()
-                    || (r.family_found.is_some() && r.family_revoked_at.is_none()))
+                    || (r.family_found.is_some()
+                        && r.family_revoked_at.is_none()
+                        && r.family_grant_epoch_now.is_some()
+                        && r.family_grant_epoch_now == r.family_grant_epoch))
                 && (r.session_id.is_none()
                     || (r.session_found.is_some() && r.session_revoked_at.is_none()));
             crate::AccessTokenState {
                 client_id: r.client_id.into(),
                 user_id: r.user_id.into(),
                 active,
+                family_audience: r.family_audience,
             }
         }))
+    }
+
+    /// A family's binding to the policy API `audience`, with its grant now.
+    pub async fn family_resource(
+        &self,
+        family_id: &FamilyId,
+        audience: &str,
+    ) -> StoreResult<Option<FamilyResource>> {
+        let row: Option<(String, i64, Option<i64>, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT r.grant_id, r.grant_epoch, g.token_epoch, g.scope, g.created_at \
+             FROM family_resources r LEFT JOIN grants g ON g.id = r.grant_id \
+             WHERE r.family_id = $1 AND r.audience = $2",
+        )
+        .bind(family_id.as_str())
+        .bind(audience)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(grant_id, grant_epoch, grant_epoch_now, grant_scope, created_at)| FamilyResource {
+                grant_id: grant_id.into(),
+                grant_epoch,
+                grant_epoch_now,
+                grant_scope,
+                created_at: created_at.map(Timestamp),
+            },
+        ))
+    }
+
+    /// The policy APIs these families are bound to through a grant that is
+    /// still unrevoked: `(family id, audience)`, one query.
+    pub async fn family_resources(
+        &self,
+        family_ids: &[FamilyId],
+    ) -> StoreResult<Vec<(FamilyId, String)>> {
+        if family_ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT r.family_id, r.audience FROM family_resources r \
+             JOIN grants g ON g.id = r.grant_id AND g.token_epoch = r.grant_epoch \
+             WHERE r.family_id IN ({}) ORDER BY r.family_id, r.audience",
+            super::placeholders(1, family_ids.len())
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+        for id in family_ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, audience)| (FamilyId::from(id), audience))
+            .collect())
     }
 }
 

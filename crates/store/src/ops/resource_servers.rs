@@ -156,6 +156,30 @@ impl Backend {
         row.map(ResourceServerRow::into_domain).transpose()
     }
 
+    /// The APIs with these identifiers (those that exist), in one query.
+    pub async fn resource_servers_by_identifiers(
+        &self,
+        identifiers: &[String],
+    ) -> StoreResult<Vec<ResourceServer>> {
+        if identifiers.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM resource_servers WHERE identifier IN ({}) ORDER BY identifier",
+            super::placeholders(1, identifiers.len())
+        );
+        let mut query = sqlx::query_as::<_, ResourceServerRow>(&sql);
+        for identifier in identifiers {
+            query = query.bind(identifier);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(ResourceServerRow::into_domain)
+            .collect()
+    }
+
     pub async fn list_resource_servers(
         &self,
         page: PageRequest,

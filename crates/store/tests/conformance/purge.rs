@@ -31,6 +31,8 @@ async fn purge_deletes_dead_rows_in_bounded_batches(store: &Store) {
             f.session_id = Some(SessionId::from("s-ended"));
         }
         let batch = grantor_store::IssueBatch {
+            resources: vec![],
+            resources_of: None,
             family: Some(f),
             access_token: access_record(&format!("jp{i}"), "auth0|pg", "client-a", &g.id, None),
             code_hash: None,

@@ -27,6 +27,8 @@ async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
     for i in 0..201 {
         let family = new_family(&format!("f{i:03}"), "auth0|cap", "client-a", &g.id, i);
         let batch = grantor_store::IssueBatch {
+            resources: vec![],
+            resources_of: None,
             family: Some(family),
             access_token: access_record(&format!("j{i:03}"), "auth0|cap", "client-a", &g.id, None),
             code_hash: None,
@@ -36,6 +38,8 @@ async fn refresh_token_families_are_capped_per_user_and_client(store: &Store) {
     }
     let other = new_family("other-client", "auth0|cap", "client-b", &g.id, 500);
     let batch = grantor_store::IssueBatch {
+        resources: vec![],
+        resources_of: None,
         family: Some(other),
         access_token: access_record("j-other", "auth0|cap", "client-b", &g.id, None),
         code_hash: None,

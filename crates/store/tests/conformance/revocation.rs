@@ -148,6 +148,8 @@ async fn revocation_fixture(store: &Store) -> (String, String) {
         new_family("fb1", "auth0|rev", "client-b", &gb.id, 3),
     ] {
         let batch = grantor_store::IssueBatch {
+            resources: vec![],
+            resources_of: None,
             access_token: access_record(
                 &format!("j-{}", family.id),
                 "auth0|rev",
@@ -374,6 +376,8 @@ async fn user_wide_revocation_is_one_epoch_and_later_tokens_work(store: &Store) 
         assert!(!live(store, f).await, "{f}");
     }
     let batch = grantor_store::IssueBatch {
+        resources: vec![],
+        resources_of: None,
         family: Some(new_family("later", "auth0|rev", "client-a", &ga, 30)),
         access_token: access_record("j-later", "auth0|rev", "client-a", &ga, Some("later")),
         code_hash: None,

@@ -14,7 +14,9 @@ pub fn assert_refresh_eq(actual: &RefreshTokenSettings, expected: &RefreshTokenS
         infinite_token_lifetime,
         idle_token_lifetime,
         infinite_idle_token_lifetime,
+        policies,
     } = expected;
+    assert_eq!(&actual.policies, policies, "rt.policies");
     assert_eq!(&actual.rotation_type, rotation_type, "rt.rotation_type");
     assert_eq!(
         &actual.expiration_type, expiration_type,

@@ -60,6 +60,7 @@ pub fn client(id: &str) -> Client {
         secret_hash: TokenHash::of("secret"),
         id_token_lifetime: 36_000,
         refresh_token: RefreshTokenSettings {
+            policies: vec![],
             rotation_type: RotationType::Rotating,
             expiration_type: ExpirationType::Expiring,
             leeway: 7,
@@ -94,6 +95,10 @@ pub fn other_client(id: &str) -> Client {
         secret_hash: TokenHash::of("another secret"),
         id_token_lifetime: 600,
         refresh_token: RefreshTokenSettings {
+            policies: vec![grantor_domain::client::RefreshTokenPolicy {
+                audience: "https://billing.example.com".into(),
+                scope: strings(&["read:billing", "write:billing"]),
+            }],
             rotation_type: RotationType::NonRotating,
             expiration_type: ExpirationType::NonExpiring,
             leeway: 0,
@@ -331,6 +336,7 @@ pub fn exchange_write(
 ) -> grantor_store::ExchangeWrite {
     let generation = if rotated { expected + 1 } else { expected };
     grantor_store::ExchangeWrite {
+        resource_guard: None,
         family_id: family_id.into(),
         expected_generation: expected,
         new_generation: generation,
@@ -399,6 +405,8 @@ pub fn session_record(id: &str, user_id: &str, created_ms: i64) -> grantor_store
 pub async fn issue_family(store: &Store, family: grantor_store::NewFamily) {
     let jti = format!("j-{}", family.id);
     let batch = grantor_store::IssueBatch {
+        resources: vec![],
+        resources_of: None,
         access_token: access_record(
             &jti,
             &family.user_id,
