@@ -434,6 +434,15 @@ impl Backend {
 }
 
 #[derive(FromRow)]
+struct FamilyResourceRow {
+    grant_id: String,
+    grant_epoch: i64,
+    grant_epoch_now: Option<i64>,
+    grant_scope: Option<String>,
+    created_at: Option<i64>,
+}
+
+#[derive(FromRow)]
 struct AccessStateRow {
     client_id: String,
     user_id: String,
@@ -508,8 +517,8 @@ impl Backend {
         family_id: &FamilyId,
         audience: &str,
     ) -> StoreResult<Option<FamilyResource>> {
-        let row: Option<(String, i64, Option<i64>, Option<String>, Option<i64>)> = sqlx::query_as(
-            "SELECT r.grant_id, r.grant_epoch, g.token_epoch, g.scope, g.created_at \
+        let row: Option<FamilyResourceRow> = sqlx::query_as(
+            "SELECT r.grant_id, r.grant_epoch, g.token_epoch AS grant_epoch_now, g.scope AS grant_scope, g.created_at \
              FROM family_resources r LEFT JOIN grants g ON g.id = r.grant_id \
              WHERE r.family_id = $1 AND r.audience = $2",
         )
@@ -517,15 +526,13 @@ impl Backend {
         .bind(audience)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(
-            |(grant_id, grant_epoch, grant_epoch_now, grant_scope, created_at)| FamilyResource {
-                grant_id: grant_id.into(),
-                grant_epoch,
-                grant_epoch_now,
-                grant_scope,
-                created_at: created_at.map(Timestamp),
-            },
-        ))
+        Ok(row.map(|r| FamilyResource {
+            grant_id: r.grant_id.into(),
+            grant_epoch: r.grant_epoch,
+            grant_epoch_now: r.grant_epoch_now,
+            grant_scope: r.grant_scope,
+            created_at: r.created_at.map(Timestamp),
+        }))
     }
 
     /// The policy APIs these families are bound to through a grant that is

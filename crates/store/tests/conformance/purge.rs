@@ -11,6 +11,106 @@ use crate::support::fixtures::{
 
 conformance_tests! {
     purge_deletes_dead_rows_in_bounded_batches,
+    policy_bindings_follow_their_grant_and_go_with_their_family,
+}
+
+/// A family issued with a policy binding is bound to the user's grant for
+/// that API (created by the issue, or the existing one); the binding stops
+/// counting when that grant is deleted, a family replacing another takes
+/// its bindings over, and the purge deletes a dead family's bindings.
+async fn policy_bindings_follow_their_grant_and_go_with_their_family(store: &Store) {
+    let g = user_with_grant(store, "mr").await;
+    let billing = "https://billing.example.com/";
+    let issue = |id: &'static str,
+                 resources: Vec<grantor_store::ResourceBinding>,
+                 of: Option<&'static str>| {
+        let g = g.clone();
+        async move {
+            let batch = grantor_store::IssueBatch {
+                resources,
+                resources_of: of.map(Into::into),
+                family: Some(new_family(id, "auth0|mr", "client-a", &g.id, 1)),
+                access_token: access_record(&format!("j{id}"), "auth0|mr", "client-a", &g.id, None),
+                code_hash: None,
+                event: None,
+            };
+            store.issue_tokens(&batch, ts(1)).await.unwrap();
+        }
+    };
+    let binding = |grant: &str| grantor_store::ResourceBinding {
+        audience: billing.to_owned(),
+        scope: "read:billing".to_owned(),
+        grant_id: grant.into(),
+    };
+    issue("m1", vec![binding("g-billing")], None).await;
+    // The second issue finds the grant the first created.
+    issue("m2", vec![binding("g-unused")], None).await;
+    issue("m3", vec![], Some("m1")).await;
+    for family in ["m1", "m2", "m3"] {
+        let bound = store
+            .family_resource(&family.into(), billing)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{family} is bound"));
+        assert_eq!(bound.grant_id.as_str(), "g-billing", "{family}");
+        assert!(bound.is_current(), "{family}");
+        assert_eq!(bound.grant_scope.as_deref(), Some("read:billing"));
+    }
+    let ids = ["m1".into(), "m2".into(), "m3".into()];
+    assert_eq!(store.family_resources(&ids).await.unwrap().len(), 3);
+    assert!(store
+        .family_resource(&"m1".into(), "https://other/")
+        .await
+        .unwrap()
+        .is_none());
+
+    store
+        .revoke(
+            &grantor_store::RevocationTarget::Grant {
+                grant_id: "g-billing".into(),
+                delete_grant: true,
+            },
+            Reason::ManagementApi,
+            &log_event("mrg", "srrt", 2),
+            ts(2),
+        )
+        .await
+        .unwrap();
+    let bound = store
+        .family_resource(&"m1".into(), billing)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!bound.is_current(), "the grant is gone");
+    assert!(store.family_resources(&ids).await.unwrap().is_empty());
+
+    // A dead family's bindings go with it.
+    store
+        .revoke(
+            &family_target("m1"),
+            Reason::ManagementApi,
+            &log_event("mr1", "srrt", 3),
+            ts(3),
+        )
+        .await
+        .unwrap();
+    let plan = grantor_store::PurgePlan {
+        batch_size: 100,
+        logs_before: ts(0),
+        families_after: String::new(),
+        sessions_after: String::new(),
+    };
+    store.purge(&plan, ts(100_000_000)).await.unwrap();
+    assert!(store
+        .family_resource(&"m1".into(), billing)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .family_resource(&"m3".into(), billing)
+        .await
+        .unwrap()
+        .is_some());
 }
 
 /// The purge deletes only dead rows, never more than a batch per table per
