@@ -741,6 +741,50 @@ resource(async function refresh_tokens(ctx) {
   await expectMgmtError(m.revoke({ user_id: user.user_id, audience: api.identifier }), 400, "audience without client_id");
 });
 
+resource(async function multi_resource_refresh_tokens(ctx) {
+  // refresh_token.policies through clients.create/get/update; a refresh
+  // exchange for a policy API through oauth.refreshTokenGrant({ audience });
+  // the refresh token's resource_servers.
+  const [api, user] = [await ctx.api(), await ctx.user()];
+  const billing = await ctx.api({ skip_consent_for_verifiable_first_party_clients: true });
+  const app = await ctx.passwordApp({
+    refresh_token: {
+      rotation_type: "rotating", expiration_type: "expiring", leeway: 0,
+      policies: [{ audience: billing.identifier, scope: ["read:things"] }],
+    },
+  });
+  eq(app.refresh_token.policies, [{ audience: billing.identifier, scope: ["read:things"] }], "create with policies");
+  eq((await ctx.mgmt.clients.get(app.client_id)).refresh_token.policies.map((p) => p.audience), [billing.identifier], "get shows policies");
+
+  const auth = ctx.authFor(app);
+  const rt = await ctx.login(app, user, api);
+  const { data: exchanged } = await auth.oauth.refreshTokenGrant({
+    refresh_token: rt, audience: billing.identifier, scope: "read:things write:things",
+  });
+  const firstAud = (claims) => (Array.isArray(claims.aud) ? claims.aud[0] : claims.aud);
+  eq(firstAud(await decode(exchanged.access_token)), billing.identifier, "access token for the policy API");
+  eq(exchanged.scope, "read:things", "scope narrowed to the policy");
+  const [token] = await all(await ctx.mgmt.refreshTokens.list({ user_id: user.user_id }));
+  eq(token.resource_servers.map((r) => [r.audience, r.scopes]),
+    [[api.identifier, "offline_access read:things"], [billing.identifier, "read:things"]], "resource_servers lists both APIs");
+  eq((await ctx.mgmt.refreshTokens.get(token.id)).resource_servers.length, 2, "get shows both");
+
+  // Removing the policies (null) stops the policy API at once.
+  const updated = await ctx.mgmt.clients.update(app.client_id, {
+    refresh_token: { rotation_type: "rotating", expiration_type: "expiring", policies: null },
+  });
+  check(!updated.refresh_token.policies, "policies cleared");
+  const { data: again } = await auth.oauth.refreshTokenGrant({ refresh_token: exchanged.refresh_token, audience: billing.identifier });
+  eq(firstAud(await decode(again.access_token)), api.identifier, "no policy: the token's own API");
+  eq((await ctx.mgmt.refreshTokens.get(token.id)).resource_servers.map((r) => r.audience), [api.identifier], "only its own API left");
+  await expectMgmtError(
+    ctx.mgmt.clients.update(app.client_id, {
+      refresh_token: { rotation_type: "rotating", expiration_type: "expiring", policies: [{ audience: MGMT_AUDIENCE, scope: ["read:users"] }] },
+    }),
+    400, "a policy for the Management API",
+  );
+});
+
 resource(async function sessions(ctx) {
   const [m, ofUser] = [ctx.mgmt.sessions, ctx.mgmt.users.sessions];
   const [api, user] = [await ctx.api(), await ctx.user()];

@@ -765,6 +765,63 @@ def refresh_tokens(ctx: Ctx):
 
 
 @resource
+def multi_resource_refresh_tokens(ctx: Ctx):
+    """refresh_token.policies through clients.create/update/get, a refresh
+    exchange for a policy API (GetToken has no audience parameter for
+    refresh_token, so its authenticated_post sends the form), and the refresh
+    token's resource_servers."""
+    api, user = ctx.api(), ctx.user()
+    billing = ctx.api(skip_consent_for_verifiable_first_party_clients=True)
+    policy = {"audience": billing.identifier, "scope": ["read:things"]}
+    app = ctx.password_app(refresh_token={
+        "rotation_type": "rotating", "expiration_type": "expiring", "leeway": 0, "policies": [policy],
+    })
+    eq([(p.audience, p.scope) for p in app.refresh_token.policies], [(billing.identifier, ["read:things"])],
+       "create with policies")
+    got = ctx.mgmt.clients.get(app.client_id)
+    eq([p.audience for p in got.refresh_token.policies], [billing.identifier], "get shows policies")
+
+    login = ctx.login(app, user, api, scope="openid offline_access read:things")
+    auth = ctx.token_client(app)
+    exchanged = auth.authenticated_post(f"{URL}/oauth/token", data={
+        "client_id": app.client_id, "grant_type": "refresh_token", "refresh_token": login["refresh_token"],
+        "audience": billing.identifier, "scope": "openid read:things write:things",
+    })
+    aud = decode(exchanged["access_token"])["aud"]
+    eq(aud[0] if isinstance(aud, list) else aud, billing.identifier, "access token for the policy API")
+    eq(sorted(exchanged["scope"].split()), ["openid", "read:things"], "scope narrowed to the policy")
+    (token,) = ctx.mgmt.refresh_tokens.list(user_id=user.user_id)
+    eq([r.audience for r in token.resource_servers], [api.identifier, billing.identifier],
+       "resource_servers lists both APIs")
+    eq(token.resource_servers[1].scopes, "read:things", "policy scopes as one string")
+    # Its own API by the SDK's refresh_token (no audience).
+    own = auth.refresh_token(exchanged["refresh_token"])
+    aud = decode(own["access_token"])["aud"]
+    eq(aud[0] if isinstance(aud, list) else aud, api.identifier, "own API without audience")
+
+    # Removing the policies (null) stops the policy API at once.
+    updated = ctx.mgmt.clients.update(app.client_id, refresh_token={
+        "rotation_type": "rotating", "expiration_type": "expiring", "policies": None,
+    })
+    check(not updated.refresh_token.policies, "policies cleared")
+    (token,) = ctx.mgmt.refresh_tokens.list(user_id=user.user_id)
+    eq([r.audience for r in token.resource_servers], [api.identifier], "only its own API left")
+    again = auth.authenticated_post(f"{URL}/oauth/token", data={
+        "client_id": app.client_id, "grant_type": "refresh_token", "refresh_token": own["refresh_token"],
+        "audience": billing.identifier,
+    })
+    aud = decode(again["access_token"])["aud"]
+    eq(aud[0] if isinstance(aud, list) else aud, api.identifier, "no policy: the token's own API")
+    expect_mgmt_error(
+        lambda: ctx.mgmt.clients.update(app.client_id, refresh_token={
+            "rotation_type": "rotating", "expiration_type": "expiring",
+            "policies": [{"audience": MGMT_AUDIENCE, "scope": ["read:users"]}],
+        }),
+        BadRequestError, 400, "a policy for the Management API",
+    )
+
+
+@resource
 def sessions(ctx: Ctx):
     m, of_user = ctx.mgmt.sessions, ctx.mgmt.users.sessions
     api, user = ctx.api(), ctx.user()
