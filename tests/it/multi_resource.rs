@@ -49,6 +49,15 @@ async fn mrrt(db: crate::support::Backend) -> Mrrt {
 }
 
 impl Mrrt {
+    async fn client(&self) -> Value {
+        let (status, body) = self
+            .app
+            .mgmt_call(Method::GET, &format!("/clients/{}", self.id), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
     async fn set_policies(&self, policies: Value) -> Value {
         let (status, body) = self
             .app
@@ -431,5 +440,59 @@ both_databases! {
             }))
             .await;
         assert_eq!(created["refresh_token"]["policies"][0]["audience"], BILLING);
+    }
+}
+
+both_databases! {
+    async fn the_dashboard_edits_policies_as_lines(db: Backend) {
+        let f = mrrt(db).await;
+        let admin = crate::dashboard::Admin::signed_in(&f.app).await;
+        let path = format!("/dashboard/applications/{}", f.id);
+        let html = admin.page(&path).await;
+        assert!(
+            html.contains(&format!("{BILLING} read:billing not:defined\n{CONSENTED} read:billing</textarea>")),
+            "{html}"
+        );
+        let settings = [
+            ("rotation_type", "rotating"),
+            ("leeway", "0"),
+            ("expiration_type", "expiring"),
+            ("token_lifetime", "86400"),
+            ("idle_token_lifetime", "3600"),
+        ];
+
+
+        let lines = format!("  {BILLING}   read:billing write:billing \n\n");
+        let mut fields = settings.to_vec();
+        fields.push(("policies", &lines));
+        let response = admin.submit(&path, &path, &fields).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            f.client().await["refresh_token"]["policies"],
+            json!([{"audience": BILLING, "scope": ["read:billing", "write:billing"]}])
+        );
+        let event = f
+            .app
+            .query_strings("SELECT details FROM logs WHERE type = 'sapi' AND description LIKE 'Update client%' ORDER BY log_id DESC")
+            .await;
+        let details: Value = serde_json::from_str(&event[0]).unwrap();
+        assert_eq!(details["refresh_token"]["policies"][0]["audience"], BILLING, "{details}");
+
+        // The Management API, refused with the API's words; nothing written.
+        let management = format!("{} read:users", f.app.management_audience());
+        let mut fields = settings.to_vec();
+        fields.push(("policies", &management));
+        let response = admin.submit(&path, &path, &fields).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let html = response.text().await.unwrap();
+        assert!(html.contains("the Management API cannot be reached with a refresh token"), "{html}");
+        assert_eq!(f.client().await["refresh_token"]["policies"][0]["audience"], BILLING);
+
+        // No line removes them.
+        let mut fields = settings.to_vec();
+        fields.push(("policies", ""));
+        let response = admin.submit(&path, &path, &fields).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert!(f.client().await["refresh_token"].get("policies").is_none());
     }
 }
