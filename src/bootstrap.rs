@@ -161,6 +161,7 @@ pub async fn ensure_bootstrapped(
             id_token_lifetime: 36_000,
             refresh_token: RefreshTokenSettings::default(),
             backchannel_logout_url: None,
+            require_proof_of_possession: false,
             is_system: true,
             created_at: now,
             updated_at: now,

@@ -190,6 +190,7 @@ pub fn new_family(
         expires_at,
         idle_expires_at,
         secret_hash: TokenHash::of(&secret),
+        dpop_jkt: None,
     };
     (family, secret)
 }

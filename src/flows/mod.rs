@@ -7,6 +7,7 @@ pub mod audit;
 pub mod authorize;
 pub mod client_auth;
 pub mod device_authorization;
+pub mod dpop;
 pub mod introspect;
 pub mod issue;
 pub mod login;

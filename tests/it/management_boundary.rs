@@ -139,6 +139,7 @@ both_databases! {
         let now = app.clock.now();
         // The same import for the orders API is the control: it works.
         let family = |name: &str, audience: &str, grant: &grantor_store::UserGrant, scope: &str| NewFamily {
+            dpop_jkt: None,
             id: FamilyId::from(format!("{name}-family")),
             user_id: user_id.clone(),
             client_id: client_id.clone(),

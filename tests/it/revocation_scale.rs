@@ -50,6 +50,7 @@ both_databases! {
                 .unwrap();
             for n in 0..TOKENS_PER_APPLICATION {
                 families.push(NewFamily {
+            dpop_jkt: None,
                     id: FamilyId::from(format!("seed-{a}-{n}")),
                     user_id: user.clone(),
                     client_id: client.clone(),

@@ -470,6 +470,7 @@ impl<'a> Importer<'a> {
             hex_id("")
         };
         self.pending.families.push(NewFamily {
+            dpop_jkt: None,
             id: id.into(),
             user_id: user.into(),
             client_id: client.into(),

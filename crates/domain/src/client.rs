@@ -386,6 +386,9 @@ pub struct Client {
     /// session this client was issued tokens in ends
     /// (`oidc_logout.backchannel_logout_urls`, one URL as at Auth0).
     pub backchannel_logout_url: Option<String>,
+    /// Auth0's `require_proof_of_possession`: every token request of this
+    /// client must carry a DPoP proof (RFC 9449).
+    pub require_proof_of_possession: bool,
     /// The bootstrap Management client; cannot be deleted.
     pub is_system: bool,
     pub created_at: Timestamp,
@@ -419,6 +422,7 @@ pub struct ClientPatch {
     /// `oidc_logout.backchannel_logout_urls`: at most one http(s) URL; an
     /// empty list removes it.
     pub backchannel_logout_urls: Option<Vec<String>>,
+    pub require_proof_of_possession: Option<bool>,
 }
 
 impl ClientPatch {
@@ -455,6 +459,7 @@ impl Client {
             id_token_lifetime: 36_000,
             refresh_token: RefreshTokenSettings::default(),
             backchannel_logout_url: None,
+            require_proof_of_possession: false,
             is_system: false,
             created_at: now,
             updated_at: now,
@@ -491,6 +496,9 @@ impl Client {
         }
         if let Some(v) = patch.oidc_conformant {
             client.oidc_conformant = v;
+        }
+        if let Some(v) = patch.require_proof_of_possession {
+            client.require_proof_of_possession = v;
         }
         for (field, value, target) in [
             (UrlField::Callbacks, &patch.callbacks, &mut client.callbacks),

@@ -29,6 +29,9 @@ pub enum OAuthErrorKind {
     /// Auth0's rate-limit answer (429 `too_many_requests`); grantor also
     /// gives it when every password-hashing place is taken.
     TooManyRequests,
+    /// RFC 9449: a DPoP proof that is missing where required, malformed,
+    /// replayed or for another request.
+    InvalidDpopProof,
     ServerError,
 }
 
@@ -49,6 +52,7 @@ impl OAuthErrorKind {
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::TooManyAttempts => "too_many_attempts",
             Self::TooManyRequests => "too_many_requests",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::ServerError => "server_error",
         }
     }
@@ -56,7 +60,10 @@ impl OAuthErrorKind {
     /// Auth0's HTTP status for this error (reference §2.2).
     pub fn status(self) -> u16 {
         match self {
-            Self::InvalidRequest | Self::UnsupportedGrantType | Self::UnsupportedTokenType => 400,
+            Self::InvalidRequest
+            | Self::UnsupportedGrantType
+            | Self::UnsupportedTokenType
+            | Self::InvalidDpopProof => 400,
             Self::InvalidClient | Self::ClientAuthenticationFailed => 401,
             Self::InvalidGrant
             | Self::UnauthorizedClient

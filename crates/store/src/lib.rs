@@ -409,6 +409,9 @@ operations! {
     /// more checks than sequential ones. A full counter refuses (and nothing
     /// is taken); an expired window starts again at one.
     fn reserve_attempts(&self, counters: &[AttemptCounter], now: Timestamp) -> AttemptReservation;
+    /// Records a DPoP proof (by the hash of its key's thumbprint and `jti`)
+    /// until `expires_at`; false for a replay.
+    fn record_dpop_proof(&self, proof_key: &TokenHash, expires_at: Timestamp) -> bool;
     /// After a successful check: gives back one attempt on each of
     /// `release` and deletes the counters in `reset`, in one transaction.
     fn release_attempts(&self, release: &[AttemptCounter], reset: &[AttemptCounter]) -> ();

@@ -253,6 +253,8 @@ pub struct NewFamily {
     pub expires_at: Option<Timestamp>,
     pub idle_expires_at: Option<Timestamp>,
     pub secret_hash: TokenHash,
+    /// DPoP: the thumbprint of the key the refresh token is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// What [`crate::Store::import`] writes, in this order.
@@ -351,6 +353,8 @@ pub struct FamilyRecord {
     pub current_generation: i64,
     pub last_rotated_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// DPoP: the thumbprint (RFC 7638, SHA-256) of the key it is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A presented refresh token: its family, its generation, and the state its
@@ -601,6 +605,8 @@ pub struct PurgeReport {
     pub authorization_requests: u64,
     pub device_codes: u64,
     pub attempt_counters: u64,
+    /// DPoP proof ids past their replay window.
+    pub dpop_proofs: u64,
     pub logs: u64,
     /// Delivered and given-up outbox messages.
     pub outbox: u64,
@@ -626,6 +632,7 @@ impl PurgeReport {
             + self.authorization_requests
             + self.device_codes
             + self.attempt_counters
+            + self.dpop_proofs
             + self.logs
             + self.outbox
             + self.log_stream_backlog
@@ -644,6 +651,7 @@ impl PurgeReport {
             || full(self.authorization_requests)
             || full(self.device_codes)
             || full(self.attempt_counters)
+            || full(self.dpop_proofs)
             || full(self.logs)
             || full(self.outbox)
             || full(self.log_stream_backlog)

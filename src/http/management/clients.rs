@@ -153,6 +153,8 @@ pub struct ClientBody {
     jwt_configuration: Option<JwtConfigurationBody>,
     refresh_token: Option<RefreshTokenBody>,
     oidc_logout: Option<OidcLogoutBody>,
+    /// Every token request of this client must carry a DPoP proof.
+    require_proof_of_possession: Option<bool>,
 }
 
 impl ClientBody {
@@ -183,6 +185,7 @@ impl ClientBody {
                 .as_ref()
                 .map(RefreshTokenBody::to_patch)
                 .transpose()?,
+            require_proof_of_possession: self.require_proof_of_possession,
             backchannel_logout_urls: match self.oidc_logout {
                 Some(oidc_logout) => oidc_logout.into_urls()?,
                 None => None,
@@ -211,6 +214,7 @@ pub fn render(client: &Client, secret: Option<&str>) -> Value {
         "allowed_origins": client.allowed_origins,
         "web_origins": client.web_origins,
         "grant_types": client.grant_types,
+        "require_proof_of_possession": client.require_proof_of_possession,
         "token_endpoint_auth_method": client.token_endpoint_auth_method.as_str(),
         "jwt_configuration": {
             "lifetime_in_seconds": client.id_token_lifetime,

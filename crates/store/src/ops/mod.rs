@@ -18,6 +18,7 @@ mod clients;
 mod codes;
 mod device_codes;
 mod device_public_keys;
+mod dpop;
 mod grants;
 mod group_commit;
 mod import;

@@ -199,6 +199,8 @@ impl Backend {
             limit,
         )
         .await?;
+        report.dpop_proofs =
+            delete_before(self, "dpop_proofs", "proof_key", "expires_at", now.0, limit).await?;
         report.attempt_counters = delete_before(
             self,
             "attempt_counters",

@@ -12,7 +12,7 @@ use crate::{
     PresentedExchange, PresentedRefreshToken, StoreResult,
 };
 
-pub(super) const FAMILY_COLUMNS: &str = "f.id, f.user_id, f.client_id, f.grant_id, f.grant_epoch, f.user_epoch, f.session_id, f.audience, f.scope, f.rotating, f.device_name, f.initial_ip, f.initial_user_agent, f.last_ip, f.last_user_agent, f.auth_time, f.created_at, f.expires_at, f.idle_expires_at, f.last_exchanged_at, f.current_generation, f.last_rotated_at, f.revoked_at";
+pub(super) const FAMILY_COLUMNS: &str = "f.id, f.user_id, f.client_id, f.grant_id, f.grant_epoch, f.user_epoch, f.session_id, f.audience, f.scope, f.rotating, f.device_name, f.initial_ip, f.initial_user_agent, f.last_ip, f.last_user_agent, f.auth_time, f.created_at, f.expires_at, f.idle_expires_at, f.last_exchanged_at, f.current_generation, f.last_rotated_at, f.revoked_at, f.dpop_jkt";
 
 #[derive(FromRow)]
 pub(super) struct FamilyRow {
@@ -39,6 +39,7 @@ pub(super) struct FamilyRow {
     current_generation: i64,
     last_rotated_at: Option<i64>,
     revoked_at: Option<i64>,
+    dpop_jkt: Option<String>,
 }
 
 impl From<FamilyRow> for FamilyRecord {
@@ -67,6 +68,7 @@ impl From<FamilyRow> for FamilyRecord {
             current_generation: r.current_generation,
             last_rotated_at: r.last_rotated_at.map(Timestamp),
             revoked_at: r.revoked_at.map(Timestamp),
+            dpop_jkt: r.dpop_jkt,
         }
     }
 }
@@ -131,9 +133,9 @@ impl PresentedRow {
     }
 }
 
-/// Rows per statement when inserting families (16 parameters a row): about
+/// Rows per statement when inserting families (17 parameters a row): about
 /// [`super::MAX_BINDS`] parameters.
-const INSERT_CHUNK: usize = super::MAX_BINDS / 16;
+const INSERT_CHUNK: usize = super::MAX_BINDS / 17;
 
 /// Inserts new families with their first secrets, a few hundred rows per
 /// statement. `carries_mac`: the secrets are grantor's MAC-carrying strings
@@ -147,15 +149,15 @@ pub(super) async fn insert_families_in(
     for chunk in families.chunks(INSERT_CHUNK) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let p: Vec<String> = (1..=16).map(|k| format!("${}", i * 16 + k)).collect();
+                let p: Vec<String> = (1..=17).map(|k| format!("${}", i * 17 + k)).collect();
                 format!(
-                    "({}, {}, {}, {}, {}, COALESCE((SELECT refresh_token_epoch FROM users WHERE user_id = {}), -1), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0)",
-                    p[0], p[1], p[2], p[3], p[4], p[1], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[10], p[11], p[12], p[13], p[14], p[15]
+                    "({}, {}, {}, {}, {}, COALESCE((SELECT refresh_token_epoch FROM users WHERE user_id = {}), -1), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {})",
+                    p[0], p[1], p[2], p[3], p[4], p[1], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[10], p[11], p[12], p[13], p[14], p[15], p[16]
                 )
             })
             .collect();
         let sql = format!(
-            "INSERT INTO refresh_token_families (id, user_id, client_id, grant_id, grant_epoch, user_epoch, session_id, audience, scope, rotating, device_name, initial_ip, initial_user_agent, last_ip, last_user_agent, auth_time, created_at, expires_at, idle_expires_at, current_generation) VALUES {}",
+            "INSERT INTO refresh_token_families (id, user_id, client_id, grant_id, grant_epoch, user_epoch, session_id, audience, scope, rotating, device_name, initial_ip, initial_user_agent, last_ip, last_user_agent, auth_time, created_at, expires_at, idle_expires_at, current_generation, dpop_jkt) VALUES {}",
             rows.join(", ")
         );
         let mut q = sqlx::query(&sql);
@@ -176,7 +178,8 @@ pub(super) async fn insert_families_in(
                 .bind(f.auth_time.0)
                 .bind(f.created_at.0)
                 .bind(f.expires_at.map(|t| t.0))
-                .bind(f.idle_expires_at.map(|t| t.0));
+                .bind(f.idle_expires_at.map(|t| t.0))
+                .bind(&f.dpop_jkt);
         }
         q.execute(&mut *conn).await?;
         let rows: Vec<String> = (0..chunk.len())

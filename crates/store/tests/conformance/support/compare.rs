@@ -57,6 +57,7 @@ pub fn assert_client_eq(actual: &Client, expected: &Client) {
         id_token_lifetime,
         refresh_token,
         backchannel_logout_url,
+        require_proof_of_possession,
         is_system,
         created_at,
         updated_at,
@@ -94,6 +95,10 @@ pub fn assert_client_eq(actual: &Client, expected: &Client) {
     );
     assert_refresh_eq(&actual.refresh_token, refresh_token);
     assert_eq!(&actual.is_system, is_system, "is_system");
+    assert_eq!(
+        &actual.require_proof_of_possession, require_proof_of_possession,
+        "require_proof_of_possession"
+    );
     assert_eq!(&actual.created_at, created_at, "created_at");
     assert_eq!(&actual.updated_at, updated_at, "updated_at");
 }

@@ -70,6 +70,7 @@ pub fn client(id: &str) -> Client {
             infinite_idle_token_lifetime: true,
         },
         backchannel_logout_url: Some("https://rp.example/backchannel".to_owned()),
+        require_proof_of_possession: false,
         is_system: false,
         created_at: ts(0),
         updated_at: ts(1),
@@ -108,6 +109,7 @@ pub fn other_client(id: &str) -> Client {
             infinite_idle_token_lifetime: false,
         },
         backchannel_logout_url: None,
+        require_proof_of_possession: true,
         is_system: false,
         created_at: ts(10),
         updated_at: ts(20),
@@ -260,6 +262,7 @@ pub fn new_family(
     created_ms: i64,
 ) -> grantor_store::NewFamily {
     grantor_store::NewFamily {
+        dpop_jkt: None,
         id: id.into(),
         user_id: user_id.into(),
         client_id: client_id.into(),
