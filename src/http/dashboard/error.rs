@@ -56,6 +56,19 @@ impl From<crate::flows::FlowError> for DashboardError {
     }
 }
 
+/// Every password-hashing place is taken: 503, try again.
+impl From<crate::password::HashError> for DashboardError {
+    fn from(e: crate::password::HashError) -> Self {
+        match e {
+            crate::password::HashError::Busy(_) => Self::Status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many password operations are in progress. Try again in a moment.".into(),
+            ),
+            crate::password::HashError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
 impl From<grantor_store::StoreError> for DashboardError {
     fn from(e: grantor_store::StoreError) -> Self {
         Self::Internal(anyhow::Error::new(e))
