@@ -170,11 +170,11 @@ both_databases! {
         // Created: the fields as given, the password works, audited.
         let response = admin.submit("/dashboard/users/new", "/dashboard/users/new", &[
             ("email", email), ("password", "first password 1"), ("name", "Bob Builder"),
-            ("given_name", "Bob"), ("email_verified", "true"), ("user_id", "bob-1"),
+            ("given_name", "Bob"), ("email_verified", "true"), ("user_id", "bob1"),
             ("user_metadata", "{\"plan\": \"pro\"}"),
         ]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        let user_id = "auth0|bob-1";
+        let user_id = "auth0|bob1";
         let path = format!("/dashboard/users/{}", encode(user_id));
         assert_eq!(location(&response), format!("{path}?done=created"));
         let user = user_by_email(&app, email).await.expect("created");
