@@ -115,9 +115,7 @@ impl EventType {
             Self::SuccessLogout => "Success Logout",
             Self::SuccessApiOperation => "Success API Operation",
             Self::SuccessRevocation => "Success Revocation",
-            Self::FailedRotatingRefreshTokenExchange => {
-                "Failed Exchange of Rotating Refresh Token"
-            }
+            Self::FailedRotatingRefreshTokenExchange => "Failed Exchange of Rotating Refresh Token",
             Self::SuccessAuthorizationCodeExchange => {
                 "Success Exchange (Authorization Code for Access Token)"
             }

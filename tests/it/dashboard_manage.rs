@@ -402,7 +402,9 @@ fn urlencoding(s: &str) -> String {
 
 /// The text of the element with `id` (the secret page's client id and secret).
 fn element_text(html: &str, id: &str) -> String {
-    let start = html.find(&format!("id=\"{id}\">")).unwrap_or_else(|| panic!("{id}: {html}"))
+    let start = html
+        .find(&format!("id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("{id}: {html}"))
         + id.len()
         + 6;
     let end = start + html[start..].find('<').unwrap();

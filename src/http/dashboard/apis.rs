@@ -169,7 +169,8 @@ impl ApiForm {
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(|line| {
-                let (value, description) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+                let (value, description) =
+                    line.split_once(char::is_whitespace).unwrap_or((line, ""));
                 ScopeDefinition {
                     value: value.to_owned(),
                     description: description.trim().to_owned(),
@@ -221,8 +222,10 @@ fn render(
 }
 
 fn event(dash: &Dash, meta: &RequestMeta, description: String, rs: &ResourceServer) -> LogEvent {
-    audit::api_operation(description, &dash.admin.actor(), meta, rs.updated_at)
-        .detail("resource_server", json!({"id": rs.id, "identifier": rs.identifier, "name": rs.name}))
+    audit::api_operation(description, &dash.admin.actor(), meta, rs.updated_at).detail(
+        "resource_server",
+        json!({"id": rs.id, "identifier": rs.identifier, "name": rs.name}),
+    )
 }
 
 pub async fn get_new(dash: Dash) -> Result<Page, DashboardError> {
@@ -247,11 +250,27 @@ pub async fn create(
     let rs = match made {
         Ok(rs) => rs,
         Err(e) => {
-            return render(dash, StatusCode::BAD_REQUEST, None, form.fields(), Some(e.0), None)
+            return render(
+                dash,
+                StatusCode::BAD_REQUEST,
+                None,
+                form.fields(),
+                Some(e.0),
+                None,
+            )
         }
     };
-    let event = event(&dash, &meta, format!("Create resource server {}", rs.id), &rs);
-    match state.store.insert_resource_server_audited(&rs, &event).await {
+    let event = event(
+        &dash,
+        &meta,
+        format!("Create resource server {}", rs.id),
+        &rs,
+    );
+    match state
+        .store
+        .insert_resource_server_audited(&rs, &event)
+        .await
+    {
         Ok(()) => Ok(Page::redirect(
             StatusCode::SEE_OTHER,
             format!("{}?saved=created", api_path(&rs.id)),
@@ -285,7 +304,14 @@ pub async fn get_api(
         Some(_) => Some("API saved."),
         None => None,
     };
-    render(dash, StatusCode::OK, Some(&rs), ApiForm::of(&rs).fields(), None, notice)
+    render(
+        dash,
+        StatusCode::OK,
+        Some(&rs),
+        ApiForm::of(&rs).fields(),
+        None,
+        notice,
+    )
 }
 
 pub async fn update(
@@ -312,8 +338,16 @@ pub async fn update(
         }
     };
     rs.updated_at = state.clock.now();
-    let event = event(&dash, &meta, format!("Update resource server {}", rs.id), &rs);
-    state.store.update_resource_server_audited(&rs, &event).await?;
+    let event = event(
+        &dash,
+        &meta,
+        format!("Update resource server {}", rs.id),
+        &rs,
+    );
+    state
+        .store
+        .update_resource_server_audited(&rs, &event)
+        .await?;
     Ok(Page::redirect(
         StatusCode::SEE_OTHER,
         format!("{}?saved=1", api_path(&rs.id)),
@@ -369,8 +403,16 @@ pub async fn delete(
     }
     let mut gone = rs.clone();
     gone.updated_at = state.clock.now();
-    let event = event(&dash, &meta, format!("Delete resource server {}", rs.id), &gone);
-    state.store.delete_resource_server_audited(&rs.id, &event).await?;
+    let event = event(
+        &dash,
+        &meta,
+        format!("Delete resource server {}", rs.id),
+        &gone,
+    );
+    state
+        .store
+        .delete_resource_server_audited(&rs.id, &event)
+        .await?;
     Ok(Page::redirect(
         StatusCode::SEE_OTHER,
         "/dashboard/apis?deleted=1".to_owned(),

@@ -462,7 +462,9 @@ fn settings_patch(form: &Pairs) -> Result<ClientPatch, ValidationError> {
     let lifetime = match form.text("jwt_lifetime_in_seconds").as_str() {
         "" => None,
         t => Some(t.parse::<i64>().map_err(|_| {
-            ValidationError::new("jwt_configuration.lifetime_in_seconds must be a whole number of seconds")
+            ValidationError::new(
+                "jwt_configuration.lifetime_in_seconds must be a whole number of seconds",
+            )
         })?),
     };
     Ok(ClientPatch {
@@ -530,7 +532,11 @@ fn render_new(
 }
 
 pub async fn get_new(dash: Dash) -> Result<Page, DashboardError> {
-    let blank = Client::new(ClientId::new(String::new()), TokenHash::of(""), Timestamp(0));
+    let blank = Client::new(
+        ClientId::new(String::new()),
+        TokenHash::of(""),
+        Timestamp(0),
+    );
     let mut fields = settings_fields(&blank);
     fields.app_type = "regular_web".to_owned();
     render_new(dash, StatusCode::OK, fields, None)
@@ -623,9 +629,14 @@ pub async fn update_settings(
     };
     let now = state.clock.now();
     client.updated_at = now;
-    let event = audit::api_operation(format!("Update client {id}"), &dash.admin.actor(), &meta, now)
-        .client(client.client_id.as_str())
-        .detail("settings", settings_detail(&client));
+    let event = audit::api_operation(
+        format!("Update client {id}"),
+        &dash.admin.actor(),
+        &meta,
+        now,
+    )
+    .client(client.client_id.as_str())
+    .detail("settings", settings_detail(&client));
     state.store.update_client(&client, Some(&event)).await?;
     Ok(Page::redirect(
         StatusCode::SEE_OTHER,
@@ -633,11 +644,7 @@ pub async fn update_settings(
     ))
 }
 
-fn confirm_page(
-    dash: Dash,
-    client: &Client,
-    rotating: bool,
-) -> Result<Page, DashboardError> {
+fn confirm_page(dash: Dash, client: &Client, rotating: bool) -> Result<Page, DashboardError> {
     let path = client_path(client.client_id.as_str());
     let (heading, what, action, button) = if rotating {
         (
@@ -712,8 +719,13 @@ pub async fn delete(
         return Err(system_client());
     }
     let now = state.clock.now();
-    let event = audit::api_operation(format!("Delete client {id}"), &dash.admin.actor(), &meta, now)
-        .client(client.client_id.as_str());
+    let event = audit::api_operation(
+        format!("Delete client {id}"),
+        &dash.admin.actor(),
+        &meta,
+        now,
+    )
+    .client(client.client_id.as_str());
     state
         .store
         .delete_client_audited(&client.client_id, &event)

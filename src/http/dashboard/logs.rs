@@ -35,7 +35,13 @@ pub struct LogsQuery {
 
 /// A filter's text: trimmed, bounded, `None` when empty.
 fn filter_value(raw: &Option<String>) -> Option<String> {
-    let v: String = raw.as_deref().unwrap_or_default().trim().chars().take(300).collect();
+    let v: String = raw
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(300)
+        .collect();
     (!v.is_empty()).then_some(v)
 }
 

@@ -72,10 +72,7 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/users/{id}/block",
             get(user_changes::confirm_block).post(user_changes::block),
         )
-        .route(
-            "/dashboard/users/{id}/unblock",
-            post(user_changes::unblock),
-        )
+        .route("/dashboard/users/{id}/unblock", post(user_changes::unblock))
         .route(
             "/dashboard/users/{id}/delete",
             get(user_changes::confirm_delete).post(user_changes::delete),
@@ -124,7 +121,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/dashboard/apis", get(apis::list_apis))
         .route("/dashboard/apis/new", get(apis::get_new).post(apis::create))
-        .route("/dashboard/apis/{id}", get(apis::get_api).post(apis::update))
+        .route(
+            "/dashboard/apis/{id}",
+            get(apis::get_api).post(apis::update),
+        )
         .route(
             "/dashboard/apis/{id}/delete",
             get(apis::confirm_delete).post(apis::delete),

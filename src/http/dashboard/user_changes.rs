@@ -218,8 +218,8 @@ impl UserForm {
         let flag = |on: bool, now: bool| (on != now).then_some(on);
         let meta = |field: &str, v: &Option<String>, now: &str| -> Result<_, ValidationError> {
             let v = metadata(field, v)?;
-            let same = serde_json::from_str::<Value>(&v).ok()
-                == serde_json::from_str::<Value>(now).ok();
+            let same =
+                serde_json::from_str::<Value>(&v).ok() == serde_json::from_str::<Value>(now).ok();
             Ok((!same).then_some(v))
         };
         Ok(UserPatch {
@@ -273,7 +273,10 @@ fn render_form(
     error: Option<String>,
 ) -> Result<Page, DashboardError> {
     let (action, cancel) = match user {
-        Some(u) => (format!("{}/edit", user_path(&u.user_id)), user_path(&u.user_id)),
+        Some(u) => (
+            format!("{}/edit", user_path(&u.user_id)),
+            user_path(&u.user_id),
+        ),
         None => (
             "/dashboard/users/new".to_owned(),
             "/dashboard/users".to_owned(),
@@ -313,7 +316,13 @@ pub async fn create(
     AdminForm { dash, form }: AdminForm<UserForm>,
 ) -> Result<Page, DashboardError> {
     let refuse = |dash, message: String| {
-        render_form(dash, StatusCode::BAD_REQUEST, None, form.fields(), Some(message))
+        render_form(
+            dash,
+            StatusCode::BAD_REQUEST,
+            None,
+            form.fields(),
+            Some(message),
+        )
     };
     let user_id = match text(&form.user_id).as_str() {
         "" => Ok(format!("auth0|{}", secrets::hex_id(12))),
@@ -399,7 +408,9 @@ pub async fn edit(
             form.fields(),
             Some("The specified new email already exists.".to_owned()),
         ),
-        Err(StoreError::NotFound) => Err(DashboardError::not_found("There is no user with this ID.")),
+        Err(StoreError::NotFound) => {
+            Err(DashboardError::not_found("There is no user with this ID."))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -463,7 +474,14 @@ pub async fn set_password(
     if let Some(password) = patch.password {
         user.password_hash = state.passwords.hash(password).await?;
     }
-    let receipt = change(&state, &dash, &meta, UserChange::Update(Box::new(user)), reason).await?;
+    let receipt = change(
+        &state,
+        &dash,
+        &meta,
+        UserChange::Update(Box::new(user)),
+        reason,
+    )
+    .await?;
     Ok(after_change(&current.user_id, "password", Some(&receipt)))
 }
 
@@ -546,7 +564,10 @@ pub async fn confirm_block(
 ) -> Result<Page, DashboardError> {
     let user = find_user(&state, &id).await?;
     if user.blocked {
-        return Ok(Page::redirect(StatusCode::SEE_OTHER, user_path(&user.user_id)));
+        return Ok(Page::redirect(
+            StatusCode::SEE_OTHER,
+            user_path(&user.user_id),
+        ));
     }
     confirm(&state, dash, &user, false).await
 }
@@ -559,7 +580,11 @@ pub async fn block(
 ) -> Result<Page, DashboardError> {
     let current = find_user(&state, &id).await?;
     if current.blocked {
-        return Ok(after_change(&current.user_id, "blocked", Some(&RevocationReceipt::default())));
+        return Ok(after_change(
+            &current.user_id,
+            "blocked",
+            Some(&RevocationReceipt::default()),
+        ));
     }
     let patch = UserPatch {
         blocked: Some(true),
@@ -592,8 +617,13 @@ pub async fn unblock(
         ..UserPatch::default()
     };
     let user = current.apply(&patch, state.clock.now())?;
-    let event = user_event(&dash, &meta, format!("Unblock user {}", user.user_id), &user)
-        .detail("changed", json!(["blocked"]));
+    let event = user_event(
+        &dash,
+        &meta,
+        format!("Unblock user {}", user.user_id),
+        &user,
+    )
+    .detail("changed", json!(["blocked"]));
     state.store.update_user_audited(&user, &event).await?;
     Ok(after_change(&user.user_id, "unblocked", None))
 }

@@ -219,7 +219,10 @@ pub async fn get_details(
         ("Family name", user.family_name.clone().unwrap_or_default()),
         ("Username", user.username.clone().unwrap_or_default()),
         ("Picture", user.picture.clone().unwrap_or_default()),
-        ("Phone number", user.phone_number.clone().unwrap_or_default()),
+        (
+            "Phone number",
+            user.phone_number.clone().unwrap_or_default(),
+        ),
         ("Phone verified", yes_no(user.phone_verified)),
         ("Connection", user.connection.clone()),
         ("Blocked", yes_no(user.blocked)),

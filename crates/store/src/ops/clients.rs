@@ -124,7 +124,11 @@ impl Backend {
     }
 
     /// Inserts the client and `event` in one transaction.
-    pub async fn insert_client_audited(&self, client: &Client, event: &LogEvent) -> StoreResult<()> {
+    pub async fn insert_client_audited(
+        &self,
+        client: &Client,
+        event: &LogEvent,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         insert_client_in(&mut tx, client).await?;
         super::logs::insert_event_in(&mut tx, event).await?;

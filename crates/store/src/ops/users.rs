@@ -172,7 +172,12 @@ impl Backend {
         self.write_user(u, true, Some(event)).await
     }
 
-    async fn write_user(&self, u: &User, insert: bool, event: Option<&LogEvent>) -> StoreResult<()> {
+    async fn write_user(
+        &self,
+        u: &User,
+        insert: bool,
+        event: Option<&LogEvent>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         if insert {
             insert_users_in(&mut tx, std::slice::from_ref(u)).await?;
