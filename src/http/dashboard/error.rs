@@ -56,6 +56,13 @@ impl From<crate::flows::FlowError> for DashboardError {
     }
 }
 
+/// A value the domain refused, where no form can show it: 400 with its reason.
+impl From<grantor_domain::ValidationError> for DashboardError {
+    fn from(e: grantor_domain::ValidationError) -> Self {
+        Self::bad_request(e.0)
+    }
+}
+
 /// Every password-hashing place is taken: 503, try again.
 impl From<crate::password::HashError> for DashboardError {
     fn from(e: crate::password::HashError) -> Self {

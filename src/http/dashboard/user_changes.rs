@@ -659,9 +659,3 @@ pub async fn delete(
         "/dashboard/users?deleted=1".to_owned(),
     ))
 }
-
-impl From<ValidationError> for DashboardError {
-    fn from(e: ValidationError) -> Self {
-        DashboardError::bad_request(e.0)
-    }
-}
