@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-import { API, CALLBACK, POSTED, USER, callbackServer, env, exchangeCode, mgmt, refresh, seed } from './grantor.mjs';
+import { API, CALLBACK, POSTED, USER, callbackServer, env, exchangeCode, mgmt, refresh, seed, token } from './grantor.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const screenshots = process.env.SCREENSHOT_DIR ?? path.join(here, '..', 'docs', 'screenshots');
@@ -244,11 +244,11 @@ step('application refresh-token settings are changed and validated', async () =>
   await shot('applications');
   await page.getByRole('link', { name: 'Orders mobile app' }).click();
   await page.getByLabel('Rotation Overlap Period (seconds)').fill('999999');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expectText('refresh_token.leeway must be between 0 and 86400');
   await page.getByLabel('Rotation Overlap Period (seconds)').fill('30');
   await page.getByLabel('Idle Lifetime (seconds)').fill('86400');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expectText('Refresh token settings saved.');
   const { body: client } = await mgmt('GET', `/clients/${data.mobile.client_id}`);
   assert.equal(client.refresh_token.leeway, 30);
@@ -277,6 +277,191 @@ step('a POST without the CSRF token is refused', async () => {
   });
   assert.equal(direct.status(), 403);
   assert.equal((await mgmt('GET', '/tenants/settings')).body.flags.revoke_refresh_token_grant, true);
+});
+
+/** The password grant for `email` through the seeded mobile application. */
+function passwordGrant(email, password) {
+  return token({
+    grant_type: 'password',
+    client_id: data.mobile.client_id,
+    client_secret: data.mobile.client_secret,
+    username: email,
+    password,
+    audience: API,
+    scope: 'openid offline_access read:orders',
+  });
+}
+
+function machineToken(clientId, clientSecret) {
+  return token({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, audience: API });
+}
+
+/** The administrator's audit events about `field:value` (GET /api/v2/logs). */
+async function adminEvents(field, value) {
+  const q = encodeURIComponent(`${field}:"${value}"`);
+  const { body } = await mgmt('GET', `/logs?q=${q}`);
+  return body.filter((e) => e.details?.actor?.type === 'admin' && e.details.actor.email === env.adminEmail);
+}
+
+step('a user is created, edited, blocked, unblocked, given a new password and deleted', async () => {
+  const email = 'gina.hall@example.test';
+  await page.goto(`${env.url}/dashboard/users`);
+  await page.getByRole('link', { name: 'Create user' }).click();
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill('gina first password');
+  await page.getByLabel('Name', { exact: true }).fill('Gina Hall');
+  await page.getByLabel('User metadata').fill('{"plan": "pro"}');
+  await shot('user-create');
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await expectText('User created.');
+  const [user] = (await mgmt('GET', `/users-by-email?email=${encodeURIComponent(email)}`)).body;
+  assert.equal(user.name, 'Gina Hall');
+  assert.deepEqual(user.user_metadata, { plan: 'pro' });
+  assert.equal((await passwordGrant(email, 'gina first password')).status, 200);
+
+  await page.getByRole('link', { name: 'Edit', exact: true }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Gina Hall-Lee');
+  await page.getByLabel('Phone number').fill('not a phone');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expectText('phone-number');
+  await page.getByLabel('Phone number').fill('+14155550123');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expectText('User saved.');
+  assert.equal((await mgmt('GET', `/users/${encodeURIComponent(user.user_id)}`)).body.name, 'Gina Hall-Lee');
+
+  await page.getByRole('button', { name: 'Block', exact: true }).click();
+  await expectText('This will end every session of the user and revoke 1 refresh token');
+  await page.getByRole('button', { name: 'Block user' }).click();
+  await expectText('User blocked: revoked 1 refresh token');
+  assert.equal((await mgmt('GET', `/users/${encodeURIComponent(user.user_id)}`)).body.blocked, true);
+  assert.notEqual((await passwordGrant(email, 'gina first password')).status, 200);
+  await page.getByRole('button', { name: 'Unblock' }).click();
+  await expectText('User unblocked.');
+  const { body: again } = await passwordGrant(email, 'gina first password');
+  assert.ok(again.refresh_token, JSON.stringify(again));
+
+  await page.getByRole('link', { name: 'Set password' }).click();
+  await page.getByLabel('New password').fill('gina second password');
+  await page.getByRole('button', { name: 'Set password' }).click();
+  await expectText('Password changed: revoked 1 refresh token');
+  assert.notEqual((await refresh(data.mobile, again.refresh_token)).status, 200);
+  assert.notEqual((await passwordGrant(email, 'gina first password')).status, 200);
+  assert.equal((await passwordGrant(email, 'gina second password')).status, 200);
+
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await expectText('The user, their grants and their metadata are deleted');
+  await page.getByRole('button', { name: 'Delete user' }).click();
+  await expectText('User deleted.');
+  assert.deepEqual((await mgmt('GET', `/users-by-email?email=${encodeURIComponent(email)}`)).body, []);
+  const descriptions = (await adminEvents('user_id', user.user_id)).map((e) => e.description);
+  assert.ok(descriptions.includes(`Create user ${user.user_id}`), JSON.stringify(descriptions));
+  assert.ok(descriptions.includes(`Update user ${user.user_id}`), JSON.stringify(descriptions));
+  assert.ok(descriptions.some((d) => d.endsWith('the user was deleted')), JSON.stringify(descriptions));
+});
+
+step('an application is created (its secret shown once), edited, its secret rotated, and deleted', async () => {
+  await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Applications', exact: true }).click();
+  await page.getByRole('link', { name: 'Create application' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Nightly reports');
+  await page.getByLabel('Application type').selectOption('non_interactive');
+  await page.getByLabel('Token endpoint authentication method').selectOption('client_secret_post');
+  await page.getByLabel('client_credentials', { exact: true }).check();
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await expectText('it is shown only this once');
+  await shot('application-secret');
+  const clientId = (await page.locator('#client-id').textContent()).trim();
+  const secret = (await page.locator('#client-secret').textContent()).trim();
+  assert.equal((await mgmt('POST', '/client-grants', { client_id: clientId, audience: API, scope: ['read:orders'] })).status, 201);
+  assert.equal((await machineToken(clientId, secret)).status, 200);
+  await page.getByRole('link', { name: 'Done' }).click();
+  assert.ok(!(await page.content()).includes(secret), 'the secret is not shown again');
+
+  await page.getByLabel('Description').fill('Sends the nightly reports');
+  await page.getByLabel('Allowed callback URLs').fill('javascript:alert(1)');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expectText("uses the scheme 'javascript:'");
+  await page.getByLabel('Allowed callback URLs').fill('https://reports.example.test/callback');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expectText('Settings saved.');
+  const { body: saved } = await mgmt('GET', `/clients/${clientId}`);
+  assert.equal(saved.description, 'Sends the nightly reports');
+  assert.deepEqual(saved.callbacks, ['https://reports.example.test/callback']);
+
+  await page.getByRole('button', { name: 'Rotate secret' }).click();
+  await expectText('The current secret stops working at once');
+  await page.getByRole('button', { name: 'Rotate secret' }).click();
+  await expectText('Client secret rotated');
+  const rotated = (await page.locator('#client-secret').textContent()).trim();
+  assert.notEqual(rotated, secret);
+  assert.equal((await machineToken(clientId, secret)).status, 401);
+  assert.equal((await machineToken(clientId, rotated)).status, 200);
+
+  await page.getByRole('link', { name: 'Done' }).click();
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.getByRole('button', { name: 'Delete application' }).click();
+  await expectText('Application deleted.');
+  assert.equal((await mgmt('GET', `/clients/${clientId}`)).status, 404);
+  const descriptions = (await adminEvents('client_id', clientId)).map((e) => e.description);
+  for (const d of [`Create client ${clientId}`, `Update client ${clientId}`, `Rotate the secret of client ${clientId}`, `Delete client ${clientId}`]) {
+    assert.ok(descriptions.includes(d), `${d}: ${JSON.stringify(descriptions)}`);
+  }
+});
+
+step('an API is created, edited and deleted', async () => {
+  const identifier = 'https://inventory.example.test/';
+  await page.getByRole('link', { name: 'APIs', exact: true }).click();
+  await page.getByRole('link', { name: 'Create API' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Inventory');
+  await page.getByLabel('Identifier').fill(identifier);
+  await page.getByLabel('Scopes').fill('read:stock Read the stock\nwrite:stock Change the stock');
+  await page.getByLabel('Allow offline access').check();
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await expectText('API created.');
+  const { body: api } = await mgmt('GET', `/resource-servers/${encodeURIComponent(identifier)}`);
+  assert.equal(api.allow_offline_access, true);
+  assert.deepEqual(api.scopes, [
+    { value: 'read:stock', description: 'Read the stock' },
+    { value: 'write:stock', description: 'Change the stock' },
+  ]);
+  await page.getByLabel('Name', { exact: true }).fill('Inventory v2');
+  await page.getByLabel('Token lifetime (seconds)').fill('not a number');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expectText('token_lifetime must be a whole number of seconds');
+  await page.getByLabel('Token lifetime (seconds)').fill('3600');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expectText('API saved.');
+  assert.equal((await mgmt('GET', `/resource-servers/${api.id}`)).body.name, 'Inventory v2');
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.getByRole('button', { name: 'Delete API' }).click();
+  await expectText('API deleted.');
+  await shot('apis');
+  assert.equal((await mgmt('GET', `/resource-servers/${api.id}`)).status, 404);
+  // The Management API is shown read-only.
+  await page.getByRole('link', { name: /Management API/ }).first().click();
+  await expectText('can be read but not changed or deleted');
+});
+
+step('the Logs page filters the audit log and opens an event', async () => {
+  await page.getByRole('link', { name: 'Logs', exact: true }).click();
+  await page.getByRole('heading', { name: 'Logs' }).waitFor();
+  await page.getByLabel('Event type').selectOption('srrt');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expectText('the user was blocked');
+  const rows = page.locator('tbody tr');
+  const types = await rows.locator('td:nth-child(2)').allTextContents();
+  assert.ok(types.length > 0 && types.every((t) => t.trim() === 'srrt'), JSON.stringify(types));
+  await shot('logs');
+  await page.getByLabel('Up to (date, UTC)').fill('2000-01-01');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expectText('No event matches these filters.');
+  await page.getByLabel('Up to (date, UTC)').fill('');
+  await page.getByLabel('User ID').fill(data.user.user_id);
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await rows.first().getByRole('link').click();
+  await expectText('Revocation receipt');
+  await expectText('Actor');
+  await expectText(env.adminEmail);
+  await shot('log-event');
 });
 
 step('the administrator signs out', async () => {

@@ -107,6 +107,39 @@ impl EventType {
         Self::LogStreamSuspended,
     ];
 
+    /// Auth0's name of the type, as its dashboard shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SuccessLogin => "Success Login",
+            Self::FailedLogin => "Failed Login",
+            Self::SuccessLogout => "Success Logout",
+            Self::SuccessApiOperation => "Success API Operation",
+            Self::SuccessRevocation => "Success Revocation",
+            Self::FailedRotatingRefreshTokenExchange => "Failed Exchange of Rotating Refresh Token",
+            Self::SuccessAuthorizationCodeExchange => {
+                "Success Exchange (Authorization Code for Access Token)"
+            }
+            Self::FailedAuthorizationCodeExchange => {
+                "Failed Exchange (Authorization Code for Access Token)"
+            }
+            Self::SuccessClientCredentialsExchange => {
+                "Success Exchange (Client Credentials for Access Token)"
+            }
+            Self::FailedClientCredentialsExchange => {
+                "Failed Exchange (Client Credentials for Access Token)"
+            }
+            Self::SuccessRefreshTokenExchange => {
+                "Success Exchange (Refresh Token for Access Token)"
+            }
+            Self::FailedRefreshTokenExchange => "Failed Exchange (Refresh Token for Access Token)",
+            Self::SuccessDeviceCodeExchange => "Success Exchange (Device Code for Access Token)",
+            Self::FailedDeviceCodeExchange => "Failed Exchange (Device Code for Access Token)",
+            Self::SuccessPasswordExchange => "Success Exchange (Password for Access Token)",
+            Self::FailedPasswordExchange => "Failed Exchange (Password for Access Token)",
+            Self::LogStreamSuspended => "Log Stream Suspended",
+        }
+    }
+
     /// The log stream filter category Auth0 puts this type in
     /// (`filters[].name`): the one table of them.
     pub fn category(self) -> &'static str {

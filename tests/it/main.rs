@@ -16,6 +16,7 @@ mod brute_force; // brute-force limits: per e-mail and IP, per IP, /activate gue
 mod client_credentials; // machine tokens: authentication, audiences, scopes, claims
 mod config_file; // --config grantor.toml: file values used, options and environment override them, unknown keys refused
 mod dashboard; // /dashboard: sign-in, CSRF, users and their tabs, revocations, applications, tenant settings
+mod dashboard_manage; // /dashboard changes: users, APIs, applications (secret shown once), the Logs page; each audited, CSRF-checked, bad input answered with the form
 mod device_flow; // /oauth/device/code and /activate: codes, guessing protection, login, consent, approval
 mod discovery; // discovery document, JWKS, healthz
 mod egress; // receivers on internal addresses (SSRF) refused unless the operator allows their network

@@ -207,6 +207,10 @@ operations! {
     /// The one write of a client's secret (rotation), audited.
     fn set_client_secret(&self, client_id: &ClientId, secret_hash: &TokenHash, now: Timestamp, event: &LogEvent) -> ();
     fn delete_client(&self, client_id: &ClientId) -> bool;
+    /// The dashboard's writes: each with its audit event, in one transaction.
+    fn insert_client_audited(&self, client: &Client, event: &LogEvent) -> ();
+    /// False (nothing written) for an unknown or system client.
+    fn delete_client_audited(&self, client_id: &ClientId, event: &LogEvent) -> bool;
 
     fn insert_resource_server(&self, rs: &ResourceServer) -> ();
     /// Looks an API up by id or by identifier (audience).
@@ -220,6 +224,10 @@ operations! {
     fn signing_algs_in_use(&self) -> Vec<String>;
     fn update_resource_server(&self, rs: &ResourceServer) -> ();
     fn delete_resource_server(&self, id: &str) -> bool;
+    fn insert_resource_server_audited(&self, rs: &ResourceServer, event: &LogEvent) -> ();
+    fn update_resource_server_audited(&self, rs: &ResourceServer, event: &LogEvent) -> ();
+    /// False (nothing written) for an unknown or system API.
+    fn delete_resource_server_audited(&self, id: &str, event: &LogEvent) -> bool;
 
     fn insert_client_grant(&self, grant: &ClientGrant) -> ();
     fn client_grant(&self, id: &str) -> Option<ClientGrant>;
@@ -241,6 +249,8 @@ operations! {
     fn user_search_plan(&self, query: Option<&grantor_domain::user_search::UserSearch>, sort: Option<grantor_domain::user_search::UserSort>) -> Vec<String>;
     fn update_user(&self, user: &User) -> ();
     fn delete_user(&self, user_id: &UserId) -> bool;
+    fn insert_user_audited(&self, user: &User, event: &LogEvent) -> ();
+    fn update_user_audited(&self, user: &User, event: &LogEvent) -> ();
 
     fn admin_password_hash(&self, email: &str) -> Option<String>;
 

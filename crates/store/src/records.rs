@@ -579,6 +579,9 @@ pub struct LogFilter {
     pub type_code: Option<String>,
     /// Checkpoint paging: only events after this id, oldest first.
     pub after_id: Option<String>,
+    /// Only events before this id (the dashboard's "up to a date": a log
+    /// id's first 20 digits are its time in milliseconds).
+    pub before_id: Option<String>,
     /// Offset paging oldest first (`sort=date:1`) instead of newest first.
     pub oldest_first: bool,
 }

@@ -1,28 +1,34 @@
-//! Applications: the list, and a page per application to view and change its
-//! back-channel logout URL and its refresh-token rotation, leeway, expiration
-//! and lifetimes. A change goes through `Client::apply`, the validation
-//! `PATCH /api/v2/clients/{id}` uses, and is saved with its audit event in
-//! one transaction, as the Management API saves it.
+//! Applications: the list, create, a page per application to view and change
+//! its settings (name, type, URLs, grant types, authentication method, ID
+//! token configuration), its back-channel logout URL and its refresh-token
+//! rotation, leeway, expiration and lifetimes, rotate its secret and delete
+//! it (both after a confirmation). A change goes through `Client::apply`, the
+//! validation `POST`/`PATCH /api/v2/clients` use, and is saved with its `sapi`
+//! audit event in one transaction. The client secret is shown once, in the
+//! answer to the POST that made it (create or rotate); only its hash is kept.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use grantor_domain::client::{
     ClientPatch, ExpirationType, RefreshTokenPolicy, RefreshTokenSettingsPatch, RotationType,
 };
-use grantor_domain::{Client, ClientId, ValidationError};
+use grantor_domain::{Client, ClientId, Timestamp, TokenHash, ValidationError};
 use grantor_store::{OutboxFilter, OutboxKind, OutboxStatus, PageRequest};
 use serde::Deserialize;
 
+use super::session::EmptyForm;
 use super::views::{self, ApplicationFields, Pager};
 use super::{AdminForm, Dash, DashboardError};
 use crate::flows::audit::{self, EventExt};
 use crate::http::extract::RequestMeta;
 use crate::http::pages::Page;
 use crate::http::AppState;
+use crate::secrets;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
     page: Option<String>,
+    deleted: Option<String>,
 }
 
 pub async fn list_applications(
@@ -59,6 +65,7 @@ pub async fn list_applications(
             layout: dash.layout("applications"),
             rows,
             pager,
+            notice: query.deleted.is_some().then_some("Application deleted."),
         },
     )?;
     Ok(dash.finish(html))
@@ -169,16 +176,31 @@ async fn deliveries(
         .collect())
 }
 
+/// What an application's page shows in its forms: the stored values, or
+/// what was typed into the form that was refused, with the reason.
+struct Shown {
+    fields: ApplicationFields,
+    /// The settings form as typed; the client's own values when `None`.
+    settings: Option<views::ClientSettingsFields>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
 async fn render(
     state: &AppState,
     dash: Dash,
     status: StatusCode,
     client: &Client,
-    fields: ApplicationFields,
-    error: Option<String>,
-    notice: Option<&'static str>,
+    shown: Shown,
 ) -> Result<Page, DashboardError> {
+    let Shown {
+        fields,
+        settings,
+        error,
+        notice,
+    } = shown;
     let deliveries = deliveries(state, client).await?;
+    let settings = settings.unwrap_or_else(|| settings_fields(client));
     let facts = vec![
         ("Client ID", client.client_id.to_string()),
         (
@@ -200,6 +222,9 @@ async fn render(
             name: client.name.clone(),
             facts,
             fields,
+            options: views::ClientOptions::new(&settings),
+            settings,
+            is_system: client.is_system,
             deliveries,
             error,
             notice,
@@ -220,18 +245,22 @@ pub async fn get_application(
     Query(query): Query<SavedQuery>,
 ) -> Result<Page, DashboardError> {
     let client = find_client(&state, &id).await?;
-    let notice = query
-        .saved
-        .is_some()
-        .then_some("Refresh token settings saved.");
+    let notice = match query.saved.as_deref() {
+        Some("settings") => Some("Settings saved."),
+        Some(_) => Some("Refresh token settings saved."),
+        None => None,
+    };
     render(
         &state,
         dash,
         StatusCode::OK,
         &client,
-        fields_of(&client),
-        None,
-        notice,
+        Shown {
+            fields: fields_of(&client),
+            settings: None,
+            error: None,
+            notice,
+        },
     )
     .await
 }
@@ -340,9 +369,12 @@ pub async fn update_application(
                 dash,
                 StatusCode::BAD_REQUEST,
                 &client,
-                form.fields(),
-                Some(e.0),
-                None,
+                Shown {
+                    fields: form.fields(),
+                    settings: None,
+                    error: Some(e.0),
+                    notice: None,
+                },
             )
             .await
         }
@@ -382,4 +414,397 @@ pub async fn update_application(
             percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC)
         ),
     ))
+}
+
+// ---------------------------------------------------------------------------
+// Settings, create, delete, rotate the secret
+// ---------------------------------------------------------------------------
+
+/// A form as its name/value pairs, so that a name may repeat (the grant
+/// type checkboxes).
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    fn one(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self, name: &str) -> String {
+        self.one(name).unwrap_or_default().trim().to_owned()
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn checked(&self, name: &str) -> bool {
+        self.one(name).is_some()
+    }
+}
+
+/// A list field: one URL a line (commas also separate, as Auth0's
+/// dashboard allows).
+fn url_list(raw: &str) -> Vec<String> {
+    raw.split(['\n', ','])
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn settings_fields(client: &Client) -> views::ClientSettingsFields {
+    views::ClientSettingsFields {
+        name: client.name.clone(),
+        description: client.description.clone(),
+        app_type: client.app_type.clone().unwrap_or_default(),
+        token_endpoint_auth_method: client.token_endpoint_auth_method.as_str().to_owned(),
+        callbacks: client.callbacks.join("\n"),
+        allowed_logout_urls: client.allowed_logout_urls.join("\n"),
+        web_origins: client.web_origins.join("\n"),
+        allowed_origins: client.allowed_origins.join("\n"),
+        grant_types: client.grant_types.clone(),
+        is_first_party: client.is_first_party,
+        oidc_conformant: client.oidc_conformant,
+        jwt_lifetime_in_seconds: client.id_token_lifetime.to_string(),
+    }
+}
+
+fn settings_fields_of(form: &Pairs) -> views::ClientSettingsFields {
+    views::ClientSettingsFields {
+        name: form.text("name"),
+        description: form.text("description"),
+        app_type: form.text("app_type"),
+        token_endpoint_auth_method: form.text("token_endpoint_auth_method"),
+        callbacks: form.text("callbacks"),
+        allowed_logout_urls: form.text("allowed_logout_urls"),
+        web_origins: form.text("web_origins"),
+        allowed_origins: form.text("allowed_origins"),
+        grant_types: form.all("grant_types"),
+        is_first_party: form.checked("is_first_party"),
+        oidc_conformant: form.checked("oidc_conformant"),
+        jwt_lifetime_in_seconds: form.text("jwt_lifetime_in_seconds"),
+    }
+}
+
+/// The settings form as a client patch: every member named, parsed here
+/// only as far as text goes; `Client::apply` checks the values.
+fn settings_patch(form: &Pairs) -> Result<ClientPatch, ValidationError> {
+    let lifetime = match form.text("jwt_lifetime_in_seconds").as_str() {
+        "" => None,
+        t => Some(t.parse::<i64>().map_err(|_| {
+            ValidationError::new(
+                "jwt_configuration.lifetime_in_seconds must be a whole number of seconds",
+            )
+        })?),
+    };
+    Ok(ClientPatch {
+        name: Some(form.text("name")),
+        description: Some(form.text("description")),
+        app_type: Some(form.text("app_type")).filter(|t| !t.is_empty()),
+        is_first_party: Some(form.checked("is_first_party")),
+        oidc_conformant: Some(form.checked("oidc_conformant")),
+        callbacks: Some(url_list(&form.text("callbacks"))),
+        allowed_logout_urls: Some(url_list(&form.text("allowed_logout_urls"))),
+        allowed_origins: Some(url_list(&form.text("allowed_origins"))),
+        web_origins: Some(url_list(&form.text("web_origins"))),
+        grant_types: Some(form.all("grant_types")),
+        token_endpoint_auth_method: Some(form.text("token_endpoint_auth_method"))
+            .filter(|m| !m.is_empty()),
+        id_token_lifetime: lifetime,
+        id_token_alg: Some(form.text("jwt_alg")).filter(|a| !a.is_empty()),
+        id_token_secret_encoded: None,
+        refresh_token: None,
+        backchannel_logout_urls: None,
+    })
+}
+
+/// What the audit event of a settings change records (never the secret).
+fn settings_detail(client: &Client) -> serde_json::Value {
+    serde_json::json!({
+        "name": client.name,
+        "description": client.description,
+        "app_type": client.app_type,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method.as_str(),
+        "callbacks": client.callbacks,
+        "allowed_logout_urls": client.allowed_logout_urls,
+        "web_origins": client.web_origins,
+        "allowed_origins": client.allowed_origins,
+        "grant_types": client.grant_types,
+        "is_first_party": client.is_first_party,
+        "oidc_conformant": client.oidc_conformant,
+        "jwt_configuration": {"alg": "RS256", "lifetime_in_seconds": client.id_token_lifetime},
+    })
+}
+
+fn client_path(id: &str) -> String {
+    format!(
+        "/dashboard/applications/{}",
+        percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
+fn render_new(
+    dash: Dash,
+    status: StatusCode,
+    fields: views::ClientSettingsFields,
+    error: Option<String>,
+) -> Result<Page, DashboardError> {
+    let html = Page::html(
+        status,
+        &views::NewApplicationPage {
+            layout: dash.layout("applications"),
+            options: views::ClientOptions::new(&fields),
+            settings: fields,
+            error,
+        },
+    )?;
+    Ok(dash.finish(html))
+}
+
+pub async fn get_new(dash: Dash) -> Result<Page, DashboardError> {
+    let blank = Client::new(
+        ClientId::new(String::new()),
+        TokenHash::of(""),
+        Timestamp(0),
+    );
+    let mut fields = settings_fields(&blank);
+    fields.app_type = "regular_web".to_owned();
+    render_new(dash, StatusCode::OK, fields, None)
+}
+
+/// The page that shows a new secret, once: the answer to the POST that made
+/// it, never stored or shown again.
+fn render_secret(
+    dash: Dash,
+    status: StatusCode,
+    client: &Client,
+    secret: &str,
+    created: bool,
+) -> Result<Page, DashboardError> {
+    let html = Page::html(
+        status,
+        &views::ClientSecretPage {
+            layout: dash.layout("applications"),
+            client_id: client.client_id.to_string(),
+            name: client.name.clone(),
+            secret: secret.to_owned(),
+            created,
+        },
+    )?;
+    Ok(dash.finish(html))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    AdminForm { dash, form }: AdminForm<Pairs>,
+) -> Result<Page, DashboardError> {
+    let now = state.clock.now();
+    let secret = secrets::client_secret();
+    let made = settings_patch(&form).and_then(|patch| {
+        Client::new(
+            ClientId::new(secrets::client_id()),
+            TokenHash::of(&secret),
+            now,
+        )
+        .apply(&patch)
+    });
+    let client = match made {
+        Ok(client) => client,
+        Err(e) => {
+            return render_new(
+                dash,
+                StatusCode::BAD_REQUEST,
+                settings_fields_of(&form),
+                Some(e.0),
+            )
+        }
+    };
+    let event = audit::api_operation(
+        format!("Create client {}", client.client_id),
+        &dash.admin.actor(),
+        &meta,
+        now,
+    )
+    .client(client.client_id.as_str())
+    .detail("settings", settings_detail(&client));
+    state.store.insert_client_audited(&client, &event).await?;
+    render_secret(dash, StatusCode::CREATED, &client, &secret, true)
+}
+
+pub async fn update_settings(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    AdminForm { dash, form }: AdminForm<Pairs>,
+) -> Result<Page, DashboardError> {
+    let current = find_client(&state, &id).await?;
+    let mut client = match settings_patch(&form).and_then(|patch| current.apply(&patch)) {
+        Ok(client) => client,
+        Err(e) => {
+            return render(
+                &state,
+                dash,
+                StatusCode::BAD_REQUEST,
+                &current,
+                Shown {
+                    fields: fields_of(&current),
+                    settings: Some(settings_fields_of(&form)),
+                    error: Some(e.0),
+                    notice: None,
+                },
+            )
+            .await
+        }
+    };
+    let now = state.clock.now();
+    client.updated_at = now;
+    let event = audit::api_operation(
+        format!("Update client {id}"),
+        &dash.admin.actor(),
+        &meta,
+        now,
+    )
+    .client(client.client_id.as_str())
+    .detail("settings", settings_detail(&client));
+    state.store.update_client(&client, Some(&event)).await?;
+    Ok(Page::redirect(
+        StatusCode::SEE_OTHER,
+        format!("{}?saved=settings", client_path(&id)),
+    ))
+}
+
+fn confirm_page(dash: Dash, client: &Client, rotating: bool) -> Result<Page, DashboardError> {
+    let path = client_path(client.client_id.as_str());
+    let (heading, what, action, button) = if rotating {
+        (
+            format!("Rotate the secret of {}?", client.name),
+            "A new client secret is made and shown once. The current secret stops working at once: \
+             every server using it must be given the new one."
+                .to_owned(),
+            format!("{path}/rotate-secret"),
+            "Rotate secret",
+        )
+    } else {
+        (
+            format!("Delete the application {}?", client.name),
+            "The application can no longer sign users in or get tokens, and its client grants are deleted. \
+             This cannot be undone."
+                .to_owned(),
+            format!("{path}/delete"),
+            "Delete application",
+        )
+    };
+    let html = Page::html(
+        StatusCode::OK,
+        &views::ConfirmPage {
+            layout: dash.layout("applications"),
+            crumb: "Applications",
+            crumb_link: "/dashboard/applications",
+            heading,
+            what,
+            facts: vec![
+                ("Name", client.name.clone()),
+                ("Client ID", client.client_id.to_string()),
+            ],
+            action,
+            cancel: path,
+            button,
+            danger: true,
+        },
+    )?;
+    Ok(dash.finish(html))
+}
+
+fn system_client() -> DashboardError {
+    DashboardError::bad_request("The Management API client made at first start cannot be deleted.")
+}
+
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    dash: Dash,
+    Path(id): Path<String>,
+) -> Result<Page, DashboardError> {
+    let client = find_client(&state, &id).await?;
+    if client.is_system {
+        return Err(system_client());
+    }
+    confirm_page(dash, &client, false)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    AdminForm { dash, .. }: AdminForm<EmptyForm>,
+) -> Result<Page, DashboardError> {
+    let Some(client) = state.store.client(&ClientId::from(id.as_str())).await? else {
+        // Already gone (a second click): nothing to do.
+        return Ok(Page::redirect(
+            StatusCode::SEE_OTHER,
+            "/dashboard/applications?deleted=1".to_owned(),
+        ));
+    };
+    if client.is_system {
+        return Err(system_client());
+    }
+    let now = state.clock.now();
+    let event = audit::api_operation(
+        format!("Delete client {id}"),
+        &dash.admin.actor(),
+        &meta,
+        now,
+    )
+    .client(client.client_id.as_str());
+    state
+        .store
+        .delete_client_audited(&client.client_id, &event)
+        .await?;
+    Ok(Page::redirect(
+        StatusCode::SEE_OTHER,
+        "/dashboard/applications?deleted=1".to_owned(),
+    ))
+}
+
+pub async fn confirm_rotate(
+    State(state): State<AppState>,
+    dash: Dash,
+    Path(id): Path<String>,
+) -> Result<Page, DashboardError> {
+    let client = find_client(&state, &id).await?;
+    confirm_page(dash, &client, true)
+}
+
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    AdminForm { dash, .. }: AdminForm<EmptyForm>,
+) -> Result<Page, DashboardError> {
+    let mut client = find_client(&state, &id).await?;
+    let secret = secrets::client_secret();
+    client.secret_hash = TokenHash::of(&secret);
+    let now = state.clock.now();
+    client.updated_at = now;
+    let event = audit::api_operation(
+        format!("Rotate the secret of client {id}"),
+        &dash.admin.actor(),
+        &meta,
+        now,
+    )
+    .client(client.client_id.as_str());
+    state
+        .store
+        .set_client_secret(&client.client_id, &client.secret_hash, now, &event)
+        .await?;
+    render_secret(dash, StatusCode::OK, &client, &secret, false)
 }

@@ -56,6 +56,26 @@ impl From<crate::flows::FlowError> for DashboardError {
     }
 }
 
+/// A value the domain refused, where no form can show it: 400 with its reason.
+impl From<grantor_domain::ValidationError> for DashboardError {
+    fn from(e: grantor_domain::ValidationError) -> Self {
+        Self::bad_request(e.0)
+    }
+}
+
+/// Every password-hashing place is taken: 503, try again.
+impl From<crate::password::HashError> for DashboardError {
+    fn from(e: crate::password::HashError) -> Self {
+        match e {
+            crate::password::HashError::Busy(_) => Self::Status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many password operations are in progress. Try again in a moment.".into(),
+            ),
+            crate::password::HashError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
 impl From<grantor_store::StoreError> for DashboardError {
     fn from(e: grantor_store::StoreError) -> Self {
         Self::Internal(anyhow::Error::new(e))

@@ -1,24 +1,33 @@
 //! The dashboard (`/dashboard`, CONTRACT §5): server-rendered pages for the
 //! dashboard administrator, working without JavaScript. User Management ›
-//! Users (with the Authorized Applications, Sessions and Devices tabs),
-//! Applications (refresh-token settings) and Tenant Settings › Advanced.
+//! Users (create, edit, set a password, block, unblock, delete, and the
+//! Authorized Applications, Sessions and Devices tabs), Applications (create,
+//! settings, refresh-token settings, rotate the secret, delete), APIs
+//! (create, edit, delete), Tenant Settings › Advanced, Log Streams, SSF
+//! Streams, Signing Keys and Logs (the audit log and each event).
 //!
 //! Handlers parse, call the same flow or store operation as the Management
 //! API, and render an askama template (`templates/dashboard/`). Every page
 //! needs a signed-in administrator ([`Dash`]); every POST goes through
 //! [`AdminForm`], which refuses it with 403 unless the double-submit CSRF
 //! token matches, before the handler runs. Every revocation goes through
-//! `flows::revocation`, after a confirmation page that says what it covers.
+//! `flows::revocation`, after a confirmation page that says what it covers;
+//! deleting anything and rotating a secret are confirmed first as well.
+//! Every change is audited in its own transaction, with the administrator
+//! as the actor.
 //! Every response carries no-store, anti-framing and a strict CSP, set once
 //! by [`security_headers`]; the one stylesheet is served from here.
 
+mod apis;
 mod applications;
 mod error;
 mod log_streams;
+mod logs;
 mod session;
 mod signing_keys;
 mod ssf_streams;
 mod tenant_settings;
+mod user_changes;
 mod users;
 mod views;
 
@@ -46,7 +55,28 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard/static/dashboard.css", get(get_stylesheet))
         .route("/dashboard/ssf-streams", get(ssf_streams::list_streams))
         .route("/dashboard/users", get(users::list_users))
+        .route(
+            "/dashboard/users/new",
+            get(user_changes::get_new).post(user_changes::create),
+        )
         .route("/dashboard/users/{id}", get(users::get_details))
+        .route(
+            "/dashboard/users/{id}/edit",
+            get(user_changes::get_edit).post(user_changes::edit),
+        )
+        .route(
+            "/dashboard/users/{id}/password",
+            get(user_changes::get_password).post(user_changes::set_password),
+        )
+        .route(
+            "/dashboard/users/{id}/block",
+            get(user_changes::confirm_block).post(user_changes::block),
+        )
+        .route("/dashboard/users/{id}/unblock", post(user_changes::unblock))
+        .route(
+            "/dashboard/users/{id}/delete",
+            get(user_changes::confirm_delete).post(user_changes::delete),
+        )
         .route(
             "/dashboard/users/{id}/authorized-applications",
             get(users::get_authorized_applications),
@@ -70,8 +100,34 @@ pub fn routes() -> Router<AppState> {
             get(applications::list_applications),
         )
         .route(
+            "/dashboard/applications/new",
+            get(applications::get_new).post(applications::create),
+        )
+        .route(
             "/dashboard/applications/{id}",
             get(applications::get_application).post(applications::update_application),
+        )
+        .route(
+            "/dashboard/applications/{id}/settings",
+            post(applications::update_settings),
+        )
+        .route(
+            "/dashboard/applications/{id}/rotate-secret",
+            get(applications::confirm_rotate).post(applications::rotate_secret),
+        )
+        .route(
+            "/dashboard/applications/{id}/delete",
+            get(applications::confirm_delete).post(applications::delete),
+        )
+        .route("/dashboard/apis", get(apis::list_apis))
+        .route("/dashboard/apis/new", get(apis::get_new).post(apis::create))
+        .route(
+            "/dashboard/apis/{id}",
+            get(apis::get_api).post(apis::update),
+        )
+        .route(
+            "/dashboard/apis/{id}/delete",
+            get(apis::confirm_delete).post(apis::delete),
         )
         .route(
             "/dashboard/tenant-settings",
@@ -82,6 +138,8 @@ pub fn routes() -> Router<AppState> {
             get(tenant_settings::get_advanced).post(tenant_settings::update_advanced),
         )
         .route("/dashboard/log-streams", get(log_streams::list_log_streams))
+        .route("/dashboard/logs", get(logs::list_logs))
+        .route("/dashboard/logs/{id}", get(logs::get_log))
         .route(
             "/dashboard/signing-keys",
             get(signing_keys::list_signing_keys),

@@ -52,6 +52,7 @@ fn page_request(page: i64) -> PageRequest {
 pub struct ListQuery {
     q: Option<String>,
     page: Option<String>,
+    deleted: Option<String>,
 }
 
 pub async fn list_users(
@@ -100,6 +101,7 @@ pub async fn list_users(
         &views::UsersPage {
             layout: dash.layout("users"),
             q: &q,
+            notice: query.deleted.is_some().then_some("User deleted."),
             rows,
             pager,
         },
@@ -189,10 +191,21 @@ fn after_revocation(user_id: &UserId, tab: &str, kind: &str, receipt: &Revocatio
     )
 }
 
+/// What a change on the Details tab did (see `user_changes::change_notice`).
+#[derive(Deserialize)]
+pub struct DetailsQuery {
+    done: Option<String>,
+    tokens: Option<String>,
+    at_least: Option<String>,
+    devices: Option<String>,
+    sessions: Option<String>,
+}
+
 pub async fn get_details(
     State(state): State<AppState>,
     dash: Dash,
     Path(id): Path<String>,
+    Query(query): Query<DetailsQuery>,
 ) -> Result<Page, DashboardError> {
     let user = find_user(&state, &id).await?;
     let yes_no = |b: bool| if b { "Yes" } else { "No" }.to_owned();
@@ -202,6 +215,15 @@ pub async fn get_details(
         ("Email verified", yes_no(user.email_verified)),
         ("Name", user.name.clone()),
         ("Nickname", user.nickname.clone()),
+        ("Given name", user.given_name.clone().unwrap_or_default()),
+        ("Family name", user.family_name.clone().unwrap_or_default()),
+        ("Username", user.username.clone().unwrap_or_default()),
+        ("Picture", user.picture.clone().unwrap_or_default()),
+        (
+            "Phone number",
+            user.phone_number.clone().unwrap_or_default(),
+        ),
+        ("Phone verified", yes_no(user.phone_verified)),
         ("Connection", user.connection.clone()),
         ("Blocked", yes_no(user.blocked)),
         ("Created", when(user.created_at)),
@@ -212,6 +234,8 @@ pub async fn get_details(
             user.last_ip.clone().unwrap_or_else(|| "—".to_owned()),
         ),
         ("Logins", user.logins_count.to_string()),
+        ("App metadata", user.app_metadata.clone()),
+        ("User metadata", user.user_metadata.clone()),
     ];
     let html = Page::html(
         StatusCode::OK,
@@ -220,6 +244,14 @@ pub async fn get_details(
             user: header(&user),
             tab: "details",
             details,
+            blocked: user.blocked,
+            notice: super::user_changes::change_notice(
+                query.done.as_deref(),
+                query.tokens.as_deref(),
+                query.at_least.as_deref(),
+                query.devices.as_deref(),
+                query.sessions.as_deref(),
+            ),
         },
     )?;
     Ok(dash.finish(html))
@@ -603,6 +635,7 @@ async fn confirm(
             facts: revocable.facts,
             action,
             cancel: format!("{}/{}", user_path(&user.user_id), revocable.tab),
+            button: "Revoke",
         },
     )?;
     Ok(dash.finish(html))

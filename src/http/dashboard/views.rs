@@ -81,6 +81,7 @@ pub struct UserRow {
 pub struct UsersPage<'a> {
     pub layout: Layout<'a>,
     pub q: &'a str,
+    pub notice: Option<&'static str>,
     pub rows: Vec<UserRow>,
     pub pager: Pager,
 }
@@ -99,6 +100,49 @@ pub struct UserDetailsPage<'a> {
     pub user: UserHeader,
     pub tab: &'static str,
     pub details: Vec<(&'static str, String)>,
+    pub blocked: bool,
+    pub notice: Option<String>,
+}
+
+/// The profile form's values, as shown (and as typed, after an error).
+pub struct UserFields {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub nickname: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub username: String,
+    pub picture: String,
+    pub phone_number: String,
+    pub email_verified: bool,
+    pub phone_verified: bool,
+    pub app_metadata: String,
+    pub user_metadata: String,
+}
+
+/// Create a user, or edit one's profile.
+#[derive(Template)]
+#[template(path = "dashboard/user_form.html")]
+pub struct UserFormPage<'a> {
+    pub layout: Layout<'a>,
+    pub creating: bool,
+    pub heading: String,
+    pub fields: UserFields,
+    pub action: String,
+    pub cancel: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/user_password.html")]
+pub struct UserPasswordPage<'a> {
+    pub layout: Layout<'a>,
+    pub user: UserHeader,
+    pub tab: &'static str,
+    pub action: String,
+    pub cancel: String,
+    pub error: Option<String>,
 }
 
 pub struct GrantRow {
@@ -211,6 +255,25 @@ pub struct ConfirmRevokePage<'a> {
     pub facts: Vec<(&'static str, String)>,
     pub action: String,
     pub cancel: String,
+    /// The label of the confirming button.
+    pub button: &'static str,
+}
+
+/// "Are you sure?" outside a user's page (deleting an application or an
+/// API, rotating a secret): what it does, then a POST form.
+#[derive(Template)]
+#[template(path = "dashboard/confirm.html")]
+pub struct ConfirmPage<'a> {
+    pub layout: Layout<'a>,
+    pub crumb: &'static str,
+    pub crumb_link: &'static str,
+    pub heading: String,
+    pub what: String,
+    pub facts: Vec<(&'static str, String)>,
+    pub action: String,
+    pub cancel: String,
+    pub button: &'static str,
+    pub danger: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -232,6 +295,73 @@ pub struct ApplicationsPage<'a> {
     pub layout: Layout<'a>,
     pub rows: Vec<ApplicationRow>,
     pub pager: Pager,
+    pub notice: Option<&'static str>,
+}
+
+/// The settings form's values, as shown (and as typed, after an error).
+pub struct ClientSettingsFields {
+    pub name: String,
+    pub description: String,
+    pub app_type: String,
+    pub token_endpoint_auth_method: String,
+    /// One URL a line.
+    pub callbacks: String,
+    pub allowed_logout_urls: String,
+    pub web_origins: String,
+    pub allowed_origins: String,
+    pub grant_types: Vec<String>,
+    pub is_first_party: bool,
+    pub oidc_conformant: bool,
+    pub jwt_lifetime_in_seconds: String,
+}
+
+/// The choices of the settings form's selects and checkboxes, each with
+/// whether it is chosen.
+pub struct ClientOptions {
+    pub app_types: Vec<(&'static str, bool)>,
+    pub auth_methods: Vec<(&'static str, bool)>,
+    pub grant_types: Vec<(&'static str, bool)>,
+}
+
+impl ClientOptions {
+    pub fn new(fields: &ClientSettingsFields) -> Self {
+        use grantor_domain::client::{APP_TYPES, KNOWN_GRANT_TYPES};
+        Self {
+            app_types: APP_TYPES
+                .iter()
+                .map(|t| (*t, fields.app_type == *t))
+                .collect(),
+            auth_methods: ["none", "client_secret_post", "client_secret_basic"]
+                .into_iter()
+                .map(|m| (m, fields.token_endpoint_auth_method == m))
+                .collect(),
+            grant_types: KNOWN_GRANT_TYPES
+                .iter()
+                .map(|g| (*g, fields.grant_types.iter().any(|f| f == g)))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/application_new.html")]
+pub struct NewApplicationPage<'a> {
+    pub layout: Layout<'a>,
+    pub settings: ClientSettingsFields,
+    pub options: ClientOptions,
+    pub error: Option<String>,
+}
+
+/// A new client secret, shown once.
+#[derive(Template)]
+#[template(path = "dashboard/application_secret.html")]
+pub struct ClientSecretPage<'a> {
+    pub layout: Layout<'a>,
+    pub client_id: String,
+    pub name: String,
+    pub secret: String,
+    /// Made with a new application (else by a rotation).
+    pub created: bool,
 }
 
 /// The refresh-token form's values, as shown (and as typed, after an error).
@@ -267,10 +397,109 @@ pub struct ApplicationPage<'a> {
     pub name: String,
     pub facts: Vec<(&'static str, String)>,
     pub fields: ApplicationFields,
+    pub settings: ClientSettingsFields,
+    pub options: ClientOptions,
+    pub is_system: bool,
     /// The newest back-channel logout deliveries to this application.
     pub deliveries: Vec<DeliveryRow>,
     pub error: Option<String>,
     pub notice: Option<&'static str>,
+}
+
+// ---------------------------------------------------------------------------
+// APIs
+// ---------------------------------------------------------------------------
+
+pub struct ApiRow {
+    pub id: String,
+    pub name: String,
+    pub identifier: String,
+    pub scopes: usize,
+    pub is_system: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/apis.html")]
+pub struct ApisPage<'a> {
+    pub layout: Layout<'a>,
+    pub rows: Vec<ApiRow>,
+    pub pager: Pager,
+    pub notice: Option<&'static str>,
+}
+
+/// The API form's values, as shown (and as typed, after an error).
+pub struct ApiFields {
+    pub identifier: String,
+    pub name: String,
+    /// One scope a line: value, a space, description.
+    pub scopes: String,
+    pub signing_alg: String,
+    pub token_lifetime: String,
+    pub token_lifetime_for_web: String,
+    pub allow_offline_access: bool,
+    pub skip_consent: bool,
+}
+
+/// Create an API, or view and edit one (read-only for the system API).
+#[derive(Template)]
+#[template(path = "dashboard/api.html")]
+pub struct ApiPage<'a> {
+    pub layout: Layout<'a>,
+    pub id: String,
+    pub creating: bool,
+    pub is_system: bool,
+    pub heading: String,
+    /// Each algorithm, and whether it is the one chosen.
+    pub algs: Vec<(&'static str, bool)>,
+    pub fields: ApiFields,
+    pub error: Option<String>,
+    pub notice: Option<&'static str>,
+}
+
+// ---------------------------------------------------------------------------
+// Logs
+// ---------------------------------------------------------------------------
+
+pub struct LogRow {
+    pub log_id: String,
+    pub date: String,
+    pub type_code: String,
+    pub type_label: &'static str,
+    pub description: String,
+    pub user: String,
+    pub client: String,
+    pub actor: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/logs.html")]
+pub struct LogsPage<'a> {
+    pub layout: Layout<'a>,
+    /// Every type code, its name, and whether it is the filter.
+    pub types: Vec<(&'static str, &'static str, bool)>,
+    pub user_id: String,
+    pub client_id: String,
+    pub until: String,
+    pub filtered: bool,
+    pub rows: Vec<LogRow>,
+    pub pager: Pager,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/log.html")]
+pub struct LogPage<'a> {
+    pub layout: Layout<'a>,
+    pub log_id: String,
+    pub description: String,
+    pub fields: Vec<(&'static str, String)>,
+    /// `details.actor`, member by member.
+    pub actor: Vec<(String, String)>,
+    /// `details.receipt` (a revocation's), member by member.
+    pub receipt: Vec<(String, String)>,
+    /// The other members of `details`.
+    pub other: Vec<(String, String)>,
+    pub details_json: String,
 }
 
 // ---------------------------------------------------------------------------
@@ -292,6 +521,16 @@ pub struct TenantAdvancedPage<'a> {
 /// An instant as `2026-11-01 14:03 UTC`.
 pub fn when(at: Timestamp) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(at.unix_seconds())
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "—".to_owned())
+}
+
+/// An instant to the second, `2026-11-01 14:03:27 UTC` (the log).
+pub fn when_seconds(at: Timestamp) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     time::OffsetDateTime::from_unix_timestamp(at.unix_seconds())
         .ok()
         .and_then(|t| t.format(&format).ok())

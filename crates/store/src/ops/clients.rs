@@ -160,6 +160,19 @@ impl Backend {
         Ok(())
     }
 
+    /// Inserts the client and `event` in one transaction.
+    pub async fn insert_client_audited(
+        &self,
+        client: &Client,
+        event: &LogEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_client_in(&mut tx, client).await?;
+        super::logs::insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn client(&self, client_id: &ClientId) -> StoreResult<Option<Client>> {
         let row: Option<ClientRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM clients WHERE client_id = $1"
@@ -259,12 +272,37 @@ impl Backend {
 
     /// Deletes a client and, through foreign keys, its client grants.
     pub async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
+        self.delete_client_with(client_id, None).await
+    }
+
+    /// Deletes a client as [`Self::delete_client`] does and, when it was
+    /// there, writes `event` in the same transaction.
+    pub async fn delete_client_audited(
+        &self,
+        client_id: &ClientId,
+        event: &LogEvent,
+    ) -> StoreResult<bool> {
+        self.delete_client_with(client_id, Some(event)).await
+    }
+
+    async fn delete_client_with(
+        &self,
+        client_id: &ClientId,
+        event: Option<&LogEvent>,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
+        if let Some(event) = event {
+            // Written first, so the event still names the client.
+            super::logs::insert_event_in(&mut tx, event).await?;
+        }
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1 AND is_system = FALSE")
             .bind(client_id.as_str())
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(true)
     }
 }

@@ -143,6 +143,10 @@ fn filter_sql(f: &LogFilter) -> (String, Vec<&str>) {
         params.push(after.as_str());
         clauses.push(format!("log_id > ${}", params.len()));
     }
+    if let Some(before) = &f.before_id {
+        params.push(before.as_str());
+        clauses.push(format!("log_id < ${}", params.len()));
+    }
     let sql = if clauses.is_empty() {
         String::new()
     } else {

@@ -2,7 +2,7 @@ use grantor_domain::{ResourceServer, ScopeDefinition, SigningAlg, Timestamp};
 use sqlx::FromRow;
 
 use super::{Backend, Conn};
-use crate::{Page, PageRequest, StoreError, StoreResult};
+use crate::{LogEvent, Page, PageRequest, StoreError, StoreResult};
 
 const COLUMNS: &str = "id, name, identifier, scopes, signing_alg, allow_offline_access, skip_consent_for_verifiable_first_party_clients, token_lifetime, token_lifetime_for_web, is_system, created_at, updated_at";
 
@@ -123,8 +123,28 @@ impl Backend {
     }
 
     pub async fn insert_resource_server(&self, rs: &ResourceServer) -> StoreResult<()> {
+        self.insert_resource_server_with(rs, None).await
+    }
+
+    /// Inserts the API and `event` in one transaction.
+    pub async fn insert_resource_server_audited(
+        &self,
+        rs: &ResourceServer,
+        event: &LogEvent,
+    ) -> StoreResult<()> {
+        self.insert_resource_server_with(rs, Some(event)).await
+    }
+
+    async fn insert_resource_server_with(
+        &self,
+        rs: &ResourceServer,
+        event: Option<&LogEvent>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         insert_resource_server_in(&mut tx, rs).await?;
+        if let Some(event) = event {
+            super::logs::insert_event_in(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -202,6 +222,23 @@ impl Backend {
     }
 
     pub async fn update_resource_server(&self, rs: &ResourceServer) -> StoreResult<()> {
+        self.update_resource_server_with(rs, None).await
+    }
+
+    /// Updates the API and writes `event` in one transaction.
+    pub async fn update_resource_server_audited(
+        &self,
+        rs: &ResourceServer,
+        event: &LogEvent,
+    ) -> StoreResult<()> {
+        self.update_resource_server_with(rs, Some(event)).await
+    }
+
+    async fn update_resource_server_with(
+        &self,
+        rs: &ResourceServer,
+        event: Option<&LogEvent>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE resource_servers SET name = $2, scopes = $3, signing_alg = $4, allow_offline_access = $5, skip_consent_for_verifiable_first_party_clients = $6, token_lifetime = $7, token_lifetime_for_web = $8, updated_at = $9 WHERE id = $1",
@@ -220,6 +257,9 @@ impl Backend {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        if let Some(event) = event {
+            super::logs::insert_event_in(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -229,6 +269,24 @@ impl Backend {
     /// same transaction, so token requests without an audience then get the
     /// "no default audience" answer instead of a dangling one.
     pub async fn delete_resource_server(&self, id: &str) -> StoreResult<bool> {
+        self.delete_resource_server_with(id, None).await
+    }
+
+    /// Deletes an API as [`Self::delete_resource_server`] does and, when it
+    /// was there, writes `event` in the same transaction.
+    pub async fn delete_resource_server_audited(
+        &self,
+        id: &str,
+        event: &LogEvent,
+    ) -> StoreResult<bool> {
+        self.delete_resource_server_with(id, Some(event)).await
+    }
+
+    async fn delete_resource_server_with(
+        &self,
+        id: &str,
+        event: Option<&LogEvent>,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE tenant SET default_audience = '' WHERE default_audience IN (SELECT identifier FROM resource_servers WHERE id = $1 AND is_system = FALSE)")
             .bind(id)
@@ -238,7 +296,13 @@ impl Backend {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some(event) = event {
+            super::logs::insert_event_in(&mut tx, event).await?;
+        }
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(true)
     }
 }

@@ -2,7 +2,7 @@ use grantor_domain::{Timestamp, User, UserId};
 use sqlx::FromRow;
 
 use super::{Backend, Conn};
-use crate::{Page, PageRequest, StoreError, StoreResult, UserFilter};
+use crate::{LogEvent, Page, PageRequest, StoreError, StoreResult, UserFilter};
 
 const COLUMNS: &str = "user_id, connection, email, email_verified, username, name, nickname, picture, given_name, family_name, blocked, app_metadata, user_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count, phone_number, phone_verified";
 
@@ -164,8 +164,29 @@ const FILTER: &str = "($1 IS NULL OR email = $1) AND ($2 IS NULL OR email LIKE $
 
 impl Backend {
     pub async fn insert_user(&self, u: &User) -> StoreResult<()> {
+        self.write_user(u, true, None).await
+    }
+
+    /// Inserts the user and `event` in one transaction.
+    pub async fn insert_user_audited(&self, u: &User, event: &LogEvent) -> StoreResult<()> {
+        self.write_user(u, true, Some(event)).await
+    }
+
+    async fn write_user(
+        &self,
+        u: &User,
+        insert: bool,
+        event: Option<&LogEvent>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        insert_users_in(&mut tx, std::slice::from_ref(u)).await?;
+        if insert {
+            insert_users_in(&mut tx, std::slice::from_ref(u)).await?;
+        } else {
+            update_user_in(&mut tx, u).await?;
+        }
+        if let Some(event) = event {
+            super::logs::insert_event_in(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -217,10 +238,12 @@ impl Backend {
     }
 
     pub async fn update_user(&self, u: &User) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        update_user_in(&mut tx, u).await?;
-        tx.commit().await?;
-        Ok(())
+        self.write_user(u, false, None).await
+    }
+
+    /// Updates the user and writes `event` in one transaction.
+    pub async fn update_user_audited(&self, u: &User, event: &LogEvent) -> StoreResult<()> {
+        self.write_user(u, false, Some(event)).await
     }
 
     pub async fn delete_user(&self, user_id: &UserId) -> StoreResult<bool> {
