@@ -474,6 +474,7 @@ fn settings_fields(client: &Client) -> views::ClientSettingsFields {
         grant_types: client.grant_types.clone(),
         is_first_party: client.is_first_party,
         oidc_conformant: client.oidc_conformant,
+        require_proof_of_possession: client.require_proof_of_possession,
         jwt_lifetime_in_seconds: client.id_token_lifetime.to_string(),
     }
 }
@@ -491,6 +492,7 @@ fn settings_fields_of(form: &Pairs) -> views::ClientSettingsFields {
         grant_types: form.all("grant_types"),
         is_first_party: form.checked("is_first_party"),
         oidc_conformant: form.checked("oidc_conformant"),
+        require_proof_of_possession: form.checked("require_proof_of_possession"),
         jwt_lifetime_in_seconds: form.text("jwt_lifetime_in_seconds"),
     }
 }
@@ -524,6 +526,7 @@ fn settings_patch(form: &Pairs) -> Result<ClientPatch, ValidationError> {
         id_token_secret_encoded: None,
         refresh_token: None,
         backchannel_logout_urls: None,
+        require_proof_of_possession: Some(form.checked("require_proof_of_possession")),
     })
 }
 

@@ -312,6 +312,7 @@ pub struct ClientSettingsFields {
     pub grant_types: Vec<String>,
     pub is_first_party: bool,
     pub oidc_conformant: bool,
+    pub require_proof_of_possession: bool,
     pub jwt_lifetime_in_seconds: String,
 }
 
