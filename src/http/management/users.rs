@@ -233,7 +233,7 @@ pub struct ByEmailQuery {
     tag = "users",
     params(ByEmailQuery, crate::http::management::FieldParams),
     responses(
-        (status = 200, description = "The users with that e-mail (an array)", body = Object),
+        (status = 200, description = "The users with that e-mail (an array)", body = Vec<Object>),
         (status = 400, description = "Missing `email`", body = crate::http::management::openapi::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
         (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
