@@ -203,7 +203,11 @@ fn each_operation(doc: &Value) -> Vec<(String, String, Value)> {
     let mut all = Vec::new();
     for (path, methods) in operations(doc) {
         for method in methods {
-            all.push((method.clone(), path.clone(), doc["paths"][&path][&method].clone()));
+            all.push((
+                method.clone(),
+                path.clone(),
+                doc["paths"][&path][&method].clone(),
+            ));
         }
     }
     all
@@ -246,7 +250,9 @@ fn matches(doc: &Value, schema: &Value, value: &Value) -> bool {
             let required = schema["required"].as_array().into_iter().flatten();
             let closed = schema["additionalProperties"] == Value::Bool(false);
             let properties = &schema["properties"];
-            required.into_iter().all(|r| object.contains_key(r.as_str().unwrap()))
+            required
+                .into_iter()
+                .all(|r| object.contains_key(r.as_str().unwrap()))
                 && (!closed || object.keys().all(|k| properties.get(k).is_some()))
                 && object
                     .iter()

@@ -137,9 +137,17 @@ const LISTS: &[(&str, &str, Paging)] = &[
     ("list_clients", "clients", Paging::Offset),
     ("list_users", "users", Paging::Offset),
     ("list_resource_servers", "resource_servers", Paging::Offset),
-    ("list_client_grants", "client_grants", Paging::OffsetOrCheckpoint),
+    (
+        "list_client_grants",
+        "client_grants",
+        Paging::OffsetOrCheckpoint,
+    ),
     ("list_grants", "grants", Paging::Offset),
-    ("list_device_credentials", "device_credentials", Paging::Offset),
+    (
+        "list_device_credentials",
+        "device_credentials",
+        Paging::Offset,
+    ),
     ("list_deliveries", "deliveries", Paging::Offset),
     // `from`/`take` on the logs answer a bare array, as Auth0's do.
     ("list_logs", "logs", Paging::Offset),
@@ -350,8 +358,7 @@ fn add_links(doc: &mut Value, path_params: &BTreeMap<String, Vec<String>>) {
                 continue;
             };
             let id = op["operationId"].as_str().unwrap_or_default();
-            let Some((_, member, targets)) = CREATES.iter().find(|(op_id, ..)| *op_id == id)
-            else {
+            let Some((_, member, targets)) = CREATES.iter().find(|(op_id, ..)| *op_id == id) else {
                 continue;
             };
             let mut links = Map::new();
