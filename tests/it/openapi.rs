@@ -264,6 +264,19 @@ fn matches(doc: &Value, schema: &Value, value: &Value) -> bool {
     }
 }
 
+fn collect_refs(schema: &Value, refs: &mut Vec<String>) {
+    match schema {
+        Value::Object(object) => {
+            if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+                refs.push(reference.to_owned());
+            }
+            object.values().for_each(|v| collect_refs(v, refs));
+        }
+        Value::Array(values) => values.iter().for_each(|v| collect_refs(v, refs)),
+        _ => {}
+    }
+}
+
 both_databases! {
     async fn every_operation_documents_every_error_it_can_answer(db: Backend) {
         let app = spawn_app(db).await;
@@ -334,6 +347,25 @@ both_databases! {
                 assert!(schema["properties"]["next"].is_object(), "{name}");
             }
         }
+        // `fields` may drop any member, so what it filters requires none.
+        for (method, path, op) in each_operation(&doc) {
+            let fields = op["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == "fields");
+            if !fields {
+                continue;
+            }
+            let mut refs = Vec::new();
+            collect_refs(answer_schema(&op, "200"), &mut refs);
+            for reference in refs {
+                let name = reference.rsplit('/').next().unwrap();
+                let schema = &doc["components"]["schemas"][name];
+                assert!(schema.is_object(), "{method} {path}: {reference}");
+                assert!(schema.get("required").is_none(), "{method} {path}: {name} requires members that `fields` may drop");
+            }
+        }
+        let session = answer_schema(&doc["paths"]["/sessions/{id}"]["get"], "200");
+        assert_eq!(session["$ref"], "#/components/schemas/Session.fields");
+        assert!(!doc["components"]["schemas"]["Session"]["required"].as_array().unwrap().is_empty(), "the unfiltered one keeps them");
+
         let client_grants = &doc["paths"]["/client-grants"]["get"];
         assert_eq!(answer_schema(client_grants, "200")["oneOf"].as_array().unwrap().len(), 3, "offset, envelope, checkpoint");
 

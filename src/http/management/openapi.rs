@@ -7,7 +7,7 @@
 //! handlers share: the document's header, the bearer security scheme, the
 //! error body, and the handler that serves the document.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::{Extension, Json};
@@ -241,6 +241,7 @@ pub fn complete(mut doc: Value) -> Value {
     let mut path_params: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut item_schemas: BTreeMap<String, Value> = BTreeMap::new();
     let components = doc["components"]["schemas"].clone();
+    let mut partials = BTreeSet::new();
     if let Some(paths) = doc["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
             for method in METHODS {
@@ -281,12 +282,67 @@ pub fn complete(mut doc: Value) -> Value {
                     item_schemas.insert(id.clone(), items.clone());
                     *ok = list_schema(key, items, *paging);
                 }
+                let filtered = op["parameters"].as_array().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p["in"] == "query" && p["name"] == "fields")
+                });
+                if filtered {
+                    if let Some(ok) =
+                        op.pointer_mut("/responses/200/content/application~1json/schema")
+                    {
+                        partial_refs(ok, &mut partials);
+                    }
+                }
                 path_params.insert(id, params);
             }
         }
     }
     add_links(&mut doc, &path_params);
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        for name in partials {
+            let Some(mut partial) = schemas.get(&name).cloned() else {
+                continue;
+            };
+            if let Some(object) = partial.as_object_mut() {
+                object.remove("required");
+                object.insert(
+                    "description".into(),
+                    json!(format!(
+                        "`{name}`, of which `fields` may have kept only some members"
+                    )),
+                );
+            }
+            schemas.insert(format!("{name}{PARTIAL}"), partial);
+        }
+    }
     doc
+}
+
+/// The suffix of a schema that `fields` has filtered: the same members, none required.
+const PARTIAL: &str = ".fields";
+
+/// Points every component `schema` refers to at its `fields`-filtered copy,
+/// named in `partials` for [`complete`] to make.
+fn partial_refs(schema: &mut Value, partials: &mut BTreeSet<String>) {
+    match schema {
+        Value::Object(object) => {
+            if let Some(Value::String(reference)) = object.get_mut("$ref") {
+                if let Some(name) = reference.strip_prefix("#/components/schemas/") {
+                    if !name.ends_with(PARTIAL) {
+                        partials.insert(name.to_owned());
+                        reference.push_str(PARTIAL);
+                    }
+                }
+                return;
+            }
+            // A list's envelope is written inline, so only its items change.
+            object
+                .values_mut()
+                .for_each(|value| partial_refs(value, partials));
+        }
+        Value::Array(values) => values.iter_mut().for_each(|v| partial_refs(v, partials)),
+        _ => {}
+    }
 }
 
 /// The schema of one item of a list whose `200` currently says `schema`: the
