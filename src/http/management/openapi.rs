@@ -100,13 +100,13 @@ pub async fn get_openapi(Extension(document): Extension<Document>) -> Json<Value
 const COMMON_ERRORS: &[(&str, &str)] = &[
     (
         "400",
-        "Bad request: a query parameter or path segment that fails validation (also an encoded NUL anywhere in the target)",
+        "Bad request: a query parameter, path segment or body that fails validation (also an encoded NUL anywhere in the target)",
     ),
     ("401", "Missing or invalid bearer token"),
     ("403", "The token lacks the scope the operation needs"),
     (
         "429",
-        "Rate limited (`Retry-After` and `X-RateLimit-*` headers), or every password-hashing place is taken",
+        "Rate limited (`Retry-After` and `X-RateLimit-*` headers), or, where a password is hashed, every hashing place is taken (`Retry-After`)",
     ),
 ];
 
@@ -239,7 +239,6 @@ pub fn complete(mut doc: Value) -> Value {
     });
     // Path parameter names by operation id, for the links.
     let mut path_params: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut item_schemas: BTreeMap<String, Value> = BTreeMap::new();
     let components = doc["components"]["schemas"].clone();
     let mut partials = BTreeSet::new();
     if let Some(paths) = doc["paths"].as_object_mut() {
@@ -276,11 +275,11 @@ pub fn complete(mut doc: Value) -> Value {
                         responses.insert(status.to_owned(), response);
                     }
                 }
-                if let Some((_, key, paging)) = LISTS.iter().find(|(op_id, ..)| *op_id == id) {
-                    let ok = &mut responses["200"]["content"]["application/json"]["schema"];
-                    let items = list_items(ok, key, &components);
-                    item_schemas.insert(id.clone(), items.clone());
-                    *ok = list_schema(key, items, *paging);
+                let list = LISTS.iter().find(|(op_id, ..)| *op_id == id);
+                if let (Some((_, key, paging)), Some(ok)) = (list, responses.get_mut("200")) {
+                    let schema = &mut ok["content"]["application/json"]["schema"];
+                    let items = list_items(schema, key, &components);
+                    *schema = list_schema(key, items, *paging);
                 }
                 let filtered = op["parameters"].as_array().is_some_and(|ps| {
                     ps.iter()
