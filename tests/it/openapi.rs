@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::both_databases;
 use crate::support::{read, spawn_app, TestApp};
@@ -196,4 +196,271 @@ fn management_routes_are_only_added_through_the_described_table() {
         table.contains(".routes(routes!("),
         "mod.rs builds the table with routes!"
     );
+}
+
+/// The `(method, path, operation)` of every described operation.
+fn each_operation(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut all = Vec::new();
+    for (path, methods) in operations(doc) {
+        for method in methods {
+            all.push((
+                method.clone(),
+                path.clone(),
+                doc["paths"][&path][&method].clone(),
+            ));
+        }
+    }
+    all
+}
+
+fn path_params(op: &Value) -> Vec<String> {
+    op["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["in"] == "path")
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The schema of `op`'s JSON answer with `status`.
+fn answer_schema<'a>(op: &'a Value, status: &str) -> &'a Value {
+    &op["responses"][status]["content"]["application/json"]["schema"]
+}
+
+/// A structural check of `value` against the (small) schemas the list and
+/// error descriptions use: `type`, `required`, `additionalProperties: false`,
+/// `oneOf` (exactly one branch), `$ref` to a component.
+fn matches(doc: &Value, schema: &Value, value: &Value) -> bool {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap();
+        return matches(doc, &doc["components"]["schemas"][name], value);
+    }
+    if let Some(branches) = schema["oneOf"].as_array() {
+        return branches.iter().filter(|b| matches(doc, b, value)).count() == 1;
+    }
+    match schema["type"].as_str() {
+        Some("array") => value
+            .as_array()
+            .is_some_and(|items| items.iter().all(|i| matches(doc, &schema["items"], i))),
+        Some("object") => {
+            let Some(object) = value.as_object() else {
+                return false;
+            };
+            let required = schema["required"].as_array().into_iter().flatten();
+            let closed = schema["additionalProperties"] == Value::Bool(false);
+            let properties = &schema["properties"];
+            required
+                .into_iter()
+                .all(|r| object.contains_key(r.as_str().unwrap()))
+                && (!closed || object.keys().all(|k| properties.get(k).is_some()))
+                && object
+                    .iter()
+                    .all(|(k, v)| properties.get(k).is_none_or(|s| matches(doc, s, v)))
+        }
+        Some("integer") => value.is_i64() || value.is_u64(),
+        Some("string") => value.is_string(),
+        _ => true,
+    }
+}
+
+fn collect_refs(schema: &Value, refs: &mut Vec<String>) {
+    match schema {
+        Value::Object(object) => {
+            if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+                refs.push(reference.to_owned());
+            }
+            object.values().for_each(|v| collect_refs(v, refs));
+        }
+        Value::Array(values) => values.iter().for_each(|v| collect_refs(v, refs)),
+        _ => {}
+    }
+}
+
+both_databases! {
+    async fn every_operation_documents_every_error_it_can_answer(db: Backend) {
+        let app = spawn_app(db).await;
+        let doc = document(&app).await;
+        let error = "#/components/schemas/Error";
+        let mut bodies = 0;
+        for (method, path, op) in each_operation(&doc) {
+            if path == "/openapi.json" {
+                continue;
+            }
+            let name = format!("{method} {path}");
+            let mut statuses = vec!["400", "401", "403", "429"];
+            if !path_params(&op).is_empty() {
+                statuses.push("404");
+            }
+            let takes_body = op.get("requestBody").is_some();
+            if takes_body {
+                statuses.extend(["413", "415"]);
+            }
+            for status in statuses {
+                assert_eq!(answer_schema(&op, status)["$ref"], error, "{name}: {status}");
+                assert!(op["responses"][status]["description"].as_str().is_some_and(|d| !d.is_empty()), "{name}: {status}");
+            }
+
+            // The documented errors are the ones the server sends.
+            let http_method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let url = app.url(&format!("/api/v2{}", concrete(&path)));
+            let token = app.mgmt_token().await;
+            let nul = format!("{url}?fields=%00");
+            let (status, body) = read(app.http.request(http_method.clone(), &nul).bearer_auth(&token).send().await.unwrap()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
+            assert!(matches(&doc, answer_schema(&op, "400"), &body), "{name}: {body}");
+            if takes_body {
+                bodies += 1;
+                let (status, body) = read(app.http.request(http_method, &url).bearer_auth(&token)
+                    .header("content-type", "text/plain").body("{}").send().await.unwrap()).await;
+                assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{name}: {body}");
+                assert!(matches(&doc, answer_schema(&op, "415"), &body), "{name}: {body}");
+                assert_eq!(body["errorCode"], "unsupported_media_type", "{name}: {body}");
+            }
+        }
+        assert!(bodies >= 10, "operations reading a body: {bodies}");
+    }
+}
+
+both_databases! {
+    async fn lists_describe_each_shape_they_answer(db: Backend) {
+        let app = spawn_app(db).await;
+        let doc = document(&app).await;
+        // Every paged list says how its pages look.
+        for (method, path, op) in each_operation(&doc) {
+            let params: Vec<&str> = op["parameters"].as_array().into_iter().flatten()
+                .filter_map(|p| p["name"].as_str()).collect();
+            if method != "get" || !(params.contains(&"per_page") || params.contains(&"take")) {
+                continue;
+            }
+            let schema = answer_schema(&op, "200");
+            let name = format!("{method} {path}");
+            if params.contains(&"per_page") {
+                let shapes = schema["oneOf"].as_array().unwrap_or_else(|| panic!("{name}: {schema}"));
+                assert_eq!(shapes[0]["type"], "array", "{name}: the bare array");
+                assert_eq!(shapes[1]["type"], "object", "{name}: the envelope");
+                for member in ["start", "limit", "length", "total"] {
+                    assert!(shapes[1]["required"].as_array().unwrap().contains(&Value::from(member)), "{name}: {member}");
+                }
+            } else {
+                assert_eq!(schema["type"], "object", "{name}: the checkpoint envelope: {schema}");
+                assert!(schema["properties"]["next"].is_object(), "{name}");
+            }
+        }
+        // `fields` may drop any member, so what it filters requires none.
+        for (method, path, op) in each_operation(&doc) {
+            let fields = op["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == "fields");
+            if !fields {
+                continue;
+            }
+            let mut refs = Vec::new();
+            collect_refs(answer_schema(&op, "200"), &mut refs);
+            for reference in refs {
+                let name = reference.rsplit('/').next().unwrap();
+                let schema = &doc["components"]["schemas"][name];
+                assert!(schema.is_object(), "{method} {path}: {reference}");
+                assert!(schema.get("required").is_none(), "{method} {path}: {name} requires members that `fields` may drop");
+            }
+        }
+        let session = answer_schema(&doc["paths"]["/sessions/{id}"]["get"], "200");
+        assert_eq!(session["$ref"], "#/components/schemas/Session.fields");
+        assert!(!doc["components"]["schemas"]["Session"]["required"].as_array().unwrap().is_empty(), "the unfiltered one keeps them");
+
+        let client_grants = &doc["paths"]["/client-grants"]["get"];
+        assert_eq!(answer_schema(client_grants, "200")["oneOf"].as_array().unwrap().len(), 3, "offset, envelope, checkpoint");
+
+        // The answers match: a bare array, the envelope, and the checkpoint envelope.
+        let (client_id, _, _) = app.create_client(json!({"name": "listed", "app_type": "non_interactive", "grant_types": ["client_credentials"]})).await;
+        let api = app.create_api("https://listed.example/", &["read:things"]).await;
+        app.create_client_grant(&client_id, api["identifier"].as_str().unwrap(), &["read:things"]).await;
+        let cases = [
+            ("/clients", "/clients", "array"),
+            ("/clients", "/clients?include_totals=true&per_page=1", "object"),
+            ("/client-grants", "/client-grants", "array"),
+            ("/client-grants", "/client-grants?include_totals=true", "object"),
+            ("/client-grants", "/client-grants?take=1", "object"),
+            ("/client-grants", "/client-grants?from=&take=1&include_totals=true", "object"),
+            ("/resource-servers", "/resource-servers?include_totals=false", "array"),
+            ("/log-streams", "/log-streams", "array"),
+            ("/logs", "/logs?take=2", "array"),
+            ("/logs", "/logs?include_totals=true", "object"),
+        ];
+        for (path, target, shape) in cases {
+            let (status, body) = app.mgmt_call(Method::GET, target, None).await;
+            assert_eq!(status, StatusCode::OK, "{target}: {body}");
+            assert_eq!(if body.is_array() { "array" } else { "object" }, shape, "{target}: {body}");
+            let schema = answer_schema(&doc["paths"][path]["get"], "200");
+            assert!(matches(&doc, schema, &body), "{target}: {body} does not match {schema}");
+        }
+        let (_, page) = app.mgmt_call(Method::GET, "/client-grants?take=1", None).await;
+        assert!(page["next"].is_string(), "a second grant follows (the bootstrap one): {page}");
+    }
+}
+
+both_databases! {
+    async fn creates_link_to_the_operations_on_what_they_made(db: Backend) {
+        let app = spawn_app(db).await;
+        let doc = document(&app).await;
+        let by_id: BTreeMap<String, (String, String, Value)> = each_operation(&doc)
+            .into_iter()
+            .map(|(method, path, op)| (op["operationId"].as_str().unwrap().to_owned(), (method, path, op)))
+            .collect();
+        let ops = operations(&doc);
+        // Every POST on a collection whose members have operations of their own.
+        let mut creates = BTreeMap::new();
+        for (path, methods) in &ops {
+            let member = format!("{path}/{{");
+            if !methods.contains("post") || path.contains('{') || !ops.keys().any(|p| p.starts_with(&member)) {
+                continue;
+            }
+            let op = &doc["paths"][path]["post"];
+            let (status, success) = op["responses"].as_object().unwrap().iter()
+                .find(|(status, _)| status.starts_with('2')).unwrap();
+            let links = success["links"].as_object().unwrap_or_else(|| panic!("POST {path}: no links"));
+            let member_ops: BTreeSet<&str> = by_id.iter()
+                .filter(|(_, (_, p, _))| p.starts_with(&member) && p.matches('{').count() == 1)
+                .map(|(id, _)| id.as_str())
+                .collect();
+            for target in &member_ops {
+                assert!(links.contains_key(*target), "POST {path} does not link to {target}: {:?}", links.keys());
+            }
+            for (name, link) in links {
+                let target = link["operationId"].as_str().unwrap();
+                let (_, _, target_op) = by_id.get(target).unwrap_or_else(|| panic!("{name}: unknown {target}"));
+                let params: Vec<&String> = link["parameters"].as_object().unwrap().keys().collect();
+                assert_eq!(params.iter().map(|p| p.as_str()).collect::<Vec<_>>(), path_params(target_op), "{name}");
+            }
+            creates.insert(path.clone(), (status.clone(), links.clone()));
+        }
+        for path in ["/clients", "/users", "/resource-servers", "/client-grants", "/log-streams", "/device-credentials"] {
+            assert!(creates.contains_key(path), "{path} links: {:?}", creates.keys());
+        }
+
+        // Followed on real answers, each link names the resource just made.
+        let (client_id, _, _) = app.create_client(json!({"name": "linked", "app_type": "non_interactive", "grant_types": ["client_credentials"]})).await;
+        let bodies = [
+            ("/clients", json!({"name": "made"})),
+            ("/users", json!({"connection": "Username-Password-Authentication", "email": "linked@example.test", "password": "a long enough password"})),
+            ("/resource-servers", json!({"identifier": "https://linked.example/", "name": "linked"})),
+            ("/client-grants", json!({"client_id": client_id, "audience": "https://linked.example/", "scope": []})),
+        ];
+        for (path, body) in bodies {
+            let (status, made) = app.mgmt_call(Method::POST, path, Some(body)).await;
+            let (expected, links) = &creates[path];
+            assert_eq!(status.as_str(), expected, "POST {path}: {made}");
+            for link in links.values() {
+                let target = link["operationId"].as_str().unwrap();
+                let (method, target_path, _) = &by_id[target];
+                if method != "get" {
+                    continue;
+                }
+                let (param, expression) = link["parameters"].as_object().unwrap().iter().next().unwrap();
+                let pointer = expression.as_str().unwrap().strip_prefix("$response.body#").unwrap();
+                let id = made.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("{target}: {pointer} in {made}"));
+                let concrete = target_path.replace(&format!("{{{param}}}"), &crate::support::urlencode(id));
+                let (status, found) = app.mgmt_call(Method::GET, &concrete, None).await;
+                assert_eq!(status, StatusCode::OK, "{target} GET {concrete}: {found}");
+            }
+        }
+    }
 }

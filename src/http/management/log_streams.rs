@@ -143,7 +143,7 @@ fn invalid(e: grantor_domain::ValidationError) -> ApiError {
     path = "/log-streams",
     tag = "log-streams",
     responses(
-        (status = 200, description = "Every log stream (a bare array)", body = Object),
+        (status = 200, description = "Every log stream (a bare array)", body = Vec<Object>),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Insufficient scope", body = ErrorBody),
     ),

@@ -145,7 +145,7 @@ pub fn routes() -> Router<AppState> {
         .routes(routes!(signing_keys::revoke_signing_key))
         .routes(routes!(openapi::get_openapi))
         .split_for_parts();
-    let document = serde_json::to_value(&document).unwrap_or_default();
+    let document = openapi::complete(serde_json::to_value(&document).unwrap_or_default());
     router
         .layer(Extension(openapi::Document(Arc::new(document))))
         .fallback(not_found)

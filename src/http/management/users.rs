@@ -22,12 +22,18 @@ use crate::secrets;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserBody {
+    /// The database connection, the only one.
+    #[schema(pattern = "^Username-Password-Authentication$")]
     connection: String,
     /// The id without the `auth0|` prefix (the user's id becomes
     /// `auth0|<user_id>`): 1 to 128 letters, digits, `.`, `_`, `-` or `@`.
     /// A random 24-hex id when absent; 409 when taken.
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,128}$")]
     user_id: Option<String>,
+    #[schema(format = Email)]
     email: String,
+    /// At least 8 characters, at most 1024 bytes.
+    #[schema(min_length = 8)]
     password: String,
     /// E.164, e.g. `+14155550123`.
     phone_number: Option<String>,
@@ -233,7 +239,7 @@ pub struct ByEmailQuery {
     tag = "users",
     params(ByEmailQuery, crate::http::management::FieldParams),
     responses(
-        (status = 200, description = "The users with that e-mail (an array)", body = Object),
+        (status = 200, description = "The users with that e-mail (an array)", body = Vec<Object>),
         (status = 400, description = "Missing `email`", body = crate::http::management::openapi::ErrorBody),
         (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
         (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
