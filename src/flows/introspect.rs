@@ -13,12 +13,12 @@
 
 use grantor_domain::refresh_token::{decide_exchange, ExchangeDecision};
 use grantor_domain::{
-    Client, ClientId, OAuthError, OAuthErrorKind, SessionId, Timestamp, TokenHash,
+    Client, ClientId, OAuthError, OAuthErrorKind, ScopeSet, SessionId, Timestamp, TokenHash,
 };
 use grantor_store::FamilyRecord;
 use serde_json::Value;
 
-use super::{multi_resource, FlowError};
+use super::{audience, multi_resource, FlowError};
 use crate::keys::audiences;
 use crate::state::AppState;
 
@@ -147,12 +147,22 @@ async fn introspect_access_token(
         // An access token for another API than its refresh token's came
         // through a Multi-Resource Refresh Token policy: live only while
         // the client's policy still reaches that API.
+        // The scopes it reports are those the policy still allows (and the
+        // OIDC ones), as a machine token's are its client grant's.
         let api = audiences(&claims).first().copied();
         if let (Some(own), Some(api)) = (record.family_audience.as_deref(), api) {
-            if api != own
-                && !multi_resource::policy_still_holds(state, &record.client_id, api).await?
-            {
-                return Ok(Introspection::Inactive);
+            if api != own {
+                let Some(allowed) =
+                    multi_resource::policy_still_holds(state, &record.client_id, api).await?
+                else {
+                    return Ok(Introspection::Inactive);
+                };
+                let held = ScopeSet::parse(claims["scope"].as_str().unwrap_or_default());
+                let oidc: ScopeSet = held
+                    .iter()
+                    .filter(|s| audience::OIDC_SCOPES.contains(s))
+                    .collect();
+                scope = Some(held.intersection(&allowed.union(&oidc)).to_wire());
             }
         }
     }

@@ -229,12 +229,19 @@ pub async fn issue_for_user(
             family.as_ref().map(|f| f.id.to_string()).into(),
         );
     // Multi-Resource Refresh Tokens: the policy APIs it reaches, bound now.
+    // Only for the sign-ins Auth0 names (code and password): a device
+    // approval's page names one API, and a phished user code must not
+    // reach the others.
+    let binds = matches!(
+        ctx.grant_type,
+        GrantType::AuthorizationCode | GrantType::Password
+    );
     let resources = match &family {
-        Some(_) => {
+        Some(_) if binds => {
             super::multi_resource::bindings_at_issue(state, ctx.client, &ctx.audience.audience)
                 .await?
         }
-        None => vec![],
+        _ => vec![],
     };
     let batch = IssueBatch {
         family,

@@ -45,13 +45,10 @@ pub async fn bindings_at_issue(
         .resource_servers_by_identifiers(&identifiers)
         .await?
         .into_iter()
-        .filter_map(|api| {
-            let scope = policy_scope(client, &api, &reserved)?;
-            Some(ResourceBinding {
-                audience: api.identifier,
-                scope: scope.to_wire(),
-                grant_id: GrantId::new(secrets::hex_id(12)),
-            })
+        .filter(|api| policy_scope(client, api, &reserved).is_some())
+        .map(|api| ResourceBinding {
+            audience: api.identifier,
+            grant_id: GrantId::new(secrets::hex_id(12)),
         })
         .collect())
 }
@@ -121,21 +118,26 @@ pub fn oidc_scopes(family: &FamilyRecord) -> ScopeSet {
 }
 
 /// Whether an access token for `audience`, issued to `client_id` from a
-/// refresh token for another API, may still be honoured: the client's
-/// policy must still let its refresh tokens reach that API. (Its grant,
-/// family, user and session are checked with the token's record.)
+/// refresh token for another API, may still be honoured: the scopes the
+/// client's policy still allows there, or `None` when it no longer reaches
+/// that API. (Its grant, family, user and session are checked with the
+/// token's record.)
 pub async fn policy_still_holds(
     state: &AppState,
     client_id: &ClientId,
     audience: &str,
-) -> Result<bool, FlowError> {
+) -> Result<Option<ScopeSet>, FlowError> {
     let Some(client) = state.store.client(client_id).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(api) = state.store.resource_server_by_identifier(audience).await? else {
-        return Ok(false);
+        return Ok(None);
     };
-    Ok(policy_scope(&client, &api, &state.issuer.management_audience()).is_some())
+    Ok(policy_scope(
+        &client,
+        &api,
+        &state.issuer.management_audience(),
+    ))
 }
 
 /// Every API each family reaches now besides its own, with the scopes its

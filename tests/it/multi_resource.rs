@@ -33,6 +33,7 @@ async fn mrrt(db: crate::support::Backend) -> Mrrt {
                 Some(json!({
                     "identifier": identifier, "name": identifier,
                     "skip_consent_for_verifiable_first_party_clients": skip,
+                    "allow_offline_access": true,
                     "scopes": [{"value": "read:billing"}, {"value": "write:billing"}],
                 })),
             )
@@ -141,6 +142,23 @@ impl Mrrt {
                 )
             })
             .collect()
+    }
+
+    async fn grants_of(&self, user_id: &str) -> Vec<Value> {
+        let (status, body) = self
+            .app
+            .mgmt_call(
+                Method::GET,
+                &format!(
+                    "/grants?user_id={}&client_id={}",
+                    urlencode(user_id),
+                    self.id
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body.as_array().unwrap().clone()
     }
 
     /// The user's grant for `audience` (its id), if any.
@@ -256,7 +274,8 @@ both_databases! {
 
         // An API no policy reaches (unknown, or one that asks for consent):
         // the token's own API, as Auth0 answers.
-        // The Management API never, whatever is asked.
+        // The Management API (which no policy can name) is no error either:
+        // the token's own API, like any audience no policy reaches.
         let management = f.app.management_audience();
         let mut rt = rt;
         for other in ["https://unknown.example.test/", CONSENTED, management.as_str()] {
@@ -274,7 +293,9 @@ both_databases! {
                 (BILLING.to_owned(), "read:billing".to_owned()),
             ]
         );
-        assert!(f.grant_for(&user_id, BILLING).await.is_some());
+        let grants = f.grants_of(&user_id).await;
+        let billing_grant = grants.iter().find(|g| g["audience"] == BILLING).expect("a billing grant");
+        assert_eq!(billing_grant["scope"], json!([]), "bound, but no consent implied: {billing_grant}");
         assert!(f.grant_for(&user_id, CONSENTED).await.is_none());
 
         // Each exchange is audited with the API it answered for.
@@ -391,17 +412,18 @@ both_databases! {
         let f = mrrt(db).await;
         let management = f.app.management_audience();
         let many: Vec<Value> = (0..21)
-            .map(|i| json!({"audience": format!("https://api{i}.example.test/"), "scope": []}))
+            .map(|i| json!({"audience": format!("https://api{i}.example.test/"), "scope": ["a"]}))
             .collect();
         for (policies, why) in [
             (json!([]), "empty list"),
             (json!([{"audience": management, "scope": ["read:users"]}]), "Management API"),
-            (json!([{"audience": BILLING, "scope": []}, {"audience": BILLING, "scope": []}]), "repeated audience"),
+            (json!([{"audience": BILLING, "scope": ["a"]}, {"audience": BILLING, "scope": ["b"]}]), "repeated audience"),
+            (json!([{"audience": BILLING, "scope": []}]), "no scope"),
             (json!([{"audience": BILLING, "scope": ["read billing"]}]), "scope with a space"),
-            (json!([{"audience": "", "scope": []}]), "empty audience"),
+            (json!([{"audience": "", "scope": ["a"]}]), "empty audience"),
             (json!([{"audience": BILLING, "scope": "read:billing"}]), "scope not an array"),
             (json!([{"audience": BILLING}]), "scope missing"),
-            (json!([{"audience": BILLING, "scope": [], "extra": 1}]), "unknown member"),
+            (json!([{"audience": BILLING, "scope": ["a"], "extra": 1}]), "unknown member"),
             (json!({"audience": BILLING}), "not a list"),
             (Value::Array(many), "21 policies"),
         ] {
@@ -494,5 +516,81 @@ both_databases! {
         let response = admin.submit(&path, &path, &fields).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert!(f.client().await["refresh_token"].get("policies").is_none());
+    }
+}
+
+both_databases! {
+    async fn policies_that_do_not_count_reach_nothing_and_issued_tokens_gain_no_reach(db: Backend) {
+        let f = mrrt(db).await;
+        // Issued before any policy names the orders-only API below.
+        let login = f.login().await;
+        let user_id = claims(login["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
+        let rt = login["refresh_token"].as_str().unwrap().to_owned();
+        let later = "https://later.example.test/";
+        let (status, body) = f
+            .app
+            .mgmt_call(Method::POST, "/resource-servers", Some(json!({
+                "identifier": later, "name": later, "allow_offline_access": true,
+                "skip_consent_for_verifiable_first_party_clients": true,
+                "scopes": [{"value": "read:later"}],
+            })))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        f.set_policies(json!([
+            {"audience": BILLING, "scope": ["not:defined"]},
+            {"audience": later, "scope": ["read:later"]},
+        ]))
+        .await;
+        // A policy none of whose scopes the API defines counts for nothing.
+        let (token, rt, _) = f.refresh_for(&rt, BILLING, None).await;
+        assert_eq!(aud(&token), API);
+        // A token issued before the policy was added does not gain it.
+        let (token, _, _) = f.refresh_for(&rt, later, None).await;
+        assert_eq!(aud(&token), API);
+        let family = new_family_id(&f, &user_id, &[]).await;
+        assert_eq!(f.reached(&family).await.len(), 1);
+        // One issued after it does.
+        let login = f.login().await;
+        let (token, _, _) = f
+            .refresh_for(login["refresh_token"].as_str().unwrap(), later, None)
+            .await;
+        assert_eq!(aud(&token), later);
+
+        // Third-party: no policy counts.
+        let (status, body) = f
+            .app
+            .mgmt_call(Method::PATCH, &format!("/clients/{}", f.id), Some(json!({"is_first_party": false})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (third, _, _) = f
+            .refresh_for(f.login().await["refresh_token"].as_str().unwrap(), later, None)
+            .await;
+        assert_eq!(aud(&third), API, "a third-party client's policies count for nothing");
+        assert!(!f.active(&token).await, "and its issued policy tokens end");
+    }
+}
+
+both_databases! {
+    async fn account_changes_and_narrowed_policies_apply_to_issued_policy_tokens(db: Backend) {
+        let f = mrrt(db).await;
+        f.set_policies(json!([{"audience": BILLING, "scope": ["read:billing", "write:billing"]}])).await;
+        let login = f.login().await;
+        let user_id = claims(login["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
+        let (billing, _, body) = f
+            .refresh_for(login["refresh_token"].as_str().unwrap(), BILLING, None)
+            .await;
+        assert_eq!(sorted_scope(body["scope"].as_str().unwrap()), ["offline_access", "openid", "read:billing", "write:billing"]);
+        // The policy narrowed: introspection reports only what it still allows.
+        f.set_policies(json!([{"audience": BILLING, "scope": ["read:billing"]}])).await;
+        let answer = f.app.introspect(&f.id, &f.secret, &billing).await;
+        assert_eq!(answer["active"], true, "{answer}");
+        assert_eq!(sorted_scope(answer["scope"].as_str().unwrap()), ["offline_access", "openid", "read:billing"]);
+        // Blocking the user ends it.
+        let (status, body) = f
+            .app
+            .mgmt_call(Method::PATCH, &format!("/users/{}", urlencode(&user_id)), Some(json!({"blocked": true})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(!f.active(&billing).await, "a blocked user's policy tokens end");
     }
 }

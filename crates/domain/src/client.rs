@@ -300,6 +300,11 @@ impl RefreshTokenSettings {
                     "refresh_token.policies[{i}].audience repeats an earlier policy's audience"
                 )));
             }
+            if policy.scope.is_empty() {
+                return Err(ValidationError::new(format!(
+                    "refresh_token.policies[{i}].scope must name at least one scope"
+                )));
+            }
             if policy.scope.len() > Self::MAX_POLICY_SCOPES {
                 return Err(ValidationError::new(format!(
                     "refresh_token.policies[{i}].scope: at most {} scopes",

@@ -4,10 +4,12 @@
 //! The rules (Auth0 documents the feature as Early Access; where it is
 //! silent, these are grantor's choices, listed in the README):
 //! - A policy counts only for a first-party client, for an API that exists,
-//!   is not the Management API and skips consent for first-party clients
-//!   (Auth0's limits). Any other policy is ignored, as Auth0 ignores a
-//!   policy naming an unknown API.
-//! - The scopes allowed are the policy's that the API defines.
+//!   is not the Management API, skips consent for first-party clients
+//!   (Auth0's limits) and allows offline access (an API that refuses
+//!   refresh tokens is not reached through one). Any other policy is
+//!   ignored, as Auth0 ignores a policy naming an unknown API.
+//! - The scopes allowed are the policy's that the API defines; a policy
+//!   with none of them is ignored.
 //! - A refresh token reaches the APIs whose policies held when it was issued
 //!   (it is bound to the user's grant for each, see the store's
 //!   `family_resources`), and only while each policy still holds and that
@@ -24,18 +26,20 @@ pub fn policy_scope(client: &Client, api: &ResourceServer, reserved: &str) -> Op
         || api.is_system
         || api.identifier == reserved
         || !api.skip_consent_for_verifiable_first_party_clients
+        || !api.allow_offline_access
     {
         return None;
     }
     let policy = client.refresh_token.policy_for(&api.identifier)?;
     let defined = api.scope_set();
-    Some(
-        policy
-            .scope
-            .iter()
-            .filter(|s| defined.contains(s))
-            .collect(),
-    )
+    let allowed: ScopeSet = policy
+        .scope
+        .iter()
+        .filter(|s| defined.contains(s))
+        .collect();
+    // A policy none of whose scopes the API defines is ignored, not a
+    // token for the API with no scope of its own.
+    (!allowed.is_empty()).then_some(allowed)
 }
 
 /// The scope of an access token for a policy's API: what was asked (or, if
@@ -68,6 +72,7 @@ mod tests {
             })
             .collect();
         api.skip_consent_for_verifiable_first_party_clients = true;
+        api.allow_offline_access = true;
         api
     }
 
@@ -106,6 +111,11 @@ mod tests {
         consent.skip_consent_for_verifiable_first_party_clients = false;
         let c = client(&[("https://billing", &["read:billing"])]);
         assert!(policy_scope(&c, &consent, RESERVED).is_none());
+        let mut offline = a.clone();
+        offline.allow_offline_access = false;
+        assert!(policy_scope(&c, &offline, RESERVED).is_none());
+        let undefined = client(&[("https://billing", &["write:billing"])]);
+        assert!(policy_scope(&undefined, &a, RESERVED).is_none());
         let management = api(RESERVED, &["read:users"]);
         let c = client(&[(RESERVED, &["read:users"])]);
         assert!(policy_scope(&c, &management, RESERVED).is_none());

@@ -300,11 +300,12 @@ pub struct IssueBatch {
 }
 
 /// A policy API a new family is bound to: `grant_id` names the grant to
-/// create if the user has none for this client and API yet.
+/// create if the user has none for this client and API yet. A grant created
+/// so holds no scope: the user consented to nothing there, so a later
+/// `/authorize` for that API still asks.
 #[derive(Debug, Clone)]
 pub struct ResourceBinding {
     pub audience: String,
-    pub scope: String,
     pub grant_id: GrantId,
 }
 

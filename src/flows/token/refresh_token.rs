@@ -275,7 +275,11 @@ async fn continue_family(
     let family = &token.family;
     let (expires_at, idle_expires_at) =
         lifetimes_on_exchange(&ctx.client.refresh_token, family.expires_at, now);
-    let minted = mint_access(state, ctx, Some(&family.id), now)?;
+    let mut minted = mint_access(state, ctx, Some(&family.id), now)?;
+    // The user's epoch the family was loaded with, not the one current at
+    // the write: an account change (block, new password) that commits
+    // between the load and the write leaves this token dead, not live.
+    minted.record.user_epoch = Some(family.user_epoch);
     // An access token for a policy API is issued under that API's grant.
     let for_policy_api = ctx.audience.audience != family.audience;
     let secret = step.issue_secret.then(|| {

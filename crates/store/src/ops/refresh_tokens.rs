@@ -270,8 +270,8 @@ impl Backend {
         if let Some(f) = &batch.family {
             for binding in &batch.resources {
                 rest.push(Statement::new(
-                    "INSERT INTO grants (id, user_id, client_id, audience, scope, token_epoch, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (user_id, client_id, audience) DO NOTHING",
-                    params![&binding.grant_id, &f.user_id, &f.client_id, &binding.audience, &binding.scope, now.0],
+                    "INSERT INTO grants (id, user_id, client_id, audience, scope, token_epoch, created_at, updated_at) VALUES ($1, $2, $3, $4, '', 0, $5, $5) ON CONFLICT (user_id, client_id, audience) DO NOTHING",
+                    params![&binding.grant_id, &f.user_id, &f.client_id, &binding.audience, now.0],
                 ));
                 rest.push(Statement::new(
                     "INSERT INTO family_resources (family_id, audience, grant_id, grant_epoch) SELECT $1, audience, id, token_epoch FROM grants WHERE user_id = $2 AND client_id = $3 AND audience = $4",

@@ -39,7 +39,6 @@ async fn policy_bindings_follow_their_grant_and_go_with_their_family(store: &Sto
     };
     let binding = |grant: &str| grantor_store::ResourceBinding {
         audience: billing.to_owned(),
-        scope: "read:billing".to_owned(),
         grant_id: grant.into(),
     };
     issue("m1", vec![binding("g-billing")], None).await;
@@ -54,7 +53,11 @@ async fn policy_bindings_follow_their_grant_and_go_with_their_family(store: &Sto
             .unwrap_or_else(|| panic!("{family} is bound"));
         assert_eq!(bound.grant_id.as_str(), "g-billing", "{family}");
         assert!(bound.is_current(), "{family}");
-        assert_eq!(bound.grant_scope.as_deref(), Some("read:billing"));
+        assert_eq!(
+            bound.grant_scope.as_deref(),
+            Some(""),
+            "no consent is implied"
+        );
     }
     let ids = ["m1".into(), "m2".into(), "m3".into()];
     assert_eq!(store.family_resources(&ids).await.unwrap().len(), 3);
