@@ -18,6 +18,44 @@ conformance_tests! {
     rotation_keeps_only_the_secrets_that_can_be_honoured,
     refresh_token_mac_key_is_stored_once,
     live_refresh_tokens_leave_out_dead_ones,
+    a_policy_exchange_is_refused_when_the_apis_grant_moved,
+}
+
+/// An exchange for a policy API carries the API grant's epoch it read
+/// (`resource_guard`): when that grant was revoked since, the write is a
+/// lost race and nothing of it stays; with the epoch current it applies.
+async fn a_policy_exchange_is_refused_when_the_apis_grant_moved(store: &Store) {
+    let g = user_with_grant(store, "rg").await;
+    let family = new_family("rg1", "auth0|rg", "client-a", &g.id, 1);
+    let batch = grantor_store::IssueBatch {
+        resources: vec![],
+        resources_of: None,
+        family: Some(family),
+        access_token: access_record("jrg0", "auth0|rg", "client-a", &g.id, None),
+        code_hash: None,
+        event: None,
+    };
+    store.issue_tokens(&batch, ts(1)).await.unwrap();
+    let mut stale = exchange_write("rg1", "auth0|rg", &g.id, 0, true, "h-rg1", "jrg1", 2);
+    stale.resource_guard = Some((g.id.clone(), g.token_epoch + 1));
+    assert!(
+        !store.apply_exchange(&stale).await.unwrap(),
+        "a moved grant refuses the write"
+    );
+    let family = store
+        .refresh_token_family(&"rg1".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(family.current_generation, 0, "nothing of it stays");
+    assert!(store
+        .access_token_state("jrg1", ts(2))
+        .await
+        .unwrap()
+        .is_none());
+    let mut current = exchange_write("rg1", "auth0|rg", &g.id, 0, true, "h-rg1", "jrg1", 2);
+    current.resource_guard = Some((g.id.clone(), g.token_epoch));
+    assert!(store.apply_exchange(&current).await.unwrap());
 }
 
 /// Auth0 keeps at most 200 active refresh tokens per user and client; the
