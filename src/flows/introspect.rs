@@ -48,6 +48,8 @@ pub struct ActiveAccessToken {
     pub client_id: Option<String>,
     pub jti: Option<String>,
     pub session_id: Option<String>,
+    /// DPoP: the thumbprint of the key it is bound to (`cnf.jkt`).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A live refresh token: its family, which outlives each secret's rotation.
@@ -61,6 +63,8 @@ pub struct ActiveRefreshToken {
     /// The earlier of the absolute and the idle expiry, if either is set.
     pub expires_at: Option<Timestamp>,
     pub session_id: Option<String>,
+    /// DPoP: the thumbprint of the key it is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Answers `caller` about `token`. Only confidential clients may introspect
@@ -177,6 +181,7 @@ async fn introspect_access_token(
         client_id: text("azp"),
         jti: text("jti"),
         session_id: text("sid"),
+        dpop_jkt: claims["cnf"]["jkt"].as_str().map(str::to_owned),
     }))
 }
 
@@ -223,5 +228,6 @@ fn active_refresh_token(family: FamilyRecord) -> ActiveRefreshToken {
         issued_at: family.created_at,
         expires_at,
         session_id: family.session_id.map(SessionId::into_string),
+        dpop_jkt: family.dpop_jkt,
     }
 }

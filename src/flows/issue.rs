@@ -42,6 +42,10 @@ pub struct IssueContext<'a> {
     pub code_hash: Option<TokenHash>,
     /// Which exchange this is, for its audit event.
     pub grant_type: GrantType,
+    /// DPoP (RFC 9449): the thumbprint of the key the request proved; the
+    /// access token carries it as `cnf.jkt`, and a public client's new
+    /// refresh token is bound to it.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Signed tokens (the response, still without a refresh token) plus the
@@ -97,6 +101,9 @@ pub fn mint_access(
     if let Some(sid) = session_id {
         claims["sid"] = json!(sid.as_str());
     }
+    if let Some(jkt) = &ctx.dpop_jkt {
+        claims["cnf"] = json!({ "jkt": jkt });
+    }
     let alg = audience
         .api
         .as_ref()
@@ -126,6 +133,7 @@ pub fn mint_access(
             refresh_token: None,
             id_token,
             signing_alg: alg,
+            dpop_bound: ctx.dpop_jkt.is_some(),
         },
         record,
     })
@@ -190,7 +198,13 @@ pub fn new_family(
         expires_at,
         idle_expires_at,
         secret_hash: TokenHash::of(&secret),
-        dpop_jkt: None,
+        // RFC 9449 §5: a public client's refresh token is bound to the
+        // proof's key; a confidential client's is already sender-constrained
+        // by its authentication.
+        dpop_jkt: ctx
+            .dpop_jkt
+            .clone()
+            .filter(|_| client.token_endpoint_auth_method.is_public()),
     };
     (family, secret)
 }

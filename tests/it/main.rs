@@ -18,7 +18,8 @@ mod config_file; // --config grantor.toml: file values used, options and environ
 mod dashboard; // /dashboard: sign-in, CSRF, users and their tabs, revocations, applications, tenant settings
 mod dashboard_manage; // /dashboard changes: users, APIs, applications (secret shown once), the Logs page; each audited, CSRF-checked, bad input answered with the form
 mod device_flow; // /oauth/device/code and /activate: codes, guessing protection, login, consent, approval
-mod discovery; // discovery document, JWKS, healthz
+mod discovery;
+mod dpop; // DPoP (RFC 9449) at the token endpoint: cnf.jkt, bound refresh tokens of public clients, replay, htu/htm/iat, require_proof_of_possession // discovery document, JWKS, healthz
 mod egress; // receivers on internal addresses (SSRF) refused unless the operator allows their network
 mod fuzz_http; // property tests: generated requests to every parsing endpoint, on the running server
 mod fuzz_units; // property tests: JWT verification, body extractors, /authorize parameters, without a server

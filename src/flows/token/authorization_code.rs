@@ -89,6 +89,7 @@ pub async fn exchange(
             device_name: record.device_name.clone(),
             code_hash: Some(code_hash),
             grant_type: grantor_domain::GrantType::AuthorizationCode,
+            dpop_jkt: request.dpop.as_ref().map(|k| k.jkt.clone()),
         },
         meta,
         now,

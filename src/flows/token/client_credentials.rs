@@ -47,7 +47,7 @@ pub async fn exchange(
         .into());
     }
     let iat = now.unix_seconds();
-    let claims = json!({
+    let mut claims = json!({
         "iss": state.issuer.as_str(),
         "sub": format!("{}@clients", client.client_id),
         "aud": audience,
@@ -58,6 +58,9 @@ pub async fn exchange(
         "gty": "client-credentials",
         "jti": crate::secrets::hex_id(16),
     });
+    if let Some(key) = &request.dpop {
+        claims["cnf"] = json!({ "jkt": key.jkt });
+    }
     let access_token = state.keys.sign(api.signing_alg, &claims)?;
     Ok(IssuedTokens {
         access_token,
@@ -66,5 +69,6 @@ pub async fn exchange(
         refresh_token: None,
         id_token: None,
         signing_alg: api.signing_alg,
+        dpop_bound: request.dpop.is_some(),
     })
 }

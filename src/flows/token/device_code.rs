@@ -90,6 +90,7 @@ pub async fn exchange(
             device_name: Some(record.device_user_agent.clone()).filter(|d| !d.is_empty()),
             code_hash: None,
             grant_type: grantor_domain::GrantType::DeviceCode,
+            dpop_jkt: request.dpop.as_ref().map(|k| k.jkt.clone()),
         },
         meta,
         now,

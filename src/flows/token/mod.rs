@@ -7,7 +7,7 @@ mod device_code;
 mod password;
 mod refresh_token;
 
-use grantor_domain::{Client, ClientId, GrantType, OAuthError, Timestamp};
+use grantor_domain::{Client, ClientId, GrantType, OAuthError, OAuthErrorKind, Timestamp};
 
 use crate::flows::audit::{self, EventExt};
 use crate::flows::RequestMeta;
@@ -25,6 +25,10 @@ pub struct TokenRequest {
     pub device_code: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// The `DPoP` header values as sent (RFC 9449); checked by [`exchange`].
+    pub dpop_proofs: Vec<String>,
+    /// The key of the checked proof, set by [`exchange`].
+    pub dpop: Option<crate::flows::dpop::DpopKey>,
 }
 
 /// A required parameter, or `invalid_request` naming it.
@@ -45,6 +49,8 @@ pub struct IssuedTokens {
     pub id_token: Option<String>,
     /// The access token's algorithm (for the metrics; not rendered).
     pub signing_alg: grantor_domain::SigningAlg,
+    /// Whether the access token is bound to a DPoP key (`token_type: DPoP`).
+    pub dpop_bound: bool,
 }
 
 /// Runs `grant_type` for a client the token endpoint authenticated
@@ -54,12 +60,23 @@ pub async fn exchange(
     state: &AppState,
     grant_type: GrantType,
     client: Client,
-    request: TokenRequest,
+    mut request: TokenRequest,
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<IssuedTokens, crate::flows::FlowError> {
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(grant_type.as_str()).into());
+    }
+    // RFC 9449: a DPoP proof for this request binds the tokens to its key.
+    let proofs: Vec<&str> = request.dpop_proofs.iter().map(String::as_str).collect();
+    let token_url = state.issuer.url("oauth/token");
+    request.dpop = crate::flows::dpop::check(state, &proofs, "POST", &token_url, None, now).await?;
+    if client.require_proof_of_possession && request.dpop.is_none() {
+        return Err(OAuthError::new(
+            OAuthErrorKind::InvalidDpopProof,
+            "This client requires a DPoP proof (require_proof_of_possession)",
+        )
+        .into());
     }
     let result = match grant_type {
         GrantType::ClientCredentials => {

@@ -79,6 +79,7 @@ pub async fn exchange(
             device_name: None,
             code_hash: None,
             grant_type: grantor_domain::GrantType::Password,
+            dpop_jkt: request.dpop.as_ref().map(|k| k.jkt.clone()),
         },
         meta,
         now,

@@ -66,12 +66,13 @@ async fn exchange_counted(
     let hash = TokenHash::of(presented);
     for _ in 0..MAX_ATTEMPTS {
         let Some(loaded) = state.store.load_exchange(&hash).await? else {
-            return Err(pruned_token(state, client, presented, meta, now, outcome).await);
+            return Err(pruned_token(state, client, &request, presented, meta, now, outcome).await);
         };
         let token = &loaded.token;
         if token.family.client_id != client.client_id {
             return Err(invalid_refresh_token().into());
         }
+        proves_binding(&token.family, &request)?;
         let decision = decide_exchange(
             &token.snapshot,
             token.generation,
@@ -121,6 +122,7 @@ async fn exchange_counted(
 async fn pruned_token(
     state: &AppState,
     client: &Client,
+    request: &TokenRequest,
     presented: &str,
     meta: &RequestMeta,
     now: Timestamp,
@@ -136,6 +138,10 @@ async fn pruned_token(
     let pruned = token.generation < token.snapshot.current_generation - 1;
     if token.family.client_id != client.client_id || !pruned {
         return invalid_refresh_token().into();
+    }
+    // Without the key a stolen old token proves nothing, and revokes nothing.
+    if let Err(e) = proves_binding(&token.family, request) {
+        return e.into();
     }
     if decide_exchange(
         &token.snapshot,
@@ -153,6 +159,25 @@ async fn pruned_token(
         }
     }
     invalid_refresh_token().into()
+}
+
+/// A refresh token bound to a DPoP key (RFC 9449 §5) is exchanged only
+/// with a proof made with that key; without one, or with another key, the
+/// exchange is refused before anything is decided, so it changes nothing
+/// (its failure is audited like every failed exchange).
+fn proves_binding(family: &FamilyRecord, request: &TokenRequest) -> Result<(), OAuthError> {
+    let Some(bound) = &family.dpop_jkt else {
+        return Ok(());
+    };
+    match &request.dpop {
+        Some(key) if &key.jkt == bound => Ok(()),
+        Some(_) => Err(OAuthError::invalid_grant(
+            "The refresh token is bound to another DPoP key",
+        )),
+        None => Err(OAuthError::invalid_grant(
+            "The refresh token is bound to a DPoP key: send a DPoP proof made with it",
+        )),
+    }
 }
 
 /// One attempt; `Ok(None)` when the compare-and-set lost a race.
@@ -217,6 +242,7 @@ async fn exchange_once(
         device_name: family.device_name.clone(),
         code_hash: None,
         grant_type: GrantType::RefreshToken,
+        dpop_jkt: request.dpop.as_ref().map(|k| k.jkt.clone()),
     };
     match plan {
         ExchangePlan::ReplaceWithNonRotating => {

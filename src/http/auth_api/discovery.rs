@@ -27,6 +27,7 @@ pub async fn get_discovery(State(state): State<AppState>) -> Json<Value> {
         // RFC 9207: every authorization response carries `iss`.
         "authorization_response_iss_parameter_supported": true,
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": crate::flows::dpop::SIGNING_ALGS,
         "claims_parameter_supported": false,
         "userinfo_endpoint": issuer.url("userinfo"),
         "revocation_endpoint": issuer.url("oauth/revoke"),

@@ -66,6 +66,9 @@ fn access_token(token: &ActiveAccessToken) -> Value {
         "client_id": token.client_id,
         "jti": token.jti,
     });
+    if let Some(jkt) = &token.dpop_jkt {
+        body["cnf"] = json!({ "jkt": jkt });
+    }
     if let Some(sid) = &token.session_id {
         body["sid"] = json!(sid);
     }
@@ -86,6 +89,9 @@ fn refresh_token(token: &ActiveRefreshToken, issuer: &str) -> Value {
     });
     if let Some(exp) = token.expires_at {
         body["exp"] = json!(exp.unix_seconds());
+    }
+    if let Some(jkt) = &token.dpop_jkt {
+        body["cnf"] = json!({ "jkt": jkt });
     }
     if let Some(sid) = &token.session_id {
         body["sid"] = json!(sid);

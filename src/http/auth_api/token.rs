@@ -56,6 +56,18 @@ pub async fn post_token(
         form.client_secret,
     )
     .await?;
+    // RFC 9449: every DPoP header, as sent; one that is not text is a bad proof.
+    let dpop_proofs = headers
+        .get_all("dpop")
+        .iter()
+        .map(|v| v.to_str().map(str::to_owned))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            OAuthError::new(
+                OAuthErrorKind::InvalidDpopProof,
+                "The DPoP header is not a JWT",
+            )
+        })?;
     let request = TokenRequest {
         audience: form.audience,
         scope: form.scope,
@@ -66,6 +78,8 @@ pub async fn post_token(
         device_code: form.device_code,
         username: form.username,
         password: form.password,
+        dpop_proofs,
+        dpop: None,
     };
     let now = state.clock.now();
     let issued = token::exchange(&state, grant_type, client, request, &meta, now).await?;
@@ -84,7 +98,7 @@ pub async fn post_token(
 fn render(issued: &IssuedTokens) -> Value {
     let mut body = json!({
         "access_token": issued.access_token,
-        "token_type": "Bearer",
+        "token_type": if issued.dpop_bound { "DPoP" } else { "Bearer" },
         "expires_in": issued.expires_in,
         "scope": issued.scope,
     });

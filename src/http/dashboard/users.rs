@@ -446,6 +446,7 @@ pub async fn get_devices(
             created: when(f.created_at),
             last_used: when(f.last_exchanged_at.unwrap_or(f.created_at)),
             rotating: f.rotating,
+            dpop_bound: f.dpop_jkt.is_some(),
             user_agent: f.last_user_agent,
             ip: f.last_ip,
             token_id: f.id.into_string(),

@@ -228,6 +228,8 @@ pub struct DeviceRow {
     pub created: String,
     pub last_used: String,
     pub rotating: bool,
+    /// Bound to a DPoP key (RFC 9449): usable only with that key.
+    pub dpop_bound: bool,
 }
 
 #[derive(Template)]

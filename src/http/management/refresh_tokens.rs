@@ -60,6 +60,11 @@ pub struct RefreshTokenView {
     /// characters); `null` when there is none.
     #[schema(value_type = Option<Object>, required = true)]
     refresh_token_metadata: Option<Value>,
+    /// DPoP (RFC 9449): `{"jkt": <thumbprint>}` of the key a public
+    /// client's refresh token is bound to; absent when it is not bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    cnf: Option<Value>,
 }
 
 /// Where a refresh token was issued and last used.
@@ -105,6 +110,7 @@ pub fn view(f: &FamilyRecord) -> RefreshTokenView {
         }],
         last_exchanged_at: f.last_exchanged_at.map(iso8601),
         refresh_token_metadata: None,
+        cnf: f.dpop_jkt.as_ref().map(|jkt| json!({ "jkt": jkt })),
     }
 }
 
