@@ -4,7 +4,7 @@
 
 use grantor_domain::{ScopeSet, Timestamp, User, UserId};
 
-use super::FlowError;
+use super::{dpop, FlowError};
 use crate::state::AppState;
 
 /// The user an access token speaks for, and the scopes that release their
@@ -22,11 +22,28 @@ pub enum Refusal {
     InvalidToken,
     /// Its user was deleted or blocked since it was issued.
     UserGone,
+    /// RFC 9449 §7: a DPoP-bound token presented as a bearer token, a
+    /// bearer token under the DPoP scheme, or a proof that is missing, bad
+    /// or made with another key.
+    BadProof,
+}
+
+/// How the access token was presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme<'a> {
+    Bearer,
+    /// `Authorization: DPoP`, with the request's `DPoP` header values, its
+    /// method and the URL it was sent to.
+    Dpop {
+        proofs: &'a [&'a str],
+        method: &'a str,
+    },
 }
 
 pub async fn userinfo(
     state: &AppState,
     access_token: &str,
+    scheme: Scheme<'_>,
     now: Timestamp,
 ) -> Result<Result<UserInfo, Refusal>, FlowError> {
     let audience = state.issuer.url("userinfo");
@@ -41,6 +58,25 @@ pub async fn userinfo(
     let scope = ScopeSet::parse(claims["scope"].as_str().unwrap_or_default());
     if !scope.contains("openid") {
         return Ok(Err(Refusal::InvalidToken));
+    }
+    // RFC 9449 §7: a bound token only with a proof from its key, under the
+    // DPoP scheme; an unbound one only as a bearer token.
+    let bound = claims["cnf"]["jkt"].as_str();
+    match (scheme, bound) {
+        (Scheme::Bearer, None) => {}
+        (Scheme::Dpop { proofs, method }, Some(jkt)) => {
+            let key = match dpop::check(state, proofs, method, &audience, Some(access_token), now)
+                .await
+            {
+                Ok(key) => key,
+                Err(FlowError::OAuth(_)) => return Ok(Err(Refusal::BadProof)),
+                Err(e) => return Err(e),
+            };
+            if key.as_ref().map(|k| k.jkt.as_str()) != Some(jkt) {
+                return Ok(Err(Refusal::BadProof));
+            }
+        }
+        _ => return Ok(Err(Refusal::BadProof)),
     }
     let Some(user_id) = claims["sub"].as_str().map(UserId::from) else {
         return Ok(Err(Refusal::InvalidToken));

@@ -223,10 +223,19 @@ both_databases! {
         let thief = DpopKey::es256();
         let (status, body) = f.refresh(&rt, &[&thief.proof("POST", &f.token_url)]).await;
         assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
-        let audited = f
-            .app
-            .query_strings("SELECT description FROM logs WHERE type = 'fertft' ORDER BY log_id")
-            .await;
+        // Failed exchanges go through the audit queue: written moments
+        // after the answer, so wait for both (bounded).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let audited = loop {
+            let audited = f
+                .app
+                .query_strings("SELECT description FROM logs WHERE type = 'fertft' ORDER BY log_id")
+                .await;
+            if audited.len() >= 2 || std::time::Instant::now() > deadline {
+                break audited;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
         assert_eq!(
             audited,
             [
@@ -340,5 +349,192 @@ both_databases! {
         let bound: Vec<&Value> = list["tokens"].as_array().unwrap().iter().filter(|t| t.get("cnf").is_some()).collect();
         assert_eq!(bound.len(), 1, "{list}");
         assert_eq!(bound[0]["cnf"]["jkt"], key.thumbprint());
+    }
+}
+
+/// `GET /userinfo` with this Authorization header and proofs.
+async fn userinfo(
+    app: &TestApp,
+    authorization: &str,
+    proofs: &[&str],
+) -> (StatusCode, Value, String) {
+    let mut request = app
+        .http
+        .get(app.url("/userinfo"))
+        .header("Authorization", authorization);
+    for proof in proofs {
+        request = request.header("DPoP", *proof);
+    }
+    let response = request.send().await.unwrap();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let (status, body) = read(response).await;
+    (status, body, challenge)
+}
+
+/// A proof for `GET /userinfo` with `ath` for `token`.
+fn userinfo_proof(key: &DpopKey, url: &str, token: &str) -> String {
+    let ath = b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref());
+    key.proof_with(
+        json!({"typ": "dpop+jwt", "alg": key.alg(), "jwk": key.jwk()}),
+        json!({"jti": uuid(), "htm": "GET", "htu": url, "iat": now(), "ath": ath}),
+    )
+}
+
+both_databases! {
+    async fn userinfo_takes_a_bound_token_only_with_a_proof_of_its_key(db: Backend) {
+        let f = fixture(db).await;
+        let key = DpopKey::es256();
+        let url = f.app.url("/userinfo");
+        let (status, body) = token(
+            &f.app,
+            &[
+                ("grant_type", "password"),
+                ("client_id", &f.public_id),
+                ("username", EMAIL),
+                ("password", PASSWORD),
+                ("audience", API),
+                ("scope", "openid read:orders"),
+            ],
+            &[&key.proof("POST", &f.token_url)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let bound = body["access_token"].as_str().unwrap().to_owned();
+
+        let proof = userinfo_proof(&key, &url, &bound);
+        let (status, body, _) = userinfo(&f.app, &format!("DPoP {bound}"), &[&proof]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["sub"], claims(&bound)["sub"]);
+        // The same proof again: a replay.
+        let (status, body, challenge) = userinfo(&f.app, &format!("DPoP {bound}"), &[&proof]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"], "invalid_dpop_proof");
+        assert!(challenge.starts_with("DPoP "), "{challenge}");
+        // As a bearer token, without a proof, with another key, without ath.
+        let (status, _, _) = userinfo(&f.app, &format!("Bearer {bound}"), &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _, _) = userinfo(&f.app, &format!("DPoP {bound}"), &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let other = DpopKey::es256();
+        let (status, _, _) = userinfo(&f.app, &format!("DPoP {bound}"), &[&userinfo_proof(&other, &url, &bound)]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let no_ath = key.proof("GET", &url);
+        let (status, _, _) = userinfo(&f.app, &format!("DPoP {bound}"), &[&no_ath]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+        // An unbound token: as a bearer token only.
+        let (status, body) = token(
+            &f.app,
+            &[
+                ("grant_type", "password"),
+                ("client_id", &f.public_id),
+                ("username", EMAIL),
+                ("password", PASSWORD),
+                ("audience", API),
+                ("scope", "openid"),
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let plain = body["access_token"].as_str().unwrap().to_owned();
+        let (status, _, _) = userinfo(&f.app, &format!("Bearer {plain}"), &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = userinfo(&f.app, &format!("DPoP {plain}"), &[&userinfo_proof(&key, &url, &plain)]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+both_databases! {
+    async fn what_a_proof_binds_and_where_bound_tokens_are_refused(db: Backend) {
+        let f = fixture(db).await;
+        let key = DpopKey::es256();
+
+        // An old (rotated-out) bound token without its key: refused, and it
+        // trips nothing (no reuse detection): the owner's token still works.
+        let (status, body) = f.login(&[&key.proof("POST", &f.token_url)]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let first = body["refresh_token"].as_str().unwrap().to_owned();
+        let (_, body) = f.refresh(&first, &[&key.proof("POST", &f.token_url)]).await;
+        let second = body["refresh_token"].as_str().unwrap().to_owned();
+        let (_, body) = f.refresh(&second, &[&key.proof("POST", &f.token_url)]).await;
+        let third = body["refresh_token"].as_str().unwrap().to_owned();
+        let (status, body) = f.refresh(&first, &[]).await;
+        assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+        let (status, body) = f.refresh(&third, &[&key.proof("POST", &f.token_url)]).await;
+        assert_eq!(status, StatusCode::OK, "the family survived the thief's old token: {body}");
+
+        // A confidential client: its access token is bound, its refresh
+        // token is not (its authentication constrains it).
+        let (id, secret, _) = f
+            .app
+            .create_client(json!({"name": "web", "grant_types": ["password", "refresh_token", "client_credentials"]}))
+            .await;
+        let (status, body) = token(
+            &f.app,
+            &[
+                ("grant_type", "password"), ("client_id", &id), ("client_secret", &secret),
+                ("username", EMAIL), ("password", PASSWORD), ("audience", API),
+                ("scope", "offline_access read:orders"),
+            ],
+            &[&key.proof("POST", &f.token_url)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(claims(body["access_token"].as_str().unwrap())["cnf"]["jkt"], key.thumbprint());
+        let (status, body) = token(
+            &f.app,
+            &[
+                ("grant_type", "refresh_token"), ("client_id", &id), ("client_secret", &secret),
+                ("refresh_token", body["refresh_token"].as_str().unwrap()),
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["token_type"], "Bearer");
+
+        // A machine token with a proof is bound, and the Management API
+        // (which takes bearer tokens only) refuses it rather than honour it.
+        let management = f.app.management_audience();
+        let (status, body) = token(
+            &f.app,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", crate::support::MGMT_CLIENT_ID),
+                ("client_secret", crate::support::MGMT_CLIENT_SECRET),
+                ("audience", &management),
+            ],
+            &[&key.proof("POST", &f.token_url)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["token_type"], "DPoP");
+        let bound = body["access_token"].as_str().unwrap();
+        assert_eq!(claims(bound)["cnf"]["jkt"], key.thumbprint());
+        let response = f.app.http.get(f.app.url("/api/v2/clients")).bearer_auth(bound).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+        // A refused proof is audited like any failed exchange.
+        let replayed = key.proof("POST", &f.token_url);
+        let _ = f.login(&[&replayed]).await;
+        let (status, body) = f.login(&[&replayed]).await;
+        dpop_error(status, &body);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let refused = f
+                .app
+                .query_strings("SELECT description FROM logs WHERE details LIKE '%invalid_dpop_proof%'")
+                .await;
+            if refused == ["The DPoP proof was used before"] {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "not audited: {refused:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }

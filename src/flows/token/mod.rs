@@ -68,34 +68,54 @@ pub async fn exchange(
         return Err(OAuthError::unauthorized_client(grant_type.as_str()).into());
     }
     // RFC 9449: a DPoP proof for this request binds the tokens to its key.
-    let proofs: Vec<&str> = request.dpop_proofs.iter().map(String::as_str).collect();
-    let token_url = state.issuer.url("oauth/token");
-    request.dpop = crate::flows::dpop::check(state, &proofs, "POST", &token_url, None, now).await?;
-    if client.require_proof_of_possession && request.dpop.is_none() {
-        return Err(OAuthError::new(
-            OAuthErrorKind::InvalidDpopProof,
-            "This client requires a DPoP proof (require_proof_of_possession)",
-        )
-        .into());
-    }
-    let result = match grant_type {
-        GrantType::ClientCredentials => {
-            client_credentials::exchange(state, &client, request, now).await
+    // A refused proof is a failed exchange like any other (audited below).
+    let result = match proof_of_possession(state, &client, &request, now).await {
+        Err(e) => Err(e),
+        Ok(key) => {
+            request.dpop = key;
+            match grant_type {
+                GrantType::ClientCredentials => {
+                    client_credentials::exchange(state, &client, request, now).await
+                }
+                GrantType::AuthorizationCode => {
+                    authorization_code::exchange(state, &client, request, meta, now).await
+                }
+                GrantType::RefreshToken => {
+                    refresh_token::exchange(state, &client, request, meta, now).await
+                }
+                GrantType::DeviceCode => {
+                    device_code::exchange(state, &client, request, meta, now).await
+                }
+                GrantType::Password => password::exchange(state, &client, request, meta, now).await,
+            }
         }
-        GrantType::AuthorizationCode => {
-            authorization_code::exchange(state, &client, request, meta, now).await
-        }
-        GrantType::RefreshToken => {
-            refresh_token::exchange(state, &client, request, meta, now).await
-        }
-        GrantType::DeviceCode => device_code::exchange(state, &client, request, meta, now).await,
-        GrantType::Password => password::exchange(state, &client, request, meta, now).await,
     };
     record_outcome(state, grant_type, &client.client_id, &result, meta, now).await;
     if let Ok(issued) = &result {
         state.metrics.token_issued(grant_type, issued.signing_alg);
     }
     result
+}
+
+/// The key of the request's DPoP proof, if it sent one; a client that
+/// requires proofs must send one.
+async fn proof_of_possession(
+    state: &AppState,
+    client: &Client,
+    request: &TokenRequest,
+    now: Timestamp,
+) -> Result<Option<crate::flows::dpop::DpopKey>, crate::flows::FlowError> {
+    let proofs: Vec<&str> = request.dpop_proofs.iter().map(String::as_str).collect();
+    let token_url = state.issuer.url("oauth/token");
+    let key = crate::flows::dpop::check(state, &proofs, "POST", &token_url, None, now).await?;
+    if client.require_proof_of_possession && key.is_none() {
+        return Err(OAuthError::new(
+            OAuthErrorKind::InvalidDpopProof,
+            "This client requires a DPoP proof (require_proof_of_possession)",
+        )
+        .into());
+    }
+    Ok(key)
 }
 
 /// The audit events the grant flows do not write with a change of their own:

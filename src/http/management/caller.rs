@@ -92,6 +92,12 @@ impl FromRequestParts<AppState> for Caller {
         if claims["gty"].as_str() != Some("client-credentials") {
             return Err(invalid());
         }
+        // A DPoP-bound token (`cnf`) is good only with a proof of its key
+        // under the DPoP scheme (RFC 9449 §7), which this API does not take:
+        // it is refused, never honoured as a bearer token.
+        if claims.get("cnf").is_some() {
+            return Err(invalid());
+        }
         let client_id = ClientId::from(claims["azp"].as_str().ok_or_else(invalid)?);
         // The client grant cascades away with its client, so finding it also
         // proves the client still exists.
