@@ -480,7 +480,7 @@ both_databases! {
         let response = admin.submit(&path, &settings, &[
             ("name", "Billing v2"), ("description", ""), ("app_type", "non_interactive"),
             ("token_endpoint_auth_method", "client_secret_basic"), ("grant_types", "client_credentials"),
-            ("grant_types", "refresh_token"), ("callbacks", "https://billing.example.test/a, https://billing.example.test/b"),
+            ("grant_types", "refresh_token"), ("callbacks", "https://billing.example.test/a\n https://billing.example.test/b?x=1,y"),
             ("allowed_logout_urls", "https://billing.example.test/bye"), ("jwt_alg", "RS256"), ("jwt_lifetime_in_seconds", "900"),
         ]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -490,7 +490,7 @@ both_databases! {
         assert_eq!(client["description"], "");
         assert_eq!(client["token_endpoint_auth_method"], "client_secret_basic");
         assert_eq!(client["grant_types"], json!(["client_credentials", "refresh_token"]));
-        assert_eq!(client["callbacks"], json!(["https://billing.example.test/a", "https://billing.example.test/b"]));
+        assert_eq!(client["callbacks"], json!(["https://billing.example.test/a", "https://billing.example.test/b?x=1,y"]), "one URL a line; a comma is part of a URL");
         assert_eq!(client["allowed_logout_urls"], json!(["https://billing.example.test/bye"]));
         assert_eq!(client["is_first_party"], false, "the unticked box is a change too");
         assert_eq!(client["jwt_configuration"]["lifetime_in_seconds"], 900);

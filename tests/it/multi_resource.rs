@@ -163,21 +163,8 @@ impl Mrrt {
 
     /// The user's grant for `audience` (its id), if any.
     async fn grant_for(&self, user_id: &str, audience: &str) -> Option<String> {
-        let (status, body) = self
-            .app
-            .mgmt_call(
-                Method::GET,
-                &format!(
-                    "/grants?user_id={}&client_id={}",
-                    urlencode(user_id),
-                    self.id
-                ),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body.as_array()
-            .unwrap()
+        self.grants_of(user_id)
+            .await
             .iter()
             .find(|g| g["audience"] == audience)
             .map(|g| g["id"].as_str().unwrap().to_owned())

@@ -109,10 +109,13 @@ fn scope_lines(scopes: &[ScopeDefinition]) -> String {
     scopes
         .iter()
         .map(|s| {
-            if s.description.is_empty() {
+            // A line break in a description (the Management API allows
+            // one) would read back as another scope: shown as a space.
+            let description = s.description.replace(['\r', '\n'], " ");
+            if description.is_empty() {
                 s.value.clone()
             } else {
-                format!("{} {}", s.value, s.description)
+                format!("{} {}", s.value, description)
             }
         })
         .collect::<Vec<_>>()
@@ -224,7 +227,16 @@ fn render(
 fn event(dash: &Dash, meta: &RequestMeta, description: String, rs: &ResourceServer) -> LogEvent {
     audit::api_operation(description, &dash.admin.actor(), meta, rs.updated_at).detail(
         "resource_server",
-        json!({"id": rs.id, "identifier": rs.identifier, "name": rs.name}),
+        json!({
+            "id": rs.id,
+            "identifier": rs.identifier,
+            "name": rs.name,
+            "scopes": rs.scopes.iter().map(|s| s.value.as_str()).collect::<Vec<_>>(),
+            "signing_alg": rs.signing_alg.as_str(),
+            "token_lifetime": rs.token_lifetime,
+            "allow_offline_access": rs.allow_offline_access,
+            "skip_consent_for_verifiable_first_party_clients": rs.skip_consent_for_verifiable_first_party_clients,
+        }),
     )
 }
 

@@ -453,8 +453,9 @@ impl Pairs {
 
 /// A list field: one URL a line (commas also separate, as Auth0's
 /// dashboard allows).
+/// One URL a line (a comma may be part of a URL, so it separates nothing).
 fn url_list(raw: &str) -> Vec<String> {
-    raw.split(['\n', ','])
+    raw.lines()
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .map(str::to_owned)
@@ -544,6 +545,7 @@ fn settings_detail(client: &Client) -> serde_json::Value {
         "grant_types": client.grant_types,
         "is_first_party": client.is_first_party,
         "oidc_conformant": client.oidc_conformant,
+        "require_proof_of_possession": client.require_proof_of_possession,
         "jwt_configuration": {"alg": "RS256", "lifetime_in_seconds": client.id_token_lifetime},
     })
 }
