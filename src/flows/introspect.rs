@@ -18,7 +18,7 @@ use grantor_domain::{
 use grantor_store::FamilyRecord;
 use serde_json::Value;
 
-use super::{audience, multi_resource, FlowError};
+use super::{multi_resource, FlowError};
 use crate::keys::audiences;
 use crate::state::AppState;
 
@@ -162,10 +162,7 @@ async fn introspect_access_token(
                     return Ok(Introspection::Inactive);
                 };
                 let held = ScopeSet::parse(claims["scope"].as_str().unwrap_or_default());
-                let oidc: ScopeSet = held
-                    .iter()
-                    .filter(|s| audience::OIDC_SCOPES.contains(s))
-                    .collect();
+                let oidc = multi_resource::oidc_scopes(&held);
                 scope = Some(held.intersection(&allowed.union(&oidc)).to_wire());
             }
         }

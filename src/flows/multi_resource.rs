@@ -108,13 +108,12 @@ pub async fn reach(
     }))
 }
 
-/// The OIDC scopes a refresh token holds, which an access token for a
-/// policy API keeps (so the exchange still returns an ID token).
-pub fn oidc_scopes(family: &FamilyRecord) -> ScopeSet {
-    ScopeSet::parse(&family.scope)
-        .iter()
-        .filter(|s| OIDC_SCOPES.contains(s))
-        .collect()
+/// The OIDC scopes among `scope`: what an access token for a policy API
+/// keeps of its refresh token's scope (so the exchange still returns an ID
+/// token), and what introspection keeps of such a token's scope besides
+/// what the policy allows.
+pub fn oidc_scopes(scope: &ScopeSet) -> ScopeSet {
+    scope.iter().filter(|s| OIDC_SCOPES.contains(s)).collect()
 }
 
 /// Whether an access token for `audience`, issued to `client_id` from a

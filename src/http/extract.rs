@@ -71,21 +71,20 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
 }
 
 /// The bearer token of an `Authorization: Bearer …` header, if any.
-/// The token of an `Authorization: DPoP <token>` header (RFC 9449 §7.1).
-pub fn dpop_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("dpop")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    authorization_token(headers, "bearer")
 }
 
-pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+/// The token of an `Authorization: DPoP <token>` header (RFC 9449 §7.1).
+pub fn dpop_token(headers: &HeaderMap) -> Option<&str> {
+    authorization_token(headers, "dpop")
+}
+
+/// The token of an `Authorization` header of `scheme` (any case).
+fn authorization_token<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
+    let (sent, token) = value.split_once(' ')?;
+    sent.eq_ignore_ascii_case(scheme)
         .then(|| token.trim())
         .filter(|t| !t.is_empty())
 }

@@ -217,7 +217,7 @@ async fn exchange_once(
             let scope = exchange_scope(
                 asked.as_ref(),
                 &reach.allowed,
-                &multi_resource::oidc_scopes(family),
+                &multi_resource::oidc_scopes(&ScopeSet::parse(&family.scope)),
             );
             (scope, reach.audience, reach.grant)
         }

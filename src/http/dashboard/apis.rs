@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use grantor_domain::resource_server::ResourceServerPatch;
 use grantor_domain::{ResourceServer, ScopeDefinition, SigningAlg, ValidationError};
-use grantor_store::{LogEvent, PageRequest, StoreError};
+use grantor_store::{LogEvent, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -34,24 +34,15 @@ fn system_api() -> DashboardError {
     DashboardError::forbidden("The Management API cannot be modified or deleted.")
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    page: Option<String>,
-    deleted: Option<String>,
-}
-
 pub async fn list_apis(
     State(state): State<AppState>,
     dash: Dash,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<views::ListQuery>,
 ) -> Result<Page, DashboardError> {
     let page = Pager::page_number(query.page.as_deref());
     let apis = state
         .store
-        .list_resource_servers(PageRequest {
-            offset: page * Pager::PER_PAGE,
-            limit: Pager::PER_PAGE,
-        })
+        .list_resource_servers(Pager::request(page))
         .await?;
     let rows: Vec<views::ApiRow> = apis
         .items

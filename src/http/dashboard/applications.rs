@@ -25,25 +25,13 @@ use crate::http::pages::Page;
 use crate::http::AppState;
 use crate::secrets;
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    page: Option<String>,
-    deleted: Option<String>,
-}
-
 pub async fn list_applications(
     State(state): State<AppState>,
     dash: Dash,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<views::ListQuery>,
 ) -> Result<Page, DashboardError> {
     let page = Pager::page_number(query.page.as_deref());
-    let clients = state
-        .store
-        .list_clients(PageRequest {
-            offset: page * Pager::PER_PAGE,
-            limit: Pager::PER_PAGE,
-        })
-        .await?;
+    let clients = state.store.list_clients(Pager::request(page)).await?;
     let rows: Vec<views::ApplicationRow> = clients
         .items
         .iter()
@@ -409,10 +397,7 @@ pub async fn update_application(
     state.store.update_client(&client, Some(&event)).await?;
     Ok(Page::redirect(
         StatusCode::SEE_OTHER,
-        format!(
-            "/dashboard/applications/{}?saved=1",
-            percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC)
-        ),
+        format!("{}?saved=1", client_path(&id)),
     ))
 }
 

@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use grantor_store::{LogFilter, PageRequest};
+use grantor_store::LogFilter;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -85,16 +85,7 @@ pub async fn list_logs(
             total: 0,
         }
     } else {
-        state
-            .store
-            .list_logs(
-                &filter,
-                PageRequest {
-                    offset: page * Pager::PER_PAGE,
-                    limit: Pager::PER_PAGE,
-                },
-            )
-            .await?
+        state.store.list_logs(&filter, Pager::request(page)).await?
     };
     let rows: Vec<views::LogRow> = events
         .items

@@ -16,8 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use grantor_domain::{ClientId, FamilyId, GrantId, SessionId, User, UserId};
 use grantor_store::{
-    GrantFilter, PageRequest, RefreshTokenFilter, RevocationReceipt, RevocationTarget,
-    SessionFilter, UserFilter,
+    GrantFilter, RefreshTokenFilter, RevocationReceipt, RevocationTarget, SessionFilter, UserFilter,
 };
 use serde::Deserialize;
 
@@ -35,13 +34,6 @@ fn encode(segment: &str) -> String {
 
 fn user_path(user_id: &UserId) -> String {
     format!("/dashboard/users/{}", encode(user_id.as_str()))
-}
-
-fn page_request(page: i64) -> PageRequest {
-    PageRequest {
-        offset: page * Pager::PER_PAGE,
-        limit: Pager::PER_PAGE,
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -72,7 +64,10 @@ pub async fn list_users(
         email_contains: (!q.is_empty()).then(|| q.to_lowercase()),
         ..UserFilter::default()
     };
-    let users = state.store.list_users(&filter, page_request(page)).await?;
+    let users = state
+        .store
+        .list_users(&filter, Pager::request(page))
+        .await?;
     let rows: Vec<views::UserRow> = users
         .items
         .into_iter()
@@ -320,7 +315,10 @@ pub async fn get_authorized_applications(
         user_id: Some(user.user_id.clone()),
         ..GrantFilter::default()
     };
-    let grants = state.store.list_grants(&filter, page_request(page)).await?;
+    let grants = state
+        .store
+        .list_grants(&filter, Pager::request(page))
+        .await?;
     let mut names = Names::new(&state);
     let mut rows = Vec::with_capacity(grants.items.len());
     for g in grants.items {
@@ -367,7 +365,7 @@ pub async fn get_sessions(
     let now = state.clock.now();
     let sessions = state
         .store
-        .list_live_sessions(&filter, page_request(page), now)
+        .list_live_sessions(&filter, Pager::request(page), now)
         .await?;
     let ids: Vec<SessionId> = sessions
         .items
@@ -427,7 +425,7 @@ pub async fn get_devices(
     let now = state.clock.now();
     let tokens = state
         .store
-        .list_live_refresh_tokens(&filter, page_request(page), now)
+        .list_live_refresh_tokens(&filter, Pager::request(page), now)
         .await?;
     let ids: Vec<FamilyId> = tokens.items.iter().map(|f| f.id.clone()).collect();
     let mut metadata = views::metadata_by_id(state.store.refresh_token_metadata(&ids).await?);

@@ -48,6 +48,14 @@ impl Pager {
         count_param(raw).min(100_000)
     }
 
+    /// The store's window for page `page` (0-based).
+    pub fn request(page: i64) -> grantor_store::PageRequest {
+        grantor_store::PageRequest {
+            offset: page * Self::PER_PAGE,
+            limit: Self::PER_PAGE,
+        }
+    }
+
     /// `link(page)` is the URL of page `page` (0-based).
     pub fn new(page: i64, shown: usize, total: i64, link: impl Fn(i64) -> String) -> Self {
         let offset = page * Self::PER_PAGE;
@@ -60,6 +68,14 @@ impl Pager {
             next: (offset + shown < total).then(|| link(page + 1)),
         }
     }
+}
+
+/// The query of a plain list page: its page, and whether the page follows
+/// a deletion (a notice).
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    pub page: Option<String>,
+    pub deleted: Option<String>,
 }
 
 // ---------------------------------------------------------------------------
