@@ -90,6 +90,7 @@ impl Application {
             rate_limits,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             metrics,
+            require_dpop_nonce: config.require_dpop_nonce,
         };
         Ok(Self {
             listener,

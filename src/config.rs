@@ -86,6 +86,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_SIGNING_KEY_REFRESH_SECONDS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub signing_key_refresh_seconds: u64,
+    /// Require a server nonce (RFC 9449 §8) in every DPoP proof, at the
+    /// token endpoint and at `/userinfo`: a proof without a current one is
+    /// answered `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`.
+    #[arg(long, env = "GRANTOR_REQUIRE_DPOP_NONCE", default_value_t = false,
+          action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub require_dpop_nonce: bool,
     /// Serve `GET /metrics` only on this address (e.g. 127.0.0.1:9464), not
     /// on the main listener. Default: on the main listener.
     #[arg(long, env = "GRANTOR_METRICS_LISTEN")]
@@ -302,6 +308,8 @@ pub struct Config {
     pub signing_key_refresh: std::time::Duration,
     /// `--metrics-listen`: `/metrics` only there (`metrics.rs`).
     pub metrics_listen: Option<String>,
+    /// `--require-dpop-nonce`: DPoP proofs must carry a server nonce.
+    pub require_dpop_nonce: bool,
 }
 
 impl Config {
@@ -369,6 +377,7 @@ impl Config {
             trusted_proxies,
             signing_key_refresh: std::time::Duration::from_secs(args.signing_key_refresh_seconds),
             metrics_listen: args.metrics_listen,
+            require_dpop_nonce: args.require_dpop_nonce,
             connections: ConnectionConfig {
                 header_read_timeout: std::time::Duration::from_secs(
                     args.header_read_timeout_seconds,

@@ -38,4 +38,7 @@ pub struct AppState {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Prometheus metrics (`metrics.rs`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// `--require-dpop-nonce`: DPoP proofs must carry a current server
+    /// nonce (`flows::dpop::nonce`).
+    pub require_dpop_nonce: bool,
 }

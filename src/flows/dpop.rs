@@ -9,6 +9,13 @@
 //! RFC 7638 thumbprint (`jkt`), which access tokens carry as `cnf.jkt` and a
 //! bound refresh token stores.
 //!
+//! With `--require-dpop-nonce`, a proof must also carry a server nonce
+//! (`nonce`, RFC 9449 §8) that grantor handed out in a `DPoP-Nonce` header.
+//! Nonces need no storage: one is the tenant MAC (`RefreshSecrets::tag`,
+//! its own domain) of a [`NONCE_SLOT_SECONDS`] time slot, so every process
+//! issues and accepts the same ones; the current slot's and the previous
+//! slot's are accepted, so a nonce lives one to two slots.
+//!
 //! The signature is checked with aws-lc-rs from the JWK's members, which are
 //! parsed here strictly (known key types and curves, exact lengths, no
 //! private members), so no input can reach a library path that panics.
@@ -21,6 +28,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use grantor_domain::{OAuthError, OAuthErrorKind, Timestamp, TokenHash};
 use serde_json::Value;
+use subtle::ConstantTimeEq;
 
 use super::FlowError;
 use crate::state::AppState;
@@ -32,6 +40,10 @@ pub const IAT_FUTURE_SECONDS: i64 = 60;
 /// The algorithms accepted for proofs (discovery's
 /// `dpop_signing_alg_values_supported`).
 pub const SIGNING_ALGS: &[&str] = &["ES256", "ES384", "RS256", "PS256", "EdDSA"];
+/// The span of one server nonce; a nonce is accepted in its slot and the next.
+pub const NONCE_SLOT_SECONDS: i64 = 60;
+/// The MAC domain of server nonces.
+const NONCE_DOMAIN: &str = "dpop-nonce";
 /// The longest proof accepted, in bytes (an RSA-4096 JWK and claims fit).
 const MAX_PROOF_BYTES: usize = 8192;
 /// The longest `jti` accepted.
@@ -48,10 +60,32 @@ fn invalid(why: &'static str) -> OAuthError {
     OAuthError::new(OAuthErrorKind::InvalidDpopProof, why)
 }
 
+/// The server nonce of the slot `now` falls in (the `DPoP-Nonce` value).
+pub fn nonce(state: &AppState, now: Timestamp) -> String {
+    nonce_of_slot(state, now.unix_seconds().div_euclid(NONCE_SLOT_SECONDS))
+}
+
+fn nonce_of_slot(state: &AppState, slot: i64) -> String {
+    URL_SAFE_NO_PAD.encode(state.refresh_secrets.tag(NONCE_DOMAIN, &slot.to_be_bytes()))
+}
+
+/// Whether `nonce` is this slot's or the previous one's.
+fn nonce_is_current(state: &AppState, nonce: &str, now: Timestamp) -> bool {
+    let slot = now.unix_seconds().div_euclid(NONCE_SLOT_SECONDS);
+    [slot, slot - 1].into_iter().any(|s| {
+        nonce_of_slot(state, s)
+            .as_bytes()
+            .ct_eq(nonce.as_bytes())
+            .into()
+    })
+}
+
 /// Checks the `DPoP` header values of a request to `method` `url`
 /// (`access_token`: the token it presents, at a resource) and records the
 /// proof's `jti`. No header: `None`. More than one, or a bad proof:
-/// `invalid_dpop_proof`.
+/// `invalid_dpop_proof`; with `--require-dpop-nonce`, a sound proof without
+/// a current server nonce: `use_dpop_nonce` (nothing recorded, so the client
+/// may retry at once with the nonce it was sent).
 pub async fn check(
     state: &AppState,
     headers: &[&str],
@@ -66,6 +100,18 @@ pub async fn check(
         _ => return Err(invalid("More than one DPoP header").into()),
     };
     let checked = parse(proof, method, url, access_token, now.unix_seconds())?;
+    if state.require_dpop_nonce
+        && !checked
+            .nonce
+            .as_deref()
+            .is_some_and(|n| nonce_is_current(state, n, now))
+    {
+        return Err(OAuthError::new(
+            OAuthErrorKind::UseDpopNonce,
+            "The DPoP proof must carry the server nonce sent in the DPoP-Nonce header",
+        )
+        .into());
+    }
     let key = TokenHash::of(&format!("{}.{}", checked.key.jkt, checked.jti));
     let until = Timestamp((checked.iat + IAT_PAST_SECONDS + IAT_FUTURE_SECONDS) * 1000);
     if !state.store.record_dpop_proof(&key, until).await? {
@@ -80,6 +126,8 @@ pub struct CheckedProof {
     pub key: DpopKey,
     pub jti: String,
     pub iat: i64,
+    /// The server nonce the proof carries, unchecked.
+    pub nonce: Option<String>,
 }
 
 /// Everything about a proof that needs no database.
@@ -153,6 +201,7 @@ pub fn parse(
         key: DpopKey { jkt },
         jti: jti.to_owned(),
         iat,
+        nonce: claims["nonce"].as_str().map(str::to_owned),
     })
 }
 

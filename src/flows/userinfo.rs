@@ -26,6 +26,9 @@ pub enum Refusal {
     /// bearer token under the DPoP scheme, or a proof that is missing, bad
     /// or made with another key.
     BadProof,
+    /// `--require-dpop-nonce`: a sound proof without a current server nonce
+    /// (RFC 9449 §9; the client retries with the one it is sent).
+    UseNonce,
 }
 
 /// How the access token was presented.
@@ -69,6 +72,9 @@ pub async fn userinfo(
                 .await
             {
                 Ok(key) => key,
+                Err(FlowError::OAuth(e)) if e.kind == grantor_domain::OAuthErrorKind::UseDpopNonce => {
+                    return Ok(Err(Refusal::UseNonce))
+                }
                 Err(FlowError::OAuth(_)) => return Ok(Err(Refusal::BadProof)),
                 Err(e) => return Err(e),
             };

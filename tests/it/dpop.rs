@@ -99,6 +99,14 @@ impl DpopKey {
         format!("{signing_input}.{}", b64(&signature))
     }
 
+    /// A fresh proof for `method` `url` carrying the server nonce `nonce`.
+    pub fn proof_with_nonce(&self, method: &str, url: &str, nonce: &str) -> String {
+        self.proof_with(
+            json!({"typ": "dpop+jwt", "alg": self.alg(), "jwk": self.jwk()}),
+            json!({"jti": uuid(), "htm": method, "htu": url, "iat": now(), "nonce": nonce}),
+        )
+    }
+
     /// A fresh proof for `method` `url`.
     pub fn proof(&self, method: &str, url: &str) -> String {
         self.proof_with(
@@ -121,11 +129,27 @@ fn now() -> i64 {
 
 /// POST /oauth/token with a form and optional DPoP proof(s).
 async fn token(app: &TestApp, form: &[(&str, &str)], proofs: &[&str]) -> (StatusCode, Value) {
+    let (status, body, _) = token_and_nonce(app, form, proofs).await;
+    (status, body)
+}
+
+/// [`token`], and the answer's `DPoP-Nonce` header, if any.
+async fn token_and_nonce(
+    app: &TestApp,
+    form: &[(&str, &str)],
+    proofs: &[&str],
+) -> (StatusCode, Value, Option<String>) {
     let mut request = app.http.post(app.url("/oauth/token")).form(form);
     for proof in proofs {
         request = request.header("DPoP", *proof);
     }
-    read(request.send().await.unwrap()).await
+    let response = request.send().await.unwrap();
+    let nonce = response
+        .headers()
+        .get("dpop-nonce")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (status, body) = read(response).await;
+    (status, body, nonce)
 }
 
 struct Fixture {
@@ -137,7 +161,10 @@ struct Fixture {
 /// An API with offline access, a user, and a public client with the
 /// password and refresh grants.
 async fn fixture(db: crate::support::Backend) -> Fixture {
-    let app = spawn_app(db).await;
+    fixture_on(spawn_app(db).await).await
+}
+
+async fn fixture_on(app: TestApp) -> Fixture {
     let (status, body) = app
         .mgmt_call(
             Method::POST,
@@ -210,6 +237,9 @@ both_databases! {
     async fn a_bound_refresh_token_is_worthless_without_its_key(db: Backend) {
         let f = fixture(db).await;
         let key = DpopKey::es256();
+        // Nonces are not asked for by default (`--require-dpop-nonce`).
+        let (_, _, nonce) = token_and_nonce(&f.app, &[("grant_type", "password")], &[]).await;
+        assert_eq!(nonce, None);
         let (status, body) = f.login(&[&key.proof("POST", &f.token_url)]).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["token_type"], "DPoP");
@@ -375,13 +405,14 @@ async fn userinfo(
     (status, body, challenge)
 }
 
-/// A proof for `GET /userinfo` with `ath` for `token`.
-fn userinfo_proof(key: &DpopKey, url: &str, token: &str) -> String {
+/// A proof for `GET /userinfo` with `ath` for `token` (and a server nonce).
+fn userinfo_proof(key: &DpopKey, url: &str, token: &str, nonce: Option<&str>) -> String {
     let ath = b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref());
-    key.proof_with(
-        json!({"typ": "dpop+jwt", "alg": key.alg(), "jwk": key.jwk()}),
-        json!({"jti": uuid(), "htm": "GET", "htu": url, "iat": now(), "ath": ath}),
-    )
+    let mut claims = json!({"jti": uuid(), "htm": "GET", "htu": url, "iat": now(), "ath": ath});
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    key.proof_with(json!({"typ": "dpop+jwt", "alg": key.alg(), "jwk": key.jwk()}), claims)
 }
 
 both_databases! {
@@ -405,7 +436,7 @@ both_databases! {
         assert_eq!(status, StatusCode::OK, "{body}");
         let bound = body["access_token"].as_str().unwrap().to_owned();
 
-        let proof = userinfo_proof(&key, &url, &bound);
+        let proof = userinfo_proof(&key, &url, &bound, None);
         let (status, body, _) = userinfo(&f.app, &format!("DPoP {bound}"), &[&proof]).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["sub"], claims(&bound)["sub"]);
@@ -420,7 +451,7 @@ both_databases! {
         let (status, _, _) = userinfo(&f.app, &format!("DPoP {bound}"), &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let other = DpopKey::es256();
-        let (status, _, _) = userinfo(&f.app, &format!("DPoP {bound}"), &[&userinfo_proof(&other, &url, &bound)]).await;
+        let (status, _, _) = userinfo(&f.app, &format!("DPoP {bound}"), &[&userinfo_proof(&other, &url, &bound, None)]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let no_ath = key.proof("GET", &url);
         let (status, _, _) = userinfo(&f.app, &format!("DPoP {bound}"), &[&no_ath]).await;
@@ -444,7 +475,7 @@ both_databases! {
         let plain = body["access_token"].as_str().unwrap().to_owned();
         let (status, _, _) = userinfo(&f.app, &format!("Bearer {plain}"), &[]).await;
         assert_eq!(status, StatusCode::OK);
-        let (status, _, _) = userinfo(&f.app, &format!("DPoP {plain}"), &[&userinfo_proof(&key, &url, &plain)]).await;
+        let (status, _, _) = userinfo(&f.app, &format!("DPoP {plain}"), &[&userinfo_proof(&key, &url, &plain, None)]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 }
@@ -536,5 +567,114 @@ both_databases! {
             assert!(std::time::Instant::now() < deadline, "not audited: {refused:?}");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+    }
+}
+
+both_databases! {
+    async fn with_nonces_required_a_proof_carries_a_current_server_nonce(db: Backend) {
+        // The server's clock is manual (starting now, as the proofs' iat
+        // does) so that nonces can be made to age.
+        let database = std::sync::Arc::new(crate::support::TestDatabase::new(db).await);
+        let clock = grantor::Clock::manual(grantor_domain::Timestamp(now() * 1000));
+        let app = crate::support::spawn_app_on(
+            database,
+            crate::support::AppOptions {
+                require_dpop_nonce: true,
+                clock: clock.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
+        let f = fixture_on(app).await;
+        let key = DpopKey::es256();
+        let login = |proof: String| {
+            let f = &f;
+            async move {
+                token_and_nonce(
+                    &f.app,
+                    &[
+                        ("grant_type", "password"),
+                        ("client_id", &f.public_id),
+                        ("username", EMAIL),
+                        ("password", PASSWORD),
+                        ("audience", API),
+                        ("scope", "openid offline_access read:orders"),
+                    ],
+                    &[&proof],
+                )
+                .await
+            }
+        };
+
+        // No nonce: use_dpop_nonce, with the nonce to use.
+        let (status, body, nonce) = login(key.proof("POST", &f.token_url)).await;
+        assert_oauth_error(status, &body, StatusCode::BAD_REQUEST, "use_dpop_nonce");
+        let nonce = nonce.expect("a use_dpop_nonce answer carries DPoP-Nonce");
+        // A nonce grantor did not issue: the same.
+        let (status, body, _) = login(key.proof_with_nonce("POST", &f.token_url, "made-up")).await;
+        assert_oauth_error(status, &body, StatusCode::BAD_REQUEST, "use_dpop_nonce");
+        // The nonce it sent: tokens, and a nonce for next time.
+        let (status, body, next) = login(key.proof_with_nonce("POST", &f.token_url, &nonce)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["token_type"], "DPoP");
+        assert_eq!(next.as_deref(), Some(nonce.as_str()), "the same slot, the same nonce");
+        let rt = body["refresh_token"].as_str().unwrap().to_owned();
+        let access = body["access_token"].as_str().unwrap().to_owned();
+
+        // /userinfo asks for it too (RFC 9449 §9): 401 with the challenge.
+        let url = f.app.url("/userinfo");
+        let (status, body, challenge) =
+            userinfo(&f.app, &format!("DPoP {access}"), &[&userinfo_proof(&key, &url, &access, None)]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"], "use_dpop_nonce");
+        assert!(challenge.starts_with("DPoP error=\"use_dpop_nonce\""), "{challenge}");
+        let (status, body, _) = userinfo(
+            &f.app,
+            &format!("DPoP {access}"),
+            &[&userinfo_proof(&key, &url, &access, Some(&nonce))],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // Two slots later the nonce is stale (well inside the iat window):
+        // refused, and the answer carries the new one, which works.
+        clock.advance_seconds(2 * grantor::flows::dpop::NONCE_SLOT_SECONDS);
+        let refresh = |proof: String| {
+            let f = &f;
+            let rt = rt.clone();
+            async move {
+                token_and_nonce(
+                    &f.app,
+                    &[("grant_type", "refresh_token"), ("client_id", &f.public_id), ("refresh_token", &rt)],
+                    &[&proof],
+                )
+                .await
+            }
+        };
+        let (status, body, fresh) = refresh(key.proof_with_nonce("POST", &f.token_url, &nonce)).await;
+        assert_oauth_error(status, &body, StatusCode::BAD_REQUEST, "use_dpop_nonce");
+        let fresh = fresh.unwrap();
+        assert_ne!(fresh, nonce);
+        // The refused attempts changed nothing: the token still rotates.
+        let (status, body, _) = refresh(key.proof_with_nonce("POST", &f.token_url, &fresh)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_ne!(body["refresh_token"], rt.as_str());
+
+        // The dance is not a failure: no refusal above is audited. A thief's
+        // refused exchange is, so once it is written, it is the only one.
+        let (status, _, _) = refresh(DpopKey::es256().proof_with_nonce("POST", &f.token_url, &fresh)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let failures = loop {
+            let failures = f
+                .app
+                .query_strings("SELECT type FROM logs WHERE type LIKE 'f%' ORDER BY log_id")
+                .await;
+            if !failures.is_empty() || std::time::Instant::now() > deadline {
+                break failures;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(failures, ["fertft"]);
     }
 }

@@ -32,6 +32,9 @@ pub enum OAuthErrorKind {
     /// RFC 9449: a DPoP proof that is missing where required, malformed,
     /// replayed or for another request.
     InvalidDpopProof,
+    /// RFC 9449 §8: the server requires a nonce it issued (`DPoP-Nonce`) in
+    /// the proof, and this one has none or a stale one.
+    UseDpopNonce,
     ServerError,
 }
 
@@ -53,6 +56,7 @@ impl OAuthErrorKind {
             Self::TooManyAttempts => "too_many_attempts",
             Self::TooManyRequests => "too_many_requests",
             Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::ServerError => "server_error",
         }
     }
@@ -63,7 +67,8 @@ impl OAuthErrorKind {
             Self::InvalidRequest
             | Self::UnsupportedGrantType
             | Self::UnsupportedTokenType
-            | Self::InvalidDpopProof => 400,
+            | Self::InvalidDpopProof
+            | Self::UseDpopNonce => 400,
             Self::InvalidClient | Self::ClientAuthenticationFailed => 401,
             Self::InvalidGrant
             | Self::UnauthorizedClient

@@ -137,6 +137,8 @@ async fn record_outcome(
             now,
         )
         .detail("scope", issued.scope.clone().into()),
+        // The first step of the nonce dance (RFC 9449 §8), not a failure.
+        Err(crate::flows::FlowError::OAuth(e)) if e.kind == OAuthErrorKind::UseDpopNonce => return,
         Err(crate::flows::FlowError::OAuth(e)) => {
             audit::event(failure, e.description.to_string(), now)
                 .detail("error", e.kind.code().into())

@@ -21,12 +21,12 @@ fn invalid_token(description: &'static str) -> Response {
 }
 
 /// RFC 9449 §7.1: a DPoP refusal names the scheme and the algorithms.
-fn invalid_dpop(description: &'static str) -> Response {
+fn invalid_dpop(error: &'static str, description: &'static str) -> Response {
     let challenge = format!(
-        "DPoP error=\"invalid_dpop_proof\", algs=\"{}\"",
+        "DPoP error=\"{error}\", algs=\"{}\"",
         crate::flows::dpop::SIGNING_ALGS.join(" ")
     );
-    let mut response = refusal("invalid_dpop_proof", description, "");
+    let mut response = refusal(error, description, "");
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
             .headers_mut()
@@ -61,6 +61,16 @@ pub async fn get_userinfo(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
+    let mut response = userinfo_response(&state, method, headers).await;
+    // RFC 9449 §9: the resource's nonce, which a `use_dpop_nonce` refusal
+    // must carry.
+    if state.require_dpop_nonce {
+        super::token::add_dpop_nonce(&state, &mut response);
+    }
+    response
+}
+
+async fn userinfo_response(state: &AppState, method: Method, headers: HeaderMap) -> Response {
     let proofs: Vec<&str> = headers
         .get_all("dpop")
         .iter()
@@ -80,12 +90,17 @@ pub async fn get_userinfo(
     } else {
         return invalid_token("Missing access token");
     };
-    match userinfo::userinfo(&state, token, scheme, state.clock.now()).await {
+    match userinfo::userinfo(state, token, scheme, state.clock.now()).await {
         Ok(Ok(info)) => Json(render(&info)).into_response(),
         Ok(Err(Refusal::InvalidToken)) => invalid_token("Invalid access token"),
         Ok(Err(Refusal::UserGone)) => invalid_token("The user no longer exists"),
         Ok(Err(Refusal::BadProof)) => invalid_dpop(
+            "invalid_dpop_proof",
             "A DPoP-bound access token needs the DPoP scheme and a proof made with its key",
+        ),
+        Ok(Err(Refusal::UseNonce)) => invalid_dpop(
+            "use_dpop_nonce",
+            "The DPoP proof must carry the nonce sent in the DPoP-Nonce header",
         ),
         Err(e) => super::AuthApiError::from(e).into_response(),
     }

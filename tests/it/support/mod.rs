@@ -92,6 +92,8 @@ pub struct AppOptions {
     /// `--metrics-listen` (e.g. `127.0.0.1:0`); `None`: `/metrics` on the
     /// main listener.
     pub metrics_listen: Option<String>,
+    /// `--require-dpop-nonce`.
+    pub require_dpop_nonce: bool,
     /// Native TLS with this certificate: the server is `https://` and
     /// `TestApp::http` trusts it.
     pub tls: Option<std::sync::Arc<certificate::TestCertificate>>,
@@ -131,6 +133,7 @@ impl Default for AppOptions {
             connections: Default::default(),
             signing_key_refresh: std::time::Duration::from_secs(2),
             metrics_listen: None,
+            require_dpop_nonce: false,
             tls: None,
         }
     }
@@ -176,6 +179,7 @@ pub fn config_for(database_url: &str, options: AppOptions) -> Config {
         connections: options.connections,
         signing_key_refresh: options.signing_key_refresh,
         metrics_listen: options.metrics_listen,
+        require_dpop_nonce: options.require_dpop_nonce,
     }
 }
 
