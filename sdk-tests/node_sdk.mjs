@@ -16,6 +16,11 @@
 // package's `auth0/legacy` entry (node-auth0 v4.37 API) does, and that is what
 // is driven here, including its ID-token validation against the JWKS.
 //
+// DPoP and PAR, which node-auth0 does not speak, are driven through
+// openid-client (panva's certified RP library, pinned likewise): the
+// resources named openid_client_*. The server runs with
+// --require-dpop-nonce true, so every DPoP call goes through the nonce dance.
+//
 // Each resource is one function registered with resource(); add a resource by
 // adding a function. A check that fails because of a known server bug goes
 // through serverIssue("ID", ...); SDK_TESTS_XFAIL="ID,..." turns those into
@@ -27,6 +32,7 @@ import { createRequire } from "node:module";
 import { ManagementClient, ManagementError } from "auth0";
 import { AuthApiError, AuthenticationClient, UserInfoClient } from "auth0/legacy";
 import * as jose from "jose";
+import * as oidc from "openid-client";
 
 const DOMAIN = process.env.GRANTOR_DOMAIN;
 const ISSUER = process.env.GRANTOR_ISSUER;
@@ -874,6 +880,128 @@ resource(async function logs(ctx) {
   eq((await ctx.mgmt.logs.list({ search, per_page: 1, page: 0 })).response.total, mine.length, "total");
   eq((await all(await ctx.mgmt.users.logs.list(user.user_id))).map((e) => e.log_id), mine.map((e) => e.log_id), "users.logs.list");
   await expectMgmtError(ctx.mgmt.logs.get("no-such-log"), 404, "unknown log");
+});
+
+// --- openid-client: DPoP and PAR ------------------------------------------------
+
+/** openid-client's Configuration for `app` (a public client authenticates
+ * with its client_id only), from grantor's discovery document; every request
+ * it makes is recorded in `wire` (URL, DPoP proof, status, body, DPoP-Nonce). */
+async function relyingParty(app, wire, { publicClient = false } = {}) {
+  const auth = publicClient ? oidc.None() : oidc.ClientSecretPost(app.client_secret);
+  const config = await oidc.discovery(new URL(ISSUER), app.client_id, undefined, auth);
+  config[oidc.customFetch] = async (url, options) => {
+    const response = await fetch(url, options);
+    wire.push({
+      url: String(url),
+      dpop: new Headers(options.headers).get("dpop"),
+      status: response.status,
+      body: await response.clone().text(),
+      nonce: response.headers.get("dpop-nonce"),
+    });
+    return response;
+  };
+  return config;
+}
+
+/** The call must fail with an OAuth error `error` (openid-client's ResponseBodyError). */
+async function expectOidcError(promise, status, error, what) {
+  let got;
+  try {
+    got = await promise;
+  } catch (e) {
+    if (!(e instanceof oidc.ResponseBodyError)) throw e;
+    eq([e.status, e.error], [status, error], `${what} (${e.error_description})`);
+    return e;
+  }
+  throw new Check(`${what}: expected ${status} ${error}, call succeeded with ${show(got)}`);
+}
+
+/** POST /oauth/token by hand with exactly this DPoP proof. */
+async function tokenWithProof(app, refreshToken, proof) {
+  const response = await fetch(`${ISSUER}oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", dpop: proof },
+    body: new URLSearchParams({ grant_type: "refresh_token", client_id: app.client_id, refresh_token: refreshToken }),
+  });
+  return { status: response.status, body: await response.json(), nonce: response.headers.get("dpop-nonce") };
+}
+
+resource(async function openid_client_dpop(ctx) {
+  const api = await ctx.api();
+  const user = await ctx.user();
+  const app = await ctx.client({
+    app_type: "native",
+    token_endpoint_auth_method: "none",
+    grant_types: ["password", "refresh_token"],
+    refresh_token: { rotation_type: "rotating", expiration_type: "expiring", leeway: 0 },
+  });
+  const wire = [];
+  const config = await relyingParty(app, wire, { publicClient: true });
+  check(config.serverMetadata().dpop_signing_alg_values_supported?.includes("ES256"), "discovery: DPoP algorithms");
+  const keyPair = await oidc.randomDPoPKeyPair("ES256");
+  const dpop = oidc.getDPoPHandle(config, keyPair);
+  const tokenUrl = `${ISSUER}oauth/token`;
+  const atToken = () => wire.filter((w) => w.url === tokenUrl);
+
+  // Sign-in (password grant) with DPoP: the library's first proof has no
+  // nonce, grantor answers use_dpop_nonce with one, the library retries.
+  const tokens = await oidc.genericGrantRequest(
+    config,
+    "password",
+    { username: user.email, password: PASSWORD, audience: api.identifier, scope: "openid offline_access read:things" },
+    { DPoP: dpop },
+  );
+  const dance = atToken();
+  eq(dance.map((w) => w.status), [400, 200], "the nonce dance at the token endpoint");
+  eq(JSON.parse(dance[0].body).error, "use_dpop_nonce", "first answer");
+  check(dance[0].nonce, "use_dpop_nonce carries DPoP-Nonce");
+  eq(jose.decodeJwt(dance[0].dpop).nonce, undefined, "the first proof had no nonce");
+  eq(jose.decodeJwt(dance[1].dpop).nonce, dance[0].nonce, "the retry carries the server's nonce");
+  eq(tokens.token_type, "dpop", "token_type");
+  const jwk = jose.decodeProtectedHeader(dance[1].dpop).jwk;
+  const jkt = await jose.calculateJwkThumbprint(jwk, "sha256");
+  const claims = await decode(tokens.access_token);
+  eq(claims.cnf, { jkt }, "the access token is bound to the proof's key");
+
+  // /userinfo with the DPoP scheme, through the library.
+  const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP: dpop });
+  eq(info.sub, user.user_id, "userinfo sub");
+
+  // The thief has the refresh token but not the key: without a proof, and
+  // with a proof of another key, grantor refuses; the owner's still works.
+  await expectOidcError(oidc.refreshTokenGrant(config, tokens.refresh_token), 403, "invalid_grant", "stolen token, no proof");
+  const thief = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair("ES256"));
+  await expectOidcError(
+    oidc.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP: thief }),
+    403,
+    "invalid_grant",
+    "stolen token, another key",
+  );
+  const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP: dpop });
+  eq(refreshed.token_type, "dpop", "refreshed token_type");
+  check(refreshed.refresh_token && refreshed.refresh_token !== tokens.refresh_token, "the owner's refresh rotates");
+  eq((await decode(refreshed.access_token)).cnf, { jkt }, "still bound to the owner's key");
+
+  // Replay: the proof the library just sent, sent again.
+  const lastProof = atToken().at(-1).dpop;
+  const replay = await tokenWithProof(app, refreshed.refresh_token, lastProof);
+  eq([replay.status, replay.body.error], [400, "invalid_dpop_proof"], `a replayed proof (${replay.body.error_description})`);
+  // A proof made with the right key and nonce for another URL (htu).
+  const wrongHtu = await new jose.SignJWT({
+    htm: "POST",
+    htu: `${ISSUER}oauth/revoke`,
+    jti: randomUUID(),
+    iat: Math.floor(Date.now() / 1000),
+    nonce: replay.nonce,
+  })
+    .setProtectedHeader({ typ: "dpop+jwt", alg: "ES256", jwk })
+    .sign(keyPair.privateKey);
+  const misdirected = await tokenWithProof(app, refreshed.refresh_token, wrongHtu);
+  eq([misdirected.status, misdirected.body.error], [400, "invalid_dpop_proof"], `a wrong htu (${misdirected.body.error_description})`);
+  // None of it changed anything: the owner refreshes again.
+  const again = await oidc.refreshTokenGrant(config, refreshed.refresh_token, undefined, { DPoP: dpop });
+  check(again.access_token, "the owner's token survived the refusals");
 });
 
 async function main() {
