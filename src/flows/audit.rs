@@ -233,6 +233,40 @@ pub fn api_operation(
     }
 }
 
+/// An application's settings as a change's audit event records them (no
+/// secret).
+pub fn client_settings(client: &grantor_domain::Client) -> Value {
+    json!({
+        "name": client.name,
+        "description": client.description,
+        "app_type": client.app_type,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method.as_str(),
+        "callbacks": client.callbacks,
+        "allowed_logout_urls": client.allowed_logout_urls,
+        "web_origins": client.web_origins,
+        "allowed_origins": client.allowed_origins,
+        "grant_types": client.grant_types,
+        "is_first_party": client.is_first_party,
+        "oidc_conformant": client.oidc_conformant,
+        "require_proof_of_possession": client.require_proof_of_possession,
+        "jwt_configuration": {"alg": "RS256", "lifetime_in_seconds": client.id_token_lifetime},
+    })
+}
+
+/// An API as a change's audit event records it.
+pub fn resource_server(rs: &grantor_domain::ResourceServer) -> Value {
+    json!({
+        "id": rs.id,
+        "identifier": rs.identifier,
+        "name": rs.name,
+        "scopes": rs.scopes.iter().map(|s| s.value.as_str()).collect::<Vec<_>>(),
+        "signing_alg": rs.signing_alg.as_str(),
+        "token_lifetime": rs.token_lifetime,
+        "allow_offline_access": rs.allow_offline_access,
+        "skip_consent_for_verifiable_first_party_clients": rs.skip_consent_for_verifiable_first_party_clients,
+    })
+}
+
 /// A new event; ids sort by time (zero-padded milliseconds, then randomness).
 pub fn event(type_code: EventType, description: impl Into<String>, now: Timestamp) -> LogEvent {
     LogEvent {

@@ -72,7 +72,9 @@ pub async fn userinfo(
                 .await
             {
                 Ok(key) => key,
-                Err(FlowError::OAuth(e)) if e.kind == grantor_domain::OAuthErrorKind::UseDpopNonce => {
+                Err(FlowError::OAuth(e))
+                    if e.kind == grantor_domain::OAuthErrorKind::UseDpopNonce =>
+                {
                     return Ok(Err(Refusal::UseNonce))
                 }
                 Err(FlowError::OAuth(_)) => return Ok(Err(Refusal::BadProof)),

@@ -412,7 +412,10 @@ fn userinfo_proof(key: &DpopKey, url: &str, token: &str, nonce: Option<&str>) ->
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);
     }
-    key.proof_with(json!({"typ": "dpop+jwt", "alg": key.alg(), "jwk": key.jwk()}), claims)
+    key.proof_with(
+        json!({"typ": "dpop+jwt", "alg": key.alg(), "jwk": key.jwk()}),
+        claims,
+    )
 }
 
 both_databases! {

@@ -44,7 +44,9 @@ both_databases! {
             .send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
 
-        let q = format!("q={}", urlencode(&format!("user_id:\"{user_id}\"")));
+        // The user's events through this client (the user's creation is the
+        // Management API caller's `sapi` event).
+        let q = format!("q={}", urlencode(&format!("user_id:\"{user_id}\" AND client_id:\"{id}\"")));
         let events = logs(&app, &q).await;
         assert_eq!(
             types(&events),
@@ -117,7 +119,7 @@ both_databases! {
         // A user's own log.
         let (status, mine) = app.mgmt_call(Method::GET, &format!("/users/{}/logs", urlencode(&user_id)), None).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(types(&mine).len(), 6);
+        assert_eq!(types(&mine), ["srrt", "sepft", "sepft", "ferrt", "sertft", "sepft", "sapi"]);
     }
 }
 
@@ -131,6 +133,63 @@ both_databases! {
         assert_eq!(event["details"]["flags"]["revoke_refresh_token_grant"], true);
         assert_eq!(event["details"]["actor"]["client_id"], crate::support::MGMT_CLIENT_ID);
         assert_eq!(event["client_id"], crate::support::MGMT_CLIENT_ID);
+
+        // Users, APIs and applications: each change is one `sapi` event,
+        // written with it, naming its caller; no password or secret in it.
+        let (status, user) = app
+            .mgmt_call(Method::POST, "/users", Some(json!({
+                "connection": "Username-Password-Authentication",
+                "email": "audited@example.test", "password": "correct horse battery staple",
+            })))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        let user_id = user["user_id"].as_str().unwrap().to_owned();
+        let path = format!("/users/{}", urlencode(&user_id));
+        let (status, _) = app.mgmt_call(Method::PATCH, &path, Some(json!({"name": "Renamed", "user_metadata": {"a": 1}}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, api) = app
+            .mgmt_call(Method::POST, "/resource-servers", Some(json!({"identifier": "https://audited.example.test/", "scopes": [{"value": "read:x"}]})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{api}");
+        let api_path = format!("/resource-servers/{}", api["id"].as_str().unwrap());
+        let (status, _) = app.mgmt_call(Method::PATCH, &api_path, Some(json!({"name": "Audited"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = app.mgmt_call(Method::DELETE, &api_path, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, client) = app.mgmt_call(Method::POST, "/clients", Some(json!({"name": "audited app"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{client}");
+        let client_id = client["client_id"].as_str().unwrap().to_owned();
+        let secret = client["client_secret"].as_str().unwrap().to_owned();
+        let (status, _) = app.mgmt_call(Method::DELETE, &format!("/clients/{client_id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+
+        let events = logs(&app, "q=type:sapi&sort=date:1").await;
+        let events = events.as_array().unwrap();
+        let descriptions: Vec<&str> = events.iter().map(|e| e["description"].as_str().unwrap()).collect();
+        assert_eq!(
+            descriptions,
+            [
+                "Update tenant settings",
+                &format!("Create user {user_id}"),
+                &format!("Update user {user_id}"),
+                "Create resource server https://audited.example.test/",
+                "Update resource server https://audited.example.test/",
+                "Delete resource server https://audited.example.test/",
+                &format!("Create client {client_id}"),
+                &format!("Delete client {client_id}"),
+            ]
+        );
+        for event in events {
+            assert_eq!(event["client_id"], crate::support::MGMT_CLIENT_ID, "{event}");
+            assert_eq!(event["details"]["actor"]["type"], "client", "{event}");
+        }
+        assert_eq!(events[1]["user_id"], user_id.as_str());
+        assert_eq!(events[1]["details"]["email"], "audited@example.test");
+        assert_eq!(events[2]["details"]["changed"], json!(["name", "user_metadata"]));
+        assert_eq!(events[4]["details"]["resource_server"]["name"], "Audited");
+        assert_eq!(events[6]["details"]["settings"]["name"], "audited app");
+        let text = serde_json::to_string(events).unwrap();
+        assert!(!text.contains("correct horse") && !text.contains(&secret), "no password or secret: {text}");
     }
 }
 

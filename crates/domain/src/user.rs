@@ -62,6 +62,32 @@ pub struct UserPatch {
     pub user_metadata: Option<String>,
 }
 
+impl UserPatch {
+    /// The profile members this patch sets (for an audit event's
+    /// `details.changed`); the password is never named with its value, and
+    /// is left out, as it is audited on its own (a revocation).
+    pub fn changed_members(&self) -> Vec<&'static str> {
+        [
+            ("email", self.email.is_some()),
+            ("email_verified", self.email_verified.is_some()),
+            ("username", self.username.is_some()),
+            ("name", self.name.is_some()),
+            ("nickname", self.nickname.is_some()),
+            ("picture", self.picture.is_some()),
+            ("given_name", self.given_name.is_some()),
+            ("family_name", self.family_name.is_some()),
+            ("phone_number", self.phone_number.is_some()),
+            ("phone_verified", self.phone_verified.is_some()),
+            ("blocked", self.blocked.is_some()),
+            ("app_metadata", self.app_metadata.is_some()),
+            ("user_metadata", self.user_metadata.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+}
+
 /// The most characters of a name, nickname, given or family name, or username.
 pub const MAX_NAME_LENGTH: usize = 300;
 /// The most characters of a picture URL.

@@ -11,7 +11,6 @@ use grantor_domain::resource_server::ResourceServerPatch;
 use grantor_domain::{ResourceServer, ScopeDefinition, SigningAlg, ValidationError};
 use grantor_store::{LogEvent, StoreError};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::session::EmptyForm;
 use super::views::{self, Pager};
@@ -216,19 +215,8 @@ fn render(
 }
 
 fn event(dash: &Dash, meta: &RequestMeta, description: String, rs: &ResourceServer) -> LogEvent {
-    audit::api_operation(description, &dash.admin.actor(), meta, rs.updated_at).detail(
-        "resource_server",
-        json!({
-            "id": rs.id,
-            "identifier": rs.identifier,
-            "name": rs.name,
-            "scopes": rs.scopes.iter().map(|s| s.value.as_str()).collect::<Vec<_>>(),
-            "signing_alg": rs.signing_alg.as_str(),
-            "token_lifetime": rs.token_lifetime,
-            "allow_offline_access": rs.allow_offline_access,
-            "skip_consent_for_verifiable_first_party_clients": rs.skip_consent_for_verifiable_first_party_clients,
-        }),
-    )
+    audit::api_operation(description, &dash.admin.actor(), meta, rs.updated_at)
+        .detail("resource_server", audit::resource_server(rs))
 }
 
 pub async fn get_new(dash: Dash) -> Result<Page, DashboardError> {

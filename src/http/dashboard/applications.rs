@@ -516,25 +516,6 @@ fn settings_patch(form: &Pairs) -> Result<ClientPatch, ValidationError> {
     })
 }
 
-/// What the audit event of a settings change records (never the secret).
-fn settings_detail(client: &Client) -> serde_json::Value {
-    serde_json::json!({
-        "name": client.name,
-        "description": client.description,
-        "app_type": client.app_type,
-        "token_endpoint_auth_method": client.token_endpoint_auth_method.as_str(),
-        "callbacks": client.callbacks,
-        "allowed_logout_urls": client.allowed_logout_urls,
-        "web_origins": client.web_origins,
-        "allowed_origins": client.allowed_origins,
-        "grant_types": client.grant_types,
-        "is_first_party": client.is_first_party,
-        "oidc_conformant": client.oidc_conformant,
-        "require_proof_of_possession": client.require_proof_of_possession,
-        "jwt_configuration": {"alg": "RS256", "lifetime_in_seconds": client.id_token_lifetime},
-    })
-}
-
 fn client_path(id: &str) -> String {
     format!(
         "/dashboard/applications/{}",
@@ -626,7 +607,7 @@ pub async fn create(
         now,
     )
     .client(client.client_id.as_str())
-    .detail("settings", settings_detail(&client));
+    .detail("settings", audit::client_settings(&client));
     state.store.insert_client_audited(&client, &event).await?;
     render_secret(dash, StatusCode::CREATED, &client, &secret, true)
 }
@@ -665,7 +646,7 @@ pub async fn update_settings(
         now,
     )
     .client(client.client_id.as_str())
-    .detail("settings", settings_detail(&client));
+    .detail("settings", audit::client_settings(&client));
     state.store.update_client(&client, Some(&event)).await?;
     Ok(Page::redirect(
         StatusCode::SEE_OTHER,

@@ -241,30 +241,6 @@ impl UserForm {
     }
 }
 
-/// The members a patch sets, for the audit event (never the password).
-fn changed_members(patch: &UserPatch) -> Vec<&'static str> {
-    let mut names = Vec::new();
-    for (name, set) in [
-        ("email", patch.email.is_some()),
-        ("email_verified", patch.email_verified.is_some()),
-        ("username", patch.username.is_some()),
-        ("name", patch.name.is_some()),
-        ("nickname", patch.nickname.is_some()),
-        ("picture", patch.picture.is_some()),
-        ("given_name", patch.given_name.is_some()),
-        ("family_name", patch.family_name.is_some()),
-        ("phone_number", patch.phone_number.is_some()),
-        ("phone_verified", patch.phone_verified.is_some()),
-        ("app_metadata", patch.app_metadata.is_some()),
-        ("user_metadata", patch.user_metadata.is_some()),
-    ] {
-        if set {
-            names.push(name);
-        }
-    }
-    names
-}
-
 fn render_form(
     dash: Dash,
     status: StatusCode,
@@ -393,7 +369,7 @@ pub async fn edit(
             )
         }
     };
-    let members = changed_members(&patch);
+    let members = patch.changed_members();
     if members.is_empty() {
         return Ok(after_change(&user.user_id, "saved", None));
     }

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::messages;
 use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::flows::audit::{self, EventExt};
 use crate::flows::RequestMeta;
 use crate::http::AppState;
 use crate::secrets;
@@ -327,6 +328,7 @@ pub async fn get_client(
 pub async fn create_client(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     ApiJson(body): ApiJson<ClientBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&["create:clients"])?;
@@ -346,7 +348,10 @@ pub async fn create_client(
     client
         .refresh_token
         .refuse_policy_audience(&state.issuer.management_audience())?;
-    state.store.insert_client(&client).await?;
+    let event = caller
+        .audit(format!("Create client {}", client.client_id), &meta, now)
+        .detail("settings", audit::client_settings(&client));
+    state.store.insert_client_audited(&client, &event).await?;
     Ok((StatusCode::CREATED, Json(render(&client, Some(&secret)))).into_response())
 }
 
@@ -385,7 +390,9 @@ pub async fn update_client(
         .refuse_policy_audience(&state.issuer.management_audience())?;
     let now = state.clock.now();
     client.updated_at = now;
-    let event = caller.audit(format!("Update client {id}"), &meta, now);
+    let event = caller
+        .audit(format!("Update client {id}"), &meta, now)
+        .detail("settings", audit::client_settings(&client));
     state.store.update_client(&client, Some(&event)).await?;
     Ok(Json(render(&client, None)))
 }
@@ -407,6 +414,7 @@ pub async fn update_client(
 pub async fn delete_client(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = ClientId::from(id);
@@ -422,7 +430,8 @@ pub async fn delete_client(
             "operation_not_supported",
         ));
     }
-    state.store.delete_client(&id).await?;
+    let event = caller.audit(format!("Delete client {id}"), &meta, state.clock.now());
+    state.store.delete_client_audited(&id, &event).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 
 use super::messages;
 use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::flows::audit::{self, EventExt};
+use crate::flows::RequestMeta;
 use crate::http::AppState;
 use crate::secrets;
 
@@ -166,15 +168,28 @@ pub async fn get_resource_server(
 pub async fn create_resource_server(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     ApiJson(mut body): ApiJson<ResourceServerBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&["create:resource_servers"])?;
     let identifier = body.identifier.take().ok_or_else(|| {
         ApiError::invalid_body("Payload validation error: Missing required property: identifier")
     })?;
-    let rs = ResourceServer::new(secrets::hex_id(12), identifier, state.clock.now())?
-        .apply(&body.into_patch())?;
-    match state.store.insert_resource_server(&rs).await {
+    let now = state.clock.now();
+    let rs =
+        ResourceServer::new(secrets::hex_id(12), identifier, now)?.apply(&body.into_patch())?;
+    let event = caller
+        .audit(
+            format!("Create resource server {}", rs.identifier),
+            &meta,
+            now,
+        )
+        .detail("resource_server", audit::resource_server(&rs));
+    match state
+        .store
+        .insert_resource_server_audited(&rs, &event)
+        .await
+    {
         Ok(()) => Ok((StatusCode::CREATED, Json(render(&rs))).into_response()),
         Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
             "A resource server with the same identifier already exists",
@@ -202,6 +217,7 @@ pub async fn create_resource_server(
 pub async fn update_resource_server(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ResourceServerBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -216,7 +232,17 @@ pub async fn update_resource_server(
     }
     let mut rs = rs.apply(&body.into_patch())?;
     rs.updated_at = state.clock.now();
-    state.store.update_resource_server(&rs).await?;
+    let event = caller
+        .audit(
+            format!("Update resource server {}", rs.identifier),
+            &meta,
+            rs.updated_at,
+        )
+        .detail("resource_server", audit::resource_server(&rs));
+    state
+        .store
+        .update_resource_server_audited(&rs, &event)
+        .await?;
     Ok(Json(render(&rs)))
 }
 
@@ -236,6 +262,7 @@ pub async fn update_resource_server(
 pub async fn delete_resource_server(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(&["delete:resource_servers"])?;
@@ -247,6 +274,16 @@ pub async fn delete_resource_server(
     if rs.is_system {
         return Err(system_api());
     }
-    state.store.delete_resource_server(&rs.id).await?;
+    let event = caller
+        .audit(
+            format!("Delete resource server {}", rs.identifier),
+            &meta,
+            state.clock.now(),
+        )
+        .detail("resource_server", audit::resource_server(&rs));
+    state
+        .store
+        .delete_resource_server_audited(&rs.id, &event)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::messages;
 use super::{iso8601, ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::flows::audit::EventExt;
 use crate::flows::revocation::{self, Reason, UserChange};
 use crate::flows::RequestMeta;
 use crate::http::AppState;
@@ -308,6 +309,7 @@ pub async fn get_user(
 pub async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     ApiJson(body): ApiJson<CreateUserBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&["create:users"])?;
@@ -338,7 +340,11 @@ pub async fn create_user(
     if let Some(password) = patch.password {
         user.password_hash = state.passwords.hash(password).await?;
     }
-    match state.store.insert_user(&user).await {
+    let event = caller
+        .audit(format!("Create user {}", user.user_id), &meta, now)
+        .user(user.user_id.as_str())
+        .detail("email", json!(user.email));
+    match state.store.insert_user_audited(&user, &event).await {
         Ok(()) => Ok((StatusCode::CREATED, Json(render(&user))).into_response()),
         Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
             messages::USER_ALREADY_EXISTS,
@@ -403,11 +409,18 @@ pub async fn update_user(
     // CONTRACT §6.3: blocking the user or setting a password ends all their
     // access in the same transaction as the change.
     let ends_access = Reason::for_user_update(&current, &patch);
+    let changed = patch.changed_members();
     if let Some(password) = patch.password {
         user.password_hash = state.passwords.hash(password).await?;
     }
     let written = match ends_access {
-        None => state.store.update_user(&user).await,
+        None => {
+            let event = caller
+                .audit(format!("Update user {id}"), &meta, now)
+                .user(id.as_str())
+                .detail("changed", json!(changed));
+            state.store.update_user_audited(&user, &event).await
+        }
         Some(reason) => {
             let change = UserChange::Update(Box::new(user.clone()));
             let actor = caller.actor();
