@@ -295,6 +295,7 @@ impl Bench {
             rate_limits,
             trusted_proxies: Arc::new(Default::default()),
             metrics,
+            require_dpop_nonce: false,
         }
     }
 }
