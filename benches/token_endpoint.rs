@@ -295,6 +295,7 @@ impl Bench {
             rate_limits,
             trusted_proxies: Arc::new(Default::default()),
             metrics,
+            par_lifetime_seconds: grantor::flows::par::DEFAULT_LIFETIME_SECONDS,
         }
     }
 }

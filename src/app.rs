@@ -90,6 +90,7 @@ impl Application {
             rate_limits,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             metrics,
+            par_lifetime_seconds: config.par_lifetime_seconds,
         };
         Ok(Self {
             listener,

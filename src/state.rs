@@ -38,4 +38,6 @@ pub struct AppState {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Prometheus metrics (`metrics.rs`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Seconds a pushed authorization request stays usable (`flows::par`).
+    pub par_lifetime_seconds: i64,
 }

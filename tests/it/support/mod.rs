@@ -95,6 +95,8 @@ pub struct AppOptions {
     /// Native TLS with this certificate: the server is `https://` and
     /// `TestApp::http` trusts it.
     pub tls: Option<std::sync::Arc<certificate::TestCertificate>>,
+    /// `--par-lifetime-seconds`.
+    pub par_lifetime_seconds: i64,
 }
 
 impl Default for AppOptions {
@@ -132,6 +134,7 @@ impl Default for AppOptions {
             signing_key_refresh: std::time::Duration::from_secs(2),
             metrics_listen: None,
             tls: None,
+            par_lifetime_seconds: grantor::flows::par::DEFAULT_LIFETIME_SECONDS,
         }
     }
 }
@@ -176,6 +179,7 @@ pub fn config_for(database_url: &str, options: AppOptions) -> Config {
         connections: options.connections,
         signing_key_refresh: options.signing_key_refresh,
         metrics_listen: options.metrics_listen,
+        par_lifetime_seconds: options.par_lifetime_seconds,
     }
 }
 
