@@ -296,6 +296,7 @@ impl Bench {
             trusted_proxies: Arc::new(Default::default()),
             metrics,
             require_dpop_nonce: false,
+            par_lifetime_seconds: grantor::flows::par::DEFAULT_LIFETIME_SECONDS,
         }
     }
 }

@@ -242,7 +242,8 @@ function inputValue(page, name) {
 
 /** GET /authorize, then the login and consent forms (each with its hidden
  * `csrf` input, matching the `grantor_csrf` cookie), until the redirect to
- * `redirect_uri`; returns the authorization code. */
+ * `redirect_uri`; returns the authorization code (and keeps the whole
+ * redirect in `browser.lastRedirect`). */
 async function browserSignIn(browser, email, password, authorize) {
   const base = `https://${DOMAIN}`;
   const query = new URLSearchParams({ response_type: "code", ...authorize });
@@ -270,6 +271,7 @@ async function browserSignIn(browser, email, password, authorize) {
       if (location.startsWith(authorize.redirect_uri)) {
         const code = new URL(location).searchParams.get("code");
         check(code, `no code in the redirect: ${location}`);
+        browser.lastRedirect = location;
         return code;
       }
       response = await browser.fetch(location);
@@ -1002,6 +1004,80 @@ resource(async function openid_client_dpop(ctx) {
   // None of it changed anything: the owner refreshes again.
   const again = await oidc.refreshTokenGrant(config, refreshed.refresh_token, undefined, { DPoP: dpop });
   check(again.access_token, "the owner's token survived the refusals");
+});
+
+resource(async function openid_client_par(ctx) {
+  const api = await ctx.api({ skip_consent_for_verifiable_first_party_clients: true });
+  const user = await ctx.user();
+  const app = await ctx.client({
+    app_type: "regular_web",
+    grant_types: ["authorization_code", "refresh_token"],
+    callbacks: [CALLBACK],
+    require_pushed_authorization_requests: true,
+  });
+  eq(app.require_pushed_authorization_requests, true, "the client setting");
+  const wire = [];
+  const config = await relyingParty(app, wire);
+  eq(config.serverMetadata().pushed_authorization_request_endpoint, `${ISSUER}oauth/par`, "discovery");
+  const request = async () => {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const params = {
+      redirect_uri: CALLBACK,
+      scope: "openid offline_access read:things",
+      audience: api.identifier,
+      state,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+    };
+    return { verifier, state, params };
+  };
+
+  // The pushed request: only client_id and request_uri go through the browser.
+  const first = await request();
+  const url = await oidc.buildAuthorizationUrlWithPAR(config, first.params);
+  eq(sorted(url.searchParams.keys()), ["client_id", "request_uri"], "the authorization URL");
+  const requestUri = url.searchParams.get("request_uri");
+  check(requestUri.startsWith("urn:ietf:params:oauth:request_uri:"), `request_uri ${requestUri}`);
+  const pushed = wire.find((w) => w.url === `${ISSUER}oauth/par`);
+  eq(pushed.status, 201, "PAR answers 201");
+  const browser = new Browser("openid-client PAR");
+  await browserSignIn(browser, user.email, PASSWORD, { client_id: app.client_id, request_uri: requestUri, redirect_uri: CALLBACK });
+  const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair("ES256"));
+  const tokens = await oidc.authorizationCodeGrant(
+    config,
+    new URL(browser.lastRedirect),
+    { pkceCodeVerifier: first.verifier, expectedState: first.state, idTokenExpected: true },
+    undefined,
+    { DPoP: dpop },
+  );
+  eq(tokens.claims().sub, user.user_id, "the ID token's subject");
+  const claims = await decode(tokens.access_token);
+  check([claims.aud].flat().includes(api.identifier), `the pushed audience: ${show(claims.aud)}`);
+  eq(sorted(claims.scope.split(" ")), ["offline_access", "openid", "read:things"], "the pushed scope");
+  eq(tokens.token_type, "dpop", "a confidential client's tokens with DPoP");
+
+  // The same request_uri again: refused, no redirect, nothing issued.
+  const again = await browser.fetch(`${ISSUER}authorize?${new URLSearchParams({ client_id: app.client_id, request_uri: requestUri })}`);
+  eq(again.status, 400, "a used request_uri");
+  check(!again.headers.get("location"), "a used request_uri redirects nowhere");
+  // The client requires PAR: a plain authorization request is refused.
+  const plain = oidc.buildAuthorizationUrl(config, (await request()).params);
+  const refused = await browser.fetch(plain.href);
+  check(
+    refused.status === 400 || new URL(refused.headers.get("location") ?? "x:/").searchParams.get("error") === "invalid_request",
+    `a request that was not pushed: ${refused.status} ${refused.headers.get("location")}`,
+  );
+  check(!(refused.headers.get("location") ?? "").includes("code="), "no code without PAR");
+  // A wrong client secret at the PAR endpoint.
+  const impostor = await relyingParty({ ...app, client_secret: "not-the-secret" }, []);
+  await expectOidcError(oidc.buildAuthorizationUrlWithPAR(impostor, (await request()).params), 401, "invalid_client", "PAR with a wrong secret");
+  // A request_uri past its lifetime (the Node run serves with
+  // --par-lifetime-seconds 3): refused.
+  const late = await oidc.buildAuthorizationUrlWithPAR(config, (await request()).params);
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  const expired = await browser.fetch(late.href);
+  eq(expired.status, 400, "an expired request_uri");
 });
 
 async function main() {

@@ -91,6 +91,7 @@ impl Application {
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             metrics,
             require_dpop_nonce: config.require_dpop_nonce,
+            par_lifetime_seconds: config.par_lifetime_seconds,
         };
         Ok(Self {
             listener,

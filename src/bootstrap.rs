@@ -162,6 +162,7 @@ pub async fn ensure_bootstrapped(
             refresh_token: RefreshTokenSettings::default(),
             backchannel_logout_url: None,
             require_proof_of_possession: false,
+            require_pushed_authorization_requests: false,
             is_system: true,
             created_at: now,
             updated_at: now,

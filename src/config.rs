@@ -92,6 +92,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GRANTOR_REQUIRE_DPOP_NONCE", default_value_t = false,
           action = clap::ArgAction::Set, value_name = "BOOL")]
     pub require_dpop_nonce: bool,
+    /// Seconds a pushed authorization request's `request_uri` stays usable
+    /// (RFC 9126 `expires_in`; 1 to 600, Auth0: 30).
+    #[arg(long, env = "GRANTOR_PAR_LIFETIME_SECONDS",
+          default_value_t = crate::flows::par::DEFAULT_LIFETIME_SECONDS,
+          value_parser = clap::value_parser!(i64).range(1..=600))]
+    pub par_lifetime_seconds: i64,
     /// Serve `GET /metrics` only on this address (e.g. 127.0.0.1:9464), not
     /// on the main listener. Default: on the main listener.
     #[arg(long, env = "GRANTOR_METRICS_LISTEN")]
@@ -306,6 +312,9 @@ pub struct Config {
     pub connections: ConnectionConfig,
     /// How often this process polls the signing keys' version (`keys.rs`).
     pub signing_key_refresh: std::time::Duration,
+    /// `--par-lifetime-seconds`: how long a pushed request's `request_uri`
+    /// stays usable (`flows::par`).
+    pub par_lifetime_seconds: i64,
     /// `--metrics-listen`: `/metrics` only there (`metrics.rs`).
     pub metrics_listen: Option<String>,
     /// `--require-dpop-nonce`: DPoP proofs must carry a server nonce.
@@ -376,6 +385,7 @@ impl Config {
             },
             trusted_proxies,
             signing_key_refresh: std::time::Duration::from_secs(args.signing_key_refresh_seconds),
+            par_lifetime_seconds: args.par_lifetime_seconds,
             metrics_listen: args.metrics_listen,
             require_dpop_nonce: args.require_dpop_nonce,
             connections: ConnectionConfig {

@@ -352,6 +352,11 @@ impl Metrics {
             ("authorization_requests", report.authorization_requests),
             ("device_codes", report.device_codes),
             ("attempt_counters", report.attempt_counters),
+            ("dpop_proofs", report.dpop_proofs),
+            (
+                "pushed_authorization_requests",
+                report.pushed_authorization_requests,
+            ),
             ("logs", report.logs),
             ("outbox", report.outbox),
             ("log_stream_backlog", report.log_stream_backlog),

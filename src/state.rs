@@ -41,4 +41,6 @@ pub struct AppState {
     /// `--require-dpop-nonce`: DPoP proofs must carry a current server
     /// nonce (`flows::dpop::nonce`).
     pub require_dpop_nonce: bool,
+    /// Seconds a pushed authorization request stays usable (`flows::par`).
+    pub par_lifetime_seconds: i64,
 }

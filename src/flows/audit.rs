@@ -249,6 +249,7 @@ pub fn client_settings(client: &grantor_domain::Client) -> Value {
         "is_first_party": client.is_first_party,
         "oidc_conformant": client.oidc_conformant,
         "require_proof_of_possession": client.require_proof_of_possession,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
         "jwt_configuration": {"alg": "RS256", "lifetime_in_seconds": client.id_token_lifetime},
     })
 }

@@ -13,6 +13,7 @@ pub mod issue;
 pub mod login;
 pub mod logout;
 pub mod multi_resource;
+pub mod par;
 pub mod revocation;
 pub mod signing_keys;
 pub mod token;

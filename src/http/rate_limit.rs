@@ -1,9 +1,10 @@
 //! Rate limits (CONTRACT §6.4): token buckets per client IP and per client id
 //! on the Authentication API's token, revocation, introspection and device
 //! endpoints, on the browser pages that sign in and activate, and on the
-//! Management API; plus a tighter per-IP bucket for the two unauthenticated
-//! endpoints that write rows (`GET /authorize` saves a pending request,
-//! `POST /oauth/device/code` a device code), so that those rows stay bounded
+//! Management API; plus a tighter per-IP bucket for the endpoints that write
+//! rows without a secret (`GET /authorize` saves a pending request,
+//! `POST /oauth/device/code` a device code, `POST /oauth/par` a pushed
+//! request, which a public client makes with its id alone), so that those rows stay bounded
 //! per IP: at most `burst + per_minute × lifetime in minutes` live at once.
 //!
 //! The buckets are `governor` keyed limiters held in this process's memory:
@@ -366,7 +367,7 @@ impl RateLimits {
             .as_ref()
             .map(|l| check(l, &ip_key(ip)))
             .transpose();
-        // `/authorize` (pages) and `/oauth/device/code` (OAuth): the one
+        // `/authorize` (pages), `/oauth/device/code` and `/oauth/par` (OAuth): the one
         // bucket is shared by both, so is the label.
         self.refused("writes_per_ip", "unauthenticated_writes", r)
     }
@@ -433,7 +434,7 @@ impl AllowanceNote {
 fn classify(method: &Method, path: &str) -> Option<(Surface, bool)> {
     match path {
         "/oauth/token" | "/oauth/revoke" | "/oauth/introspect" => Some((Surface::OAuth, false)),
-        "/oauth/device/code" => Some((Surface::OAuth, *method == Method::POST)),
+        "/oauth/device/code" | "/oauth/par" => Some((Surface::OAuth, *method == Method::POST)),
         "/authorize" => Some((Surface::Pages, *method == Method::GET)),
         "/u/login" | "/u/consent" | "/activate" | "/dashboard/login" => {
             Some((Surface::Pages, false))
@@ -605,6 +606,10 @@ mod tests {
         );
         assert_eq!(
             classify(&Method::POST, "/oauth/device/code"),
+            Some((Surface::OAuth, true))
+        );
+        assert_eq!(
+            classify(&Method::POST, "/oauth/par"),
             Some((Surface::OAuth, true))
         );
         assert_eq!(

@@ -327,6 +327,20 @@ both_databases! {
             ], vec![valid(&[("client_id", id.clone()), ("scope", s("openid offline_access read:orders")), ("audience", s(API))])]),
             |raw| oauth_answer(post(&app, &http, Method::POST, "/oauth/device/code", &raw, None)),
         );
+        property(
+            "POST /oauth/par",
+            (
+                body("application/x-www-form-urlencoded", &["client_id", "client_secret", "response_type", "redirect_uri", "scope", "audience", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "response_mode", "max_age", "request_uri", "request"], vec![
+                    id.clone(), secret.clone(), s("code"), s(&t.callback), s(API), s("openid offline_access"), s("S256"), s("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                    s("none"), s("login consent"), s("form_post"), s("0"), s("urn:ietf:params:oauth:request_uri:x"), s(""), Value::Null, json!(["a", "b"]),
+                ], vec![
+                    valid(&[("client_id", id.clone()), ("client_secret", secret.clone()), ("response_type", s("code")), ("redirect_uri", s(&t.callback)), ("scope", s("openid read:orders")), ("audience", s(API)), ("state", s("xyz"))]),
+                    valid(&[("client_id", id.clone()), ("client_secret", secret.clone()), ("response_type", s("code")), ("redirect_uri", s(&t.callback)), ("code_challenge", s("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")), ("code_challenge_method", s("S256")), ("prompt", s("login")), ("max_age", s("60"))]),
+                ]),
+                client_authorization(t.client_id.clone(), t.client_secret.clone()),
+            ),
+            |(raw, authorization)| oauth_answer(post(&app, &http, Method::POST, "/oauth/par", &raw, authorization.as_deref())),
+        );
         let real_tokens = vec![t.access_token.clone(), t.id_token.clone(), t.mgmt_token.clone()];
         property(
             "GET /userinfo",
@@ -342,11 +356,11 @@ both_databases! {
         property(
             "GET /authorize",
             query(
-                &["response_type", "client_id", "redirect_uri", "scope", "audience", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "response_mode", "device"],
+                &["response_type", "client_id", "redirect_uri", "scope", "audience", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "response_mode", "device", "request_uri"],
                 vec![
                     "code".into(), t.client_id.clone(), t.callback.clone(), "openid profile offline_access".into(), API.into(),
                     "S256".into(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(), "none".into(), "login consent".into(),
-                    "form_post".into(), "query".into(),
+                    "form_post".into(), "query".into(), "urn:ietf:params:oauth:request_uri:unknown".into(),
                 ],
                 vec![valid(&[
                     ("response_type", s("code")), ("client_id", id.clone()), ("redirect_uri", s(&t.callback)), ("scope", s("openid profile offline_access read:orders")),

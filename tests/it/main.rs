@@ -45,6 +45,7 @@ mod metrics; // GET /metrics: text format, counters moved by a refresh, reuse, m
 mod multi_resource; // Multi-Resource Refresh Tokens: refresh_token.policies, exchanges for other APIs, resource_servers, every way access ends
 mod openapi; // /api/v2/openapi.json: every Management route described, every description served
 mod otlp; // --otlp-endpoint: request, flow and store spans exported over OTLP/HTTP to a receiver in the test
+mod par; // pushed authorization requests (RFC 9126): /oauth/par, request_uri at /authorize (one use, own client, lifetime), require_pushed_authorization_requests, discovery, purge
 mod password_hashing; // the Argon2id bound: waiting, 429 with Retry-After on each surface, no failure counted
 mod process; // the binary itself: default SQLite file, SIGTERM, kill -9 durability
 mod purge; // the background purge deletes revoked rows while the server runs

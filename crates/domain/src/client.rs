@@ -394,6 +394,10 @@ pub struct Client {
     /// Auth0's `require_proof_of_possession`: every token request of this
     /// client must carry a DPoP proof (RFC 9449).
     pub require_proof_of_possession: bool,
+    /// Auth0's `require_pushed_authorization_requests`: `/authorize` takes
+    /// this client's requests only through a `request_uri` pushed to
+    /// `/oauth/par` (RFC 9126 §6).
+    pub require_pushed_authorization_requests: bool,
     /// The bootstrap Management client; cannot be deleted.
     pub is_system: bool,
     pub created_at: Timestamp,
@@ -428,6 +432,7 @@ pub struct ClientPatch {
     /// empty list removes it.
     pub backchannel_logout_urls: Option<Vec<String>>,
     pub require_proof_of_possession: Option<bool>,
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 impl ClientPatch {
@@ -465,6 +470,7 @@ impl Client {
             refresh_token: RefreshTokenSettings::default(),
             backchannel_logout_url: None,
             require_proof_of_possession: false,
+            require_pushed_authorization_requests: false,
             is_system: false,
             created_at: now,
             updated_at: now,
@@ -504,6 +510,9 @@ impl Client {
         }
         if let Some(v) = patch.require_proof_of_possession {
             client.require_proof_of_possession = v;
+        }
+        if let Some(v) = patch.require_pushed_authorization_requests {
+            client.require_pushed_authorization_requests = v;
         }
         for (field, value, target) in [
             (UrlField::Callbacks, &patch.callbacks, &mut client.callbacks),

@@ -283,6 +283,12 @@ operations! {
     fn save_authorization_request(&self, id: &str, params: &str, now: Timestamp, expires_at: Timestamp) -> ();
     fn authorization_request(&self, id: &str, now: Timestamp) -> Option<String>;
     fn delete_authorization_request(&self, id: &str) -> ();
+    /// Stores a pushed authorization request (RFC 9126) under the SHA-256
+    /// of its request_uri.
+    fn save_pushed_request(&self, request_uri_hash: &TokenHash, client_id: &ClientId, params: &str, now: Timestamp, expires_at: Timestamp) -> ();
+    /// Deletes a live pushed request of `client_id` and returns its
+    /// parameters, in one statement: one use at most, across processes.
+    fn consume_pushed_request(&self, request_uri_hash: &TokenHash, client_id: &ClientId, now: Timestamp) -> Option<String>;
 
     fn grant(&self, id: &GrantId) -> Option<UserGrant>;
     fn grant_for(&self, user_id: &UserId, client_id: &ClientId, audience: &str) -> Option<UserGrant>;

@@ -611,6 +611,8 @@ pub struct PurgeReport {
     pub attempt_counters: u64,
     /// DPoP proof ids past their replay window.
     pub dpop_proofs: u64,
+    /// Pushed authorization requests past their lifetime.
+    pub pushed_authorization_requests: u64,
     pub logs: u64,
     /// Delivered and given-up outbox messages.
     pub outbox: u64,
@@ -637,6 +639,7 @@ impl PurgeReport {
             + self.device_codes
             + self.attempt_counters
             + self.dpop_proofs
+            + self.pushed_authorization_requests
             + self.logs
             + self.outbox
             + self.log_stream_backlog
@@ -656,6 +659,7 @@ impl PurgeReport {
             || full(self.device_codes)
             || full(self.attempt_counters)
             || full(self.dpop_proofs)
+            || full(self.pushed_authorization_requests)
             || full(self.logs)
             || full(self.outbox)
             || full(self.log_stream_backlog)

@@ -4,10 +4,11 @@
 //! the code. Device activation (`device_authorization.rs`) runs through the
 //! same steps with a [`Target::Device`]; redeeming codes is the token
 //! endpoint's (`token/authorization_code.rs`). `params.rs` validates the
-//! request; `consent.rs` decides whether to ask.
+//! request; `consent.rs` decides whether to ask. A `request_uri` is taken
+//! from `flows::par` before anything else.
 
 mod consent;
-mod params;
+pub(crate) mod params;
 
 use std::borrow::Cow;
 
@@ -369,6 +370,11 @@ pub async fn start(
     meta: &RequestMeta,
     now: Timestamp,
 ) -> Result<Step, BrowserError> {
+    // RFC 9126 §4: a pushed request replaces the query's parameters.
+    let params = match params.request_uri.clone() {
+        Some(request_uri) => super::par::take(state, &params, &request_uri, now).await?,
+        None => params,
+    };
     let (mut loaded, prompt) = match validate(state, params).await {
         Ok(v) => v,
         Err(rejected) => return settle(rejected),

@@ -29,8 +29,14 @@ pub struct AuthorizeParams {
     /// OIDC Core §3.1.2.1: the longest time, in seconds, since the user last
     /// signed in that this request accepts.
     pub max_age: Option<String>,
+    /// RFC 9126 §4: a pushed request to take the parameters from.
+    pub request_uri: Option<String>,
     /// Known parameters that appeared more than once (RFC 6749 §3.1 forbids it).
     pub duplicates: Vec<String>,
+    /// The parameters came from a pushed request (`/oauth/par`), never from
+    /// the query: a client with `require_pushed_authorization_requests`
+    /// accepts only these.
+    pub pushed: bool,
 }
 
 impl AuthorizeParams {
@@ -54,6 +60,7 @@ impl AuthorizeParams {
                 "device" => &mut params.device,
                 "login_hint" => &mut params.login_hint,
                 "max_age" => &mut params.max_age,
+                "request_uri" => &mut params.request_uri,
                 // `ui_locales` (and `claims`, `display`, …) are accepted and
                 // ignored: the pages are English only (`lang="en"`), and
                 // `auth_time` is in every ID token anyway.
@@ -70,11 +77,37 @@ impl AuthorizeParams {
         }
         params
     }
+
+    /// The parameters as name and value pairs, as [`from_pairs`] reads them
+    /// (what a pushed request stores). `request_uri` is not among them.
+    ///
+    /// [`from_pairs`]: AuthorizeParams::from_pairs
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("response_type", &self.response_type),
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("scope", &self.scope),
+            ("audience", &self.audience),
+            ("state", &self.state),
+            ("nonce", &self.nonce),
+            ("code_challenge", &self.code_challenge),
+            ("code_challenge_method", &self.code_challenge_method),
+            ("prompt", &self.prompt),
+            ("response_mode", &self.response_mode),
+            ("device", &self.device),
+            ("login_hint", &self.login_hint),
+            ("max_age", &self.max_age),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+        .collect()
+    }
 }
 
 /// The `prompt` values acted on (OIDC Core §3.1.2.1); others are ignored.
 #[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Prompt {
+pub(crate) struct Prompt {
     pub none: bool,
     pub login: bool,
     pub consent: bool,
@@ -131,10 +164,11 @@ pub const MAX_LOGIN_HINT_CHARS: usize = 254;
 /// The longest value `/authorize` accepts for any parameter it stores.
 pub const MAX_PARAMETER_LENGTH: usize = 2048;
 
-/// An error `/authorize` sends back to the client's redirect URI.
-struct ClientError {
-    error: &'static str,
-    description: String,
+/// An error `/authorize` sends back to the client's redirect URI (and
+/// `/oauth/par` answers as JSON).
+pub(crate) struct ClientError {
+    pub error: &'static str,
+    pub description: String,
 }
 
 impl ClientError {
@@ -146,6 +180,22 @@ impl ClientError {
     }
 }
 
+/// Why [`validate_for`] refused a request once its client and redirect URI
+/// were known: a page, or an error the client may be told.
+pub(crate) enum Refusal {
+    Page(BrowserError),
+    Client {
+        error: ClientError,
+        response_mode: ResponseMode,
+    },
+}
+
+impl From<BrowserError> for Refusal {
+    fn from(e: BrowserError) -> Self {
+        Self::Page(e)
+    }
+}
+
 /// Checks the `/authorize` parameters in the order RFC 6749 §4.1.2.1 implies:
 /// client and redirect URI first (errors become pages), then the rest
 /// (errors go back to the client).
@@ -153,7 +203,36 @@ pub(super) async fn validate(
     state: &AppState,
     params: AuthorizeParams,
 ) -> Result<(Loaded, Prompt), Rejected> {
-    let (client, redirect_uri) = client_and_redirect_uri(state, &params).await?;
+    let client = client_of(state, &params).await?;
+    let redirect_uri = redirect_uri_of(&client, &params)?;
+    let client_state = params.state.clone();
+    validate_for(state, client, redirect_uri.clone(), params)
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::Page(e) => Rejected::Page(e),
+            Refusal::Client {
+                error,
+                response_mode,
+            } => Rejected::Client(ClientRedirect::error(
+                state.issuer.as_str(),
+                &redirect_uri,
+                response_mode,
+                client_state.as_deref(),
+                error.error,
+                error.description,
+            )),
+        })
+}
+
+/// The checks after the client and the redirect URI: lengths (a page),
+/// then `response_mode`, the request itself and its audience (errors for
+/// the client). `/oauth/par` runs them on the authenticated client.
+pub(crate) async fn validate_for(
+    state: &AppState,
+    client: Client,
+    redirect_uri: String,
+    params: AuthorizeParams,
+) -> Result<(Loaded, Prompt), Refusal> {
     check_lengths(&params)?;
     let (response_mode, mode_error) = match params.response_mode.as_deref() {
         None | Some("query") => (ResponseMode::Query, None),
@@ -165,18 +244,19 @@ pub(super) async fn validate(
             ))),
         ),
     };
-    let reject = |e: ClientError| {
-        Rejected::Client(ClientRedirect::error(
-            state.issuer.as_str(),
-            &redirect_uri,
-            response_mode,
-            params.state.as_deref(),
-            e.error,
-            e.description,
-        ))
+    let reject = |error: ClientError| Refusal::Client {
+        error,
+        response_mode,
     };
     if let Some(e) = mode_error {
         return Err(reject(e));
+    }
+    // RFC 9126 §6: the client accepts only pushed requests. Its redirect URI
+    // is registered, so the client is told (as for any other refusal).
+    if client.require_pushed_authorization_requests && !params.pushed {
+        return Err(reject(ClientError::invalid_request(
+            "This application requires pushed authorization requests (request_uri from /oauth/par)",
+        )));
     }
     let prompt = check_request(&params, &client).map_err(reject)?;
     let audience = match audience::resolve(state, params.audience.as_deref()).await {
@@ -187,7 +267,7 @@ pub(super) async fn validate(
                 description: e.description.into_owned(),
             }))
         }
-        Err(e) => return Err(e.into()),
+        Err(FlowError::Internal(e)) => return Err(Refusal::Page(BrowserError::Internal(e))),
     };
     let requested = params
         .scope
@@ -218,26 +298,35 @@ pub(super) async fn validate(
     Ok((Loaded::unsaved(pending, client, audience), prompt))
 }
 
-/// The client and the redirect URI to answer it on. Until both are known
+/// The client the request names. Until it and the redirect URI are known
 /// nothing can go back to the client, so every error here is a page.
-async fn client_and_redirect_uri(
-    state: &AppState,
-    params: &AuthorizeParams,
-) -> Result<(Client, String), Rejected> {
+async fn client_of(state: &AppState, params: &AuthorizeParams) -> Result<Client, BrowserError> {
     let duplicated = |name: &str| params.duplicates.iter().any(|d| d == name);
     if duplicated("client_id") || duplicated("redirect_uri") {
-        return Err(BrowserError::invalid("The request repeats client_id or redirect_uri.").into());
+        return Err(BrowserError::invalid(
+            "The request repeats client_id or redirect_uri.",
+        ));
     }
     let client_id = params
         .client_id
         .as_deref()
         .map(ClientId::from)
         .ok_or_else(|| BrowserError::invalid("The request has no client_id."))?;
-    let client = state.store.client(&client_id).await?.ok_or_else(|| {
+    state.store.client(&client_id).await?.ok_or_else(|| {
         BrowserError::invalid(
             "Unknown client: the application that sent you here is not registered.",
         )
-    })?;
+    })
+}
+
+/// The redirect URI to answer `client` on (a page when there is none).
+pub(crate) fn redirect_uri_of(
+    client: &Client,
+    params: &AuthorizeParams,
+) -> Result<String, BrowserError> {
+    if params.duplicates.iter().any(|d| d == "redirect_uri") {
+        return Err(BrowserError::invalid("The request repeats redirect_uri."));
+    }
     // Exact string match with a registered callback (RFC 6749 §3.1.2.3; OAuth 2.1).
     let redirect_uri = match (&params.redirect_uri, client.callbacks.as_slice()) {
         (Some(uri), callbacks) if callbacks.iter().any(|c| c == uri) => uri.clone(),
@@ -245,10 +334,9 @@ async fn client_and_redirect_uri(
         (Some(_), _) => {
             return Err(BrowserError::invalid(
                 "The redirect_uri is not one of the application's allowed callback URLs.",
-            )
-            .into())
+            ))
         }
-        (None, _) => return Err(BrowserError::invalid("The request has no redirect_uri.").into()),
+        (None, _) => return Err(BrowserError::invalid("The request has no redirect_uri.")),
     };
     // Defence in depth: a registered value that today's rules refuse (stored
     // before them, or written around the API) is never redirected to.
@@ -256,10 +344,9 @@ async fn client_and_redirect_uri(
         tracing::warn!("authorize: a registered callback fails the URL rules");
         return Err(BrowserError::invalid(
             "The redirect_uri is not a URL the browser can be sent to.",
-        )
-        .into());
+        ));
     }
-    Ok((client, redirect_uri))
+    Ok(redirect_uri)
 }
 
 /// A pending request is stored before sign-in, by anyone: its size is

@@ -1,5 +1,5 @@
-//! Client authentication for `/oauth/token`, `/oauth/revoke` and
-//! `/oauth/introspect` (RFC 6749 §2.3.1): the `Authorization: Basic` header
+//! Client authentication for `/oauth/token`, `/oauth/revoke`,
+//! `/oauth/introspect` and `/oauth/par` (RFC 6749 §2.3.1): the `Authorization: Basic` header
 //! and the body's `client_id` / `client_secret` combined into one
 //! [`PresentedClient`], checked by `flows::client_auth`, and each way it can
 //! fail answered as the endpoint answers it ([`Endpoint::refusal`], the one
@@ -31,6 +31,9 @@ pub enum Endpoint {
     Token,
     Revoke,
     Introspect,
+    /// Pushed authorization requests (RFC 9126 §2: the token endpoint's
+    /// client authentication, RFC 6749 §5.2's errors).
+    Par,
 }
 
 /// Why the presented client was not authenticated.
@@ -54,13 +57,13 @@ impl Endpoint {
     /// What `self` answers for `failure`: status and `error` come from the
     /// kind (`OAuthErrorKind::status`), every 401 carries [`CHALLENGE`].
     ///
-    /// | failure | `/oauth/token` | `/oauth/revoke`, `/oauth/introspect` |
+    /// | failure | `/oauth/token` | `/oauth/revoke`, `/oauth/introspect`, `/oauth/par` |
     /// | --- | --- | --- |
     /// | malformed Basic | 400 `invalid_request` (the reason) | 401 `invalid_client` |
     /// | no client | 400 `invalid_request` | 401 `invalid_client` |
     /// | Basic and `client_secret` | 400 `invalid_request` | 400 `invalid_request` |
     /// | Basic and another `client_id` | 400 `invalid_request` | 400 `invalid_request` |
-    /// | rejected | 401 `access_denied` "Unauthorized" (Auth0) | 401 `invalid_client` (RFC 7009 §2.1, RFC 7662 §2.1) |
+    /// | rejected | 401 `access_denied` "Unauthorized" (Auth0) | 401 `invalid_client` (RFC 7009 §2.1, RFC 7662 §2.1, RFC 9126 §2.3) |
     ///
     /// A public client (`none`) authenticates with its `client_id` alone at
     /// all three; introspection then refuses it on its own terms.
@@ -79,7 +82,7 @@ impl Endpoint {
             // Auth0 answers unknown clients and bad secrets alike.
             (Self::Token, Failure::Rejected) => OAuthError::client_authentication_failed(),
             (
-                Self::Revoke | Self::Introspect,
+                Self::Revoke | Self::Introspect | Self::Par,
                 Failure::MalformedBasic(_) | Failure::NoClient | Failure::Rejected,
             ) => OAuthError::new(
                 OAuthErrorKind::InvalidClient,
@@ -206,8 +209,8 @@ mod tests {
     }
 
     #[test]
-    fn revoke_and_introspect_answer_every_missing_or_bad_client_with_invalid_client() {
-        for endpoint in [Endpoint::Revoke, Endpoint::Introspect] {
+    fn revoke_introspect_and_par_answer_every_missing_or_bad_client_with_invalid_client() {
+        for endpoint in [Endpoint::Revoke, Endpoint::Introspect, Endpoint::Par] {
             for failure in ALL {
                 let (status, code, description, challenge) = wire(endpoint, failure);
                 match failure {
@@ -235,6 +238,7 @@ mod tests {
             assert_eq!(token.0, 400);
             assert_eq!(wire(Endpoint::Revoke, failure), token);
             assert_eq!(wire(Endpoint::Introspect, failure), token);
+            assert_eq!(wire(Endpoint::Par, failure), token);
         }
     }
 
@@ -300,7 +304,12 @@ mod tests {
 
     #[test]
     fn only_401s_carry_the_challenge() {
-        for endpoint in [Endpoint::Token, Endpoint::Revoke, Endpoint::Introspect] {
+        for endpoint in [
+            Endpoint::Token,
+            Endpoint::Revoke,
+            Endpoint::Introspect,
+            Endpoint::Par,
+        ] {
             for failure in ALL {
                 let (status, _, _, challenge) = wire(endpoint, failure);
                 assert_eq!(

@@ -45,7 +45,12 @@ pub async fn get_discovery(State(state): State<AppState>) -> Json<Value> {
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "request_parameter_supported": false,
+        // OIDC's `request_uri` names a request object to fetch, which is not
+        // supported; the only `request_uri` taken is a pushed request's.
         "request_uri_parameter_supported": false,
+        // RFC 9126 §5; whether PAR is required is a per-client setting.
+        "pushed_authorization_request_endpoint": issuer.url("oauth/par"),
+        "require_pushed_authorization_requests": false,
     }))
 }
 

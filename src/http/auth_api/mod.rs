@@ -1,5 +1,5 @@
 //! The Authentication API (Auth0-compatible paths at the root): one file per
-//! endpoint, client authentication for token, revoke and introspect in
+//! endpoint, client authentication for token, revoke, introspect and par in
 //! `client.rs`, errors rendered by `error.rs` as `{error, error_description}`.
 
 mod body;
@@ -8,6 +8,7 @@ mod device_code;
 mod discovery;
 mod error;
 mod introspect;
+mod par;
 mod revoke;
 mod token;
 mod userinfo;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/.well-known/jwks.json", get(discovery::get_jwks))
         .route("/oauth/token", post(token::post_token))
         .route("/oauth/device/code", post(device_code::post_device_code))
+        .route("/oauth/par", post(par::post_par))
         .route(
             "/userinfo",
             get(userinfo::get_userinfo).post(userinfo::get_userinfo),

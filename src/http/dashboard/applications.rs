@@ -461,6 +461,7 @@ fn settings_fields(client: &Client) -> views::ClientSettingsFields {
         is_first_party: client.is_first_party,
         oidc_conformant: client.oidc_conformant,
         require_proof_of_possession: client.require_proof_of_possession,
+        require_pushed_authorization_requests: client.require_pushed_authorization_requests,
         jwt_lifetime_in_seconds: client.id_token_lifetime.to_string(),
     }
 }
@@ -479,6 +480,8 @@ fn settings_fields_of(form: &Pairs) -> views::ClientSettingsFields {
         is_first_party: form.checked("is_first_party"),
         oidc_conformant: form.checked("oidc_conformant"),
         require_proof_of_possession: form.checked("require_proof_of_possession"),
+        require_pushed_authorization_requests: form
+            .checked("require_pushed_authorization_requests"),
         jwt_lifetime_in_seconds: form.text("jwt_lifetime_in_seconds"),
     }
 }
@@ -513,6 +516,9 @@ fn settings_patch(form: &Pairs) -> Result<ClientPatch, ValidationError> {
         refresh_token: None,
         backchannel_logout_urls: None,
         require_proof_of_possession: Some(form.checked("require_proof_of_possession")),
+        require_pushed_authorization_requests: Some(
+            form.checked("require_pushed_authorization_requests"),
+        ),
     })
 }
 

@@ -331,6 +331,7 @@ pub struct ClientSettingsFields {
     pub is_first_party: bool,
     pub oidc_conformant: bool,
     pub require_proof_of_possession: bool,
+    pub require_pushed_authorization_requests: bool,
     pub jwt_lifetime_in_seconds: String,
 }
 

@@ -156,6 +156,9 @@ pub struct ClientBody {
     oidc_logout: Option<OidcLogoutBody>,
     /// Every token request of this client must carry a DPoP proof.
     require_proof_of_possession: Option<bool>,
+    /// `/authorize` takes this client's requests only through a
+    /// `request_uri` from `/oauth/par` (RFC 9126).
+    require_pushed_authorization_requests: Option<bool>,
 }
 
 impl ClientBody {
@@ -187,6 +190,7 @@ impl ClientBody {
                 .map(RefreshTokenBody::to_patch)
                 .transpose()?,
             require_proof_of_possession: self.require_proof_of_possession,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             backchannel_logout_urls: match self.oidc_logout {
                 Some(oidc_logout) => oidc_logout.into_urls()?,
                 None => None,
@@ -216,6 +220,7 @@ pub fn render(client: &Client, secret: Option<&str>) -> Value {
         "web_origins": client.web_origins,
         "grant_types": client.grant_types,
         "require_proof_of_possession": client.require_proof_of_possession,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
         "token_endpoint_auth_method": client.token_endpoint_auth_method.as_str(),
         "jwt_configuration": {
             "lifetime_in_seconds": client.id_token_lifetime,

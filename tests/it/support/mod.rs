@@ -97,6 +97,8 @@ pub struct AppOptions {
     /// Native TLS with this certificate: the server is `https://` and
     /// `TestApp::http` trusts it.
     pub tls: Option<std::sync::Arc<certificate::TestCertificate>>,
+    /// `--par-lifetime-seconds`.
+    pub par_lifetime_seconds: i64,
 }
 
 impl Default for AppOptions {
@@ -135,6 +137,7 @@ impl Default for AppOptions {
             metrics_listen: None,
             require_dpop_nonce: false,
             tls: None,
+            par_lifetime_seconds: grantor::flows::par::DEFAULT_LIFETIME_SECONDS,
         }
     }
 }
@@ -180,6 +183,7 @@ pub fn config_for(database_url: &str, options: AppOptions) -> Config {
         signing_key_refresh: options.signing_key_refresh,
         metrics_listen: options.metrics_listen,
         require_dpop_nonce: options.require_dpop_nonce,
+        par_lifetime_seconds: options.par_lifetime_seconds,
     }
 }
 

@@ -8,7 +8,7 @@ use sqlx::FromRow;
 use super::{from_json, to_json, Backend, Conn};
 use crate::{LogEvent, Page, PageRequest, StoreError, StoreResult};
 
-const COLUMNS: &str = "client_id, name, description, app_type, is_first_party, oidc_conformant, callbacks, allowed_logout_urls, allowed_origins, web_origins, grant_types, token_endpoint_auth_method, secret_hash, id_token_lifetime, rt_rotation_type, rt_expiration_type, rt_leeway, rt_token_lifetime, rt_infinite_token_lifetime, rt_idle_token_lifetime, rt_infinite_idle_token_lifetime, is_system, created_at, updated_at, backchannel_logout_url, rt_policies, require_proof_of_possession";
+const COLUMNS: &str = "client_id, name, description, app_type, is_first_party, oidc_conformant, callbacks, allowed_logout_urls, allowed_origins, web_origins, grant_types, token_endpoint_auth_method, secret_hash, id_token_lifetime, rt_rotation_type, rt_expiration_type, rt_leeway, rt_token_lifetime, rt_infinite_token_lifetime, rt_idle_token_lifetime, rt_infinite_idle_token_lifetime, is_system, created_at, updated_at, backchannel_logout_url, rt_policies, require_proof_of_possession, require_pushed_authorization_requests";
 
 #[derive(FromRow)]
 struct ClientRow {
@@ -39,6 +39,7 @@ struct ClientRow {
     backchannel_logout_url: Option<String>,
     rt_policies: Option<String>,
     require_proof_of_possession: bool,
+    require_pushed_authorization_requests: bool,
 }
 
 /// `rt_policies` as stored: JSON, `[{"audience": …, "scope": […]}]`.
@@ -108,6 +109,7 @@ impl ClientRow {
             },
             backchannel_logout_url: self.backchannel_logout_url,
             require_proof_of_possession: self.require_proof_of_possession,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             is_system: self.is_system,
             created_at: Timestamp(self.created_at),
             updated_at: Timestamp(self.updated_at),
@@ -118,7 +120,7 @@ impl ClientRow {
 /// Inserts one client inside the caller's transaction.
 pub(super) async fn insert_client_in(conn: &mut Conn, c: &Client) -> StoreResult<()> {
     sqlx::query(&format!(
-        "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
+        "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
     ))
     .bind(c.client_id.as_str())
     .bind(&c.name)
@@ -147,6 +149,7 @@ pub(super) async fn insert_client_in(conn: &mut Conn, c: &Client) -> StoreResult
     .bind(&c.backchannel_logout_url)
     .bind(policies_to_json(&c.refresh_token.policies))
     .bind(c.require_proof_of_possession)
+    .bind(c.require_pushed_authorization_requests)
     .execute(conn)
     .await?;
     Ok(())
@@ -207,7 +210,7 @@ impl Backend {
     pub async fn update_client(&self, c: &Client, event: Option<&LogEvent>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, id_token_lifetime = $13, rt_rotation_type = $14, rt_expiration_type = $15, rt_leeway = $16, rt_token_lifetime = $17, rt_infinite_token_lifetime = $18, rt_idle_token_lifetime = $19, rt_infinite_idle_token_lifetime = $20, updated_at = $21, backchannel_logout_url = $22, rt_policies = $23, require_proof_of_possession = $24 WHERE client_id = $1",
+            "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, oidc_conformant = $6, callbacks = $7, allowed_logout_urls = $8, allowed_origins = $9, web_origins = $10, grant_types = $11, token_endpoint_auth_method = $12, id_token_lifetime = $13, rt_rotation_type = $14, rt_expiration_type = $15, rt_leeway = $16, rt_token_lifetime = $17, rt_infinite_token_lifetime = $18, rt_idle_token_lifetime = $19, rt_infinite_idle_token_lifetime = $20, updated_at = $21, backchannel_logout_url = $22, rt_policies = $23, require_proof_of_possession = $24, require_pushed_authorization_requests = $25 WHERE client_id = $1",
         )
         .bind(c.client_id.as_str())
         .bind(&c.name)
@@ -233,6 +236,7 @@ impl Backend {
         .bind(&c.backchannel_logout_url)
         .bind(policies_to_json(&c.refresh_token.policies))
         .bind(c.require_proof_of_possession)
+        .bind(c.require_pushed_authorization_requests)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

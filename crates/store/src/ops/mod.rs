@@ -27,6 +27,7 @@ mod logs;
 mod metadata;
 mod outbox;
 mod purge;
+mod pushed_requests;
 mod readiness;
 mod refresh_tokens;
 mod resource_servers;

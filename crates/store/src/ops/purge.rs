@@ -201,6 +201,15 @@ impl Backend {
         .await?;
         report.dpop_proofs =
             delete_before(self, "dpop_proofs", "proof_key", "expires_at", now.0, limit).await?;
+        report.pushed_authorization_requests = delete_before(
+            self,
+            "pushed_authorization_requests",
+            "request_uri_hash",
+            "expires_at",
+            now.0,
+            limit,
+        )
+        .await?;
         report.attempt_counters = delete_before(
             self,
             "attempt_counters",

@@ -26,6 +26,7 @@ mod metadata; // refresh-token and session metadata (live rows only), public-key
 mod migrations; // migrations/sqlite and migrations/postgres: same versions, same statements
 mod outbox; // the outbox: messages written with the change, leased claims, settled once, purged
 mod purge; // bounded batches of dead rows
+mod pushed_requests; // pushed authorization requests: consumed once, by their client, while live; purged
 mod readiness; // the applied migrations are this binary's
 mod refresh_tokens; // cap, exchange compare-and-set, rotation pruning, MAC key, live listing
 mod revocation; // every revocation target, receipts, epochs

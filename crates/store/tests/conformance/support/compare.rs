@@ -58,6 +58,7 @@ pub fn assert_client_eq(actual: &Client, expected: &Client) {
         refresh_token,
         backchannel_logout_url,
         require_proof_of_possession,
+        require_pushed_authorization_requests,
         is_system,
         created_at,
         updated_at,
@@ -98,6 +99,10 @@ pub fn assert_client_eq(actual: &Client, expected: &Client) {
     assert_eq!(
         &actual.require_proof_of_possession, require_proof_of_possession,
         "require_proof_of_possession"
+    );
+    assert_eq!(
+        &actual.require_pushed_authorization_requests, require_pushed_authorization_requests,
+        "require_pushed_authorization_requests"
     );
     assert_eq!(&actual.created_at, created_at, "created_at");
     assert_eq!(&actual.updated_at, updated_at, "updated_at");

@@ -1,0 +1,178 @@
+//! Pushed Authorization Requests (RFC 9126): `POST /oauth/par` checks an
+//! authorization request as `/authorize` would, for the authenticated
+//! client, and stores its parameters under a one-time `request_uri`;
+//! `/authorize` takes them back once ([`take`]) and goes on as usual.
+//!
+//! Only the SHA-256 of the `request_uri`'s random part is stored. Request
+//! objects (`request`, JAR) and `dpop_jkt` are not supported.
+
+use grantor_domain::{Client, ClientId, Timestamp, TokenHash};
+
+use super::authorize::params::{redirect_uri_of, validate_for, Refusal, MAX_PARAMETER_LENGTH};
+use super::authorize::{AuthorizeParams, BrowserError};
+use crate::secrets;
+use crate::state::AppState;
+
+/// RFC 9126 §2.2: the URN prefix of every `request_uri` issued here.
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// The default of `--par-lifetime-seconds` (Auth0: 30).
+pub const DEFAULT_LIFETIME_SECONDS: i64 = 30;
+
+/// A stored pushed request, as the client is told of it (RFC 9126 §2.2).
+#[derive(Debug)]
+pub struct PushedRequest {
+    pub request_uri: String,
+    pub expires_in: i64,
+}
+
+/// Why a push was refused: an OAuth error (answered 400, RFC 9126 §2.3 with
+/// RFC 6749 §5.2's codes), or something unexpected.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("{error}: {description}")]
+    Invalid {
+        error: &'static str,
+        description: String,
+    },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl PushError {
+    fn invalid_request(description: impl Into<String>) -> Self {
+        Self::Invalid {
+            error: "invalid_request",
+            description: description.into(),
+        }
+    }
+}
+
+impl From<BrowserError> for PushError {
+    fn from(e: BrowserError) -> Self {
+        match e {
+            BrowserError::Page { message, .. } => Self::invalid_request(message),
+            BrowserError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<grantor_store::StoreError> for PushError {
+    fn from(e: grantor_store::StoreError) -> Self {
+        Self::Internal(anyhow::Error::new(e))
+    }
+}
+
+/// `POST /oauth/par` for an authenticated `client`: the request is checked
+/// exactly as `/authorize` checks it (PKCE for public clients included),
+/// then stored for `--par-lifetime-seconds`.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn push(
+    state: &AppState,
+    client: Client,
+    mut params: AuthorizeParams,
+    now: Timestamp,
+) -> Result<PushedRequest, PushError> {
+    // RFC 9126 §2.1: a pushed request cannot itself point at another.
+    if params.request_uri.is_some() {
+        return Err(PushError::invalid_request(
+            "request_uri is not allowed in a pushed authorization request",
+        ));
+    }
+    if let Some(name) = params.duplicates.first() {
+        return Err(PushError::invalid_request(format!(
+            "Parameter repeated: {name}"
+        )));
+    }
+    // Everything stored is bounded, not only what `/authorize` keeps.
+    if let Some((name, _)) = params
+        .to_pairs()
+        .into_iter()
+        .find(|(_, value)| value.len() > MAX_PARAMETER_LENGTH)
+    {
+        return Err(PushError::invalid_request(format!(
+            "The {name} parameter is longer than {MAX_PARAMETER_LENGTH} characters."
+        )));
+    }
+    // The body's client_id, when given, was checked against the credentials.
+    params.client_id = Some(client.client_id.to_string());
+    params.pushed = true;
+    let redirect_uri = redirect_uri_of(&client, &params)?;
+    let client_id = client.client_id.clone();
+    let stored = serde_json::to_string(&params.to_pairs()).map_err(anyhow::Error::new)?;
+    validate_for(state, client, redirect_uri, params)
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::Page(e) => PushError::from(e),
+            Refusal::Client { error, .. } => PushError::Invalid {
+                error: error.error,
+                description: error.description,
+            },
+        })?;
+    let secret = secrets::bearer_token();
+    let lifetime = state.par_lifetime_seconds;
+    state
+        .store
+        .save_pushed_request(
+            &TokenHash::of(&secret),
+            &client_id,
+            &stored,
+            now,
+            now.plus_seconds(lifetime),
+        )
+        .await?;
+    Ok(PushedRequest {
+        request_uri: format!("{REQUEST_URI_PREFIX}{secret}"),
+        expires_in: lifetime,
+    })
+}
+
+/// `/authorize?client_id=…&request_uri=…`: takes the pushed request out of
+/// the store (one use) and returns its parameters; every other query
+/// parameter is ignored (RFC 9126 §4). Its client must be the `client_id`
+/// of the query. Nothing proves a redirect target here, so every refusal
+/// is a page.
+pub(crate) async fn take(
+    state: &AppState,
+    query: &AuthorizeParams,
+    request_uri: &str,
+    now: Timestamp,
+) -> Result<AuthorizeParams, BrowserError> {
+    if query
+        .duplicates
+        .iter()
+        .any(|d| d == "request_uri" || d == "client_id")
+    {
+        return Err(BrowserError::invalid(
+            "The request repeats client_id or request_uri.",
+        ));
+    }
+    let client_id = query
+        .client_id
+        .as_deref()
+        .map(ClientId::from)
+        .ok_or_else(|| BrowserError::invalid("The request has no client_id."))?;
+    let secret = request_uri
+        .strip_prefix(REQUEST_URI_PREFIX)
+        .filter(|s| !s.is_empty() && s.len() <= MAX_PARAMETER_LENGTH)
+        .ok_or_else(unknown_request_uri)?;
+    let stored = state
+        .store
+        .consume_pushed_request(&TokenHash::of(secret), &client_id, now)
+        .await?
+        .ok_or_else(unknown_request_uri)?;
+    let pairs: Vec<(String, String)> = serde_json::from_str(&stored).map_err(|e| {
+        BrowserError::Internal(anyhow::Error::new(e).context("reading a pushed request"))
+    })?;
+    let mut params = AuthorizeParams::from_pairs(pairs);
+    params.pushed = true;
+    Ok(params)
+}
+
+/// RFC 9126 §4 names this `invalid_request_uri`; the page says so.
+fn unknown_request_uri() -> BrowserError {
+    BrowserError::invalid(
+        "invalid_request_uri: this request_uri is unknown, expired, already used or issued to \
+         another application. Return to the application and start again.",
+    )
+}
