@@ -906,12 +906,20 @@ async function relyingParty(app, wire, { publicClient = false } = {}) {
   return config;
 }
 
-/** The call must fail with an OAuth error `error` (openid-client's ResponseBodyError). */
+/** The call must fail with an OAuth error `error`: openid-client's
+ * ResponseBodyError, or, for a 401 with a `WWW-Authenticate` challenge,
+ * WWWAuthenticateChallengeError (the error is the challenge's, else the
+ * body's). */
 async function expectOidcError(promise, status, error, what) {
   let got;
   try {
     got = await promise;
   } catch (e) {
+    if (e instanceof oidc.WWWAuthenticateChallengeError) {
+      const body = await e.response.json();
+      eq([e.status, e.cause[0]?.parameters?.error ?? body.error], [status, error], `${what} (${show(e.cause)} ${show(body)})`);
+      return e;
+    }
     if (!(e instanceof oidc.ResponseBodyError)) throw e;
     eq([e.status, e.error], [status, error], `${what} (${e.error_description})`);
     return e;
