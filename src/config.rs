@@ -163,7 +163,8 @@ pub struct ServeArgs {
     )]
     pub rate_limit_per_client_burst: u32,
     /// Unauthenticated row-writing requests (`GET /authorize`,
-    /// `POST /oauth/device/code`) a minute per client IP, also the burst; 0 turns it off.
+    /// `POST /oauth/device/code`, a public client's `POST /oauth/par`) a
+    /// minute per client IP, also the burst; 0 turns it off.
     #[arg(long, env = "GRANTOR_RATE_LIMIT_WRITES_PER_IP", default_value_t = 60)]
     pub rate_limit_writes_per_ip: u32,
     /// Most keys (IPs, client ids) one rate limiter remembers (1000 to 10000000).

@@ -1,7 +1,7 @@
 -- Pushed Authorization Requests (RFC 9126).
 -- A pushed request, keyed by the SHA-256 of the random part of its
--- request_uri (the URI itself is never stored); `params` is the JSON object
--- of the authorization request's parameters. Consumed (deleted) by its one
+-- request_uri (the URI itself is never stored); `params` is the JSON array
+-- of the authorization request's [name, value] pairs. Consumed (deleted) by its one
 -- use at /authorize; expired rows are purged in batches.
 CREATE TABLE pushed_authorization_requests (
     request_uri_hash TEXT PRIMARY KEY,

@@ -14,7 +14,8 @@
 //! Nonces need no storage: one is the tenant MAC (`RefreshSecrets::tag`,
 //! its own domain) of a [`NONCE_SLOT_SECONDS`] time slot, so every process
 //! issues and accepts the same ones; the current slot's and the previous
-//! slot's are accepted, so a nonce lives one to two slots.
+//! slot's are accepted, so a nonce lives one to two slots (and the next
+//! slot's, for a process whose clock runs ahead).
 //!
 //! The signature is checked with aws-lc-rs from the JWK's members, which are
 //! parsed here strictly (known key types and curves, exact lengths, no
@@ -69,10 +70,12 @@ fn nonce_of_slot(state: &AppState, slot: i64) -> String {
     URL_SAFE_NO_PAD.encode(state.refresh_secrets.tag(NONCE_DOMAIN, &slot.to_be_bytes()))
 }
 
-/// Whether `nonce` is this slot's or the previous one's.
+/// Whether `nonce` is this slot's, the previous one's, or the next one's
+/// (another process whose clock runs a little ahead may have crossed into
+/// it first; nonces are public, so accepting it costs nothing).
 fn nonce_is_current(state: &AppState, nonce: &str, now: Timestamp) -> bool {
     let slot = now.unix_seconds().div_euclid(NONCE_SLOT_SECONDS);
-    [slot, slot - 1].into_iter().any(|s| {
+    [slot, slot - 1, slot + 1].into_iter().any(|s| {
         nonce_of_slot(state, s)
             .as_bytes()
             .ct_eq(nonce.as_bytes())

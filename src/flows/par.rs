@@ -16,6 +16,10 @@ use crate::state::AppState;
 /// RFC 9126 §2.2: the URN prefix of every `request_uri` issued here.
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
+/// The largest pushed request stored, as JSON (a usual one is well under
+/// 2 KiB).
+pub const MAX_STORED_BYTES: usize = 16 * 1024;
+
 /// The default of `--par-lifetime-seconds` (Auth0: 30).
 pub const DEFAULT_LIFETIME_SECONDS: i64 = 30;
 
@@ -100,6 +104,13 @@ pub async fn push(
     let redirect_uri = redirect_uri_of(&client, &params)?;
     let client_id = client.client_id.clone();
     let stored = serde_json::to_string(&params.to_pairs()).map_err(anyhow::Error::new)?;
+    // Escaping can make the stored JSON several times the raw values (a
+    // control character takes six bytes): bound the row itself.
+    if stored.len() > MAX_STORED_BYTES {
+        return Err(PushError::invalid_request(format!(
+            "The pushed request is larger than {MAX_STORED_BYTES} bytes once stored."
+        )));
+    }
     validate_for(state, client, redirect_uri, params)
         .await
         .map_err(|refusal| match refusal {

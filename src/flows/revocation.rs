@@ -112,10 +112,13 @@ pub async fn revoke(
 /// blocking, a new password, deletion) and, in the same transaction, ends
 /// every session of the user and revokes every refresh token (the user's
 /// epoch, so their access tokens introspect inactive too), audited with a
-/// receipt. `None` when the user does not exist (nothing written).
+/// receipt. `changed` names the other profile members the same change
+/// sets (`details.changed`), so the one event records all of it. `None`
+/// when the user does not exist (nothing written).
 pub async fn change_account(
     state: &AppState,
     change: UserChange,
+    changed: &[&str],
     reason: Reason,
     actor: &Actor,
     meta: &RequestMeta,
@@ -126,7 +129,10 @@ pub async fn change_account(
         session_id: None,
         keep_refresh_tokens: false,
     };
-    let event = revocation_event(&target, reason, actor, meta, now);
+    let mut event = revocation_event(&target, reason, actor, meta, now);
+    if !changed.is_empty() {
+        event = event.detail("changed", serde_json::json!(changed));
+    }
     let receipt = state
         .store
         .change_user_revoking(&change, reason, &event, now)

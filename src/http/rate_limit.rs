@@ -367,7 +367,8 @@ impl RateLimits {
             .as_ref()
             .map(|l| check(l, &ip_key(ip)))
             .transpose();
-        // `/authorize` (pages), `/oauth/device/code` and `/oauth/par` (OAuth): the one
+        // `/authorize` (pages), `/oauth/device/code` and a public client's
+        // `/oauth/par` (OAuth): the one
         // bucket is shared by both, so is the label.
         self.refused("writes_per_ip", "unauthenticated_writes", r)
     }
@@ -433,8 +434,12 @@ impl AllowanceNote {
 /// Which bucket a request goes to, and whether it writes a row.
 fn classify(method: &Method, path: &str) -> Option<(Surface, bool)> {
     match path {
-        "/oauth/token" | "/oauth/revoke" | "/oauth/introspect" => Some((Surface::OAuth, false)),
-        "/oauth/device/code" | "/oauth/par" => Some((Surface::OAuth, *method == Method::POST)),
+        // `/oauth/par` takes the write bucket in its handler, for public
+        // clients only (`http::auth_api::par`).
+        "/oauth/token" | "/oauth/revoke" | "/oauth/introspect" | "/oauth/par" => {
+            Some((Surface::OAuth, false))
+        }
+        "/oauth/device/code" => Some((Surface::OAuth, *method == Method::POST)),
         "/authorize" => Some((Surface::Pages, *method == Method::GET)),
         "/u/login" | "/u/consent" | "/activate" | "/dashboard/login" => {
             Some((Surface::Pages, false))

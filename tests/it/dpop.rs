@@ -639,9 +639,29 @@ both_databases! {
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
 
+        // A slot later it is still good (the previous slot's).
+        let slot = grantor::flows::dpop::NONCE_SLOT_SECONDS;
+        let at_userinfo = |nonce: String| {
+            let f = &f;
+            let (url, access, key) = (url.clone(), access.clone(), &key);
+            async move {
+                userinfo(&f.app, &format!("DPoP {access}"), &[&userinfo_proof(key, &url, &access, Some(&nonce))]).await.0
+            }
+        };
+        clock.advance_seconds(slot);
+        assert_eq!(at_userinfo(nonce.clone()).await, StatusCode::OK, "the previous slot's nonce");
+        // So is the next slot's: a process whose clock runs a little ahead
+        // may hand it out first.
+        clock.advance_seconds(slot);
+        let (_, _, ahead) = token_and_nonce(&f.app, &[("grant_type", "password")], &[]).await;
+        let ahead = ahead.unwrap();
+        assert_ne!(ahead, nonce);
+        clock.advance_seconds(-slot);
+        assert_eq!(at_userinfo(ahead).await, StatusCode::OK, "the next slot's nonce");
+
         // Two slots later the nonce is stale (well inside the iat window):
         // refused, and the answer carries the new one, which works.
-        clock.advance_seconds(2 * grantor::flows::dpop::NONCE_SLOT_SECONDS);
+        clock.advance_seconds(slot);
         let refresh = |proof: String| {
             let f = &f;
             let rt = rt.clone();

@@ -160,6 +160,17 @@ both_databases! {
         assert_eq!(status, StatusCode::CREATED, "{client}");
         let client_id = client["client_id"].as_str().unwrap().to_owned();
         let secret = client["client_secret"].as_str().unwrap().to_owned();
+        let (status, grant) = app
+            .mgmt_call(Method::POST, "/client-grants", Some(json!({
+                "client_id": client_id, "audience": app.management_audience(), "scope": ["read:users"],
+            })))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{grant}");
+        let grant_path = format!("/client-grants/{}", grant["id"].as_str().unwrap());
+        let (status, _) = app.mgmt_call(Method::PATCH, &grant_path, Some(json!({"scope": ["read:users", "create:users"]}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = app.mgmt_call(Method::DELETE, &grant_path, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
         let (status, _) = app.mgmt_call(Method::DELETE, &format!("/clients/{client_id}"), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
 
@@ -176,6 +187,9 @@ both_databases! {
                 "Update resource server https://audited.example.test/",
                 "Delete resource server https://audited.example.test/",
                 &format!("Create client {client_id}"),
+                &format!("Create client grant {}", grant["id"].as_str().unwrap()),
+                &format!("Update client grant {}", grant["id"].as_str().unwrap()),
+                &format!("Delete client grant {}", grant["id"].as_str().unwrap()),
                 &format!("Delete client {client_id}"),
             ]
         );
@@ -188,8 +202,26 @@ both_databases! {
         assert_eq!(events[2]["details"]["changed"], json!(["name", "user_metadata"]));
         assert_eq!(events[4]["details"]["resource_server"]["name"], "Audited");
         assert_eq!(events[6]["details"]["settings"]["name"], "audited app");
-        let text = serde_json::to_string(events).unwrap();
-        assert!(!text.contains("correct horse") && !text.contains(&secret), "no password or secret: {text}");
+        let mut granted: Vec<&str> = events[8]["details"]["client_grant"]["scope"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        granted.sort_unstable();
+        assert_eq!(granted, ["create:users", "read:users"]);
+
+        // A change that also ends access is one event, the revocation's,
+        // and it names what else the request changed.
+        let (status, _) = app
+            .mgmt_call(Method::PATCH, &path, Some(json!({"password": "another horse battery staple", "email": "moved@example.test"})))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let revocations = logs(&app, "q=type:srrt").await;
+        assert_eq!(revocations[0]["user_id"], user_id.as_str());
+        assert_eq!(revocations[0]["details"]["changed"], json!(["email"]));
+        let sapi_after = logs(&app, "q=type:sapi").await;
+        assert_eq!(sapi_after.as_array().unwrap().len(), events.len(), "no second event for it");
+        let text = format!("{}{}", serde_json::to_string(events).unwrap(), revocations);
+        assert!(
+            !text.contains("correct horse") && !text.contains("another horse") && !text.contains(&secret),
+            "no password or secret: {text}"
+        );
     }
 }
 

@@ -185,6 +185,9 @@ both_databases! {
         let app = spawn_app(db).await;
         let (id, secret) = setup(&app).await;
         let long = "x".repeat(3000);
+        // Within 2048 characters each, but six bytes a character once
+        // escaped in the stored JSON: over the 16 KiB a stored request may take.
+        let escaped = "\u{1}".repeat(2000);
         let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
             (vec![("response_type", "code"), ("redirect_uri", CALLBACK), ("request_uri", "urn:ietf:params:oauth:request_uri:abc")], "invalid_request"),
             (vec![("response_type", "code"), ("redirect_uri", CALLBACK), ("request", "eyJhbGciOiJub25lIn0.e30.")], "request_not_supported"),
@@ -199,6 +202,7 @@ both_databases! {
             (vec![("response_type", "code"), ("redirect_uri", CALLBACK), ("max_age", "-1")], "invalid_request"),
             (vec![("response_type", "code"), ("redirect_uri", CALLBACK), ("state", &long)], "invalid_request"),
             (vec![("response_type", "code"), ("redirect_uri", CALLBACK), ("login_hint", &long)], "invalid_request"),
+            (vec![("response_type", "code"), ("redirect_uri", CALLBACK), ("state", &escaped), ("nonce", &escaped)], "invalid_request"),
             (vec![("response_type", "code"), ("redirect_uri", CALLBACK), ("audience", "https://unknown.example.test/")], "access_denied"),
         ];
         for (extra, error) in cases {
@@ -429,7 +433,9 @@ both_databases! {
 
 both_databases! {
     /// A public client pushes with its id alone, so each push is a row an
-    /// outsider can make: `/oauth/par` takes the per-IP write bucket.
+    /// outsider can make: `/oauth/par` takes the per-IP write bucket. A
+    /// confidential client's pushes do not (a web app's backend pushes every
+    /// sign-in from one address), even once the bucket is empty.
     async fn pushes_are_bounded_by_the_write_bucket(db: Backend) {
         use grantor::http::rate_limit::{Rate, RateLimitConfig};
         let database = Arc::new(TestDatabase::new(db).await);
@@ -451,5 +457,11 @@ both_databases! {
         }
         assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 3, "{statuses:?}");
         assert_eq!(app.count_rows("pushed_authorization_requests").await, 3);
+
+        let (id, secret) = setup(&app).await;
+        for _ in 0..5 {
+            push_ok(&app, &id, &secret, &[]).await;
+        }
+        assert_eq!(app.count_rows("pushed_authorization_requests").await, 8);
     }
 }

@@ -229,12 +229,12 @@ operations! {
     /// False (nothing written) for an unknown or system API.
     fn delete_resource_server_audited(&self, id: &str, event: &LogEvent) -> bool;
 
-    fn insert_client_grant(&self, grant: &ClientGrant) -> ();
+    fn insert_client_grant(&self, grant: &ClientGrant, event: Option<&LogEvent>) -> ();
     fn client_grant(&self, id: &str) -> Option<ClientGrant>;
     fn client_grant_for(&self, client_id: &ClientId, audience: &str) -> Option<ClientGrant>;
     fn list_client_grants(&self, filter: &ClientGrantFilter, page: PageRequest) -> Page<ClientGrant>;
-    fn update_client_grant(&self, grant: &ClientGrant) -> ();
-    fn delete_client_grant(&self, id: &str) -> bool;
+    fn update_client_grant(&self, grant: &ClientGrant, event: Option<&LogEvent>) -> ();
+    fn delete_client_grant(&self, id: &str, event: Option<&LogEvent>) -> bool;
 
     fn insert_user(&self, user: &User) -> ();
     fn user(&self, user_id: &UserId) -> Option<User>;

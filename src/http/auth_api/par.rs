@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use serde_json::json;
 
@@ -14,10 +15,12 @@ use super::client::{self, Endpoint};
 use super::{AuthApiError, FormOrJson};
 use crate::flows::authorize::AuthorizeParams;
 use crate::flows::par::{self, PushError};
+use crate::http::client_ip::ClientIp;
 use crate::http::AppState;
 
 pub async fn post_par(
     State(state): State<AppState>,
+    client_ip: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     FormOrJson(mut form): FormOrJson<BTreeMap<String, String>>,
 ) -> Result<Response, AuthApiError> {
@@ -30,6 +33,19 @@ pub async fn post_par(
         client_secret,
     )
     .await?;
+    // A public client is named by its id alone, which anyone may send, so
+    // its pushes are unauthenticated writes: the per-IP write bucket, as for
+    // `/authorize` and `/oauth/device/code`. A confidential client's pushes
+    // count against its own bucket only (taken by `client::authenticate`),
+    // so a web app's backend can push every sign-in.
+    if client.token_endpoint_auth_method.is_public() {
+        if let Some(Extension(ClientIp(ip))) = client_ip {
+            state
+                .rate_limits
+                .check_write(ip)
+                .map_err(AuthApiError::RateLimited)?;
+        }
+    }
     // OIDC Core §3.1.2.6: request objects (JAR) are not supported.
     if form.contains_key("request") {
         return Err(AuthApiError::Status(

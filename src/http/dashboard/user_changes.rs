@@ -470,7 +470,7 @@ async fn change(
     reason: Reason,
 ) -> Result<RevocationReceipt, DashboardError> {
     let now = state.clock.now();
-    revocation::change_account(state, change, reason, &dash.admin.actor(), meta, now)
+    revocation::change_account(state, change, &[], reason, &dash.admin.actor(), meta, now)
         .await?
         .ok_or_else(|| DashboardError::not_found("There is no user with this ID."))
 }

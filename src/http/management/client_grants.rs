@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 use super::messages;
 use super::{ApiError, ApiJson, ApiQuery, Caller, FieldParams, ListParams};
+use crate::flows::audit::EventExt;
+use crate::flows::RequestMeta;
 use crate::http::AppState;
 use crate::secrets;
 
@@ -182,6 +184,7 @@ pub async fn get_client_grant(
 pub async fn create_client_grant(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     ApiJson(body): ApiJson<CreateClientGrantBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&["create:client_grants"])?;
@@ -200,7 +203,14 @@ pub async fn create_client_grant(
         scope,
         created_at: state.clock.now(),
     };
-    match state.store.insert_client_grant(&grant).await {
+    let event = caller
+        .audit(
+            format!("Create client grant {}", grant.id),
+            &meta,
+            grant.created_at,
+        )
+        .detail("client_grant", render(&grant));
+    match state.store.insert_client_grant(&grant, Some(&event)).await {
         Ok(()) => Ok((StatusCode::CREATED, Json(render(&grant))).into_response()),
         Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
             "A client grant for this client and audience already exists",
@@ -232,6 +242,7 @@ pub async fn create_client_grant(
 pub async fn update_client_grant(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateClientGrantBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -240,7 +251,17 @@ pub async fn update_client_grant(
     if let Some(scope) = body.scope {
         grant.scope = checked_scopes(&state, &grant.audience, scope).await?;
     }
-    state.store.update_client_grant(&grant).await?;
+    let event = caller
+        .audit(
+            format!("Update client grant {id}"),
+            &meta,
+            state.clock.now(),
+        )
+        .detail("client_grant", render(&grant));
+    state
+        .store
+        .update_client_grant(&grant, Some(&event))
+        .await?;
     Ok(Json(render(&grant)))
 }
 
@@ -260,10 +281,16 @@ pub async fn update_client_grant(
 pub async fn delete_client_grant(
     State(state): State<AppState>,
     caller: Caller,
+    meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(&["delete:client_grants"])?;
-    if !state.store.delete_client_grant(&id).await? {
+    let event = caller.audit(
+        format!("Delete client grant {id}"),
+        &meta,
+        state.clock.now(),
+    );
+    if !state.store.delete_client_grant(&id, Some(&event)).await? {
         return Err(not_found());
     }
     Ok(StatusCode::NO_CONTENT)

@@ -424,7 +424,9 @@ pub async fn update_user(
         Some(reason) => {
             let change = UserChange::Update(Box::new(user.clone()));
             let actor = caller.actor();
-            match revocation::change_account(&state, change, reason, &actor, &meta, now).await {
+            match revocation::change_account(&state, change, &changed, reason, &actor, &meta, now)
+                .await
+            {
                 Ok(Some(_)) => Ok(()),
                 Ok(None) => return Err(user_not_found()),
                 // Keep the store's error (an e-mail conflict is a 409).
@@ -473,6 +475,7 @@ pub async fn delete_user(
     revocation::change_account(
         &state,
         change,
+        &[],
         Reason::UserDeleted,
         &caller.actor(),
         &meta,

@@ -2,7 +2,7 @@ use grantor_domain::{ClientGrant, ClientId, ScopeSet, Timestamp};
 use sqlx::FromRow;
 
 use super::{from_json, to_json, Backend, Conn};
-use crate::{ClientGrantFilter, Page, PageRequest, StoreError, StoreResult};
+use crate::{ClientGrantFilter, LogEvent, Page, PageRequest, StoreError, StoreResult};
 
 #[derive(FromRow)]
 struct ClientGrantRow {
@@ -46,9 +46,17 @@ const FILTER: &str =
     "($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR audience = $2) AND ($3 IS NULL OR id > $3)";
 
 impl Backend {
-    pub async fn insert_client_grant(&self, g: &ClientGrant) -> StoreResult<()> {
+    /// Inserts a client grant, with its audit event when there is one.
+    pub async fn insert_client_grant(
+        &self,
+        g: &ClientGrant,
+        event: Option<&LogEvent>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         insert_client_grant_in(&mut tx, g).await?;
+        if let Some(event) = event {
+            super::logs::insert_event_in(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -106,7 +114,11 @@ impl Backend {
         })
     }
 
-    pub async fn update_client_grant(&self, g: &ClientGrant) -> StoreResult<()> {
+    pub async fn update_client_grant(
+        &self,
+        g: &ClientGrant,
+        event: Option<&LogEvent>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE client_grants SET scope = $2 WHERE id = $1")
             .bind(&g.id)
@@ -116,16 +128,27 @@ impl Backend {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        if let Some(event) = event {
+            super::logs::insert_event_in(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn delete_client_grant(&self, id: &str) -> StoreResult<bool> {
+    /// Deletes a client grant; its audit event is written only when it existed.
+    pub async fn delete_client_grant(
+        &self,
+        id: &str,
+        event: Option<&LogEvent>,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM client_grants WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        if let (Some(event), true) = (event, done.rows_affected() > 0) {
+            super::logs::insert_event_in(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }

@@ -363,7 +363,7 @@ async fn duplicate_resource_server_is_conflict(store: &Store) {
 async fn client_grant_round_trip(store: &Store) {
     seed_clients_and_apis(store).await;
     let g = grant("cgr_1", "c1", "https://one.example.com");
-    store.insert_client_grant(&g).await.unwrap();
+    store.insert_client_grant(&g, None).await.unwrap();
     assert_grant_eq(&store.client_grant("cgr_1").await.unwrap().unwrap(), &g);
     assert_grant_eq(
         &store
@@ -388,14 +388,14 @@ async fn client_grant_round_trip(store: &Store) {
     // An empty scope round-trips as empty.
     let mut empty = grant("cgr_2", "c2", "https://two.example.com");
     empty.scope = ScopeSet::default();
-    store.insert_client_grant(&empty).await.unwrap();
+    store.insert_client_grant(&empty, None).await.unwrap();
     assert_grant_eq(&store.client_grant("cgr_2").await.unwrap().unwrap(), &empty);
 
     // Update changes the scope only.
     let mut updated = g.clone();
     updated.scope = ScopeSet::parse("c b a");
     updated.created_at = ts(999);
-    store.update_client_grant(&updated).await.unwrap();
+    store.update_client_grant(&updated, None).await.unwrap();
     let expected = ClientGrant {
         created_at: g.created_at,
         ..updated.clone()
@@ -406,14 +406,14 @@ async fn client_grant_round_trip(store: &Store) {
     );
     assert_store_err!(
         store
-            .update_client_grant(&grant("cgr_missing", "c1", "https://one.example.com"))
+            .update_client_grant(&grant("cgr_missing", "c1", "https://one.example.com"), None)
             .await,
         StoreError::NotFound
     );
 
-    assert!(store.delete_client_grant("cgr_1").await.unwrap());
+    assert!(store.delete_client_grant("cgr_1", None).await.unwrap());
     assert!(store.client_grant("cgr_1").await.unwrap().is_none());
-    assert!(!store.delete_client_grant("cgr_1").await.unwrap());
+    assert!(!store.delete_client_grant("cgr_1", None).await.unwrap());
     // The client and the API are untouched.
     assert!(store.client(&ClientId::from("c1")).await.unwrap().is_some());
     assert!(store
@@ -427,20 +427,26 @@ async fn client_grant_with_unknown_reference_is_missing_reference(store: &Store)
     seed_clients_and_apis(store).await;
     assert_store_err!(
         store
-            .insert_client_grant(&grant("cgr_1", "no-such-client", "https://one.example.com"))
+            .insert_client_grant(
+                &grant("cgr_1", "no-such-client", "https://one.example.com"),
+                None
+            )
             .await,
         StoreError::MissingReference(_)
     );
     assert_store_err!(
         store
-            .insert_client_grant(&grant("cgr_2", "c1", "https://no-such-api.example.com"))
+            .insert_client_grant(
+                &grant("cgr_2", "c1", "https://no-such-api.example.com"),
+                None
+            )
             .await,
         StoreError::MissingReference(_)
     );
     // The audience is the API's identifier, not its id.
     assert_store_err!(
         store
-            .insert_client_grant(&grant("cgr_3", "c1", "api1"))
+            .insert_client_grant(&grant("cgr_3", "c1", "api1"), None)
             .await,
         StoreError::MissingReference(_)
     );
@@ -455,18 +461,18 @@ async fn client_grant_with_unknown_reference_is_missing_reference(store: &Store)
 async fn duplicate_client_grant_is_conflict(store: &Store) {
     seed_clients_and_apis(store).await;
     let original = grant("cgr_1", "c1", "https://one.example.com");
-    store.insert_client_grant(&original).await.unwrap();
+    store.insert_client_grant(&original, None).await.unwrap();
 
     let mut again = grant("cgr_2", "c1", "https://one.example.com");
     again.scope = ScopeSet::parse("read:things");
     assert_store_err!(
-        store.insert_client_grant(&again).await,
+        store.insert_client_grant(&again, None).await,
         StoreError::Conflict(_)
     );
     // Same id, other pair: also a conflict.
     assert_store_err!(
         store
-            .insert_client_grant(&grant("cgr_1", "c2", "https://two.example.com"))
+            .insert_client_grant(&grant("cgr_1", "c2", "https://two.example.com"), None)
             .await,
         StoreError::Conflict(_)
     );
@@ -482,11 +488,11 @@ async fn duplicate_client_grant_is_conflict(store: &Store) {
     );
     // The same client with another API, and another client with the same API, are fine.
     store
-        .insert_client_grant(&grant("cgr_3", "c1", "https://two.example.com"))
+        .insert_client_grant(&grant("cgr_3", "c1", "https://two.example.com"), None)
         .await
         .unwrap();
     store
-        .insert_client_grant(&grant("cgr_4", "c2", "https://one.example.com"))
+        .insert_client_grant(&grant("cgr_4", "c2", "https://one.example.com"), None)
         .await
         .unwrap();
     assert_eq!(
@@ -502,7 +508,10 @@ async fn deleting_client_deletes_its_grants(store: &Store) {
         ("g2", "c1", "https://two.example.com"),
         ("g3", "c2", "https://one.example.com"),
     ] {
-        store.insert_client_grant(&grant(id, c, aud)).await.unwrap();
+        store
+            .insert_client_grant(&grant(id, c, aud), None)
+            .await
+            .unwrap();
     }
     assert!(store.delete_client(&ClientId::from("c1")).await.unwrap());
     assert!(store.client(&ClientId::from("c1")).await.unwrap().is_none());
@@ -530,7 +539,10 @@ async fn deleting_resource_server_deletes_its_grants(store: &Store) {
         ("g2", "c1", "https://two.example.com"),
         ("g3", "c2", "https://one.example.com"),
     ] {
-        store.insert_client_grant(&grant(id, c, aud)).await.unwrap();
+        store
+            .insert_client_grant(&grant(id, c, aud), None)
+            .await
+            .unwrap();
     }
     assert!(store.delete_resource_server("api1").await.unwrap());
     assert!(store.resource_server("api1").await.unwrap().is_none());
@@ -562,11 +574,10 @@ async fn management_api_identifier_sync_cascades_to_grants(store: &Store) {
         .await
         .unwrap();
     store
-        .insert_client_grant(&grant(
-            "cgr_other",
-            MGMT_CLIENT,
-            "https://other.example.com",
-        ))
+        .insert_client_grant(
+            &grant("cgr_other", MGMT_CLIENT, "https://other.example.com"),
+            None,
+        )
         .await
         .unwrap();
 
@@ -652,7 +663,10 @@ async fn list_client_grants_filters_and_checkpoints(store: &Store) {
         ("g4", "c2", TWO),
         ("g2", "c1", TWO),
     ] {
-        store.insert_client_grant(&grant(id, c, aud)).await.unwrap();
+        store
+            .insert_client_grant(&grant(id, c, aud), None)
+            .await
+            .unwrap();
     }
     let filter =
         |client: Option<&str>, audience: Option<&str>, after: Option<&str>| ClientGrantFilter {
