@@ -199,8 +199,10 @@ async fn fixture_on(app: TestApp) -> Fixture {
 }
 
 impl Fixture {
-    async fn login(&self, proofs: &[&str]) -> (StatusCode, Value) {
-        token(
+    /// The password grant for the fixture's user with `scope`; the answer's
+    /// `DPoP-Nonce` too.
+    async fn password(&self, scope: &str, proofs: &[&str]) -> (StatusCode, Value, Option<String>) {
+        token_and_nonce(
             &self.app,
             &[
                 ("grant_type", "password"),
@@ -208,11 +210,16 @@ impl Fixture {
                 ("username", EMAIL),
                 ("password", PASSWORD),
                 ("audience", API),
-                ("scope", "offline_access read:orders"),
+                ("scope", scope),
             ],
             proofs,
         )
         .await
+    }
+
+    async fn login(&self, proofs: &[&str]) -> (StatusCode, Value) {
+        let (status, body, _) = self.password("offline_access read:orders", proofs).await;
+        (status, body)
     }
 
     async fn refresh(&self, rt: &str, proofs: &[&str]) -> (StatusCode, Value) {
@@ -423,19 +430,7 @@ both_databases! {
         let f = fixture(db).await;
         let key = DpopKey::es256();
         let url = f.app.url("/userinfo");
-        let (status, body) = token(
-            &f.app,
-            &[
-                ("grant_type", "password"),
-                ("client_id", &f.public_id),
-                ("username", EMAIL),
-                ("password", PASSWORD),
-                ("audience", API),
-                ("scope", "openid read:orders"),
-            ],
-            &[&key.proof("POST", &f.token_url)],
-        )
-        .await;
+        let (status, body, _) = f.password("openid read:orders", &[&key.proof("POST", &f.token_url)]).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let bound = body["access_token"].as_str().unwrap().to_owned();
 
@@ -461,19 +456,7 @@ both_databases! {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
 
         // An unbound token: as a bearer token only.
-        let (status, body) = token(
-            &f.app,
-            &[
-                ("grant_type", "password"),
-                ("client_id", &f.public_id),
-                ("username", EMAIL),
-                ("password", PASSWORD),
-                ("audience", API),
-                ("scope", "openid"),
-            ],
-            &[],
-        )
-        .await;
+        let (status, body, _) = f.password("openid", &[]).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let plain = body["access_token"].as_str().unwrap().to_owned();
         let (status, _, _) = userinfo(&f.app, &format!("Bearer {plain}"), &[]).await;
@@ -593,19 +576,7 @@ both_databases! {
         let login = |proof: String| {
             let f = &f;
             async move {
-                token_and_nonce(
-                    &f.app,
-                    &[
-                        ("grant_type", "password"),
-                        ("client_id", &f.public_id),
-                        ("username", EMAIL),
-                        ("password", PASSWORD),
-                        ("audience", API),
-                        ("scope", "openid offline_access read:orders"),
-                    ],
-                    &[&proof],
-                )
-                .await
+                f.password("openid offline_access read:orders", &[&proof]).await
             }
         };
 
