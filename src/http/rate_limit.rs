@@ -613,9 +613,10 @@ mod tests {
             classify(&Method::POST, "/oauth/device/code"),
             Some((Surface::OAuth, true))
         );
+        // A public client's push takes the write bucket in the handler.
         assert_eq!(
             classify(&Method::POST, "/oauth/par"),
-            Some((Surface::OAuth, true))
+            Some((Surface::OAuth, false))
         );
         assert_eq!(
             classify(&Method::GET, "/authorize"),
