@@ -1041,17 +1041,31 @@ resource(async function openid_client_par(ctx) {
     return { verifier, state, params };
   };
 
-  // The pushed request: only client_id and request_uri go through the browser.
+  // The pushed request, with a DPoP proof (RFC 9449 §10.1: it binds the
+  // code to the key; the nonce dance happens here first): only client_id
+  // and request_uri go through the browser.
+  const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair("ES256"));
   const first = await request();
-  const url = await oidc.buildAuthorizationUrlWithPAR(config, first.params);
+  const url = await oidc.buildAuthorizationUrlWithPAR(config, first.params, { DPoP: dpop });
   eq(sorted(url.searchParams.keys()), ["client_id", "request_uri"], "the authorization URL");
   const requestUri = url.searchParams.get("request_uri");
   check(requestUri.startsWith("urn:ietf:params:oauth:request_uri:"), `request_uri ${requestUri}`);
-  const pushed = wire.find((w) => w.url === `${ISSUER}oauth/par`);
-  eq(pushed.status, 201, "PAR answers 201");
+  const pushes = wire.filter((w) => w.url === `${ISSUER}oauth/par`);
+  eq(pushes.map((w) => w.status), [400, 201], "PAR: use_dpop_nonce, then 201");
+  check(pushes.every((w) => w.dpop), "each push carries a DPoP proof");
   const browser = new Browser("openid-client PAR");
-  await browserSignIn(browser, user.email, PASSWORD, { client_id: app.client_id, request_uri: requestUri, redirect_uri: CALLBACK });
-  const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair("ES256"));
+  const code = await browserSignIn(browser, user.email, PASSWORD, { client_id: app.client_id, request_uri: requestUri, redirect_uri: CALLBACK });
+  // The code is bound to the key: without a proof it is refused, and stays
+  // unspent for its owner.
+  const unbound = await fetch(`${ISSUER}oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code", client_id: app.client_id, client_secret: app.client_secret,
+      code, redirect_uri: CALLBACK, code_verifier: first.verifier,
+    }),
+  });
+  eq([unbound.status, (await unbound.json()).error], [403, "invalid_grant"], "the bound code without a proof");
   const tokens = await oidc.authorizationCodeGrant(
     config,
     new URL(browser.lastRedirect),

@@ -87,7 +87,7 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub signing_key_refresh_seconds: u64,
     /// Require a server nonce (RFC 9449 §8) in every DPoP proof, at the
-    /// token endpoint and at `/userinfo`: a proof without a current one is
+    /// token endpoint, `/userinfo` and `/oauth/par`: a proof without a current one is
     /// answered `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`.
     #[arg(long, env = "GRANTOR_REQUIRE_DPOP_NONCE", default_value_t = false,
           action = clap::ArgAction::Set, value_name = "BOOL")]

@@ -4,7 +4,9 @@
 //! `/authorize` takes them back once ([`take`]) and goes on as usual.
 //!
 //! Only the SHA-256 of the `request_uri`'s random part is stored. Request
-//! objects (`request`, JAR) and `dpop_jkt` are not supported.
+//! objects (`request`, JAR) are not supported. A `dpop_jkt`, or the key of a
+//! DPoP proof sent with the push (`http::auth_api::par`), binds the code
+//! (RFC 9449 §10).
 
 use grantor_domain::{Client, ClientId, Timestamp, TokenHash};
 

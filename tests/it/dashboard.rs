@@ -347,6 +347,7 @@ both_databases! {
         assert!(admin.page(&location(&response)).await.contains("Refresh token settings saved."));
         let event = events(&app, "sapi").await.into_iter().find(by_admin).expect("audited");
         assert_eq!(event["description"], format!("Update client {id}"));
+        assert_eq!(event["client_id"], id.as_str(), "the Logs page's client filter finds it");
 
         // What the Management API refuses, the dashboard refuses with the same words.
         for (field, value, patch) in [

@@ -465,3 +465,80 @@ both_databases! {
         assert_eq!(app.count_rows("pushed_authorization_requests").await, 8);
     }
 }
+
+both_databases! {
+    /// RFC 9449 §10: a code bound to a DPoP key, by a proof sent with the
+    /// push or by `dpop_jkt` at `/authorize`, is exchanged only with a proof
+    /// of that key; without one, or with another key, it stays unspent.
+    async fn a_code_bound_to_a_dpop_key_needs_a_proof_of_it(db: Backend) {
+        use crate::dpop::DpopKey;
+        let app = spawn_app(db).await;
+        let (id, secret) = setup(&app).await;
+        let (key, other) = (DpopKey::es256(), DpopKey::es256());
+        let (par_url, token_url) = (app.url("/oauth/par"), app.url("/oauth/token"));
+        let form = [
+            ("client_id", id.as_str()), ("client_secret", secret.as_str()), ("response_type", "code"),
+            ("redirect_uri", CALLBACK), ("scope", "openid read:a"), ("audience", API),
+        ];
+        let code_of = |path: String| {
+            let app = &app;
+            async move {
+                let http = new_browser();
+                let response = get(app, &http, &path).await;
+                let landing = sign_in_and_accept(app, &http, response, EMAIL, PASSWORD).await;
+                query_param(&landing.location.expect("a redirect"), "code").expect("a code")
+            }
+        };
+        let exchange = |code: String, proof: Option<String>| {
+            let (app, id, secret, token_url) = (&app, &id, &secret, &token_url);
+            async move {
+                let mut request = app.http.post(token_url.as_str()).form(&[
+                    ("grant_type", "authorization_code"), ("client_id", id.as_str()),
+                    ("client_secret", secret.as_str()), ("code", code.as_str()), ("redirect_uri", CALLBACK),
+                ]);
+                if let Some(proof) = proof {
+                    request = request.header("DPoP", proof);
+                }
+                read(request.send().await.unwrap()).await
+            }
+        };
+        let refused = |(status, body): (StatusCode, Value)| {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+            assert_eq!(body["error"], "invalid_grant", "{body}");
+        };
+
+        // A proof sent with the push.
+        let response = app.http.post(&par_url).header("DPoP", key.proof("POST", &par_url)).form(&form).send().await.unwrap();
+        let (status, body) = read(response).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let code = code_of(par_authorize_path(&id, body["request_uri"].as_str().unwrap(), &[])).await;
+        refused(exchange(code.clone(), None).await);
+        refused(exchange(code.clone(), Some(other.proof("POST", &token_url))).await);
+        let (status, tokens) = exchange(code, Some(key.proof("POST", &token_url))).await;
+        assert_eq!(status, StatusCode::OK, "the refusals left the code unspent: {tokens}");
+        assert_eq!(crate::support::claims(tokens["access_token"].as_str().unwrap())["cnf"]["jkt"], key.thumbprint());
+
+        // `dpop_jkt` at /authorize, without PAR.
+        let jkt = key.thumbprint();
+        let code = code_of(authorize_path(&id, CALLBACK, &[("scope", "openid read:a"), ("audience", API), ("dpop_jkt", &jkt)])).await;
+        refused(exchange(code.clone(), Some(other.proof("POST", &token_url))).await);
+        let (status, body) = exchange(code, Some(key.proof("POST", &token_url))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // A push whose dpop_jkt names another key than its proof; a bad
+        // dpop_jkt; a bad proof at the push.
+        let mut mismatched = form.to_vec();
+        let other_jkt = other.thumbprint();
+        mismatched.push(("dpop_jkt", &other_jkt));
+        let response = app.http.post(&par_url).header("DPoP", key.proof("POST", &par_url)).form(&mismatched).send().await.unwrap();
+        let (status, body) = read(response).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+        let mut malformed = form.to_vec();
+        malformed.push(("dpop_jkt", "not-a-thumbprint"));
+        let (status, body, _) = push(&app, &malformed).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{body}");
+        let response = app.http.post(&par_url).header("DPoP", key.proof("POST", &token_url)).form(&form).send().await.unwrap();
+        let (status, body) = read(response).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof")), "a proof for another URL: {body}");
+    }
+}

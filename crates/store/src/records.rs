@@ -207,6 +207,9 @@ pub struct AuthorizationCodeRecord {
     pub auth_time: Timestamp,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// RFC 9449 §10: the DPoP key (JWK thumbprint) the token request must
+    /// prove, when the code is bound to one.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A stored authorization code as a token request finds it, before anything

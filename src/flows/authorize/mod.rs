@@ -119,6 +119,9 @@ pub enum Target {
         nonce: Option<String>,
         code_challenge: Option<String>,
         device_name: Option<String>,
+        /// RFC 9449 §10: the code is bound to this DPoP key (`dpop_jkt`).
+        #[serde(default)]
+        dpop_jkt: Option<String>,
     },
     /// Approving a device code (RFC 8628 §3.3). The device's request, as
     /// recorded at `/oauth/device/code`, is shown on the consent page.
@@ -637,6 +640,7 @@ async fn complete(
             nonce,
             code_challenge,
             device_name,
+            dpop_jkt,
         } => {
             let code = secrets::bearer_token();
             state
@@ -657,6 +661,7 @@ async fn complete(
                     auth_time: session.session.authenticated_at,
                     created_at: now,
                     expires_at: now.plus_seconds(CODE_LIFETIME_SECONDS),
+                    dpop_jkt: dpop_jkt.clone(),
                 })
                 .await?;
             let mut params = vec![("code", code)];

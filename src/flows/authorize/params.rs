@@ -31,6 +31,8 @@ pub struct AuthorizeParams {
     pub max_age: Option<String>,
     /// RFC 9126 §4: a pushed request to take the parameters from.
     pub request_uri: Option<String>,
+    /// RFC 9449 §10: the JWK thumbprint of the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
     /// Known parameters that appeared more than once (RFC 6749 §3.1 forbids it).
     pub duplicates: Vec<String>,
     /// The parameters came from a pushed request (`/oauth/par`), never from
@@ -61,6 +63,7 @@ impl AuthorizeParams {
                 "login_hint" => &mut params.login_hint,
                 "max_age" => &mut params.max_age,
                 "request_uri" => &mut params.request_uri,
+                "dpop_jkt" => &mut params.dpop_jkt,
                 // `ui_locales` (and `claims`, `display`, …) are accepted and
                 // ignored: the pages are English only (`lang="en"`), and
                 // `auth_time` is in every ID token anyway.
@@ -98,6 +101,7 @@ impl AuthorizeParams {
             ("device", &self.device),
             ("login_hint", &self.login_hint),
             ("max_age", &self.max_age),
+            ("dpop_jkt", &self.dpop_jkt),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
@@ -293,6 +297,7 @@ pub(crate) async fn validate_for(
             nonce: params.nonce,
             code_challenge: params.code_challenge,
             device_name: params.device,
+            dpop_jkt: params.dpop_jkt,
         },
     };
     Ok((Loaded::unsaved(pending, client, audience), prompt))
@@ -405,6 +410,18 @@ fn check_request(params: &AuthorizeParams, client: &Client) -> Result<Prompt, Cl
         });
     }
     check_pkce(params, client)?;
+    // A SHA-256 JWK thumbprint is 43 base64url characters (RFC 7638).
+    if let Some(jkt) = &params.dpop_jkt {
+        if jkt.len() != 43
+            || !jkt
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ClientError::invalid_request(
+                "Invalid dpop_jkt: it must be a base64url SHA-256 JWK thumbprint",
+            ));
+        }
+    }
     let mut prompt = parse_prompt(params.prompt.as_deref())?;
     prompt.max_age = params.max_age.as_deref().map(parse_max_age).transpose()?;
     Ok(prompt)

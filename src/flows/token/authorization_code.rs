@@ -100,7 +100,8 @@ pub async fn exchange(
 /// What a token request must match before its code is spent (RFC 6749
 /// §4.1.3, RFC 7636 §4.6): the client the code was issued to; the
 /// `redirect_uri`, required and identical when `/authorize` carried one; the
-/// PKCE verifier when the code has a challenge (and none when it has not).
+/// PKCE verifier when the code has a challenge (and none when it has not);
+/// a proof of the code's DPoP key when it is bound to one.
 fn check_presentation(
     record: &AuthorizationCodeRecord,
     client: &Client,
@@ -123,8 +124,17 @@ fn check_presentation(
         _ => {}
     }
     match (&record.code_challenge, request.code_verifier.as_deref()) {
-        (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => Ok(()),
-        (None, None) => Ok(()),
-        _ => Err(OAuthError::invalid_grant("Failed to verify code verifier")),
+        (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
+        (None, None) => {}
+        _ => return Err(OAuthError::invalid_grant("Failed to verify code verifier")),
     }
+    // RFC 9449 §10: a code bound to a DPoP key needs a proof of that key.
+    if let Some(jkt) = &record.dpop_jkt {
+        if request.dpop.as_ref().map(|k| &k.jkt) != Some(jkt) {
+            return Err(OAuthError::invalid_grant(
+                "The authorization code is bound to a DPoP key: send a DPoP proof made with it",
+            ));
+        }
+    }
+    Ok(())
 }

@@ -22,11 +22,28 @@ pub async fn post_par(
     State(state): State<AppState>,
     client_ip: Option<Extension<ClientIp>>,
     headers: HeaderMap,
-    FormOrJson(mut form): FormOrJson<BTreeMap<String, String>>,
+    FormOrJson(form): FormOrJson<BTreeMap<String, String>>,
+) -> Response {
+    let mut response = match par_response(&state, client_ip, headers, form).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    };
+    // RFC 9449 §8: a DPoP proof may come here too (§10.1).
+    if state.require_dpop_nonce {
+        super::token::add_dpop_nonce(&state, &mut response);
+    }
+    response
+}
+
+async fn par_response(
+    state: &AppState,
+    client_ip: Option<Extension<ClientIp>>,
+    headers: HeaderMap,
+    mut form: BTreeMap<String, String>,
 ) -> Result<Response, AuthApiError> {
     let client_secret = form.remove("client_secret");
     let client = client::authenticate(
-        &state,
+        state,
         Endpoint::Par,
         &headers,
         form.get("client_id").cloned(),
@@ -54,9 +71,31 @@ pub async fn post_par(
             "Request objects (the request parameter) are not supported".to_owned(),
         ));
     }
-    let params = AuthorizeParams::from_pairs(form);
+    let mut params = AuthorizeParams::from_pairs(form);
     let now = state.clock.now();
-    let pushed = par::push(&state, client, params, now)
+    // RFC 9449 §10.1: a DPoP proof sent with the push binds the code to its
+    // key, as `dpop_jkt` would (and must name the same key when both come).
+    let proofs: Vec<&str> = headers
+        .get_all("dpop")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .collect();
+    let par_url = state.issuer.url("oauth/par");
+    if let Some(key) =
+        crate::flows::dpop::check(state, &proofs, "POST", &par_url, None, now).await?
+    {
+        match &params.dpop_jkt {
+            Some(jkt) if *jkt != key.jkt => {
+                return Err(AuthApiError::Status(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "dpop_jkt does not name the key of the DPoP proof".to_owned(),
+                ))
+            }
+            _ => params.dpop_jkt = Some(key.jkt),
+        }
+    }
+    let pushed = par::push(state, client, params, now)
         .await
         .map_err(|e| match e {
             PushError::Invalid { error, description } => {

@@ -375,6 +375,7 @@ pub async fn update_application(
         &meta,
         now,
     )
+    .client(client.client_id.as_str())
     .detail(
         "backchannel_logout_url",
         serde_json::json!(client.backchannel_logout_url),

@@ -22,6 +22,7 @@ struct CodeRow {
     created_at: i64,
     expires_at: i64,
     used_at: Option<i64>,
+    dpop_jkt: Option<String>,
 }
 
 impl From<CodeRow> for StoredCode {
@@ -44,6 +45,7 @@ impl From<CodeRow> for StoredCode {
                 auth_time: Timestamp(r.auth_time),
                 created_at: Timestamp(r.created_at),
                 expires_at: Timestamp(r.expires_at),
+                dpop_jkt: r.dpop_jkt,
             },
         }
     }
@@ -53,7 +55,7 @@ impl Backend {
     pub async fn insert_authorization_code(&self, c: &AuthorizationCodeRecord) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id, grant_id, redirect_uri, redirect_uri_sent, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id, grant_id, redirect_uri, redirect_uri_sent, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at, dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(c.code_hash.as_str())
         .bind(c.client_id.as_str())
@@ -70,6 +72,7 @@ impl Backend {
         .bind(c.auth_time.0)
         .bind(c.created_at.0)
         .bind(c.expires_at.0)
+        .bind(&c.dpop_jkt)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -83,7 +86,7 @@ impl Backend {
         code_hash: &TokenHash,
     ) -> StoreResult<Option<StoredCode>> {
         let row: Option<CodeRow> = sqlx::query_as(
-            "SELECT code_hash, client_id, user_id, session_id, grant_id, redirect_uri, redirect_uri_sent, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at, used_at FROM authorization_codes WHERE code_hash = $1",
+            "SELECT code_hash, client_id, user_id, session_id, grant_id, redirect_uri, redirect_uri_sent, audience, scope, nonce, code_challenge, device_name, auth_time, created_at, expires_at, used_at, dpop_jkt FROM authorization_codes WHERE code_hash = $1",
         )
         .bind(code_hash.as_str())
         .fetch_optional(&self.pool)

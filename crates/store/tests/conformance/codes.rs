@@ -28,6 +28,8 @@ async fn authorization_codes_are_read_without_writing_and_spent_once(store: &Sto
         auth_time: now,
         created_at: now,
         expires_at: now.plus_seconds(60),
+        // Code a is bound to a DPoP key, b is not.
+        dpop_jkt: sent.then(|| "jkt-of-a".to_owned()),
     };
     store
         .insert_authorization_code(&code("a", true))
@@ -52,16 +54,16 @@ async fn authorization_codes_are_read_without_writing_and_spent_once(store: &Sto
         assert!(stored.used_at.is_none());
         assert!(stored.record.redirect_uri_sent);
         assert_eq!(stored.record.code_challenge.as_deref(), Some("challenge"));
+        assert_eq!(stored.record.dpop_jkt.as_deref(), Some("jkt-of-a"));
     }
-    assert!(
-        !store
-            .authorization_code(&TokenHash::from_stored("b"))
-            .await
-            .unwrap()
-            .unwrap()
-            .record
-            .redirect_uri_sent
-    );
+    let b = store
+        .authorization_code(&TokenHash::from_stored("b"))
+        .await
+        .unwrap()
+        .unwrap()
+        .record;
+    assert!(!b.redirect_uri_sent);
+    assert_eq!(b.dpop_jkt, None);
     assert!(matches!(
         store
             .redeem_authorization_code(&TokenHash::from_stored("a"), now)
