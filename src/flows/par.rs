@@ -8,9 +8,11 @@
 //! DPoP proof sent with the push (`http::auth_api::par`), binds the code
 //! (RFC 9449 §10).
 
-use grantor_domain::{Client, ClientId, Timestamp, TokenHash};
+use grantor_domain::{Client, Timestamp, TokenHash};
 
-use super::authorize::params::{redirect_uri_of, validate_for, Refusal, MAX_PARAMETER_LENGTH};
+use super::authorize::params::{
+    client_id_of, redirect_uri_of, validate_for, Refusal, MAX_PARAMETER_LENGTH,
+};
 use super::authorize::{AuthorizeParams, BrowserError};
 use crate::secrets;
 use crate::state::AppState;
@@ -90,22 +92,22 @@ pub async fn push(
             "Parameter repeated: {name}"
         )));
     }
+    // The body's client_id, when given, was checked against the credentials.
+    params.client_id = Some(client.client_id.to_string());
+    params.pushed = true;
     // Everything stored is bounded, not only what `/authorize` keeps.
-    if let Some((name, _)) = params
-        .to_pairs()
-        .into_iter()
+    let pairs = params.to_pairs();
+    if let Some((name, _)) = pairs
+        .iter()
         .find(|(_, value)| value.len() > MAX_PARAMETER_LENGTH)
     {
         return Err(PushError::invalid_request(format!(
             "The {name} parameter is longer than {MAX_PARAMETER_LENGTH} characters."
         )));
     }
-    // The body's client_id, when given, was checked against the credentials.
-    params.client_id = Some(client.client_id.to_string());
-    params.pushed = true;
     let redirect_uri = redirect_uri_of(&client, &params)?;
     let client_id = client.client_id.clone();
-    let stored = serde_json::to_string(&params.to_pairs()).map_err(anyhow::Error::new)?;
+    let stored = serde_json::to_string(&pairs).map_err(anyhow::Error::new)?;
     // Escaping can make the stored JSON several times the raw values (a
     // control character takes six bytes): bound the row itself.
     if stored.len() > MAX_STORED_BYTES {
@@ -160,11 +162,7 @@ pub(crate) async fn take(
             "The request repeats client_id or request_uri.",
         ));
     }
-    let client_id = query
-        .client_id
-        .as_deref()
-        .map(ClientId::from)
-        .ok_or_else(|| BrowserError::invalid("The request has no client_id."))?;
+    let client_id = client_id_of(query)?;
     let secret = request_uri
         .strip_prefix(REQUEST_URI_PREFIX)
         .filter(|s| !s.is_empty() && s.len() <= MAX_PARAMETER_LENGTH)

@@ -80,6 +80,16 @@ pub fn dpop_token(headers: &HeaderMap) -> Option<&str> {
     authorization_token(headers, "dpop")
 }
 
+/// The `DPoP` header values as sent (RFC 9449 §4.1), for `flows::dpop::check`;
+/// one that is not text stands as a NUL, which no proof parses as.
+pub fn dpop_proofs(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all("dpop")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .collect()
+}
+
 /// The token of an `Authorization` header of `scheme` (any case).
 fn authorization_token<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;

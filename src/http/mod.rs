@@ -52,7 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readiness::readyz))
         .merge(crate::metrics::routes(&state))
-        .merge(auth_api::routes().layer(from_fn(nul::oauth_targets)))
+        .merge(auth_api::routes(&state).layer(from_fn(nul::oauth_targets)))
         .merge(pages::routes().layer(from_fn(nul::page_targets)))
         .merge(dashboard::routes().layer(from_fn(nul::dashboard_targets)))
         .merge(ssf::routes())

@@ -4,8 +4,8 @@
 //! Management API; plus a tighter per-IP bucket for the endpoints that write
 //! rows without a secret (`GET /authorize` saves a pending request,
 //! `POST /oauth/device/code` a device code, `POST /oauth/par` a pushed
-//! request, which a public client makes with its id alone), so that those rows stay bounded
-//! per IP: at most `burst + per_minute × lifetime in minutes` live at once.
+//! request, which a public client makes with its id alone), so that those
+//! rows stay bounded per IP: at most `burst + per_minute × lifetime in minutes` live at once.
 //!
 //! The buckets are `governor` keyed limiters held in this process's memory:
 //! with several processes behind a load balancer each process has its own
@@ -368,8 +368,8 @@ impl RateLimits {
             .map(|l| check(l, &ip_key(ip)))
             .transpose();
         // `/authorize` (pages), `/oauth/device/code` and a public client's
-        // `/oauth/par` (OAuth): the one
-        // bucket is shared by both, so is the label.
+        // `/oauth/par` (OAuth): the one bucket is shared by all, so is the
+        // label.
         self.refused("writes_per_ip", "unauthenticated_writes", r)
     }
 

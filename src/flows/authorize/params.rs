@@ -312,16 +312,24 @@ async fn client_of(state: &AppState, params: &AuthorizeParams) -> Result<Client,
             "The request repeats client_id or redirect_uri.",
         ));
     }
-    let client_id = params
+    state
+        .store
+        .client(&client_id_of(params)?)
+        .await?
+        .ok_or_else(|| {
+            BrowserError::invalid(
+                "Unknown client: the application that sent you here is not registered.",
+            )
+        })
+}
+
+/// The request's `client_id` (a page when there is none).
+pub(crate) fn client_id_of(params: &AuthorizeParams) -> Result<ClientId, BrowserError> {
+    params
         .client_id
         .as_deref()
         .map(ClientId::from)
-        .ok_or_else(|| BrowserError::invalid("The request has no client_id."))?;
-    state.store.client(&client_id).await?.ok_or_else(|| {
-        BrowserError::invalid(
-            "Unknown client: the application that sent you here is not registered.",
-        )
-    })
+        .ok_or_else(|| BrowserError::invalid("The request has no client_id."))
 }
 
 /// The redirect URI to answer `client` on (a page when there is none).

@@ -16,34 +16,18 @@ use super::{AuthApiError, FormOrJson};
 use crate::flows::authorize::AuthorizeParams;
 use crate::flows::par::{self, PushError};
 use crate::http::client_ip::ClientIp;
+use crate::http::extract::dpop_proofs;
 use crate::http::AppState;
 
 pub async fn post_par(
     State(state): State<AppState>,
     client_ip: Option<Extension<ClientIp>>,
     headers: HeaderMap,
-    FormOrJson(form): FormOrJson<BTreeMap<String, String>>,
-) -> Response {
-    let mut response = match par_response(&state, client_ip, headers, form).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    };
-    // RFC 9449 §8: a DPoP proof may come here too (§10.1).
-    if state.require_dpop_nonce {
-        super::token::add_dpop_nonce(&state, &mut response);
-    }
-    response
-}
-
-async fn par_response(
-    state: &AppState,
-    client_ip: Option<Extension<ClientIp>>,
-    headers: HeaderMap,
-    mut form: BTreeMap<String, String>,
+    FormOrJson(mut form): FormOrJson<BTreeMap<String, String>>,
 ) -> Result<Response, AuthApiError> {
     let client_secret = form.remove("client_secret");
     let client = client::authenticate(
-        state,
+        &state,
         Endpoint::Par,
         &headers,
         form.get("client_id").cloned(),
@@ -75,14 +59,10 @@ async fn par_response(
     let now = state.clock.now();
     // RFC 9449 §10.1: a DPoP proof sent with the push binds the code to its
     // key, as `dpop_jkt` would (and must name the same key when both come).
-    let proofs: Vec<&str> = headers
-        .get_all("dpop")
-        .iter()
-        .map(|v| v.to_str().unwrap_or("\u{0}"))
-        .collect();
+    let proofs = dpop_proofs(&headers);
     let par_url = state.issuer.url("oauth/par");
     if let Some(key) =
-        crate::flows::dpop::check(state, &proofs, "POST", &par_url, None, now).await?
+        crate::flows::dpop::check(&state, &proofs, "POST", &par_url, None, now).await?
     {
         match &params.dpop_jkt {
             Some(jkt) if *jkt != key.jkt => {
@@ -95,7 +75,7 @@ async fn par_response(
             _ => params.dpop_jkt = Some(key.jkt),
         }
     }
-    let pushed = par::push(state, client, params, now)
+    let pushed = par::push(&state, client, params, now)
         .await
         .map_err(|e| match e {
             PushError::Invalid { error, description } => {

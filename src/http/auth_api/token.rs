@@ -37,32 +37,6 @@ pub async fn post_token(
     meta: RequestMeta,
     headers: HeaderMap,
     FormOrJson(form): FormOrJson<TokenForm>,
-) -> Response {
-    let mut response = match token_response(&state, meta, headers, form).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    };
-    // RFC 9449 §8: with nonces required, every answer hands out the current
-    // one, and a `use_dpop_nonce` refusal must.
-    if state.require_dpop_nonce {
-        add_dpop_nonce(&state, &mut response);
-    }
-    response
-}
-
-/// Sets `DPoP-Nonce` to the current server nonce.
-pub(super) fn add_dpop_nonce(state: &AppState, response: &mut Response) {
-    let nonce = crate::flows::dpop::nonce(state, state.clock.now());
-    if let Ok(value) = HeaderValue::from_str(&nonce) {
-        response.headers_mut().insert("dpop-nonce", value);
-    }
-}
-
-async fn token_response(
-    state: &AppState,
-    meta: RequestMeta,
-    headers: HeaderMap,
-    form: TokenForm,
 ) -> Result<Response, AuthApiError> {
     let grant_type = form
         .grant_type
@@ -75,7 +49,7 @@ async fn token_response(
         )
     })?;
     let client = client::authenticate(
-        state,
+        &state,
         Endpoint::Token,
         &headers,
         form.client_id,
@@ -108,7 +82,7 @@ async fn token_response(
         dpop: None,
     };
     let now = state.clock.now();
-    let issued = token::exchange(state, grant_type, client, request, &meta, now).await?;
+    let issued = token::exchange(&state, grant_type, client, request, &meta, now).await?;
     let mut response = Json(render(&issued)).into_response();
     // RFC 6749 §5.1: token responses must not be cached.
     response

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::claims::add_profile_claims;
 use crate::flows::userinfo::{self, Refusal, Scheme, UserInfo};
-use crate::http::extract::{bearer_token, dpop_token};
+use crate::http::extract::{bearer_token, dpop_proofs, dpop_token};
 use crate::http::AppState;
 
 fn invalid_token(description: &'static str) -> Response {
@@ -61,21 +61,7 @@ pub async fn get_userinfo(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    let mut response = userinfo_response(&state, method, headers).await;
-    // RFC 9449 §9: the resource's nonce, which a `use_dpop_nonce` refusal
-    // must carry.
-    if state.require_dpop_nonce {
-        super::token::add_dpop_nonce(&state, &mut response);
-    }
-    response
-}
-
-async fn userinfo_response(state: &AppState, method: Method, headers: HeaderMap) -> Response {
-    let proofs: Vec<&str> = headers
-        .get_all("dpop")
-        .iter()
-        .map(|v| v.to_str().unwrap_or("\u{0}"))
-        .collect();
+    let proofs = dpop_proofs(&headers);
     let (token, scheme) = if let Some(token) = bearer_token(&headers) {
         (token, Scheme::Bearer)
     } else if let Some(token) = dpop_token(&headers) {
@@ -90,7 +76,7 @@ async fn userinfo_response(state: &AppState, method: Method, headers: HeaderMap)
     } else {
         return invalid_token("Missing access token");
     };
-    match userinfo::userinfo(state, token, scheme, state.clock.now()).await {
+    match userinfo::userinfo(&state, token, scheme, state.clock.now()).await {
         Ok(Ok(info)) => Json(render(&info)).into_response(),
         Ok(Err(Refusal::InvalidToken)) => invalid_token("Invalid access token"),
         Ok(Err(Refusal::UserGone)) => invalid_token("The user no longer exists"),
