@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Renders a load benchmark's results.jsonl (scripts/bench-load) as Markdown:
 one table per workload with every target, and each grantor figure's ratio to
-node-oidc-provider's."""
+node-oidc-provider's; with BENCH_STREAMS=1, each interleaved round's figures
+without and with streams, and their ratios."""
 import json
 import sys
 from collections import OrderedDict
@@ -33,6 +34,7 @@ def main(path):
                 else f'| {workload} | {r["target"]} | {r.get("label", "")} | {r["throughput"]:,.0f}{note} | {ratio} '
                 f'| {r["p50_ms"]:.2f} | {r["p99_ms"]:.2f} | | | | {r["errors"]} |'
             )
+    stream_rounds(runs)
     if bulk:
         print()
         print("| bulk revocation (`DELETE /api/v2/users/{id}/refresh-tokens`) | label | tokens | latency ms | status |")
@@ -51,6 +53,41 @@ def main(path):
                 f'| {z["refresh_token_families"]:,} | {z["refresh_token_secrets"]:,} | {z["access_tokens"]:,} '
                 f'| {z["sessions"]:,} | {z["logs"]:,} | {"" if rss is None else f"{rss:.0f}"} |'
             )
+
+
+def stream_rounds(runs):
+    """Pairs each "<target>+off" run with the "<target>+streams" run after it
+    (scripts/bench-load runs them alternately) and prints their ratios."""
+    pairs = OrderedDict()
+    waiting = {}
+    for r in runs:
+        label = r.get("label", "")
+        base, _, side = label.rpartition("+")
+        key = (base, r["workload"])
+        if side == "off":
+            waiting[key] = r
+        elif side == "streams" and key in waiting:
+            pairs.setdefault(key, []).append((waiting.pop(key), r))
+    if not pairs:
+        return
+    print()
+    print("| streams: workload | target | round | requests/s off → on | ratio | CPU ms/request off → on | ratio |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for (base, workload), group in pairs.items():
+        rates, cpus = [], []
+        for n, (off, on) in enumerate(group, 1):
+            rate = on["throughput"] / off["throughput"]
+            cpu = on["cpu_ms_per_request"] / off["cpu_ms_per_request"]
+            rates.append(rate)
+            cpus.append(cpu)
+            print(
+                f'| {workload} | {base} | {n} | {off["throughput"]:,.0f} → {on["throughput"]:,.0f} | {rate:.3f} '
+                f'| {off["cpu_ms_per_request"]:.3f} → {on["cpu_ms_per_request"]:.3f} | {cpu:.3f} |'
+            )
+        print(
+            f'| {workload} | {base} | mean | | {sum(rates) / len(rates):.3f} '
+            f'(min {min(rates):.3f}, max {max(rates):.3f}) | | {sum(cpus) / len(cpus):.3f} |'
+        )
 
 
 if __name__ == "__main__":

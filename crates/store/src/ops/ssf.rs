@@ -34,19 +34,23 @@ const SSF_KINDS: &str = "'ssf_push', 'ssf_poll', 'ssf_held'";
 const LIVE_STREAM: &str = "st.status IN ('enabled', 'paused') \
      AND EXISTS (SELECT 1 FROM clients c WHERE c.client_id = st.client_id)";
 
-/// Streams `st` that deliver the event type matched by LIKE pattern `$ev`
-/// for the user in column `user`.
-fn matching(event_pattern: &str, user: &str) -> String {
+/// Streams `st` that deliver `event_type` to the user in column `user`.
+///
+/// The event type is written into the SQL as a literal `LIKE` pattern, never
+/// bound: SQLite recompiles a statement whose `LIKE` pattern is a bound
+/// parameter each time the parameter is bound again (it may choose another
+/// plan for another pattern), which cost a revocation with an SSF stream a
+/// full parse and plan of this statement.
+fn matching(event_type: &'static str, user: &str) -> String {
+    assert!(
+        !event_type.contains(['\'', '%', '_', '\\']),
+        "an SSF event type is a plain URI: {event_type}"
+    );
     format!(
-        "{LIVE_STREAM} AND st.events_delivered LIKE {event_pattern} \
+        "{LIVE_STREAM} AND st.events_delivered LIKE '%\"{event_type}\"%' \
          AND ((st.default_subjects = 'ALL' AND NOT EXISTS (SELECT 1 FROM ssf_subjects sj WHERE sj.stream_id = st.id AND sj.user_id = {user} AND sj.mode = 'removed')) \
          OR (st.default_subjects = 'NONE' AND EXISTS (SELECT 1 FROM ssf_subjects sj WHERE sj.stream_id = st.id AND sj.user_id = {user} AND sj.mode = 'added')))"
     )
-}
-
-/// A LIKE pattern that finds `event_type` in a JSON list.
-fn pattern(event_type: &str) -> String {
-    format!("%\"{event_type}\"%")
 }
 
 #[derive(FromRow)]
@@ -103,13 +107,10 @@ pub(super) async fn enqueue_ssf_session_ends_in(
              FROM sessions s, ssf_streams st \
              WHERE s.id IN ({}) AND {}{FOR_SHARE_OF_STREAMS} \
              ON CONFLICT (id) DO NOTHING",
-            placeholders(4, chunk.len()),
-            matching("$3", "s.user_id"),
+            placeholders(3, chunk.len()),
+            matching(CAEP_SESSION_REVOKED, "s.user_id"),
         );
-        let mut query = sqlx::query(&sql)
-            .bind(log_id)
-            .bind(now.0)
-            .bind(pattern(CAEP_SESSION_REVOKED));
+        let mut query = sqlx::query(&sql).bind(log_id).bind(now.0);
         for id in chunk {
             query = query.bind(id);
         }
@@ -130,18 +131,15 @@ pub(super) fn ssf_tokens_revoked_statement<'a>(
     per_user: bool,
     now: Timestamp,
 ) -> Statement<'a> {
-    let suffix = if per_user { " || ':' || $4" } else { "" };
+    let suffix = if per_user { " || ':' || $3" } else { "" };
     let sql = format!(
         "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
-         SELECT $1 || ':' || st.id{suffix}, {KIND}, st.id, st.client_id, $4, NULL, $1, $2, 'pending', 0, $2 \
+         SELECT $1 || ':' || st.id{suffix}, {KIND}, st.id, st.client_id, $3, NULL, $1, $2, 'pending', 0, $2 \
          FROM ssf_streams st WHERE {}{FOR_SHARE_OF_STREAMS} \
          ON CONFLICT (id) DO NOTHING",
-        matching("$3", "$4"),
+        matching(OAUTH_TOKENS_REVOKED, "$3"),
     );
-    Statement::new(
-        sql,
-        params![log_id, now.0, pattern(OAUTH_TOKENS_REVOKED), user_id],
-    )
+    Statement::new(sql, params![log_id, now.0, user_id])
 }
 
 /// The user whose tokens a replayed code's revocation covers (its audit
