@@ -123,6 +123,19 @@ impl OutboxConfig {
 /// folded into one) cost one claim per window rather than one per change.
 const WAKE_WINDOW: Duration = Duration::from_millis(10);
 
+/// The wake window while every due message waits for a busy destination
+/// (a slow receiver): a claim then could take nothing new unless the
+/// change queued for another destination, so the worker looks four times a
+/// second, not a hundred, and at once when one of its deliveries finishes.
+const BUSY_WAKE_WINDOW: Duration = Duration::from_millis(250);
+
+/// How often the loop turns staged audit events into log stream batches:
+/// each turn is a write, so a busy server batches a quarter second of
+/// events at a time rather than the few of each wake (the poll turns the
+/// loop at least once a second; full batches are made one after another in
+/// the same turn).
+const STREAM_BATCH_WINDOW: Duration = Duration::from_millis(250);
+
 /// The handle flows use to say "something was queued": the worker looks
 /// at once instead of at its next poll. Cheap to clone.
 #[derive(Clone, Default)]
@@ -158,15 +171,29 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
     });
     Some(tokio::spawn(async move {
         let mut in_flight = tokio::task::JoinSet::new();
+        // Whether the last claim found due messages but could take none
+        // (every one waits for a destination with no free place): a wake
+        // then waits `BUSY_WAKE_WINDOW`, as a finished delivery, not a new
+        // message, is what frees a place.
+        let mut blocked = false;
+        let mut last_batching: Option<tokio::time::Instant> = None;
         loop {
             while in_flight.try_join_next().is_some() {}
-            worker.batch_log_streams().await;
+            if last_batching.is_none_or(|at| at.elapsed() >= STREAM_BATCH_WINDOW) {
+                last_batching = Some(tokio::time::Instant::now());
+                worker.batch_log_streams().await;
+            }
             let free = usize::try_from(worker.config.batch)
                 .unwrap_or(1)
                 .saturating_sub(in_flight.len());
             if free > 0 {
                 match worker.claim(free).await {
-                    Ok((messages, lease_until)) => {
+                    Ok(Claimed {
+                        messages,
+                        lease_until,
+                        due,
+                    }) => {
+                        blocked = due && messages.is_empty();
                         for message in messages {
                             let worker = worker.clone();
                             in_flight
@@ -186,12 +213,21 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
                 _ = worker.state.outbox.notify.notified() => {
                     // Changes that come in a burst (a revocation a
                     // millisecond) wake it once per window, not once each.
-                    tokio::time::sleep(WAKE_WINDOW).await;
+                    tokio::time::sleep(if blocked { BUSY_WAKE_WINDOW } else { WAKE_WINDOW }).await;
                 }
                 _ = tokio::time::sleep(poll) => {}
             }
         }
     }))
+}
+
+/// What one claim took.
+struct Claimed {
+    messages: Vec<OutboxMessage>,
+    /// When their lease runs out.
+    lease_until: Timestamp,
+    /// Whether any message was due (taken or not).
+    due: bool,
 }
 
 fn http_client(config: &OutboxConfig) -> anyhow::Result<reqwest::Client> {
@@ -307,12 +343,16 @@ impl Worker {
     }
 
     /// Leases up to `limit` due messages (nothing, without a write, when
-    /// none is due); returns them and when their lease runs out.
-    async fn claim(&self, limit: usize) -> anyhow::Result<(Vec<OutboxMessage>, Timestamp)> {
+    /// none is due).
+    async fn claim(&self, limit: usize) -> anyhow::Result<Claimed> {
         let now = self.state.clock.now();
         let lease_until = Timestamp(now.0.saturating_add(millis(self.config.lease)));
         if !self.state.store.outbox_due(now).await? {
-            return Ok((vec![], lease_until));
+            return Ok(Claimed {
+                messages: vec![],
+                lease_until,
+                due: false,
+            });
         }
         let mut busy = self.limits.busy();
         busy.extend(self.stream_limits.busy());
@@ -323,10 +363,11 @@ impl Worker {
             skip_destinations: busy,
             per_destination: i64::try_from(self.config.per_destination).unwrap_or(1),
         };
-        Ok((
-            self.state.store.claim_outbox(&claim, now).await?,
+        Ok(Claimed {
+            messages: self.state.store.claim_outbox(&claim, now).await?,
             lease_until,
-        ))
+            due: true,
+        })
     }
 
     /// Sends one claimed message and records the outcome. A message whose

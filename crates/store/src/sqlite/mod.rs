@@ -83,7 +83,15 @@ async fn open_and_migrate(url: &str) -> StoreResult<ops::Backend> {
         // FULL: a commit that returned is on disk, so a revocation survives a crash.
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(30))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // Statement journals and temporary B-trees in memory. Each write of
+        // a group commit is a savepoint, so SQLite keeps the original of
+        // every page the group changes in a statement journal, which past
+        // 64 KiB went to a temporary file: with a few more rows per write
+        // (an SSF stream's events) every group commit created, wrote and
+        // deleted a file. The journal holds the pages of one group's
+        // writes, each a few rows.
+        .pragma("temp_store", "memory");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         // A file connection does not go stale; skipping sqlx's ping before
