@@ -76,6 +76,8 @@ def stream_rounds(runs):
     for (base, workload), group in pairs.items():
         rates, cpus = [], []
         for n, (off, on) in enumerate(group, 1):
+            if not off["throughput"] or not off["cpu_ms_per_request"]:
+                continue
             rate = on["throughput"] / off["throughput"]
             cpu = on["cpu_ms_per_request"] / off["cpu_ms_per_request"]
             rates.append(rate)
@@ -84,6 +86,8 @@ def stream_rounds(runs):
                 f'| {workload} | {base} | {n} | {off["throughput"]:,.0f} → {on["throughput"]:,.0f} | {rate:.3f} '
                 f'| {off["cpu_ms_per_request"]:.3f} → {on["cpu_ms_per_request"]:.3f} | {cpu:.3f} |'
             )
+        if not rates:
+            continue
         print(
             f'| {workload} | {base} | mean | | {sum(rates) / len(rates):.3f} '
             f'(min {min(rates):.3f}, max {max(rates):.3f}) | | {sum(cpus) / len(cpus):.3f} |'

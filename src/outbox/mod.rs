@@ -123,17 +123,18 @@ impl OutboxConfig {
 /// folded into one) cost one claim per window rather than one per change.
 const WAKE_WINDOW: Duration = Duration::from_millis(10);
 
-/// The wake window while every due message waits for a busy destination
-/// (a slow receiver): a claim then could take nothing new unless the
-/// change queued for another destination, so the worker looks four times a
-/// second, not a hundred, and at once when one of its deliveries finishes.
+/// The wake window after a claim that took nothing while it skipped busy
+/// destinations (a slow receiver): a claim then takes nothing new unless
+/// the change queued for another destination, so the worker looks four
+/// times a second, not a hundred, and at once when one of its deliveries
+/// finishes.
 const BUSY_WAKE_WINDOW: Duration = Duration::from_millis(250);
 
 /// How often the loop turns staged audit events into log stream batches:
 /// each turn is a write, so a busy server batches a quarter second of
-/// events at a time rather than the few of each wake (the poll turns the
-/// loop at least once a second; full batches are made one after another in
-/// the same turn).
+/// events at a time rather than the few of each wake (a skipped batching
+/// shortens the next wait to the window's end; full batches are made one
+/// after another in the same turn).
 const STREAM_BATCH_WINDOW: Duration = Duration::from_millis(250);
 
 /// The handle flows use to say "something was queued": the worker looks
@@ -171,15 +172,17 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
     });
     Some(tokio::spawn(async move {
         let mut in_flight = tokio::task::JoinSet::new();
-        // Whether the last claim found due messages but could take none
-        // (every one waits for a destination with no free place): a wake
-        // then waits `BUSY_WAKE_WINDOW`, as a finished delivery, not a new
-        // message, is what frees a place.
+        // Whether the last claim found due messages but took none while it
+        // skipped destinations with no free place: a wake then waits
+        // `BUSY_WAKE_WINDOW` (or less, if a delivery finishes first), since
+        // most likely what the change queued waits for a busy destination
+        // too.
         let mut blocked = false;
         let mut last_batching: Option<tokio::time::Instant> = None;
         loop {
             while in_flight.try_join_next().is_some() {}
-            if last_batching.is_none_or(|at| at.elapsed() >= STREAM_BATCH_WINDOW) {
+            let batching_due = last_batching.is_none_or(|at| at.elapsed() >= STREAM_BATCH_WINDOW);
+            if batching_due {
                 last_batching = Some(tokio::time::Instant::now());
                 worker.batch_log_streams().await;
             }
@@ -191,9 +194,9 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
                     Ok(Claimed {
                         messages,
                         lease_until,
-                        due,
+                        skipped_busy,
                     }) => {
-                        blocked = due && messages.is_empty();
+                        blocked = skipped_busy && messages.is_empty();
                         for message in messages {
                             let worker = worker.clone();
                             in_flight
@@ -205,6 +208,16 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
                     }
                 }
             }
+            // Events staged since a skipped batching are batched by the
+            // end of their window even when nothing else turns the loop.
+            let until_poll = if batching_due {
+                poll
+            } else {
+                poll.min(
+                    STREAM_BATCH_WINDOW
+                        .saturating_sub(last_batching.map_or(Duration::ZERO, |at| at.elapsed())),
+                )
+            };
             // Claim again when a delivery finishes (a place is free), when
             // a change queued something, or at the poll (retries, messages
             // other processes queued).
@@ -212,10 +225,15 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
                 _ = in_flight.join_next(), if !in_flight.is_empty() => {}
                 _ = worker.state.outbox.notify.notified() => {
                     // Changes that come in a burst (a revocation a
-                    // millisecond) wake it once per window, not once each.
-                    tokio::time::sleep(if blocked { BUSY_WAKE_WINDOW } else { WAKE_WINDOW }).await;
+                    // millisecond) wake it once per window, not once each;
+                    // a delivery that finishes meanwhile ends the window.
+                    let window = if blocked { BUSY_WAKE_WINDOW } else { WAKE_WINDOW };
+                    tokio::select! {
+                        _ = tokio::time::sleep(window) => {}
+                        _ = in_flight.join_next(), if !in_flight.is_empty() => {}
+                    }
                 }
-                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep(until_poll) => {}
             }
         }
     }))
@@ -226,8 +244,9 @@ struct Claimed {
     messages: Vec<OutboxMessage>,
     /// When their lease runs out.
     lease_until: Timestamp,
-    /// Whether any message was due (taken or not).
-    due: bool,
+    /// Whether messages were due and destinations with no free place in
+    /// this process were skipped.
+    skipped_busy: bool,
 }
 
 fn http_client(config: &OutboxConfig) -> anyhow::Result<reqwest::Client> {
@@ -351,11 +370,12 @@ impl Worker {
             return Ok(Claimed {
                 messages: vec![],
                 lease_until,
-                due: false,
+                skipped_busy: false,
             });
         }
         let mut busy = self.limits.busy();
         busy.extend(self.stream_limits.busy());
+        let skipped_busy = !busy.is_empty();
         let claim = OutboxClaim {
             owner: self.owner.clone(),
             lease_until,
@@ -366,7 +386,7 @@ impl Worker {
         Ok(Claimed {
             messages: self.state.store.claim_outbox(&claim, now).await?,
             lease_until,
-            due: true,
+            skipped_busy,
         })
     }
 

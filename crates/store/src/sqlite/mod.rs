@@ -83,15 +83,7 @@ async fn open_and_migrate(url: &str) -> StoreResult<ops::Backend> {
         // FULL: a commit that returned is on disk, so a revocation survives a crash.
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(30))
-        .foreign_keys(true)
-        // Statement journals and temporary B-trees in memory. Each write of
-        // a group commit is a savepoint, so SQLite keeps the original of
-        // every page the group changes in a statement journal, which past
-        // 64 KiB went to a temporary file: with a few more rows per write
-        // (an SSF stream's events) every group commit created, wrote and
-        // deleted a file. The journal holds the pages of one group's
-        // writes, each a few rows.
-        .pragma("temp_store", "memory");
+        .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         // A file connection does not go stale; skipping sqlx's ping before
@@ -112,6 +104,17 @@ async fn open_and_migrate(url: &str) -> StoreResult<ops::Backend> {
     // one writer connection keeps their upper levels in memory (32 MiB;
     // readers keep SQLite's default 2 MiB each).
     sqlx::query("PRAGMA cache_size = -32768")
+        .execute(&mut writer)
+        .await?;
+    // The writer's statement journal in memory. Each write of a group
+    // commit is a savepoint, so SQLite keeps the original of every page the
+    // group changes in a statement journal, which past 64 KiB went to a
+    // temporary file: with a few more rows per write (an SSF stream's
+    // events) every group commit created, wrote and deleted a file. The
+    // journal holds the originals of the pages one group changes; every
+    // write is a bounded batch (a purge batch, an import's statements of at
+    // most `MAX_BINDS` parameters).
+    sqlx::query("PRAGMA temp_store = MEMORY")
         .execute(&mut writer)
         .await?;
     Ok(ops::Backend::new(
@@ -140,4 +143,33 @@ pub(crate) async fn analyze_tables(backend: &ops::Backend, tables: &[&str]) -> S
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    /// `.cargo/config.toml` builds the bundled SQLite without STAT4, with
+    /// which statements comparing a bound value with a sampled index are
+    /// compiled again on every execution. A build that misses the setting
+    /// (an inherited `LIBSQLITE3_FLAGS`, a build from outside the
+    /// workspace) fails here.
+    #[tokio::test]
+    async fn the_bundled_sqlite_is_built_without_stat4() {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(&mut conn)
+            .await
+            .expect("the compile options");
+        assert!(
+            options.iter().any(|o| o.starts_with("THREADSAFE")),
+            "not the list of compile options: {options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o.contains("STAT4")),
+            "SQLite was built with STAT4: {options:?}"
+        );
+    }
 }
