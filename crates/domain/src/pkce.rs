@@ -22,11 +22,7 @@ pub fn validate_challenge(challenge: &str, method: Option<&str>) -> Result<(), V
             ))
         }
     }
-    let ok = challenge.len() == 43
-        && challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if crate::secret::is_base64url_32_bytes(challenge) {
         Ok(())
     } else {
         Err(ValidationError::new(

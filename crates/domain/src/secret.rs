@@ -8,6 +8,16 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// Whether `value` is shaped like 32 bytes in unpadded base64url: 43
+/// characters of `[A-Za-z0-9-_]`. A SHA-256 digest sent as base64url (a PKCE
+/// `code_challenge`, a JWK thumbprint) and a bearer secret look like this.
+pub fn is_base64url_32_bytes(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Lower-case hex SHA-256 of a secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenHash(String);

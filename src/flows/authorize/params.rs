@@ -418,13 +418,9 @@ fn check_request(params: &AuthorizeParams, client: &Client) -> Result<Prompt, Cl
         });
     }
     check_pkce(params, client)?;
-    // A SHA-256 JWK thumbprint is 43 base64url characters (RFC 7638).
+    // A SHA-256 JWK thumbprint (RFC 7638), base64url.
     if let Some(jkt) = &params.dpop_jkt {
-        if jkt.len() != 43
-            || !jkt
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if !grantor_domain::secret::is_base64url_32_bytes(jkt) {
             return Err(ClientError::invalid_request(
                 "Invalid dpop_jkt: it must be a base64url SHA-256 JWK thumbprint",
             ));

@@ -107,10 +107,7 @@ pub fn clear_cookie(name: &str, secure: bool) -> String {
 /// Bearer secrets are 43 base64url characters; anything else in a cookie is
 /// ignored rather than trusted.
 fn looks_like_token(value: &str) -> bool {
-    value.len() == 43
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    grantor_domain::secret::is_base64url_32_bytes(value)
 }
 
 /// The CSRF token a page with a form embeds: the browser's, or a new one.
