@@ -178,12 +178,12 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
         // most likely what the change queued waits for a busy destination
         // too.
         let mut blocked = false;
-        let mut last_batching: Option<tokio::time::Instant> = None;
+        let mut next_batching = tokio::time::Instant::now();
         loop {
             while in_flight.try_join_next().is_some() {}
-            let batching_due = last_batching.is_none_or(|at| at.elapsed() >= STREAM_BATCH_WINDOW);
-            if batching_due {
-                last_batching = Some(tokio::time::Instant::now());
+            let batched = tokio::time::Instant::now() >= next_batching;
+            if batched {
+                next_batching = tokio::time::Instant::now() + STREAM_BATCH_WINDOW;
                 worker.batch_log_streams().await;
             }
             let free = usize::try_from(worker.config.batch)
@@ -210,13 +210,10 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
             }
             // Events staged since a skipped batching are batched by the
             // end of their window even when nothing else turns the loop.
-            let until_poll = if batching_due {
+            let until_poll = if batched {
                 poll
             } else {
-                poll.min(
-                    STREAM_BATCH_WINDOW
-                        .saturating_sub(last_batching.map_or(Duration::ZERO, |at| at.elapsed())),
-                )
+                poll.min(next_batching.saturating_duration_since(tokio::time::Instant::now()))
             };
             // Claim again when a delivery finishes (a place is free), when
             // a change queued something, or at the poll (retries, messages
