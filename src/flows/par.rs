@@ -35,7 +35,8 @@ pub struct PushedRequest {
 }
 
 /// Why a push was refused: an OAuth error (answered 400, RFC 9126 §2.3 with
-/// RFC 6749 §5.2's codes), or something unexpected.
+/// RFC 6749 §5.2's codes), a refused DPoP proof (with its own status), or
+/// something unexpected.
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
     #[error("{error}: {description}")]
@@ -43,6 +44,8 @@ pub enum PushError {
         error: &'static str,
         description: String,
     },
+    #[error(transparent)]
+    OAuth(grantor_domain::OAuthError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -65,6 +68,15 @@ impl From<BrowserError> for PushError {
     }
 }
 
+impl From<super::FlowError> for PushError {
+    fn from(e: super::FlowError) -> Self {
+        match e {
+            super::FlowError::OAuth(e) => Self::OAuth(e),
+            super::FlowError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
 impl From<grantor_store::StoreError> for PushError {
     fn from(e: grantor_store::StoreError) -> Self {
         Self::Internal(anyhow::Error::new(e))
@@ -73,14 +85,29 @@ impl From<grantor_store::StoreError> for PushError {
 
 /// `POST /oauth/par` for an authenticated `client`: the request is checked
 /// exactly as `/authorize` checks it (PKCE for public clients included),
-/// then stored for `--par-lifetime-seconds`.
+/// then stored for `--par-lifetime-seconds`. `dpop_proofs` are the request's
+/// `DPoP` headers.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn push(
     state: &AppState,
     client: Client,
     mut params: AuthorizeParams,
+    dpop_proofs: &[&str],
     now: Timestamp,
 ) -> Result<PushedRequest, PushError> {
+    // RFC 9449 §10.1: a DPoP proof sent with the push binds the code to its
+    // key, as `dpop_jkt` would (and must name the same key when both come).
+    let par_url = state.issuer.url("oauth/par");
+    if let Some(key) = super::dpop::check(state, dpop_proofs, "POST", &par_url, None, now).await? {
+        match &params.dpop_jkt {
+            Some(jkt) if *jkt != key.jkt => {
+                return Err(PushError::invalid_request(
+                    "dpop_jkt does not name the key of the DPoP proof",
+                ))
+            }
+            _ => params.dpop_jkt = Some(key.jkt),
+        }
+    }
     // RFC 9126 §2.1: a pushed request cannot itself point at another.
     if params.request_uri.is_some() {
         return Err(PushError::invalid_request(

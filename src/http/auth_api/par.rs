@@ -55,32 +55,15 @@ pub async fn post_par(
             "Request objects (the request parameter) are not supported".to_owned(),
         ));
     }
-    let mut params = AuthorizeParams::from_pairs(form);
+    let params = AuthorizeParams::from_pairs(form);
     let now = state.clock.now();
-    // RFC 9449 §10.1: a DPoP proof sent with the push binds the code to its
-    // key, as `dpop_jkt` would (and must name the same key when both come).
-    let proofs = dpop_proofs(&headers);
-    let par_url = state.issuer.url("oauth/par");
-    if let Some(key) =
-        crate::flows::dpop::check(&state, &proofs, "POST", &par_url, None, now).await?
-    {
-        match &params.dpop_jkt {
-            Some(jkt) if *jkt != key.jkt => {
-                return Err(AuthApiError::Status(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "dpop_jkt does not name the key of the DPoP proof".to_owned(),
-                ))
-            }
-            _ => params.dpop_jkt = Some(key.jkt),
-        }
-    }
-    let pushed = par::push(&state, client, params, now)
+    let pushed = par::push(&state, client, params, &dpop_proofs(&headers), now)
         .await
         .map_err(|e| match e {
             PushError::Invalid { error, description } => {
                 AuthApiError::Status(StatusCode::BAD_REQUEST, error, description)
             }
+            PushError::OAuth(e) => AuthApiError::OAuth(e),
             PushError::Internal(e) => AuthApiError::Internal(e),
         })?;
     let mut response = (
