@@ -5,7 +5,7 @@
 //!
 //! Only the SHA-256 of the `request_uri`'s random part is stored. Request
 //! objects (`request`, JAR) are not supported. A `dpop_jkt`, or the key of a
-//! DPoP proof sent with the push (`http::auth_api::par`), binds the code
+//! DPoP proof sent with the push (checked in [`push`]), binds the code
 //! (RFC 9449 §10).
 
 use grantor_domain::{Client, Timestamp, TokenHash};
