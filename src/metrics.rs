@@ -360,6 +360,7 @@ impl Metrics {
             ("logs", report.logs),
             ("outbox", report.outbox),
             ("log_stream_backlog", report.log_stream_backlog),
+            ("ssf_backlog", report.ssf_backlog),
             ("log_stream_batches", report.log_stream_batches),
             ("expired_ssf_events", report.expired_ssf_events),
         ];

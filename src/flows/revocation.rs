@@ -91,9 +91,9 @@ pub async fn revoke(
     let receipt = state.store.revoke(&target, reason, &event, now).await?;
     state.metrics.revocation(&target, &receipt);
     if receipt.found {
-        // Ended sessions may have queued back-channel logouts, and the
-        // revocation SSF events; the worker folds a burst of wakes into one
-        // claim.
+        // Ended sessions may have queued back-channel logouts and SSF
+        // events, and revoked tokens staged theirs; the worker folds a
+        // burst of wakes into one fan-out and one claim.
         state.outbox.wake();
     }
     if receipt.found {
@@ -139,9 +139,9 @@ pub async fn change_account(
         .await?;
     if let Some(receipt) = &receipt {
         state.metrics.revocation(&target, receipt);
-        if receipt.sessions > 0 {
-            state.outbox.wake();
-        }
+        // Ended sessions may have queued back-channel logouts, and revoked
+        // tokens staged their SSF events.
+        state.outbox.wake();
         tracing::info!(
             reason = reason.as_str(),
             refresh_tokens = receipt.refresh_tokens,

@@ -186,6 +186,7 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
                 next_batching = tokio::time::Instant::now() + STREAM_BATCH_WINDOW;
                 worker.batch_log_streams().await;
             }
+            worker.fan_out_ssf().await;
             let free = usize::try_from(worker.config.batch)
                 .unwrap_or(1)
                 .saturating_sub(in_flight.len());
@@ -352,6 +353,25 @@ impl Worker {
                 Ok(_) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox: batching log stream events failed; trying again later");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Turns the tokens-revoked events revocations staged into SSF
+    /// messages (a read when nothing is staged), a batch at a time, at
+    /// most `SSF_FAN_OUT_ROUNDS` transactions per turn of the loop; the
+    /// rest waits for the next turn.
+    async fn fan_out_ssf(&self) {
+        const SSF_FAN_OUT_BATCH: usize = 200;
+        const SSF_FAN_OUT_ROUNDS: usize = 20;
+        for _ in 0..SSF_FAN_OUT_ROUNDS {
+            match self.state.store.fan_out_ssf(SSF_FAN_OUT_BATCH).await {
+                Ok(taken) if taken >= SSF_FAN_OUT_BATCH as u64 => {}
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox: fanning out SSF events failed; trying again later");
                     return;
                 }
             }

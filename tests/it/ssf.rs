@@ -100,13 +100,15 @@ async fn set_status(app: &TestApp, rp: &Rp, stream_id: &str, status: &str) {
     assert_eq!(body["status"], status);
 }
 
-/// Waits until no SSF push is pending.
+/// Waits until no revocation's SSF event is left staged (the worker fanned
+/// them all out) and no SSF push is pending.
 async fn settled(app: &TestApp) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let pending = app
-            .count_rows("outbox WHERE status = 'pending' AND kind = 'ssf_push'")
-            .await;
+        let pending = app.count_rows("ssf_backlog").await
+            + app
+                .count_rows("outbox WHERE status = 'pending' AND kind = 'ssf_push'")
+                .await;
         if pending == 0 {
             return;
         }

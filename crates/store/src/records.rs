@@ -621,6 +621,8 @@ pub struct PurgeReport {
     pub outbox: u64,
     /// Staged log stream events older than the audit log's retention.
     pub log_stream_backlog: u64,
+    /// Staged SSF tokens-revoked events older than the audit log's retention.
+    pub ssf_backlog: u64,
     /// Finished log stream batches older than a day.
     pub log_stream_batches: u64,
     /// SSF events never polled (or held by a paused stream) until their
@@ -646,6 +648,7 @@ impl PurgeReport {
             + self.logs
             + self.outbox
             + self.log_stream_backlog
+            + self.ssf_backlog
             + self.log_stream_batches
             + self.expired_ssf_events
     }
@@ -666,6 +669,7 @@ impl PurgeReport {
             || full(self.logs)
             || full(self.outbox)
             || full(self.log_stream_backlog)
+            || full(self.ssf_backlog)
             || full(self.log_stream_batches)
             || full(self.expired_ssf_events)
             || dense(self.refresh_token_families)

@@ -274,6 +274,17 @@ impl Backend {
             limit,
         )
         .await?;
+        // Staged SSF events no fan-out took (delivery off and no poll)
+        // once their audit event is past retention.
+        report.ssf_backlog = delete_before(
+            self,
+            "ssf_backlog",
+            "log_id",
+            "staged_at",
+            plan.logs_before.0,
+            limit,
+        )
+        .await?;
         report.log_stream_batches = {
             let mut tx = self.begin_write().await?;
             let n = sqlx::query(

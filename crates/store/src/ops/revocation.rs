@@ -14,7 +14,7 @@ use sqlx::FromRow;
 use super::batch::Batch;
 use super::logs::event_statements_with;
 use super::outbox::announce_session_ends_in;
-use super::ssf::{code_issue_user_in, ssf_tokens_revoked_statement};
+use super::ssf::{code_issue_user_in, stage_tokens_revoked_statement};
 use super::users::{delete_user_in, update_user_in};
 use super::{placeholders, Backend, Conn, FAMILY_ROW_KEY};
 use crate::{
@@ -650,13 +650,13 @@ impl Backend {
         } else {
             vec![]
         };
-        // The audit event, its staging for log streams and its SSF events go
-        // in one batch (one trip to SQLite's thread, one statement on
-        // PostgreSQL).
+        // The audit event, its staging for log streams and its staging for
+        // SSF streams go in one batch (one trip to SQLite's thread, one
+        // statement on PostgreSQL); the worker fans the SSF events out.
         let per_user = users.len() > 1;
         let riders = users
             .iter()
-            .map(|user_id| ssf_tokens_revoked_statement(user_id, &event.log_id, per_user, now))
+            .map(|user_id| stage_tokens_revoked_statement(user_id, &event.log_id, per_user, now))
             .collect();
         let mut batch = Batch::default();
         for statement in event_statements_with(&event, riders) {

@@ -1,12 +1,22 @@
 //! Shared Signals Framework 1.0 streams and their events. An event is an
-//! outbox message (`ops/outbox.rs`) written in the transaction of the change
-//! it announces, one per matching stream, by one `INSERT … SELECT` per
-//! change: `destination` is the stream id, `log_id` the change's audit
-//! event, the id `<log_id>:<stream>` (plus `:<session>` for a session's
-//! end). A stream matches when it is enabled or paused, its owner client
-//! still exists, it delivers the event type, and the user is among its
-//! subjects. The kind says who moves the message: `ssf_push` (the worker),
-//! `ssf_poll` (the receiver's polls) or `ssf_held` (a paused stream).
+//! outbox message (`ops/outbox.rs`), one per matching stream: `destination`
+//! is the stream id, `log_id` the change's audit event, the id
+//! `<log_id>:<stream>` (plus `:<session>` for a session's end, `:<user>`
+//! for one user of a revocation that covered several). A stream matches
+//! when it is enabled or paused, its owner client still exists, it delivers
+//! the event type, and the user is among its subjects. The kind says who
+//! moves the message: `ssf_push` (the worker), `ssf_poll` (the receiver's
+//! polls) or `ssf_held` (a paused stream).
+//!
+//! A session's end writes its session-revoked messages in its own
+//! transaction, by one `INSERT … SELECT`. A revocation of refresh tokens or
+//! grants, the hot path, only stages its tokens-revoked event: one narrow
+//! `ssf_backlog` row per user, in its transaction and only while some
+//! stream is live. A fan-out ([`fan_out_in`]) turns staged rows into
+//! messages and deletes them: the delivery worker's (`fan_out_ssf`), and,
+//! first thing in its transaction, every stream change, subject change and
+//! poll, so a stream sees each staged event with the settings it had when
+//! the event was staged, and a poll returns every event staged before it.
 
 use grantor_domain::{FamilyId, Timestamp};
 use sqlx::FromRow;
@@ -15,6 +25,7 @@ use super::batch::{params, Param, Statement};
 use super::logs::insert_event_in;
 use super::{
     from_json, outbox, placeholders, to_json, Backend, Conn, FOR_SHARE_OF_STREAMS, FOR_UPDATE,
+    LOCK_SSF_FAN_OUT,
 };
 use crate::{
     LogEvent, OutboxKind, SsfPoll, SsfPollResult, SsfStatus, SsfStream, SsfSubjectMode,
@@ -119,27 +130,87 @@ pub(super) async fn enqueue_ssf_session_ends_in(
     Ok(queued)
 }
 
-/// The statement that queues an OAuth tokens-revoked event about `user_id`
-/// to every matching stream, to run in the change's own write batch (on
-/// SQLite in the same trip as its audit event).
+/// The statement that stages an OAuth tokens-revoked event about `user_id`
+/// for the streams (one `ssf_backlog` row, written only while some stream
+/// is enabled or paused), to run in the change's own write batch (on SQLite
+/// in the same trip as its audit event).
 ///
 /// With `per_user` (a revocation that covered several users' tokens) the
-/// message id ends in `:<user>`, so each user gets an event.
-pub(super) fn ssf_tokens_revoked_statement<'a>(
+/// messages' ids end in `:<user>`, so each user gets an event.
+pub(super) fn stage_tokens_revoked_statement<'a>(
     user_id: &'a str,
     log_id: &'a str,
     per_user: bool,
     now: Timestamp,
 ) -> Statement<'a> {
-    let suffix = if per_user { " || ':' || $3" } else { "" };
-    let sql = format!(
+    Statement::new(
+        "INSERT INTO ssf_backlog (log_id, user_id, per_user, staged_at) SELECT $1, $3, $4, $2 \
+         WHERE EXISTS (SELECT 1 FROM ssf_streams WHERE status IN ('enabled', 'paused')) \
+         ON CONFLICT (log_id, user_id) DO NOTHING",
+        params![log_id, now.0, user_id, i64::from(per_user)],
+    )
+}
+
+/// Staged events one fan-out statement takes (two parameters each).
+const FAN_OUT_BATCH: usize = 200;
+
+/// How many batches a stream change or a poll fans out before its own
+/// change. The worker keeps the backlog near empty; only with delivery off
+/// and no polls can more wait, and then a change leaves the rest to later
+/// fan-outs rather than run without bound.
+const DRAIN_BATCHES: usize = 50;
+
+/// Turns up to `limit` (at most [`FAN_OUT_BATCH`]) staged tokens-revoked
+/// events, oldest log id first, into one message per matching stream, and
+/// deletes them; returns how many staged rows it took. A message is
+/// created and due when its event was staged. Fan-outs exclude each other
+/// (`LOCK_SSF_FAN_OUT`, before any stream lock), and share-lock the streams
+/// they match, as a session end's enqueue does.
+pub(super) async fn fan_out_in(conn: &mut Conn, limit: usize) -> StoreResult<u64> {
+    if let Some(lock) = LOCK_SSF_FAN_OUT {
+        sqlx::query(lock).execute(&mut *conn).await?;
+    }
+    let staged: Vec<(String, String)> =
+        sqlx::query_as("SELECT log_id, user_id FROM ssf_backlog ORDER BY log_id, user_id LIMIT $1")
+            .bind(i64::try_from(limit.clamp(1, FAN_OUT_BATCH)).unwrap_or(1))
+            .fetch_all(&mut *conn)
+            .await?;
+    if staged.is_empty() {
+        return Ok(0);
+    }
+    let pairs = (0..staged.len())
+        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let insert = format!(
         "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
-         SELECT $1 || ':' || st.id{suffix}, {KIND}, st.id, st.client_id, $3, NULL, $1, $2, 'pending', 0, $2 \
-         FROM ssf_streams st WHERE {}{FOR_SHARE_OF_STREAMS} \
+         SELECT b.log_id || ':' || st.id || CASE WHEN b.per_user = 1 THEN ':' || b.user_id ELSE '' END, \
+         {KIND}, st.id, st.client_id, b.user_id, NULL, b.log_id, b.staged_at, 'pending', 0, b.staged_at \
+         FROM ssf_backlog b, ssf_streams st \
+         WHERE (b.log_id, b.user_id) IN (VALUES {pairs}) AND {}{FOR_SHARE_OF_STREAMS} \
          ON CONFLICT (id) DO NOTHING",
-        matching(OAUTH_TOKENS_REVOKED, "$3"),
+        matching(OAUTH_TOKENS_REVOKED, "b.user_id"),
     );
-    Statement::new(sql, params![log_id, now.0, user_id])
+    let delete = format!("DELETE FROM ssf_backlog WHERE (log_id, user_id) IN (VALUES {pairs})");
+    for sql in [&insert, &delete] {
+        let mut query = sqlx::query(sql);
+        for (log_id, user_id) in &staged {
+            query = query.bind(log_id).bind(user_id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(staged.len() as u64)
+}
+
+/// Fans out what is staged (up to [`DRAIN_BATCHES`] batches) before a
+/// stream change or a poll, in its transaction.
+async fn drain_in(conn: &mut Conn) -> StoreResult<()> {
+    for _ in 0..DRAIN_BATCHES {
+        if fan_out_in(conn, FAN_OUT_BATCH).await? < FAN_OUT_BATCH as u64 {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The user whose tokens a replayed code's revocation covers (its audit
@@ -212,6 +283,22 @@ fn kind_for(stream: &SsfStream) -> Option<OutboxKind> {
 }
 
 impl Backend {
+    /// The delivery worker's fan-out of staged tokens-revoked events (up to
+    /// `limit`; see [`fan_out_in`]): how many staged rows it took. A read,
+    /// and no write, when nothing is staged.
+    pub async fn fan_out_ssf(&self, limit: usize) -> StoreResult<u64> {
+        let staged: Option<String> = sqlx::query_scalar("SELECT log_id FROM ssf_backlog LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        if staged.is_none() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let taken = fan_out_in(&mut tx, limit).await?;
+        tx.commit().await?;
+        Ok(taken)
+    }
+
     pub async fn insert_ssf_stream(
         &self,
         s: &SsfStream,
@@ -219,6 +306,7 @@ impl Backend {
         event: &LogEvent,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
+        drain_in(&mut tx).await?;
         // Concurrent creations by one client queue on its row (SQLite's
         // write transaction is already exclusive), so the count holds.
         sqlx::query(&format!(
@@ -284,6 +372,7 @@ impl Backend {
         now: Timestamp,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
+        drain_in(&mut tx).await?;
         // A settings change keeps the stored status and reason (the worker
         // may have paused the stream since the caller read it).
         let mut merged;
@@ -340,6 +429,7 @@ impl Backend {
         now: Timestamp,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
+        drain_in(&mut tx).await?;
         let changed = sqlx::query(
             "UPDATE ssf_streams SET status = 'paused', reason = $2, updated_at = $3 WHERE id = $1 AND status = 'enabled'",
         )
@@ -423,6 +513,7 @@ impl Backend {
         now: Timestamp,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
+        drain_in(&mut tx).await?;
         let changed = sqlx::query("DELETE FROM ssf_streams WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -450,6 +541,7 @@ impl Backend {
         now: Timestamp,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
+        drain_in(&mut tx).await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT id FROM ssf_streams WHERE id = $1")
             .bind(stream_id)
             .fetch_optional(&mut *tx)
@@ -508,6 +600,7 @@ impl Backend {
         const MINE: &str =
             "id = $1 AND destination = $2 AND kind = 'ssf_poll' AND status = 'pending'";
         let mut tx = self.begin_write().await?;
+        drain_in(&mut tx).await?;
         // Polls of one stream, and its status changes (which move all its
         // waiting events), queue on the stream's row: neither can then hold
         // some of its events while waiting for others (a lock cycle).

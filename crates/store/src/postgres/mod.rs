@@ -28,6 +28,13 @@ pub(crate) const FOR_SHARE_OF_STREAMS: &str = " FOR SHARE OF st";
 /// How an outbox claim locks the rows it takes: Outbox claims skip rows another process is claiming (`ops/outbox.rs`).
 pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
+/// How a fan-out of staged SSF events (`ops/ssf.rs`) excludes the others,
+/// in every process: a transaction-scoped advisory lock, taken before any
+/// stream row is locked, so fan-outs (which share-lock the streams they
+/// match) run one at a time and never wait for each other in a cycle.
+pub(crate) const LOCK_SSF_FAN_OUT: Option<&str> =
+    Some("SELECT pg_advisory_xact_lock(7454127460279349761)");
+
 /// Whether a statement may run an `INSERT` in a `WITH` clause: an audit
 /// event and its staging for the log streams are one statement (one round
 /// trip) here (`ops/logs.rs`).

@@ -30,6 +30,10 @@ pub(crate) const FOR_SHARE_OF_STREAMS: &str = "";
 /// How an outbox claim locks the rows it takes: SQLite has one writer: a claim needs no row locks.
 pub(crate) const SKIP_LOCKED: &str = "";
 
+/// How a fan-out of staged SSF events (`ops/ssf.rs`) excludes the others:
+/// SQLite has one writer, so nothing more is needed.
+pub(crate) const LOCK_SSF_FAN_OUT: Option<&str> = None;
+
 /// Whether a statement may run an `INSERT` in a `WITH` clause: SQLite
 /// cannot, so an audit event and its staging for the log streams are two
 /// statements, sent in one call (`ops/logs.rs`).

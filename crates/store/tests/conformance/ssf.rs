@@ -1,7 +1,7 @@
 //! Shared Signals streams: round trips, and the events each change queues
-//! for the matching streams only (status, event types, subjects), held
-//! while paused, dropped when disabled, never claimed by the worker when
-//! polled, settled by polls.
+//! (a revocation's once fanned out) for the matching streams only (status,
+//! event types, subjects), held while paused, dropped when disabled, never
+//! claimed by the worker when polled, settled by polls.
 
 use grantor_domain::{Reason, SessionId, Timestamp};
 use grantor_store::{
@@ -21,6 +21,7 @@ conformance_tests! {
     a_multi_user_revocation_announces_every_user,
     unpolled_and_held_events_expire_with_the_audit_log,
     a_claimed_push_follows_its_stream_when_given_back,
+    revocations_are_staged_and_fanned_out_as_the_streams_were,
 }
 
 const USER: &str = "auth0|ssf";
@@ -76,7 +77,9 @@ async fn end_sessions(store: &Store, sessions: &[(&str, i64)]) {
     }
 }
 
+/// The SSF messages, once what revocations staged is fanned out.
 async fn queued(store: &Store) -> Vec<(String, OutboxKind, OutboxStatus)> {
+    store.fan_out_ssf(200).await.unwrap();
     let mut rows: Vec<_> = store
         .list_outbox(&OutboxFilter::default(), all())
         .await
@@ -566,6 +569,11 @@ async fn a_multi_user_revocation_announces_every_user(store: &Store) {
         )
         .await
         .unwrap();
+    assert_eq!(
+        store.fan_out_ssf(200).await.unwrap(),
+        2,
+        "one staged row per user"
+    );
     let filter = OutboxFilter {
         destination: Some("all".to_owned()),
         ..OutboxFilter::default()
@@ -742,5 +750,151 @@ async fn a_claimed_push_follows_its_stream_when_given_back(store: &Store) {
     assert!(
         store.claim_outbox(&claim, ts(50)).await.unwrap().is_empty(),
         "nothing is pushed any more"
+    );
+}
+
+/// Revokes `USER`'s family `family` (issued for it here) at `at`; returns
+/// the audit event's log id.
+async fn revoke_family(store: &Store, grant_id: &str, family: &str, at: i64) -> String {
+    issue_family(store, new_family(family, USER, "rp", grant_id, at - 1)).await;
+    let event = log_event(family, "srrt", at);
+    let receipt = store
+        .revoke(
+            &RevocationTarget::Family {
+                family_id: family.into(),
+            },
+            Reason::ManagementApi,
+            &event,
+            ts(at),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.refresh_tokens, 1);
+    event.log_id
+}
+
+/// A revocation writes no SSF message itself: it stages its tokens-revoked
+/// event (only while some stream is live), and a fan-out makes the
+/// messages with each stream as it was when the event was staged. A
+/// stream created, or a subject removed, after the revocation changes
+/// nothing for that event (each change fans out what is staged first), and
+/// a poll returns what was staged before it.
+async fn revocations_are_staged_and_fanned_out_as_the_streams_were(store: &Store) {
+    arrange(store).await;
+    let grant = store
+        .upsert_grant(
+            &"g-staged".into(),
+            &USER.into(),
+            &"rp".into(),
+            "https://api.example.com/",
+            &grantor_domain::ScopeSet::parse("offline_access"),
+            ts(0),
+        )
+        .await
+        .unwrap();
+    let staged = || async {
+        store
+            .list_outbox(&OutboxFilter::default(), all())
+            .await
+            .unwrap()
+            .items
+            .len()
+    };
+    // No live stream: nothing is staged.
+    revoke_family(store, grant.id.as_str(), "f0", 5).await;
+    assert_eq!(store.fan_out_ssf(200).await.unwrap(), 0);
+
+    insert(
+        store,
+        &stream("push", "rp", SSF_PUSH_METHOD, &[OAUTH_TOKENS_REVOKED]),
+        6,
+    )
+    .await;
+    let first = revoke_family(store, grant.id.as_str(), "f1", 10).await;
+    assert_eq!(staged().await, 0, "the revocation only staged its event");
+    // A stream created now does not hear of it; the one that was there does.
+    insert(
+        store,
+        &stream("late", "rp", SSF_POLL_METHOD, &[OAUTH_TOKENS_REVOKED]),
+        11,
+    )
+    .await;
+    assert_eq!(
+        queued(store).await,
+        vec![(
+            format!("{first}:push"),
+            OutboxKind::SsfPush,
+            OutboxStatus::Pending
+        )]
+    );
+    // Staged before the subject was removed from "push": it still goes there.
+    let second = revoke_family(store, grant.id.as_str(), "f2", 20).await;
+    assert!(store
+        .set_ssf_subject(
+            "push",
+            USER,
+            SsfSubjectMode::Removed,
+            &log_event("rm", "sapi", 21),
+            ts(21),
+        )
+        .await
+        .unwrap());
+    // Staged after: only the poll stream, and a poll returns it unasked.
+    let third = revoke_family(store, grant.id.as_str(), "f3", 30).await;
+    let poll = SsfPoll {
+        max_events: 10,
+        ack: vec![],
+        errors: vec![],
+    };
+    let polled: Vec<String> = store
+        .poll_ssf("late", &poll, ts(31))
+        .await
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        polled,
+        vec![format!("{second}:late"), format!("{third}:late")]
+    );
+    assert_eq!(
+        store.fan_out_ssf(200).await.unwrap(),
+        0,
+        "nothing is left staged"
+    );
+    let mut all_ids: Vec<String> = queued(store).await.into_iter().map(|m| m.0).collect();
+    all_ids.sort();
+    let mut expected = vec![
+        format!("{first}:push"),
+        format!("{second}:push"),
+        format!("{second}:late"),
+        format!("{third}:late"),
+    ];
+    expected.sort();
+    assert_eq!(all_ids, expected);
+    let message = store
+        .list_outbox(
+            &OutboxFilter {
+                destination: Some("late".to_owned()),
+                ..Default::default()
+            },
+            all(),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|m| m.id == format!("{third}:late"))
+        .unwrap();
+    assert_eq!(
+        (
+            message.client_id.as_deref(),
+            message.user_id.as_deref(),
+            message.log_id.as_deref(),
+            message.created_at,
+        ),
+        (Some("rp"), Some(USER), Some(third.as_str()), ts(30)),
+        "made as the revocation would have made it"
     );
 }
