@@ -56,18 +56,24 @@ def main(path):
 
 
 def stream_rounds(runs):
-    """Pairs each "<target>+off" run with the "<target>+streams" run after it
-    (scripts/bench-load runs them alternately) and prints their ratios."""
+    """Pairs each "<target>+off" run with the "<target>+streams" run of the
+    same round (scripts/bench-load runs them alternately, in either order)
+    and prints their ratios."""
     pairs = OrderedDict()
     waiting = {}
     for r in runs:
         label = r.get("label", "")
         base, _, side = label.rpartition("+")
+        if side not in ("off", "streams"):
+            continue
         key = (base, r["workload"])
-        if side == "off":
-            waiting[key] = r
-        elif side == "streams" and key in waiting:
-            pairs.setdefault(key, []).append((waiting.pop(key), r))
+        other = waiting.get(key)
+        if other is not None and other[0] != side:
+            del waiting[key]
+            off, on = (other[1], r) if side == "streams" else (r, other[1])
+            pairs.setdefault(key, []).append((off, on))
+        else:
+            waiting[key] = (side, r)
     if not pairs:
         return
     print()
