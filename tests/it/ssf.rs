@@ -876,10 +876,11 @@ both_databases! {
         let pushes = receiver.wait_for_pushes(1).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(30), "pushed before the poll");
         assert_eq!(event_type(&claims(&pushes[0].body)), TOKENS_REVOKED);
-        // Again: accepted, nothing ended, nothing queued.
+        // Again: accepted, nothing ended, nothing staged or queued.
         assert!(revoke().await.0.is_success());
-        assert_eq!(f.app.count_rows("outbox WHERE kind IN ('ssf_push', 'ssf_poll', 'ssf_held')").await, 1);
+        assert_eq!(f.app.count_rows("ssf_backlog").await, 0);
         settled(&f.app).await;
+        assert_eq!(f.app.count_rows("outbox WHERE kind IN ('ssf_push', 'ssf_poll', 'ssf_held')").await, 1);
         assert_eq!(receiver.pushes().len(), 1);
     }
 }

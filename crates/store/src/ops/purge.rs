@@ -250,6 +250,29 @@ impl Backend {
             tx.commit().await?;
             n
         };
+        // Staged SSF events no fan-out took (delivery off, no poll) go an
+        // hour before their audit events, as waiting SSF events do, so no
+        // fan-out makes a message whose event is gone. The key's order is
+        // time order (a log id starts with its time in milliseconds, 20
+        // digits), so the walk needs no index of its own.
+        report.ssf_backlog = {
+            let mut tx = self.begin_write().await?;
+            let cutoff = format!(
+                "{:020}",
+                plan.logs_before.0.saturating_add(SSF_EXPIRY_LEAD_MS).max(0)
+            );
+            let n = sqlx::query(
+                "DELETE FROM ssf_backlog WHERE log_id IN \
+                 (SELECT log_id FROM ssf_backlog WHERE log_id < $1 ORDER BY log_id LIMIT $2)",
+            )
+            .bind(cutoff)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            n
+        };
         report.logs =
             delete_before(self, "logs", "log_id", "date", plan.logs_before.0, limit).await?;
         // Delivered and given-up messages are kept as long as audit events;
@@ -268,17 +291,6 @@ impl Backend {
         report.log_stream_backlog = delete_before(
             self,
             "log_stream_backlog",
-            "log_id",
-            "staged_at",
-            plan.logs_before.0,
-            limit,
-        )
-        .await?;
-        // Staged SSF events no fan-out took (delivery off and no poll)
-        // once their audit event is past retention.
-        report.ssf_backlog = delete_before(
-            self,
-            "ssf_backlog",
             "log_id",
             "staged_at",
             plan.logs_before.0,

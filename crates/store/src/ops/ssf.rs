@@ -167,6 +167,15 @@ const DRAIN_BATCHES: usize = 50;
 /// (`LOCK_SSF_FAN_OUT`, before any stream lock), and share-lock the streams
 /// they match, as a session end's enqueue does.
 pub(super) async fn fan_out_in(conn: &mut Conn, limit: usize) -> StoreResult<u64> {
+    // Nothing staged (the usual case): no lock, so polls and stream changes
+    // of different streams do not queue on each other for nothing. A
+    // revocation that commits after this read is ordered after the caller.
+    let any: Option<String> = sqlx::query_scalar("SELECT log_id FROM ssf_backlog LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    if any.is_none() {
+        return Ok(0);
+    }
     if let Some(lock) = LOCK_SSF_FAN_OUT {
         sqlx::query(lock).execute(&mut *conn).await?;
     }
@@ -297,6 +306,17 @@ impl Backend {
         let taken = fan_out_in(&mut tx, limit).await?;
         tx.commit().await?;
         Ok(taken)
+    }
+
+    /// Fans out what is staged (up to [`DRAIN_BATCHES`] batches), each
+    /// batch in a transaction of its own.
+    async fn drain_ssf(&self) -> StoreResult<()> {
+        for _ in 0..DRAIN_BATCHES {
+            if self.fan_out_ssf(FAN_OUT_BATCH).await? < FAN_OUT_BATCH as u64 {
+                break;
+            }
+        }
+        Ok(())
     }
 
     pub async fn insert_ssf_stream(
@@ -599,8 +619,11 @@ impl Backend {
     ) -> StoreResult<SsfPollResult> {
         const MINE: &str =
             "id = $1 AND destination = $2 AND kind = 'ssf_poll' AND status = 'pending'";
+        // What revocations staged before the poll becomes messages first, in
+        // a short transaction of its own, so the poll's own transaction
+        // (up to a thousand settlements) never holds the fan-out lock.
+        self.drain_ssf().await?;
         let mut tx = self.begin_write().await?;
-        drain_in(&mut tx).await?;
         // Polls of one stream, and its status changes (which move all its
         // waiting events), queue on the stream's row: neither can then hold
         // some of its events while waiting for others (a lock cycle).

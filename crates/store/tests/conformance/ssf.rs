@@ -757,7 +757,9 @@ async fn a_claimed_push_follows_its_stream_when_given_back(store: &Store) {
 /// the audit event's log id.
 async fn revoke_family(store: &Store, grant_id: &str, family: &str, at: i64) -> String {
     issue_family(store, new_family(family, USER, "rp", grant_id, at - 1)).await;
-    let event = log_event(family, "srrt", at);
+    let mut event = log_event(family, "srrt", at);
+    // As the server names events: the time in milliseconds, then a suffix.
+    event.log_id = format!("{:020}{family}", ts(at).0);
     let receipt = store
         .revoke(
             &RevocationTarget::Family {
@@ -777,8 +779,9 @@ async fn revoke_family(store: &Store, grant_id: &str, family: &str, at: i64) -> 
 /// event (only while some stream is live), and a fan-out makes the
 /// messages with each stream as it was when the event was staged. A
 /// stream created, or a subject removed, after the revocation changes
-/// nothing for that event (each change fans out what is staged first), and
-/// a poll returns what was staged before it.
+/// nothing for that event (each change fans out what is staged first), a
+/// poll returns what was staged before it, and what no fan-out takes is
+/// purged with the audit log.
 async fn revocations_are_staged_and_fanned_out_as_the_streams_were(store: &Store) {
     arrange(store).await;
     let grant = store
@@ -792,7 +795,7 @@ async fn revocations_are_staged_and_fanned_out_as_the_streams_were(store: &Store
         )
         .await
         .unwrap();
-    let staged = || async {
+    let messages = || async {
         store
             .list_outbox(&OutboxFilter::default(), all())
             .await
@@ -811,7 +814,7 @@ async fn revocations_are_staged_and_fanned_out_as_the_streams_were(store: &Store
     )
     .await;
     let first = revoke_family(store, grant.id.as_str(), "f1", 10).await;
-    assert_eq!(staged().await, 0, "the revocation only staged its event");
+    assert_eq!(messages().await, 0, "the revocation only staged its event");
     // A stream created now does not hear of it; the one that was there does.
     insert(
         store,
@@ -897,4 +900,17 @@ async fn revocations_are_staged_and_fanned_out_as_the_streams_were(store: &Store
         (Some("rp"), Some(USER), Some(third.as_str()), ts(30)),
         "made as the revocation would have made it"
     );
+    // What no fan-out takes (delivery off, no poll) goes an hour before its
+    // audit event, as waiting SSF events do: `expiring_before` is its cutoff.
+    revoke_family(store, grant.id.as_str(), "f4", 40).await;
+    const LEAD: i64 = 3_600_000;
+    let plan = |expiring_before: i64| PurgePlan {
+        batch_size: 100,
+        logs_before: ts(expiring_before - LEAD),
+        families_after: String::new(),
+        sessions_after: String::new(),
+    };
+    assert_eq!(store.purge(&plan(40), ts(50)).await.unwrap().ssf_backlog, 0);
+    assert_eq!(store.purge(&plan(41), ts(50)).await.unwrap().ssf_backlog, 1);
+    assert_eq!(store.fan_out_ssf(200).await.unwrap(), 0);
 }
