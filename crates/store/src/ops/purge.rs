@@ -61,20 +61,24 @@ async fn delete_ids_in(
     Ok(q.execute(&mut *conn).await?.rows_affected())
 }
 
-/// Deletes up to `limit` rows of `table` whose `order_column` is before
-/// `cutoff`, oldest first; `key` identifies a row.
 /// How long before its audit event is purged an SSF event still waiting is
-/// failed (`expired_ssf_events`).
+/// failed (`expired_ssf_events`), and a staged one deleted.
 pub(crate) const SSF_EXPIRY_LEAD_MS: i64 = 3_600_000;
 
-async fn delete_before(
+/// Deletes up to `limit` rows of `table` whose `order_column` is before
+/// `cutoff`, oldest first; `key` identifies a row (all rows with a key
+/// value picked go, so a composite key's table may lose a few more).
+async fn delete_before<T>(
     backend: &Backend,
     table: &str,
     key: &str,
     order_column: &str,
-    cutoff: i64,
+    cutoff: T,
     limit: i64,
-) -> StoreResult<u64> {
+) -> StoreResult<u64>
+where
+    T: for<'q> sqlx::Encode<'q, super::Db> + sqlx::Type<super::Db> + Send,
+{
     let mut tx = backend.begin_write().await?;
     let sql = format!(
         "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {order_column} < $1 ORDER BY {order_column} LIMIT $2)"
@@ -255,24 +259,18 @@ impl Backend {
         // fan-out makes a message whose event is gone. The key's order is
         // time order (a log id starts with its time in milliseconds, 20
         // digits), so the walk needs no index of its own.
-        report.ssf_backlog = {
-            let mut tx = self.begin_write().await?;
-            let cutoff = format!(
+        report.ssf_backlog = delete_before(
+            self,
+            "ssf_backlog",
+            "log_id",
+            "log_id",
+            format!(
                 "{:020}",
                 plan.logs_before.0.saturating_add(SSF_EXPIRY_LEAD_MS).max(0)
-            );
-            let n = sqlx::query(
-                "DELETE FROM ssf_backlog WHERE log_id IN \
-                 (SELECT log_id FROM ssf_backlog WHERE log_id < $1 ORDER BY log_id LIMIT $2)",
-            )
-            .bind(cutoff)
-            .bind(limit)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            n
-        };
+            ),
+            limit,
+        )
+        .await?;
         report.logs =
             delete_before(self, "logs", "log_id", "date", plan.logs_before.0, limit).await?;
         // Delivered and given-up messages are kept as long as audit events;

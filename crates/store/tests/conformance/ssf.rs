@@ -77,6 +77,21 @@ async fn end_sessions(store: &Store, sessions: &[(&str, i64)]) {
     }
 }
 
+/// A grant of `USER` to client `rp` (for refresh tokens to revoke).
+async fn user_grant(store: &Store, id: &str) -> grantor_store::UserGrant {
+    store
+        .upsert_grant(
+            &id.into(),
+            &USER.into(),
+            &"rp".into(),
+            "https://api.example.com/",
+            &grantor_domain::ScopeSet::parse("offline_access"),
+            ts(0),
+        )
+        .await
+        .unwrap()
+}
+
 /// The SSF messages, once what revocations staged is fanned out.
 async fn queued(store: &Store) -> Vec<(String, OutboxKind, OutboxStatus)> {
     store.fan_out_ssf(200).await.unwrap();
@@ -206,17 +221,7 @@ async fn changes_queue_one_event_per_matching_stream(store: &Store) {
         .await
         .unwrap();
     // A refresh token bound to the session, for its tokens-revoked event.
-    let grant = store
-        .upsert_grant(
-            &"g-ssf".into(),
-            &USER.into(),
-            &"rp".into(),
-            "https://api.example.com/",
-            &grantor_domain::ScopeSet::parse("offline_access"),
-            ts(0),
-        )
-        .await
-        .unwrap();
+    let grant = user_grant(store, "g-ssf").await;
     let mut family = new_family("f-s1", USER, "rp", &grant.id, 0);
     family.session_id = Some(SessionId::from("s1"));
     issue_family(store, family).await;
@@ -784,17 +789,7 @@ async fn revoke_family(store: &Store, grant_id: &str, family: &str, at: i64) -> 
 /// purged with the audit log.
 async fn revocations_are_staged_and_fanned_out_as_the_streams_were(store: &Store) {
     arrange(store).await;
-    let grant = store
-        .upsert_grant(
-            &"g-staged".into(),
-            &USER.into(),
-            &"rp".into(),
-            "https://api.example.com/",
-            &grantor_domain::ScopeSet::parse("offline_access"),
-            ts(0),
-        )
-        .await
-        .unwrap();
+    let grant = user_grant(store, "g-staged").await;
     let messages = || async {
         store
             .list_outbox(&OutboxFilter::default(), all())
