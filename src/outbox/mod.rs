@@ -360,21 +360,13 @@ impl Worker {
     }
 
     /// Turns the tokens-revoked events revocations staged into SSF
-    /// messages (a read when nothing is staged), a batch at a time, at
-    /// most `SSF_FAN_OUT_ROUNDS` transactions per turn of the loop; the
-    /// rest waits for the next turn.
+    /// messages (a read when nothing is staged), at most
+    /// `SSF_FAN_OUT_BATCHES` batches (transactions) per turn of the loop;
+    /// the rest waits for the next turn.
     async fn fan_out_ssf(&self) {
-        const SSF_FAN_OUT_BATCH: usize = 200;
-        const SSF_FAN_OUT_ROUNDS: usize = 20;
-        for _ in 0..SSF_FAN_OUT_ROUNDS {
-            match self.state.store.fan_out_ssf(SSF_FAN_OUT_BATCH).await {
-                Ok(taken) if taken >= SSF_FAN_OUT_BATCH as u64 => {}
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox: fanning out SSF events failed; trying again later");
-                    return;
-                }
-            }
+        const SSF_FAN_OUT_BATCHES: usize = 20;
+        if let Err(e) = self.state.store.fan_out_ssf(SSF_FAN_OUT_BATCHES).await {
+            tracing::warn!(error = %e, "outbox: fanning out SSF events failed; trying again later");
         }
     }
 

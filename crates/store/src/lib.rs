@@ -357,9 +357,9 @@ operations! {
     // The outbox (`ops/outbox.rs`); messages are written by the changes they announce.
     /// Whether any message is due at `now` (a read).
     fn outbox_due(&self, now: Timestamp) -> bool;
-    /// Turns up to `limit` staged tokens-revoked events into SSF messages
-    /// (`ops/ssf.rs`); how many staged rows it took.
-    fn fan_out_ssf(&self, limit: usize) -> u64;
+    /// Turns staged tokens-revoked events into SSF messages, up to
+    /// `max_batches` batches (`ops/ssf.rs`); how many staged rows it took.
+    fn fan_out_ssf(&self, max_batches: usize) -> u64;
     /// Leases due messages to `claim.owner`, counting an attempt on each.
     fn claim_outbox(&self, claim: &OutboxClaim, now: Timestamp) -> Vec<OutboxMessage>;
     /// Gives a claimed, unsent message back without counting an attempt.

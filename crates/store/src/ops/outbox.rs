@@ -59,6 +59,10 @@ impl Row {
     }
 }
 
+/// The start of every statement that queues messages (`INSERT … SELECT`
+/// follows): the columns a new message sets.
+pub(super) const INSERT_MESSAGE: &str = "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at)";
+
 /// Session ids per `INSERT … SELECT` (within every engine's parameter limit).
 const SESSIONS_PER_STATEMENT: usize = 200;
 
@@ -134,7 +138,7 @@ async fn enqueue_backchannel_logouts_in(
     let mut queued = 0;
     for chunk in session_ids.chunks(SESSIONS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
+            "{INSERT_MESSAGE} \
              SELECT $1 || ':' || s.id || ':' || c.client_id, 'backchannel_logout', c.backchannel_logout_url, c.client_id, s.user_id, s.id, $1, $2, 'pending', 0, $2 \
              FROM sessions s \
              JOIN session_clients sc ON sc.session_id = s.id \

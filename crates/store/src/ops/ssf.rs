@@ -23,6 +23,7 @@ use sqlx::FromRow;
 
 use super::batch::{params, Param, Statement};
 use super::logs::insert_event_in;
+use super::outbox::INSERT_MESSAGE;
 use super::{
     from_json, outbox, placeholders, to_json, Backend, Conn, FOR_SHARE_OF_STREAMS, FOR_UPDATE,
     LOCK_SSF_FAN_OUT,
@@ -113,7 +114,7 @@ pub(super) async fn enqueue_ssf_session_ends_in(
     let mut queued = 0;
     for chunk in session_ids.chunks(200) {
         let sql = format!(
-            "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
+            "{INSERT_MESSAGE} \
              SELECT $1 || ':' || st.id || ':' || s.id, {KIND}, st.id, st.client_id, s.user_id, s.id, $1, $2, 'pending', 0, $2 \
              FROM sessions s, ssf_streams st \
              WHERE s.id IN ({}) AND {}{FOR_SHARE_OF_STREAMS} \
@@ -160,28 +161,31 @@ const FAN_OUT_BATCH: usize = 200;
 /// fan-outs rather than run without bound.
 const DRAIN_BATCHES: usize = 50;
 
-/// Turns up to `limit` (at most [`FAN_OUT_BATCH`]) staged tokens-revoked
-/// events, oldest log id first, into one message per matching stream, and
-/// deletes them; returns how many staged rows it took. A message is
-/// created and due when its event was staged. Fan-outs exclude each other
-/// (`LOCK_SSF_FAN_OUT`, before any stream lock), and share-lock the streams
-/// they match, as a session end's enqueue does.
-pub(super) async fn fan_out_in(conn: &mut Conn, limit: usize) -> StoreResult<u64> {
-    // Nothing staged (the usual case): no lock, so polls and stream changes
-    // of different streams do not queue on each other for nothing. A
-    // revocation that commits after this read is ordered after the caller.
+/// Whether anything is staged (a read, no lock): callers skip the fan-out,
+/// and its lock, when nothing is.
+async fn any_staged<'e>(conn: impl sqlx::Executor<'e, Database = super::Db>) -> StoreResult<bool> {
     let any: Option<String> = sqlx::query_scalar("SELECT log_id FROM ssf_backlog LIMIT 1")
-        .fetch_optional(&mut *conn)
+        .fetch_optional(conn)
         .await?;
-    if any.is_none() {
-        return Ok(0);
-    }
+    Ok(any.is_some())
+}
+
+/// Turns up to [`FAN_OUT_BATCH`] staged tokens-revoked events, oldest log
+/// id first, into one message per matching stream, and deletes them;
+/// returns how many staged rows it took. A message is created and due when
+/// its event was staged. Fan-outs exclude each other (`LOCK_SSF_FAN_OUT`,
+/// before any stream lock), and share-lock the streams they match, as a
+/// session end's enqueue does. Callers look first ([`any_staged`]), so an
+/// empty backlog takes no lock and polls and stream changes of different
+/// streams do not queue on each other for nothing; a revocation that
+/// commits after that read is ordered after the caller.
+async fn fan_out_in(conn: &mut Conn) -> StoreResult<u64> {
     if let Some(lock) = LOCK_SSF_FAN_OUT {
         sqlx::query(lock).execute(&mut *conn).await?;
     }
     let staged: Vec<(String, String)> =
         sqlx::query_as("SELECT log_id, user_id FROM ssf_backlog ORDER BY log_id, user_id LIMIT $1")
-            .bind(i64::try_from(limit.clamp(1, FAN_OUT_BATCH)).unwrap_or(1))
+            .bind(FAN_OUT_BATCH as i64)
             .fetch_all(&mut *conn)
             .await?;
     if staged.is_empty() {
@@ -192,7 +196,7 @@ pub(super) async fn fan_out_in(conn: &mut Conn, limit: usize) -> StoreResult<u64
         .collect::<Vec<_>>()
         .join(", ");
     let insert = format!(
-        "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
+        "{INSERT_MESSAGE} \
          SELECT b.log_id || ':' || st.id || CASE WHEN b.per_user = 1 THEN ':' || b.user_id ELSE '' END, \
          {KIND}, st.id, st.client_id, b.user_id, NULL, b.log_id, b.staged_at, 'pending', 0, b.staged_at \
          FROM ssf_backlog b, ssf_streams st \
@@ -212,10 +216,13 @@ pub(super) async fn fan_out_in(conn: &mut Conn, limit: usize) -> StoreResult<u64
 }
 
 /// Fans out what is staged (up to [`DRAIN_BATCHES`] batches) before a
-/// stream change or a poll, in its transaction.
+/// stream change, in its transaction.
 async fn drain_in(conn: &mut Conn) -> StoreResult<()> {
+    if !any_staged(&mut *conn).await? {
+        return Ok(());
+    }
     for _ in 0..DRAIN_BATCHES {
-        if fan_out_in(conn, FAN_OUT_BATCH).await? < FAN_OUT_BATCH as u64 {
+        if fan_out_in(conn).await? < FAN_OUT_BATCH as u64 {
             break;
         }
     }
@@ -292,31 +299,26 @@ fn kind_for(stream: &SsfStream) -> Option<OutboxKind> {
 }
 
 impl Backend {
-    /// The delivery worker's fan-out of staged tokens-revoked events (up to
-    /// `limit`; see [`fan_out_in`]): how many staged rows it took. A read,
-    /// and no write, when nothing is staged.
-    pub async fn fan_out_ssf(&self, limit: usize) -> StoreResult<u64> {
-        let staged: Option<String> = sqlx::query_scalar("SELECT log_id FROM ssf_backlog LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        if staged.is_none() {
-            return Ok(0);
-        }
-        let mut tx = self.begin_write().await?;
-        let taken = fan_out_in(&mut tx, limit).await?;
-        tx.commit().await?;
-        Ok(taken)
-    }
-
-    /// Fans out what is staged (up to [`DRAIN_BATCHES`] batches), each
-    /// batch in a transaction of its own.
-    async fn drain_ssf(&self) -> StoreResult<()> {
-        for _ in 0..DRAIN_BATCHES {
-            if self.fan_out_ssf(FAN_OUT_BATCH).await? < FAN_OUT_BATCH as u64 {
+    /// Fans out staged tokens-revoked events, up to `max_batches` batches
+    /// of [`FAN_OUT_BATCH`], each in a transaction of its own, until one
+    /// comes back short (see [`fan_out_in`]); how many staged rows it took.
+    /// A read, and no write, when nothing is staged. The delivery worker's
+    /// fan-out, and a poll's before its own transaction.
+    pub async fn fan_out_ssf(&self, max_batches: usize) -> StoreResult<u64> {
+        let mut taken = 0;
+        for _ in 0..max_batches {
+            if !any_staged(&self.pool).await? {
+                break;
+            }
+            let mut tx = self.begin_write().await?;
+            let batch = fan_out_in(&mut tx).await?;
+            tx.commit().await?;
+            taken += batch;
+            if batch < FAN_OUT_BATCH as u64 {
                 break;
             }
         }
-        Ok(())
+        Ok(taken)
     }
 
     pub async fn insert_ssf_stream(
@@ -592,7 +594,7 @@ impl Backend {
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let queued = sqlx::query(&format!(
-            "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at) \
+            "{INSERT_MESSAGE} \
              SELECT $1 || ':' || st.id, {KIND}, st.id, st.client_id, NULL, NULL, $1, $2, 'pending', 0, $2 \
              FROM ssf_streams st WHERE st.id = $3 AND {LIVE_STREAM} \
              ON CONFLICT (id) DO NOTHING"
@@ -622,7 +624,7 @@ impl Backend {
         // What revocations staged before the poll becomes messages first, in
         // a short transaction of its own, so the poll's own transaction
         // (up to a thousand settlements) never holds the fan-out lock.
-        self.drain_ssf().await?;
+        self.fan_out_ssf(DRAIN_BATCHES).await?;
         let mut tx = self.begin_write().await?;
         // Polls of one stream, and its status changes (which move all its
         // waiting events), queue on the stream's row: neither can then hold

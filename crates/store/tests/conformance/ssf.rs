@@ -94,7 +94,7 @@ async fn user_grant(store: &Store, id: &str) -> grantor_store::UserGrant {
 
 /// The SSF messages, once what revocations staged is fanned out.
 async fn queued(store: &Store) -> Vec<(String, OutboxKind, OutboxStatus)> {
-    store.fan_out_ssf(200).await.unwrap();
+    store.fan_out_ssf(1).await.unwrap();
     let mut rows: Vec<_> = store
         .list_outbox(&OutboxFilter::default(), all())
         .await
@@ -575,7 +575,7 @@ async fn a_multi_user_revocation_announces_every_user(store: &Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.fan_out_ssf(200).await.unwrap(),
+        store.fan_out_ssf(1).await.unwrap(),
         2,
         "one staged row per user"
     );
@@ -800,7 +800,7 @@ async fn revocations_are_staged_and_fanned_out_as_the_streams_were(store: &Store
     };
     // No live stream: nothing is staged.
     revoke_family(store, grant.id.as_str(), "f0", 5).await;
-    assert_eq!(store.fan_out_ssf(200).await.unwrap(), 0);
+    assert_eq!(store.fan_out_ssf(1).await.unwrap(), 0);
 
     insert(
         store,
@@ -857,7 +857,7 @@ async fn revocations_are_staged_and_fanned_out_as_the_streams_were(store: &Store
         vec![format!("{second}:late"), format!("{third}:late")]
     );
     assert_eq!(
-        store.fan_out_ssf(200).await.unwrap(),
+        store.fan_out_ssf(1).await.unwrap(),
         0,
         "nothing is left staged"
     );
@@ -907,5 +907,5 @@ async fn revocations_are_staged_and_fanned_out_as_the_streams_were(store: &Store
     };
     assert_eq!(store.purge(&plan(40), ts(50)).await.unwrap().ssf_backlog, 0);
     assert_eq!(store.purge(&plan(41), ts(50)).await.unwrap().ssf_backlog, 1);
-    assert_eq!(store.fan_out_ssf(200).await.unwrap(), 0);
+    assert_eq!(store.fan_out_ssf(1).await.unwrap(), 0);
 }
