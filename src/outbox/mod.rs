@@ -185,6 +185,7 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
             if batched {
                 next_batching = tokio::time::Instant::now() + STREAM_BATCH_WINDOW;
                 worker.batch_log_streams().await;
+                worker.sweep().await;
             }
             worker.fan_out_ssf().await;
             let free = usize::try_from(worker.config.batch)
@@ -367,6 +368,23 @@ impl Worker {
         const SSF_FAN_OUT_BATCHES: usize = 20;
         if let Err(e) = self.state.store.fan_out_ssf(SSF_FAN_OUT_BATCHES).await {
             tracing::warn!(error = %e, "outbox: fanning out SSF events failed; trying again later");
+        }
+    }
+
+    /// Moves what stream changes left for later (a stream paused, resumed,
+    /// switched or deleted with more waiting events than its change moved
+    /// itself): at most `SWEEP_BATCHES` transactions per turn (a read when
+    /// nothing is left), the rest at the next.
+    async fn sweep(&self) {
+        const SWEEP_BATCHES: usize = 10;
+        let now = self.state.clock.now();
+        if let Err(e) = self
+            .state
+            .store
+            .sweep_outbox(None, SWEEP_BATCHES, now)
+            .await
+        {
+            tracing::warn!(error = %e, "outbox: moving a changed stream's events failed; trying again later");
         }
     }
 

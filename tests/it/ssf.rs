@@ -910,3 +910,133 @@ both_databases! {
         assert_eq!(app.count_rows("logs WHERE description LIKE 'Create an SSF stream%'").await, 10);
     }
 }
+
+/// Waits until `SELECT COUNT(*) FROM outbox WHERE …` reaches `want`.
+async fn wait_for_count(app: &TestApp, condition: &str, want: i64) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let got = app.count_rows(&format!("outbox WHERE {condition}")).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{condition}: {got}, not {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+both_databases! {
+    /// A stream change moves the first thousand of its waiting events in
+    /// its own call; the delivery worker moves the rest (a thousand per
+    /// transaction), a poll sweeps its own stream before it reads, and a
+    /// deletion ends them all. No change is as long as the backlog.
+    async fn a_large_backlog_follows_its_streams_changes(db: Backend) {
+        use grantor_domain::{FamilyId, GrantId, ScopeSet, UserId};
+        const N: usize = 1_500;
+        let f = fixture(db).await;
+        let rp = manager(&f.app).await;
+        let stream = create(&f.app, &rp, json!({"delivery": {"method": POLL}, "events_requested": [TOKENS_REVOKED]})).await;
+        let id = stream["stream_id"].as_str().unwrap().to_owned();
+
+        // N users with one token each, revoked by one revocation (the
+        // fixture writes them straight to the store).
+        let store = f.app.store().await;
+        let now = f.app.clock.now();
+        let user = |i: usize| format!("auth0|bulk{i:05}");
+        let model = store.user(&UserId::from(&f.user_id)).await.unwrap().unwrap();
+        let users = (0..N)
+            .map(|i| {
+                let mut u = model.clone();
+                u.user_id = UserId::from(user(i));
+                u.email = format!("bulk{i:05}@example.com");
+                u.username = None;
+                u
+            })
+            .collect();
+        let grants: Vec<grantor_store::UserGrant> = (0..N)
+            .map(|i| grantor_store::UserGrant {
+                id: GrantId::from(format!("bulk-grant-{i}")),
+                user_id: UserId::from(user(i)),
+                client_id: f.id.as_str().into(),
+                audience: API.to_owned(),
+                scope: ScopeSet::parse("offline_access"),
+                token_epoch: 0,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let families = grants
+            .iter()
+            .enumerate()
+            .map(|(i, g)| grantor_store::NewFamily {
+                dpop_jkt: None,
+                id: FamilyId::from(format!("bulk-family-{i}")),
+                user_id: g.user_id.clone(),
+                client_id: g.client_id.clone(),
+                grant_id: g.id.clone(),
+                grant_epoch: 0,
+                session_id: None,
+                audience: API.to_owned(),
+                scope: "offline_access".to_owned(),
+                rotating: true,
+                device_name: None,
+                ip: "127.0.0.1".to_owned(),
+                user_agent: "test".to_owned(),
+                auth_time: now,
+                created_at: now,
+                expires_at: None,
+                idle_expires_at: None,
+                secret_hash: grantor_domain::TokenHash::of(&format!("bulk-token-{i}")),
+            })
+            .collect();
+        store.import(&grantor_store::ImportBatch { users, grants, families }).await.unwrap();
+        store
+            .revoke(
+                &grantor_store::RevocationTarget::Families {
+                    family_ids: (0..N).map(|i| FamilyId::from(format!("bulk-family-{i}"))).collect(),
+                },
+                grantor_domain::Reason::ManagementApi,
+                &grantor_store::LogEvent {
+                    log_id: format!("{:020}bulk", now.0),
+                    date: now,
+                    type_code: "srrt".to_owned(),
+                    description: "bulk".to_owned(),
+                    client_id: None,
+                    client_name: None,
+                    user_id: None,
+                    user_name: None,
+                    ip: None,
+                    user_agent: None,
+                    details: json!({}),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let n = N as i64;
+        let mine = format!("destination = '{id}' AND status = 'pending'");
+        wait_for_count(&f.app, &format!("{mine} AND kind = 'ssf_poll'"), n).await;
+
+        // Paused: the call holds the first thousand itself, the worker the rest.
+        set_status(&f.app, &rp, &id, "paused").await;
+        assert!(f.app.count_rows(&format!("outbox WHERE {mine} AND kind = 'ssf_held'")).await >= 1_000);
+        wait_for_count(&f.app, &format!("{mine} AND kind = 'ssf_held'"), n).await;
+        assert_eq!(f.app.count_rows("outbox_sweep").await, 0, "nothing left for the sweep");
+
+        // Enabled again: a poll returns events at once, and all of them wait for polls.
+        set_status(&f.app, &rp, &id, "enabled").await;
+        let (status, polled) = call(&f.app, Some(&rp.token), Method::POST, &format!("/ssf/poll/{id}"), Some(json!({"maxEvents": 5, "returnImmediately": true}))).await;
+        assert_eq!(status, StatusCode::OK, "{polled}");
+        assert_eq!(polled["sets"].as_object().unwrap().len(), 5);
+        assert_eq!(polled["moreAvailable"], true);
+        assert_eq!(f.app.count_rows(&format!("outbox WHERE {mine} AND kind = 'ssf_poll'")).await, n);
+
+        // Deleted: every event ends, with the reason.
+        let (status, _) = call(&f.app, Some(&rp.token), Method::DELETE, &format!("/ssf/streams?stream_id={id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        wait_for_count(&f.app, &format!("destination = '{id}' AND status = 'failed' AND last_error = 'the stream was deleted'"), n).await;
+        wait_for_count(&f.app, &mine, 0).await;
+    }
+}

@@ -306,6 +306,16 @@ impl Backend {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
+        // Its SSF streams deliver nothing more: the sweep ends their
+        // waiting events (`ops/outbox.rs`), however many there are.
+        sqlx::query(
+            "INSERT INTO outbox_sweep (destination, generation) \
+             SELECT id, 1 FROM ssf_streams WHERE client_id = $1 \
+             ON CONFLICT (destination) DO UPDATE SET generation = outbox_sweep.generation + 1",
+        )
+        .bind(client_id.as_str())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -63,6 +63,35 @@ impl Row {
 /// follows): the columns a new message sets.
 pub(super) const INSERT_MESSAGE: &str = "INSERT INTO outbox (id, kind, destination, client_id, user_id, session_id, log_id, created_at, status, attempts, next_attempt_at)";
 
+/// Waiting messages of one stream that one transaction moves or ends after
+/// the stream changed (paused, resumed, switched, disabled, deleted):
+/// the change's own transaction takes the first batch, the sweep
+/// ([`Backend::sweep_outbox`]) the rest, so no transaction is as long as a
+/// backlog.
+pub(super) const SWEEP_BATCH: i64 = 1000;
+
+/// What one batch of a stream's waiting messages came to.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Swept {
+    /// Messages moved or ended.
+    pub(super) moved: u64,
+    /// Whether more are left for the next batch.
+    pub(super) more: bool,
+}
+
+/// Leaves `destination` (a stream's id) for the sweep: more of its waiting
+/// messages must follow its change than one transaction moves.
+pub(super) async fn mark_for_sweep_in(conn: &mut Conn, destination: &str) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox_sweep (destination, generation) VALUES ($1, 1) \
+         ON CONFLICT (destination) DO UPDATE SET generation = outbox_sweep.generation + 1",
+    )
+    .bind(destination)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Session ids per `INSERT … SELECT` (within every engine's parameter limit).
 const SESSIONS_PER_STATEMENT: usize = 200;
 
@@ -176,6 +205,52 @@ impl Backend {
             .into_iter()
             .filter_map(|(kind, n)| Some((OutboxKind::parse(&kind)?, n)))
             .collect())
+    }
+
+    /// Brings the waiting messages of streams left for the sweep
+    /// ([`mark_for_sweep_in`]) to their stream's current state: one
+    /// transaction per batch of [`SWEEP_BATCH`] (per message kind), up to
+    /// `max_batches`; `only` sweeps that one stream alone (a poll's own).
+    /// Each batch locks the stream's row first, as its changes and polls
+    /// do, and removes the mark once nothing is left, unless a change
+    /// marked it again meanwhile. A read, and no write, when nothing is
+    /// marked. How many messages it moved or ended.
+    pub async fn sweep_outbox(
+        &self,
+        only: Option<&str>,
+        max_batches: usize,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut swept = 0;
+        for _ in 0..max_batches {
+            let marked: Option<(String, i64)> = match only {
+                Some(destination) => sqlx::query_as(
+                    "SELECT destination, generation FROM outbox_sweep WHERE destination = $1",
+                )
+                .bind(destination),
+                None => sqlx::query_as(
+                    "SELECT destination, generation FROM outbox_sweep ORDER BY destination LIMIT 1",
+                ),
+            }
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some((destination, generation)) = marked else {
+                break;
+            };
+            let mut tx = self.begin_write().await?;
+            let ssf = super::ssf::follow_stream_in(&mut tx, &destination, now).await?;
+            let stream = super::log_streams::end_batches_in(&mut tx, &destination, now).await?;
+            if !ssf.more && !stream.more {
+                sqlx::query("DELETE FROM outbox_sweep WHERE destination = $1 AND generation = $2")
+                    .bind(&destination)
+                    .bind(generation)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            swept += ssf.moved + stream.moved;
+        }
+        Ok(swept)
     }
 
     /// Whether any message is due at `now` (a read; an idle poll writes nothing).

@@ -26,7 +26,7 @@ use super::logs::insert_event_in;
 use super::outbox::INSERT_MESSAGE;
 use super::{
     from_json, outbox, placeholders, to_json, Backend, Conn, FOR_SHARE_OF_STREAMS, FOR_UPDATE,
-    LOCK_SSF_FAN_OUT,
+    IN_IDS_END, IN_IDS_OF, LOCK_SSF_FAN_OUT,
 };
 use crate::{
     LogEvent, OutboxKind, SsfPoll, SsfPollResult, SsfStatus, SsfStream, SsfSubjectMode,
@@ -38,9 +38,6 @@ const COLUMNS: &str = "id, client_id, delivery_method, endpoint_url, authorizati
 /// The kind a new message of stream `st` gets.
 const KIND: &str = "CASE WHEN st.status = 'paused' THEN 'ssf_held' \
      WHEN st.delivery_method = 'urn:ietf:rfc:8936' THEN 'ssf_poll' ELSE 'ssf_push' END";
-
-/// The SSF kinds, as an SQL list.
-const SSF_KINDS: &str = "'ssf_push', 'ssf_poll', 'ssf_held'";
 
 /// Streams `st` that take events at all (enabled or paused, owner alive).
 const LIVE_STREAM: &str = "st.status IN ('enabled', 'paused') \
@@ -246,44 +243,136 @@ pub(super) async fn code_issue_user_in(
     .await?)
 }
 
-/// Moves a stream's waiting messages to its current state: held while it
-/// is paused, failed when it is disabled or deleted (`dropped` says why),
-/// else pushed or polled as its delivery method says. Messages under a
-/// live lease are being sent and are left alone.
-async fn requeue_in(
+/// Where each SSF kind's waiting messages of one stream (`o.destination =
+/// $1`) are found: its partial index's predicate (0017, 0021, 0029) and, as
+/// the `ORDER BY`, the rest of that index's key, so both engines walk that
+/// index, oldest first, and a batch reads only messages still to move,
+/// never those moved before it (as `outbox_destination` would).
+fn waiting_of(kind: OutboxKind) -> (&'static str, &'static str) {
+    match kind {
+        OutboxKind::SsfPush => (
+            "o.status = 'pending' AND o.kind IN ('backchannel_logout', 'ssf_push') AND o.kind = 'ssf_push'",
+            "o.next_attempt_at, o.id",
+        ),
+        OutboxKind::SsfPoll => (
+            "o.status = 'pending' AND o.kind = 'ssf_poll'",
+            "o.created_at, o.id",
+        ),
+        _ => ("o.status = 'pending' AND o.kind = 'ssf_held'", "o.id"),
+    }
+}
+
+/// Moves up to [`outbox::SWEEP_BATCH`] of stream `stream_id`'s waiting
+/// messages to the stream's current state: held while it is paused, pushed
+/// or polled as its delivery method says, failed when it is disabled,
+/// deleted, or its client is (`last_error` says which). Messages under a
+/// live lease are being sent and are left alone (the worker gives them
+/// back to the right place, `requeue_ssf_message`). Locks the stream's
+/// row first, as its changes and polls do. Called by every stream change,
+/// after its update and in its transaction, and by the sweep.
+pub(super) async fn follow_stream_in(
     conn: &mut Conn,
     stream_id: &str,
-    kind: Option<OutboxKind>,
-    dropped: &str,
     now: Timestamp,
-) -> StoreResult<()> {
-    let waiting = format!(
-        "destination = $1 AND status = 'pending' AND kind IN ({SSF_KINDS}) \
-         AND (lease_until IS NULL OR lease_until <= $2)"
-    );
-    match kind {
-        Some(kind) => {
-            sqlx::query(&format!(
-                "UPDATE outbox SET kind = $3 WHERE {waiting} AND kind <> $3"
-            ))
-            .bind(stream_id)
-            .bind(now.0)
-            .bind(kind.as_str())
-            .execute(&mut *conn)
-            .await?;
+) -> StoreResult<outbox::Swept> {
+    let stream: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM ssf_streams WHERE id = $1{FOR_UPDATE}"
+    ))
+    .bind(stream_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (target, dropped) = match stream.map(Row::into_stream) {
+        None => (None, "the stream was deleted"),
+        Some(s) => {
+            let owner: Option<String> =
+                sqlx::query_scalar("SELECT client_id FROM clients WHERE client_id = $1")
+                    .bind(&s.client_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if owner.is_none() {
+                (None, "the stream's client was deleted")
+            } else {
+                (kind_for(&s), "the stream was disabled")
+            }
         }
-        None => {
-            sqlx::query(&format!(
-                "UPDATE outbox SET status = 'failed', last_error = $3, finished_at = $2, lease_until = NULL WHERE {waiting}"
-            ))
-            .bind(stream_id)
-            .bind(now.0)
-            .bind(dropped)
-            .execute(&mut *conn)
-            .await?;
+    };
+    let sources = [
+        OutboxKind::SsfPush,
+        OutboxKind::SsfPoll,
+        OutboxKind::SsfHeld,
+    ]
+    .into_iter()
+    .filter(|k| Some(*k) != target);
+    let free = "(o.lease_until IS NULL OR o.lease_until <= $2)";
+    let mut swept = outbox::Swept::default();
+    let mut probes = Vec::new();
+    for source in sources {
+        let (predicate, order) = waiting_of(source);
+        let waiting = format!(
+            "FROM outbox o WHERE o.destination = $1 AND {predicate} AND {free} ORDER BY {order}"
+        );
+        probes.push(format!("SELECT o.id {waiting}"));
+        let left = outbox::SWEEP_BATCH - swept.moved as i64;
+        if left <= 0 {
+            continue;
         }
+        let chosen = format!("SELECT o.id {waiting} LIMIT $3");
+        let (set, value) = match target {
+            Some(kind) => ("kind = $4", kind.as_str()),
+            None => (
+                "status = 'failed', last_error = $4, finished_at = $2, lease_until = NULL",
+                dropped,
+            ),
+        };
+        let done = sqlx::query(&format!(
+            "UPDATE outbox SET {set} WHERE id{IN_IDS_OF}{chosen}{IN_IDS_END} AND kind = '{source}' \
+             AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $2)",
+            source = source.as_str()
+        ))
+        .bind(stream_id)
+        .bind(now.0)
+        .bind(left)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?;
+        swept.moved += done.rows_affected();
+    }
+    swept.more = more_in(conn, &probes, stream_id, now).await?;
+    Ok(swept)
+}
+
+/// A change's part: the first batch of the stream's waiting messages
+/// follows it now, in its transaction; when more wait, the stream is left
+/// for the sweep.
+async fn follow_in(conn: &mut Conn, stream_id: &str, now: Timestamp) -> StoreResult<()> {
+    if follow_stream_in(conn, stream_id, now).await?.more {
+        outbox::mark_for_sweep_in(conn, stream_id).await?;
     }
     Ok(())
+}
+
+/// Whether any of `probes` (each a `SELECT` of a stream's messages, `$1`
+/// the stream and `$2` now, with no `LIMIT`) finds a row.
+pub(super) async fn more_in(
+    conn: &mut Conn,
+    probes: &[String],
+    destination: &str,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    if probes.is_empty() {
+        return Ok(false);
+    }
+    let any = probes
+        .iter()
+        .map(|p| format!("SELECT COUNT(*) AS n FROM ({p} LIMIT 1) one"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let found: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MAX(n), 0) FROM ({any}) probes"))
+        .bind(destination)
+        .bind(now.0)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(found > 0)
 }
 
 /// The kind waiting messages of `stream` get; `None` when they are dropped.
@@ -437,7 +526,7 @@ impl Backend {
         if changed == 0 {
             return Ok(false);
         }
-        requeue_in(&mut tx, &s.id, kind_for(s), "the stream was disabled", now).await?;
+        follow_in(&mut tx, &s.id, now).await?;
         insert_event_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
@@ -464,7 +553,7 @@ impl Backend {
         if changed == 0 {
             return Ok(false);
         }
-        requeue_in(&mut tx, id, Some(OutboxKind::SsfHeld), "", now).await?;
+        follow_in(&mut tx, id, now).await?;
         insert_event_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
@@ -548,7 +637,7 @@ impl Backend {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        requeue_in(&mut tx, id, None, "the stream was deleted", now).await?;
+        follow_in(&mut tx, id, now).await?;
         insert_event_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
@@ -625,6 +714,10 @@ impl Backend {
         // a short transaction of its own, so the poll's own transaction
         // (up to a thousand settlements) never holds the fan-out lock.
         self.fan_out_ssf(DRAIN_BATCHES).await?;
+        // And what a change of the stream left for the sweep follows it
+        // (a stream switched to poll gets its pushed events).
+        self.sweep_outbox(Some(stream_id), DRAIN_BATCHES, now)
+            .await?;
         let mut tx = self.begin_write().await?;
         // Polls of one stream, and its status changes (which move all its
         // waiting events), queue on the stream's row: neither can then hold

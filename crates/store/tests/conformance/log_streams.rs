@@ -13,6 +13,7 @@ conformance_tests! {
     staged_events_become_one_batch_per_matching_stream,
     failures_suspend_a_stream_once_with_its_event,
     staged_rows_and_finished_batches_are_purged,
+    a_stopped_streams_batches_end_a_thousand_per_transaction,
 }
 
 const DAY: i64 = 86_400_000;
@@ -309,4 +310,78 @@ async fn staged_rows_and_finished_batches_are_purged(store: &Store) {
     let report = store.purge(&plan(0), ts(101 + DAY)).await.unwrap();
     assert_eq!(report.log_stream_batches, 1);
     assert!(batches(store, "lst_p").await.is_empty());
+}
+
+/// How many of stream `id`'s batches have `status`.
+async fn batch_count(store: &Store, id: &str, status: grantor_store::OutboxStatus) -> i64 {
+    let filter = OutboxFilter {
+        kind: Some(OutboxKind::LogStreamBatch),
+        destination: Some(id.to_owned()),
+        status: Some(status),
+        ..OutboxFilter::default()
+    };
+    let page = grantor_store::PageRequest {
+        offset: 0,
+        limit: 1,
+    };
+    store.list_outbox(&filter, page).await.unwrap().total
+}
+
+/// Pausing or deleting a stream ends its pending batches: the first
+/// thousand in the change's own transaction, the rest by the sweep, a
+/// thousand per transaction (a claim ends no more than one at a time).
+async fn a_stopped_streams_batches_end_a_thousand_per_transaction(store: &Store) {
+    use grantor_store::OutboxStatus::{Failed, Pending};
+    let mut big = stream(store, "lst_big", "JSONOBJECT", &[], 1).await;
+    let small = stream(store, "lst_small", "JSONARRAY", &[], 2).await;
+    let events: Vec<_> = (0..1_500)
+        .map(|i| log_event(&format!("e{i:04}"), "sapi", 10))
+        .collect();
+    store.record_events(&events).await.unwrap();
+    store
+        .batch_log_streams(5_000, categorize, ts(20))
+        .await
+        .unwrap();
+    let total = batch_count(store, "lst_big", Pending).await;
+    assert!(total > 1_500, "one batch per event: {total}");
+    assert_eq!(batch_count(store, "lst_small", Pending).await, 1);
+
+    big.status = LogStreamStatus::Paused;
+    big.updated_at = ts(30);
+    store
+        .update_log_stream(&big, true, &log_event("pause", "sapi", 30))
+        .await
+        .unwrap();
+    assert_eq!(batch_count(store, "lst_big", Failed).await, 1_000);
+    assert_eq!(batch_count(store, "lst_big", Pending).await, total - 1_000);
+    assert_eq!(
+        store.sweep_outbox(None, 10, ts(31)).await.unwrap(),
+        (total - 1_000) as u64
+    );
+    assert_eq!(batch_count(store, "lst_big", Failed).await, total);
+    assert_eq!(store.sweep_outbox(None, 10, ts(32)).await.unwrap(), 0);
+    let filter = OutboxFilter {
+        destination: Some("lst_big".to_owned()),
+        ..OutboxFilter::default()
+    };
+    let page = grantor_store::PageRequest {
+        offset: 0,
+        limit: 1,
+    };
+    let one = store.list_outbox(&filter, page).await.unwrap().items;
+    assert_eq!(
+        one[0].last_error.as_deref(),
+        Some("the log stream is paused; the batch was not sent")
+    );
+
+    assert!(store
+        .delete_log_stream(&small.id, &log_event("delete", "sapi", 40))
+        .await
+        .unwrap());
+    assert_eq!(batch_count(store, "lst_small", Failed).await, 1);
+    assert_eq!(
+        store.sweep_outbox(None, 10, ts(41)).await.unwrap(),
+        0,
+        "a short backlog is ended by the change alone"
+    );
 }

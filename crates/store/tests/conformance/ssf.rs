@@ -11,7 +11,8 @@ use grantor_store::{
 };
 
 use crate::support::fixtures::{
-    all, client, issue_family, log_event, new_family, session_record, ts, user, user_with_grant,
+    all, client, issue_family, log_event, new_family, page, session_record, ts, user,
+    user_with_grant,
 };
 
 conformance_tests! {
@@ -22,6 +23,7 @@ conformance_tests! {
     unpolled_and_held_events_expire_with_the_audit_log,
     a_claimed_push_follows_its_stream_when_given_back,
     revocations_are_staged_and_fanned_out_as_the_streams_were,
+    a_large_backlog_follows_its_stream_a_batch_per_transaction,
 }
 
 const USER: &str = "auth0|ssf";
@@ -908,4 +910,184 @@ async fn revocations_are_staged_and_fanned_out_as_the_streams_were(store: &Store
     assert_eq!(store.purge(&plan(40), ts(50)).await.unwrap().ssf_backlog, 0);
     assert_eq!(store.purge(&plan(41), ts(50)).await.unwrap().ssf_backlog, 1);
     assert_eq!(store.fan_out_ssf(1).await.unwrap(), 0);
+}
+
+/// How many of stream `id`'s messages have `kind` and `status`.
+async fn count(store: &Store, id: &str, kind: OutboxKind, status: OutboxStatus) -> i64 {
+    let filter = OutboxFilter {
+        destination: Some(id.to_owned()),
+        kind: Some(kind),
+        status: Some(status),
+        ..OutboxFilter::default()
+    };
+    store.list_outbox(&filter, page(0, 1)).await.unwrap().total
+}
+
+/// A stream change moves or ends the first thousand waiting events in its
+/// own transaction and leaves the rest to the sweep, a thousand per
+/// transaction, so no change is as long as a backlog; a poll sweeps its
+/// own stream first; deleting the stream's client ends its events too.
+async fn a_large_backlog_follows_its_stream_a_batch_per_transaction(store: &Store) {
+    const N: usize = 2_300;
+    use grantor_domain::{ScopeSet, UserId};
+    let batch = grantor_store::ImportBatch {
+        users: (0..N)
+            .map(|i| user(&format!("b{i:05}"), &format!("b{i:05}@example.com")))
+            .collect(),
+        grants: (0..N)
+            .map(|i| grantor_store::UserGrant {
+                id: format!("g-b{i:05}").into(),
+                user_id: UserId::from(format!("auth0|b{i:05}")),
+                client_id: "rp".into(),
+                audience: "https://api.example.com/".to_owned(),
+                scope: ScopeSet::parse("offline_access"),
+                token_epoch: 0,
+                created_at: ts(0),
+                updated_at: ts(0),
+            })
+            .collect(),
+        families: (0..N)
+            .map(|i| {
+                new_family(
+                    &format!("f-b{i:05}"),
+                    &format!("auth0|b{i:05}"),
+                    "rp",
+                    format!("g-b{i:05}"),
+                    1,
+                )
+            })
+            .collect(),
+    };
+    store.insert_client(&client("rp")).await.unwrap();
+    store.insert_client(&client("other")).await.unwrap();
+    store.import(&batch).await.unwrap();
+    let mut big = stream("big", "rp", SSF_PUSH_METHOD, &[OAUTH_TOKENS_REVOKED]);
+    insert(store, &big, 1).await;
+    insert(
+        store,
+        &stream("orphan", "other", SSF_POLL_METHOD, &[OAUTH_TOKENS_REVOKED]),
+        1,
+    )
+    .await;
+    store
+        .revoke(
+            &RevocationTarget::Families {
+                family_ids: (0..N).map(|i| format!("f-b{i:05}").into()).collect(),
+            },
+            Reason::ManagementApi,
+            &log_event("bulk", "srrt", 10),
+            ts(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.fan_out_ssf(N / 200 + 1).await.unwrap(), N as u64);
+    let n = N as i64;
+    let pending = OutboxStatus::Pending;
+    assert_eq!(count(store, "big", OutboxKind::SsfPush, pending).await, n);
+    assert_eq!(
+        count(store, "orphan", OutboxKind::SsfPoll, pending).await,
+        n
+    );
+    assert_eq!(
+        store.sweep_outbox(None, 10, ts(11)).await.unwrap(),
+        0,
+        "nothing is left for the sweep"
+    );
+
+    // Paused: the change holds the first thousand itself.
+    store
+        .suspend_ssf_stream("big", "slow", &log_event("pause", "sapi", 20), ts(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        count(store, "big", OutboxKind::SsfHeld, pending).await,
+        1_000
+    );
+    assert_eq!(
+        count(store, "big", OutboxKind::SsfPush, pending).await,
+        n - 1_000
+    );
+    assert_eq!(store.sweep_outbox(None, 1, ts(21)).await.unwrap(), 1_000);
+    assert_eq!(
+        count(store, "big", OutboxKind::SsfHeld, pending).await,
+        2_000
+    );
+    assert_eq!(
+        store.sweep_outbox(None, 10, ts(22)).await.unwrap(),
+        n as u64 - 2_000
+    );
+    assert_eq!(count(store, "big", OutboxKind::SsfHeld, pending).await, n);
+    assert_eq!(store.sweep_outbox(None, 10, ts(23)).await.unwrap(), 0);
+
+    // Enabled again as a poll stream: a poll sweeps its own stream first,
+    // so it sees every event, and nothing is pushed any more.
+    big.status = SsfStatus::Enabled;
+    big.reason = None;
+    big.delivery_method = SSF_POLL_METHOD.to_owned();
+    big.endpoint_url = None;
+    store
+        .update_ssf_stream(&big, false, &log_event("poll", "sapi", 30), ts(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        count(store, "big", OutboxKind::SsfPoll, pending).await,
+        1_000
+    );
+    let polled = store
+        .poll_ssf(
+            "big",
+            &SsfPoll {
+                ack: vec![],
+                errors: vec![],
+                max_events: 10,
+            },
+            ts(31),
+        )
+        .await
+        .unwrap();
+    assert_eq!(polled.messages.len(), 10);
+    assert_eq!(count(store, "big", OutboxKind::SsfPoll, pending).await, n);
+    assert_eq!(count(store, "big", OutboxKind::SsfHeld, pending).await, 0);
+
+    // Deleted: every event fails, the first thousand at once.
+    assert!(store
+        .delete_ssf_stream("big", &log_event("delete", "sapi", 40), ts(40))
+        .await
+        .unwrap());
+    let failed = OutboxStatus::Failed;
+    assert_eq!(
+        count(store, "big", OutboxKind::SsfPoll, failed).await,
+        1_000
+    );
+    store.sweep_outbox(None, 10, ts(41)).await.unwrap();
+    assert_eq!(count(store, "big", OutboxKind::SsfPoll, failed).await, n);
+    assert_eq!(count(store, "big", OutboxKind::SsfPoll, pending).await, 0);
+    let last = store
+        .list_outbox(
+            &OutboxFilter {
+                destination: Some("big".to_owned()),
+                ..OutboxFilter::default()
+            },
+            page(0, 1),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        last[0].last_error.as_deref(),
+        Some("the stream was deleted")
+    );
+
+    // A deleted client's streams: all left to the sweep.
+    assert!(store.delete_client(&"other".into()).await.unwrap());
+    assert_eq!(
+        count(store, "orphan", OutboxKind::SsfPoll, pending).await,
+        n
+    );
+    assert_eq!(
+        store.sweep_outbox(None, 10, ts(50)).await.unwrap(),
+        n as u64
+    );
+    assert_eq!(count(store, "orphan", OutboxKind::SsfPoll, failed).await, n);
+    assert_eq!(store.sweep_outbox(None, 10, ts(51)).await.unwrap(), 0);
 }
