@@ -17,7 +17,9 @@ use crate::state::AppState;
 
 /// The stream's current endpoint while it is active. A paused or suspended
 /// stream ends its pending batches (its events are not sent, as nothing is
-/// sent while it does not run), and so does a deleted one.
+/// sent while it does not run), and so does a deleted one: the change ends
+/// them in bounded batches (`Store::sweep_outbox`); this ends one claimed
+/// meanwhile.
 pub(super) async fn destination(state: &AppState, message: &OutboxMessage) -> Destination {
     match state.store.log_stream(&message.destination).await {
         Ok(Some(stream)) if stream.status == LogStreamStatus::Active => {

@@ -6,7 +6,9 @@
 //! when it is enabled or paused, its owner client still exists, it delivers
 //! the event type, and the user is among its subjects. The kind says who
 //! moves the message: `ssf_push` (the worker), `ssf_poll` (the receiver's
-//! polls) or `ssf_held` (a paused stream).
+//! polls) or `ssf_held` (a paused stream). A stream's change moves its
+//! waiting messages to the kind it now needs ([`follow_stream_in`]), a
+//! thousand in its own transaction and the rest by the outbox sweep.
 //!
 //! A session's end writes its session-revoked messages in its own
 //! transaction, by one `INSERT … SELECT`. A revocation of refresh tokens or
@@ -587,7 +589,7 @@ impl Backend {
             return Ok(false);
         }
         // Only this message moves: the stream's other waiting messages
-        // followed its last change already.
+        // followed its last change already, or the sweep moves them.
         let stream = stream.map(Row::into_stream);
         match stream.as_ref().map(kind_for) {
             Some(Some(kind)) => {
