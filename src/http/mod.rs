@@ -55,7 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth_api::routes(&state).layer(from_fn(nul::oauth_targets)))
         .merge(pages::routes().layer(from_fn(nul::page_targets)))
         .merge(dashboard::routes().layer(from_fn(nul::dashboard_targets)))
-        .merge(ssf::routes())
+        .merge(ssf::routes().layer(from_fn(nul::ssf_targets)))
         .nest(
             "/api/v2",
             management::routes().layer(from_fn(nul::management_targets)),

@@ -7,6 +7,12 @@
 //! databases: request targets (an encoded `%00` in the path or query) through
 //! the per-surface middlewares below, bodies in their extractors (`FormOrJson`,
 //! `ApiJson`, `CheckedForm`, the dashboard's sign-in form).
+//!
+//! The same middlewares refuse a path whose percent-decoding is not UTF-8
+//! (`/api/v2/users/%FF`): path parameters are text, and axum's own
+//! rejection is a plain-text 400 in no surface's format. The SSF surface,
+//! which answers a NUL in a stream id with 404 (no such stream), refuses
+//! only such paths (`ssf_targets`).
 
 use axum::extract::Request;
 use axum::http::Uri;
@@ -19,6 +25,7 @@ use super::auth_api::AuthApiError;
 use super::dashboard::DashboardError;
 use super::management::ApiError;
 use super::pages::PageError;
+use super::ssf::SsfError;
 
 pub const MESSAGE: &str = "The request contains a NUL character, which no parameter may hold.";
 
@@ -26,6 +33,26 @@ pub const MESSAGE: &str = "The request contains a NUL character, which no parame
 pub fn in_target(uri: &Uri) -> bool {
     let encoded = |s: &str| s.as_bytes().windows(3).any(|w| w == b"%00");
     encoded(uri.path()) || uri.query().is_some_and(encoded)
+}
+
+pub const PATH_MESSAGE: &str = "The request path is not valid UTF-8 once percent-decoded.";
+
+/// A path that does not percent-decode to UTF-8.
+pub fn bad_path(uri: &Uri) -> bool {
+    percent_encoding::percent_decode_str(uri.path())
+        .decode_utf8()
+        .is_err()
+}
+
+/// Why a request target is refused before any handler runs, if it is.
+fn refusal_of(uri: &Uri) -> Option<&'static str> {
+    if in_target(uri) {
+        Some(MESSAGE)
+    } else if bad_path(uri) {
+        Some(PATH_MESSAGE)
+    } else {
+        None
+    }
 }
 
 /// A form body holding a NUL, raw or percent-encoded.
@@ -50,44 +77,56 @@ pub fn in_json_text(bytes: &[u8]) -> bool {
         && serde_json::from_slice::<Value>(bytes).is_ok_and(|v| in_json(&v))
 }
 
-async fn refuse(request: Request, next: Next, refusal: impl FnOnce() -> Response) -> Response {
-    if in_target(request.uri()) {
-        refusal()
-    } else {
-        next.run(request).await
+async fn refuse(
+    request: Request,
+    next: Next,
+    refusal: impl FnOnce(&'static str) -> Response,
+) -> Response {
+    match refusal_of(request.uri()) {
+        Some(message) => refusal(message),
+        None => next.run(request).await,
     }
 }
 
 /// The Authentication API: `{error: invalid_request}`.
 pub async fn oauth_targets(request: Request, next: Next) -> Response {
-    refuse(request, next, || {
-        AuthApiError::from(OAuthError::invalid_request(MESSAGE)).into_response()
+    refuse(request, next, |message| {
+        AuthApiError::from(OAuthError::invalid_request(message)).into_response()
     })
     .await
 }
 
 /// The Management API: `{statusCode: 400, errorCode: invalid_uri}`.
 pub async fn management_targets(request: Request, next: Next) -> Response {
-    refuse(request, next, || {
-        ApiError::bad_request(MESSAGE, "invalid_uri").into_response()
+    refuse(request, next, |message| {
+        ApiError::bad_request(message, "invalid_uri").into_response()
     })
     .await
 }
 
 /// The browser pages: the error page.
 pub async fn page_targets(request: Request, next: Next) -> Response {
-    refuse(request, next, || {
-        PageError::bad_request(MESSAGE).into_response()
+    refuse(request, next, |message| {
+        PageError::bad_request(message).into_response()
     })
     .await
 }
 
 /// The dashboard: its error page.
 pub async fn dashboard_targets(request: Request, next: Next) -> Response {
-    refuse(request, next, || {
-        DashboardError::bad_request(MESSAGE).into_response()
+    refuse(request, next, |message| {
+        DashboardError::bad_request(message).into_response()
     })
     .await
+}
+
+/// Shared Signals: `{err: invalid_request}` for a path that is not UTF-8.
+pub async fn ssf_targets(request: Request, next: Next) -> Response {
+    if bad_path(request.uri()) {
+        SsfError::bad_request(PATH_MESSAGE).into_response()
+    } else {
+        next.run(request).await
+    }
 }
 
 #[cfg(test)]
@@ -103,5 +142,9 @@ mod tests {
         assert!(in_json_text(br#"{"a": {"b\u0000": 1}}"#));
         assert!(in_json_text(br#"{"a": ["x\u0000y"]}"#));
         assert!(!in_json_text(br#"{"a": "\\u0000"}"#));
+        assert!(bad_path(&"/api/v2/users/%FF".parse().unwrap()));
+        assert!(bad_path(&"/ssf/poll/a%C3".parse().unwrap()));
+        assert!(!bad_path(&"/api/v2/users/auth0%7C%C3%A9".parse().unwrap()));
+        assert!(!bad_path(&"/authorize?x=%FF".parse().unwrap()));
     }
 }

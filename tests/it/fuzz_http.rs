@@ -579,3 +579,32 @@ both_databases! {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
 }
+
+both_databases! {
+    /// A path that does not percent-decode to UTF-8 (`%FF`) is a 400 in the
+    /// surface's own format, never axum's plain-text rejection, and reaches
+    /// no handler.
+    async fn a_path_that_is_not_utf8_is_a_400_in_each_surface_format(db: Backend) {
+        let app = crate::support::spawn_app(db).await;
+        for path in ["/users/%FF", "/clients/%FF", "/users/auth0%7C%C3/sessions", "/log-streams/%FF", "/refresh-tokens/%FF"] {
+            let (status, answer) = app.mgmt_call(Method::GET, path, None).await;
+            crate::support::assert_mgmt_error(status, &answer, StatusCode::BAD_REQUEST);
+            assert_eq!(answer["errorCode"], "invalid_uri", "{path}: {answer}");
+            assert!(answer["message"].as_str().unwrap().contains("UTF-8"), "{answer}");
+        }
+        // Valid UTF-8, percent-encoded, still reaches the handler.
+        let (status, answer) = app.mgmt_call(Method::GET, "/users/auth0%7C%C3%A9", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+
+        let token = crate::management_refresh_tokens::token_with(&app, &["manage:ssf_streams", "read:ssf_streams"]).await;
+        let response = app.http.post(app.url("/ssf/poll/%FF")).bearer_auth(&token).json(&json!({})).send().await.unwrap();
+        let (status, body) = crate::support::read(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["err"], "invalid_request", "{body}");
+
+        let response = app.http.get(app.url("/dashboard/users/%FF")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+    }
+}
