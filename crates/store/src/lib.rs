@@ -247,10 +247,10 @@ operations! {
     /// The engine's plan for `search_users`'s row query (a diagnostic: the
     /// conformance suite checks that e-mail and user id terms use an index).
     fn user_search_plan(&self, query: Option<&grantor_domain::user_search::UserSearch>, sort: Option<grantor_domain::user_search::UserSort>) -> Vec<String>;
-    fn update_user(&self, user: &User) -> ();
+    fn update_user(&self, update: &UserUpdate) -> ();
     fn delete_user(&self, user_id: &UserId) -> bool;
     fn insert_user_audited(&self, user: &User, event: &LogEvent) -> ();
-    fn update_user_audited(&self, user: &User, event: &LogEvent) -> ();
+    fn update_user_audited(&self, update: &UserUpdate, event: &LogEvent) -> ();
 
     fn admin_password_hash(&self, email: &str) -> Option<String>;
 

@@ -500,12 +500,30 @@ pub enum RevocationTarget {
     },
 }
 
+/// A change to a stored user: the user as the change read it, and as the
+/// change leaves it. Only the members that differ are written (and
+/// `updated_at`), so a change another request made meanwhile to another
+/// member survives: a profile edit read before a block does not unblock
+/// the user, nor one read before a new password bring the old one back.
+/// Two changes of the same member: the last one written wins.
+#[derive(Debug, Clone)]
+pub struct UserUpdate {
+    pub before: grantor_domain::User,
+    pub after: grantor_domain::User,
+}
+
+impl UserUpdate {
+    pub fn new(before: grantor_domain::User, after: grantor_domain::User) -> Self {
+        Self { before, after }
+    }
+}
+
 /// An account change that ends the user's access in its own transaction
 /// (CONTRACT §6.3): blocking, a new password, or deleting the user.
 #[derive(Debug, Clone)]
 pub enum UserChange {
     /// The user's new state (blocked, or a new password hash).
-    Update(Box<grantor_domain::User>),
+    Update(Box<UserUpdate>),
     Delete {
         user_id: UserId,
     },
@@ -514,7 +532,7 @@ pub enum UserChange {
 impl UserChange {
     pub fn user_id(&self) -> &UserId {
         match self {
-            UserChange::Update(u) => &u.user_id,
+            UserChange::Update(u) => &u.after.user_id,
             UserChange::Delete { user_id } => user_id,
         }
     }

@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use grantor_domain::user::{database_user_id, UserPatch};
 use grantor_domain::{User, UserId, ValidationError};
-use grantor_store::{LogEvent, RevocationReceipt, RevocationTarget, StoreError};
+use grantor_store::{LogEvent, RevocationReceipt, RevocationTarget, StoreError, UserUpdate};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -375,7 +375,8 @@ pub async fn edit(
     }
     let event = user_event(&dash, &meta, format!("Update user {}", user.user_id), &user)
         .detail("changed", json!(members));
-    match state.store.update_user_audited(&user, &event).await {
+    let update = UserUpdate::new(current.clone(), user.clone());
+    match state.store.update_user_audited(&update, &event).await {
         Ok(()) => Ok(after_change(&user.user_id, "saved", None)),
         Err(StoreError::Conflict(_)) => render_form(
             dash,
@@ -454,7 +455,7 @@ pub async fn set_password(
         &state,
         &dash,
         &meta,
-        UserChange::Update(Box::new(user)),
+        UserChange::Update(Box::new(UserUpdate::new(current.clone(), user))),
         reason,
     )
     .await?;
@@ -571,7 +572,7 @@ pub async fn block(
         &state,
         &dash,
         &meta,
-        UserChange::Update(Box::new(user)),
+        UserChange::Update(Box::new(UserUpdate::new(current.clone(), user))),
         Reason::UserBlocked,
     )
     .await?;
@@ -600,7 +601,8 @@ pub async fn unblock(
         &user,
     )
     .detail("changed", json!(["blocked"]));
-    state.store.update_user_audited(&user, &event).await?;
+    let update = UserUpdate::new(current, user.clone());
+    state.store.update_user_audited(&update, &event).await?;
     Ok(after_change(&user.user_id, "unblocked", None))
 }
 

@@ -8,7 +8,7 @@ use axum::Json;
 use grantor_domain::user::{database_user_id, normalize_email, UserPatch, DATABASE_CONNECTION};
 use grantor_domain::user_search::{Condition, SearchError, TextMatch, UserSearch, UserSort};
 use grantor_domain::{User, UserId};
-use grantor_store::StoreError;
+use grantor_store::{StoreError, UserUpdate};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -419,10 +419,12 @@ pub async fn update_user(
                 .audit(format!("Update user {id}"), &meta, now)
                 .user(id.as_str())
                 .detail("changed", json!(changed));
-            state.store.update_user_audited(&user, &event).await
+            let update = UserUpdate::new(current.clone(), user.clone());
+            state.store.update_user_audited(&update, &event).await
         }
         Some(reason) => {
-            let change = UserChange::Update(Box::new(user.clone()));
+            let change =
+                UserChange::Update(Box::new(UserUpdate::new(current.clone(), user.clone())));
             let actor = caller.actor();
             match revocation::change_account(&state, change, &changed, reason, &actor, &meta, now)
                 .await

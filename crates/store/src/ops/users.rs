@@ -1,8 +1,8 @@
 use grantor_domain::{Timestamp, User, UserId};
 use sqlx::FromRow;
 
-use super::{Backend, Conn};
-use crate::{LogEvent, Page, PageRequest, StoreError, StoreResult, UserFilter};
+use super::{Backend, Conn, Db};
+use crate::{LogEvent, Page, PageRequest, StoreError, StoreResult, UserFilter, UserUpdate};
 
 const COLUMNS: &str = "user_id, connection, email, email_verified, username, name, nickname, picture, given_name, family_name, blocked, app_metadata, user_metadata, password_hash, created_at, updated_at, last_login, last_ip, logins_count, phone_number, phone_verified";
 
@@ -164,26 +164,17 @@ const FILTER: &str = "($1 IS NULL OR email = $1) AND ($2 IS NULL OR email LIKE $
 
 impl Backend {
     pub async fn insert_user(&self, u: &User) -> StoreResult<()> {
-        self.write_user(u, true, None).await
+        self.write_user(u, None).await
     }
 
     /// Inserts the user and `event` in one transaction.
     pub async fn insert_user_audited(&self, u: &User, event: &LogEvent) -> StoreResult<()> {
-        self.write_user(u, true, Some(event)).await
+        self.write_user(u, Some(event)).await
     }
 
-    async fn write_user(
-        &self,
-        u: &User,
-        insert: bool,
-        event: Option<&LogEvent>,
-    ) -> StoreResult<()> {
+    async fn write_user(&self, u: &User, event: Option<&LogEvent>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        if insert {
-            insert_users_in(&mut tx, std::slice::from_ref(u)).await?;
-        } else {
-            update_user_in(&mut tx, u).await?;
-        }
+        insert_users_in(&mut tx, std::slice::from_ref(u)).await?;
         if let Some(event) = event {
             super::logs::insert_event_in(&mut tx, event).await?;
         }
@@ -237,13 +228,20 @@ impl Backend {
         })
     }
 
-    pub async fn update_user(&self, u: &User) -> StoreResult<()> {
-        self.write_user(u, false, None).await
+    pub async fn update_user(&self, u: &UserUpdate) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        update_user_in(&mut tx, u).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Updates the user and writes `event` in one transaction.
-    pub async fn update_user_audited(&self, u: &User, event: &LogEvent) -> StoreResult<()> {
-        self.write_user(u, false, Some(event)).await
+    pub async fn update_user_audited(&self, u: &UserUpdate, event: &LogEvent) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        update_user_in(&mut tx, u).await?;
+        super::logs::insert_event_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn delete_user(&self, user_id: &UserId) -> StoreResult<bool> {
@@ -254,31 +252,40 @@ impl Backend {
     }
 }
 
-/// Writes every field of `u` inside the caller's transaction;
-/// [`StoreError::NotFound`] when the user is gone.
-pub(super) async fn update_user_in(conn: &mut Conn, u: &User) -> StoreResult<()> {
-    let done = sqlx::query(
-        "UPDATE users SET email = $2, email_verified = $3, username = $4, name = $5, nickname = $6, picture = $7, given_name = $8, family_name = $9, blocked = $10, app_metadata = $11, user_metadata = $12, password_hash = $13, updated_at = $14, phone_number = $15, phone_verified = $16 WHERE user_id = $1",
-    )
-    .bind(u.user_id.as_str())
-    .bind(&u.email)
-    .bind(u.email_verified)
-    .bind(&u.username)
-    .bind(&u.name)
-    .bind(&u.nickname)
-    .bind(&u.picture)
-    .bind(&u.given_name)
-    .bind(&u.family_name)
-    .bind(u.blocked)
-    .bind(&u.app_metadata)
-    .bind(&u.user_metadata)
-    .bind(&u.password_hash)
-    .bind(u.updated_at.0)
-    .bind(&u.phone_number)
-    .bind(u.phone_verified)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
+/// Writes the members `u.after` changed (see [`UserUpdate`]) and its
+/// `updated_at`, inside the caller's transaction; [`StoreError::NotFound`]
+/// when the user is gone.
+pub(super) async fn update_user_in(conn: &mut Conn, u: &UserUpdate) -> StoreResult<()> {
+    let (before, after) = (&u.before, &u.after);
+    let mut query = sqlx::QueryBuilder::<Db>::new("UPDATE users SET updated_at = ");
+    query.push_bind(after.updated_at.0);
+    macro_rules! changed {
+        ($($field:ident),*) => {$(
+            if before.$field != after.$field {
+                query.push(concat!(", ", stringify!($field), " = "));
+                query.push_bind(after.$field.clone());
+            }
+        )*};
+    }
+    changed!(
+        email,
+        email_verified,
+        username,
+        name,
+        nickname,
+        picture,
+        given_name,
+        family_name,
+        phone_number,
+        phone_verified,
+        blocked,
+        app_metadata,
+        user_metadata,
+        password_hash
+    );
+    query.push(" WHERE user_id = ");
+    query.push_bind(after.user_id.as_str());
+    if query.build().execute(&mut *conn).await?.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
     Ok(())

@@ -155,9 +155,13 @@ async fn audited_writes_carry_their_event_and_refusals_none(store: &Store) {
         .insert_user_audited(&u, &log_event("u1", "t_user", 1))
         .await
         .unwrap();
+    let before = u.clone();
     u.name = "Changed".into();
     store
-        .update_user_audited(&u, &log_event("u2", "t_user", 2))
+        .update_user_audited(
+            &grantor_store::UserUpdate::new(before, u.clone()),
+            &log_event("u2", "t_user", 2),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -167,8 +171,13 @@ async fn audited_writes_carry_their_event_and_refusals_none(store: &Store) {
     assert_eq!(count("t_user").await, 2);
     // An update of a user that is not there writes no event either.
     let ghost = user("ghost", "ghost@example.com");
+    let mut renamed = ghost.clone();
+    renamed.name = "Ghost".into();
     assert!(store
-        .update_user_audited(&ghost, &log_event("u3", "t_user", 3))
+        .update_user_audited(
+            &grantor_store::UserUpdate::new(ghost.clone(), renamed),
+            &log_event("u3", "t_user", 3)
+        )
         .await
         .is_err());
     assert!(store.user(&ghost.user_id).await.unwrap().is_none());

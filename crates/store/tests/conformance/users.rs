@@ -3,13 +3,14 @@
 use grantor_domain::user::DATABASE_CONNECTION;
 use grantor_domain::User;
 use grantor_domain::UserId;
-use grantor_store::{PageRequest, Store, StoreError, UserFilter};
+use grantor_store::{PageRequest, Store, StoreError, UserFilter, UserUpdate};
 
 use crate::support::compare::assert_user_eq;
 use crate::support::fixtures::{all, owned, page, ts, user};
 
 conformance_tests! {
     user_crud,
+    an_update_keeps_what_another_wrote_meanwhile,
     duplicate_email_in_connection_is_conflict,
     list_users_filters,
 }
@@ -109,7 +110,10 @@ async fn user_crud(store: &Store) {
         last_ip: None,
         logins_count: 99,
     };
-    store.update_user(&updated).await.unwrap();
+    store
+        .update_user(&UserUpdate::new(ann.clone(), updated.clone()))
+        .await
+        .unwrap();
     let expected = User {
         connection: ann.connection.clone(),
         created_at: ann.created_at,
@@ -152,7 +156,12 @@ async fn user_crud(store: &Store) {
     let mut clash = expected.clone();
     clash.email = "bob@example.com".to_owned();
     clash.name = "Clash".to_owned();
-    assert_store_err!(store.update_user(&clash).await, StoreError::Conflict(_));
+    assert_store_err!(
+        store
+            .update_user(&UserUpdate::new(expected.clone(), clash))
+            .await,
+        StoreError::Conflict(_)
+    );
     assert_user_eq(
         &store
             .user(&UserId::from("auth0|0001"))
@@ -162,8 +171,11 @@ async fn user_crud(store: &Store) {
         &expected,
     );
 
+    let ghost = user("9999", "ghost@example.com");
+    let mut renamed = ghost.clone();
+    renamed.name = "Ghost".to_owned();
     assert_store_err!(
-        store.update_user(&user("9999", "ghost@example.com")).await,
+        store.update_user(&UserUpdate::new(ghost, renamed)).await,
         StoreError::NotFound
     );
     assert!(store
@@ -362,4 +374,48 @@ async fn list_users_filters(store: &Store) {
     expected.created_at = ts(60);
     assert_eq!(page.items.len(), 1);
     assert_user_eq(&page.items[0], &expected);
+}
+
+/// Two changes read the same user; each writes only the members it
+/// changed, so a profile edit read before a block (or a new password) does
+/// not undo it, and the last change of one member wins.
+async fn an_update_keeps_what_another_wrote_meanwhile(store: &Store) {
+    let read = user("0100", "race@example.com");
+    store.insert_user(&read).await.unwrap();
+
+    let mut blocked = read.clone();
+    blocked.blocked = true;
+    blocked.password_hash = "$argon2id$new-password".to_owned();
+    blocked.updated_at = ts(10);
+    store
+        .update_user(&UserUpdate::new(read.clone(), blocked))
+        .await
+        .unwrap();
+    // A profile edit that read the user before the block.
+    let mut renamed = read.clone();
+    renamed.name = "Renamed".to_owned();
+    renamed.app_metadata = r#"{"plan":"platinum"}"#.to_owned();
+    renamed.updated_at = ts(11);
+    store
+        .update_user(&UserUpdate::new(read.clone(), renamed))
+        .await
+        .unwrap();
+
+    let stored = store.user(&read.user_id).await.unwrap().unwrap();
+    assert!(stored.blocked, "the stale edit did not unblock the user");
+    assert_eq!(stored.password_hash, "$argon2id$new-password");
+    assert_eq!(stored.name, "Renamed");
+    assert_eq!(stored.app_metadata, r#"{"plan":"platinum"}"#);
+    assert_eq!(stored.updated_at, ts(11));
+    assert_eq!(stored.email, read.email);
+
+    // Unblocking from the same stale read does write `blocked` (it changed).
+    let mut unblocked = stored.clone();
+    unblocked.blocked = false;
+    unblocked.updated_at = ts(12);
+    store
+        .update_user(&UserUpdate::new(stored, unblocked))
+        .await
+        .unwrap();
+    assert!(!store.user(&read.user_id).await.unwrap().unwrap().blocked);
 }
