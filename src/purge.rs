@@ -12,6 +12,10 @@ use grantor_store::{PurgePlan, Store};
 
 use crate::Clock;
 
+/// Batches of a changed stream's waiting messages (`Store::sweep_outbox`)
+/// each pass moves.
+const SWEEP_BATCHES: usize = 10;
+
 /// The pause between passes while the purge is behind.
 pub const BEHIND_PAUSE: Duration = Duration::from_millis(100);
 
@@ -47,6 +51,7 @@ pub fn spawn(
     Some(tokio::spawn(async move {
         let mut families_after = String::new();
         let mut sessions_after = String::new();
+        let mut swept_after = String::new();
         let mut pause = interval;
         loop {
             tokio::time::sleep(pause).await;
@@ -74,6 +79,17 @@ pub fn spawn(
                 Err(e) => {
                     metrics.purge_failed();
                     tracing::warn!(error = %e, "purge pass failed; trying again later");
+                }
+            }
+            // What stream changes left for the sweep goes on with delivery
+            // off too (the delivery worker sweeps as well, more often).
+            match store
+                .sweep_outbox(None, &swept_after, SWEEP_BATCHES, now)
+                .await
+            {
+                Ok((_, last)) => swept_after = last,
+                Err(e) => {
+                    tracing::warn!(error = %e, "purge: moving a changed stream's events failed; trying again later");
                 }
             }
         }

@@ -169,6 +169,7 @@ pub fn spawn(state: AppState, config: OutboxConfig) -> Option<tokio::task::JoinH
         client,
         config,
         state,
+        swept_last: std::sync::Mutex::new(String::new()),
     });
     Some(tokio::spawn(async move {
         let mut in_flight = tokio::task::JoinSet::new();
@@ -329,6 +330,9 @@ struct Worker {
     client: reqwest::Client,
     config: OutboxConfig,
     state: AppState,
+    /// The stream the last sweep ended with: the next one starts after
+    /// it, so every marked stream gets its turn.
+    swept_last: std::sync::Mutex<String>,
 }
 
 impl Worker {
@@ -378,13 +382,26 @@ impl Worker {
     async fn sweep(&self) {
         const SWEEP_BATCHES: usize = 10;
         let now = self.state.clock.now();
-        if let Err(e) = self
+        let after = self
+            .swept_last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match self
             .state
             .store
-            .sweep_outbox(None, SWEEP_BATCHES, now)
+            .sweep_outbox(None, &after, SWEEP_BATCHES, now)
             .await
         {
-            tracing::warn!(error = %e, "outbox: moving a changed stream's events failed; trying again later");
+            Ok((_, last)) => {
+                *self
+                    .swept_last
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = last;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox: moving a changed stream's events failed; trying again later");
+            }
         }
     }
 

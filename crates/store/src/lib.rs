@@ -361,8 +361,9 @@ operations! {
     /// `max_batches` batches (`ops/ssf.rs`); how many staged rows it took.
     fn fan_out_ssf(&self, max_batches: usize) -> u64;
     /// Moves the waiting messages of changed streams that their change
-    /// left for later, up to `max_batches` batches (`ops/outbox.rs`).
-    fn sweep_outbox(&self, only: Option<&str>, max_batches: usize, now: Timestamp) -> u64;
+    /// left for later, up to `max_batches` batches, the marked streams in
+    /// turn after `after` (`ops/outbox.rs`); how many, and the last stream.
+    fn sweep_outbox(&self, only: Option<&str>, after: &str, max_batches: usize, now: Timestamp) -> (u64, String);
     /// Leases due messages to `claim.owner`, counting an attempt on each.
     fn claim_outbox(&self, claim: &OutboxClaim, now: Timestamp) -> Vec<OutboxMessage>;
     /// Gives a claimed, unsent message back without counting an attempt.

@@ -17,7 +17,7 @@ use grantor_domain::{LogStream, LogStreamStatus, Timestamp};
 use sqlx::FromRow;
 
 use super::batch::{params, Param, Statement};
-use super::{outbox, placeholders, Backend, Conn, FOR_UPDATE, IN_IDS_END, IN_IDS_OF, SKIP_LOCKED};
+use super::{outbox, placeholders, Backend, Conn, FOR_UPDATE, SKIP_LOCKED};
 use crate::{LogEvent, StoreError, StoreResult, StreamBatching};
 
 const COLUMNS: &str = "id, name, status, http_endpoint, http_content_type, http_content_format, http_authorization, http_custom_headers, filters, consecutive_failures, failing_since, last_error, created_at, updated_at";
@@ -111,12 +111,13 @@ pub(super) fn stage_statement(e: &LogEvent) -> Statement<'_> {
 }
 
 /// Ends up to [`outbox::SWEEP_BATCH`] pending batches of log stream
-/// `stream_id` unless it is active: a paused or suspended stream sends
-/// nothing, and a deleted one nothing more. Batches under a live lease are
-/// being sent and are left alone (the worker ends them when it next claims
-/// them). Locks the stream's row first, as its changes do. Called by every
-/// change that stops or deletes a stream, in its transaction, and by the
-/// sweep.
+/// `stream_id`: first those a change ended before (a recorded drop, see
+/// `outbox::finish_drop_in`), then, unless the stream is active, the rest:
+/// a paused or suspended stream sends nothing, and a deleted one nothing
+/// more. Batches under a live lease are being sent and are left alone (the
+/// worker ends them when it next claims them). Locks the stream's row
+/// first, as its changes do. Called by every change that stops, resumes or
+/// deletes a stream, in its transaction, and by the sweep.
 pub(super) async fn end_batches_in(
     conn: &mut Conn,
     stream_id: &str,
@@ -129,41 +130,42 @@ pub(super) async fn end_batches_in(
     .fetch_optional(&mut *conn)
     .await?;
     let error = match status.as_deref() {
-        Some("active") => return Ok(outbox::Swept::default()),
-        Some(status) => format!("the log stream is {status}; the batch was not sent"),
-        None => "the log stream was deleted".to_owned(),
+        Some("active") => None,
+        Some(status) => Some(format!(
+            "the log stream is {status}; the batch was not sent"
+        )),
+        None => Some("the log stream was deleted".to_owned()),
     };
-    // `outbox_stream_pending` (0017) holds exactly these rows; its key is
-    // the `ORDER BY`, so both engines walk it.
-    let waiting = "SELECT o.id FROM outbox o WHERE o.destination = $1 AND o.status = 'pending' \
-         AND o.kind = 'log_stream_batch' AND (o.lease_until IS NULL OR o.lease_until <= $2) \
-         ORDER BY o.id";
-    let moved = sqlx::query(&format!(
-        "UPDATE outbox SET status = 'failed', last_error = $4, finished_at = $2, lease_until = NULL \
-         WHERE id{IN_IDS_OF}{waiting} LIMIT $3{IN_IDS_END} AND status = 'pending' \
-         AND (lease_until IS NULL OR lease_until <= $2)"
-    ))
-    .bind(stream_id)
-    .bind(now.0)
-    .bind(outbox::SWEEP_BATCH)
-    .bind(error)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(outbox::Swept {
-        moved,
-        more: super::ssf::more_in(conn, &[waiting.to_owned()], stream_id, now).await?,
-    })
+    let batches = [outbox::BATCHES];
+    let mut swept =
+        outbox::finish_drop_in(conn, stream_id, &batches, outbox::SWEEP_BATCH, now).await?;
+    if !swept.more {
+        if let Some(error) = &error {
+            let left = outbox::SWEEP_BATCH - swept.moved as i64;
+            swept.moved += outbox::move_waiting_in(
+                conn,
+                stream_id,
+                outbox::BATCHES,
+                &outbox::Set::Fail(error),
+                None,
+                left,
+                now,
+            )
+            .await?;
+            swept.more = outbox::any_waiting_in(conn, stream_id, &batches, None, now).await?;
+        }
+    }
+    swept.drops = error;
+    Ok(swept)
 }
 
 /// A change's part: the first batch of a stopped or deleted stream's
 /// pending batches ends now, in its transaction; when more wait, the
-/// stream is left for the sweep.
+/// stream is left for the sweep, with the change's drop, so they end even
+/// if the stream is resumed first.
 async fn follow_in(conn: &mut Conn, stream_id: &str, now: Timestamp) -> StoreResult<()> {
-    if end_batches_in(conn, stream_id, now).await?.more {
-        outbox::mark_for_sweep_in(conn, stream_id).await?;
-    }
-    Ok(())
+    let swept = end_batches_in(conn, stream_id, now).await?;
+    outbox::leave_rest_in(conn, stream_id, &swept, now).await
 }
 
 impl Backend {

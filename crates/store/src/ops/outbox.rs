@@ -71,24 +71,252 @@ pub(super) const INSERT_MESSAGE: &str = "INSERT INTO outbox (id, kind, destinati
 pub(super) const SWEEP_BATCH: i64 = 1000;
 
 /// What one batch of a stream's waiting messages came to.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Swept {
     /// Messages moved or ended.
     pub(super) moved: u64,
     /// Whether more are left for the next batch.
     pub(super) more: bool,
+    /// Why the stream's state ends its waiting messages, when it does (it
+    /// is disabled, stopped or deleted): a change that leaves more for the
+    /// sweep records this as its drop (see [`mark_for_sweep_in`]).
+    pub(super) drops: Option<String>,
+}
+
+/// Where one message kind's waiting messages of a stream (`o.destination =
+/// $1`) are found: its partial index's predicate and, as the `ORDER BY`,
+/// the rest of that index's key, so both engines walk that index, oldest
+/// first, and a batch reads only messages still to move.
+pub(super) type Waiting = (&'static str, &'static str);
+
+/// SSF events to push (`outbox_claimable_destination`, 0017).
+pub(super) const PUSHED: Waiting = (
+    "o.status = 'pending' AND o.kind IN ('backchannel_logout', 'ssf_push') AND o.kind = 'ssf_push'",
+    "o.next_attempt_at, o.id",
+);
+/// SSF events waiting for a poll (`outbox_poll`, 0021).
+pub(super) const POLLED: Waiting = (
+    "o.status = 'pending' AND o.kind = 'ssf_poll'",
+    "o.created_at, o.id",
+);
+/// SSF events of a paused stream (`outbox_held`, 0029).
+pub(super) const HELD: Waiting = ("o.status = 'pending' AND o.kind = 'ssf_held'", "o.id");
+/// Log stream batches (`outbox_stream_pending`, 0017).
+pub(super) const BATCHES: Waiting = (
+    "o.status = 'pending' AND o.kind = 'log_stream_batch'",
+    "o.id",
+);
+/// Every kind a stream's change moves or ends.
+const ALL_WAITING: [Waiting; 4] = [PUSHED, POLLED, HELD, BATCHES];
+
+/// What a batch does to the messages it takes.
+pub(super) enum Set<'a> {
+    /// Moves them to this kind.
+    Kind(&'static str),
+    /// Ends them as failed with this error.
+    Fail(&'a str),
+}
+
+/// Moves or ends up to `limit` unleased waiting messages of `destination`
+/// of one kind (`waiting`), only those made up to `until` when given; how
+/// many. The ids are chosen first, then updated by primary key, with no
+/// partial index's predicate in the update itself: PostgreSQL, whose
+/// statistics rarely know how many messages wait, would otherwise walk
+/// that index and filter the ids. The stream's row lock, taken by every
+/// caller first, keeps any other change of these messages' kind out.
+pub(super) async fn move_waiting_in(
+    conn: &mut Conn,
+    destination: &str,
+    (predicate, order): Waiting,
+    set: &Set<'_>,
+    until: Option<i64>,
+    limit: i64,
+    now: Timestamp,
+) -> StoreResult<u64> {
+    if limit <= 0 {
+        return Ok(0);
+    }
+    let until_sql = if until.is_some() {
+        " AND o.created_at <= $5"
+    } else {
+        ""
+    };
+    let chosen = format!(
+        "SELECT o.id FROM outbox o WHERE o.destination = $1 AND {predicate} \
+         AND (o.lease_until IS NULL OR o.lease_until <= $2){until_sql} ORDER BY {order} LIMIT $3"
+    );
+    let (assignment, value) = match set {
+        Set::Kind(kind) => ("kind = $4", *kind),
+        Set::Fail(reason) => (
+            "status = 'failed', last_error = $4, finished_at = $2, lease_until = NULL",
+            *reason,
+        ),
+    };
+    let sql = format!(
+        "UPDATE outbox SET {assignment} WHERE id{IN_IDS_OF}{chosen}{IN_IDS_END} \
+         AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $2)"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(destination)
+        .bind(now.0)
+        .bind(limit)
+        .bind(value);
+    if let Some(until) = until {
+        query = query.bind(until);
+    }
+    Ok(query.execute(&mut *conn).await?.rows_affected())
+}
+
+/// Whether any unleased waiting message of `destination` of the kinds
+/// `sources` is left (made up to `until`, when given).
+pub(super) async fn any_waiting_in(
+    conn: &mut Conn,
+    destination: &str,
+    sources: &[Waiting],
+    until: Option<i64>,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    if sources.is_empty() {
+        return Ok(false);
+    }
+    let until_sql = if until.is_some() {
+        " AND o.created_at <= $3"
+    } else {
+        ""
+    };
+    let any = sources
+        .iter()
+        .map(|(predicate, order)| {
+            format!(
+                "SELECT COUNT(*) AS n FROM (SELECT o.id FROM outbox o WHERE o.destination = $1 \
+                 AND {predicate} AND (o.lease_until IS NULL OR o.lease_until <= $2){until_sql} \
+                 ORDER BY {order} LIMIT 1) one"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let sql = format!("SELECT COALESCE(MAX(n), 0) FROM ({any}) probes");
+    let mut query = sqlx::query_scalar::<_, i64>(&sql)
+        .bind(destination)
+        .bind(now.0);
+    if let Some(until) = until {
+        query = query.bind(until);
+    }
+    Ok(query.fetch_one(&mut *conn).await? > 0)
+}
+
+/// A stream left for the sweep, as a batch reads it.
+pub(super) struct Mark {
+    generation: i64,
+    drop_until: Option<i64>,
+    drop_reason: Option<String>,
+}
+
+/// The sweep's mark of `destination`, if any.
+async fn mark_of_in(conn: &mut Conn, destination: &str) -> StoreResult<Option<Mark>> {
+    let row: Option<(i64, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT generation, drop_until, drop_reason FROM outbox_sweep WHERE destination = $1",
+    )
+    .bind(destination)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(generation, drop_until, drop_reason)| Mark {
+        generation,
+        drop_until,
+        drop_reason,
+    }))
+}
+
+/// A batch's first part, for a stream whose change recorded a drop: ends
+/// up to `limit` of the messages made up to the drop's time (of the kinds
+/// `sources`), whatever the stream's state now; once none is left, the
+/// drop is done and its record goes (unless a change marked the stream
+/// again meanwhile). Nothing when no drop is recorded.
+pub(super) async fn finish_drop_in(
+    conn: &mut Conn,
+    destination: &str,
+    sources: &[Waiting],
+    limit: i64,
+    now: Timestamp,
+) -> StoreResult<Swept> {
+    let mut swept = Swept::default();
+    let Some(Mark {
+        generation,
+        drop_until: Some(until),
+        drop_reason,
+    }) = mark_of_in(conn, destination).await?
+    else {
+        return Ok(swept);
+    };
+    let reason = drop_reason.unwrap_or_default();
+    for source in sources {
+        let left = limit - swept.moved as i64;
+        swept.moved += move_waiting_in(
+            conn,
+            destination,
+            *source,
+            &Set::Fail(&reason),
+            Some(until),
+            left,
+            now,
+        )
+        .await?;
+    }
+    swept.more = any_waiting_in(conn, destination, sources, Some(until), now).await?;
+    // The record goes once nothing of any kind is left to drop (a batch of
+    // the other stream family, whose part of the sweep runs too, must not
+    // clear a drop that is still under way).
+    if !swept.more && !any_waiting_in(conn, destination, &ALL_WAITING, Some(until), now).await? {
+        sqlx::query(
+            "UPDATE outbox_sweep SET drop_until = NULL, drop_reason = NULL \
+             WHERE destination = $1 AND generation = $2",
+        )
+        .bind(destination)
+        .bind(generation)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(swept)
 }
 
 /// Leaves `destination` (a stream's id) for the sweep: more of its waiting
-/// messages must follow its change than one transaction moves.
-pub(super) async fn mark_for_sweep_in(conn: &mut Conn, destination: &str) -> StoreResult<()> {
+/// messages must follow its change than one transaction moves. `drops`:
+/// the change ends them (with this error), so those made up to `now` end
+/// even if the stream runs again before the sweep reaches them. Each mark
+/// draws a new random generation.
+pub(super) async fn mark_for_sweep_in(
+    conn: &mut Conn,
+    destination: &str,
+    drops: Option<&str>,
+    now: Timestamp,
+) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO outbox_sweep (destination, generation) VALUES ($1, 1) \
-         ON CONFLICT (destination) DO UPDATE SET generation = outbox_sweep.generation + 1",
+        "INSERT INTO outbox_sweep (destination, generation, drop_until, drop_reason) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (destination) DO UPDATE SET generation = $2, \
+         drop_until = COALESCE($3, outbox_sweep.drop_until), \
+         drop_reason = COALESCE($4, outbox_sweep.drop_reason)",
     )
     .bind(destination)
+    .bind(rand::random::<i64>())
+    .bind(drops.map(|_| now.0))
+    .bind(drops)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// A change's part once its first batch ran: when more wait, the stream
+/// is left for the sweep, with the change's drop when its state ends them.
+pub(super) async fn leave_rest_in(
+    conn: &mut Conn,
+    destination: &str,
+    swept: &Swept,
+    now: Timestamp,
+) -> StoreResult<()> {
+    if swept.more {
+        mark_for_sweep_in(conn, destination, swept.drops.as_deref(), now).await?;
+    }
     Ok(())
 }
 
@@ -208,32 +436,53 @@ impl Backend {
     }
 
     /// Brings the waiting messages of streams left for the sweep
-    /// ([`mark_for_sweep_in`]) to their stream's current state: one
-    /// transaction per batch of [`SWEEP_BATCH`] (per message kind), up to
-    /// `max_batches`; `only` sweeps that one stream alone (a poll's own).
-    /// Each batch locks the stream's row first, as its changes and polls
-    /// do, and removes the mark once nothing is left, unless a change
-    /// marked it again meanwhile. A read, and no write, when nothing is
-    /// marked. How many messages it moved or ended.
+    /// ([`mark_for_sweep_in`]) to their stream's current state, after any
+    /// drop their changes recorded: one transaction per batch of
+    /// [`SWEEP_BATCH`] (per message kind), up to `max_batches`, taking the
+    /// marked streams in turn after `after` (round the list); `only` sweeps
+    /// that one stream alone (a poll's own). Each batch locks the stream's
+    /// row first, as its changes and polls do, and removes the mark once
+    /// nothing is left, unless a change marked it again meanwhile. A read,
+    /// and no write, when nothing is marked. Returns how many messages it
+    /// moved or ended, and the last stream it swept (the next call's
+    /// `after`).
     pub async fn sweep_outbox(
         &self,
         only: Option<&str>,
+        after: &str,
         max_batches: usize,
         now: Timestamp,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<(u64, String)> {
         let mut swept = 0;
+        let mut last = after.to_owned();
         for _ in 0..max_batches {
-            let marked: Option<(String, i64)> = match only {
-                Some(destination) => sqlx::query_as(
-                    "SELECT destination, generation FROM outbox_sweep WHERE destination = $1",
-                )
-                .bind(destination),
-                None => sqlx::query_as(
-                    "SELECT destination, generation FROM outbox_sweep ORDER BY destination LIMIT 1",
-                ),
-            }
-            .fetch_optional(&self.pool)
-            .await?;
+            let marked: Option<(String, i64)> =
+                match only {
+                    Some(destination) => sqlx::query_as(
+                        "SELECT destination, generation FROM outbox_sweep WHERE destination = $1",
+                    )
+                    .bind(destination)
+                    .fetch_optional(&self.pool)
+                    .await?,
+                    None => {
+                        let next = "SELECT destination, generation FROM outbox_sweep \
+                         WHERE destination > $1 ORDER BY destination LIMIT 1";
+                        match sqlx::query_as(next)
+                            .bind(&last)
+                            .fetch_optional(&self.pool)
+                            .await?
+                        {
+                            Some(found) => Some(found),
+                            None if !last.is_empty() => {
+                                sqlx::query_as(next)
+                                    .bind("")
+                                    .fetch_optional(&self.pool)
+                                    .await?
+                            }
+                            None => None,
+                        }
+                    }
+                };
             let Some((destination, generation)) = marked else {
                 break;
             };
@@ -249,8 +498,9 @@ impl Backend {
             }
             tx.commit().await?;
             swept += ssf.moved + stream.moved;
+            last = destination;
         }
-        Ok(swept)
+        Ok((swept, last))
     }
 
     /// Whether any message is due at `now` (a read; an idle poll writes nothing).

@@ -28,7 +28,7 @@ use super::logs::insert_event_in;
 use super::outbox::INSERT_MESSAGE;
 use super::{
     from_json, outbox, placeholders, to_json, Backend, Conn, FOR_SHARE_OF_STREAMS, FOR_UPDATE,
-    IN_IDS_END, IN_IDS_OF, LOCK_SSF_FAN_OUT,
+    LOCK_SSF_FAN_OUT,
 };
 use crate::{
     LogEvent, OutboxKind, SsfPoll, SsfPollResult, SsfStatus, SsfStream, SsfSubjectMode,
@@ -245,33 +245,32 @@ pub(super) async fn code_issue_user_in(
     .await?)
 }
 
-/// Where each SSF kind's waiting messages of one stream (`o.destination =
-/// $1`) are found: its partial index's predicate (0017, 0021, 0029) and, as
-/// the `ORDER BY`, the rest of that index's key, so both engines walk that
-/// index, oldest first, and a batch reads only messages still to move,
-/// never those moved before it (as `outbox_destination` would).
-fn waiting_of(kind: OutboxKind) -> (&'static str, &'static str) {
+/// Where each SSF kind's waiting messages of a stream are found.
+fn waiting_of(kind: OutboxKind) -> outbox::Waiting {
     match kind {
-        OutboxKind::SsfPush => (
-            "o.status = 'pending' AND o.kind IN ('backchannel_logout', 'ssf_push') AND o.kind = 'ssf_push'",
-            "o.next_attempt_at, o.id",
-        ),
-        OutboxKind::SsfPoll => (
-            "o.status = 'pending' AND o.kind = 'ssf_poll'",
-            "o.created_at, o.id",
-        ),
-        _ => ("o.status = 'pending' AND o.kind = 'ssf_held'", "o.id"),
+        OutboxKind::SsfPush => outbox::PUSHED,
+        OutboxKind::SsfPoll => outbox::POLLED,
+        _ => outbox::HELD,
     }
 }
 
+/// The SSF kinds a stream's waiting messages may have.
+const SSF_KINDS: [OutboxKind; 3] = [
+    OutboxKind::SsfPush,
+    OutboxKind::SsfPoll,
+    OutboxKind::SsfHeld,
+];
+
 /// Moves up to [`outbox::SWEEP_BATCH`] of stream `stream_id`'s waiting
-/// messages to the stream's current state: held while it is paused, pushed
-/// or polled as its delivery method says, failed when it is disabled,
-/// deleted, or its client is (`last_error` says which). Messages under a
-/// live lease are being sent and are left alone (the worker gives them
-/// back to the right place, `requeue_ssf_message`). Locks the stream's
-/// row first, as its changes and polls do. Called by every stream change,
-/// after its update and in its transaction, and by the sweep.
+/// messages: first those a change ended before (a recorded drop, see
+/// `outbox::finish_drop_in`), then to the stream's current state: held
+/// while it is paused, pushed or polled as its delivery method says,
+/// failed when it is disabled, deleted, or its client is (`last_error`
+/// says which). Messages under a live lease are being sent and are left
+/// alone (the worker gives them back to the right place,
+/// `requeue_ssf_message`). Locks the stream's row first, as its changes
+/// and polls do. Called by every stream change, after its update and in
+/// its transaction, and by the sweep.
 pub(super) async fn follow_stream_in(
     conn: &mut Conn,
     stream_id: &str,
@@ -298,83 +297,36 @@ pub(super) async fn follow_stream_in(
             }
         }
     };
-    let sources = [
-        OutboxKind::SsfPush,
-        OutboxKind::SsfPoll,
-        OutboxKind::SsfHeld,
-    ]
-    .into_iter()
-    .filter(|k| Some(*k) != target);
-    let free = "(o.lease_until IS NULL OR o.lease_until <= $2)";
-    let mut swept = outbox::Swept::default();
-    let mut probes = Vec::new();
-    for source in sources {
-        let (predicate, order) = waiting_of(source);
-        let waiting = format!(
-            "FROM outbox o WHERE o.destination = $1 AND {predicate} AND {free} ORDER BY {order}"
-        );
-        probes.push(format!("SELECT o.id {waiting}"));
-        let left = outbox::SWEEP_BATCH - swept.moved as i64;
-        if left <= 0 {
-            continue;
-        }
-        let chosen = format!("SELECT o.id {waiting} LIMIT $3");
-        let (set, value) = match target {
-            Some(kind) => ("kind = $4", kind.as_str()),
-            None => (
-                "status = 'failed', last_error = $4, finished_at = $2, lease_until = NULL",
-                dropped,
-            ),
-        };
-        let done = sqlx::query(&format!(
-            "UPDATE outbox SET {set} WHERE id{IN_IDS_OF}{chosen}{IN_IDS_END} AND kind = '{source}' \
-             AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $2)",
-            source = source.as_str()
-        ))
-        .bind(stream_id)
-        .bind(now.0)
-        .bind(left)
-        .bind(value)
-        .execute(&mut *conn)
-        .await?;
-        swept.moved += done.rows_affected();
+    let all: Vec<outbox::Waiting> = SSF_KINDS.into_iter().map(waiting_of).collect();
+    let mut swept = outbox::finish_drop_in(conn, stream_id, &all, outbox::SWEEP_BATCH, now).await?;
+    swept.drops = target.is_none().then(|| dropped.to_owned());
+    if swept.more {
+        return Ok(swept);
     }
-    swept.more = more_in(conn, &probes, stream_id, now).await?;
+    let sources: Vec<outbox::Waiting> = SSF_KINDS
+        .into_iter()
+        .filter(|k| Some(*k) != target)
+        .map(waiting_of)
+        .collect();
+    let set = match target {
+        Some(kind) => outbox::Set::Kind(kind.as_str()),
+        None => outbox::Set::Fail(dropped),
+    };
+    for source in &sources {
+        let left = outbox::SWEEP_BATCH - swept.moved as i64;
+        swept.moved +=
+            outbox::move_waiting_in(conn, stream_id, *source, &set, None, left, now).await?;
+    }
+    swept.more = outbox::any_waiting_in(conn, stream_id, &sources, None, now).await?;
     Ok(swept)
 }
 
 /// A change's part: the first batch of the stream's waiting messages
 /// follows it now, in its transaction; when more wait, the stream is left
-/// for the sweep.
+/// for the sweep (with the change's drop, when it ends them).
 async fn follow_in(conn: &mut Conn, stream_id: &str, now: Timestamp) -> StoreResult<()> {
-    if follow_stream_in(conn, stream_id, now).await?.more {
-        outbox::mark_for_sweep_in(conn, stream_id).await?;
-    }
-    Ok(())
-}
-
-/// Whether any of `probes` (each a `SELECT` of a stream's messages, `$1`
-/// the stream and `$2` now, with no `LIMIT`) finds a row.
-pub(super) async fn more_in(
-    conn: &mut Conn,
-    probes: &[String],
-    destination: &str,
-    now: Timestamp,
-) -> StoreResult<bool> {
-    if probes.is_empty() {
-        return Ok(false);
-    }
-    let any = probes
-        .iter()
-        .map(|p| format!("SELECT COUNT(*) AS n FROM ({p} LIMIT 1) one"))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    let found: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MAX(n), 0) FROM ({any}) probes"))
-        .bind(destination)
-        .bind(now.0)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(found > 0)
+    let swept = follow_stream_in(conn, stream_id, now).await?;
+    outbox::leave_rest_in(conn, stream_id, &swept, now).await
 }
 
 /// The kind waiting messages of `stream` get; `None` when they are dropped.
@@ -718,18 +670,28 @@ impl Backend {
         self.fan_out_ssf(DRAIN_BATCHES).await?;
         // And what a change of the stream left for the sweep follows it
         // (a stream switched to poll gets its pushed events).
-        self.sweep_outbox(Some(stream_id), DRAIN_BATCHES, now)
+        self.sweep_outbox(Some(stream_id), "", DRAIN_BATCHES, now)
             .await?;
         let mut tx = self.begin_write().await?;
-        // Polls of one stream, and its status changes (which move all its
+        // Polls of one stream, and its status changes (which move its
         // waiting events), queue on the stream's row: neither can then hold
         // some of its events while waiting for others (a lock cycle).
-        sqlx::query(&format!(
-            "SELECT id FROM ssf_streams WHERE id = $1{FOR_UPDATE}"
+        let state: Option<(String, String)> = sqlx::query_as(&format!(
+            "SELECT status, delivery_method FROM ssf_streams WHERE id = $1{FOR_UPDATE}"
         ))
         .bind(stream_id)
         .fetch_optional(&mut *tx)
         .await?;
+        // Only an enabled poll stream hands out events: a paused one holds
+        // them, and one whose earlier events the sweep has not all moved
+        // yet must not hand out those it has not.
+        if state
+            .as_ref()
+            .map(|(status, method)| (status.as_str(), method.as_str()))
+            != Some(("enabled", SSF_POLL_METHOD))
+        {
+            return Ok(SsfPollResult::default());
+        }
         for jti in &poll.ack {
             sqlx::query(&format!(
                 "UPDATE outbox SET status = 'delivered', finished_at = $3 WHERE {MINE}"

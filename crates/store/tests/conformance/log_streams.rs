@@ -14,6 +14,7 @@ conformance_tests! {
     failures_suspend_a_stream_once_with_its_event,
     staged_rows_and_finished_batches_are_purged,
     a_stopped_streams_batches_end_a_thousand_per_transaction,
+    batches_pending_when_paused_end_even_if_resumed_first,
 }
 
 const DAY: i64 = 86_400_000;
@@ -355,11 +356,11 @@ async fn a_stopped_streams_batches_end_a_thousand_per_transaction(store: &Store)
     assert_eq!(batch_count(store, "lst_big", Failed).await, 1_000);
     assert_eq!(batch_count(store, "lst_big", Pending).await, total - 1_000);
     assert_eq!(
-        store.sweep_outbox(None, 10, ts(31)).await.unwrap(),
+        store.sweep_outbox(None, "", 10, ts(31)).await.unwrap().0,
         (total - 1_000) as u64
     );
     assert_eq!(batch_count(store, "lst_big", Failed).await, total);
-    assert_eq!(store.sweep_outbox(None, 10, ts(32)).await.unwrap(), 0);
+    assert_eq!(store.sweep_outbox(None, "", 10, ts(32)).await.unwrap().0, 0);
     let filter = OutboxFilter {
         destination: Some("lst_big".to_owned()),
         ..OutboxFilter::default()
@@ -380,8 +381,47 @@ async fn a_stopped_streams_batches_end_a_thousand_per_transaction(store: &Store)
         .unwrap());
     assert_eq!(batch_count(store, "lst_small", Failed).await, 1);
     assert_eq!(
-        store.sweep_outbox(None, 10, ts(41)).await.unwrap(),
+        store.sweep_outbox(None, "", 10, ts(41)).await.unwrap().0,
         0,
         "a short backlog is ended by the change alone"
     );
+}
+
+/// Paused with more pending batches than its change ends, then resumed
+/// before the sweep came: the batches pending when it stopped still end;
+/// those made after it resumed go out.
+async fn batches_pending_when_paused_end_even_if_resumed_first(store: &Store) {
+    use grantor_store::OutboxStatus::{Failed, Pending};
+    let mut big = stream(store, "lst_big", "JSONOBJECT", &[], 1).await;
+    let events: Vec<_> = (0..1_500)
+        .map(|i| log_event(&format!("e{i:04}"), "sapi", 10))
+        .collect();
+    store.record_events(&events).await.unwrap();
+    store
+        .batch_log_streams(5_000, categorize, ts(20))
+        .await
+        .unwrap();
+    let total = batch_count(store, "lst_big", Pending).await;
+    big.status = LogStreamStatus::Paused;
+    big.updated_at = ts(30);
+    store
+        .update_log_stream(&big, true, &log_event("pause", "sapi", 30))
+        .await
+        .unwrap();
+    big.status = LogStreamStatus::Active;
+    big.updated_at = ts(40);
+    store
+        .update_log_stream(&big, true, &log_event("resume", "sapi", 40))
+        .await
+        .unwrap();
+    assert_eq!(batch_count(store, "lst_big", Failed).await, total);
+    // The resume's own event is staged and batched, and stays pending.
+    store
+        .batch_log_streams(5_000, categorize, ts(41))
+        .await
+        .unwrap();
+    assert_eq!(batch_count(store, "lst_big", Pending).await, 1);
+    store.sweep_outbox(None, "", 10, ts(42)).await.unwrap();
+    assert_eq!(batch_count(store, "lst_big", Pending).await, 1);
+    assert_eq!(batch_count(store, "lst_big", Failed).await, total);
 }

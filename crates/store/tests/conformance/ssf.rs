@@ -24,6 +24,9 @@ conformance_tests! {
     a_claimed_push_follows_its_stream_when_given_back,
     revocations_are_staged_and_fanned_out_as_the_streams_were,
     a_large_backlog_follows_its_stream_a_batch_per_transaction,
+    events_waiting_when_disabled_stay_dropped_when_enabled_again,
+    only_an_enabled_poll_stream_hands_out_events,
+    the_sweep_takes_marked_streams_in_turn,
 }
 
 const USER: &str = "auth0|ssf";
@@ -927,14 +930,15 @@ async fn count(store: &Store, id: &str, kind: OutboxKind, status: OutboxStatus) 
 /// own transaction and leaves the rest to the sweep, a thousand per
 /// transaction, so no change is as long as a backlog; a poll sweeps its
 /// own stream first; deleting the stream's client ends its events too.
-async fn a_large_backlog_follows_its_stream_a_batch_per_transaction(store: &Store) {
-    const N: usize = 2_300;
+/// Clients `rp` and `other`, `streams`, and one tokens-revoked event for
+/// each of `n` users (one revocation of `n` families), fanned out.
+async fn bulk_backlog(store: &Store, n: usize, streams: &[SsfStream]) {
     use grantor_domain::{ScopeSet, UserId};
     let batch = grantor_store::ImportBatch {
-        users: (0..N)
+        users: (0..n)
             .map(|i| user(&format!("b{i:05}"), &format!("b{i:05}@example.com")))
             .collect(),
-        grants: (0..N)
+        grants: (0..n)
             .map(|i| grantor_store::UserGrant {
                 id: format!("g-b{i:05}").into(),
                 user_id: UserId::from(format!("auth0|b{i:05}")),
@@ -946,7 +950,7 @@ async fn a_large_backlog_follows_its_stream_a_batch_per_transaction(store: &Stor
                 updated_at: ts(0),
             })
             .collect(),
-        families: (0..N)
+        families: (0..n)
             .map(|i| {
                 new_family(
                     &format!("f-b{i:05}"),
@@ -961,18 +965,13 @@ async fn a_large_backlog_follows_its_stream_a_batch_per_transaction(store: &Stor
     store.insert_client(&client("rp")).await.unwrap();
     store.insert_client(&client("other")).await.unwrap();
     store.import(&batch).await.unwrap();
-    let mut big = stream("big", "rp", SSF_PUSH_METHOD, &[OAUTH_TOKENS_REVOKED]);
-    insert(store, &big, 1).await;
-    insert(
-        store,
-        &stream("orphan", "other", SSF_POLL_METHOD, &[OAUTH_TOKENS_REVOKED]),
-        1,
-    )
-    .await;
+    for s in streams {
+        insert(store, s, 1).await;
+    }
     store
         .revoke(
             &RevocationTarget::Families {
-                family_ids: (0..N).map(|i| format!("f-b{i:05}").into()).collect(),
+                family_ids: (0..n).map(|i| format!("f-b{i:05}").into()).collect(),
             },
             Reason::ManagementApi,
             &log_event("bulk", "srrt", 10),
@@ -980,7 +979,23 @@ async fn a_large_backlog_follows_its_stream_a_batch_per_transaction(store: &Stor
         )
         .await
         .unwrap();
-    assert_eq!(store.fan_out_ssf(N / 200 + 1).await.unwrap(), N as u64);
+    assert_eq!(store.fan_out_ssf(n / 200 + 1).await.unwrap(), n as u64);
+}
+
+/// One sweep call of at most `batches` batches, from the first marked stream.
+async fn sweep(store: &Store, batches: usize, at: i64) -> u64 {
+    store
+        .sweep_outbox(None, "", batches, ts(at))
+        .await
+        .unwrap()
+        .0
+}
+
+async fn a_large_backlog_follows_its_stream_a_batch_per_transaction(store: &Store) {
+    const N: usize = 2_300;
+    let mut big = stream("big", "rp", SSF_PUSH_METHOD, &[OAUTH_TOKENS_REVOKED]);
+    let orphan = stream("orphan", "other", SSF_POLL_METHOD, &[OAUTH_TOKENS_REVOKED]);
+    bulk_backlog(store, N, &[big.clone(), orphan]).await;
     let n = N as i64;
     let pending = OutboxStatus::Pending;
     assert_eq!(count(store, "big", OutboxKind::SsfPush, pending).await, n);
@@ -989,7 +1004,7 @@ async fn a_large_backlog_follows_its_stream_a_batch_per_transaction(store: &Stor
         n
     );
     assert_eq!(
-        store.sweep_outbox(None, 10, ts(11)).await.unwrap(),
+        sweep(store, 10, 11).await,
         0,
         "nothing is left for the sweep"
     );
@@ -1007,17 +1022,14 @@ async fn a_large_backlog_follows_its_stream_a_batch_per_transaction(store: &Stor
         count(store, "big", OutboxKind::SsfPush, pending).await,
         n - 1_000
     );
-    assert_eq!(store.sweep_outbox(None, 1, ts(21)).await.unwrap(), 1_000);
+    assert_eq!(sweep(store, 1, 21).await, 1_000);
     assert_eq!(
         count(store, "big", OutboxKind::SsfHeld, pending).await,
         2_000
     );
-    assert_eq!(
-        store.sweep_outbox(None, 10, ts(22)).await.unwrap(),
-        n as u64 - 2_000
-    );
+    assert_eq!(sweep(store, 10, 22).await, n as u64 - 2_000);
     assert_eq!(count(store, "big", OutboxKind::SsfHeld, pending).await, n);
-    assert_eq!(store.sweep_outbox(None, 10, ts(23)).await.unwrap(), 0);
+    assert_eq!(sweep(store, 10, 23).await, 0);
 
     // Enabled again as a poll stream: a poll sweeps its own stream first,
     // so it sees every event, and nothing is pushed any more.
@@ -1059,7 +1071,7 @@ async fn a_large_backlog_follows_its_stream_a_batch_per_transaction(store: &Stor
         count(store, "big", OutboxKind::SsfPoll, failed).await,
         1_000
     );
-    store.sweep_outbox(None, 10, ts(41)).await.unwrap();
+    sweep(store, 10, 41).await;
     assert_eq!(count(store, "big", OutboxKind::SsfPoll, failed).await, n);
     assert_eq!(count(store, "big", OutboxKind::SsfPoll, pending).await, 0);
     let last = store
@@ -1084,10 +1096,129 @@ async fn a_large_backlog_follows_its_stream_a_batch_per_transaction(store: &Stor
         count(store, "orphan", OutboxKind::SsfPoll, pending).await,
         n
     );
-    assert_eq!(
-        store.sweep_outbox(None, 10, ts(50)).await.unwrap(),
-        n as u64
-    );
+    assert_eq!(sweep(store, 10, 50).await, n as u64);
     assert_eq!(count(store, "orphan", OutboxKind::SsfPoll, failed).await, n);
-    assert_eq!(store.sweep_outbox(None, 10, ts(51)).await.unwrap(), 0);
+    assert_eq!(sweep(store, 10, 51).await, 0);
+}
+
+/// A poll of `id` for up to 100 events; how many it got.
+async fn poll_count(store: &Store, id: &str, at: i64) -> usize {
+    let poll = SsfPoll {
+        ack: vec![],
+        errors: vec![],
+        max_events: 100,
+    };
+    store
+        .poll_ssf(id, &poll, ts(at))
+        .await
+        .unwrap()
+        .messages
+        .len()
+}
+
+/// Disabled with more waiting events than its change ends, then enabled
+/// again before the sweep came: the events that waited when it was
+/// disabled still end ("the stream was disabled"), and the stream gets
+/// only what happens after.
+async fn events_waiting_when_disabled_stay_dropped_when_enabled_again(store: &Store) {
+    const N: usize = 2_300;
+    let mut s = stream("big", "rp", SSF_POLL_METHOD, &[OAUTH_TOKENS_REVOKED]);
+    bulk_backlog(store, N, std::slice::from_ref(&s)).await;
+    s.status = SsfStatus::Disabled;
+    store
+        .update_ssf_stream(&s, false, &log_event("off", "sapi", 20), ts(20))
+        .await
+        .unwrap();
+    let (pending, failed) = (OutboxStatus::Pending, OutboxStatus::Failed);
+    assert_eq!(
+        count(store, "big", OutboxKind::SsfPoll, failed).await,
+        1_000
+    );
+    s.status = SsfStatus::Enabled;
+    store
+        .update_ssf_stream(&s, false, &log_event("on", "sapi", 30), ts(30))
+        .await
+        .unwrap();
+    // The re-enabling change ended the next thousand itself.
+    assert_eq!(
+        count(store, "big", OutboxKind::SsfPoll, failed).await,
+        2_000
+    );
+    // A poll sweeps its own stream first: nothing from before comes.
+    assert_eq!(poll_count(store, "big", 31).await, 0);
+    assert_eq!(
+        count(store, "big", OutboxKind::SsfPoll, failed).await,
+        N as i64
+    );
+    assert_eq!(count(store, "big", OutboxKind::SsfPoll, pending).await, 0);
+    assert_eq!(sweep(store, 10, 32).await, 0, "nothing is left marked");
+    // What happens after the stream runs again is delivered.
+    let grant = user_grant_of(store, "auth0|b00007").await;
+    issue_family(store, new_family("later", "auth0|b00007", "rp", &grant, 40)).await;
+    store
+        .revoke(
+            &RevocationTarget::Families {
+                family_ids: vec!["later".into()],
+            },
+            Reason::ManagementApi,
+            &log_event("later", "srrt", 41),
+            ts(41),
+        )
+        .await
+        .unwrap();
+    assert_eq!(poll_count(store, "big", 42).await, 1);
+}
+
+/// The grant `bulk_backlog` made for `user_id`.
+async fn user_grant_of(_store: &Store, user_id: &str) -> String {
+    format!("g-{}", user_id.trim_start_matches("auth0|"))
+}
+
+/// A paused or disabled poll stream's poll hands out nothing, whatever is
+/// left to sweep.
+async fn only_an_enabled_poll_stream_hands_out_events(store: &Store) {
+    let mut s = stream("p", "rp", SSF_POLL_METHOD, &[OAUTH_TOKENS_REVOKED]);
+    bulk_backlog(store, 5, std::slice::from_ref(&s)).await;
+    s.status = SsfStatus::Paused;
+    store
+        .update_ssf_stream(&s, false, &log_event("pause", "sapi", 20), ts(20))
+        .await
+        .unwrap();
+    assert_eq!(poll_count(store, "p", 21).await, 0);
+    assert_eq!(
+        count(store, "p", OutboxKind::SsfHeld, OutboxStatus::Pending).await,
+        5
+    );
+    s.status = SsfStatus::Enabled;
+    store
+        .update_ssf_stream(&s, false, &log_event("resume", "sapi", 30), ts(30))
+        .await
+        .unwrap();
+    assert_eq!(poll_count(store, "p", 31).await, 5);
+    assert_eq!(poll_count(store, "missing", 32).await, 0);
+}
+
+/// Two streams with large backlogs, both paused: a sweep of one batch
+/// takes the first, the next (after it) the second, then the first again.
+async fn the_sweep_takes_marked_streams_in_turn(store: &Store) {
+    const N: usize = 1_500;
+    let mut a = stream("a", "rp", SSF_PUSH_METHOD, &[OAUTH_TOKENS_REVOKED]);
+    let mut b = stream("b", "rp", SSF_PUSH_METHOD, &[OAUTH_TOKENS_REVOKED]);
+    bulk_backlog(store, N, &[a.clone(), b.clone()]).await;
+    for (s, at) in [(&mut a, 20), (&mut b, 21)] {
+        s.status = SsfStatus::Paused;
+        store
+            .update_ssf_stream(s, false, &log_event(&s.id.clone(), "sapi", at), ts(at))
+            .await
+            .unwrap();
+    }
+    let held = |id: &'static str| count(store, id, OutboxKind::SsfHeld, OutboxStatus::Pending);
+    assert_eq!((held("a").await, held("b").await), (1_000, 1_000));
+    let (moved, last) = store.sweep_outbox(None, "", 1, ts(30)).await.unwrap();
+    assert_eq!((moved, last.as_str()), (500, "a"));
+    let (moved, last) = store.sweep_outbox(None, &last, 1, ts(31)).await.unwrap();
+    assert_eq!((moved, last.as_str()), (500, "b"));
+    assert_eq!((held("a").await, held("b").await), (1_500, 1_500));
+    // Both finished: the marks go, and the turn goes round to nothing.
+    assert_eq!(sweep(store, 10, 32).await, 0);
 }
