@@ -501,20 +501,33 @@ pub enum RevocationTarget {
 }
 
 /// A change to a stored user: the user as the change read it, and as the
-/// change leaves it. Only the members that differ are written (and
-/// `updated_at`), so a change another request made meanwhile to another
-/// member survives: a profile edit read before a block does not unblock
-/// the user, nor one read before a new password bring the old one back.
-/// Two changes of the same member: the last one written wins.
+/// change leaves it. Only the members that differ, and those the change
+/// names (`named`, as `UserPatch::changed_members` lists them, even when set
+/// to the value read), are written, with `updated_at`; so a change another
+/// request made meanwhile to another member survives: a profile edit read
+/// before a block does not unblock the user, nor one read before a new
+/// password bring the old one back. Two changes of the same member: the
+/// last one written wins.
 #[derive(Debug, Clone)]
 pub struct UserUpdate {
     pub before: grantor_domain::User,
     pub after: grantor_domain::User,
+    pub named: Vec<&'static str>,
 }
 
 impl UserUpdate {
     pub fn new(before: grantor_domain::User, after: grantor_domain::User) -> Self {
-        Self { before, after }
+        Self {
+            before,
+            after,
+            named: Vec::new(),
+        }
+    }
+
+    /// Also writes these members (Auth0's names), whatever was read.
+    pub fn naming(mut self, members: &[&'static str]) -> Self {
+        self.named.extend_from_slice(members);
+        self
     }
 }
 

@@ -375,7 +375,7 @@ pub async fn edit(
     }
     let event = user_event(&dash, &meta, format!("Update user {}", user.user_id), &user)
         .detail("changed", json!(members));
-    let update = UserUpdate::new(current.clone(), user.clone());
+    let update = UserUpdate::new(current.clone(), user.clone()).naming(&members);
     match state.store.update_user_audited(&update, &event).await {
         Ok(()) => Ok(after_change(&user.user_id, "saved", None)),
         Err(StoreError::Conflict(_)) => render_form(
@@ -572,7 +572,9 @@ pub async fn block(
         &state,
         &dash,
         &meta,
-        UserChange::Update(Box::new(UserUpdate::new(current.clone(), user))),
+        UserChange::Update(Box::new(
+            UserUpdate::new(current.clone(), user).naming(&["blocked"]),
+        )),
         Reason::UserBlocked,
     )
     .await?;
@@ -601,7 +603,7 @@ pub async fn unblock(
         &user,
     )
     .detail("changed", json!(["blocked"]));
-    let update = UserUpdate::new(current, user.clone());
+    let update = UserUpdate::new(current, user.clone()).naming(&["blocked"]);
     state.store.update_user_audited(&update, &event).await?;
     Ok(after_change(&user.user_id, "unblocked", None))
 }

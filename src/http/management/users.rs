@@ -419,12 +419,13 @@ pub async fn update_user(
                 .audit(format!("Update user {id}"), &meta, now)
                 .user(id.as_str())
                 .detail("changed", json!(changed));
-            let update = UserUpdate::new(current.clone(), user.clone());
+            let update = UserUpdate::new(current.clone(), user.clone()).naming(&changed);
             state.store.update_user_audited(&update, &event).await
         }
         Some(reason) => {
-            let change =
-                UserChange::Update(Box::new(UserUpdate::new(current.clone(), user.clone())));
+            let change = UserChange::Update(Box::new(
+                UserUpdate::new(current.clone(), user.clone()).naming(&changed),
+            ));
             let actor = caller.actor();
             match revocation::change_account(&state, change, &changed, reason, &actor, &meta, now)
                 .await

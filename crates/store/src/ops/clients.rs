@@ -310,10 +310,11 @@ impl Backend {
         // waiting events (`ops/outbox.rs`), however many there are.
         sqlx::query(
             "INSERT INTO outbox_sweep (destination, generation) \
-             SELECT id, 1 FROM ssf_streams WHERE client_id = $1 \
-             ON CONFLICT (destination) DO UPDATE SET generation = outbox_sweep.generation + 1",
+             SELECT id, $2 FROM ssf_streams WHERE client_id = $1 \
+             ON CONFLICT (destination) DO UPDATE SET generation = $2",
         )
         .bind(client_id.as_str())
+        .bind(rand::random::<i64>())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -176,6 +176,19 @@ pub(super) async fn any_waiting_in(
     until: Option<i64>,
     now: Timestamp,
 ) -> StoreResult<bool> {
+    any_left_in(conn, destination, sources, until, Some(now)).await
+}
+
+/// Whether any waiting message of `destination` of the kinds `sources`
+/// is left (made up to `until`, when given), leased ones too unless `now`
+/// is given (then only those whose lease is free at `now`).
+async fn any_left_in(
+    conn: &mut Conn,
+    destination: &str,
+    sources: &[Waiting],
+    until: Option<i64>,
+    now: Option<Timestamp>,
+) -> StoreResult<bool> {
     if sources.is_empty() {
         return Ok(false);
     }
@@ -189,7 +202,7 @@ pub(super) async fn any_waiting_in(
         .map(|(predicate, order)| {
             format!(
                 "SELECT COUNT(*) AS n FROM (SELECT o.id FROM outbox o WHERE o.destination = $1 \
-                 AND {predicate} AND (o.lease_until IS NULL OR o.lease_until <= $2){until_sql} \
+                 AND {predicate} AND ($2 < 0 OR o.lease_until IS NULL OR o.lease_until <= $2){until_sql} \
                  ORDER BY {order} LIMIT 1) one"
             )
         })
@@ -198,7 +211,7 @@ pub(super) async fn any_waiting_in(
     let sql = format!("SELECT COALESCE(MAX(n), 0) FROM ({any}) probes");
     let mut query = sqlx::query_scalar::<_, i64>(&sql)
         .bind(destination)
-        .bind(now.0);
+        .bind(now.map_or(-1, |now| now.0));
     if let Some(until) = until {
         query = query.bind(until);
     }
@@ -263,10 +276,12 @@ pub(super) async fn finish_drop_in(
         .await?;
     }
     swept.more = any_waiting_in(conn, destination, sources, Some(until), now).await?;
-    // The record goes once nothing of any kind is left to drop (a batch of
-    // the other stream family, whose part of the sweep runs too, must not
-    // clear a drop that is still under way).
-    if !swept.more && !any_waiting_in(conn, destination, &ALL_WAITING, Some(until), now).await? {
+    // The record goes once nothing of any kind is left to drop, leased
+    // messages included (one whose attempt fails comes back, and the claim
+    // leaves it alone only while the record says it is dropped); a batch
+    // of the other stream family, whose part of the sweep runs too, must
+    // not clear a drop that is still under way.
+    if !swept.more && !any_left_in(conn, destination, &ALL_WAITING, Some(until), None).await? {
         sqlx::query(
             "UPDATE outbox_sweep SET drop_until = NULL, drop_reason = NULL \
              WHERE destination = $1 AND generation = $2",
@@ -487,18 +502,37 @@ impl Backend {
                 break;
             };
             let mut tx = self.begin_write().await?;
+            // Both families' stream rows first (a destination is one or the
+            // other), before either part touches the mark: a change locks
+            // its stream's row, then the mark.
+            for table in ["ssf_streams", "log_streams"] {
+                sqlx::query(&format!("SELECT id FROM {table} WHERE id = $1{FOR_UPDATE}"))
+                    .bind(&destination)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            }
             let ssf = super::ssf::follow_stream_in(&mut tx, &destination, now).await?;
             let stream = super::log_streams::end_batches_in(&mut tx, &destination, now).await?;
             if !ssf.more && !stream.more {
-                sqlx::query("DELETE FROM outbox_sweep WHERE destination = $1 AND generation = $2")
-                    .bind(&destination)
-                    .bind(generation)
-                    .execute(&mut *tx)
-                    .await?;
+                // A drop still recorded waits for messages in flight.
+                sqlx::query(
+                    "DELETE FROM outbox_sweep WHERE destination = $1 AND generation = $2 \
+                     AND drop_until IS NULL",
+                )
+                .bind(&destination)
+                .bind(generation)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
-            swept += ssf.moved + stream.moved;
+            let moved = ssf.moved + stream.moved;
+            swept += moved;
             last = destination;
+            if moved == 0 {
+                // Nothing to move now (its drop waits for a lease): the
+                // next call comes back to it.
+                break;
+            }
         }
         Ok((swept, last))
     }
@@ -585,6 +619,7 @@ impl Backend {
              due AS MATERIALIZED (SELECT o.id FROM outbox o WHERE o.id{IN_IDS_OF}SELECT id FROM picked WHERE id IS NOT NULL{IN_IDS_END} \
                AND o.status = 'pending' AND o.kind IN ({kinds}) AND o.next_attempt_at <= $3 \
                AND (o.lease_until IS NULL OR o.lease_until <= $3) \
+               AND NOT EXISTS (SELECT 1 FROM outbox_sweep w WHERE w.destination = o.destination AND o.created_at <= w.drop_until) \
                ORDER BY o.next_attempt_at, o.id LIMIT $4{SKIP_LOCKED}) \
              UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM due) \

@@ -682,9 +682,9 @@ impl Backend {
         .bind(stream_id)
         .fetch_optional(&mut *tx)
         .await?;
-        // Only an enabled poll stream hands out events: a paused one holds
-        // them, and one whose earlier events the sweep has not all moved
-        // yet must not hand out those it has not.
+        // Only an enabled poll stream hands out events (a paused one holds
+        // them), and none that a disabling ended and the sweep has not
+        // reached yet (a recorded drop).
         if state
             .as_ref()
             .map(|(status, method)| (status.as_str(), method.as_str()))
@@ -715,6 +715,7 @@ impl Backend {
         }
         let mut rows: Vec<outbox::Row> = sqlx::query_as(&format!(
             "SELECT {} FROM outbox WHERE destination = $1 AND kind = 'ssf_poll' AND status = 'pending' \
+             AND created_at > COALESCE((SELECT w.drop_until FROM outbox_sweep w WHERE w.destination = $1), -1) \
              ORDER BY created_at, id LIMIT $2",
             outbox::COLUMNS
         ))

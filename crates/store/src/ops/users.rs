@@ -261,7 +261,7 @@ pub(super) async fn update_user_in(conn: &mut Conn, u: &UserUpdate) -> StoreResu
     query.push_bind(after.updated_at.0);
     macro_rules! changed {
         ($($field:ident),*) => {$(
-            if before.$field != after.$field {
+            if before.$field != after.$field || u.named.contains(&stringify!($field)) {
                 query.push(concat!(", ", stringify!($field), " = "));
                 query.push_bind(after.$field.clone());
             }

@@ -393,7 +393,7 @@ async fn a_stopped_streams_batches_end_a_thousand_per_transaction(store: &Store)
 async fn batches_pending_when_paused_end_even_if_resumed_first(store: &Store) {
     use grantor_store::OutboxStatus::{Failed, Pending};
     let mut big = stream(store, "lst_big", "JSONOBJECT", &[], 1).await;
-    let events: Vec<_> = (0..1_500)
+    let events: Vec<_> = (0..2_500)
         .map(|i| log_event(&format!("e{i:04}"), "sapi", 10))
         .collect();
     store.record_events(&events).await.unwrap();
@@ -414,14 +414,29 @@ async fn batches_pending_when_paused_end_even_if_resumed_first(store: &Store) {
         .update_log_stream(&big, true, &log_event("resume", "sapi", 40))
         .await
         .unwrap();
-    assert_eq!(batch_count(store, "lst_big", Failed).await, total);
-    // The resume's own event is staged and batched, and stays pending.
+    // Each change ended a thousand; the rest wait for the sweep, and the
+    // claim leaves them alone although the stream is active again.
+    assert_eq!(batch_count(store, "lst_big", Failed).await, 2_000);
+    // The resume's own event is staged and batched.
     store
         .batch_log_streams(5_000, categorize, ts(41))
         .await
         .unwrap();
-    assert_eq!(batch_count(store, "lst_big", Pending).await, 1);
-    store.sweep_outbox(None, "", 10, ts(42)).await.unwrap();
-    assert_eq!(batch_count(store, "lst_big", Pending).await, 1);
+    assert_eq!(
+        batch_count(store, "lst_big", Pending).await,
+        total - 2_000 + 1
+    );
+    let claim = OutboxClaim {
+        owner: "w".to_owned(),
+        lease_until: ts(100_000),
+        limit: 10,
+        skip_destinations: vec![],
+        per_destination: 1,
+    };
+    assert!(store.claim_outbox(&claim, ts(42)).await.unwrap().is_empty());
+    store.sweep_outbox(None, "", 10, ts(43)).await.unwrap();
     assert_eq!(batch_count(store, "lst_big", Failed).await, total);
+    let claimed = store.claim_outbox(&claim, ts(44)).await.unwrap();
+    assert_eq!(claimed.len(), 1, "the batch made after the resume goes out");
+    assert!(claimed[0].log_ids().iter().any(|id| id.ends_with("resume")));
 }

@@ -27,6 +27,7 @@ conformance_tests! {
     events_waiting_when_disabled_stay_dropped_when_enabled_again,
     only_an_enabled_poll_stream_hands_out_events,
     the_sweep_takes_marked_streams_in_turn,
+    a_dropped_event_is_not_claimed_once_its_stream_runs_again,
 }
 
 const USER: &str = "auth0|ssf";
@@ -1221,4 +1222,53 @@ async fn the_sweep_takes_marked_streams_in_turn(store: &Store) {
     assert_eq!((held("a").await, held("b").await), (1_500, 1_500));
     // Both finished: the marks go, and the turn goes round to nothing.
     assert_eq!(sweep(store, 10, 32).await, 0);
+}
+
+/// Events a disabling ended, still waiting for the sweep after the stream
+/// was enabled again, are never claimed; the sweep ends them, and what
+/// comes after is claimed.
+async fn a_dropped_event_is_not_claimed_once_its_stream_runs_again(store: &Store) {
+    const N: usize = 2_300;
+    let mut s = stream("big", "rp", SSF_PUSH_METHOD, &[OAUTH_TOKENS_REVOKED]);
+    bulk_backlog(store, N, std::slice::from_ref(&s)).await;
+    for (status, at) in [(SsfStatus::Disabled, 20), (SsfStatus::Enabled, 30)] {
+        s.status = status;
+        store
+            .update_ssf_stream(&s, false, &log_event(&format!("s{at}"), "sapi", at), ts(at))
+            .await
+            .unwrap();
+    }
+    let (pending, failed) = (OutboxStatus::Pending, OutboxStatus::Failed);
+    assert_eq!(count(store, "big", OutboxKind::SsfPush, pending).await, 300);
+    let claim = OutboxClaim {
+        owner: "w".to_owned(),
+        lease_until: ts(100_000),
+        limit: 50,
+        skip_destinations: vec![],
+        per_destination: 16,
+    };
+    assert!(
+        store.claim_outbox(&claim, ts(31)).await.unwrap().is_empty(),
+        "a dropped event was claimed"
+    );
+    assert_eq!(sweep(store, 10, 32).await, 300);
+    assert_eq!(
+        count(store, "big", OutboxKind::SsfPush, failed).await,
+        N as i64
+    );
+    let grant = user_grant_of(store, "auth0|b00009").await;
+    issue_family(store, new_family("later", "auth0|b00009", "rp", &grant, 40)).await;
+    store
+        .revoke(
+            &RevocationTarget::Families {
+                family_ids: vec!["later".into()],
+            },
+            Reason::ManagementApi,
+            &log_event("later", "srrt", 41),
+            ts(41),
+        )
+        .await
+        .unwrap();
+    store.fan_out_ssf(1).await.unwrap();
+    assert_eq!(store.claim_outbox(&claim, ts(42)).await.unwrap().len(), 1);
 }

@@ -409,13 +409,21 @@ async fn an_update_keeps_what_another_wrote_meanwhile(store: &Store) {
     assert_eq!(stored.updated_at, ts(11));
     assert_eq!(stored.email, read.email);
 
-    // Unblocking from the same stale read does write `blocked` (it changed).
+    // A change that names a member writes it even when the read already
+    // had that value: re-blocking from a read made before someone else
+    // unblocked the user leaves them blocked.
     let mut unblocked = stored.clone();
     unblocked.blocked = false;
     unblocked.updated_at = ts(12);
     store
-        .update_user(&UserUpdate::new(stored, unblocked))
+        .update_user(&UserUpdate::new(stored.clone(), unblocked))
         .await
         .unwrap();
-    assert!(!store.user(&read.user_id).await.unwrap().unwrap().blocked);
+    let mut reblocked = stored.clone();
+    reblocked.updated_at = ts(13);
+    store
+        .update_user(&UserUpdate::new(stored, reblocked).naming(&["blocked"]))
+        .await
+        .unwrap();
+    assert!(store.user(&read.user_id).await.unwrap().unwrap().blocked);
 }
