@@ -328,14 +328,10 @@ async fn batch_count(store: &Store, id: &str, status: grantor_store::OutboxStatu
     store.list_outbox(&filter, page).await.unwrap().total
 }
 
-/// Pausing or deleting a stream ends its pending batches: the first
-/// thousand in the change's own transaction, the rest by the sweep, a
-/// thousand per transaction (a claim ends no more than one at a time).
-async fn a_stopped_streams_batches_end_a_thousand_per_transaction(store: &Store) {
-    use grantor_store::OutboxStatus::{Failed, Pending};
-    let mut big = stream(store, "lst_big", "JSONOBJECT", &[], 1).await;
-    let small = stream(store, "lst_small", "JSONARRAY", &[], 2).await;
-    let events: Vec<_> = (0..1_500)
+/// `n` events at 10, batched at 20 (one batch per event for the
+/// `JSONOBJECT` stream `lst_big`); how many batches `lst_big` has pending.
+async fn batch_backlog(store: &Store, n: usize) -> i64 {
+    let events: Vec<_> = (0..n)
         .map(|i| log_event(&format!("e{i:04}"), "sapi", 10))
         .collect();
     store.record_events(&events).await.unwrap();
@@ -343,8 +339,19 @@ async fn a_stopped_streams_batches_end_a_thousand_per_transaction(store: &Store)
         .batch_log_streams(5_000, categorize, ts(20))
         .await
         .unwrap();
-    let total = batch_count(store, "lst_big", Pending).await;
-    assert!(total > 1_500, "one batch per event: {total}");
+    let total = batch_count(store, "lst_big", grantor_store::OutboxStatus::Pending).await;
+    assert!(total > n as i64, "one batch per event: {total}");
+    total
+}
+
+/// Pausing or deleting a stream ends its pending batches: the first
+/// thousand in the change's own transaction, the rest by the sweep, a
+/// thousand per transaction (a claim ends no more than one at a time).
+async fn a_stopped_streams_batches_end_a_thousand_per_transaction(store: &Store) {
+    use grantor_store::OutboxStatus::{Failed, Pending};
+    let mut big = stream(store, "lst_big", "JSONOBJECT", &[], 1).await;
+    let small = stream(store, "lst_small", "JSONARRAY", &[], 2).await;
+    let total = batch_backlog(store, 1_500).await;
     assert_eq!(batch_count(store, "lst_small", Pending).await, 1);
 
     big.status = LogStreamStatus::Paused;
@@ -393,15 +400,7 @@ async fn a_stopped_streams_batches_end_a_thousand_per_transaction(store: &Store)
 async fn batches_pending_when_paused_end_even_if_resumed_first(store: &Store) {
     use grantor_store::OutboxStatus::{Failed, Pending};
     let mut big = stream(store, "lst_big", "JSONOBJECT", &[], 1).await;
-    let events: Vec<_> = (0..2_500)
-        .map(|i| log_event(&format!("e{i:04}"), "sapi", 10))
-        .collect();
-    store.record_events(&events).await.unwrap();
-    store
-        .batch_log_streams(5_000, categorize, ts(20))
-        .await
-        .unwrap();
-    let total = batch_count(store, "lst_big", Pending).await;
+    let total = batch_backlog(store, 2_500).await;
     big.status = LogStreamStatus::Paused;
     big.updated_at = ts(30);
     store

@@ -1154,8 +1154,15 @@ async fn events_waiting_when_disabled_stay_dropped_when_enabled_again(store: &St
     assert_eq!(count(store, "big", OutboxKind::SsfPoll, pending).await, 0);
     assert_eq!(sweep(store, 10, 32).await, 0, "nothing is left marked");
     // What happens after the stream runs again is delivered.
-    let grant = user_grant_of(store, "auth0|b00007").await;
-    issue_family(store, new_family("later", "auth0|b00007", "rp", &grant, 40)).await;
+    revoke_later(store, "b00007").await;
+    assert_eq!(poll_count(store, "big", 42).await, 1);
+}
+
+/// A new token of `bulk_backlog`'s user `name`, revoked at 41.
+async fn revoke_later(store: &Store, name: &str) {
+    let user_id = format!("auth0|{name}");
+    let family = new_family("later", &user_id, "rp", format!("g-{name}"), 40);
+    issue_family(store, family).await;
     store
         .revoke(
             &RevocationTarget::Families {
@@ -1167,12 +1174,6 @@ async fn events_waiting_when_disabled_stay_dropped_when_enabled_again(store: &St
         )
         .await
         .unwrap();
-    assert_eq!(poll_count(store, "big", 42).await, 1);
-}
-
-/// The grant `bulk_backlog` made for `user_id`.
-async fn user_grant_of(_store: &Store, user_id: &str) -> String {
-    format!("g-{}", user_id.trim_start_matches("auth0|"))
 }
 
 /// A paused or disabled poll stream's poll hands out nothing, whatever is
@@ -1256,19 +1257,7 @@ async fn a_dropped_event_is_not_claimed_once_its_stream_runs_again(store: &Store
         count(store, "big", OutboxKind::SsfPush, failed).await,
         N as i64
     );
-    let grant = user_grant_of(store, "auth0|b00009").await;
-    issue_family(store, new_family("later", "auth0|b00009", "rp", &grant, 40)).await;
-    store
-        .revoke(
-            &RevocationTarget::Families {
-                family_ids: vec!["later".into()],
-            },
-            Reason::ManagementApi,
-            &log_event("later", "srrt", 41),
-            ts(41),
-        )
-        .await
-        .unwrap();
+    revoke_later(store, "b00009").await;
     store.fan_out_ssf(1).await.unwrap();
     assert_eq!(store.claim_outbox(&claim, ts(42)).await.unwrap().len(), 1);
 }
