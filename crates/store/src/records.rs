@@ -619,6 +619,11 @@ pub struct LogFilter {
     pub before_id: Option<String>,
     /// Offset paging oldest first (`sort=date:1`) instead of newest first.
     pub oldest_first: bool,
+    /// Leaves `Page::total` at 0 instead of counting every match: a count
+    /// reads every matching event, which over a long audit log costs far
+    /// more than the page itself (checkpoint paging, and offset paging
+    /// without `include_totals`, never show it).
+    pub skip_total: bool,
 }
 
 /// One purge pass: how many rows it may look at per table, and where the

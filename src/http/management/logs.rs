@@ -107,6 +107,7 @@ async fn list(
             return Err(super::cursor::invalid_checkpoint());
         }
         filter.after_id = Some(from.clone());
+        filter.skip_total = true;
         let take = params.take()?;
         let page = state
             .store
@@ -126,6 +127,7 @@ async fn list(
             page.items.iter().map(|e| fields.apply(render(e))).collect(),
         ));
     }
+    filter.skip_total = !params.include_totals.unwrap_or(false);
     let page = state
         .store
         .list_logs(&filter, params.page_request()?)

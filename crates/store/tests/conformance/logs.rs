@@ -47,6 +47,30 @@ async fn logs_filter_and_page_both_ways(store: &Store) {
         .map(|e| e.details["n"].as_i64().unwrap())
         .collect();
     assert_eq!(newest_first, vec![3, 2, 0]);
+    // Uncounted: the same page, and no count.
+    let uncounted = store
+        .list_logs(
+            &LogFilter {
+                user_id: Some("u1".into()),
+                skip_total: true,
+                ..Default::default()
+            },
+            all,
+        )
+        .await
+        .unwrap();
+    assert_eq!(uncounted.total, 0);
+    assert_eq!(
+        uncounted
+            .items
+            .iter()
+            .map(|e| e.log_id.clone())
+            .collect::<Vec<_>>(),
+        u1.items
+            .iter()
+            .map(|e| e.log_id.clone())
+            .collect::<Vec<_>>()
+    );
     let revocations = store
         .list_logs(
             &LogFilter {
