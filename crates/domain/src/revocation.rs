@@ -44,10 +44,11 @@ impl Reason {
     }
 
     /// Why updating `current` by `patch` ends the user's access, if it does
-    /// (CONTRACT §6.3): blocking a user who was not blocked, or setting a
-    /// password.
-    pub fn for_user_update(current: &User, patch: &UserPatch) -> Option<Self> {
-        if patch.blocked == Some(true) && !current.blocked {
+    /// (CONTRACT §6.3): blocking (even a user read as blocked already: the
+    /// read may be stale, someone may have unblocked them since, and ending
+    /// access that is already ended costs nothing), or setting a password.
+    pub fn for_user_update(_current: &User, patch: &UserPatch) -> Option<Self> {
+        if patch.blocked == Some(true) {
             Some(Self::UserBlocked)
         } else if patch.password.is_some() {
             Some(Self::PasswordChanged)

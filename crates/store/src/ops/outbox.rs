@@ -513,24 +513,27 @@ impl Backend {
             }
             let ssf = super::ssf::follow_stream_in(&mut tx, &destination, now).await?;
             let stream = super::log_streams::end_batches_in(&mut tx, &destination, now).await?;
+            let mut unmarked = false;
             if !ssf.more && !stream.more {
                 // A drop still recorded waits for messages in flight.
-                sqlx::query(
+                unmarked = sqlx::query(
                     "DELETE FROM outbox_sweep WHERE destination = $1 AND generation = $2 \
                      AND drop_until IS NULL",
                 )
                 .bind(&destination)
                 .bind(generation)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected()
+                    > 0;
             }
             tx.commit().await?;
             let moved = ssf.moved + stream.moved;
             swept += moved;
             last = destination;
-            if moved == 0 {
-                // Nothing to move now (its drop waits for a lease): the
-                // next call comes back to it.
+            if moved == 0 && !unmarked {
+                // Nothing to move now and still marked (its drop waits for
+                // a lease): the next call comes back to it.
                 break;
             }
         }

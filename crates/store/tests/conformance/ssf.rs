@@ -28,6 +28,7 @@ conformance_tests! {
     only_an_enabled_poll_stream_hands_out_events,
     the_sweep_takes_marked_streams_in_turn,
     a_dropped_event_is_not_claimed_once_its_stream_runs_again,
+    a_leased_event_holds_its_drop_until_it_comes_back,
 }
 
 const USER: &str = "auth0|ssf";
@@ -1260,4 +1261,65 @@ async fn a_dropped_event_is_not_claimed_once_its_stream_runs_again(store: &Store
     revoke_later(store, "b00009").await;
     store.fan_out_ssf(1).await.unwrap();
     assert_eq!(store.claim_outbox(&claim, ts(42)).await.unwrap().len(), 1);
+}
+
+/// Events leased when their stream was disabled are left to their lease;
+/// the drop stays recorded until they are settled, and one that comes
+/// back for a retry after the stream ran again is ended by the sweep, not
+/// claimed.
+async fn a_leased_event_holds_its_drop_until_it_comes_back(store: &Store) {
+    use grantor_store::DeliveryOutcome;
+    const N: usize = 2_300;
+    let mut s = stream("big", "rp", SSF_PUSH_METHOD, &[OAUTH_TOKENS_REVOKED]);
+    bulk_backlog(store, N, std::slice::from_ref(&s)).await;
+    let claim = OutboxClaim {
+        owner: "w".to_owned(),
+        lease_until: ts(100_000),
+        limit: 16,
+        skip_destinations: vec![],
+        per_destination: 16,
+    };
+    let leased = store.claim_outbox(&claim, ts(15)).await.unwrap();
+    assert_eq!(leased.len(), 16);
+    for (status, at) in [(SsfStatus::Disabled, 20), (SsfStatus::Enabled, 30)] {
+        s.status = status;
+        store
+            .update_ssf_stream(&s, false, &log_event(&format!("s{at}"), "sapi", at), ts(at))
+            .await
+            .unwrap();
+    }
+    let (pending, failed) = (OutboxStatus::Pending, OutboxStatus::Failed);
+    assert_eq!(sweep(store, 10, 31).await, (N - 2_000 - 16) as u64);
+    assert_eq!(count(store, "big", OutboxKind::SsfPush, pending).await, 16);
+    assert_eq!(
+        sweep(store, 10, 32).await,
+        0,
+        "the leased ones are left alone"
+    );
+    // One comes back for a retry: not claimed, ended by the sweep.
+    let retry = DeliveryOutcome::Retry {
+        error: "503".to_owned(),
+        next_attempt_at: ts(33),
+    };
+    assert!(store
+        .settle_outbox(&leased[0].id, "w", &retry, ts(33))
+        .await
+        .unwrap());
+    assert!(store.claim_outbox(&claim, ts(40)).await.unwrap().is_empty());
+    assert_eq!(sweep(store, 10, 41).await, 1);
+    // The rest are delivered; the drop is done, and new events go out.
+    for m in &leased[1..] {
+        store
+            .settle_outbox(&m.id, "w", &DeliveryOutcome::Delivered, ts(42))
+            .await
+            .unwrap();
+    }
+    assert_eq!(sweep(store, 10, 43).await, 0);
+    assert_eq!(
+        count(store, "big", OutboxKind::SsfPush, failed).await,
+        (N - 15) as i64
+    );
+    revoke_later(store, "b00011").await;
+    store.fan_out_ssf(1).await.unwrap();
+    assert_eq!(store.claim_outbox(&claim, ts(44)).await.unwrap().len(), 1);
 }
