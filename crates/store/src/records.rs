@@ -624,6 +624,10 @@ pub struct LogFilter {
     /// more than the page itself (checkpoint paging, and offset paging
     /// without `include_totals`, never show it).
     pub skip_total: bool,
+    /// Counts at most this many matches (a page's `total` is then a lower
+    /// bound once it reaches it): a view that only shows "of N" need not
+    /// read the whole audit log.
+    pub total_up_to: Option<i64>,
 }
 
 /// One purge pass: how many rows it may look at per table, and where the

@@ -77,6 +77,9 @@ pub async fn list_logs(
         client_id: client_id.clone(),
         type_code: type_code.clone(),
         before_id,
+        // "of N" needs no count of the whole audit log: up to ten
+        // thousand past this page, then "of at least N".
+        total_up_to: Some(Pager::count_cap(page)),
         ..LogFilter::default()
     };
     let events = if error.is_some() {
@@ -120,7 +123,7 @@ pub async fn list_logs(
             pairs.push((name, v.clone()));
         }
     }
-    let pager = Pager::new(page, rows.len(), events.total, |p| {
+    let pager = Pager::capped(page, rows.len(), events.total, |p| {
         let mut all = pairs.clone();
         all.push(("page", p.to_string()));
         format!(

@@ -35,6 +35,8 @@ pub struct Pager {
     pub from: i64,
     pub to: i64,
     pub total: i64,
+    /// `total` is a lower bound (a capped count): "of at least 130".
+    pub at_least: bool,
     pub previous: Option<String>,
     pub next: Option<String>,
 }
@@ -64,9 +66,26 @@ impl Pager {
             from: if shown == 0 { 0 } else { offset + 1 },
             to: offset + shown,
             total,
+            at_least: false,
             previous: (page > 0).then(|| link(page - 1)),
             next: (offset + shown < total).then(|| link(page + 1)),
         }
+    }
+
+    /// How many matches a capped count of page `page` reads at most: the
+    /// pages up to this one and [`Self::COUNT_AHEAD`] more.
+    pub fn count_cap(page: i64) -> i64 {
+        (page + 1) * Self::PER_PAGE + Self::COUNT_AHEAD
+    }
+
+    /// Matches a capped count reads beyond the page shown.
+    pub const COUNT_AHEAD: i64 = 10_000;
+
+    /// As [`Self::new`], for a total counted up to [`Self::count_cap`].
+    pub fn capped(page: i64, shown: usize, total: i64, link: impl Fn(i64) -> String) -> Self {
+        let mut pager = Self::new(page, shown, total, link);
+        pager.at_least = total >= Self::count_cap(page);
+        pager
     }
 }
 
@@ -690,5 +709,19 @@ mod tests {
         let empty = Pager::new(0, 0, 0, |p| format!("?page={p}"));
         assert_eq!((empty.from, empty.to), (0, 0));
         assert!(empty.previous.is_none() && empty.next.is_none());
+    }
+
+    #[test]
+    fn a_capped_total_is_shown_as_a_lower_bound() {
+        let link = |p: i64| format!("?page={p}");
+        let exact = Pager::capped(0, 25, 130, link);
+        assert!(!exact.at_least);
+        assert_eq!((exact.from, exact.to, exact.total), (1, 25, 130));
+        let cap = Pager::count_cap(2);
+        assert_eq!(cap, 3 * Pager::PER_PAGE + Pager::COUNT_AHEAD);
+        let capped = Pager::capped(2, 25, cap, link);
+        assert!(capped.at_least);
+        assert_eq!(capped.next.as_deref(), Some("?page=3"));
+        assert_eq!(capped.previous.as_deref(), Some("?page=1"));
     }
 }

@@ -235,7 +235,13 @@ impl Backend {
                 total: 0,
             });
         }
-        let count_sql = format!("SELECT COUNT(*) FROM logs {where_sql}");
+        let count_sql = match filter.total_up_to {
+            Some(cap) => format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM logs {where_sql} LIMIT {}) capped",
+                cap.max(0)
+            ),
+            None => format!("SELECT COUNT(*) FROM logs {where_sql}"),
+        };
         let mut c = sqlx::query_scalar::<_, i64>(&count_sql);
         for p in &params {
             c = c.bind(*p);

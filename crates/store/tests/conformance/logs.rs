@@ -60,6 +60,19 @@ async fn logs_filter_and_page_both_ways(store: &Store) {
         .await
         .unwrap();
     assert_eq!(uncounted.total, 0);
+    // Counted up to 2 of the 3.
+    let capped = store
+        .list_logs(
+            &LogFilter {
+                user_id: Some("u1".into()),
+                total_up_to: Some(2),
+                ..Default::default()
+            },
+            all,
+        )
+        .await
+        .unwrap();
+    assert_eq!((capped.total, capped.items.len()), (2, 3));
     assert_eq!(
         uncounted
             .items
