@@ -619,14 +619,12 @@ pub struct LogFilter {
     pub before_id: Option<String>,
     /// Offset paging oldest first (`sort=date:1`) instead of newest first.
     pub oldest_first: bool,
-    /// Leaves `Page::total` at 0 instead of counting every match: a count
-    /// reads every matching event, which over a long audit log costs far
-    /// more than the page itself (checkpoint paging, and offset paging
-    /// without `include_totals`, never show it).
-    pub skip_total: bool,
     /// Counts at most this many matches (a page's `total` is then a lower
-    /// bound once it reaches it): a view that only shows "of N" need not
-    /// read the whole audit log.
+    /// bound once it reaches it), and `Some(0)` none at all (no query): a
+    /// count reads every matching event, which over a long audit log costs
+    /// far more than the page itself, so a view that only shows "of N", or
+    /// shows no total (checkpoint paging, offset paging without
+    /// `include_totals`), need not read all of it.
     pub total_up_to: Option<i64>,
 }
 

@@ -107,7 +107,7 @@ async fn list(
             return Err(super::cursor::invalid_checkpoint());
         }
         filter.after_id = Some(from.clone());
-        filter.skip_total = true;
+        filter.total_up_to = Some(0);
         let take = params.take()?;
         let page = state
             .store
@@ -127,7 +127,9 @@ async fn list(
             page.items.iter().map(|e| fields.apply(render(e))).collect(),
         ));
     }
-    filter.skip_total = !params.include_totals.unwrap_or(false);
+    if !params.include_totals.unwrap_or(false) {
+        filter.total_up_to = Some(0);
+    }
     let page = state
         .store
         .list_logs(&filter, params.page_request()?)

@@ -307,16 +307,8 @@ impl Backend {
             return Ok(false);
         }
         // Its SSF streams deliver nothing more: the sweep ends their
-        // waiting events (`ops/outbox.rs`), however many there are.
-        sqlx::query(
-            "INSERT INTO outbox_sweep (destination, generation) \
-             SELECT id, $2 FROM ssf_streams WHERE client_id = $1 \
-             ON CONFLICT (destination) DO UPDATE SET generation = $2",
-        )
-        .bind(client_id.as_str())
-        .bind(rand::random::<i64>())
-        .execute(&mut *tx)
-        .await?;
+        // waiting events, however many there are.
+        super::outbox::mark_client_streams_in(&mut tx, client_id.as_str()).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -229,7 +229,7 @@ impl Backend {
             q = q.bind(*p);
         }
         let items = q.fetch_all(&self.pool).await?;
-        if filter.skip_total {
+        if filter.total_up_to == Some(0) {
             return Ok(Page {
                 items: items.into_iter().map(Into::into).collect(),
                 total: 0,

@@ -321,6 +321,22 @@ pub(super) async fn mark_for_sweep_in(
     Ok(())
 }
 
+/// Leaves every SSF stream of `client_id` (being deleted) for the sweep,
+/// which ends their waiting events ("the stream's client was deleted"):
+/// as [`mark_for_sweep_in`], with no drop of its own to record.
+pub(super) async fn mark_client_streams_in(conn: &mut Conn, client_id: &str) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO outbox_sweep (destination, generation) \
+         SELECT id, $2 FROM ssf_streams WHERE client_id = $1 \
+         ON CONFLICT (destination) DO UPDATE SET generation = $2",
+    )
+    .bind(client_id)
+    .bind(rand::random::<i64>())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// A change's part once its first batch ran: when more wait, the stream
 /// is left for the sweep, with the change's drop when its state ends them.
 pub(super) async fn leave_rest_in(
@@ -502,15 +518,16 @@ impl Backend {
                 break;
             };
             let mut tx = self.begin_write().await?;
-            // Both families' stream rows first (a destination is one or the
-            // other), before either part touches the mark: a change locks
-            // its stream's row, then the mark.
-            for table in ["ssf_streams", "log_streams"] {
-                sqlx::query(&format!("SELECT id FROM {table} WHERE id = $1{FOR_UPDATE}"))
-                    .bind(&destination)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            }
+            // Both families' stream rows before either part touches the
+            // mark (a change locks its stream's row, then the mark): the
+            // SSF part locks its row first thing; the log stream's row is
+            // locked here, ahead of it.
+            sqlx::query(&format!(
+                "SELECT id FROM log_streams WHERE id = $1{FOR_UPDATE}"
+            ))
+            .bind(&destination)
+            .fetch_optional(&mut *tx)
+            .await?;
             let ssf = super::ssf::follow_stream_in(&mut tx, &destination, now).await?;
             let stream = super::log_streams::end_batches_in(&mut tx, &destination, now).await?;
             let mut unmarked = false;
