@@ -56,48 +56,77 @@ def main(path):
 
 
 def stream_rounds(runs):
-    """Pairs each "<target>+off" run with the "<target>+streams" run of the
-    same round (scripts/bench-load runs them alternately, in either order)
-    and prints their ratios."""
-    pairs = OrderedDict()
-    waiting = {}
+    """Groups the "<target>+off", "<target>+streams" (slow receiver) and
+    "<target>+fast" (receiver answering at once) runs into rounds
+    (scripts/bench-load runs one of each per round, in a rotating order) and
+    prints each round's ratios: streams / off is what the streams cost,
+    streams / fast what the receiver's slowness costs."""
+    sides = ("off", "streams", "fast")
+    rounds = OrderedDict()
+    current = {}
     for r in runs:
-        label = r.get("label", "")
-        base, _, side = label.rpartition("+")
-        if side not in ("off", "streams"):
+        base, _, side = r.get("label", "").rpartition("+")
+        if side not in sides:
             continue
         key = (base, r["workload"])
-        other = waiting.get(key)
-        if other is not None and other[0] != side:
-            del waiting[key]
-            off, on = (other[1], r) if side == "streams" else (r, other[1])
-            pairs.setdefault(key, []).append((off, on))
-        else:
-            waiting[key] = (side, r)
-    if not pairs:
+        now = current.setdefault(key, {})
+        if side in now:
+            rounds.setdefault(key, []).append(now)
+            now = current[key] = {}
+        now[side] = r
+    for key, now in current.items():
+        rounds.setdefault(key, []).append(now)
+    rounds = {k: [g for g in v if "off" in g and "streams" in g] for k, v in rounds.items()}
+    rounds = {k: v for k, v in rounds.items() if v}
+    if not rounds:
         return
+    fast = any("fast" in g for v in rounds.values() for g in v)
+
+    def rate(g, a, b):
+        x, y = g.get(a), g.get(b)
+        if not x or not y or not y["throughput"]:
+            return None
+        return x["throughput"] / y["throughput"]
+
+    def fmt(v):
+        return "" if v is None else f"{v:.3f}"
+
     print()
-    print("| streams: workload | target | round | requests/s off → on | ratio | CPU ms/request off → on | ratio |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for (base, workload), group in pairs.items():
-        rates, cpus = [], []
-        for n, (off, on) in enumerate(group, 1):
-            if not off["throughput"] or not off["cpu_ms_per_request"]:
-                continue
-            rate = on["throughput"] / off["throughput"]
-            cpu = on["cpu_ms_per_request"] / off["cpu_ms_per_request"]
-            rates.append(rate)
-            cpus.append(cpu)
-            print(
-                f'| {workload} | {base} | {n} | {off["throughput"]:,.0f} → {on["throughput"]:,.0f} | {rate:.3f} '
-                f'| {off["cpu_ms_per_request"]:.3f} → {on["cpu_ms_per_request"]:.3f} | {cpu:.3f} |'
-            )
-        if not rates:
-            continue
-        print(
-            f'| {workload} | {base} | mean | | {sum(rates) / len(rates):.3f} '
-            f'(min {min(rates):.3f}, max {max(rates):.3f}) | | {sum(cpus) / len(cpus):.3f} |'
-        )
+    head = "| streams: workload | target | round | requests/s off → streams"
+    head += " → fast |" if fast else " |"
+    head += " streams / off |"
+    if fast:
+        head += " fast / off | streams / fast |"
+    head += " CPU ms/request off → streams" + (" → fast |" if fast else " |")
+    print(head)
+    print("| --- | --- | ---: | ---: | ---: |" + (" ---: | ---: |" if fast else "") + " ---: |")
+    for (base, workload), group in rounds.items():
+        ratios = {"streams/off": [], "fast/off": [], "streams/fast": []}
+        for n, g in enumerate(group, 1):
+            arms = [g[s] for s in sides if s in g and (s != "fast" or fast)]
+            rs = {
+                "streams/off": rate(g, "streams", "off"),
+                "fast/off": rate(g, "fast", "off"),
+                "streams/fast": rate(g, "streams", "fast"),
+            }
+            for k, v in rs.items():
+                if v is not None:
+                    ratios[k].append(v)
+            line = f'| {workload} | {base} | {n} | ' + " → ".join(f'{a["throughput"]:,.0f}' for a in arms)
+            line += f' | {fmt(rs["streams/off"])} |'
+            if fast:
+                line += f' {fmt(rs["fast/off"])} | {fmt(rs["streams/fast"])} |'
+            line += " " + " → ".join(f'{a["cpu_ms_per_request"]:.3f}' for a in arms) + " |"
+            print(line)
+
+        def mean(k):
+            v = ratios[k]
+            return f"{sum(v) / len(v):.3f} (min {min(v):.3f}, max {max(v):.3f})" if v else ""
+
+        line = f'| {workload} | {base} | mean | | {mean("streams/off")} |'
+        if fast:
+            line += f' {mean("fast/off")} | {mean("streams/fast")} |'
+        print(line + " |")
 
 
 if __name__ == "__main__":
