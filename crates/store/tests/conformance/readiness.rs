@@ -13,3 +13,68 @@ async fn a_migrated_database_is_current(store: &Store) {
     assert!(status.is_current(), "{status:?}");
     assert!(status.pending.is_empty() && status.unknown.is_empty());
 }
+
+/// PostgreSQL only (the pool's setting is PostgreSQL's): the pool checks a
+/// connection before use only after 10 s idle, so connections the server
+/// dropped meanwhile (a restart, a failover, `pg_terminate_backend`) each
+/// fail the one operation that finds them broken, and are then replaced;
+/// the store works again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_the_server_dropped_are_replaced() {
+    use sqlx::Connection as _;
+
+    let Some(database) = grantor_testdb::TestDatabase::postgres().await else {
+        return;
+    };
+    // A name of its own, so only this store's connections are dropped.
+    let name = format!("grantor_drop_{:08x}", rand::random::<u32>());
+    let store = Store::connect(&format!("{}&application_name={name}", database.url()))
+        .await
+        .unwrap();
+    // Several connections in the pool, all idle and recently used.
+    let reads = futures_util::future::join_all((0..6).map(|_| store.migration_status())).await;
+    for read in reads {
+        read.unwrap();
+    }
+    let mut admin = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    let dropped: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) t",
+    )
+    .bind(&name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(dropped >= 1, "the store held no connection");
+    // Termination is a signal: wait until the server has ended them all.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1")
+                .bind(&name)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} connections still open"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let _ = admin.close().await;
+    let mut failures = 0;
+    while let Err(error) = store.migration_status().await {
+        failures += 1;
+        assert!(
+            failures <= dropped,
+            "more failures ({failures}) than dropped connections ({dropped}): {error}"
+        );
+    }
+    for _ in 0..20 {
+        store.migration_status().await.unwrap();
+    }
+    store.close().await;
+    database.close().await;
+}
