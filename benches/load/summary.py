@@ -102,6 +102,7 @@ def stream_rounds(runs):
     print("| --- | --- | ---: | ---: | ---: |" + (" ---: | ---: |" if fast else "") + " ---: |")
     for (base, workload), group in rounds.items():
         ratios = {"streams/off": [], "fast/off": [], "streams/fast": []}
+        cpu = []
         for n, g in enumerate(group, 1):
             arms = [g[s] for s in sides if s in g and (s != "fast" or fast)]
             rs = {
@@ -112,6 +113,8 @@ def stream_rounds(runs):
             for k, v in rs.items():
                 if v is not None:
                     ratios[k].append(v)
+            if g["off"]["cpu_ms_per_request"]:
+                cpu.append(g["streams"]["cpu_ms_per_request"] / g["off"]["cpu_ms_per_request"])
             line = f'| {workload} | {base} | {n} | ' + " → ".join(f'{a["throughput"]:,.0f}' for a in arms)
             line += f' | {fmt(rs["streams/off"])} |'
             if fast:
@@ -126,7 +129,8 @@ def stream_rounds(runs):
         line = f'| {workload} | {base} | mean | | {mean("streams/off")} |'
         if fast:
             line += f' {mean("fast/off")} | {mean("streams/fast")} |'
-        print(line + " |")
+        cpu_mean = f"streams / off {sum(cpu) / len(cpu):.3f}" if cpu else ""
+        print(line + f" {cpu_mean} |")
 
 
 if __name__ == "__main__":

@@ -67,29 +67,11 @@ pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migr
 #[path = "../ops/mod.rs"]
 pub mod ops;
 
-/// How long a pooled connection may sit idle before it is pinged when it
-/// is taken again (`connect`).
-const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(10);
-
 pub(crate) async fn connect(url: &str) -> StoreResult<ops::Backend> {
     let options = PgConnectOptions::from_str(url)?;
     let pool = PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(30))
-        // sqlx pings a connection (one round trip) every time it leaves
-        // the pool unless told otherwise, and every statement run on the
-        // pool acquires: a third of a revocation's round trips were pings.
-        // Only a connection idle long enough to have been dropped by the
-        // server or the network is checked first.
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_WHEN_IDLE_FOR {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
         .connect_with(options)
         .await?;
     // sqlx takes an advisory lock, so processes starting together migrate once.

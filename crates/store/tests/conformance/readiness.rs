@@ -14,13 +14,15 @@ async fn a_migrated_database_is_current(store: &Store) {
     assert!(status.pending.is_empty() && status.unknown.is_empty());
 }
 
-/// PostgreSQL only (the pool's setting is PostgreSQL's): the pool checks a
-/// connection before use only after 10 s idle, so connections the server
-/// dropped meanwhile (a restart, a failover, `pg_terminate_backend`) each
-/// fail the one operation that finds them broken, and are then replaced;
-/// the store works again without a restart.
+/// PostgreSQL only (the pool's setting is PostgreSQL's): connections the
+/// server dropped while they sat in the pool (a restart, a failover,
+/// `pg_terminate_backend`) fail no operation: the pool checks each one
+/// before handing it out (`test_before_acquire`, `postgres::connect`) and
+/// replaces a broken one. A request that makes several store calls (a code
+/// spent, then tokens issued) or the audit writer's batch would otherwise
+/// fail half-way on such a connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_connections_the_server_dropped_are_replaced() {
+async fn postgres_connections_the_server_dropped_fail_no_operation() {
     use sqlx::Connection as _;
 
     let Some(database) = grantor_testdb::TestDatabase::postgres().await else {
@@ -64,15 +66,7 @@ async fn postgres_connections_the_server_dropped_are_replaced() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let _ = admin.close().await;
-    let mut failures = 0;
-    while let Err(error) = store.migration_status().await {
-        failures += 1;
-        assert!(
-            failures <= dropped,
-            "more failures ({failures}) than dropped connections ({dropped}): {error}"
-        );
-    }
-    for _ in 0..20 {
+    for _ in 0..dropped + 20 {
         store.migration_status().await.unwrap();
     }
     store.close().await;
