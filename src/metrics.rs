@@ -283,6 +283,11 @@ impl Metrics {
             "Queued audit events that could not be stored",
             audit.dropped.clone(),
         );
+        r.register(
+            "audit_write_retries",
+            "Batches of queued audit events written again after a failed write",
+            audit.retries.clone(),
+        );
         Self { registry, ..m }
     }
 

@@ -2,8 +2,11 @@
 //! Events are handed to the store operation whose change they record, so each
 //! is written in that change's transaction.
 
+use std::time::Duration;
+
 use grantor_domain::{ClientId, GrantType, Timestamp};
 use grantor_store::{LogEvent, Store};
+use prometheus_client::metrics::counter::Counter;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -319,6 +322,12 @@ impl EventExt for LogEvent {
 const QUEUE_CAPACITY: usize = 10_000;
 /// Events the writer puts in one transaction at most.
 const BATCH: usize = 200;
+/// The wait before a failed batch is written again; doubled each time up to
+/// `RETRY_MAX`, for `RETRY_FOR` at most (a database restart or failover),
+/// after which the batch is counted dropped.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+const RETRY_FOR: Duration = Duration::from_secs(60);
 
 /// The queue for events that go with no change of their own: machine tokens
 /// (`seccft`) and failed exchanges. A background writer stores them in
@@ -326,12 +335,16 @@ const BATCH: usize = 200;
 /// per request (on SQLite, every commit waits for the single writer). Such an
 /// event is written within moments of the answer, and can be lost if the
 /// process crashes in between; events that record a change are never queued,
-/// they are written in the change's own transaction.
+/// they are written in the change's own transaction. A batch whose write
+/// fails is written again (`write_batch`), so a database that is away for a
+/// while loses none; meanwhile the queue fills and then `record` waits.
 #[derive(Clone)]
 pub struct AuditQueue {
     tx: mpsc::Sender<LogEvent>,
     /// Events that could not be stored (the metrics register this handle).
-    pub dropped: prometheus_client::metrics::counter::Counter,
+    pub dropped: Counter,
+    /// Batches written again after a failed write (registered likewise).
+    pub retries: Counter,
 }
 
 impl AuditQueue {
@@ -339,8 +352,9 @@ impl AuditQueue {
     /// the queue is drained.
     pub fn start(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<LogEvent>(QUEUE_CAPACITY);
-        let dropped = prometheus_client::metrics::counter::Counter::default();
-        let lost = dropped.clone();
+        let dropped = Counter::default();
+        let retries = Counter::default();
+        let counters = (dropped.clone(), retries.clone());
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while let Some(first) = rx.recv().await {
@@ -351,14 +365,18 @@ impl AuditQueue {
                         Err(_) => break,
                     }
                 }
-                if let Err(e) = store.record_events(&batch).await {
-                    tracing::warn!(error = %e, events = batch.len(), "could not record audit events");
-                    lost.inc_by(batch.len() as u64);
-                }
+                write_batch(&store, &batch, &counters.0, &counters.1).await;
                 batch.clear();
             }
         });
-        (Self { tx, dropped }, writer)
+        (
+            Self {
+                tx,
+                dropped,
+                retries,
+            },
+            writer,
+        )
     }
 
     /// Events queued and not yet taken by the writer.
@@ -372,6 +390,38 @@ impl AuditQueue {
             tracing::warn!("audit writer stopped; an event was not recorded");
             self.dropped.inc();
         }
+    }
+}
+
+/// Writes one batch (one transaction: all of it or none), again after a
+/// failure, waiting `RETRY_FIRST` and then twice as long each time up to
+/// `RETRY_MAX`, until `RETRY_FOR` has passed; then the batch is counted in
+/// `dropped`. A write whose commit went through but whose answer was lost
+/// (the connection broke) is recognised by its first event being there, so
+/// no event is written twice.
+async fn write_batch(store: &Store, batch: &[LogEvent], dropped: &Counter, retries: &Counter) {
+    let Some(first) = batch.first() else {
+        return;
+    };
+    let started = tokio::time::Instant::now();
+    let mut wait = RETRY_FIRST;
+    loop {
+        let error = match store.record_events(batch).await {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        if let Ok(Some(_)) = store.log_event(&first.log_id).await {
+            return;
+        }
+        if started.elapsed() + wait > RETRY_FOR {
+            tracing::warn!(error = %error, events = batch.len(), "could not record audit events; dropped");
+            dropped.inc_by(batch.len() as u64);
+            return;
+        }
+        tracing::warn!(error = %error, events = batch.len(), retry_in_ms = wait.as_millis() as u64, "could not record audit events; trying again");
+        retries.inc();
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RETRY_MAX);
     }
 }
 

@@ -386,3 +386,38 @@ async fn silent_connections_cannot_hold_the_metrics_listener() {
         );
     }
 }
+
+both_databases! {
+    /// A failed write of queued audit events is tried again, not dropped:
+    /// with the audit table away, machine tokens are still issued and their
+    /// `seccft` events wait; once it is back, every one is written, once.
+    async fn a_failed_audit_write_is_tried_again_until_it_succeeds(db: Backend) {
+        use crate::support::{MGMT_CLIENT_ID, MGMT_CLIENT_SECRET};
+        let app = spawn_app(db).await;
+        let audience = app.management_audience();
+        let seccft = "SELECT log_id FROM logs WHERE type = 'seccft'";
+        let before = app.query_strings(seccft).await.len();
+        app.execute("ALTER TABLE logs RENAME TO logs_away").await;
+        for _ in 0..5 {
+            app.client_credentials(MGMT_CLIENT_ID, MGMT_CLIENT_SECRET, &audience).await;
+        }
+        let retries = "grantor_audit_write_retries_total";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while scrape(&app).await.value(retries, &[]) < 1.0 {
+            assert!(std::time::Instant::now() < deadline, "the failed write was not tried again");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        app.execute("ALTER TABLE logs_away RENAME TO logs").await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while app.query_strings(seccft).await.len() < before + 5 {
+            assert!(std::time::Instant::now() < deadline, "the events were not written");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let after = scrape(&app).await;
+        assert_eq!(after.value("grantor_audit_events_dropped_total", &[]), 0.0);
+        assert_eq!(after.value("grantor_audit_queue_depth", &[]), 0.0);
+        // Written once: no event twice (the log id is the table's key), and
+        // the count is exact.
+        assert_eq!(app.query_strings(seccft).await.len(), before + 5);
+    }
+}

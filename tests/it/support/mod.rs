@@ -307,6 +307,22 @@ impl TestApp {
         }
     }
 
+    /// Runs one statement on the server's database, beside the server.
+    pub async fn execute(&self, sql: &str) {
+        match self.db.backend() {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(self.db.url()).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(self.db.url()).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
