@@ -600,20 +600,34 @@ impl Backend {
         event: &LogEvent,
         now: Timestamp,
     ) -> StoreResult<RevocationReceipt> {
-        // The receipt is counted before the write transaction, so a large
-        // revocation never holds the write lock (SQLite's is database-wide)
-        // while it counts; the write itself stays a few rows.
-        let mut conn = self.pool.acquire().await?;
-        let Some(subject) = subject_in(&mut conn, target).await? else {
-            return Ok(RevocationReceipt::default());
-        };
         let mut receipt = RevocationReceipt {
             found: true,
             ..Default::default()
         };
-        count_in(&mut conn, target, now, &mut receipt).await?;
-        drop(conn);
-        let mut tx = self.begin_write().await?;
+        // On SQLite the receipt is counted on a reader before the write
+        // transaction, so a large revocation never holds the write lock
+        // (database-wide) while it counts; the write itself stays a few
+        // rows. PostgreSQL locks rows, not the database, and its reads in
+        // the transaction see what they would see outside it (read
+        // committed): there the transaction's own connection counts, one
+        // checkout from the pool (and its two pings) fewer.
+        let (mut tx, subject) = if self.writer.is_some() {
+            let mut conn = self.pool.acquire().await?;
+            let Some(subject) = subject_in(&mut conn, target).await? else {
+                return Ok(RevocationReceipt::default());
+            };
+            count_in(&mut conn, target, now, &mut receipt).await?;
+            drop(conn);
+            (self.begin_write().await?, subject)
+        } else {
+            let mut tx = self.begin_write().await?;
+            let Some(subject) = subject_in(&mut tx, target).await? else {
+                tx.rollback().await?;
+                return Ok(RevocationReceipt::default());
+            };
+            count_in(&mut tx, target, now, &mut receipt).await?;
+            (tx, subject)
+        };
         write_in(&mut tx, target, reason, &event.log_id, now, &mut receipt).await?;
         match change {
             None => {}
