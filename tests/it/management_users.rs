@@ -611,3 +611,39 @@ both_databases! {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
 }
+
+both_databases! {
+    /// Concurrent `PATCH`es that each merge their own metadata key all land:
+    /// a merge made from a read that another request overtook is made again
+    /// from a fresh read, not written over the newer value.
+    async fn concurrent_metadata_merges_keep_every_key(db: Backend) {
+        let app = spawn_app(db).await;
+        let created = create_user(&app, "merges@example.com").await;
+        let path = format!("/users/{}", created["user_id"].as_str().unwrap());
+        const ROUNDS: usize = 8;
+        const AT_ONCE: usize = 4;
+        let body = |round: usize, i: usize| {
+            Some(json!({
+                "user_metadata": {format!("u{round}_{i}"): i},
+                "app_metadata": {format!("a{round}_{i}"): i},
+            }))
+        };
+        for round in 0..ROUNDS {
+            let answers = tokio::join!(
+                app.mgmt_call(Method::PATCH, &path, body(round, 0)),
+                app.mgmt_call(Method::PATCH, &path, body(round, 1)),
+                app.mgmt_call(Method::PATCH, &path, body(round, 2)),
+                app.mgmt_call(Method::PATCH, &path, body(round, 3)),
+            );
+            for (status, answer) in [answers.0, answers.1, answers.2, answers.3] {
+                assert_eq!(status, StatusCode::OK, "{answer}");
+            }
+        }
+        let (status, user) = app.mgmt_call(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK);
+        for member in ["user_metadata", "app_metadata"] {
+            let keys = user[member].as_object().unwrap().len();
+            assert_eq!(keys, ROUNDS * AT_ONCE, "{member}: {}", user[member]);
+        }
+    }
+}

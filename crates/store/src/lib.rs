@@ -38,6 +38,10 @@ pub enum StoreError {
     /// A referenced row (client, API, …) does not exist.
     #[error("missing reference: {0}")]
     MissingReference(String),
+    /// A guarded member changed since it was read (`UserUpdate::guarding`):
+    /// nothing was written; read again and retry.
+    #[error("changed since it was read")]
+    Changed,
     #[error("storage unavailable: {0:#}")]
     Unavailable(#[from] anyhow::Error),
 }
@@ -238,6 +242,10 @@ operations! {
 
     fn insert_user(&self, user: &User) -> ();
     fn user(&self, user_id: &UserId) -> Option<User>;
+    /// The user as the last committed write left it, also one still in an
+    /// open group commit on SQLite (read through the writer and answered
+    /// after that commit): what a change made again after `Changed` reads.
+    fn user_latest(&self, user_id: &UserId) -> Option<User>;
     fn user_by_email(&self, connection: &str, email: &str) -> Option<User>;
     fn list_users(&self, filter: &UserFilter, page: PageRequest) -> Page<User>;
     /// The Management API's user search: users matching `query` (all

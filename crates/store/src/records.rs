@@ -513,6 +513,9 @@ pub struct UserUpdate {
     pub before: grantor_domain::User,
     pub after: grantor_domain::User,
     pub named: Vec<&'static str>,
+    /// Members made from what was read (a metadata merge): written only
+    /// while the stored value is still `before`'s.
+    pub guarded: Vec<&'static str>,
 }
 
 impl UserUpdate {
@@ -521,12 +524,22 @@ impl UserUpdate {
             before,
             after,
             named: Vec::new(),
+            guarded: Vec::new(),
         }
     }
 
     /// Also writes these members (Auth0's names), whatever was read.
     pub fn naming(mut self, members: &[&'static str]) -> Self {
         self.named.extend_from_slice(members);
+        self
+    }
+
+    /// Writes these members, when written at all, only if each is still
+    /// stored as `before` has it; otherwise nothing is written and the
+    /// update fails with `StoreError::Changed`, so the caller reads again
+    /// and makes its change from the new value (a metadata merge).
+    pub fn guarding(mut self, members: &[&'static str]) -> Self {
+        self.guarded.extend_from_slice(members);
         self
     }
 }

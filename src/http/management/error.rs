@@ -152,6 +152,10 @@ impl From<StoreError> for ApiError {
                 "A referenced resource does not exist.",
                 "inexistent_reference",
             ),
+            StoreError::Changed => Self::conflict(
+                "The resource was changed by another request meanwhile; try again.",
+                "conflict",
+            ),
             e @ StoreError::Unavailable(_) => Self::internal(e),
         }
     }

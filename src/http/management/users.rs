@@ -95,6 +95,10 @@ pub struct UserQuery {
     sort: Option<String>,
 }
 
+/// How many times `PATCH /users/{id}` reads, merges and writes when the
+/// metadata keeps changing under it before it answers 409.
+const PATCH_ATTEMPTS: usize = 5;
+
 fn user_not_found() -> ApiError {
     ApiError::not_found(messages::USER_DOES_NOT_EXIST, "inexistent_user")
 }
@@ -366,7 +370,7 @@ pub async fn create_user(
         (status = 401, description = "Missing or invalid token", body = crate::http::management::openapi::ErrorBody),
         (status = 403, description = "Insufficient scope", body = crate::http::management::openapi::ErrorBody),
         (status = 404, description = "Unknown user", body = crate::http::management::openapi::ErrorBody),
-        (status = 409, description = "The e-mail is taken", body = crate::http::management::openapi::ErrorBody),
+        (status = 409, description = "The e-mail is taken, or the metadata kept changing under the merge", body = crate::http::management::openapi::ErrorBody),
     ),
     security(("bearer" = ["update:users"]))
 )]
@@ -379,12 +383,12 @@ pub async fn update_user(
 ) -> Result<Json<Value>, ApiError> {
     let id = UserId::from(id);
     caller.require(&["update:users"])?;
-    let current = state.store.user(&id).await?.ok_or_else(user_not_found)?;
     if let Some(c) = &body.connection {
         check_connection(c)?;
     }
     let _ = body.verify_email;
-    let patch = UserPatch {
+    // Everything but the metadata, which is merged into what is read.
+    let members = UserPatch {
         email: body.email,
         password: body.password,
         email_verified: body.email_verified,
@@ -397,58 +401,89 @@ pub async fn update_user(
         phone_number: body.phone_number,
         phone_verified: body.phone_verified,
         blocked: body.blocked,
-        app_metadata: body
-            .app_metadata
-            .map(|patch| merge_metadata(&current.app_metadata, patch)),
-        user_metadata: body
-            .user_metadata
-            .map(|patch| merge_metadata(&current.user_metadata, patch)),
+        app_metadata: None,
+        user_metadata: None,
     };
-    let now = state.clock.now();
-    let mut user = current.apply(&patch, now)?;
-    // CONTRACT §6.3: blocking the user or setting a password ends all their
-    // access in the same transaction as the change.
-    let ends_access = Reason::for_user_update(&current, &patch);
-    let changed = patch.changed_members();
-    if let Some(password) = patch.password {
-        user.password_hash = state.passwords.hash(password).await?;
-    }
-    let written = match ends_access {
-        None => {
-            let event = caller
-                .audit(format!("Update user {id}"), &meta, now)
-                .user(id.as_str())
-                .detail("changed", json!(changed));
-            let update = UserUpdate::new(current.clone(), user.clone()).naming(&changed);
-            state.store.update_user_audited(&update, &event).await
+    // A merge is made from the read and written only while the stored
+    // metadata is still what was read (`UserUpdate::guarding`): when another
+    // request changed it meanwhile, read and merge again, so neither
+    // request's keys are lost. The password is hashed once.
+    let mut password_hash = None;
+    for attempt in 1..=PATCH_ATTEMPTS {
+        // After `Changed`, read what overtook this request (on SQLite it
+        // may still be in the writer's open group commit).
+        let current = if attempt == 1 {
+            state.store.user(&id).await?
+        } else {
+            state.store.user_latest(&id).await?
         }
-        Some(reason) => {
-            let change = UserChange::Update(Box::new(
-                UserUpdate::new(current.clone(), user.clone()).naming(&changed),
-            ));
-            let actor = caller.actor();
-            match revocation::change_account(&state, change, &changed, reason, &actor, &meta, now)
-                .await
-            {
-                Ok(Some(_)) => Ok(()),
-                Ok(None) => return Err(user_not_found()),
-                // Keep the store's error (an e-mail conflict is a 409).
-                Err(crate::flows::FlowError::Internal(e)) => match e.downcast::<StoreError>() {
-                    Ok(store_error) => Err(store_error),
-                    Err(e) => return Err(crate::flows::FlowError::Internal(e).into()),
-                },
-                Err(e) => return Err(e.into()),
+        .ok_or_else(user_not_found)?;
+        let patch = UserPatch {
+            app_metadata: body
+                .app_metadata
+                .clone()
+                .map(|patch| merge_metadata(&current.app_metadata, patch)),
+            user_metadata: body
+                .user_metadata
+                .clone()
+                .map(|patch| merge_metadata(&current.user_metadata, patch)),
+            ..members.clone()
+        };
+        let now = state.clock.now();
+        let mut user = current.apply(&patch, now)?;
+        // CONTRACT §6.3: blocking the user or setting a password ends all
+        // their access in the same transaction as the change.
+        let ends_access = Reason::for_user_update(&current, &patch);
+        let changed = patch.changed_members();
+        if let Some(password) = &patch.password {
+            if password_hash.is_none() {
+                password_hash = Some(state.passwords.hash(password.clone()).await?);
             }
+            user.password_hash = password_hash.clone().unwrap_or_default();
         }
-    };
-    match written {
-        Ok(()) => Ok(Json(render(&user))),
-        Err(StoreError::Conflict(_)) => Err(ApiError::conflict(
-            "The specified new email already exists",
-            "email_conflict",
-        )),
-        Err(e) => Err(e.into()),
+        let update = UserUpdate::new(current.clone(), user.clone())
+            .naming(&changed)
+            .guarding(&["app_metadata", "user_metadata"]);
+        let written = match ends_access {
+            None => {
+                let event = caller
+                    .audit(format!("Update user {id}"), &meta, now)
+                    .user(id.as_str())
+                    .detail("changed", json!(changed));
+                state.store.update_user_audited(&update, &event).await
+            }
+            Some(reason) => {
+                let change = UserChange::Update(Box::new(update));
+                let actor = caller.actor();
+                match revocation::change_account(
+                    &state, change, &changed, reason, &actor, &meta, now,
+                )
+                .await
+                {
+                    Ok(Some(_)) => Ok(()),
+                    Ok(None) => return Err(user_not_found()),
+                    // Keep the store's error (an e-mail conflict is a 409).
+                    Err(crate::flows::FlowError::Internal(e)) => match e.downcast::<StoreError>() {
+                        Ok(store_error) => Err(store_error),
+                        Err(e) => return Err(crate::flows::FlowError::Internal(e).into()),
+                    },
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        match written {
+            Ok(()) => return Ok(Json(render(&user))),
+            Err(StoreError::Changed) if attempt < PATCH_ATTEMPTS => continue,
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::conflict(
+                    "The specified new email already exists",
+                    "email_conflict",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(StoreError::Changed.into())
 }
 
 #[utoipa::path(

@@ -191,6 +191,17 @@ impl Backend {
         Ok(row.map(Into::into))
     }
 
+    pub async fn user_latest(&self, user_id: &UserId) -> StoreResult<Option<User>> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<UserRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE user_id = $1"))
+                .bind(user_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(row.map(Into::into))
+    }
+
     pub async fn user_by_email(&self, connection: &str, email: &str) -> StoreResult<Option<User>> {
         let row: Option<UserRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM users WHERE connection = $1 AND email = $2"
@@ -267,6 +278,16 @@ pub(super) async fn update_user_in(conn: &mut Conn, u: &UserUpdate) -> StoreResu
             }
         )*};
     }
+    // What a guarded member (only the metadata, merged from the read) must
+    // still be, for each one written.
+    let guards: Vec<(&str, &String)> = [
+        ("app_metadata", &before.app_metadata, &after.app_metadata),
+        ("user_metadata", &before.user_metadata, &after.user_metadata),
+    ]
+    .into_iter()
+    .filter(|(name, read, new)| u.guarded.contains(name) && (read != new || u.named.contains(name)))
+    .map(|(name, read, _)| (name, read))
+    .collect();
     changed!(
         email,
         email_verified,
@@ -285,8 +306,22 @@ pub(super) async fn update_user_in(conn: &mut Conn, u: &UserUpdate) -> StoreResu
     );
     query.push(" WHERE user_id = ");
     query.push_bind(after.user_id.as_str());
+    for (name, read) in &guards {
+        query.push(format!(" AND {name} = "));
+        query.push_bind((*read).clone());
+    }
     if query.build().execute(&mut *conn).await?.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        let exists = !guards.is_empty()
+            && sqlx::query_scalar::<_, String>("SELECT user_id FROM users WHERE user_id = $1")
+                .bind(after.user_id.as_str())
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some();
+        return Err(if exists {
+            StoreError::Changed
+        } else {
+            StoreError::NotFound
+        });
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::support::fixtures::{all, owned, page, ts, user};
 conformance_tests! {
     user_crud,
     an_update_keeps_what_another_wrote_meanwhile,
+    a_guarded_merge_is_not_written_over_a_newer_value,
     duplicate_email_in_connection_is_conflict,
     list_users_filters,
 }
@@ -426,4 +427,74 @@ async fn an_update_keeps_what_another_wrote_meanwhile(store: &Store) {
         .await
         .unwrap();
     assert!(store.user(&read.user_id).await.unwrap().unwrap().blocked);
+}
+
+/// A metadata merge made from a read is written only while the stored
+/// metadata is still what was read: otherwise nothing of the update is
+/// written and it fails with `Changed`; unguarded members, and an unknown
+/// user, behave as before.
+async fn a_guarded_merge_is_not_written_over_a_newer_value(store: &Store) {
+    let mut read = user("0200", "merge@example.com");
+    read.user_metadata = r#"{"a":1}"#.to_owned();
+    store.insert_user(&read).await.unwrap();
+    let id = read.user_id.clone();
+    const GUARDED: [&str; 2] = ["app_metadata", "user_metadata"];
+
+    // Another request merged "b" in after our read.
+    let mut theirs = read.clone();
+    theirs.user_metadata = r#"{"a":1,"b":2}"#.to_owned();
+    theirs.updated_at = ts(10);
+    store
+        .update_user(&UserUpdate::new(read.clone(), theirs.clone()).guarding(&GUARDED))
+        .await
+        .unwrap();
+
+    // Our merge of "c", made from the older read, with a name change.
+    let mut ours = read.clone();
+    ours.user_metadata = r#"{"a":1,"c":3}"#.to_owned();
+    ours.name = "Stale".to_owned();
+    ours.updated_at = ts(20);
+    assert_store_err!(
+        store
+            .update_user(&UserUpdate::new(read.clone(), ours.clone()).guarding(&GUARDED))
+            .await,
+        StoreError::Changed
+    );
+    assert_user_eq(&store.user(&id).await.unwrap().unwrap(), &theirs);
+
+    // Made again from a fresh read, it is written.
+    let fresh = store.user(&id).await.unwrap().unwrap();
+    let mut again = fresh.clone();
+    again.user_metadata = r#"{"a":1,"b":2,"c":3}"#.to_owned();
+    again.updated_at = ts(30);
+    store
+        .update_user(&UserUpdate::new(fresh, again.clone()).guarding(&GUARDED))
+        .await
+        .unwrap();
+    assert_user_eq(&store.user(&id).await.unwrap().unwrap(), &again);
+
+    // A guarded member that is not written is not checked: an update of
+    // the name alone from the stale read goes through.
+    let mut renamed = read.clone();
+    renamed.name = "Renamed".to_owned();
+    renamed.updated_at = ts(40);
+    store
+        .update_user(&UserUpdate::new(read.clone(), renamed).guarding(&GUARDED))
+        .await
+        .unwrap();
+    let now = store.user(&id).await.unwrap().unwrap();
+    assert_eq!(now.name, "Renamed");
+    assert_eq!(now.user_metadata, again.user_metadata);
+
+    // An unknown user is still NotFound, guarded or not.
+    let mut ghost = user("0201", "ghost@example.com");
+    let mut changed = ghost.clone();
+    changed.user_metadata = r#"{"x":1}"#.to_owned();
+    ghost.user_metadata = "{}".to_owned();
+    assert_store_err!(
+        store
+            .update_user(&UserUpdate::new(ghost, changed).guarding(&GUARDED))
+            .await,
+        StoreError::NotFound
+    );
 }
