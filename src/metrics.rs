@@ -285,7 +285,7 @@ impl Metrics {
         );
         r.register(
             "audit_write_retries",
-            "Batches of queued audit events written again after a failed write",
+            "Failed writes of queued audit events that were tried again",
             audit.retries.clone(),
         );
         Self { registry, ..m }

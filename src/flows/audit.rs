@@ -323,11 +323,14 @@ const QUEUE_CAPACITY: usize = 10_000;
 /// Events the writer puts in one transaction at most.
 const BATCH: usize = 200;
 /// The wait before a failed batch is written again; doubled each time up to
-/// `RETRY_MAX`, for `RETRY_FOR` at most (a database restart or failover),
-/// after which the batch is counted dropped.
+/// `RETRY_MAX`, while writes have been failing for less than `RETRY_FOR` (a
+/// database restart or failover), or `RETRY_WHEN_CLOSING` during a graceful
+/// stop (`app.rs` waits 10 s for the writer); past that, failed batches are
+/// counted dropped.
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 const RETRY_FOR: Duration = Duration::from_secs(60);
+const RETRY_WHEN_CLOSING: Duration = Duration::from_secs(5);
 
 /// The queue for events that go with no change of their own: machine tokens
 /// (`seccft`) and failed exchanges. A background writer stores them in
@@ -336,8 +339,9 @@ const RETRY_FOR: Duration = Duration::from_secs(60);
 /// event is written within moments of the answer, and can be lost if the
 /// process crashes in between; events that record a change are never queued,
 /// they are written in the change's own transaction. A batch whose write
-/// fails is written again (`write_batch`), so a database that is away for a
-/// while loses none; meanwhile the queue fills and then `record` waits.
+/// fails is written again (`Writer::write`), so a database that is away for
+/// less than a minute loses none; meanwhile the queue fills and then
+/// `record` waits.
 #[derive(Clone)]
 pub struct AuditQueue {
     tx: mpsc::Sender<LogEvent>,
@@ -354,7 +358,12 @@ impl AuditQueue {
         let (tx, mut rx) = mpsc::channel::<LogEvent>(QUEUE_CAPACITY);
         let dropped = Counter::default();
         let retries = Counter::default();
-        let counters = (dropped.clone(), retries.clone());
+        let mut writer = Writer {
+            store,
+            dropped: dropped.clone(),
+            retries: retries.clone(),
+            failing_since: None,
+        };
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while let Some(first) = rx.recv().await {
@@ -365,7 +374,7 @@ impl AuditQueue {
                         Err(_) => break,
                     }
                 }
-                write_batch(&store, &batch, &counters.0, &counters.1).await;
+                writer.write(&batch, || rx.is_closed()).await;
                 batch.clear();
             }
         });
@@ -393,35 +402,60 @@ impl AuditQueue {
     }
 }
 
-/// Writes one batch (one transaction: all of it or none), again after a
-/// failure, waiting `RETRY_FIRST` and then twice as long each time up to
-/// `RETRY_MAX`, until `RETRY_FOR` has passed; then the batch is counted in
-/// `dropped`. A write whose commit went through but whose answer was lost
-/// (the connection broke) is recognised by its first event being there, so
-/// no event is written twice.
-async fn write_batch(store: &Store, batch: &[LogEvent], dropped: &Counter, retries: &Counter) {
-    let Some(first) = batch.first() else {
-        return;
-    };
-    let started = tokio::time::Instant::now();
-    let mut wait = RETRY_FIRST;
-    loop {
-        let error = match store.record_events(batch).await {
-            Ok(()) => return,
-            Err(e) => e,
+/// The background writer: its counters, and since when its writes have been
+/// failing (the retry budget is one per outage, not one per batch).
+struct Writer {
+    store: Store,
+    dropped: Counter,
+    retries: Counter,
+    failing_since: Option<tokio::time::Instant>,
+}
+
+impl Writer {
+    /// Writes one batch (one transaction: all of it or none), again after a
+    /// failure, waiting `RETRY_FIRST` and then twice as long each time up to
+    /// `RETRY_MAX`, while the writes have been failing for less than
+    /// `RETRY_FOR` (`RETRY_WHEN_CLOSING` once the queue is closed, so a
+    /// graceful stop is not held); past that, a batch that fails is
+    /// counted in `dropped` at once, until a write succeeds again. A write
+    /// whose commit went through but whose answer was lost (the connection
+    /// broke) is recognised by its first event being there, so no event is
+    /// written twice.
+    async fn write(&mut self, batch: &[LogEvent], closing: impl Fn() -> bool) {
+        let Some(first) = batch.first() else {
+            return;
         };
-        if let Ok(Some(_)) = store.log_event(&first.log_id).await {
-            return;
+        let mut wait = RETRY_FIRST;
+        loop {
+            let error = match self.store.record_events(batch).await {
+                Ok(()) => {
+                    self.failing_since = None;
+                    return;
+                }
+                Err(e) => e,
+            };
+            if let Ok(Some(_)) = self.store.log_event(&first.log_id).await {
+                self.failing_since = None;
+                return;
+            }
+            let since = *self
+                .failing_since
+                .get_or_insert_with(tokio::time::Instant::now);
+            let budget = if closing() {
+                RETRY_WHEN_CLOSING
+            } else {
+                RETRY_FOR
+            };
+            if since.elapsed() + wait > budget {
+                tracing::warn!(error = %error, events = batch.len(), "could not record audit events; dropped");
+                self.dropped.inc_by(batch.len() as u64);
+                return;
+            }
+            tracing::warn!(error = %error, events = batch.len(), retry_in_ms = wait.as_millis() as u64, "could not record audit events; trying again");
+            self.retries.inc();
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RETRY_MAX);
         }
-        if started.elapsed() + wait > RETRY_FOR {
-            tracing::warn!(error = %error, events = batch.len(), "could not record audit events; dropped");
-            dropped.inc_by(batch.len() as u64);
-            return;
-        }
-        tracing::warn!(error = %error, events = batch.len(), retry_in_ms = wait.as_millis() as u64, "could not record audit events; trying again");
-        retries.inc();
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(RETRY_MAX);
     }
 }
 
