@@ -8,7 +8,7 @@
 
 pub use grantor_domain::revocation::Reason;
 use grantor_domain::{ClientId, FamilyId, SessionId, Timestamp, UserId};
-pub use grantor_store::{RevocationReceipt, RevocationTarget, UserChange};
+pub use grantor_store::{DeleteGrant, RevocationReceipt, RevocationTarget, UserChange};
 
 use super::audit::{self, Actor, EventExt, EventType};
 use super::{FlowError, RequestMeta};
@@ -29,9 +29,16 @@ fn describe(target: &RevocationTarget, reason: Reason) -> String {
         T::Family { .. } => "a refresh token",
         T::Families { .. } => "refresh tokens by id",
         T::Grant {
-            delete_grant: true, ..
+            delete_grant: DeleteGrant::Yes,
+            ..
         } => "a grant and its refresh tokens",
-        T::Grant { .. } => "the refresh tokens of a grant",
+        T::Grant {
+            delete_grant: DeleteGrant::No,
+            ..
+        } => "the refresh tokens of a grant",
+        T::Grant { .. } => {
+            "the refresh tokens of a grant (and the grant, as the tenant's revoke_refresh_token_grant says)"
+        }
         T::UserGrants { .. } => "every grant of a user and their refresh tokens",
         T::User {
             client_id: None, ..
@@ -331,14 +338,11 @@ pub async fn revoke_refresh_token(
     if presented.family.client_id != client.client_id {
         return Ok(RevokeOutcome::NotYours);
     }
-    let delete_grant = state
-        .store
-        .tenant_settings()
-        .await?
-        .revoke_refresh_token_grant;
+    // Whether the grant goes too is the tenant's setting, which the store
+    // reads with the grant in the revoking transaction.
     let target = RevocationTarget::Grant {
         grant_id: presented.family.grant_id.clone(),
-        delete_grant,
+        delete_grant: DeleteGrant::AsTenantSays,
     };
     let actor = Actor::Client(client.client_id.clone());
     let receipt = revoke(state, target, Reason::RevokeEndpoint, &actor, meta, now).await?;
@@ -346,7 +350,7 @@ pub async fn revoke_refresh_token(
         return Ok(RevokeOutcome::Unknown);
     }
     Ok(RevokeOutcome::Revoked {
-        grant_deleted: delete_grant,
+        grant_deleted: receipt.grants_deleted,
     })
 }
 

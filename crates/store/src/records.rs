@@ -466,11 +466,11 @@ pub enum RevocationTarget {
     Family { family_id: FamilyId },
     /// Several refresh tokens by id (`POST /refresh-tokens/revoke {ids}`).
     Families { family_ids: Vec<FamilyId> },
-    /// Every refresh token issued for a grant; `delete_grant` removes the
-    /// consent too, so the next `/authorize` asks again.
+    /// Every refresh token issued for a grant; `delete_grant` says whether
+    /// the consent goes too, so the next `/authorize` asks again.
     Grant {
         grant_id: GrantId,
-        delete_grant: bool,
+        delete_grant: DeleteGrant,
     },
     /// Every grant of a user, deleted, with their refresh tokens
     /// (`DELETE /grants?user_id=`): one statement.
@@ -498,6 +498,19 @@ pub enum RevocationTarget {
         family_id: Option<FamilyId>,
         jti: Option<String>,
     },
+}
+
+/// Whether revoking a grant's refresh tokens deletes the grant as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteGrant {
+    /// Only the tokens: the grant's `token_epoch` moves on.
+    No,
+    /// The grant too (`DELETE /grants/{id}`, the dashboard).
+    Yes,
+    /// As the tenant's `revoke_refresh_token_grant` says at the moment of
+    /// the write (`/oauth/revoke`); the store reads it with the grant, in the
+    /// revoking transaction, so the call pays no read of its own for it.
+    AsTenantSays,
 }
 
 /// A change to a stored user: the user as the change read it, and as the

@@ -16,7 +16,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use grantor_domain::{ClientId, FamilyId, GrantId, SessionId, User, UserId};
 use grantor_store::{
-    GrantFilter, RefreshTokenFilter, RevocationReceipt, RevocationTarget, SessionFilter, UserFilter,
+    DeleteGrant, GrantFilter, RefreshTokenFilter, RevocationReceipt, RevocationTarget,
+    SessionFilter, UserFilter,
 };
 use serde::Deserialize;
 
@@ -503,7 +504,7 @@ async fn revocable_grant(
     Ok(Some(Revocable {
         target: RevocationTarget::Grant {
             grant_id: grant.id.clone(),
-            delete_grant: true,
+            delete_grant: DeleteGrant::Yes,
         },
         tab: "authorized-applications",
         kind: "grant",

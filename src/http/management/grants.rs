@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use grantor_domain::{ClientId, GrantId, UserId};
-use grantor_store::{GrantFilter, RevocationTarget, UserGrant};
+use grantor_store::{DeleteGrant, GrantFilter, RevocationTarget, UserGrant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -121,7 +121,7 @@ pub async fn delete_grant(
     caller.require(&["delete:grants"])?;
     let target = RevocationTarget::Grant {
         grant_id: id,
-        delete_grant: true,
+        delete_grant: DeleteGrant::Yes,
     };
     if !caller.revoke(&state, &meta, target).await?.found {
         return Err(ApiError::not_found(

@@ -18,8 +18,8 @@ use super::ssf::{code_issue_user_in, stage_tokens_revoked_statement};
 use super::users::{delete_user_in, update_user_in};
 use super::{placeholders, Backend, Conn, FAMILY_ROW_KEY};
 use crate::{
-    LogEvent, RevocationReceipt, RevocationTarget, StoreResult, UserChange, RECEIPT_COUNT_LIMIT,
-    RECEIPT_ID_LIMIT, RECEIPT_SCAN_LIMIT,
+    DeleteGrant, LogEvent, RevocationReceipt, RevocationTarget, StoreResult, UserChange,
+    RECEIPT_COUNT_LIMIT, RECEIPT_ID_LIMIT, RECEIPT_SCAN_LIMIT,
 };
 
 /// What makes a family `f` still work: not revoked, not expired, and its
@@ -175,13 +175,35 @@ fn session_scope(target: &RevocationTarget) -> Option<(&'static str, &str)> {
     }
 }
 
-/// Counts (and lists up to the limit) the live refresh tokens a target covers.
-async fn count_in(
+/// Reads a target's subject (`None`: it does not exist, and nothing is
+/// revoked) and counts the receipt: the live refresh tokens it covers (and
+/// lists up to the limit) and its live sessions. Where the subject is one row
+/// by one id and the target covers refresh tokens (`/oauth/revoke`'s grant,
+/// a family, a user's access) the subject rides in the count's query: one
+/// round trip fewer.
+async fn subject_and_count_in(
     conn: &mut Conn,
     target: &RevocationTarget,
     now: Timestamp,
     receipt: &mut RevocationReceipt,
-) -> StoreResult<()> {
+) -> StoreResult<Option<Subject>> {
+    let subject = match (single_subject(target), token_scope(target)) {
+        (Some(subject), Some(scope)) => {
+            match count_tokens_in(conn, &scope, Some(subject), now, receipt).await? {
+                Some(found) => found,
+                None => return Ok(None),
+            }
+        }
+        (_, scope) => {
+            let Some(found) = subject_in(conn, target).await? else {
+                return Ok(None);
+            };
+            if let Some(scope) = scope {
+                count_tokens_in(conn, &scope, None, now, receipt).await?;
+            }
+            found
+        }
+    };
     if let Some((condition, id)) = session_scope(target) {
         receipt.sessions = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM sessions WHERE {condition} AND revoked_at IS NULL AND ended_at IS NULL AND expires_at > $1 AND idle_expires_at > $1"
@@ -191,9 +213,33 @@ async fn count_in(
         .fetch_one(&mut *conn)
         .await?;
     }
-    let Some(scope) = token_scope(target) else {
-        return Ok(());
-    };
+    Ok(Some(subject))
+}
+
+/// One count row: a listed id (or NULL), the live count, distinct devices,
+/// candidates examined, then the subject's user, client, tenant answer and
+/// whether it was found (NULL when not asked or not there).
+type CountRow = (
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+    Option<bool>,
+);
+
+/// Counts (and lists up to the limit) the live refresh tokens of `scope`,
+/// and reads `subject` (a `single_subject` query) in the same statement;
+/// returns the subject when one was asked for and found.
+async fn count_tokens_in(
+    conn: &mut Conn,
+    scope: &Scope<'_>,
+    subject: Option<(&'static str, &str)>,
+    now: Timestamp,
+    receipt: &mut RevocationReceipt,
+) -> StoreResult<Option<Subject>> {
     // One bounded read. It looks at most at RECEIPT_SCAN_LIMIT of the
     // target's unrevoked families (a user revoked before holds families that
     // are dead by epoch but not purged yet, and would otherwise all be
@@ -210,48 +256,132 @@ async fn count_in(
         "FROM candidates c JOIN refresh_token_families f ON f.{FAMILY_ROW_KEY} = c.k{}",
         live_family_joins!()
     );
+    // The subject's one parameter follows the scope's.
+    let subject_param = format!("${}", scope.params.len() + 2);
+    let (subject_cte, subject_columns, subject_join) = match subject {
+        Some((sql, _)) => (
+            format!("subject AS MATERIALIZED ({}), ", sql.replace("$1", &subject_param)),
+            "s.user_id, s.client_id, s.delete_grant, s.present",
+            " LEFT JOIN (SELECT user_id, client_id, delete_grant, TRUE AS present FROM subject) s ON TRUE",
+        ),
+        None => (
+            String::new(),
+            "CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BOOLEAN), CAST(NULL AS BOOLEAN)",
+            "",
+        ),
+    };
     let sql = format!(
-        "WITH candidates AS MATERIALIZED (SELECT f.{FAMILY_ROW_KEY} AS k FROM refresh_token_families f WHERE f.revoked_at IS NULL AND {condition} LIMIT {RECEIPT_SCAN_LIMIT}), \
+        "WITH {subject_cte}candidates AS MATERIALIZED (SELECT f.{FAMILY_ROW_KEY} AS k FROM refresh_token_families f WHERE f.revoked_at IS NULL AND {condition} LIMIT {RECEIPT_SCAN_LIMIT}), \
          live AS MATERIALIZED (SELECT f.id, COALESCE(f.device_name, f.initial_user_agent) AS device {live_in_candidates} LIMIT {count_limit}) \
-         SELECT l.id, n.found, (SELECT COUNT(DISTINCT device) FROM live) AS devices, (SELECT COUNT(*) FROM candidates) AS examined \
-         FROM (SELECT COUNT(*) AS found FROM live) n LEFT JOIN (SELECT id FROM live ORDER BY id LIMIT {RECEIPT_ID_LIMIT}) l ON TRUE",
+         SELECT l.id, n.found, (SELECT COUNT(DISTINCT device) FROM live) AS devices, (SELECT COUNT(*) FROM candidates) AS examined, {subject_columns} \
+         FROM (SELECT COUNT(*) AS found FROM live) n LEFT JOIN (SELECT id FROM live ORDER BY id LIMIT {RECEIPT_ID_LIMIT}) l ON TRUE{subject_join}",
         condition = scope.condition,
         count_limit = RECEIPT_COUNT_LIMIT + 1,
     );
-    let mut q = sqlx::query_as::<_, (Option<String>, i64, i64, i64)>(&sql).bind(now.0);
-    for p in scope.params {
-        q = q.bind(p);
+    let mut q = sqlx::query_as::<_, CountRow>(&sql).bind(now.0);
+    for p in &scope.params {
+        q = q.bind(*p);
+    }
+    if let Some((_, id)) = subject {
+        q = q.bind(id);
     }
     let rows = q.fetch_all(&mut *conn).await?;
+    let found_subject = rows.first().and_then(|r| {
+        (r.7 == Some(true)).then(|| Subject {
+            user_id: r.4.clone(),
+            client_id: r.5.clone(),
+            delete_grant: r.6,
+        })
+    });
     let (found, devices, examined) = rows.first().map_or((0, 0, 0), |r| (r.1, r.2, r.3));
     receipt.refresh_tokens = found.min(RECEIPT_COUNT_LIMIT);
     receipt.refresh_tokens_at_least = found > RECEIPT_COUNT_LIMIT || examined >= RECEIPT_SCAN_LIMIT;
     receipt.devices = devices;
     // Byte order, whatever the database's collation.
-    let mut ids: Vec<String> = rows.into_iter().filter_map(|(id, ..)| id).collect();
+    let mut ids: Vec<String> = rows.into_iter().filter_map(|r| r.0).collect();
     ids.sort_unstable();
     receipt.refresh_token_ids = ids;
-    Ok(())
+    Ok(found_subject)
 }
 
-/// The user and client a target belongs to, if it exists.
+/// The user and client a target belongs to, if it exists, and for a grant
+/// revoked as the tenant says, what the tenant says.
 #[derive(FromRow, Default)]
 struct Subject {
     user_id: Option<String>,
     client_id: Option<String>,
+    #[sqlx(default)]
+    delete_grant: Option<bool>,
 }
 
-async fn subject_in(conn: &mut Conn, target: &RevocationTarget) -> StoreResult<Option<Subject>> {
+impl Subject {
+    /// `target` with a grant's `DeleteGrant::AsTenantSays` replaced by what
+    /// the tenant said when the subject was read; `None` for any other.
+    fn resolve(&self, target: &RevocationTarget) -> Option<RevocationTarget> {
+        match target {
+            RevocationTarget::Grant {
+                grant_id,
+                delete_grant: DeleteGrant::AsTenantSays,
+            } => Some(RevocationTarget::Grant {
+                grant_id: grant_id.clone(),
+                delete_grant: if self.delete_grant == Some(true) {
+                    DeleteGrant::Yes
+                } else {
+                    DeleteGrant::No
+                },
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The query of a target's subject when it is one row by one id (`$1`), in
+/// `Subject`'s three columns; `None` for a list of families, a user's tokens
+/// (with a client) and a code's issue, which `subject_in` reads otherwise.
+fn single_subject(target: &RevocationTarget) -> Option<(&'static str, &str)> {
     use RevocationTarget as T;
-    let one = |sql: &'static str, id: &str| {
-        let id = id.to_owned();
-        (sql, id)
-    };
-    let (sql, id) = match target {
-        T::Family { family_id } => one(
-            "SELECT user_id, client_id FROM refresh_token_families WHERE id = $1",
+    Some(match target {
+        T::Family { family_id } => (
+            "SELECT user_id, client_id, CAST(NULL AS BOOLEAN) AS delete_grant FROM refresh_token_families WHERE id = $1",
             family_id.as_str(),
         ),
+        // The tenant's setting comes with the grant: no read of its own, and
+        // on PostgreSQL it is read on the revoking transaction's connection.
+        T::Grant {
+            grant_id,
+            delete_grant: DeleteGrant::AsTenantSays,
+        } => (
+            "SELECT g.user_id, g.client_id, t.revoke_refresh_token_grant AS delete_grant FROM grants g LEFT JOIN tenant t ON t.id = 1 WHERE g.id = $1",
+            grant_id.as_str(),
+        ),
+        T::Grant { grant_id, .. } => (
+            "SELECT user_id, client_id, CAST(NULL AS BOOLEAN) AS delete_grant FROM grants WHERE id = $1",
+            grant_id.as_str(),
+        ),
+        T::UserSessions { user_id, .. }
+        | T::UserAccess { user_id, .. }
+        | T::UserGrants { user_id } => (
+            "SELECT user_id, CAST(NULL AS TEXT) AS client_id, CAST(NULL AS BOOLEAN) AS delete_grant FROM users WHERE user_id = $1",
+            user_id.as_str(),
+        ),
+        T::Session { session_id, .. } => (
+            "SELECT user_id, CAST(NULL AS TEXT) AS client_id, CAST(NULL AS BOOLEAN) AS delete_grant FROM sessions WHERE id = $1",
+            session_id.as_str(),
+        ),
+        T::Families { .. } | T::User { .. } | T::CodeIssue { .. } => return None,
+    })
+}
+
+/// The subject of a target (see `single_subject`), in its own query.
+async fn subject_in(conn: &mut Conn, target: &RevocationTarget) -> StoreResult<Option<Subject>> {
+    use RevocationTarget as T;
+    if let Some((sql, id)) = single_subject(target) {
+        return Ok(sqlx::query_as::<_, Subject>(sql)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?);
+    }
+    match target {
         T::Families { family_ids } => {
             if family_ids.is_empty() {
                 return Ok(None);
@@ -264,12 +394,8 @@ async fn subject_in(conn: &mut Conn, target: &RevocationTarget) -> StoreResult<O
             for id in family_ids {
                 q = q.bind(id.as_str());
             }
-            return Ok(q.fetch_optional(&mut *conn).await?);
+            Ok(q.fetch_optional(&mut *conn).await?)
         }
-        T::Grant { grant_id, .. } => one(
-            "SELECT user_id, client_id FROM grants WHERE id = $1",
-            grant_id.as_str(),
-        ),
         T::User {
             user_id, client_id, ..
         } => {
@@ -278,27 +404,17 @@ async fn subject_in(conn: &mut Conn, target: &RevocationTarget) -> StoreResult<O
                     .bind(user_id.as_str())
                     .fetch_optional(&mut *conn)
                     .await?;
-            return Ok(found.map(|user_id| Subject {
+            Ok(found.map(|user_id| Subject {
                 user_id: Some(user_id),
                 client_id: client_id.as_ref().map(ClientId::to_string),
-            }));
+                delete_grant: None,
+            }))
         }
-        T::UserSessions { user_id, .. }
-        | T::UserAccess { user_id, .. }
-        | T::UserGrants { user_id } => one(
-            "SELECT user_id, NULL AS client_id FROM users WHERE user_id = $1",
-            user_id.as_str(),
-        ),
-        T::Session { session_id, .. } => one(
-            "SELECT user_id, NULL AS client_id FROM sessions WHERE id = $1",
-            session_id.as_str(),
-        ),
-        T::CodeIssue { .. } => return Ok(Some(Subject::default())),
-    };
-    Ok(sqlx::query_as::<_, Subject>(sql)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?)
+        // A code's issue is revoked whether or not what it issued is left.
+        T::CodeIssue { .. } => Ok(Some(Subject::default())),
+        // Read by `single_subject` above.
+        _ => Ok(None),
+    }
 }
 
 /// Which sessions a revocation closes: one, or all of a user's.
@@ -414,7 +530,8 @@ async fn write_in(
             grant_id,
             delete_grant,
         } => {
-            let changed = if *delete_grant {
+            let delete_grant = *delete_grant == DeleteGrant::Yes;
+            let changed = if delete_grant {
                 sqlx::query("DELETE FROM grants WHERE id = $1")
                     .bind(grant_id.as_str())
                     .execute(&mut *conn)
@@ -437,7 +554,7 @@ async fn write_in(
                 };
             } else {
                 receipt.grant_ids = vec![grant_id.to_string()];
-                receipt.grants_deleted = *delete_grant;
+                receipt.grants_deleted = delete_grant;
             }
         }
         T::UserGrants { user_id } => {
@@ -613,21 +730,23 @@ impl Backend {
         // checkout from the pool (and its two pings) fewer.
         let (mut tx, subject) = if self.writer.is_some() {
             let mut conn = self.pool.acquire().await?;
-            let Some(subject) = subject_in(&mut conn, target).await? else {
+            let Some(subject) = subject_and_count_in(&mut conn, target, now, &mut receipt).await?
+            else {
                 return Ok(RevocationReceipt::default());
             };
-            count_in(&mut conn, target, now, &mut receipt).await?;
             drop(conn);
             (self.begin_write().await?, subject)
         } else {
             let mut tx = self.begin_write().await?;
-            let Some(subject) = subject_in(&mut tx, target).await? else {
+            let Some(subject) = subject_and_count_in(&mut tx, target, now, &mut receipt).await?
+            else {
                 tx.rollback().await?;
                 return Ok(RevocationReceipt::default());
             };
-            count_in(&mut tx, target, now, &mut receipt).await?;
             (tx, subject)
         };
+        let resolved = subject.resolve(target);
+        let target = resolved.as_ref().unwrap_or(target);
         write_in(&mut tx, target, reason, &event.log_id, now, &mut receipt).await?;
         match change {
             None => {}
@@ -689,14 +808,16 @@ impl Backend {
         now: Timestamp,
     ) -> StoreResult<RevocationReceipt> {
         let mut conn = self.pool.acquire().await?;
-        if subject_in(&mut conn, target).await?.is_none() {
-            return Ok(RevocationReceipt::default());
-        }
         let mut receipt = RevocationReceipt {
             found: true,
             ..Default::default()
         };
-        count_in(&mut conn, target, now, &mut receipt).await?;
+        if subject_and_count_in(&mut conn, target, now, &mut receipt)
+            .await?
+            .is_none()
+        {
+            return Ok(RevocationReceipt::default());
+        }
         Ok(receipt)
     }
 }

@@ -71,7 +71,7 @@ async fn policy_bindings_follow_their_grant_and_go_with_their_family(store: &Sto
         .revoke(
             &grantor_store::RevocationTarget::Grant {
                 grant_id: "g-billing".into(),
-                delete_grant: true,
+                delete_grant: grantor_store::DeleteGrant::Yes,
             },
             Reason::ManagementApi,
             &log_event("mrg", "srrt", 2),

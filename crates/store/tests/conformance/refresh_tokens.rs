@@ -545,7 +545,7 @@ async fn live_refresh_tokens_leave_out_dead_ones(store: &Store) {
     revoke(
         RevocationTarget::Grant {
             grant_id: gb.id.clone(),
-            delete_grant: false,
+            delete_grant: grantor_store::DeleteGrant::No,
         },
         "r3",
     )

@@ -7,8 +7,8 @@ use grantor_domain::{ClientId, GrantId, SessionId, UserId};
 use grantor_store::{PageRequest, Store};
 
 use crate::support::fixtures::{
-    access_record, family_target, grant_target, live, log_event, new_family, session_record, ts,
-    user, user_with_grant,
+    access_record, family_target, grant_target, issue_family, live, log_event, new_family, plan,
+    session_record, ts, user, user_with_grant,
 };
 
 conformance_tests! {
@@ -17,6 +17,76 @@ conformance_tests! {
     user_wide_revocation_is_one_epoch_and_later_tokens_work,
     recreated_user_does_not_revive_old_tokens,
     deleting_every_grant_of_a_user_is_one_revocation,
+    a_grant_revoked_as_the_tenant_says_goes_or_stays_by_its_setting,
+}
+
+/// `/oauth/revoke` leaves the grant's fate to the tenant's
+/// `revoke_refresh_token_grant`, which the store reads with the grant: off,
+/// the grant stays and its tokens end by its epoch; on, the grant is deleted.
+/// The receipt and its audit event say which, and a setting changed between
+/// two revocations is the one the second follows.
+async fn a_grant_revoked_as_the_tenant_says_goes_or_stays_by_its_setting(store: &Store) {
+    use grantor_store::{DeleteGrant, RevocationTarget};
+    let mut p = plan("ts");
+    p.tenant.revoke_refresh_token_grant = false;
+    assert!(store.bootstrap(&p).await.unwrap());
+    let g = user_with_grant(store, "ts").await;
+    let target = RevocationTarget::Grant {
+        grant_id: g.id.clone(),
+        delete_grant: DeleteGrant::AsTenantSays,
+    };
+    let receipt_of = |log_id: String| async move {
+        store.log_event(&log_id).await.unwrap().unwrap().details["receipt"].clone()
+    };
+
+    issue_family(store, new_family("ts1", "auth0|ts", "client-a", &g.id, 0)).await;
+    let off = log_event("ts-off", "srrt", 10);
+    let receipt = store
+        .revoke(&target, Reason::RevokeEndpoint, &off, ts(10))
+        .await
+        .unwrap();
+    assert!(receipt.found);
+    assert!(!receipt.grants_deleted, "off: the grant stays");
+    assert_eq!(receipt.refresh_tokens, 1);
+    assert_eq!(receipt.grant_ids, vec![g.id.to_string()]);
+    assert!(!live(store, "ts1").await, "its token ended by the epoch");
+    let kept = store
+        .grant(&g.id)
+        .await
+        .unwrap()
+        .expect("the grant is kept");
+    assert_eq!(receipt_of(off.log_id).await["grants_deleted"], false);
+
+    p.tenant.revoke_refresh_token_grant = true;
+    store.update_tenant_settings(&p.tenant, None).await.unwrap();
+    let mut second = new_family("ts2", "auth0|ts", "client-a", &g.id, 20);
+    second.grant_epoch = kept.token_epoch;
+    issue_family(store, second).await;
+    assert!(live(store, "ts2").await);
+    let on = log_event("ts-on", "srrt", 30);
+    let receipt = store
+        .revoke(&target, Reason::RevokeEndpoint, &on, ts(30))
+        .await
+        .unwrap();
+    assert!(receipt.grants_deleted, "on: the grant is deleted");
+    assert_eq!(receipt.refresh_tokens, 1);
+    assert!(store.grant(&g.id).await.unwrap().is_none());
+    assert!(!live(store, "ts2").await);
+    assert_eq!(receipt_of(on.log_id).await["grants_deleted"], true);
+
+    // A grant that is gone is not found, whatever the tenant says.
+    assert!(
+        !store
+            .revoke(
+                &target,
+                Reason::RevokeEndpoint,
+                &log_event("ts-gone", "srrt", 40),
+                ts(40)
+            )
+            .await
+            .unwrap()
+            .found
+    );
 }
 
 /// A receipt counts to RECEIPT_COUNT_LIMIT live tokens and examines at most

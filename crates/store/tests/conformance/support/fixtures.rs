@@ -383,7 +383,11 @@ pub fn grant_target(
 ) -> grantor_store::RevocationTarget {
     grantor_store::RevocationTarget::Grant {
         grant_id: grant_id.as_ref().into(),
-        delete_grant,
+        delete_grant: if delete_grant {
+            grantor_store::DeleteGrant::Yes
+        } else {
+            grantor_store::DeleteGrant::No
+        },
     }
 }
 
