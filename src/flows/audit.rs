@@ -363,6 +363,7 @@ impl AuditQueue {
             dropped: dropped.clone(),
             retries: retries.clone(),
             failing_since: None,
+            retry_for: RETRY_FOR,
         };
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
@@ -409,6 +410,9 @@ struct Writer {
     dropped: Counter,
     retries: Counter,
     failing_since: Option<tokio::time::Instant>,
+    /// How long an outage is retried before failed batches are dropped
+    /// (`RETRY_FOR`; shorter in this module's tests).
+    retry_for: Duration,
 }
 
 impl Writer {
@@ -444,7 +448,7 @@ impl Writer {
             let budget = if closing() {
                 RETRY_WHEN_CLOSING
             } else {
-                RETRY_FOR
+                self.retry_for
             };
             if since.elapsed() + wait > budget {
                 tracing::warn!(error = %error, events = batch.len(), "could not record audit events; dropped");
@@ -462,6 +466,142 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer with a retry budget of `retry_for` on a fresh SQLite store,
+    /// and a second connection pool on the same file that takes the audit
+    /// table away and brings it back (the database away and back, as far as
+    /// the writer can tell).
+    struct Rig {
+        writer: Writer,
+        admin: sqlx::SqlitePool,
+        _dir: grantor_testdb::TestDatabase,
+    }
+
+    impl Rig {
+        async fn new(retry_for: Duration) -> Self {
+            let db = grantor_testdb::TestDatabase::sqlite();
+            let store = Store::connect(db.url()).await.unwrap();
+            let admin = sqlx::SqlitePool::connect(db.url()).await.unwrap();
+            Self {
+                writer: Writer {
+                    store,
+                    dropped: Counter::default(),
+                    retries: Counter::default(),
+                    failing_since: None,
+                    retry_for,
+                },
+                admin,
+                _dir: db,
+            }
+        }
+
+        async fn execute(&self, sql: &str) {
+            sqlx::query(sql).execute(&self.admin).await.unwrap();
+        }
+
+        async fn stored(&self, batch: &[LogEvent]) -> usize {
+            let mut n = 0;
+            for e in batch {
+                if self
+                    .writer
+                    .store
+                    .log_event(&e.log_id)
+                    .await
+                    .unwrap()
+                    .is_some()
+                {
+                    n += 1;
+                }
+            }
+            n
+        }
+
+        fn counts(&self) -> (u64, u64) {
+            (self.writer.dropped.get(), self.writer.retries.get())
+        }
+    }
+
+    fn batch(n: i64, at: i64) -> Vec<LogEvent> {
+        (0..n)
+            .map(|i| {
+                event(
+                    EventType::SuccessClientCredentialsExchange,
+                    "test",
+                    Timestamp(at + i),
+                )
+            })
+            .collect()
+    }
+
+    /// Past the outage's budget a failed batch is dropped and counted, and
+    /// a later batch of the same outage is dropped at once, without a retry;
+    /// once a write succeeds the next outage has a budget of its own.
+    #[tokio::test]
+    async fn an_outage_longer_than_the_budget_drops_failed_batches_once_each() {
+        let budget = Duration::from_millis(600);
+        let mut rig = Rig::new(budget).await;
+        rig.execute("ALTER TABLE logs RENAME TO logs_away").await;
+        let first = batch(3, 1_000);
+        let started = std::time::Instant::now();
+        rig.writer.write(&first, || false).await;
+        let (dropped, retries) = rig.counts();
+        assert_eq!(dropped, 3, "the batch is dropped and counted");
+        assert!(retries >= 1, "it was tried again before: {retries}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(100),
+            "it waited before trying again"
+        );
+        // Still failing and past the budget: the next batch is tried once.
+        tokio::time::sleep(budget).await;
+        let second = batch(2, 2_000);
+        rig.writer.write(&second, || false).await;
+        assert_eq!(rig.counts(), (5, retries), "dropped without a retry");
+
+        rig.execute("ALTER TABLE logs_away RENAME TO logs").await;
+        let third = batch(2, 3_000);
+        rig.writer.write(&third, || false).await;
+        assert_eq!(rig.counts(), (5, retries), "written, nothing counted");
+        assert_eq!(rig.stored(&third).await, 2);
+        assert_eq!(rig.stored(&first).await + rig.stored(&second).await, 0);
+
+        // A new outage: tried again before anything is dropped.
+        rig.execute("ALTER TABLE logs RENAME TO logs_away").await;
+        rig.writer.write(&batch(1, 4_000), || false).await;
+        let (dropped, again) = rig.counts();
+        assert_eq!(dropped, 6);
+        assert!(
+            again > retries,
+            "the new outage was retried: {again} after {retries}"
+        );
+    }
+
+    /// A batch whose commit went through though the writer saw an error (a
+    /// lost answer; here the batch is already stored, so writing it again
+    /// fails on its key) is recognised by its first event: neither retried
+    /// nor dropped, and stored once.
+    #[tokio::test]
+    async fn a_batch_already_stored_is_neither_retried_nor_dropped() {
+        let mut rig = Rig::new(RETRY_FOR).await;
+        let events = batch(3, 5_000);
+        rig.writer.store.record_events(&events).await.unwrap();
+        rig.writer.write(&events, || false).await;
+        assert_eq!(rig.counts(), (0, 0));
+        assert_eq!(rig.stored(&events).await, 3);
+    }
+
+    /// During a graceful stop an outage is retried for `RETRY_WHEN_CLOSING`
+    /// at most, whatever the budget.
+    #[tokio::test]
+    async fn a_closing_queue_gives_up_within_its_own_budget() {
+        let mut rig = Rig::new(Duration::from_secs(3_600)).await;
+        rig.execute("ALTER TABLE logs RENAME TO logs_away").await;
+        let events = batch(1, 6_000);
+        let write = rig.writer.write(&events, || true);
+        tokio::time::timeout(RETRY_WHEN_CLOSING + Duration::from_secs(5), write)
+            .await
+            .expect("gave up within the closing budget");
+        assert_eq!(rig.counts().0, 1, "dropped");
+    }
 
     #[test]
     fn exchange_codes_are_auth0s() {
