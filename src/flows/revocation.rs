@@ -36,9 +36,8 @@ fn describe(target: &RevocationTarget, reason: Reason) -> String {
             delete_grant: DeleteGrant::No,
             ..
         } => "the refresh tokens of a grant",
-        T::Grant { .. } => {
-            "the refresh tokens of a grant (and the grant, as the tenant's revoke_refresh_token_grant says)"
-        }
+        // The store adds that the grant went too, when the tenant said so.
+        T::Grant { .. } => "the refresh tokens of a grant",
         T::UserGrants { .. } => "every grant of a user and their refresh tokens",
         T::User {
             client_id: None, ..
@@ -108,6 +107,7 @@ pub async fn revoke(
             reason = reason.as_str(),
             refresh_tokens = receipt.refresh_tokens,
             sessions = receipt.sessions,
+            grants_deleted = receipt.grants_deleted,
             ?target,
             "revoked"
         );

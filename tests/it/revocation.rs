@@ -77,6 +77,15 @@ both_databases! {
         assert!(!grant_exists(&app, &user_id, &id).await, "grant deleted");
         let (status, body) = refresh(&app, &id, &secret, &rt(&body)).await;
         assert_oauth_error(status, &body, StatusCode::FORBIDDEN, "invalid_grant");
+        // The audit event says the grant went too, as its receipt does.
+        let (status, logs) = app.mgmt_call(Method::GET, &format!("/logs?q=type:srrt AND user_id:\"{user_id}\""), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let event = &logs.as_array().expect("a bare array")[0];
+        assert_eq!(event["details"]["receipt"]["grants_deleted"], true, "{event}");
+        assert_eq!(
+            event["description"],
+            "Revoked the refresh tokens of a grant (/oauth/revoke); the grant was deleted too (tenant setting revoke_refresh_token_grant)"
+        );
     }
 }
 

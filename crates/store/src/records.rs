@@ -507,9 +507,12 @@ pub enum DeleteGrant {
     No,
     /// The grant too (`DELETE /grants/{id}`, the dashboard).
     Yes,
-    /// As the tenant's `revoke_refresh_token_grant` says at the moment of
-    /// the write (`/oauth/revoke`); the store reads it with the grant, in the
-    /// revoking transaction, so the call pays no read of its own for it.
+    /// As the tenant's `revoke_refresh_token_grant` says (`/oauth/revoke`):
+    /// the store reads it with the grant, in the revocation's own read (on
+    /// PostgreSQL in its transaction, on SQLite just before it), so the call
+    /// pays no read of its own for it. A setting changed after that read is
+    /// followed by the next revocation. The audit event's description says
+    /// when the grant was deleted too.
     AsTenantSays,
 }
 

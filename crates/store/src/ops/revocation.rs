@@ -179,8 +179,9 @@ fn session_scope(target: &RevocationTarget) -> Option<(&'static str, &str)> {
 /// revoked) and counts the receipt: the live refresh tokens it covers (and
 /// lists up to the limit) and its live sessions. Where the subject is one row
 /// by one id and the target covers refresh tokens (`/oauth/revoke`'s grant,
-/// a family, a user's access) the subject rides in the count's query: one
-/// round trip fewer.
+/// a family, a session or user's access with its tokens) the subject rides
+/// in the count's query: one round trip fewer. A missing subject is known
+/// only after the count (a bounded read) in that case.
 async fn subject_and_count_in(
     conn: &mut Conn,
     target: &RevocationTarget,
@@ -337,7 +338,8 @@ impl Subject {
 
 /// The query of a target's subject when it is one row by one id (`$1`), in
 /// `Subject`'s three columns; `None` for a list of families, a user's tokens
-/// (with a client) and a code's issue, which `subject_in` reads otherwise.
+/// (`RevocationTarget::User`) and a code's issue, which `subject_in` reads
+/// otherwise.
 fn single_subject(target: &RevocationTarget) -> Option<(&'static str, &str)> {
     use RevocationTarget as T;
     Some(match target {
@@ -757,6 +759,12 @@ impl Backend {
             Some(UserChange::Delete { .. }) => {}
         }
         let mut event = event.clone();
+        if resolved.is_some() && receipt.grants_deleted {
+            // The flow described the target before the tenant was read.
+            event.description.push_str(
+                "; the grant was deleted too (tenant setting revoke_refresh_token_grant)",
+            );
+        }
         event.user_id = event.user_id.or(subject.user_id);
         event.client_id = event.client_id.or(subject.client_id);
         if let serde_json::Value::Object(details) = &mut event.details {

@@ -35,9 +35,7 @@ async fn a_grant_revoked_as_the_tenant_says_goes_or_stays_by_its_setting(store: 
         grant_id: g.id.clone(),
         delete_grant: DeleteGrant::AsTenantSays,
     };
-    let receipt_of = |log_id: String| async move {
-        store.log_event(&log_id).await.unwrap().unwrap().details["receipt"].clone()
-    };
+    let event_of = |log_id: String| async move { store.log_event(&log_id).await.unwrap().unwrap() };
 
     issue_family(store, new_family("ts1", "auth0|ts", "client-a", &g.id, 0)).await;
     let off = log_event("ts-off", "srrt", 10);
@@ -55,7 +53,9 @@ async fn a_grant_revoked_as_the_tenant_says_goes_or_stays_by_its_setting(store: 
         .await
         .unwrap()
         .expect("the grant is kept");
-    assert_eq!(receipt_of(off.log_id).await["grants_deleted"], false);
+    let recorded = event_of(off.log_id).await;
+    assert_eq!(recorded.details["receipt"]["grants_deleted"], false);
+    assert_eq!(recorded.description, "test", "described as the caller said");
 
     p.tenant.revoke_refresh_token_grant = true;
     store.update_tenant_settings(&p.tenant, None).await.unwrap();
@@ -72,7 +72,13 @@ async fn a_grant_revoked_as_the_tenant_says_goes_or_stays_by_its_setting(store: 
     assert_eq!(receipt.refresh_tokens, 1);
     assert!(store.grant(&g.id).await.unwrap().is_none());
     assert!(!live(store, "ts2").await);
-    assert_eq!(receipt_of(on.log_id).await["grants_deleted"], true);
+    let recorded = event_of(on.log_id).await;
+    assert_eq!(recorded.details["receipt"]["grants_deleted"], true);
+    assert_eq!(
+        recorded.description,
+        "test; the grant was deleted too (tenant setting revoke_refresh_token_grant)",
+        "the description says the grant went too"
+    );
 
     // A grant that is gone is not found, whatever the tenant says.
     assert!(
