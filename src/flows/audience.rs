@@ -10,8 +10,9 @@
 //! password, device code, refresh, and `default_audience` for any of them)
 //! resolves its API here, and the Management API's audience is refused here
 //! (CONTRACT §6.1): no end user ever holds a token for `<issuer>api/v2/`.
-//! Machine tokens (`client_credentials`) use [`find_api`] and the client
-//! grants instead.
+//! Machine tokens (`client_credentials`) go by the client grants instead:
+//! `Store::machine_access` reads the API and the client's grant for it in one
+//! query, and [`api_not_enabled`] is the refusal both share.
 
 use grantor_domain::{OAuthError, ResourceServer, ScopeSet};
 
@@ -118,16 +119,7 @@ pub fn resolve_loaded(
     })
 }
 
-/// The API a token request names, or Auth0's `access_denied` for an unknown one.
-pub async fn find_api(
-    state: &AppState,
-    audience: &str,
-) -> Result<ResourceServer, super::FlowError> {
-    Ok(state
-        .store
-        .resource_server_by_identifier(audience)
-        .await?
-        .ok_or_else(|| {
-            OAuthError::access_denied(format!("Service not enabled within domain: {audience}"))
-        })?)
+/// Auth0's refusal of a token request whose audience names no API.
+pub fn api_not_enabled(audience: &str) -> OAuthError {
+    OAuthError::access_denied(format!("Service not enabled within domain: {audience}"))
 }

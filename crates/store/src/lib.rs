@@ -236,6 +236,7 @@ operations! {
     fn insert_client_grant(&self, grant: &ClientGrant, event: Option<&LogEvent>) -> ();
     fn client_grant(&self, id: &str) -> Option<ClientGrant>;
     fn client_grant_for(&self, client_id: &ClientId, audience: &str) -> Option<ClientGrant>;
+    fn machine_access(&self, client_id: &ClientId, audience: &str) -> (Option<ResourceServer>, Option<ClientGrant>);
     fn list_client_grants(&self, filter: &ClientGrantFilter, page: PageRequest) -> Page<ClientGrant>;
     fn update_client_grant(&self, grant: &ClientGrant, event: Option<&LogEvent>) -> ();
     fn delete_client_grant(&self, id: &str, event: Option<&LogEvent>) -> bool;

@@ -23,8 +23,13 @@ pub async fn exchange(
             OAuthError::access_denied("No audience parameter was provided, and no default audience has been configured")
         })?,
     };
-    let api = crate::flows::audience::find_api(state, &audience).await?;
-    let grant = state.store.client_grant_for(&client.client_id, &audience).await?.ok_or_else(|| {
+    // The API and the client's grant for it, in one read.
+    let (api, grant) = state
+        .store
+        .machine_access(&client.client_id, &audience)
+        .await?;
+    let api = api.ok_or_else(|| crate::flows::audience::api_not_enabled(&audience))?;
+    let grant = grant.ok_or_else(|| {
         OAuthError::access_denied(format!(
             "Client is not authorized to access \"{audience}\". You might probably want to create a \"client-grant\" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants"
         ))

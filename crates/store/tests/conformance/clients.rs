@@ -23,6 +23,7 @@ conformance_tests! {
     resource_server_lookup_and_round_trip,
     duplicate_resource_server_is_conflict,
     client_grant_round_trip,
+    machine_access_reads_the_api_and_the_clients_grant_at_once,
     client_grant_with_unknown_reference_is_missing_reference,
     duplicate_client_grant_is_conflict,
     deleting_client_deletes_its_grants,
@@ -44,6 +45,44 @@ async fn seed_clients_and_apis(store: &Store) {
         .insert_resource_server(&api("api2", "https://two.example.com"))
         .await
         .unwrap();
+}
+
+/// `machine_access` answers what `resource_server_by_identifier` and
+/// `client_grant_for` would, in one read: each part on its own.
+async fn machine_access_reads_the_api_and_the_clients_grant_at_once(store: &Store) {
+    seed_clients_and_apis(store).await;
+    let g = grant("cgr_ma", "c1", "https://one.example.com");
+    store.insert_client_grant(&g, None).await.unwrap();
+    let access = |client: &'static str, audience: &'static str| async move {
+        store
+            .machine_access(&ClientId::from(client), audience)
+            .await
+            .unwrap()
+    };
+
+    let (api, grant) = access("c1", "https://one.example.com").await;
+    assert_api_eq(
+        &api.expect("the API"),
+        &store
+            .resource_server_by_identifier("https://one.example.com")
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    assert_grant_eq(&grant.expect("c1's grant"), &g);
+
+    // The API without a grant for this client, or for this API.
+    let (api, grant) = access("c2", "https://one.example.com").await;
+    assert_eq!(api.map(|a| a.id), Some("api1".to_owned()));
+    assert!(grant.is_none());
+    let (api, grant) = access("c1", "https://two.example.com").await;
+    assert_eq!(api.map(|a| a.id), Some("api2".to_owned()));
+    assert!(grant.is_none());
+    // No API, and an identifier that only differs in case names none.
+    let (api, grant) = access("c1", "https://nowhere.example.com").await;
+    assert!(api.is_none() && grant.is_none());
+    let (api, grant) = access("c1", "https://ONE.example.com").await;
+    assert!(api.is_none() && grant.is_none());
 }
 
 async fn client_round_trip(store: &Store) {
