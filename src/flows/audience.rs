@@ -110,9 +110,7 @@ pub fn resolve_loaded(
             api: None,
         });
     }
-    let api = api.ok_or_else(|| {
-        OAuthError::access_denied(format!("Service not enabled within domain: {audience}"))
-    })?;
+    let api = api.ok_or_else(|| api_not_enabled(audience))?;
     Ok(UserAudience {
         audience: audience.to_owned(),
         api: Some(api),
