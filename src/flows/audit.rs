@@ -347,7 +347,7 @@ pub struct AuditQueue {
     tx: mpsc::Sender<LogEvent>,
     /// Events that could not be stored (the metrics register this handle).
     pub dropped: Counter,
-    /// Batches written again after a failed write (registered likewise).
+    /// Failed writes that were tried again (registered likewise).
     pub retries: Counter,
 }
 
@@ -356,15 +356,9 @@ impl AuditQueue {
     /// the queue is drained.
     pub fn start(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<LogEvent>(QUEUE_CAPACITY);
-        let dropped = Counter::default();
-        let retries = Counter::default();
-        let mut writer = Writer {
-            store,
-            dropped: dropped.clone(),
-            retries: retries.clone(),
-            failing_since: None,
-            retry_for: RETRY_FOR,
-        };
+        let mut writer = Writer::new(store, RETRY_FOR);
+        let dropped = writer.dropped.clone();
+        let retries = writer.retries.clone();
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while let Some(first) = rx.recv().await {
@@ -416,6 +410,17 @@ struct Writer {
 }
 
 impl Writer {
+    /// A writer with fresh counters, retrying an outage for `retry_for`.
+    fn new(store: Store, retry_for: Duration) -> Self {
+        Self {
+            store,
+            dropped: Counter::default(),
+            retries: Counter::default(),
+            failing_since: None,
+            retry_for,
+        }
+    }
+
     /// Writes one batch (one transaction: all of it or none), again after a
     /// failure, waiting `RETRY_FIRST` and then twice as long each time up to
     /// `RETRY_MAX`, while the writes have been failing for less than
@@ -483,13 +488,7 @@ mod tests {
             let store = Store::connect(db.url()).await.unwrap();
             let admin = sqlx::SqlitePool::connect(db.url()).await.unwrap();
             Self {
-                writer: Writer {
-                    store,
-                    dropped: Counter::default(),
-                    retries: Counter::default(),
-                    failing_since: None,
-                    retry_for,
-                },
+                writer: Writer::new(store, retry_for),
                 admin,
                 _dir: db,
             }

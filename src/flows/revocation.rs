@@ -32,11 +32,8 @@ fn describe(target: &RevocationTarget, reason: Reason) -> String {
             delete_grant: DeleteGrant::Yes,
             ..
         } => "a grant and its refresh tokens",
-        T::Grant {
-            delete_grant: DeleteGrant::No,
-            ..
-        } => "the refresh tokens of a grant",
-        // The store adds that the grant went too, when the tenant said so.
+        // `No`, or `AsTenantSays`: the store adds that the grant went too
+        // when the tenant said so.
         T::Grant { .. } => "the refresh tokens of a grant",
         T::UserGrants { .. } => "every grant of a user and their refresh tokens",
         T::User {
